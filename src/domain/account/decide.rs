@@ -1,0 +1,197 @@
+//! The account's rules: given its state and a command, the events that follow, or why not.
+
+use super::commands::{AccountCommand, NewIdentifier, SessionsToEnd};
+use super::events::{AccountEvent, ProfileChanges, SealedPasswordHash, SessionEndReason};
+use super::state::{Account, AccountStatus, Profile, Role};
+use chrono::{DateTime, Utc};
+
+/// Why an account refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccountError {
+    /// The account does not exist or was deleted.
+    #[error("no such account")]
+    NotFound,
+    /// The account already exists.
+    #[error("the account already exists")]
+    AlreadyRegistered,
+    /// An administrator blocked the account.
+    #[error("the account is blocked")]
+    Blocked,
+    /// The password the caller proved is no longer the account's password.
+    #[error("the credentials do not match")]
+    InvalidCredentials,
+    /// The session is not one of the account's live sessions.
+    #[error("no such session")]
+    SessionNotFound,
+}
+
+/// Decides what happens when `command` meets `account`.
+pub fn decide(account: &Account, command: AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
+    if let AccountCommand::Register {
+        identifier,
+        password,
+        display_name,
+        now,
+    } = command
+    {
+        if account.status != AccountStatus::Unregistered {
+            return Err(AccountError::AlreadyRegistered);
+        }
+        let (email, username) = match identifier {
+            NewIdentifier::Email(email) => (Some(email), None),
+            NewIdentifier::Username(username) => (None, Some(username)),
+        };
+        return Ok(vec![AccountEvent::AccountRegistered {
+            email,
+            username,
+            phone: None,
+            display_name,
+            password: Some(password),
+            role: Role::User,
+            at: now,
+        }]);
+    }
+
+    ensure_usable(account)?;
+    match command {
+        AccountCommand::Register { .. } => Err(AccountError::AlreadyRegistered),
+        AccountCommand::StartSession {
+            session_id,
+            verified_password,
+            identifier,
+            ip,
+            user_agent,
+            expires_at,
+            now,
+        } => {
+            ensure_password(account, &verified_password)?;
+            if account.status == AccountStatus::Blocked {
+                return Err(AccountError::Blocked);
+            }
+            Ok(vec![AccountEvent::SessionStarted {
+                session_id,
+                identifier,
+                ip,
+                user_agent,
+                expires_at,
+                at: now,
+            }])
+        }
+        AccountCommand::EndSessions { which, reason, now } => {
+            let session_ids: Vec<_> = match which {
+                SessionsToEnd::One(id) => {
+                    if !account.sessions_live_at(now).any(|live| live == id) {
+                        return Err(AccountError::SessionNotFound);
+                    }
+                    vec![id]
+                }
+                SessionsToEnd::AllExcept(keep) => account
+                    .sessions_live_at(now)
+                    .filter(|id| *id != keep)
+                    .collect(),
+            };
+            Ok(sessions_ended(session_ids, reason, now).into_iter().collect())
+        }
+        AccountCommand::UpdateProfile {
+            changes,
+            username,
+            now,
+        } => Ok(update_profile(account, changes, username, now)),
+        AccountCommand::ChangePassword {
+            verified_password,
+            new_password,
+            keep_session,
+            now,
+        } => {
+            ensure_password(account, &verified_password)?;
+            let others = account
+                .sessions_live_at(now)
+                .filter(|id| *id != keep_session)
+                .collect();
+            let mut events = vec![AccountEvent::PasswordChanged {
+                password: new_password,
+                at: now,
+            }];
+            events.extend(sessions_ended(others, SessionEndReason::PasswordChanged, now));
+            Ok(events)
+        }
+        AccountCommand::ChangePrivacy { privacy, now } => {
+            if privacy == account.privacy {
+                return Ok(vec![]);
+            }
+            Ok(vec![AccountEvent::PrivacyChanged { privacy, at: now }])
+        }
+        AccountCommand::Delete {
+            verified_password,
+            now,
+        } => {
+            ensure_password(account, &verified_password)?;
+            Ok(vec![AccountEvent::AccountDeleted { at: now }])
+        }
+    }
+}
+
+/// Commands other than sign-up need an account that exists. A blocked account is refused
+/// everything but sign-in, which answers `Blocked` only after the password is proven.
+fn ensure_usable(account: &Account) -> Result<(), AccountError> {
+    match account.status {
+        AccountStatus::Unregistered | AccountStatus::Deleted => Err(AccountError::NotFound),
+        AccountStatus::Active | AccountStatus::Blocked => Ok(()),
+    }
+}
+
+fn ensure_password(account: &Account, verified: &SealedPasswordHash) -> Result<(), AccountError> {
+    match &account.password {
+        Some(current) if current == verified => Ok(()),
+        _ => Err(AccountError::InvalidCredentials),
+    }
+}
+
+fn sessions_ended(
+    session_ids: Vec<uuid::Uuid>,
+    reason: SessionEndReason,
+    now: DateTime<Utc>,
+) -> Option<AccountEvent> {
+    (!session_ids.is_empty()).then_some(AccountEvent::SessionsEnded {
+        session_ids,
+        reason,
+        at: now,
+    })
+}
+
+/// Keeps only the changes that differ from the current profile, so a repeated request records
+/// nothing new.
+fn update_profile(
+    account: &Account,
+    requested: ProfileChanges,
+    username: Option<crate::domain::values::Username>,
+    now: DateTime<Utc>,
+) -> Vec<AccountEvent> {
+    let current: &Profile = &account.profile;
+    fn differs<T: PartialEq>(requested: Option<T>, current: &T) -> Option<T> {
+        requested.filter(|value| value != current)
+    }
+    let changes = ProfileChanges {
+        display_name: differs(requested.display_name, &current.display_name),
+        avatar_url: differs(requested.avatar_url, &current.avatar_url),
+        cover_url: differs(requested.cover_url, &current.cover_url),
+        bio: differs(requested.bio, &current.bio),
+        gender: differs(requested.gender, &current.gender),
+        birthday: differs(requested.birthday, &current.birthday),
+        country: differs(requested.country, &current.country),
+        province: differs(requested.province, &current.province),
+        city: differs(requested.city, &current.city),
+    };
+    let mut events = Vec::new();
+    if let Some(username) = username.filter(|new| Some(new) != account.username.as_ref()) {
+        events.push(AccountEvent::UsernameChanged {
+            username,
+            previous: account.username.clone(),
+            at: now,
+        });
+    }
+    if !changes.is_empty() {
+        events.push(AccountEvent::ProfileUpdated { changes, at: now });
+    }
+    events
+}

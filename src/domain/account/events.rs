@@ -1,0 +1,201 @@
+//! What can happen to an account. Released events never change: a new layout is a new
+//! `schema_version` with an upcaster.
+
+use super::state::{Privacy, Role};
+use crate::domain::DomainEvent;
+use crate::domain::values::{
+    Bio, Birthday, DisplayName, Email, Gender, ImageUrl, Phone, PlaceName, Username,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use uuid::Uuid;
+
+/// An argon2id password hash, sealed with the service's key before it enters an event, so that
+/// neither the log nor its subscribers ever hold a crackable hash. The domain only compares it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SealedPasswordHash(pub String);
+
+impl std::fmt::Debug for SealedPasswordHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedPasswordHash(..)")
+    }
+}
+
+/// Which identifier a sign-in named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKind {
+    /// An email address.
+    Email,
+    /// A username.
+    Username,
+    /// A phone number.
+    Phone,
+}
+
+/// Why sessions ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionEndReason {
+    /// The user signed out of this session.
+    SignedOut,
+    /// The user ended the session from another one.
+    EndedByUser,
+    /// The password changed; other sessions end.
+    PasswordChanged,
+}
+
+/// Profile fields that a change touches: absent = unchanged, `Some(None)` = cleared.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProfileChanges {
+    /// New display name, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub display_name: Option<Option<DisplayName>>,
+    /// New avatar, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub avatar_url: Option<Option<ImageUrl>>,
+    /// New cover image, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub cover_url: Option<Option<ImageUrl>>,
+    /// New bio, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub bio: Option<Option<Bio>>,
+    /// New gender.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<Gender>,
+    /// New birthday, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub birthday: Option<Option<Birthday>>,
+    /// New country, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub country: Option<Option<PlaceName>>,
+    /// New province, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub province: Option<Option<PlaceName>>,
+    /// New city, or cleared.
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "present")]
+    pub city: Option<Option<PlaceName>>,
+}
+
+/// A field that is present in the JSON (even as `null`) is a change: `Some(value)`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl ProfileChanges {
+    /// True when the change touches no field.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The events of the account stream. In the log, `event_type` is the variant's name and `data`
+/// its fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event_type", content = "data")]
+pub enum AccountEvent {
+    /// An account was created with one identifier.
+    AccountRegistered {
+        /// Sign-up email, if signed up by email.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        email: Option<Email>,
+        /// Sign-up username, if signed up by username.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        username: Option<Username>,
+        /// Sign-up phone, if signed up by phone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        phone: Option<Phone>,
+        /// Display name chosen at sign-up.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        display_name: Option<DisplayName>,
+        /// The sealed password hash, when a password was set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        password: Option<SealedPasswordHash>,
+        /// The account's role.
+        role: Role,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// Profile fields changed.
+    ProfileUpdated {
+        /// The fields that changed, with their new values.
+        changes: ProfileChanges,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The username changed (or was set for the first time).
+    UsernameChanged {
+        /// The new username.
+        username: Username,
+        /// The username it replaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Username>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The password changed.
+    PasswordChanged {
+        /// The new sealed password hash.
+        password: SealedPasswordHash,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// Privacy settings changed.
+    PrivacyChanged {
+        /// The settings now in force.
+        privacy: Privacy,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The user signed in: a session started.
+    SessionStarted {
+        /// The new session.
+        session_id: Uuid,
+        /// Which identifier the user signed in with.
+        identifier: IdentifierKind,
+        /// Client address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        /// Client user agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// When the session stops being valid.
+        expires_at: DateTime<Utc>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// Sessions ended before their expiry.
+    SessionsEnded {
+        /// The sessions that ended.
+        session_ids: Vec<Uuid>,
+        /// Why.
+        reason: SessionEndReason,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The account was deleted: its identifiers are free and its sessions over.
+    AccountDeleted {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for AccountEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::AccountRegistered { .. } => "AccountRegistered",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::UsernameChanged { .. } => "UsernameChanged",
+            Self::PasswordChanged { .. } => "PasswordChanged",
+            Self::PrivacyChanged { .. } => "PrivacyChanged",
+            Self::SessionStarted { .. } => "SessionStarted",
+            Self::SessionsEnded { .. } => "SessionsEnded",
+            Self::AccountDeleted { .. } => "AccountDeleted",
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! How each account event changes the account.
+
+use super::events::AccountEvent;
+use super::state::{Account, AccountStatus};
+
+/// Applies one event.
+pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
+    match event {
+        AccountEvent::AccountRegistered {
+            email,
+            username,
+            phone,
+            display_name,
+            password,
+            role,
+            at,
+        } => {
+            account.status = AccountStatus::Active;
+            account.email = email.clone();
+            account.username = username.clone();
+            account.phone = phone.clone();
+            account.profile.display_name = display_name.clone();
+            account.password = password.clone();
+            account.role = *role;
+            account.created_at = Some(*at);
+        }
+        AccountEvent::ProfileUpdated { changes, .. } => {
+            let profile = &mut account.profile;
+            let changes = changes.clone();
+            if let Some(value) = changes.display_name {
+                profile.display_name = value;
+            }
+            if let Some(value) = changes.avatar_url {
+                profile.avatar_url = value;
+            }
+            if let Some(value) = changes.cover_url {
+                profile.cover_url = value;
+            }
+            if let Some(value) = changes.bio {
+                profile.bio = value;
+            }
+            if let Some(value) = changes.gender {
+                profile.gender = value;
+            }
+            if let Some(value) = changes.birthday {
+                profile.birthday = value;
+            }
+            if let Some(value) = changes.country {
+                profile.country = value;
+            }
+            if let Some(value) = changes.province {
+                profile.province = value;
+            }
+            if let Some(value) = changes.city {
+                profile.city = value;
+            }
+        }
+        AccountEvent::UsernameChanged { username, .. } => {
+            account.username = Some(username.clone());
+        }
+        AccountEvent::PasswordChanged { password, .. } => {
+            account.password = Some(password.clone());
+        }
+        AccountEvent::PrivacyChanged { privacy, .. } => account.privacy = *privacy,
+        AccountEvent::SessionStarted {
+            session_id,
+            expires_at,
+            at,
+            ..
+        } => {
+            // Expired sessions need no event to end; forget them so the state stays small.
+            account.live_sessions.retain(|_, expiry| *expiry > *at);
+            account.live_sessions.insert(*session_id, *expires_at);
+        }
+        AccountEvent::SessionsEnded { session_ids, .. } => {
+            for id in session_ids {
+                account.live_sessions.remove(id);
+            }
+        }
+        AccountEvent::AccountDeleted { .. } => {
+            account.status = AccountStatus::Deleted;
+            account.live_sessions.clear();
+        }
+    }
+    if let Some(at) = change_time(event) {
+        account.updated_at = Some(at);
+    }
+    account
+}
+
+/// When the event changed the account itself; signing in and out does not.
+fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
+    match event {
+        AccountEvent::AccountRegistered { at, .. }
+        | AccountEvent::ProfileUpdated { at, .. }
+        | AccountEvent::UsernameChanged { at, .. }
+        | AccountEvent::PasswordChanged { at, .. }
+        | AccountEvent::PrivacyChanged { at, .. }
+        | AccountEvent::AccountDeleted { at } => Some(*at),
+        AccountEvent::SessionStarted { .. } | AccountEvent::SessionsEnded { .. } => None,
+    }
+}

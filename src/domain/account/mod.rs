@@ -1,0 +1,26 @@
+//! The account aggregate: identity, credentials, profile, privacy, role, status and the
+//! account's sessions. One `account` stream per account; its id is the account id.
+
+mod commands;
+mod decide;
+mod events;
+mod evolve;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use commands::{AccountCommand, NewIdentifier, SessionsToEnd};
+pub use decide::{AccountError, decide};
+pub use events::{
+    AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
+};
+pub use state::{Account, AccountStatus, Privacy, Profile, Role};
+
+impl super::Aggregate for Account {
+    const STREAM_TYPE: &'static str = "account";
+    type Event = AccountEvent;
+
+    fn evolve(self, event: &AccountEvent) -> Self {
+        evolve::evolve(self, event)
+    }
+}

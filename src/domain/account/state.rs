@@ -1,0 +1,127 @@
+//! The account as its events leave it.
+
+use super::events::SealedPasswordHash;
+use crate::domain::values::{
+    Bio, Birthday, DisplayName, Email, Gender, ImageUrl, Phone, PlaceName, Username,
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// Where an account is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountStatus {
+    /// No such account: the stream is empty.
+    #[default]
+    Unregistered,
+    /// Can sign in and act.
+    Active,
+    /// Blocked by an administrator.
+    Blocked,
+    /// Deleted; its identifiers are free.
+    Deleted,
+}
+
+/// What an account may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// An ordinary user.
+    #[default]
+    User,
+    /// Manages users.
+    Admin,
+    /// Manages users and roles.
+    Owner,
+}
+
+/// What others may see of an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Privacy {
+    /// Others see the (masked) phone number.
+    pub show_phone: bool,
+    /// Others see the (masked) email address.
+    pub show_email: bool,
+    /// Others see the birthday.
+    pub show_birthday: bool,
+    /// Others see whom this account follows and who follows it.
+    pub show_follows: bool,
+}
+
+impl Default for Privacy {
+    /// Contact details and birthday are private until the user shows them; follows are public,
+    /// as in the community products this service replaces.
+    fn default() -> Self {
+        Self {
+            show_phone: false,
+            show_email: false,
+            show_birthday: false,
+            show_follows: true,
+        }
+    }
+}
+
+/// The descriptive part of an account.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Profile {
+    /// Name shown to others.
+    pub display_name: Option<DisplayName>,
+    /// Avatar image.
+    pub avatar_url: Option<ImageUrl>,
+    /// Cover image.
+    pub cover_url: Option<ImageUrl>,
+    /// About the user.
+    pub bio: Option<Bio>,
+    /// Gender.
+    pub gender: Gender,
+    /// Birthday.
+    pub birthday: Option<Birthday>,
+    /// Country.
+    pub country: Option<PlaceName>,
+    /// Province or state.
+    pub province: Option<PlaceName>,
+    /// City.
+    pub city: Option<PlaceName>,
+}
+
+/// An account, folded from its stream.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Account {
+    /// Life-cycle status.
+    pub status: AccountStatus,
+    /// Email address, if any.
+    pub email: Option<Email>,
+    /// Whether the email address was proven.
+    pub email_verified: bool,
+    /// Username, if any.
+    pub username: Option<Username>,
+    /// Phone number, if any.
+    pub phone: Option<Phone>,
+    /// Whether the phone number was proven.
+    pub phone_verified: bool,
+    /// Sealed password hash, if a password is set.
+    pub password: Option<SealedPasswordHash>,
+    /// Profile fields.
+    pub profile: Profile,
+    /// Privacy settings.
+    pub privacy: Privacy,
+    /// Role.
+    pub role: Role,
+    /// When the account was created.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the account last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Sessions started and not ended, with their expiry.
+    pub live_sessions: BTreeMap<Uuid, DateTime<Utc>>,
+}
+
+impl Account {
+    /// Sessions still valid at `now`.
+    pub fn sessions_live_at(&self, now: DateTime<Utc>) -> impl Iterator<Item = Uuid> + '_ {
+        self.live_sessions
+            .iter()
+            .filter(move |(_, expires_at)| **expires_at > now)
+            .map(|(id, _)| *id)
+    }
+}

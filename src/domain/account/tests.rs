@@ -1,0 +1,383 @@
+//! Given these events, when this command, then these events (or this error).
+
+use super::*;
+use crate::domain::Aggregate;
+use crate::domain::values::{DisplayName, Email, Gender, Username};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).single().expect("valid time")
+}
+
+fn hash(label: &str) -> SealedPasswordHash {
+    SealedPasswordHash(format!("sealed:{label}"))
+}
+
+fn session(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+struct Given(Account);
+
+fn given(events: &[AccountEvent]) -> Given {
+    Given(events.iter().fold(Account::default(), |acc, e| acc.evolve(e)))
+}
+
+struct When(Result<Vec<AccountEvent>, AccountError>);
+
+impl Given {
+    fn when(&self, command: AccountCommand) -> When {
+        When(decide(&self.0, command))
+    }
+}
+
+impl When {
+    #[track_caller]
+    fn then(self, expected: &[AccountEvent]) {
+        assert_eq!(self.0, Ok(expected.to_vec()));
+    }
+
+    #[track_caller]
+    fn then_error(self, expected: AccountError) {
+        assert_eq!(self.0, Err(expected));
+    }
+}
+
+fn registered() -> AccountEvent {
+    AccountEvent::AccountRegistered {
+        email: Some(Email::parse("alice@example.com").expect("email")),
+        username: None,
+        phone: None,
+        display_name: None,
+        password: Some(hash("one")),
+        role: Role::User,
+        at: t0(),
+    }
+}
+
+fn started(id: Uuid, at: DateTime<Utc>) -> AccountEvent {
+    AccountEvent::SessionStarted {
+        session_id: id,
+        identifier: IdentifierKind::Email,
+        ip: None,
+        user_agent: None,
+        expires_at: at + Duration::days(14),
+        at,
+    }
+}
+
+#[test]
+fn signing_up_registers_an_active_user() {
+    let email = Email::parse("alice@example.com").expect("email");
+    given(&[])
+        .when(AccountCommand::Register {
+            identifier: NewIdentifier::Email(email),
+            password: hash("one"),
+            display_name: None,
+            now: t0(),
+        })
+        .then(&[registered()]);
+    let account = given(&[registered()]).0;
+    assert_eq!(account.status, AccountStatus::Active);
+    assert_eq!(account.role, Role::User);
+    assert_eq!(account.created_at, Some(t0()));
+}
+
+#[test]
+fn signing_up_twice_on_one_stream_is_refused() {
+    given(&[registered()])
+        .when(AccountCommand::Register {
+            identifier: NewIdentifier::Username(Username::parse("alice").expect("name")),
+            password: hash("one"),
+            display_name: None,
+            now: t0(),
+        })
+        .then_error(AccountError::AlreadyRegistered);
+}
+
+fn sign_in(verified: &str, id: Uuid, now: DateTime<Utc>) -> AccountCommand {
+    AccountCommand::StartSession {
+        session_id: id,
+        verified_password: hash(verified),
+        identifier: IdentifierKind::Email,
+        ip: None,
+        user_agent: None,
+        expires_at: now + Duration::days(14),
+        now,
+    }
+}
+
+#[test]
+fn signing_in_with_the_current_password_starts_a_session() {
+    given(&[registered()])
+        .when(sign_in("one", session(1), t0()))
+        .then(&[started(session(1), t0())]);
+}
+
+#[test]
+fn signing_in_against_a_replaced_password_is_refused() {
+    let changed = AccountEvent::PasswordChanged {
+        password: hash("two"),
+        at: t0(),
+    };
+    given(&[registered(), changed])
+        .when(sign_in("one", session(1), t0()))
+        .then_error(AccountError::InvalidCredentials);
+}
+
+#[test]
+fn a_deleted_account_cannot_sign_in() {
+    given(&[registered(), AccountEvent::AccountDeleted { at: t0() }])
+        .when(sign_in("one", session(1), t0()))
+        .then_error(AccountError::NotFound);
+}
+
+#[test]
+fn ending_one_live_session_records_it() {
+    given(&[registered(), started(session(1), t0())])
+        .when(AccountCommand::EndSessions {
+            which: SessionsToEnd::One(session(1)),
+            reason: SessionEndReason::SignedOut,
+            now: t0(),
+        })
+        .then(&[AccountEvent::SessionsEnded {
+            session_ids: vec![session(1)],
+            reason: SessionEndReason::SignedOut,
+            at: t0(),
+        }]);
+}
+
+#[test]
+fn ending_a_session_that_is_not_live_is_refused() {
+    let ended = AccountEvent::SessionsEnded {
+        session_ids: vec![session(1)],
+        reason: SessionEndReason::SignedOut,
+        at: t0(),
+    };
+    let end = |id| AccountCommand::EndSessions {
+        which: SessionsToEnd::One(id),
+        reason: SessionEndReason::EndedByUser,
+        now: t0(),
+    };
+    given(&[registered(), started(session(1), t0()), ended])
+        .when(end(session(1)))
+        .then_error(AccountError::SessionNotFound);
+    given(&[registered()])
+        .when(end(session(9)))
+        .then_error(AccountError::SessionNotFound);
+    let later = t0() + Duration::days(15);
+    given(&[registered(), started(session(1), t0())])
+        .when(AccountCommand::EndSessions {
+            which: SessionsToEnd::One(session(1)),
+            reason: SessionEndReason::EndedByUser,
+            now: later,
+        })
+        .then_error(AccountError::SessionNotFound);
+}
+
+#[test]
+fn ending_all_other_sessions_keeps_the_current_one() {
+    given(&[
+        registered(),
+        started(session(1), t0()),
+        started(session(2), t0()),
+        started(session(3), t0()),
+    ])
+    .when(AccountCommand::EndSessions {
+        which: SessionsToEnd::AllExcept(session(2)),
+        reason: SessionEndReason::EndedByUser,
+        now: t0(),
+    })
+    .then(&[AccountEvent::SessionsEnded {
+        session_ids: vec![session(1), session(3)],
+        reason: SessionEndReason::EndedByUser,
+        at: t0(),
+    }]);
+}
+
+#[test]
+fn ending_all_other_sessions_when_there_are_none_records_nothing() {
+    given(&[registered(), started(session(1), t0())])
+        .when(AccountCommand::EndSessions {
+            which: SessionsToEnd::AllExcept(session(1)),
+            reason: SessionEndReason::EndedByUser,
+            now: t0(),
+        })
+        .then(&[]);
+}
+
+#[test]
+fn expired_sessions_are_forgotten_when_a_new_one_starts() {
+    let later = t0() + Duration::days(20);
+    let account = given(&[registered(), started(session(1), t0()), started(session(2), later)]).0;
+    assert_eq!(account.live_sessions.keys().copied().collect::<Vec<_>>(), vec![session(2)]);
+}
+
+#[test]
+fn changing_the_password_ends_every_other_session() {
+    given(&[registered(), started(session(1), t0()), started(session(2), t0())])
+        .when(AccountCommand::ChangePassword {
+            verified_password: hash("one"),
+            new_password: hash("two"),
+            keep_session: session(2),
+            now: t0(),
+        })
+        .then(&[
+            AccountEvent::PasswordChanged {
+                password: hash("two"),
+                at: t0(),
+            },
+            AccountEvent::SessionsEnded {
+                session_ids: vec![session(1)],
+                reason: SessionEndReason::PasswordChanged,
+                at: t0(),
+            },
+        ]);
+}
+
+#[test]
+fn changing_the_password_needs_the_current_one() {
+    given(&[registered()])
+        .when(AccountCommand::ChangePassword {
+            verified_password: hash("guess"),
+            new_password: hash("two"),
+            keep_session: session(1),
+            now: t0(),
+        })
+        .then_error(AccountError::InvalidCredentials);
+}
+
+#[test]
+fn a_profile_change_records_only_what_differs() {
+    let name = DisplayName::parse("Alice").expect("name");
+    let first = AccountEvent::ProfileUpdated {
+        changes: ProfileChanges {
+            display_name: Some(Some(name.clone())),
+            ..ProfileChanges::default()
+        },
+        at: t0(),
+    };
+    let requested = ProfileChanges {
+        display_name: Some(Some(name)),
+        gender: Some(Gender::Female),
+        ..ProfileChanges::default()
+    };
+    given(&[registered(), first])
+        .when(AccountCommand::UpdateProfile {
+            changes: requested,
+            username: None,
+            now: t0(),
+        })
+        .then(&[AccountEvent::ProfileUpdated {
+            changes: ProfileChanges {
+                gender: Some(Gender::Female),
+                ..ProfileChanges::default()
+            },
+            at: t0(),
+        }]);
+}
+
+#[test]
+fn a_profile_change_that_changes_nothing_records_nothing() {
+    given(&[registered()])
+        .when(AccountCommand::UpdateProfile {
+            changes: ProfileChanges {
+                bio: Some(None),
+                gender: Some(Gender::Unknown),
+                ..ProfileChanges::default()
+            },
+            username: None,
+            now: t0(),
+        })
+        .then(&[]);
+}
+
+#[test]
+fn choosing_a_username_records_the_previous_one() {
+    let alice = Username::parse("alice").expect("name");
+    let wonder = Username::parse("wonder").expect("name");
+    let chosen = AccountEvent::UsernameChanged {
+        username: alice.clone(),
+        previous: None,
+        at: t0(),
+    };
+    given(&[registered(), chosen])
+        .when(AccountCommand::UpdateProfile {
+            changes: ProfileChanges::default(),
+            username: Some(wonder.clone()),
+            now: t0(),
+        })
+        .then(&[AccountEvent::UsernameChanged {
+            username: wonder,
+            previous: Some(alice),
+            at: t0(),
+        }]);
+}
+
+#[test]
+fn privacy_changes_only_when_it_differs() {
+    let shown = Privacy {
+        show_email: true,
+        ..Privacy::default()
+    };
+    given(&[registered()])
+        .when(AccountCommand::ChangePrivacy {
+            privacy: shown,
+            now: t0(),
+        })
+        .then(&[AccountEvent::PrivacyChanged {
+            privacy: shown,
+            at: t0(),
+        }]);
+    given(&[registered()])
+        .when(AccountCommand::ChangePrivacy {
+            privacy: Privacy::default(),
+            now: t0(),
+        })
+        .then(&[]);
+}
+
+#[test]
+fn deleting_needs_the_password_and_ends_everything() {
+    given(&[registered()])
+        .when(AccountCommand::Delete {
+            verified_password: hash("guess"),
+            now: t0(),
+        })
+        .then_error(AccountError::InvalidCredentials);
+    given(&[registered(), started(session(1), t0())])
+        .when(AccountCommand::Delete {
+            verified_password: hash("one"),
+            now: t0(),
+        })
+        .then(&[AccountEvent::AccountDeleted { at: t0() }]);
+    let deleted = given(&[
+        registered(),
+        started(session(1), t0()),
+        AccountEvent::AccountDeleted { at: t0() },
+    ])
+    .0;
+    assert_eq!(deleted.status, AccountStatus::Deleted);
+    assert!(deleted.live_sessions.is_empty());
+}
+
+#[test]
+fn events_keep_their_type_name_and_fields_in_json() {
+    let json = serde_json::to_value(registered()).expect("serialize");
+    assert_eq!(json["event_type"], "AccountRegistered");
+    assert_eq!(json["data"]["email"], "alice@example.com");
+    let back: AccountEvent = serde_json::from_value(json).expect("deserialize");
+    assert_eq!(back, registered());
+    let cleared = serde_json::json!({
+        "event_type": "ProfileUpdated",
+        "data": {"changes": {"bio": null}, "at": t0()}
+    });
+    let AccountEvent::ProfileUpdated { changes, .. } =
+        serde_json::from_value(cleared).expect("deserialize")
+    else {
+        panic!("wrong event");
+    };
+    assert_eq!(changes.bio, Some(None));
+    assert_eq!(changes.city, None);
+}
