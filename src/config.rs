@@ -1,0 +1,55 @@
+//! Configuration: one struct, built by clap from flags with environment fallbacks, passed down.
+
+use std::path::PathBuf;
+
+/// Everything the service needs to know to run.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Config {
+    /// PostgreSQL URL; the database is created if missing.
+    #[arg(
+        long,
+        env = "ACCOUNTS_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+    )]
+    pub database_url: String,
+
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "ACCOUNTS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+
+    /// Folder for local state: the development secret key, and later mail written to files.
+    #[arg(long, env = "ACCOUNTS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// 32-byte key (64 hex characters) that seals secrets at rest. Without it, a key is created
+    /// on first run in the data folder: fine for development, not for several instances.
+    #[arg(long, env = "ACCOUNTS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// How long a session lasts, in days (1 to 30).
+    #[arg(long, env = "ACCOUNTS_SESSION_TTL_DAYS", default_value_t = 14,
+          value_parser = clap::value_parser!(u32).range(1..=30))]
+    pub session_ttl_days: u32,
+
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "ACCOUNTS_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// Connections in the database pool.
+    #[arg(long, env = "ACCOUNTS_DB_POOL_SIZE", default_value_t = 32)]
+    pub db_pool_size: usize,
+
+    /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
+    /// the number of cores.
+    #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]
+    pub hash_concurrency: Option<usize>,
+}
+
+impl Config {
+    /// How many password hashes may run at once.
+    pub fn hash_concurrency(&self) -> usize {
+        self.hash_concurrency
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from))
+            .max(1)
+    }
+}

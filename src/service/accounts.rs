@@ -1,0 +1,427 @@
+//! Account use cases: sign-up, sign-in, sessions, profile, password, privacy, deletion.
+
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded};
+use super::{ServiceError, Services};
+use crate::credentials::{self, IssuedToken};
+use crate::domain::Aggregate;
+use crate::domain::account::{
+    Account, AccountCommand, AccountError, AccountEvent, IdentifierKind, NewIdentifier, Privacy,
+    ProfileChanges, SessionEndReason, SessionsToEnd, decide,
+};
+use crate::domain::values::{DisplayName, Email, Password, Username};
+use crate::store::claims::{self, ClaimKind};
+use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// An account and a session just started for it.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The account's id.
+    pub account_id: Uuid,
+    /// The account after signing in.
+    pub account: Account,
+    /// The new session's id.
+    pub session_id: Uuid,
+    /// The bearer token, shown to the client once.
+    pub token: String,
+    /// When the session expires.
+    pub expires_at: DateTime<Utc>,
+    /// Log position of the last event written.
+    pub position: i64,
+}
+
+/// The identifier a sign-in names.
+#[derive(Debug, Clone, Copy)]
+pub enum SignInIdentifier<'a> {
+    /// An email address, as typed.
+    Email(&'a str),
+    /// A username, as typed.
+    Username(&'a str),
+}
+
+/// The inline-table writes that follow from account events: identifiers claimed and freed,
+/// sessions ended.
+fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
+    let mut writes = Vec::new();
+    for event in events {
+        match event {
+            AccountEvent::AccountRegistered {
+                email,
+                username,
+                phone,
+                ..
+            } => {
+                if let Some(email) = email {
+                    writes.push(InlineWrite::Claim(ClaimKind::Email, email.as_str().to_owned()));
+                }
+                if let Some(username) = username {
+                    writes.push(InlineWrite::Claim(ClaimKind::Username, username.normalized()));
+                }
+                if let Some(phone) = phone {
+                    writes.push(InlineWrite::Claim(ClaimKind::Phone, phone.as_str().to_owned()));
+                }
+            }
+            AccountEvent::UsernameChanged {
+                username, previous, ..
+            } => {
+                if let Some(previous) = previous {
+                    writes.push(InlineWrite::Release(ClaimKind::Username, previous.normalized()));
+                }
+                writes.push(InlineWrite::Claim(ClaimKind::Username, username.normalized()));
+            }
+            AccountEvent::SessionsEnded {
+                session_ids,
+                reason,
+                ..
+            } => writes.push(InlineWrite::EndSessions(
+                session_ids.clone(),
+                end_reason_name(*reason),
+            )),
+            AccountEvent::AccountDeleted { .. } => {
+                writes.push(InlineWrite::ReleaseAll);
+                writes.push(InlineWrite::EndAllSessions("account_deleted"));
+            }
+            AccountEvent::ProfileUpdated { .. }
+            | AccountEvent::PasswordChanged { .. }
+            | AccountEvent::PrivacyChanged { .. }
+            | AccountEvent::SessionStarted { .. } => {}
+        }
+    }
+    writes
+}
+
+fn end_reason_name(reason: SessionEndReason) -> &'static str {
+    match reason {
+        SessionEndReason::SignedOut => "signed_out",
+        SessionEndReason::EndedByUser => "ended_by_user",
+        SessionEndReason::PasswordChanged => "password_changed",
+    }
+}
+
+fn from_execute(error: ExecuteError<AccountError>) -> ServiceError {
+    match error {
+        ExecuteError::Domain(error) => error.into(),
+        ExecuteError::Store(error) => error.into(),
+    }
+}
+
+impl Services {
+    /// Runs an account command whose only inline writes are those its events imply.
+    async fn run_account_command(
+        &self,
+        account_id: Uuid,
+        metadata: &CommandMetadata,
+        command: impl Fn(&Account) -> AccountCommand,
+    ) -> Result<Committed<Account>, ServiceError> {
+        executor::execute(
+            &self.pool,
+            account_id,
+            metadata,
+            |account: &Account| decide(account, command(account)),
+            |_, events| account_inline_writes(events),
+        )
+        .await
+        .map_err(from_execute)
+    }
+
+    /// The caller's session for a bearer token, if the token is live.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<ActiveSession>, ServiceError> {
+        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
+    }
+
+    /// Signs up with an email or a username and a password, and signs in.
+    pub async fn sign_up(
+        &self,
+        identifier: NewIdentifier,
+        password: &str,
+        display_name: Option<DisplayName>,
+        metadata: &CommandMetadata,
+    ) -> Result<SignedIn, ServiceError> {
+        let (claim_kind, claim_value, identifier_kind, shown) = match &identifier {
+            NewIdentifier::Email(email) => (
+                ClaimKind::Email,
+                email.as_str().to_owned(),
+                IdentifierKind::Email,
+                email.as_str().to_owned(),
+            ),
+            NewIdentifier::Username(username) => (
+                ClaimKind::Username,
+                username.normalized(),
+                IdentifierKind::Username,
+                username.as_str().to_owned(),
+            ),
+        };
+        let mut context = vec![shown.as_str()];
+        context.extend(display_name.as_ref().map(DisplayName::as_str));
+        let password = Password::parse(password, &context)
+            .map_err(|invalid| ServiceError::invalid("password", invalid))?;
+        // Answer a taken identifier before spending a password hash on it. The claim in the
+        // transaction below still decides races.
+        {
+            let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+            if claims::holder(&client, claim_kind, &claim_value).await?.is_some() {
+                return Err(ServiceError::IdentifierTaken(claim_kind));
+            }
+        }
+        let sealed = self.hasher.hash(&password).await?;
+        let account_id = Uuid::now_v7();
+        let now = Utc::now();
+        let register = AccountCommand::Register {
+            identifier,
+            password: sealed.clone(),
+            display_name,
+            now,
+        };
+        self.start_session(account_id, Some(register), sealed, identifier_kind, now, metadata)
+            .await
+    }
+
+    /// Signs in with an identifier and password. Unknown accounts and wrong passwords answer
+    /// alike, in about the same time.
+    pub async fn sign_in(
+        &self,
+        identifier: SignInIdentifier<'_>,
+        password: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<SignedIn, ServiceError> {
+        let (kind, claim_kind, value) = match identifier {
+            SignInIdentifier::Email(raw) => {
+                let email =
+                    Email::parse(raw).map_err(|invalid| ServiceError::invalid("email", invalid))?;
+                (IdentifierKind::Email, ClaimKind::Email, email.as_str().to_owned())
+            }
+            SignInIdentifier::Username(raw) => {
+                let username = Username::parse(raw)
+                    .map_err(|invalid| ServiceError::invalid("username", invalid))?;
+                (IdentifierKind::Username, ClaimKind::Username, username.normalized())
+            }
+        };
+        let (account_id, account) = {
+            let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+            match claims::holder(&client, claim_kind, &value).await? {
+                Some(id) => (Some(id), executor::load::<Account>(&client, id).await?.state),
+                None => (None, Account::default()),
+            }
+        };
+        let verified = self.hasher.verify(password, account.password.as_ref()).await;
+        let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
+            return Err(ServiceError::InvalidCredentials);
+        };
+        self.start_session(account_id, None, hash, kind, Utc::now(), metadata)
+            .await
+    }
+
+    /// Starts a session, after registering the account first when `register` is given.
+    async fn start_session(
+        &self,
+        account_id: Uuid,
+        register: Option<AccountCommand>,
+        verified_password: crate::domain::account::SealedPasswordHash,
+        identifier: IdentifierKind,
+        now: DateTime<Utc>,
+        metadata: &CommandMetadata,
+    ) -> Result<SignedIn, ServiceError> {
+        let IssuedToken { token, hash } = credentials::issue_session_token();
+        let session_id = Uuid::now_v7();
+        let expires_at = now + self.session_ttl;
+        let session = NewSession {
+            id: session_id,
+            token_hash: hash,
+            account_id,
+            created_at: now,
+            expires_at,
+            user_agent: metadata.user_agent.clone(),
+            ip: metadata.ip.clone(),
+        };
+        let start = AccountCommand::StartSession {
+            session_id,
+            verified_password,
+            identifier,
+            ip: metadata.ip.clone(),
+            user_agent: metadata.user_agent.clone(),
+            expires_at,
+            now,
+        };
+        let committed = executor::execute(
+            &self.pool,
+            account_id,
+            &metadata.with_actor(account_id),
+            |account: &Account| {
+                let mut events = match &register {
+                    Some(register) => decide(account, register.clone())?,
+                    None => Vec::new(),
+                };
+                let registered = events
+                    .iter()
+                    .fold(account.clone(), |state, event| state.evolve(event));
+                events.extend(decide(&registered, start.clone())?);
+                Ok(events)
+            },
+            |_, events| {
+                let mut writes = account_inline_writes(events);
+                writes.push(InlineWrite::OpenSession(session.clone()));
+                writes
+            },
+        )
+        .await
+        .map_err(from_execute)?;
+        Ok(SignedIn {
+            account_id,
+            account: committed.state,
+            session_id,
+            token,
+            expires_at,
+            position: committed.position,
+        })
+    }
+
+    /// The caller's account, read from its stream.
+    pub async fn account(&self, account_id: Uuid) -> Result<Loaded<Account>, ServiceError> {
+        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        let loaded = executor::load::<Account>(&client, account_id).await?;
+        match loaded.state.status {
+            crate::domain::account::AccountStatus::Active
+            | crate::domain::account::AccountStatus::Blocked => Ok(loaded),
+            _ => Err(ServiceError::AccountNotFound),
+        }
+    }
+
+    /// The caller's live sessions.
+    pub async fn sessions(&self, account_id: Uuid) -> Result<Vec<SessionSummary>, ServiceError> {
+        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        Ok(sessions::list_live(&client, account_id).await?)
+    }
+
+    /// Ends sessions of the caller's account.
+    pub async fn end_sessions(
+        &self,
+        caller: ActiveSession,
+        which: SessionsToEnd,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let reason = match which {
+            SessionsToEnd::One(id) if id == caller.id => SessionEndReason::SignedOut,
+            _ => SessionEndReason::EndedByUser,
+        };
+        let committed = self
+            .run_account_command(
+                caller.account_id,
+                &metadata.with_actor(caller.account_id),
+                |_| AccountCommand::EndSessions {
+                    which,
+                    reason,
+                    now: Utc::now(),
+                },
+            )
+            .await?;
+        Ok(committed.position)
+    }
+
+    /// Changes profile fields and perhaps the username.
+    pub async fn update_profile(
+        &self,
+        caller: ActiveSession,
+        changes: ProfileChanges,
+        username: Option<Username>,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed<Account>, ServiceError> {
+        self.run_account_command(
+            caller.account_id,
+            &metadata.with_actor(caller.account_id),
+            |_| AccountCommand::UpdateProfile {
+                changes: changes.clone(),
+                username: username.clone(),
+                now: Utc::now(),
+            },
+        )
+        .await
+    }
+
+    /// Replaces the password, proven by the current one; every other session ends.
+    pub async fn change_password(
+        &self,
+        caller: ActiveSession,
+        current_password: &str,
+        new_password: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let account = self.account(caller.account_id).await?.state;
+        let mut context: Vec<&str> = Vec::new();
+        context.extend(account.email.as_ref().map(Email::as_str));
+        context.extend(account.username.as_ref().map(Username::as_str));
+        context.extend(account.profile.display_name.as_ref().map(DisplayName::as_str));
+        let new_password = Password::parse(new_password, &context)
+            .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
+        let verified_password = self.verify_password(&account, current_password).await?;
+        if current_password == new_password.expose() {
+            return Err(ServiceError::PasswordUnchanged);
+        }
+        let sealed = self.hasher.hash(&new_password).await?;
+        let committed = self
+            .run_account_command(
+                caller.account_id,
+                &metadata.with_actor(caller.account_id),
+                |_| AccountCommand::ChangePassword {
+                    verified_password: verified_password.clone(),
+                    new_password: sealed.clone(),
+                    keep_session: caller.id,
+                    now: Utc::now(),
+                },
+            )
+            .await?;
+        Ok(committed.position)
+    }
+
+    /// Replaces the privacy settings.
+    pub async fn change_privacy(
+        &self,
+        caller: ActiveSession,
+        privacy: Privacy,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed<Account>, ServiceError> {
+        self.run_account_command(
+            caller.account_id,
+            &metadata.with_actor(caller.account_id),
+            |_| AccountCommand::ChangePrivacy {
+                privacy,
+                now: Utc::now(),
+            },
+        )
+        .await
+    }
+
+    /// Deletes the caller's account, confirmed by its password. Its identifiers become free.
+    pub async fn delete_account(
+        &self,
+        caller: ActiveSession,
+        password: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let account = self.account(caller.account_id).await?.state;
+        let verified_password = self.verify_password(&account, password).await?;
+        let committed = self
+            .run_account_command(
+                caller.account_id,
+                &metadata.with_actor(caller.account_id),
+                |_| AccountCommand::Delete {
+                    verified_password: verified_password.clone(),
+                    now: Utc::now(),
+                },
+            )
+            .await?;
+        Ok(committed.position)
+    }
+
+    async fn verify_password(
+        &self,
+        account: &Account,
+        password: &str,
+    ) -> Result<crate::domain::account::SealedPasswordHash, ServiceError> {
+        match &account.password {
+            Some(hash) if self.hasher.verify(password, Some(hash)).await => Ok(hash.clone()),
+            _ => Err(ServiceError::InvalidCredentials),
+        }
+    }
+}

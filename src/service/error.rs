@@ -1,0 +1,102 @@
+//! Why a use case failed, in terms a caller can act on. `api::problem` maps each to an HTTP
+//! status and a stable code, in one place.
+
+use crate::domain::account::AccountError;
+use crate::domain::values::InvalidValue;
+use crate::store::StoreError;
+use crate::store::claims::ClaimKind;
+
+/// One invalid field of a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// The field's name in the request.
+    pub field: String,
+    /// Stable code, e.g. `password_too_weak`.
+    pub code: &'static str,
+    /// English explanation.
+    pub message: String,
+}
+
+impl FieldError {
+    /// A field error from a refused value.
+    pub fn new(field: &str, invalid: InvalidValue) -> Self {
+        Self {
+            field: field.to_owned(),
+            code: invalid.code,
+            message: invalid.message,
+        }
+    }
+}
+
+/// Why a use case failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    /// Some fields are invalid.
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    /// No valid session.
+    #[error("not signed in")]
+    Unauthenticated,
+    /// Wrong identifier or password (deliberately not saying which).
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The account is blocked.
+    #[error("the account is blocked")]
+    AccountBlocked,
+    /// No such account.
+    #[error("no such account")]
+    AccountNotFound,
+    /// No such session of the caller's.
+    #[error("no such session")]
+    SessionNotFound,
+    /// The identifier belongs to another account.
+    #[error("the {0} is taken")]
+    IdentifierTaken(ClaimKind),
+    /// The new password is the current one.
+    #[error("the new password is the current password")]
+    PasswordUnchanged,
+    /// The idempotency key is being used by a request still running.
+    #[error("a request with this idempotency key is in progress")]
+    IdempotencyKeyInUse,
+    /// The database cannot be reached.
+    #[error("the service is temporarily unavailable")]
+    Unavailable,
+    /// A fault on our side.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServiceError {
+    /// A validation failure of one field.
+    pub fn invalid(field: &str, invalid: InvalidValue) -> Self {
+        Self::Validation(vec![FieldError::new(field, invalid)])
+    }
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::ClaimTaken(kind) => Self::IdentifierTaken(kind),
+            StoreError::IdempotencyKeyTaken => Self::IdempotencyKeyInUse,
+            error if error.is_unavailable() => {
+                tracing::warn!(%error, "database unavailable");
+                Self::Unavailable
+            }
+            error => Self::Internal(error.into()),
+        }
+    }
+}
+
+impl From<AccountError> for ServiceError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::NotFound => Self::AccountNotFound,
+            AccountError::Blocked => Self::AccountBlocked,
+            AccountError::InvalidCredentials => Self::InvalidCredentials,
+            AccountError::SessionNotFound => Self::SessionNotFound,
+            AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
+                "a new account id collided with an existing stream"
+            )),
+        }
+    }
+}

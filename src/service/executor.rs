@@ -1,0 +1,234 @@
+//! The command executor: load a stream, decide, append, and write the inline tables, all in
+//! one transaction.
+//!
+//! Writers of one stream are serialized with a transaction-scoped advisory lock taken before
+//! the stream is loaded, so concurrent commands on one account queue rather than fail; the
+//! `UNIQUE (stream_id, version)` constraint still guards against any writer that skips the lock,
+//! and a clash is retried by reloading and deciding again. Neither the lock nor the load assigns
+//! a transaction id, so the event INSERT stays the transaction's first write (see
+//! `store::event_log`).
+
+use crate::domain::{Aggregate, DomainEvent};
+use crate::store::claims::{self, ClaimKind};
+use crate::store::event_log::{self, NewEvent, RecordedEvent};
+use crate::store::sessions::{self, NewSession};
+use crate::store::{StoreError, idempotency};
+use deadpool_postgres::{GenericClient, Pool};
+use serde_json::json;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use uuid::Uuid;
+
+/// Attempts at a command whose stream moved underneath it.
+const MAX_ATTEMPTS: usize = 5;
+
+/// An aggregate loaded from its stream.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    /// Its state.
+    pub state: A,
+    /// The stream's last version (0 when empty).
+    pub version: i64,
+    /// The log position of the stream's last event.
+    pub position: Option<i64>,
+}
+
+/// Folds recorded events into an aggregate.
+pub fn fold<A: Aggregate>(events: &[RecordedEvent]) -> Result<Loaded<A>, StoreError> {
+    let mut loaded = Loaded {
+        state: A::default(),
+        version: 0,
+        position: None,
+    };
+    for recorded in events {
+        let event: A::Event = event_log::decode(recorded)?;
+        loaded.state = loaded.state.evolve(&event);
+        loaded.version = recorded.version;
+        loaded.position = Some(recorded.position);
+    }
+    Ok(loaded)
+}
+
+/// Loads an aggregate's current state.
+pub async fn load<A: Aggregate>(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+) -> Result<Loaded<A>, StoreError> {
+    fold(&event_log::load_stream(client, stream_id).await?)
+}
+
+/// A key under which a command runs at most once, and the request it was first used for.
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    /// Whose keys these are (hash of the caller's credentials, or of "anonymous").
+    pub scope: Vec<u8>,
+    /// The client's key.
+    pub key: String,
+    /// Hash of the request (method, path, body).
+    pub fingerprint: Vec<u8>,
+    /// Set once a command committed under this key.
+    pub used: Arc<AtomicBool>,
+}
+
+/// Who asked, from where, and why: stored as each event's metadata.
+#[derive(Debug, Clone, Default)]
+pub struct CommandMetadata {
+    /// The signed-in account that asked, if any.
+    pub actor: Option<Uuid>,
+    /// The request's id.
+    pub request_id: String,
+    /// Client address.
+    pub ip: Option<String>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// The idempotency key, when the client sent one.
+    pub idempotency: Option<IdempotencyClaim>,
+}
+
+impl CommandMetadata {
+    /// The same request, acted on by `actor`.
+    pub fn with_actor(&self, actor: Uuid) -> Self {
+        Self {
+            actor: Some(actor),
+            ..self.clone()
+        }
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "actor": self.actor,
+            "request_id": self.request_id,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "idempotency_key": self.idempotency.as_ref().map(|claim| &claim.key),
+        })
+    }
+}
+
+/// A write to an inline table that accompanies a command's events.
+#[derive(Debug, Clone)]
+pub enum InlineWrite {
+    /// Take a unique identifier.
+    Claim(ClaimKind, String),
+    /// Free a unique identifier.
+    Release(ClaimKind, String),
+    /// Free every identifier of the stream.
+    ReleaseAll,
+    /// Record a new session.
+    OpenSession(NewSession),
+    /// End some sessions of the account.
+    EndSessions(Vec<Uuid>, &'static str),
+    /// End every session of the account.
+    EndAllSessions(&'static str),
+}
+
+async fn apply_inline(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    write: &InlineWrite,
+) -> Result<(), StoreError> {
+    match write {
+        InlineWrite::Claim(kind, value) => claims::claim(client, *kind, value, stream_id).await,
+        InlineWrite::Release(kind, value) => claims::release(client, *kind, value, stream_id).await,
+        InlineWrite::ReleaseAll => claims::release_all(client, stream_id).await,
+        InlineWrite::OpenSession(session) => sessions::open(client, session).await,
+        InlineWrite::EndSessions(ids, reason) => {
+            sessions::end(client, stream_id, ids, reason).await
+        }
+        InlineWrite::EndAllSessions(reason) => sessions::end_all(client, stream_id, reason).await,
+    }
+}
+
+/// The outcome of a command.
+#[derive(Debug, Clone)]
+pub struct Committed<A: Aggregate> {
+    /// The aggregate after the command.
+    pub state: A,
+    /// The events it recorded (maybe none).
+    pub events: Vec<A::Event>,
+    /// The log position of the stream's last event: the command's own last event, or the one
+    /// before it when the command changed nothing.
+    pub position: i64,
+}
+
+/// Why a command did not commit.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError<E> {
+    /// The aggregate refused it.
+    #[error(transparent)]
+    Domain(E),
+    /// The store failed or refused an inline write.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs a command on one stream: `decide` gives the events from the current state, and
+/// `inline_writes` the inline-table writes that go with them.
+pub async fn execute<A, E>(
+    pool: &Pool,
+    stream_id: Uuid,
+    metadata: &CommandMetadata,
+    decide: impl Fn(&A) -> Result<Vec<A::Event>, E>,
+    inline_writes: impl Fn(&A, &[A::Event]) -> Vec<InlineWrite>,
+) -> Result<Committed<A>, ExecuteError<E>>
+where
+    A: Aggregate,
+{
+    let mut client = pool.get().await.map_err(StoreError::from)?;
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let tx = client.transaction().await.map_err(StoreError::from)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
+            &[&stream_id],
+        )
+        .await
+        .map_err(StoreError::from)?;
+        let loaded = load::<A>(&tx, stream_id).await?;
+        let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+        let new_events = events
+            .iter()
+            .map(|event| NewEvent {
+                event_id: Uuid::now_v7(),
+                event_type: event.event_type(),
+                schema_version: event.schema_version(),
+                data: serde_json::to_value(event)
+                    .map(|tagged| tagged["data"].clone())
+                    .unwrap_or_default(),
+            })
+            .collect::<Vec<_>>();
+        let appended = event_log::append_events(
+            &tx,
+            A::STREAM_TYPE,
+            stream_id,
+            loaded.version,
+            &new_events,
+            &metadata.to_json(),
+        )
+        .await;
+        let positions = match appended {
+            Err(StoreError::VersionConflict { .. }) if attempt < MAX_ATTEMPTS => continue,
+            other => other?,
+        };
+        for write in inline_writes(&loaded.state, &events) {
+            apply_inline(&tx, stream_id, &write).await?;
+        }
+        if let Some(claim) = &metadata.idempotency {
+            idempotency::claim(&tx, &claim.scope, &claim.key, &claim.fingerprint).await?;
+        }
+        tx.commit().await.map_err(StoreError::from)?;
+        if let Some(claim) = &metadata.idempotency {
+            claim.used.store(true, Ordering::SeqCst);
+        }
+        let state = events
+            .iter()
+            .fold(loaded.state, |state, event| state.evolve(event));
+        let position = positions.last().copied().or(loaded.position).unwrap_or(0);
+        return Ok(Committed {
+            state,
+            events,
+            position,
+        });
+    }
+}

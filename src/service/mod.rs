@@ -1,0 +1,25 @@
+//! The application layer: use cases that load a stream, decide, and append, plus the queries
+//! that answer from the store. The API maps HTTP onto these; nothing here knows about HTTP.
+
+pub mod accounts;
+mod error;
+pub mod executor;
+
+pub use error::{FieldError, ServiceError};
+
+use crate::credentials::PasswordHasher;
+use crate::secrets::SecretBox;
+use deadpool_postgres::Pool;
+
+/// Everything a use case needs, cloned cheaply into each request.
+#[derive(Clone)]
+pub struct Services {
+    /// The database.
+    pub pool: Pool,
+    /// Password hashing.
+    pub hasher: PasswordHasher,
+    /// Sealing of secrets at rest.
+    pub secrets: SecretBox,
+    /// How long sessions last.
+    pub session_ttl: chrono::Duration,
+}

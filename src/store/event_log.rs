@@ -1,0 +1,216 @@
+//! The event log: append with optimistic concurrency, load a stream, and tail the whole log in
+//! commit-safe order.
+//!
+//! # Why tailing reads by transaction id
+//!
+//! `position` comes from a sequence, handed out when a row is inserted, not when its transaction
+//! commits. A transaction that inserts position 7 and commits after another transaction's
+//! position 8 is visible would be skipped by a reader that remembers "8 is done". So readers
+//! only read events written by transactions older than every transaction still running
+//! (`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`) and walk them in
+//! `(transaction_id, position)` order. Everything below that horizon has committed or aborted
+//! for good, so nothing can appear behind the reader's cursor.
+//!
+//! For that order to agree with each stream's versions, the event INSERT must be the first write
+//! of its transaction (the transaction id is taken at the first write; see `store::claims` and the
+//! command executor, which write inline tables only after it).
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use serde_json::Value;
+use tokio_postgres::Row;
+use uuid::Uuid;
+
+use super::{StoreError, violated_constraint};
+
+/// An event about to be appended.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    /// Its id (the NATS message id downstream).
+    pub event_id: Uuid,
+    /// Its type name.
+    pub event_type: &'static str,
+    /// Its data layout version.
+    pub schema_version: i32,
+    /// Its data.
+    pub data: Value,
+}
+
+/// An event as the log holds it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordedEvent {
+    /// Place in the whole log.
+    pub position: i64,
+    /// Kind of stream (aggregate).
+    pub stream_type: String,
+    /// The stream.
+    pub stream_id: Uuid,
+    /// Place in the stream, from 1.
+    pub version: i64,
+    /// The event's id.
+    pub event_id: Uuid,
+    /// Type name.
+    pub event_type: String,
+    /// Data layout version.
+    pub schema_version: i32,
+    /// Data.
+    pub data: Value,
+    /// Who and what caused it: actor, request id, client, idempotency key.
+    pub metadata: Value,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The writing transaction's id (`xid8`, as text).
+    pub transaction_id: String,
+}
+
+const EVENT_COLUMNS: &str = "position, stream_type, stream_id, version, event_id, event_type, \
+     schema_version, data, metadata, recorded_at, transaction_id::text";
+
+impl RecordedEvent {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            position: row.get(0),
+            stream_type: row.get(1),
+            stream_id: row.get(2),
+            version: row.get(3),
+            event_id: row.get(4),
+            event_type: row.get(5),
+            schema_version: row.get(6),
+            data: row.get(7),
+            metadata: row.get(8),
+            recorded_at: row.get(9),
+            transaction_id: row.get(10),
+        }
+    }
+}
+
+/// Appends `events` to a stream whose last version must be `expected_version` (0 for a new
+/// stream). Returns the position of each appended event.
+pub async fn append_events(
+    client: &impl GenericClient,
+    stream_type: &str,
+    stream_id: Uuid,
+    expected_version: i64,
+    events: &[NewEvent],
+    metadata: &Value,
+) -> Result<Vec<i64>, StoreError> {
+    if events.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
+    let versions: Vec<i32> = events.iter().map(|e| e.schema_version).collect();
+    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+    let rows = client
+        .query(
+            "INSERT INTO events
+                 (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
+             SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema_version, e.data, $8
+             FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[])
+                  WITH ORDINALITY AS e(id, type, schema_version, data, n)
+             ORDER BY e.n
+             RETURNING position",
+            &[
+                &stream_type,
+                &stream_id,
+                &expected_version,
+                &ids,
+                &types,
+                &versions,
+                &data,
+                metadata,
+            ],
+        )
+        .await
+        .map_err(|error| match violated_constraint(&error) {
+            Some("events_stream_version") => StoreError::VersionConflict {
+                stream_id,
+                expected: expected_version,
+            },
+            _ => StoreError::Database(error),
+        })?;
+    let mut positions: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
+    positions.sort_unstable();
+    Ok(positions)
+}
+
+/// All events of one stream, in version order.
+pub async fn load_stream(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version");
+    let rows = client.query(&sql, &[&stream_id]).await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
+/// The events of one stream recorded at or before `as_of`, in version order.
+pub async fn load_stream_as_of(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    as_of: DateTime<Utc>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY version"
+    );
+    let rows = client.query(&sql, &[&stream_id, &as_of]).await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
+/// Where a tailing reader is in the log: the last event it has read, in commit-safe order.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LogCursor {
+    /// The transaction id of the last event read (`xid8` as text).
+    pub transaction_id: String,
+    /// The position of the last event read.
+    pub position: i64,
+}
+
+impl LogCursor {
+    /// Before the first event.
+    pub fn start() -> Self {
+        Self {
+            transaction_id: "0".to_owned(),
+            position: 0,
+        }
+    }
+
+    /// Just after `event`.
+    pub fn after(event: &RecordedEvent) -> Self {
+        Self {
+            transaction_id: event.transaction_id.clone(),
+            position: event.position,
+        }
+    }
+}
+
+/// Up to `limit` events after `cursor` that no running transaction can still precede, in
+/// commit-safe order (see the module documentation).
+pub async fn read_committed_after(
+    client: &impl GenericClient,
+    cursor: &LogCursor,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE (transaction_id, position) > ($1::text::xid8, $2)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         ORDER BY transaction_id, position
+         LIMIT $3"
+    );
+    let rows = client
+        .query(&sql, &[&cursor.transaction_id, &cursor.position, &limit])
+        .await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
+/// Decodes a recorded event into the aggregate's event type.
+pub fn decode<E: serde::de::DeserializeOwned>(event: &RecordedEvent) -> Result<E, StoreError> {
+    let tagged = serde_json::json!({ "event_type": event.event_type, "data": event.data });
+    serde_json::from_value(tagged).map_err(|source| StoreError::Decode {
+        event_id: event.event_id,
+        event_type: event.event_type.clone(),
+        source,
+    })
+}

@@ -1,0 +1,117 @@
+//! Idempotency keys: a command runs at most once per key, and retries get the first answer.
+//!
+//! The key is claimed in the command's own transaction (after its events), so "the command ran"
+//! and "the key is used" commit together. The answer is stored right after commit.
+
+use deadpool_postgres::GenericClient;
+
+use super::{StoreError, violated_constraint};
+
+/// How long a key is remembered.
+pub const RETENTION: &str = "24 hours";
+
+/// A request already seen under a key.
+#[derive(Debug, Clone)]
+pub struct SeenRequest {
+    /// Fingerprint of the request that claimed the key.
+    pub fingerprint: Vec<u8>,
+    /// Its answer, once stored.
+    pub response: Option<StoredResponse>,
+}
+
+/// A stored answer.
+#[derive(Debug, Clone)]
+pub struct StoredResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// The `Accounts-Position` it carried.
+    pub position: Option<i64>,
+    /// The body, sealed with the service key.
+    pub sealed_body: Vec<u8>,
+}
+
+/// What was seen under `key` in `scope` within the retention period.
+pub async fn lookup(
+    client: &impl GenericClient,
+    scope: &[u8],
+    key: &str,
+) -> Result<Option<SeenRequest>, StoreError> {
+    let sql = format!(
+        "SELECT request_fingerprint, response_status, response_position, response_body
+         FROM idempotency
+         WHERE scope = $1 AND key = $2 AND created_at > now() - interval '{RETENTION}'"
+    );
+    let row = client.query_opt(&sql, &[&scope, &key]).await?;
+    Ok(row.map(|row| {
+        let status: Option<i16> = row.get(1);
+        let body: Option<Vec<u8>> = row.get(3);
+        SeenRequest {
+            fingerprint: row.get(0),
+            response: status.zip(body).map(|(status, sealed_body)| StoredResponse {
+                status: u16::try_from(status).unwrap_or(500),
+                position: row.get(2),
+                sealed_body,
+            }),
+        }
+    }))
+}
+
+/// Claims `key` for a request, taking over a key whose retention has passed. Fails with
+/// `IdempotencyKeyTaken` when a concurrent request holds it.
+pub async fn claim(
+    client: &impl GenericClient,
+    scope: &[u8],
+    key: &str,
+    fingerprint: &[u8],
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO idempotency (scope, key, request_fingerprint) VALUES ($1, $2, $3)
+         ON CONFLICT (scope, key) DO UPDATE
+             SET request_fingerprint = EXCLUDED.request_fingerprint, created_at = now(),
+                 response_status = NULL, response_position = NULL, response_body = NULL
+             WHERE idempotency.created_at <= now() - interval '{RETENTION}'"
+    );
+    let claimed = client
+        .execute(&sql, &[&scope, &key, &fingerprint])
+        .await
+        .map_err(|error| match violated_constraint(&error) {
+            Some(_) => StoreError::IdempotencyKeyTaken,
+            None => StoreError::Database(error),
+        })?;
+    if claimed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::IdempotencyKeyTaken)
+    }
+}
+
+/// Stores the answer to the request that claimed `key`.
+pub async fn store_response(
+    client: &impl GenericClient,
+    scope: &[u8],
+    key: &str,
+    response: &StoredResponse,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE idempotency
+             SET response_status = $3, response_position = $4, response_body = $5
+             WHERE scope = $1 AND key = $2",
+            &[
+                &scope,
+                &key,
+                &i16::try_from(response.status).unwrap_or(500),
+                &response.position,
+                &response.sealed_body,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Forgets keys past their retention.
+pub async fn purge_expired(client: &impl GenericClient) -> Result<u64, StoreError> {
+    let sql =
+        format!("DELETE FROM idempotency WHERE created_at <= now() - interval '{RETENTION}'");
+    Ok(client.execute(&sql, &[]).await?)
+}

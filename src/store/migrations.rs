@@ -1,0 +1,84 @@
+//! Numbered SQL migrations from `migrations/`, compiled into the binary and applied in order,
+//! each once, under an advisory lock so that instances starting together do not race.
+
+use tokio_postgres::Client;
+
+/// A migration: its number, name and SQL.
+struct Migration {
+    version: i32,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "event_log",
+        sql: include_str!("../../migrations/0001_event_log.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "inline_tables",
+        sql: include_str!("../../migrations/0002_inline_tables.sql"),
+    },
+];
+
+/// Advisory lock key held while migrating ("accounts" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6163_636f_756e_7473;
+
+/// Applies every migration the database has not seen yet.
+pub async fn migrate(client: &mut Client) -> anyhow::Result<()> {
+    client
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                 version    integer PRIMARY KEY,
+                 name       text NOT NULL,
+                 applied_at timestamptz NOT NULL DEFAULT now()
+             )",
+        )
+        .await?;
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    let outcome = apply_pending(client).await;
+    client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    outcome
+}
+
+async fn apply_pending(client: &mut Client) -> anyhow::Result<()> {
+    for migration in MIGRATIONS {
+        let applied = client
+            .query_opt(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[&migration.version],
+            )
+            .await?
+            .is_some();
+        if applied {
+            continue;
+        }
+        let tx = client.transaction().await?;
+        tx.batch_execute(migration.sql).await?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+            &[&migration.version, &migration.name],
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+    }
+    Ok(())
+}
+
+/// A fingerprint of all migrations, so a cached, migrated database can tell whether it is current.
+pub fn fingerprint() -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for migration in MIGRATIONS {
+        hasher.update(migration.version.to_be_bytes());
+        hasher.update(migration.sql.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..8])
+}

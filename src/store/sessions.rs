@@ -1,0 +1,164 @@
+//! Sessions: who is signed in, by the SHA-256 of an opaque token.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// A session to record at sign-in.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    /// Session id (also in the `SessionStarted` event).
+    pub id: Uuid,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// The account signed in.
+    pub account_id: Uuid,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it stops being valid.
+    pub expires_at: DateTime<Utc>,
+    /// Client user agent.
+    pub user_agent: Option<String>,
+    /// Client address.
+    pub ip: Option<String>,
+}
+
+/// The session a valid token belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActiveSession {
+    /// The session.
+    pub id: Uuid,
+    /// Its account.
+    pub account_id: Uuid,
+}
+
+/// A live session, as its owner sees it.
+#[derive(Debug, Clone)]
+pub struct SessionSummary {
+    /// The session.
+    pub id: Uuid,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// Client user agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+}
+
+/// Records a new session.
+pub async fn open(client: &impl GenericClient, session: &NewSession) -> Result<(), StoreError> {
+    client
+        .execute(
+            "INSERT INTO sessions
+                 (id, token_hash, account_id, created_at, expires_at, last_seen_at, user_agent, ip)
+             VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+            &[
+                &session.id,
+                &session.token_hash,
+                &session.account_id,
+                &session.created_at,
+                &session.expires_at,
+                &session.user_agent,
+                &session.ip,
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Ends the given sessions of an account.
+pub async fn end(
+    client: &impl GenericClient,
+    account_id: Uuid,
+    ids: &[Uuid],
+    reason: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE sessions SET ended_at = now(), end_reason = $3
+             WHERE account_id = $1 AND id = ANY($2) AND ended_at IS NULL",
+            &[&account_id, &ids, &reason],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Ends every session of an account.
+pub async fn end_all(
+    client: &impl GenericClient,
+    account_id: Uuid,
+    reason: &str,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE sessions SET ended_at = now(), end_reason = $2
+             WHERE account_id = $1 AND ended_at IS NULL",
+            &[&account_id, &reason],
+        )
+        .await?;
+    Ok(())
+}
+
+/// The live session a token hash belongs to, marking it seen (at most once a minute, so that
+/// reads do not turn into a write each).
+pub async fn authenticate(
+    client: &impl GenericClient,
+    token_hash: &[u8],
+) -> Result<Option<ActiveSession>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT id, account_id, last_seen_at < now() - interval '1 minute' FROM sessions
+             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()",
+            &[&token_hash],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let session = ActiveSession {
+        id: row.get(0),
+        account_id: row.get(1),
+    };
+    let stale: bool = row.get(2);
+    if stale {
+        client
+            .execute(
+                "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+                &[&session.id],
+            )
+            .await?;
+    }
+    Ok(Some(session))
+}
+
+/// The live sessions of an account, newest first.
+pub async fn list_live(
+    client: &impl GenericClient,
+    account_id: Uuid,
+) -> Result<Vec<SessionSummary>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
+             WHERE account_id = $1 AND ended_at IS NULL AND expires_at > now()
+             ORDER BY created_at DESC, id",
+            &[&account_id],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| SessionSummary {
+            id: row.get(0),
+            created_at: row.get(1),
+            last_seen_at: row.get(2),
+            expires_at: row.get(3),
+            user_agent: row.get(4),
+            ip: row.get(5),
+        })
+        .collect())
+}
