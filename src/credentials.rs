@@ -132,19 +132,32 @@ mod tests {
 
     #[tokio::test]
     async fn a_password_verifies_against_its_own_hash_only() {
-        let hasher = PasswordHasher::new(2, SecretBox::random()).await.expect("hasher");
+        let hasher = PasswordHasher::new(2, SecretBox::random())
+            .await
+            .expect("hasher");
         let password = Password::parse("correct horse battery staple", &[]).expect("valid");
         let sealed = hasher.hash(&password).await.expect("hash");
         assert!(!sealed.0.contains("argon2"), "the hash is sealed");
-        assert!(hasher.verify("correct horse battery staple", Some(&sealed)).await);
-        assert!(!hasher.verify("correct horse battery stapler", Some(&sealed)).await);
+        assert!(
+            hasher
+                .verify("correct horse battery staple", Some(&sealed))
+                .await
+        );
+        assert!(
+            !hasher
+                .verify("correct horse battery stapler", Some(&sealed))
+                .await
+        );
         assert!(!hasher.verify("correct horse battery staple", None).await);
     }
 
     #[test]
     fn session_tokens_are_256_bits_and_stored_hashed() {
         let issued = issue_session_token();
-        assert_eq!(URL_SAFE_NO_PAD.decode(&issued.token).map(|b| b.len()).ok(), Some(32));
+        assert_eq!(
+            URL_SAFE_NO_PAD.decode(&issued.token).map(|b| b.len()).ok(),
+            Some(32)
+        );
         assert_eq!(issued.hash, session_token_hash(&issued.token));
         assert_ne!(issued.token, issue_session_token().token);
     }

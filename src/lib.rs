@@ -1,9 +1,14 @@
 //! `accounts`: an event-sourced user-account service.
-#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
-pub mod domain;
-pub mod store;
+pub mod api;
 pub mod config;
 pub mod credentials;
+pub mod domain;
 pub mod secrets;
+pub mod server;
 pub mod service;
+pub mod store;

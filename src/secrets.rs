@@ -75,7 +75,10 @@ impl SecretBox {
 
     /// Seals text into printable text.
     pub fn seal_text(&self, plaintext: &str) -> String {
-        format!("{TEXT_PREFIX}{}", URL_SAFE_NO_PAD.encode(self.seal(plaintext.as_bytes())))
+        format!(
+            "{TEXT_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.seal(plaintext.as_bytes()))
+        )
     }
 
     /// Opens what `seal_text` made.
@@ -126,15 +129,24 @@ mod tests {
         let first = SecretBox::random();
         let sealed = first.seal_text("$argon2id$v=19$...");
         assert!(!sealed.contains("argon2"));
-        assert_eq!(first.open_text(&sealed).ok().as_deref(), Some("$argon2id$v=19$..."));
+        assert_eq!(
+            first.open_text(&sealed).ok().as_deref(),
+            Some("$argon2id$v=19$...")
+        );
         assert!(SecretBox::random().open_text(&sealed).is_err());
-        assert_ne!(first.seal_text("same"), first.seal_text("same"), "nonces differ");
+        assert_ne!(
+            first.seal_text("same"),
+            first.seal_text("same"),
+            "nonces differ"
+        );
     }
 
     #[test]
     fn a_key_file_is_created_once_and_reused() {
         let dir = std::env::temp_dir().join(format!("accounts-key-{}", uuid::Uuid::new_v4()));
-        let sealed = SecretBox::from_config(None, &dir).expect("box").seal_text("x");
+        let sealed = SecretBox::from_config(None, &dir)
+            .expect("box")
+            .seal_text("x");
         let again = SecretBox::from_config(None, &dir).expect("box");
         assert_eq!(again.open_text(&sealed).ok().as_deref(), Some("x"));
         std::fs::remove_dir_all(dir).ok();

@@ -100,9 +100,7 @@ impl Username {
             ));
         }
         let starts_with_letter = value.starts_with(|c: char| c.is_ascii_alphabetic());
-        let allowed = value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+        let allowed = value.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
         if starts_with_letter && allowed {
             Ok(Self(value.to_owned()))
         } else {
@@ -282,9 +280,9 @@ impl ImageUrl {
     /// Parses an image URL.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let value = raw.trim();
-        let parsed = url::Url::parse(value).ok().filter(|url| {
-            matches!(url.scheme(), "http" | "https") && url.host_str().is_some()
-        });
+        let parsed = url::Url::parse(value)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host_str().is_some());
         match parsed {
             Some(url) if value.len() <= 2048 => Ok(Self(url.to_string())),
             _ => Err(InvalidValue::new(
@@ -371,8 +369,19 @@ mod tests {
             Email::parse("  Alice@Example.COM ").map(|e| e.0),
             Ok("alice@example.com".to_owned())
         );
-        for bad in ["", "alice", "alice@", "@example.com", "alice@localhost", "a b@example.com"] {
-            assert_eq!(Email::parse(bad).map_err(|e| e.code), Err("invalid_email"), "{bad}");
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "alice@localhost",
+            "a b@example.com",
+        ] {
+            assert_eq!(
+                Email::parse(bad).map_err(|e| e.code),
+                Err("invalid_email"),
+                "{bad}"
+            );
         }
     }
 
@@ -381,15 +390,28 @@ mod tests {
         let name = Username::parse("Alice_01").expect("valid");
         assert_eq!(name.as_str(), "Alice_01");
         assert_eq!(name.normalized(), "alice_01");
-        for bad in ["al", "1alice", "alice!", "ali ce", &"a".repeat(31), "张三丰"] {
+        for bad in [
+            "al",
+            "1alice",
+            "alice!",
+            "ali ce",
+            &"a".repeat(31),
+            "张三丰",
+        ] {
             assert!(Username::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn phones_accept_e164_and_bare_mainland_mobiles() {
-        assert_eq!(Phone::parse("13812345678").map(|p| p.0), Ok("+8613812345678".into()));
-        assert_eq!(Phone::parse("+1 (415) 555-0100").map(|p| p.0), Ok("+14155550100".into()));
+        assert_eq!(
+            Phone::parse("13812345678").map(|p| p.0),
+            Ok("+8613812345678".into())
+        );
+        assert_eq!(
+            Phone::parse("+1 (415) 555-0100").map(|p| p.0),
+            Ok("+14155550100".into())
+        );
         for bad in ["12345", "+86123", "+8612812345678", "phone", "+0123456789"] {
             assert!(Phone::parse(bad).is_err(), "{bad}");
         }

@@ -53,22 +53,37 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
                 ..
             } => {
                 if let Some(email) = email {
-                    writes.push(InlineWrite::Claim(ClaimKind::Email, email.as_str().to_owned()));
+                    writes.push(InlineWrite::Claim(
+                        ClaimKind::Email,
+                        email.as_str().to_owned(),
+                    ));
                 }
                 if let Some(username) = username {
-                    writes.push(InlineWrite::Claim(ClaimKind::Username, username.normalized()));
+                    writes.push(InlineWrite::Claim(
+                        ClaimKind::Username,
+                        username.normalized(),
+                    ));
                 }
                 if let Some(phone) = phone {
-                    writes.push(InlineWrite::Claim(ClaimKind::Phone, phone.as_str().to_owned()));
+                    writes.push(InlineWrite::Claim(
+                        ClaimKind::Phone,
+                        phone.as_str().to_owned(),
+                    ));
                 }
             }
             AccountEvent::UsernameChanged {
                 username, previous, ..
             } => {
                 if let Some(previous) = previous {
-                    writes.push(InlineWrite::Release(ClaimKind::Username, previous.normalized()));
+                    writes.push(InlineWrite::Release(
+                        ClaimKind::Username,
+                        previous.normalized(),
+                    ));
                 }
-                writes.push(InlineWrite::Claim(ClaimKind::Username, username.normalized()));
+                writes.push(InlineWrite::Claim(
+                    ClaimKind::Username,
+                    username.normalized(),
+                ));
             }
             AccountEvent::SessionsEnded {
                 session_ids,
@@ -127,7 +142,11 @@ impl Services {
 
     /// The caller's session for a bearer token, if the token is live.
     pub async fn authenticate(&self, token: &str) -> Result<Option<ActiveSession>, ServiceError> {
-        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(crate::store::StoreError::from)?;
         Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
     }
 
@@ -160,8 +179,15 @@ impl Services {
         // Answer a taken identifier before spending a password hash on it. The claim in the
         // transaction below still decides races.
         {
-            let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
-            if claims::holder(&client, claim_kind, &claim_value).await?.is_some() {
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(crate::store::StoreError::from)?;
+            if claims::holder(&client, claim_kind, &claim_value)
+                .await?
+                .is_some()
+            {
                 return Err(ServiceError::IdentifierTaken(claim_kind));
             }
         }
@@ -174,8 +200,15 @@ impl Services {
             display_name,
             now,
         };
-        self.start_session(account_id, Some(register), sealed, identifier_kind, now, metadata)
-            .await
+        self.start_session(
+            account_id,
+            Some(register),
+            sealed,
+            identifier_kind,
+            now,
+            metadata,
+        )
+        .await
     }
 
     /// Signs in with an identifier and password. Unknown accounts and wrong passwords answer
@@ -190,22 +223,40 @@ impl Services {
             SignInIdentifier::Email(raw) => {
                 let email =
                     Email::parse(raw).map_err(|invalid| ServiceError::invalid("email", invalid))?;
-                (IdentifierKind::Email, ClaimKind::Email, email.as_str().to_owned())
+                (
+                    IdentifierKind::Email,
+                    ClaimKind::Email,
+                    email.as_str().to_owned(),
+                )
             }
             SignInIdentifier::Username(raw) => {
                 let username = Username::parse(raw)
                     .map_err(|invalid| ServiceError::invalid("username", invalid))?;
-                (IdentifierKind::Username, ClaimKind::Username, username.normalized())
+                (
+                    IdentifierKind::Username,
+                    ClaimKind::Username,
+                    username.normalized(),
+                )
             }
         };
         let (account_id, account) = {
-            let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+            let client = self
+                .pool
+                .get()
+                .await
+                .map_err(crate::store::StoreError::from)?;
             match claims::holder(&client, claim_kind, &value).await? {
-                Some(id) => (Some(id), executor::load::<Account>(&client, id).await?.state),
+                Some(id) => (
+                    Some(id),
+                    executor::load::<Account>(&client, id).await?.state,
+                ),
                 None => (None, Account::default()),
             }
         };
-        let verified = self.hasher.verify(password, account.password.as_ref()).await;
+        let verified = self
+            .hasher
+            .verify(password, account.password.as_ref())
+            .await;
         let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
             return Err(ServiceError::InvalidCredentials);
         };
@@ -279,7 +330,11 @@ impl Services {
 
     /// The caller's account, read from its stream.
     pub async fn account(&self, account_id: Uuid) -> Result<Loaded<Account>, ServiceError> {
-        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(crate::store::StoreError::from)?;
         let loaded = executor::load::<Account>(&client, account_id).await?;
         match loaded.state.status {
             crate::domain::account::AccountStatus::Active
@@ -290,7 +345,11 @@ impl Services {
 
     /// The caller's live sessions.
     pub async fn sessions(&self, account_id: Uuid) -> Result<Vec<SessionSummary>, ServiceError> {
-        let client = self.pool.get().await.map_err(crate::store::StoreError::from)?;
+        let client = self
+            .pool
+            .get()
+            .await
+            .map_err(crate::store::StoreError::from)?;
         Ok(sessions::list_live(&client, account_id).await?)
     }
 
@@ -351,7 +410,13 @@ impl Services {
         let mut context: Vec<&str> = Vec::new();
         context.extend(account.email.as_ref().map(Email::as_str));
         context.extend(account.username.as_ref().map(Username::as_str));
-        context.extend(account.profile.display_name.as_ref().map(DisplayName::as_str));
+        context.extend(
+            account
+                .profile
+                .display_name
+                .as_ref()
+                .map(DisplayName::as_str),
+        );
         let new_password = Password::parse(new_password, &context)
             .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
         let verified_password = self.verify_password(&account, current_password).await?;
@@ -421,7 +486,7 @@ impl Services {
     ) -> Result<crate::domain::account::SealedPasswordHash, ServiceError> {
         match &account.password {
             Some(hash) if self.hasher.verify(password, Some(hash)).await => Ok(hash.clone()),
-            _ => Err(ServiceError::InvalidCredentials),
+            _ => Err(ServiceError::WrongPassword),
         }
     }
 }

@@ -40,6 +40,9 @@ pub enum ServiceError {
     /// Wrong identifier or password (deliberately not saying which).
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The password confirming a signed-in action is wrong.
+    #[error("wrong password")]
+    WrongPassword,
     /// The account is blocked.
     #[error("the account is blocked")]
     AccountBlocked,

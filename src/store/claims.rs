@@ -77,7 +77,10 @@ pub async fn release(
 /// Frees every identifier `stream_id` holds.
 pub async fn release_all(client: &impl GenericClient, stream_id: Uuid) -> Result<(), StoreError> {
     client
-        .execute("DELETE FROM unique_claims WHERE stream_id = $1", &[&stream_id])
+        .execute(
+            "DELETE FROM unique_claims WHERE stream_id = $1",
+            &[&stream_id],
+        )
         .await?;
     Ok(())
 }

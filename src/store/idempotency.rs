@@ -47,11 +47,13 @@ pub async fn lookup(
         let body: Option<Vec<u8>> = row.get(3);
         SeenRequest {
             fingerprint: row.get(0),
-            response: status.zip(body).map(|(status, sealed_body)| StoredResponse {
-                status: u16::try_from(status).unwrap_or(500),
-                position: row.get(2),
-                sealed_body,
-            }),
+            response: status
+                .zip(body)
+                .map(|(status, sealed_body)| StoredResponse {
+                    status: u16::try_from(status).unwrap_or(500),
+                    position: row.get(2),
+                    sealed_body,
+                }),
         }
     }))
 }
@@ -111,7 +113,6 @@ pub async fn store_response(
 
 /// Forgets keys past their retention.
 pub async fn purge_expired(client: &impl GenericClient) -> Result<u64, StoreError> {
-    let sql =
-        format!("DELETE FROM idempotency WHERE created_at <= now() - interval '{RETENTION}'");
+    let sql = format!("DELETE FROM idempotency WHERE created_at <= now() - interval '{RETENTION}'");
     Ok(client.execute(&sql, &[]).await?)
 }

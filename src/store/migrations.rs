@@ -67,7 +67,11 @@ async fn apply_pending(client: &mut Client) -> anyhow::Result<()> {
         )
         .await?;
         tx.commit().await?;
-        tracing::info!(version = migration.version, name = migration.name, "applied migration");
+        tracing::info!(
+            version = migration.version,
+            name = migration.name,
+            "applied migration"
+        );
     }
     Ok(())
 }

@@ -101,7 +101,10 @@ pub async fn create_database_if_missing(database_url: &str) -> anyhow::Result<()
         .is_some();
     if !exists {
         let quoted = format!("\"{}\"", name.replace('"', "\"\""));
-        if let Err(error) = client.batch_execute(&format!("CREATE DATABASE {quoted}")).await {
+        if let Err(error) = client
+            .batch_execute(&format!("CREATE DATABASE {quoted}"))
+            .await
+        {
             // Another process may have created it in the meantime.
             if error.code() != Some(&SqlState::DUPLICATE_DATABASE) {
                 return Err(error.into());

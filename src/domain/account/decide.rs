@@ -26,7 +26,10 @@ pub enum AccountError {
 }
 
 /// Decides what happens when `command` meets `account`.
-pub fn decide(account: &Account, command: AccountCommand) -> Result<Vec<AccountEvent>, AccountError> {
+pub fn decide(
+    account: &Account,
+    command: AccountCommand,
+) -> Result<Vec<AccountEvent>, AccountError> {
     if let AccountCommand::Register {
         identifier,
         password,
@@ -90,7 +93,9 @@ pub fn decide(account: &Account, command: AccountCommand) -> Result<Vec<AccountE
                     .filter(|id| *id != keep)
                     .collect(),
             };
-            Ok(sessions_ended(session_ids, reason, now).into_iter().collect())
+            Ok(sessions_ended(session_ids, reason, now)
+                .into_iter()
+                .collect())
         }
         AccountCommand::UpdateProfile {
             changes,
@@ -112,7 +117,11 @@ pub fn decide(account: &Account, command: AccountCommand) -> Result<Vec<AccountE
                 password: new_password,
                 at: now,
             }];
-            events.extend(sessions_ended(others, SessionEndReason::PasswordChanged, now));
+            events.extend(sessions_ended(
+                others,
+                SessionEndReason::PasswordChanged,
+                now,
+            ));
             Ok(events)
         }
         AccountCommand::ChangePrivacy { privacy, now } => {

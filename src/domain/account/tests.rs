@@ -7,7 +7,9 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0).single().expect("valid time")
+    Utc.with_ymd_and_hms(2026, 11, 22, 9, 0, 0)
+        .single()
+        .expect("valid time")
 }
 
 fn hash(label: &str) -> SealedPasswordHash {
@@ -21,7 +23,11 @@ fn session(n: u128) -> Uuid {
 struct Given(Account);
 
 fn given(events: &[AccountEvent]) -> Given {
-    Given(events.iter().fold(Account::default(), |acc, e| acc.evolve(e)))
+    Given(
+        events
+            .iter()
+            .fold(Account::default(), |acc, e| acc.evolve(e)),
+    )
 }
 
 struct When(Result<Vec<AccountEvent>, AccountError>);
@@ -210,30 +216,42 @@ fn ending_all_other_sessions_when_there_are_none_records_nothing() {
 #[test]
 fn expired_sessions_are_forgotten_when_a_new_one_starts() {
     let later = t0() + Duration::days(20);
-    let account = given(&[registered(), started(session(1), t0()), started(session(2), later)]).0;
-    assert_eq!(account.live_sessions.keys().copied().collect::<Vec<_>>(), vec![session(2)]);
+    let account = given(&[
+        registered(),
+        started(session(1), t0()),
+        started(session(2), later),
+    ])
+    .0;
+    assert_eq!(
+        account.live_sessions.keys().copied().collect::<Vec<_>>(),
+        vec![session(2)]
+    );
 }
 
 #[test]
 fn changing_the_password_ends_every_other_session() {
-    given(&[registered(), started(session(1), t0()), started(session(2), t0())])
-        .when(AccountCommand::ChangePassword {
-            verified_password: hash("one"),
-            new_password: hash("two"),
-            keep_session: session(2),
-            now: t0(),
-        })
-        .then(&[
-            AccountEvent::PasswordChanged {
-                password: hash("two"),
-                at: t0(),
-            },
-            AccountEvent::SessionsEnded {
-                session_ids: vec![session(1)],
-                reason: SessionEndReason::PasswordChanged,
-                at: t0(),
-            },
-        ]);
+    given(&[
+        registered(),
+        started(session(1), t0()),
+        started(session(2), t0()),
+    ])
+    .when(AccountCommand::ChangePassword {
+        verified_password: hash("one"),
+        new_password: hash("two"),
+        keep_session: session(2),
+        now: t0(),
+    })
+    .then(&[
+        AccountEvent::PasswordChanged {
+            password: hash("two"),
+            at: t0(),
+        },
+        AccountEvent::SessionsEnded {
+            session_ids: vec![session(1)],
+            reason: SessionEndReason::PasswordChanged,
+            at: t0(),
+        },
+    ]);
 }
 
 #[test]

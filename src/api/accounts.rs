@@ -1,0 +1,154 @@
+//! `POST /v1/accounts`: sign-up.
+
+use super::ApiTags;
+use super::edge::command_metadata;
+use super::problem::{ApiError, Problems, statuses::*};
+use super::views::AccountView;
+use crate::domain::account::NewIdentifier;
+use crate::domain::values::{DisplayName, Email, Username};
+use crate::service::{FieldError, Services};
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+/// Sign-up by email or by username, with a password.
+#[derive(Debug, Object)]
+pub struct SignUpRequest {
+    /// Email address (give this or `username`).
+    pub email: Option<String>,
+    /// Username: 3 to 30 letters, digits or underscores, starting with a letter (give this or
+    /// `email`).
+    pub username: Option<String>,
+    /// Password: 8 to 128 characters, not easy to guess.
+    #[oai(validator(max_length = 1024))]
+    pub password: String,
+    /// Name shown to others: 1 to 32 characters.
+    pub display_name: Option<String>,
+}
+
+/// A session's bearer token.
+#[derive(Debug, Object)]
+pub struct SessionToken {
+    /// Session id.
+    pub id: Uuid,
+    /// Bearer token for `Authorization: Bearer <token>`. Shown only once.
+    pub token: String,
+    /// When the session expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The new account and its first session.
+#[derive(Debug, Object)]
+pub struct SignedUp {
+    /// The account.
+    pub account: AccountView,
+    /// The session it is signed in with.
+    pub session: SessionToken,
+}
+
+#[derive(ApiResponse)]
+enum SignUpResponse {
+    /// The account was created and signed in.
+    #[oai(status = 201)]
+    Created(
+        Json<SignedUp>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+/// Sign-up.
+pub struct AccountsApi;
+
+#[OpenApi(tag = "ApiTags::Accounts")]
+impl AccountsApi {
+    /// Sign up
+    ///
+    /// Creates an account identified by an email address or a username, with a password, and
+    /// signs it in. Identifiers are unique regardless of case.
+    #[oai(
+        path = "/v1/accounts",
+        method = "post",
+        operation_id = "signUp",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe: the same key and body replay the first answer."
+        )
+    )]
+    async fn sign_up(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        body: Json<SignUpRequest>,
+    ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT }>> {
+        let body = body.0;
+        let mut errors = Vec::new();
+        let identifier = match (body.email.as_deref(), body.username.as_deref()) {
+            (Some(email), None) => Email::parse(email)
+                .map(NewIdentifier::Email)
+                .map_err(|invalid| errors.push(FieldError::new("email", invalid)))
+                .ok(),
+            (None, Some(username)) => Username::parse(username)
+                .map(NewIdentifier::Username)
+                .map_err(|invalid| errors.push(FieldError::new("username", invalid)))
+                .ok(),
+            (None, None) => {
+                errors.push(identifier_error(
+                    "identifier_required",
+                    "give an email or a username",
+                ));
+                None
+            }
+            (Some(_), Some(_)) => {
+                errors.push(identifier_error(
+                    "one_identifier_only",
+                    "give only one of email and username",
+                ));
+                None
+            }
+        };
+        let display_name = body
+            .display_name
+            .as_deref()
+            .map(DisplayName::parse)
+            .transpose()
+            .map_err(|invalid| errors.push(FieldError::new("display_name", invalid)))
+            .ok()
+            .flatten();
+        let Some(identifier) = identifier.filter(|_| errors.is_empty()) else {
+            return Err(ApiError::validation(errors).into());
+        };
+        let signed_in = services
+            .sign_up(
+                identifier,
+                &body.password,
+                display_name,
+                &command_metadata(req),
+            )
+            .await?;
+        Ok(SignUpResponse::Created(
+            Json(SignedUp {
+                account: AccountView::of(signed_in.account_id, &signed_in.account),
+                session: SessionToken {
+                    id: signed_in.session_id,
+                    token: signed_in.token,
+                    expires_at: signed_in.expires_at,
+                },
+            }),
+            signed_in.position,
+        ))
+    }
+}
+
+fn identifier_error(code: &'static str, message: &str) -> FieldError {
+    FieldError {
+        field: "email".to_owned(),
+        code,
+        message: message.to_owned(),
+    }
+}

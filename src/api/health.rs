@@ -1,0 +1,65 @@
+//! Liveness and readiness probes.
+
+use super::ApiTags;
+use crate::service::Services;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// A probe's answer.
+#[derive(Debug, Object)]
+pub struct Health {
+    /// `ok`, or `unavailable`.
+    pub status: String,
+    /// The database's state, for readiness.
+    #[oai(skip_serializing_if_is_none)]
+    pub database: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum Readiness {
+    /// Ready to serve.
+    #[oai(status = 200)]
+    Ready(Json<Health>),
+    /// A dependency is down.
+    #[oai(status = 503)]
+    NotReady(Json<Health>),
+}
+
+/// Probes.
+pub struct HealthApi;
+
+#[OpenApi(tag = "ApiTags::Operations")]
+impl HealthApi {
+    /// Liveness
+    ///
+    /// Answers while the process runs.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".to_owned(),
+            database: None,
+        })
+    }
+
+    /// Readiness
+    ///
+    /// Answers 200 when the database answers, else 503.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self, services: Data<&Services>) -> Readiness {
+        let database_ok = match services.pool.get().await {
+            Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
+            Err(_) => false,
+        };
+        let state = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
+        let health = Health {
+            status: state(database_ok),
+            database: Some(state(database_ok)),
+        };
+        if database_ok {
+            Readiness::Ready(Json(health))
+        } else {
+            Readiness::NotReady(Json(health))
+        }
+    }
+}

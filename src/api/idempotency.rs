@@ -1,0 +1,203 @@
+//! `Idempotency-Key` on commands (POST, PUT, PATCH, DELETE).
+//!
+//! Before the operation runs, a key already seen in the caller's scope is looked up: with the
+//! same request (method, path, body) its stored answer is replayed (`Idempotent-Replayed: true`);
+//! with another request the answer is 422 `idempotency_key_reused`. A new key travels to the
+//! command executor, which claims it in the command's own transaction, so a command commits at
+//! most once per key even when two retries race. The successful answer is then stored, sealed
+//! because it may hold a session token.
+
+use super::problem::ApiError;
+use crate::secrets::SecretBox;
+use crate::service::ServiceError;
+use crate::service::executor::IdempotencyClaim;
+use crate::store::StoreError;
+use crate::store::idempotency::{self, StoredResponse};
+use deadpool_postgres::Pool;
+use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::{Endpoint, IntoResponse, Request, Response};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// The request header.
+pub const HEADER: &str = "Idempotency-Key";
+/// The response header on command answers.
+pub const POSITION_HEADER: &str = "Accounts-Position";
+const REPLAYED_HEADER: &str = "Idempotent-Replayed";
+const MAX_KEY_LEN: usize = 255;
+/// How long a racing retry waits for the first request's answer before 409.
+const RACE_WAIT: Duration = Duration::from_secs(5);
+
+/// Applies idempotency keys to commands.
+pub async fn with_idempotency<E: Endpoint>(
+    next: E,
+    mut req: Request,
+    pool: Pool,
+    secrets: SecretBox,
+) -> poem::Result<Response> {
+    let is_command = matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let key = req
+        .headers()
+        .get(HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let (true, Some(key)) = (is_command, key) else {
+        return next.call(req).await.map(IntoResponse::into_response);
+    };
+    if key.is_empty() || key.len() > MAX_KEY_LEN {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request")
+            .with_detail("an Idempotency-Key has 1 to 255 characters")
+            .into());
+    }
+    let body = req.take_body().into_bytes().await?;
+    let claim = IdempotencyClaim {
+        scope: caller_scope(&req),
+        key,
+        fingerprint: request_fingerprint(&req, &body),
+        used: Arc::new(AtomicBool::new(false)),
+    };
+    req.set_body(body);
+
+    if let Some(replay) = previous_answer(&pool, &secrets, &claim).await? {
+        return Ok(replay);
+    }
+    req.extensions_mut().insert(claim.clone());
+    let outcome = next.call(req).await.map(IntoResponse::into_response);
+    match outcome {
+        Ok(response) if claim.used.load(Ordering::SeqCst) => {
+            Ok(store_answer(&pool, &secrets, &claim, response).await)
+        }
+        Err(error) if is_key_in_use(&error) => await_first_answer(&pool, &secrets, &claim).await,
+        other => other,
+    }
+}
+
+/// Keys belong to the caller: the bearer token's holder, or everyone who is not signed in.
+fn caller_scope(req: &Request) -> Vec<u8> {
+    let credentials = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map_or(&b"anonymous"[..], HeaderValue::as_bytes);
+    Sha256::digest(credentials).to_vec()
+}
+
+fn request_fingerprint(req: &Request, body: &[u8]) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    hasher.update(req.method().as_str());
+    hasher.update([0]);
+    hasher.update(req.uri().path_and_query().map_or("", |pq| pq.as_str()));
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
+fn is_key_in_use(error: &poem::Error) -> bool {
+    error
+        .downcast_ref::<ApiError>()
+        .is_some_and(|api| api.code == "idempotency_key_in_use")
+}
+
+fn store_error(error: StoreError) -> poem::Error {
+    ApiError::from(ServiceError::from(error)).into()
+}
+
+/// The stored answer for a key seen before, or the reason it cannot be given.
+async fn previous_answer(
+    pool: &Pool,
+    secrets: &SecretBox,
+    claim: &IdempotencyClaim,
+) -> poem::Result<Option<Response>> {
+    let client = pool.get().await.map_err(|e| store_error(e.into()))?;
+    let Some(seen) = idempotency::lookup(&client, &claim.scope, &claim.key)
+        .await
+        .map_err(store_error)?
+    else {
+        return Ok(None);
+    };
+    if seen.fingerprint != claim.fingerprint {
+        return Err(
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+                .with_detail("this Idempotency-Key was first used with a different request")
+                .into(),
+        );
+    }
+    match seen.response {
+        Some(stored) => Ok(Some(replay(secrets, &stored)?)),
+        None => Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into()),
+    }
+}
+
+/// A retry that raced the first request: wait (bounded) for the first answer to be stored.
+async fn await_first_answer(
+    pool: &Pool,
+    secrets: &SecretBox,
+    claim: &IdempotencyClaim,
+) -> poem::Result<Response> {
+    let deadline = tokio::time::Instant::now() + RACE_WAIT;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match previous_answer(pool, secrets, claim).await {
+            Ok(Some(response)) => return Ok(response),
+            Err(error) if is_key_in_use(&error) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            Ok(None) => return Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into()),
+            Err(error) => return Err(error),
+        }
+    }
+}
+
+fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response> {
+    let body = secrets
+        .open(&stored.sealed_body)
+        .map_err(|error| ApiError::from(ServiceError::Internal(anyhow::Error::new(error))))?;
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = Response::builder().status(status);
+    if !body.is_empty() {
+        response = response.content_type("application/json; charset=utf-8");
+    }
+    if let Some(position) = stored.position {
+        response = response.header(POSITION_HEADER, position);
+    }
+    Ok(response.header(REPLAYED_HEADER, "true").body(body))
+}
+
+/// Stores a committed command's answer for retries, and returns it.
+async fn store_answer(
+    pool: &Pool,
+    secrets: &SecretBox,
+    claim: &IdempotencyClaim,
+    response: Response,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let bytes = match body.into_bytes().await {
+        Ok(bytes) => bytes,
+        Err(error) => return poem::Error::from(error).into_response(),
+    };
+    let stored = StoredResponse {
+        status: parts.status.as_u16(),
+        position: parts
+            .headers
+            .get(POSITION_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok()),
+        sealed_body: secrets.seal(&bytes),
+    };
+    let saved = match pool.get().await {
+        Ok(client) => idempotency::store_response(&client, &claim.scope, &claim.key, &stored)
+            .await
+            .map_err(anyhow::Error::from),
+        Err(error) => Err(error.into()),
+    };
+    if let Err(error) = saved {
+        // The command committed; only the replay is lost. Retries get 409 until the key expires.
+        tracing::error!(%error, "could not store an idempotent answer");
+    }
+    Response::from_parts(parts, bytes.into())
+}

@@ -1,0 +1,320 @@
+//! `/v1/me`: my account, profile, password, privacy, and deletion.
+
+use super::ApiTags;
+use super::auth::SignedIn;
+use super::edge::command_metadata;
+use super::problem::{ApiError, Problems, statuses::*};
+use super::views::{AccountView, GenderView, PrivacyView};
+use crate::domain::account::ProfileChanges;
+use crate::domain::values::{
+    Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
+};
+use crate::service::{FieldError, Services};
+use chrono::{NaiveDate, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::Query;
+use poem_openapi::payload::Json;
+use poem_openapi::types::MaybeUndefined;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// Profile fields to change. Absent fields stay as they are; `null` clears a field.
+#[derive(Debug, Object)]
+pub struct UpdateMeRequest {
+    /// New username (unique regardless of case; cannot be cleared).
+    pub username: MaybeUndefined<String>,
+    /// Name shown to others: 1 to 32 characters.
+    pub display_name: MaybeUndefined<String>,
+    /// Avatar image: an http or https URL.
+    pub avatar_url: MaybeUndefined<String>,
+    /// Cover image: an http or https URL.
+    pub cover_url: MaybeUndefined<String>,
+    /// About me: at most 500 characters.
+    pub bio: MaybeUndefined<String>,
+    /// Gender.
+    pub gender: Option<GenderView>,
+    /// Birthday, between 1900-01-01 and today.
+    pub birthday: MaybeUndefined<NaiveDate>,
+    /// Country: 1 to 64 characters.
+    pub country: MaybeUndefined<String>,
+    /// Province or state: 1 to 64 characters.
+    pub province: MaybeUndefined<String>,
+    /// City: 1 to 64 characters.
+    pub city: MaybeUndefined<String>,
+}
+
+/// A new password, proven by the current one.
+#[derive(Debug, Object)]
+pub struct ChangePasswordRequest {
+    /// The current password.
+    #[oai(validator(max_length = 1024))]
+    pub current_password: String,
+    /// The new password: 8 to 128 characters, not easy to guess.
+    #[oai(validator(max_length = 1024))]
+    pub new_password: String,
+}
+
+/// Confirmation of account deletion.
+#[derive(Debug, Object)]
+pub struct DeleteMeRequest {
+    /// The account's password.
+    #[oai(validator(max_length = 1024))]
+    pub password: String,
+}
+
+#[derive(ApiResponse)]
+enum AccountChanged {
+    /// The account after the change.
+    #[oai(status = 200)]
+    Ok(
+        Json<AccountView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum PrivacyChanged {
+    /// The settings now in force.
+    #[oai(status = 200)]
+    Ok(
+        Json<PrivacyView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent(
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+/// My account.
+pub struct MeApi;
+
+#[OpenApi(tag = "ApiTags::Me")]
+impl MeApi {
+    /// Get my account
+    ///
+    /// Read from the account's own stream, so it always reflects my last change.
+    #[oai(path = "/v1/me", method = "get", operation_id = "getMe")]
+    async fn get_me(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Accepted for uniformity with other queries; this answer is always current.
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<AccountView>, Problems<SIGNED_IN>> {
+        let _ = min_position;
+        let loaded = services.account(caller.0.account_id).await?;
+        Ok(Json(AccountView::of(caller.0.account_id, &loaded.state)))
+    }
+
+    /// Update my profile
+    ///
+    /// Changes the given fields (and the username, which must be free). Answers the whole
+    /// account as changed.
+    #[oai(
+        path = "/v1/me",
+        method = "patch",
+        operation_id = "updateMe",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn update_me(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+        body: Json<UpdateMeRequest>,
+    ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
+        let (changes, username) = parse_profile_changes(body.0).map_err(ApiError::validation)?;
+        let committed = services
+            .update_profile(caller.0, changes, username, &command_metadata(req))
+            .await?;
+        Ok(AccountChanged::Ok(
+            Json(AccountView::of(caller.0.account_id, &committed.state)),
+            committed.position,
+        ))
+    }
+
+    /// Change my password
+    ///
+    /// Needs the current password (`403 wrong_password` otherwise). Every other session ends.
+    #[oai(
+        path = "/v1/me/password",
+        method = "put",
+        operation_id = "changePassword",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn change_password(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+        body: Json<ChangePasswordRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
+        let position = services
+            .change_password(
+                caller.0,
+                &body.current_password,
+                &body.new_password,
+                &command_metadata(req),
+            )
+            .await?;
+        Ok(Done::NoContent(position))
+    }
+
+    /// Get my privacy settings
+    #[oai(path = "/v1/me/privacy", method = "get", operation_id = "getPrivacy")]
+    async fn get_privacy(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Accepted for uniformity with other queries; this answer is always current.
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<PrivacyView>, Problems<SIGNED_IN>> {
+        let _ = min_position;
+        let loaded = services.account(caller.0.account_id).await?;
+        Ok(Json(loaded.state.privacy.into()))
+    }
+
+    /// Replace my privacy settings
+    #[oai(
+        path = "/v1/me/privacy",
+        method = "put",
+        operation_id = "updatePrivacy",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn update_privacy(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+        body: Json<PrivacyView>,
+    ) -> Result<PrivacyChanged, Problems<SIGNED_IN_BODY>> {
+        let committed = services
+            .change_privacy(caller.0, body.0.into(), &command_metadata(req))
+            .await?;
+        Ok(PrivacyChanged::Ok(
+            Json(committed.state.privacy.into()),
+            committed.position,
+        ))
+    }
+
+    /// Delete my account
+    ///
+    /// Confirmed by the password (`403 wrong_password` otherwise). Every session ends, and the
+    /// email and username become free for new sign-ups. The history stays in the log.
+    #[oai(
+        path = "/v1/me",
+        method = "delete",
+        operation_id = "deleteMe",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn delete_me(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+        body: Json<DeleteMeRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
+        let position = services
+            .delete_account(caller.0, &body.password, &command_metadata(req))
+            .await?;
+        Ok(Done::NoContent(position))
+    }
+}
+
+/// Parses a PATCH body into domain changes, collecting every invalid field.
+fn parse_profile_changes(
+    body: UpdateMeRequest,
+) -> Result<(ProfileChanges, Option<Username>), Vec<FieldError>> {
+    let mut errors = Vec::new();
+    let username = match body.username {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => {
+            errors.push(FieldError::new(
+                "username",
+                InvalidValue {
+                    code: "required",
+                    message: "a username cannot be removed, only changed".to_owned(),
+                },
+            ));
+            None
+        }
+        MaybeUndefined::Value(raw) => Username::parse(&raw)
+            .map_err(|invalid| errors.push(FieldError::new("username", invalid)))
+            .ok(),
+    };
+    let today = Utc::now().date_naive();
+    let changes = ProfileChanges {
+        display_name: field(
+            "display_name",
+            body.display_name,
+            DisplayName::parse,
+            &mut errors,
+        ),
+        avatar_url: field("avatar_url", body.avatar_url, ImageUrl::parse, &mut errors),
+        cover_url: field("cover_url", body.cover_url, ImageUrl::parse, &mut errors),
+        bio: field("bio", body.bio, Bio::parse, &mut errors),
+        gender: body.gender.map(Into::into),
+        birthday: field(
+            "birthday",
+            body.birthday,
+            |date: &NaiveDate| Birthday::parse(*date, today),
+            &mut errors,
+        ),
+        country: field("country", body.country, PlaceName::parse, &mut errors),
+        province: field("province", body.province, PlaceName::parse, &mut errors),
+        city: field("city", body.city, PlaceName::parse, &mut errors),
+    };
+    if errors.is_empty() {
+        Ok((changes, username))
+    } else {
+        Err(errors)
+    }
+}
+
+/// One optional field of a PATCH: absent = no change, `null` = clear, a value = set if valid.
+fn field<R: ?Sized, T, U: std::borrow::Borrow<R>>(
+    name: &str,
+    value: MaybeUndefined<U>,
+    parse: impl Fn(&R) -> Result<T, InvalidValue>,
+    errors: &mut Vec<FieldError>,
+) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(raw) => match parse(raw.borrow()) {
+            Ok(parsed) => Some(Some(parsed)),
+            Err(invalid) => {
+                errors.push(FieldError::new(name, invalid));
+                None
+            }
+        },
+    }
+}

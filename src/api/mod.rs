@@ -1,0 +1,79 @@
+//! The HTTP API: poem-openapi operations, one module per resource, and the edge every request
+//! passes (request ids, body cap, idempotency keys, problem answers).
+
+mod accounts;
+mod auth;
+mod edge;
+mod health;
+mod i18n;
+pub mod idempotency;
+mod me;
+pub mod problem;
+mod sessions;
+mod views;
+
+use crate::service::Services;
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
+use poem_openapi::{OpenApiService, Tags};
+
+/// The tags grouping operations in the document.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Sign-up.
+    Accounts,
+    /// Sign-in and sessions.
+    Sessions,
+    /// My account.
+    Me,
+    /// Probes and documents.
+    Operations,
+}
+
+type Apis = (
+    accounts::AccountsApi,
+    sessions::SessionsApi,
+    me::MeApi,
+    health::HealthApi,
+);
+
+fn openapi_service() -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            accounts::AccountsApi,
+            sessions::SessionsApi,
+            me::MeApi,
+            health::HealthApi,
+        ),
+        "accounts",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "An event-sourced user-account service. Errors are RFC 9457 problem details with a \
+         stable `code`; every command answer carries `Accounts-Position`, and every command \
+         accepts `Idempotency-Key`.",
+    )
+}
+
+/// The OpenAPI document, as checked in at `openapi/openapi.json`.
+pub fn openapi_json() -> String {
+    openapi_service().spec()
+}
+
+/// The whole HTTP application.
+pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
+    let api = openapi_service();
+    let docs = api.scalar();
+    let spec = api.spec_endpoint();
+    let pool = services.pool.clone();
+    let secrets = services.secrets.clone();
+    Route::new()
+        .nest("/docs", docs)
+        .at("/openapi.json", spec)
+        .nest("/", api)
+        .around(move |next, req| {
+            idempotency::with_idempotency(next, req, pool.clone(), secrets.clone())
+        })
+        .data(services)
+        .around(move |next, req| edge::around_every_request(next, req, max_body_bytes))
+        .into_endpoint()
+}

@@ -1,0 +1,341 @@
+//! Errors as RFC 9457 problem details, in one place.
+//!
+//! Every failure, whether a use case's `ServiceError` or poem's own (bad JSON, wrong content
+//! type, unknown route, body too large), leaves as `application/problem+json` with a stable
+//! snake_case `code`, a `title` and `detail` in the caller's language, and per-field `errors`
+//! for validation failures. Operations declare which statuses they can answer through the
+//! `Problems<STATUSES>` type, so the OpenAPI document lists exactly those.
+
+use super::i18n::{Language, title_of};
+use crate::service::{FieldError, ServiceError};
+use crate::store::claims::ClaimKind;
+use poem::http::{HeaderValue, StatusCode, header};
+use poem::{IntoResponse, Response};
+use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiResponse, Object};
+
+/// A problem detail (RFC 9457).
+#[derive(Debug, Clone, Object)]
+pub struct Problem {
+    /// A URI reference naming the problem type: `/problems/<code>`.
+    #[oai(rename = "type")]
+    pub kind: String,
+    /// Short summary of the problem type, in the requested language.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong this time, in the requested language.
+    #[oai(skip_serializing_if_is_none)]
+    pub detail: Option<String>,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// The invalid fields, for validation problems.
+    #[oai(skip_serializing_if_is_none)]
+    pub errors: Option<Vec<ProblemField>>,
+}
+
+/// One invalid field.
+#[derive(Debug, Clone, Object)]
+pub struct ProblemField {
+    /// The field's name in the request.
+    pub field: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    /// Explanation in the requested language.
+    pub message: String,
+}
+
+/// An error on its way to becoming a problem answer.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable code.
+    pub code: &'static str,
+    /// English detail, when there is more to say than the title.
+    pub detail: Option<String>,
+    /// Invalid fields.
+    pub errors: Vec<FieldError>,
+    /// Seconds after which a retry may succeed.
+    pub retry_after: Option<u64>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.code, self.status)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl ApiError {
+    /// An error with a status and code.
+    pub fn new(status: StatusCode, code: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            detail: None,
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds an English detail.
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    /// A validation failure of several fields.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+        }
+    }
+
+    /// Renders the problem answer in `language`.
+    pub fn to_response(&self, language: Language) -> Response {
+        let problem = Problem {
+            kind: format!("/problems/{}", self.code),
+            title: title_of(self.code, language).to_owned(),
+            status: self.status.as_u16(),
+            detail: match language {
+                Language::En => self.detail.clone(),
+                Language::ZhCn => None,
+            },
+            code: self.code.to_owned(),
+            errors: (!self.errors.is_empty()).then(|| {
+                self.errors
+                    .iter()
+                    .map(|error| ProblemField {
+                        field: error.field.clone(),
+                        code: error.code.to_owned(),
+                        message: match language {
+                            Language::En => error.message.clone(),
+                            Language::ZhCn => title_of(error.code, language).to_owned(),
+                        },
+                    })
+                    .collect()
+            }),
+        };
+        let body = problem.to_json_string();
+        let mut response = body
+            .with_status(self.status)
+            .with_content_type("application/problem+json")
+            .into_response();
+        response.headers_mut().insert(
+            header::CONTENT_LANGUAGE,
+            HeaderValue::from_static(language.tag()),
+        );
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+
+    /// The problem for one of poem's own errors (routing, extraction, body reading).
+    pub fn from_poem(error: &poem::Error) -> Self {
+        if let Some(api_error) = error.downcast_ref::<ApiError>() {
+            return api_error.clone();
+        }
+        let status = error.status();
+        let code = match status {
+            StatusCode::BAD_REQUEST
+                if error.is::<poem_openapi::error::ParseRequestPayloadError>() =>
+            {
+                "invalid_body"
+            }
+            StatusCode::BAD_REQUEST => "invalid_request",
+            StatusCode::UNAUTHORIZED => "unauthenticated",
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            status if status.is_server_error() => "internal_error",
+            _ => "request_failed",
+        };
+        let detail = match status {
+            StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => None,
+            status if status.is_server_error() => None,
+            _ => Some(error.to_string()),
+        };
+        Self {
+            detail,
+            ..Self::new(status, code)
+        }
+    }
+}
+
+impl From<ServiceError> for ApiError {
+    fn from(error: ServiceError) -> Self {
+        use StatusCode as S;
+        match error {
+            ServiceError::Validation(errors) => Self::validation(errors),
+            ServiceError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated"),
+            ServiceError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials"),
+            ServiceError::WrongPassword => Self::new(S::FORBIDDEN, "wrong_password"),
+            ServiceError::AccountBlocked => Self::new(S::FORBIDDEN, "account_blocked"),
+            ServiceError::AccountNotFound => Self::new(S::NOT_FOUND, "account_not_found"),
+            ServiceError::SessionNotFound => Self::new(S::NOT_FOUND, "session_not_found"),
+            ServiceError::IdentifierTaken(ClaimKind::Email) => {
+                Self::new(S::CONFLICT, "email_taken")
+            }
+            ServiceError::IdentifierTaken(ClaimKind::Username) => {
+                Self::new(S::CONFLICT, "username_taken")
+            }
+            ServiceError::IdentifierTaken(ClaimKind::Phone) => {
+                Self::new(S::CONFLICT, "phone_taken")
+            }
+            ServiceError::PasswordUnchanged => Self::validation(vec![FieldError {
+                field: "new_password".to_owned(),
+                code: "password_unchanged",
+                message: "the new password must differ from the current one".to_owned(),
+            }]),
+            ServiceError::IdempotencyKeyInUse => Self {
+                retry_after: Some(1),
+                ..Self::new(S::CONFLICT, "idempotency_key_in_use")
+            },
+            ServiceError::Unavailable => Self {
+                retry_after: Some(1),
+                ..Self::new(S::SERVICE_UNAVAILABLE, "service_unavailable")
+            },
+            ServiceError::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                Self::new(S::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+        }
+    }
+}
+
+impl From<ApiError> for poem::Error {
+    fn from(error: ApiError) -> Self {
+        let status = error.status;
+        poem::Error::new(error, status)
+    }
+}
+
+/// Bit flags naming the problem statuses an operation can answer.
+pub mod statuses {
+    /// 400: malformed JSON, wrong types, bad parameters.
+    pub const BAD_REQUEST: u64 = 1;
+    /// 401: not signed in, or wrong credentials at sign-in.
+    pub const UNAUTHORIZED: u64 = 1 << 1;
+    /// 403: refused to this caller.
+    pub const FORBIDDEN: u64 = 1 << 2;
+    /// 404: no such resource.
+    pub const NOT_FOUND: u64 = 1 << 3;
+    /// 409: conflicts with the current state.
+    pub const CONFLICT: u64 = 1 << 4;
+    /// 413: body too large.
+    pub const TOO_LARGE: u64 = 1 << 5;
+    /// 415: not JSON.
+    pub const UNSUPPORTED: u64 = 1 << 6;
+    /// 422: invalid fields, or an idempotency key reused with another request.
+    pub const UNPROCESSABLE: u64 = 1 << 7;
+    /// 503: a dependency is down; retry.
+    pub const UNAVAILABLE: u64 = 1 << 8;
+    /// What every command with a JSON body can answer.
+    pub const BODY: u64 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | UNPROCESSABLE | UNAVAILABLE;
+    /// What every signed-in operation can answer.
+    pub const SIGNED_IN: u64 = BAD_REQUEST | UNAUTHORIZED | UNAVAILABLE;
+    /// What a signed-in command with a JSON body can answer.
+    pub const SIGNED_IN_BODY: u64 = BODY | UNAUTHORIZED | CONFLICT;
+}
+
+const DOCUMENTED: &[(u64, u16, &str)] = &[
+    (
+        statuses::BAD_REQUEST,
+        400,
+        "The request is malformed: `invalid_body`, `invalid_request`.",
+    ),
+    (
+        statuses::UNAUTHORIZED,
+        401,
+        "Not signed in (`unauthenticated`), or `invalid_credentials`.",
+    ),
+    (
+        statuses::FORBIDDEN,
+        403,
+        "Refused: `account_blocked`, `wrong_password`.",
+    ),
+    (
+        statuses::NOT_FOUND,
+        404,
+        "Not found: `account_not_found`, `session_not_found`.",
+    ),
+    (
+        statuses::CONFLICT,
+        409,
+        "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`.",
+    ),
+    (
+        statuses::TOO_LARGE,
+        413,
+        "The body is too large: `payload_too_large`.",
+    ),
+    (
+        statuses::UNSUPPORTED,
+        415,
+        "The body is not JSON: `unsupported_media_type`.",
+    ),
+    (
+        statuses::UNPROCESSABLE,
+        422,
+        "Invalid fields (`validation_failed`, with `errors`), or `idempotency_key_reused`.",
+    ),
+    (
+        statuses::UNAVAILABLE,
+        503,
+        "Temporarily unavailable: `service_unavailable`; see Retry-After.",
+    ),
+];
+
+/// The problem answers of an operation that can fail with the statuses in `STATUSES`.
+#[derive(Debug)]
+pub struct Problems<const STATUSES: u64>(pub ApiError);
+
+impl<const STATUSES: u64> ApiResponse for Problems<STATUSES> {
+    fn meta() -> MetaResponses {
+        let responses = DOCUMENTED
+            .iter()
+            .filter(|(flag, _, _)| STATUSES & flag != 0)
+            .map(|(_, status, description)| MetaResponse {
+                description,
+                status: Some(*status),
+                status_range: None,
+                content: vec![MetaMediaType {
+                    content_type: "application/problem+json",
+                    schema: Problem::schema_ref(),
+                }],
+                headers: vec![],
+            })
+            .collect();
+        MetaResponses { responses }
+    }
+
+    fn register(registry: &mut Registry) {
+        Problem::register(registry);
+    }
+}
+
+impl<const STATUSES: u64> From<Problems<STATUSES>> for poem::Error {
+    fn from(problems: Problems<STATUSES>) -> Self {
+        problems.0.into()
+    }
+}
+
+impl<const STATUSES: u64> From<ServiceError> for Problems<STATUSES> {
+    fn from(error: ServiceError) -> Self {
+        Self(error.into())
+    }
+}
+
+impl<const STATUSES: u64> From<ApiError> for Problems<STATUSES> {
+    fn from(error: ApiError) -> Self {
+        Self(error)
+    }
+}

@@ -1,0 +1,258 @@
+//! `/v1/sessions`: sign in, list my sessions, sign out, end sessions.
+
+use super::ApiTags;
+use super::auth::SignedIn;
+use super::edge::command_metadata;
+use super::problem::{ApiError, Problems, statuses::*};
+use super::views::AccountView;
+use crate::domain::account::SessionsToEnd;
+use crate::service::Services;
+use crate::service::accounts::SignInIdentifier;
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+/// Sign-in by email or username, with the password.
+#[derive(Debug, Object)]
+pub struct SignInRequest {
+    /// Email address (give this or `username`).
+    pub email: Option<String>,
+    /// Username (give this or `email`).
+    pub username: Option<String>,
+    /// Password.
+    #[oai(validator(max_length = 1024))]
+    pub password: String,
+}
+
+/// A new session.
+#[derive(Debug, Object)]
+pub struct NewSessionView {
+    /// Bearer token for `Authorization: Bearer <token>`. Shown only once.
+    pub token: String,
+    /// When the session expires.
+    pub expires_at: DateTime<Utc>,
+    /// Session id.
+    pub session_id: Uuid,
+    /// The signed-in account.
+    pub account: AccountView,
+}
+
+/// One of my live sessions.
+#[derive(Debug, Object)]
+pub struct SessionView {
+    /// Session id.
+    pub id: Uuid,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub last_seen_at: DateTime<Utc>,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// User agent at sign-in.
+    pub user_agent: Option<String>,
+    /// Client address at sign-in.
+    pub ip: Option<String>,
+    /// True for the session making this request.
+    pub current: bool,
+}
+
+#[derive(ApiResponse)]
+enum SignInResponse {
+    /// Signed in.
+    #[oai(status = 201)]
+    Created(
+        Json<NewSessionView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum SessionsEnded {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent(
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+/// Sessions.
+pub struct SessionsApi;
+
+#[OpenApi(tag = "ApiTags::Sessions")]
+impl SessionsApi {
+    /// Sign in
+    ///
+    /// Starts a session for an email or username and password. A wrong password and an
+    /// unknown account get the same `401 invalid_credentials`, in about the same time.
+    #[oai(
+        path = "/v1/sessions",
+        method = "post",
+        operation_id = "signIn",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe: the same key and body replay the first answer."
+        )
+    )]
+    async fn sign_in(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        body: Json<SignInRequest>,
+    ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT }>> {
+        let identifier = match (body.email.as_deref(), body.username.as_deref()) {
+            (Some(email), None) => SignInIdentifier::Email(email),
+            (None, Some(username)) => SignInIdentifier::Username(username),
+            (None, None) => {
+                return Err(identifier_problem(
+                    "identifier_required",
+                    "give an email or a username",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(identifier_problem(
+                    "one_identifier_only",
+                    "give only one of email and username",
+                ));
+            }
+        };
+        let signed_in = services
+            .sign_in(identifier, &body.password, &command_metadata(req))
+            .await?;
+        Ok(SignInResponse::Created(
+            Json(NewSessionView {
+                token: signed_in.token,
+                expires_at: signed_in.expires_at,
+                session_id: signed_in.session_id,
+                account: AccountView::of(signed_in.account_id, &signed_in.account),
+            }),
+            signed_in.position,
+        ))
+    }
+
+    /// List my sessions
+    ///
+    /// The live sessions of my account, newest first.
+    #[oai(path = "/v1/sessions", method = "get", operation_id = "listSessions")]
+    async fn list_sessions(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Accepted for uniformity with other queries; sessions are always current.
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<Vec<SessionView>>, Problems<SIGNED_IN>> {
+        let _ = min_position;
+        let sessions = services.sessions(caller.0.account_id).await?;
+        Ok(Json(
+            sessions
+                .into_iter()
+                .map(|s| SessionView {
+                    current: s.id == caller.0.id,
+                    id: s.id,
+                    created_at: s.created_at,
+                    last_seen_at: s.last_seen_at,
+                    expires_at: s.expires_at,
+                    user_agent: s.user_agent,
+                    ip: s.ip,
+                })
+                .collect(),
+        ))
+    }
+
+    /// Sign out
+    ///
+    /// Ends the session making this request.
+    #[oai(
+        path = "/v1/sessions/current",
+        method = "delete",
+        operation_id = "signOut",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn sign_out(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
+        let which = SessionsToEnd::One(caller.0.id);
+        let position = services
+            .end_sessions(caller.0, which, &command_metadata(req))
+            .await?;
+        Ok(SessionsEnded::NoContent(position))
+    }
+
+    /// End one of my sessions
+    ///
+    /// Signs out another device. `404 session_not_found` when the session is not a live
+    /// session of mine.
+    #[oai(
+        path = "/v1/sessions/:id",
+        method = "delete",
+        operation_id = "endSession",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn end_session(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+        /// The session to end.
+        id: Path<Uuid>,
+    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>> {
+        let position = services
+            .end_sessions(caller.0, SessionsToEnd::One(id.0), &command_metadata(req))
+            .await?;
+        Ok(SessionsEnded::NoContent(position))
+    }
+
+    /// End all my other sessions
+    ///
+    /// Signs out every device but this one.
+    #[oai(
+        path = "/v1/sessions",
+        method = "delete",
+        operation_id = "endOtherSessions",
+        request_header(
+            name = "Idempotency-Key",
+            ty = "String",
+            description = "Makes retries safe."
+        )
+    )]
+    async fn end_other_sessions(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        caller: SignedIn,
+    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
+        let which = SessionsToEnd::AllExcept(caller.0.id);
+        let position = services
+            .end_sessions(caller.0, which, &command_metadata(req))
+            .await?;
+        Ok(SessionsEnded::NoContent(position))
+    }
+}
+
+fn identifier_problem<const S: u64>(code: &'static str, message: &str) -> Problems<S> {
+    ApiError::validation(vec![crate::service::FieldError {
+        field: "email".to_owned(),
+        code,
+        message: message.to_owned(),
+    }])
+    .into()
+}

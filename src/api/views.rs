@@ -1,0 +1,176 @@
+//! What the API shows of an account.
+
+use crate::domain::account::{Account, AccountStatus, Privacy, Role};
+use crate::domain::values::Gender;
+use chrono::{DateTime, NaiveDate, Utc};
+use poem_openapi::{Enum, Object};
+use uuid::Uuid;
+
+/// Gender.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum GenderView {
+    /// Not told.
+    Unknown,
+    /// Male.
+    Male,
+    /// Female.
+    Female,
+}
+
+impl From<Gender> for GenderView {
+    fn from(gender: Gender) -> Self {
+        match gender {
+            Gender::Unknown => Self::Unknown,
+            Gender::Male => Self::Male,
+            Gender::Female => Self::Female,
+        }
+    }
+}
+
+impl From<GenderView> for Gender {
+    fn from(gender: GenderView) -> Self {
+        match gender {
+            GenderView::Unknown => Self::Unknown,
+            GenderView::Male => Self::Male,
+            GenderView::Female => Self::Female,
+        }
+    }
+}
+
+/// Role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum RoleView {
+    /// An ordinary user.
+    User,
+    /// Manages users.
+    Admin,
+    /// Manages users and roles.
+    Owner,
+}
+
+/// Account status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum StatusView {
+    /// In good standing.
+    Active,
+    /// Blocked by an administrator.
+    Blocked,
+}
+
+/// An account as its owner sees it.
+#[derive(Debug, Clone, Object)]
+pub struct AccountView {
+    /// Account id.
+    pub id: Uuid,
+    /// Username.
+    pub username: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Email address.
+    pub email: Option<String>,
+    /// Whether the email address is verified.
+    pub email_verified: bool,
+    /// Phone number (E.164).
+    pub phone: Option<String>,
+    /// Whether the phone number is verified.
+    pub phone_verified: bool,
+    /// Avatar image URL.
+    pub avatar_url: Option<String>,
+    /// Cover image URL.
+    pub cover_url: Option<String>,
+    /// About the user.
+    pub bio: Option<String>,
+    /// Gender.
+    pub gender: GenderView,
+    /// Birthday.
+    pub birthday: Option<NaiveDate>,
+    /// Country.
+    pub country: Option<String>,
+    /// Province or state.
+    pub province: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// Role.
+    pub role: RoleView,
+    /// Status.
+    pub status: StatusView,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl AccountView {
+    /// The view of an account.
+    pub fn of(id: Uuid, account: &Account) -> Self {
+        let profile = &account.profile;
+        let text = |value: Option<&str>| value.map(str::to_owned);
+        let created_at = account.created_at.unwrap_or_default();
+        Self {
+            id,
+            username: text(account.username.as_ref().map(|v| v.as_str())),
+            display_name: text(profile.display_name.as_ref().map(|v| v.as_str())),
+            email: text(account.email.as_ref().map(|v| v.as_str())),
+            email_verified: account.email_verified,
+            phone: text(account.phone.as_ref().map(|v| v.as_str())),
+            phone_verified: account.phone_verified,
+            avatar_url: text(profile.avatar_url.as_ref().map(|v| v.as_str())),
+            cover_url: text(profile.cover_url.as_ref().map(|v| v.as_str())),
+            bio: text(profile.bio.as_ref().map(|v| v.as_str())),
+            gender: profile.gender.into(),
+            birthday: profile.birthday.map(|b| b.date()),
+            country: text(profile.country.as_ref().map(|v| v.as_str())),
+            province: text(profile.province.as_ref().map(|v| v.as_str())),
+            city: text(profile.city.as_ref().map(|v| v.as_str())),
+            role: match account.role {
+                Role::User => RoleView::User,
+                Role::Admin => RoleView::Admin,
+                Role::Owner => RoleView::Owner,
+            },
+            status: match account.status {
+                AccountStatus::Blocked => StatusView::Blocked,
+                _ => StatusView::Active,
+            },
+            created_at,
+            updated_at: account.updated_at.unwrap_or(created_at),
+        }
+    }
+}
+
+/// What others may see of the account.
+#[derive(Debug, Clone, Copy, Object)]
+pub struct PrivacyView {
+    /// Others see the (masked) phone number.
+    pub show_phone: bool,
+    /// Others see the (masked) email address.
+    pub show_email: bool,
+    /// Others see the birthday.
+    pub show_birthday: bool,
+    /// Others see follows and followers.
+    pub show_follows: bool,
+}
+
+impl From<Privacy> for PrivacyView {
+    fn from(p: Privacy) -> Self {
+        Self {
+            show_phone: p.show_phone,
+            show_email: p.show_email,
+            show_birthday: p.show_birthday,
+            show_follows: p.show_follows,
+        }
+    }
+}
+
+impl From<PrivacyView> for Privacy {
+    fn from(p: PrivacyView) -> Self {
+        Self {
+            show_phone: p.show_phone,
+            show_email: p.show_email,
+            show_birthday: p.show_birthday,
+            show_follows: p.show_follows,
+        }
+    }
+}

@@ -1,0 +1,160 @@
+//! The log itself: append-only, commit-safe tailing, and no secrets inside.
+
+use crate::helpers::{PASSWORD, spawn_app};
+use accounts::store::event_log::{self, LogCursor, NewEvent};
+use serde_json::json;
+use uuid::Uuid;
+
+fn event(n: i64) -> NewEvent {
+    NewEvent {
+        event_id: Uuid::new_v4(),
+        event_type: "TestHappened",
+        schema_version: 1,
+        data: json!({ "n": n }),
+    }
+}
+
+#[tokio::test]
+async fn the_log_refuses_updates_deletes_and_truncation() {
+    let app = spawn_app().await;
+    app.new_user().await;
+    for statement in [
+        "UPDATE events SET data = '{}'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ] {
+        let error = app.db.batch_execute(statement).await.expect_err(statement);
+        let message = error
+            .as_db_error()
+            .map(|e| e.message().to_owned())
+            .unwrap_or_default();
+        assert!(message.contains("append-only"), "{statement}: {message}");
+    }
+}
+
+#[tokio::test]
+async fn a_stale_writer_gets_a_version_conflict() {
+    let app = spawn_app().await;
+    let stream = Uuid::new_v4();
+    let meta = json!({});
+    event_log::append_events(&app.db, "test", stream, 0, &[event(1)], &meta)
+        .await
+        .expect("first append");
+    let stale = event_log::append_events(&app.db, "test", stream, 0, &[event(2)], &meta).await;
+    assert!(matches!(
+        stale,
+        Err(accounts::store::StoreError::VersionConflict { .. })
+    ));
+}
+
+#[tokio::test]
+async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
+    let app = spawn_app().await;
+    let mut early = app.pool.get().await.expect("connection");
+    let mut late = app.pool.get().await.expect("connection");
+    let meta = json!({});
+
+    // `early` takes the lower position but commits last.
+    let early_tx = early.transaction().await.expect("begin");
+    event_log::append_events(&early_tx, "test", Uuid::new_v4(), 0, &[event(1)], &meta)
+        .await
+        .expect("append");
+    let late_tx = late.transaction().await.expect("begin");
+    event_log::append_events(&late_tx, "test", Uuid::new_v4(), 0, &[event(2)], &meta)
+        .await
+        .expect("append");
+    late_tx.commit().await.expect("commit");
+
+    // Position 2 is visible, but position 1 may still commit: the reader must wait.
+    let visible: i64 = app
+        .db
+        .query_one("SELECT max(position) FROM events", &[])
+        .await
+        .expect("max")
+        .get(0);
+    assert_eq!(
+        visible, 2,
+        "a position-based reader would now skip position 1"
+    );
+    let read = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
+        .await
+        .expect("read");
+    assert!(
+        read.is_empty(),
+        "nothing is safe to read while position 1 is in flight"
+    );
+
+    early_tx.commit().await.expect("commit");
+    let read = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
+        .await
+        .expect("read");
+    let positions: Vec<i64> = read.iter().map(|e| e.position).collect();
+    assert_eq!(positions, vec![1, 2]);
+
+    let cursor = LogCursor::after(&read[1]);
+    let rest = event_log::read_committed_after(&app.db, &cursor, 100)
+        .await
+        .expect("read");
+    assert!(rest.is_empty());
+}
+
+#[tokio::test]
+async fn no_password_or_token_is_stored_in_clear() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let new_password = "quiet violet lantern harbor";
+    app.put(
+        "/v1/me/password",
+        &user.token,
+        json!({"current_password": PASSWORD, "new_password": new_password}),
+    )
+    .await;
+    let dump: String = app
+        .db
+        .query_one(
+            "SELECT coalesce(string_agg(data::text || metadata::text, ' '), '') FROM events",
+            &[],
+        )
+        .await
+        .expect("dump")
+        .get(0);
+    for secret in [PASSWORD, new_password, user.token.as_str(), "argon2"] {
+        assert!(!dump.contains(secret), "{secret} found in the log");
+    }
+    let sessions: String = app
+        .db
+        .query_one(
+            "SELECT string_agg(encode(token_hash, 'escape'), ' ') FROM sessions",
+            &[],
+        )
+        .await
+        .expect("sessions")
+        .get(0);
+    assert!(!sessions.contains(&user.token));
+}
+
+#[tokio::test]
+async fn events_record_who_asked_and_from_where() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"bio": "hi"})).await;
+    let row = app
+        .db
+        .query_one(
+            "SELECT metadata, stream_type, version FROM events
+             WHERE stream_id = $1 AND event_type = 'ProfileUpdated'",
+            &[&user.id],
+        )
+        .await
+        .expect("event");
+    let metadata: serde_json::Value = row.get(0);
+    assert_eq!(metadata["actor"], user.id.to_string());
+    assert_eq!(metadata["ip"], "127.0.0.1");
+    assert!(
+        metadata["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+    assert_eq!(row.get::<_, String>(1), "account");
+    assert_eq!(row.get::<_, i64>(2), 3);
+}

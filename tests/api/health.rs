@@ -1,0 +1,65 @@
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn probes_answer_when_the_database_is_up() {
+    let app = spawn_app().await;
+    let live = app.get("/healthz", None).await;
+    assert_eq!(live.status, 200);
+    assert_eq!(live.body["status"], "ok");
+    let ready = app.get("/readyz", None).await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["database"], "ok");
+}
+
+#[tokio::test]
+async fn the_spec_and_the_docs_are_served() {
+    let app = spawn_app().await;
+    let spec = app.get("/openapi.json", None).await;
+    assert_eq!(spec.status, 200);
+    assert_eq!(
+        spec.body["paths"]["/v1/accounts"]["post"]["operationId"],
+        "signUp"
+    );
+    let docs = app.get("/docs", None).await;
+    assert_eq!(docs.status, 200);
+    assert!(
+        docs.body
+            .as_str()
+            .is_some_and(|html| html.contains("<html"))
+    );
+}
+
+#[tokio::test]
+async fn the_checked_in_spec_matches_the_code() {
+    let generated = accounts::api::openapi_json();
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+    if std::env::var_os("UPDATE_OPENAPI").is_some() {
+        std::fs::write(path, format!("{generated}\n")).expect("write spec");
+    }
+    let checked_in = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        checked_in.trim_end() == generated.trim_end(),
+        "openapi/openapi.json is stale: run `UPDATE_OPENAPI=1 cargo test the_checked_in_spec` \
+         (or `cargo run -- openapi > openapi/openapi.json`) and commit it"
+    );
+}
+
+#[tokio::test]
+async fn every_operation_has_an_id_and_a_tag() {
+    let spec: serde_json::Value =
+        serde_json::from_str(&accounts::api::openapi_json()).expect("json");
+    for (path, operations) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            assert!(operation["operationId"].is_string(), "{method} {path}");
+            assert!(operation["tags"][0].is_string(), "{method} {path}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn unknown_routes_answer_a_problem() {
+    let app = spawn_app().await;
+    app.get("/v1/nothing-here", None)
+        .await
+        .assert_problem(404, "not_found");
+}

@@ -1,0 +1,282 @@
+//! Test helpers: `spawn_app()` starts the real service on a random port with a fresh database
+//! cloned from a migrated template, and `TestApp` offers typed requests.
+
+use accounts::config::Config;
+use accounts::secrets::SecretBox;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use tokio_postgres::NoTls;
+use uuid::Uuid;
+
+/// A strong password accepted everywhere in tests.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: deadpool_postgres::Object,
+    pub pool: deadpool_postgres::Pool,
+}
+
+/// A signed-up account and its session token.
+pub struct User {
+    pub id: Uuid,
+    pub token: String,
+    pub email: String,
+}
+
+/// A decoded answer.
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn position(&self) -> i64 {
+        self.headers
+            .get("accounts-position")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("an Accounts-Position header")
+    }
+
+    /// Asserts a problem answer with this status and code.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) {
+        assert_eq!(self.status.as_u16(), status, "body: {}", self.body);
+        assert_eq!(self.body["code"], code, "body: {}", self.body);
+        assert_eq!(self.body["status"], status);
+        assert_eq!(
+            self.headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("application/problem+json")
+        );
+    }
+
+    /// The codes of the field errors, as (field, code).
+    pub fn field_errors(&self) -> Vec<(String, String)> {
+        self.body["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .map(|e| {
+                        (
+                            e["field"].as_str().unwrap_or_default().to_owned(),
+                            e["code"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+fn server_url() -> String {
+    std::env::var("ACCOUNTS_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_database(url: &str, name: &str) -> String {
+    let mut config: tokio_postgres::Config = url.parse().expect("database URL");
+    config.dbname(name);
+    let host = "127.0.0.1";
+    let user = config.get_user().unwrap_or("postgres");
+    let password = config
+        .get_password()
+        .map(|p| format!(":{}", String::from_utf8_lossy(p)))
+        .unwrap_or_default();
+    format!("postgres://{user}{password}@{host}:5432/{name}")
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+    tokio::spawn(connection);
+    client
+}
+
+/// Creates a database for one test, cloned from a migrated template made once per migration set.
+async fn create_test_database() -> String {
+    let admin = connect(&server_url()).await;
+    let template = format!(
+        "accounts_template_{}",
+        accounts::store::migrations::fingerprint()
+    );
+    // One process builds the template; the others wait for it.
+    admin
+        .execute("SELECT pg_advisory_lock(774411)", &[])
+        .await
+        .expect("lock");
+    let exists = admin
+        .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&template])
+        .await
+        .expect("query")
+        .is_some();
+    if !exists {
+        let building = format!("{template}_building");
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+            .await
+            .expect("drop");
+        accounts::server::prepare_database(&with_database(&server_url(), &building))
+            .await
+            .expect("migrate template");
+        admin
+            .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
+            .await
+            .expect("rename template");
+    }
+    admin
+        .execute("SELECT pg_advisory_unlock(774411)", &[])
+        .await
+        .expect("unlock");
+    let name = format!("accounts_test_{}", Uuid::new_v4().simple());
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+        .await
+        .expect("clone template");
+    with_database(&server_url(), &name)
+}
+
+pub async fn spawn_app() -> TestApp {
+    let database_url = create_test_database().await;
+    let data_dir: PathBuf = std::env::temp_dir().join(format!("accounts-test-{}", Uuid::new_v4()));
+    let config = Config {
+        database_url: database_url.clone(),
+        listen: "127.0.0.1:0".to_owned(),
+        data_dir,
+        secret_key: None,
+        session_ttl_days: 14,
+        max_body_bytes: 64 * 1024,
+        db_pool_size: 16,
+        hash_concurrency: None,
+    };
+    let services = accounts::server::build_services(&config, SecretBox::random())
+        .await
+        .expect("services");
+    let server = accounts::server::start(&config, services, std::future::pending())
+        .await
+        .expect("server");
+    let pool = accounts::store::connect(&database_url, 4).expect("pool");
+    TestApp {
+        address: format!("http://{}", server.addr),
+        client: reqwest::Client::new(),
+        db: pool.get().await.expect("connection"),
+        pool,
+    }
+}
+
+impl TestApp {
+    /// Sends a request with an optional JSON body and bearer token.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
+        let mut request = self
+            .client
+            .request(method, format!("{}{}", self.address, path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.expect("body");
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send(Method::POST, path, token, Some(body), &[]).await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send(Method::GET, path, token, None, &[]).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PATCH, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn put(&self, path: &str, token: &str, body: Value) -> Answer {
+        self.send(Method::PUT, path, Some(token), Some(body), &[])
+            .await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str, body: Option<Value>) -> Answer {
+        self.send(Method::DELETE, path, Some(token), body, &[])
+            .await
+    }
+
+    pub async fn sign_up_email(&self, email: &str) -> Answer {
+        self.post(
+            "/v1/accounts",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await
+    }
+
+    /// Signs up a new user by email and returns it.
+    pub async fn new_user(&self) -> User {
+        let email = format!("user-{}@example.com", Uuid::new_v4().simple());
+        let answer = self.sign_up_email(&email).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+        User {
+            id: answer.body["account"]["id"]
+                .as_str()
+                .and_then(|id| id.parse().ok())
+                .expect("account id"),
+            token: answer.body["session"]["token"]
+                .as_str()
+                .expect("token")
+                .to_owned(),
+            email,
+        }
+    }
+
+    pub async fn sign_in(&self, email: &str, password: &str) -> Answer {
+        self.post(
+            "/v1/sessions",
+            None,
+            json!({"email": email, "password": password}),
+        )
+        .await
+    }
+
+    /// The event types of a stream, in order.
+    pub async fn event_types(&self, stream_id: Uuid) -> Vec<String> {
+        self.db
+            .query(
+                "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+                &[&stream_id],
+            )
+            .await
+            .expect("query")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+}

@@ -1,0 +1,100 @@
+use crate::helpers::{PASSWORD, spawn_app};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_retried_sign_up_replays_the_first_answer() {
+    let app = spawn_app().await;
+    let body = json!({"email": "retry@example.com", "password": PASSWORD});
+    let send = || {
+        app.send(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(body.clone()),
+            &[("idempotency-key", "signup-1")],
+        )
+    };
+    let first = send().await;
+    let second = send().await;
+    assert_eq!(first.status, 201);
+    assert_eq!(second.status, 201);
+    assert_eq!(second.body, first.body, "same account, same token");
+    assert_eq!(second.position(), first.position());
+    assert_eq!(second.headers["idempotent-replayed"], "true");
+    let registered: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events WHERE event_type = 'AccountRegistered'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(registered, 1);
+    let token = second.body["session"]["token"].as_str().expect("token");
+    assert_eq!(app.get("/v1/me", Some(token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_key_reused_with_another_body_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let patch = |bio: &str| {
+        app.send(
+            Method::PATCH,
+            "/v1/me",
+            Some(&user.token),
+            Some(json!({"bio": bio})),
+            &[("idempotency-key", "patch-1")],
+        )
+    };
+    assert_eq!(patch("first").await.status, 200);
+    patch("second")
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.body["bio"], "first");
+}
+
+#[tokio::test]
+async fn concurrent_retries_with_one_key_run_the_command_once() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let attempts = (0..10).map(|_| {
+        app.send(
+            Method::PATCH,
+            "/v1/me",
+            Some(&user.token),
+            Some(json!({"display_name": "Once"})),
+            &[("idempotency-key", "same-key")],
+        )
+    });
+    let answers = futures::future::join_all(attempts).await;
+    for answer in &answers {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        assert_eq!(answer.body["display_name"], "Once");
+    }
+    let updates = app.event_types(user.id).await;
+    assert_eq!(updates.iter().filter(|t| *t == "ProfileUpdated").count(), 1);
+}
+
+#[tokio::test]
+async fn keys_belong_to_their_caller() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    for user in [&alice, &bob] {
+        let answer = app
+            .send(
+                Method::PATCH,
+                "/v1/me",
+                Some(&user.token),
+                Some(json!({"bio": "hello"})),
+                &[("idempotency-key", "shared-key")],
+            )
+            .await;
+        assert_eq!(answer.status, 200);
+        assert_eq!(answer.body["id"], user.id.to_string());
+    }
+}

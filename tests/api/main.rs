@@ -1,0 +1,9 @@
+//! HTTP integration tests against the real service and a real PostgreSQL database.
+
+mod event_log;
+mod health;
+mod helpers;
+mod idempotency;
+mod me;
+mod sessions;
+mod sign_up;

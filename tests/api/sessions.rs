@@ -1,0 +1,162 @@
+use crate::helpers::{PASSWORD, spawn_app};
+use chrono::{DateTime, Duration, Utc};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn signing_in_by_email_or_username_starts_a_fourteen_day_session() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"username": "carol"}))
+        .await;
+
+    let by_email = app.sign_in(&user.email.to_uppercase(), PASSWORD).await;
+    assert_eq!(by_email.status, 201, "{}", by_email.body);
+    assert_eq!(by_email.body["account"]["id"], user.id.to_string());
+    let expires_at: DateTime<Utc> = by_email.body["expires_at"]
+        .as_str()
+        .and_then(|t| t.parse().ok())
+        .expect("expires_at");
+    let ttl = expires_at - Utc::now();
+    assert!(ttl > Duration::days(14) - Duration::minutes(1) && ttl <= Duration::days(14));
+
+    let by_username = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"username": "CAROL", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(by_username.status, 201, "{}", by_username.body);
+    let token = by_username.body["token"].as_str().expect("token");
+    assert_eq!(app.get("/v1/me", Some(token)).await.status, 200);
+    let types = app.event_types(user.id).await;
+    assert_eq!(types.iter().filter(|t| *t == "SessionStarted").count(), 3);
+}
+
+#[tokio::test]
+async fn a_wrong_password_and_an_unknown_account_answer_alike() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let wrong = app.sign_in(&user.email, "not the right password").await;
+    let unknown = app.sign_in("nobody@example.com", PASSWORD).await;
+    wrong.assert_problem(401, "invalid_credentials");
+    unknown.assert_problem(401, "invalid_credentials");
+    assert_eq!(wrong.body, unknown.body);
+}
+
+#[tokio::test]
+async fn requests_without_a_live_token_are_unauthenticated() {
+    let app = spawn_app().await;
+    app.get("/v1/me", None)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/v1/me", Some("forged-token"))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get("/v1/sessions", Some("forged-token"))
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn my_sessions_list_marks_the_current_one() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let second = app
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({"email": user.email, "password": PASSWORD})),
+            &[("user-agent", "phone-app/2.0")],
+        )
+        .await;
+    let second_token = second.body["token"].as_str().expect("token");
+    let listed = app.get("/v1/sessions", Some(second_token)).await;
+    assert_eq!(listed.status, 200);
+    let sessions = listed.body.as_array().expect("list");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0]["id"], second.body["session_id"]);
+    assert_eq!(sessions[0]["current"], true);
+    assert_eq!(sessions[0]["user_agent"], "phone-app/2.0");
+    assert_eq!(sessions[0]["ip"], "127.0.0.1");
+    assert_eq!(sessions[1]["current"], false);
+}
+
+#[tokio::test]
+async fn signing_out_ends_only_the_current_session() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.sign_in(&user.email, PASSWORD).await;
+    let other_token = other.body["token"].as_str().expect("token");
+    let out = app.delete("/v1/sessions/current", &user.token, None).await;
+    assert_eq!(out.status, 204);
+    assert!(out.position() > 0);
+    app.get("/v1/me", Some(&user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(app.get("/v1/me", Some(other_token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn ending_one_session_signs_that_device_out() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.sign_in(&user.email, PASSWORD).await;
+    let other_id = other.body["session_id"].as_str().expect("id");
+    let ended = app
+        .delete(&format!("/v1/sessions/{other_id}"), &user.token, None)
+        .await;
+    assert_eq!(ended.status, 204);
+    let other_token = other.body["token"].as_str().expect("token");
+    app.get("/v1/me", Some(other_token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.delete(&format!("/v1/sessions/{other_id}"), &user.token, None)
+        .await
+        .assert_problem(404, "session_not_found");
+    app.delete(
+        &format!("/v1/sessions/{}", uuid::Uuid::new_v4()),
+        &user.token,
+        None,
+    )
+    .await
+    .assert_problem(404, "session_not_found");
+    app.delete("/v1/sessions/not-a-uuid", &user.token, None)
+        .await
+        .assert_problem(400, "invalid_request");
+}
+
+#[tokio::test]
+async fn another_users_session_cannot_be_ended() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let bob_sessions = app.get("/v1/sessions", Some(&bob.token)).await;
+    let bob_session = bob_sessions.body[0]["id"].as_str().expect("id");
+    app.delete(&format!("/v1/sessions/{bob_session}"), &alice.token, None)
+        .await
+        .assert_problem(404, "session_not_found");
+    assert_eq!(app.get("/v1/me", Some(&bob.token)).await.status, 200);
+}
+
+#[tokio::test]
+async fn ending_all_other_sessions_keeps_this_one() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut others = Vec::new();
+    for _ in 0..3 {
+        let answer = app.sign_in(&user.email, PASSWORD).await;
+        others.push(answer.body["token"].as_str().expect("token").to_owned());
+    }
+    let ended = app.delete("/v1/sessions", &user.token, None).await;
+    assert_eq!(ended.status, 204);
+    for token in &others {
+        app.get("/v1/me", Some(token))
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
+    let listed = app.get("/v1/sessions", Some(&user.token)).await;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(1));
+}

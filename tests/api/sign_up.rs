@@ -1,0 +1,186 @@
+use crate::helpers::{PASSWORD, spawn_app};
+use reqwest::Method;
+use serde_json::json;
+
+#[tokio::test]
+async fn signing_up_by_email_creates_a_signed_in_account() {
+    let app = spawn_app().await;
+    let answer = app.sign_up_email("Alice@Example.com").await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert!(answer.position() > 0);
+    let account = &answer.body["account"];
+    assert_eq!(account["email"], "alice@example.com");
+    assert_eq!(account["email_verified"], false);
+    assert_eq!(account["role"], "user");
+    assert_eq!(account["status"], "active");
+    let token = answer.body["session"]["token"].as_str().expect("token");
+    let me = app.get("/v1/me", Some(token)).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.body["id"], account["id"]);
+}
+
+#[tokio::test]
+async fn signing_up_by_username_creates_a_signed_in_account() {
+    let app = spawn_app().await;
+    let answer = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"username": "Wonder_1", "password": PASSWORD, "display_name": "小明"}),
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.body);
+    assert_eq!(answer.body["account"]["username"], "Wonder_1");
+    assert_eq!(answer.body["account"]["display_name"], "小明");
+    assert_eq!(answer.body["account"]["email"], serde_json::Value::Null);
+}
+
+#[tokio::test]
+async fn a_taken_email_or_username_is_a_conflict_whatever_its_case() {
+    let app = spawn_app().await;
+    assert_eq!(app.sign_up_email("bob@example.com").await.status, 201);
+    app.sign_up_email("BOB@example.com")
+        .await
+        .assert_problem(409, "email_taken");
+    let by_name = |name: &str| json!({"username": name, "password": PASSWORD});
+    assert_eq!(
+        app.post("/v1/accounts", None, by_name("bobby"))
+            .await
+            .status,
+        201
+    );
+    app.post("/v1/accounts", None, by_name("Bobby"))
+        .await
+        .assert_problem(409, "username_taken");
+}
+
+#[tokio::test]
+async fn invalid_sign_ups_name_the_fields_at_fault() {
+    let app = spawn_app().await;
+    let cases = [
+        (
+            json!({"email": "not-an-email", "password": PASSWORD}),
+            "email",
+            "invalid_email",
+        ),
+        (
+            json!({"username": "1abc", "password": PASSWORD}),
+            "username",
+            "invalid_username",
+        ),
+        (
+            json!({"email": "c@example.com", "password": "short"}),
+            "password",
+            "password_too_short",
+        ),
+        (
+            json!({"email": "c@example.com", "password": "x".repeat(129)}),
+            "password",
+            "password_too_long",
+        ),
+        (
+            json!({"email": "c@example.com", "password": "password123"}),
+            "password",
+            "password_too_weak",
+        ),
+        (
+            json!({"password": PASSWORD}),
+            "email",
+            "identifier_required",
+        ),
+        (
+            json!({"email": "c@example.com", "username": "carol", "password": PASSWORD}),
+            "email",
+            "one_identifier_only",
+        ),
+        (
+            json!({"email": "c@example.com", "password": PASSWORD, "display_name": " "}),
+            "display_name",
+            "invalid_display_name",
+        ),
+    ];
+    for (body, field, code) in cases {
+        let answer = app.post("/v1/accounts", None, body.clone()).await;
+        answer.assert_problem(422, "validation_failed");
+        assert_eq!(
+            answer.field_errors(),
+            vec![(field.to_owned(), code.to_owned())],
+            "{body}"
+        );
+    }
+    let count: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM events", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(count, 0, "nothing was recorded");
+}
+
+#[tokio::test]
+async fn problems_speak_the_callers_language() {
+    let app = spawn_app().await;
+    let answer = app
+        .send(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(json!({"email": "bad", "password": PASSWORD})),
+            &[("accept-language", "zh-CN,zh;q=0.9")],
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    assert_eq!(answer.body["title"], "部分字段无效");
+    assert_eq!(answer.body["errors"][0]["message"], "邮箱格式错误");
+    assert_eq!(answer.headers["content-language"], "zh-CN");
+}
+
+#[tokio::test]
+async fn malformed_bodies_are_refused_with_problems() {
+    let app = spawn_app().await;
+    let raw = |content_type: &'static str, body: String| {
+        app.client
+            .post(format!("{}/v1/accounts", app.address))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    let bad_json = raw("application/json", "{\"email\":".to_owned())
+        .await
+        .expect("send");
+    assert_eq!(bad_json.status(), 400);
+    let body: serde_json::Value = bad_json.json().await.expect("json");
+    assert_eq!(body["code"], "invalid_body");
+
+    let wrong_type = raw("text/plain", "hello".to_owned()).await.expect("send");
+    assert_eq!(wrong_type.status(), 415);
+
+    let huge = format!("{{\"email\":\"{}\"}}", "a".repeat(70 * 1024));
+    let too_large = raw("application/json", huge).await.expect("send");
+    assert_eq!(too_large.status(), 413);
+    let body: serde_json::Value = too_large.json().await.expect("json");
+    assert_eq!(body["code"], "payload_too_large");
+}
+
+#[tokio::test]
+async fn fifty_concurrent_sign_ups_with_one_email_give_one_account() {
+    let app = spawn_app().await;
+    let attempts = (0..50).map(|_| app.sign_up_email("race@example.com"));
+    let answers = futures::future::join_all(attempts).await;
+    let created = answers.iter().filter(|a| a.status == 201).count();
+    let conflicts = answers
+        .iter()
+        .filter(|a| a.status == 409 && a.body["code"] == "email_taken")
+        .count();
+    assert_eq!((created, conflicts), (1, 49));
+    let accounts: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events WHERE event_type = 'AccountRegistered'",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(accounts, 1);
+}
