@@ -4,7 +4,7 @@ use super::ApiTags;
 use super::auth::SignedIn;
 use super::edge::command_metadata;
 use super::problem::{ApiError, Problems, statuses::*};
-use super::views::{AccountView, GenderView, PrivacyView};
+use super::views::{AccountView, Done, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
 use crate::domain::values::{
     Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
@@ -80,17 +80,6 @@ enum PrivacyChanged {
     #[oai(status = 200)]
     Ok(
         Json<PrivacyView>,
-        /// Log position of the account's last event.
-        #[oai(header = "Accounts-Position")]
-        i64,
-    ),
-}
-
-#[derive(ApiResponse)]
-enum Done {
-    /// Done.
-    #[oai(status = 204)]
-    NoContent(
         /// Log position of the account's last event.
         #[oai(header = "Accounts-Position")]
         i64,

@@ -4,7 +4,7 @@ use super::ApiTags;
 use super::auth::SignedIn;
 use super::edge::command_metadata;
 use super::problem::{ApiError, Problems, statuses::*};
-use super::views::AccountView;
+use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
 use crate::service::Services;
 use crate::service::accounts::SignInIdentifier;
@@ -67,17 +67,6 @@ enum SignInResponse {
     Created(
         Json<NewSessionView>,
         /// Log position of the command's last event.
-        #[oai(header = "Accounts-Position")]
-        i64,
-    ),
-}
-
-#[derive(ApiResponse)]
-enum SessionsEnded {
-    /// Done.
-    #[oai(status = 204)]
-    NoContent(
-        /// Log position of the account's last event.
         #[oai(header = "Accounts-Position")]
         i64,
     ),
@@ -185,12 +174,12 @@ impl SessionsApi {
         services: Data<&Services>,
         req: &Request,
         caller: SignedIn,
-    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::One(caller.0.id);
         let position = services
             .end_sessions(caller.0, which, &command_metadata(req))
             .await?;
-        Ok(SessionsEnded::NoContent(position))
+        Ok(Done::NoContent(position))
     }
 
     /// End one of my sessions
@@ -214,11 +203,11 @@ impl SessionsApi {
         caller: SignedIn,
         /// The session to end.
         id: Path<Uuid>,
-    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>> {
         let position = services
             .end_sessions(caller.0, SessionsToEnd::One(id.0), &command_metadata(req))
             .await?;
-        Ok(SessionsEnded::NoContent(position))
+        Ok(Done::NoContent(position))
     }
 
     /// End all my other sessions
@@ -239,12 +228,12 @@ impl SessionsApi {
         services: Data<&Services>,
         req: &Request,
         caller: SignedIn,
-    ) -> Result<SessionsEnded, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::AllExcept(caller.0.id);
         let position = services
             .end_sessions(caller.0, which, &command_metadata(req))
             .await?;
-        Ok(SessionsEnded::NoContent(position))
+        Ok(Done::NoContent(position))
     }
 }
 

@@ -3,7 +3,7 @@
 use crate::domain::account::{Account, AccountStatus, Privacy, Role};
 use crate::domain::values::Gender;
 use chrono::{DateTime, NaiveDate, Utc};
-use poem_openapi::{Enum, Object};
+use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
 
 /// Gender.
@@ -173,4 +173,16 @@ impl From<PrivacyView> for Privacy {
             show_follows: p.show_follows,
         }
     }
+}
+
+/// The answer to a command that returns no body.
+#[derive(ApiResponse)]
+pub enum Done {
+    /// Done.
+    #[oai(status = 204)]
+    NoContent(
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
 }

@@ -266,6 +266,18 @@ impl TestApp {
         .await
     }
 
+    /// How many events of a type the log holds (any type for `None`).
+    pub async fn count_events(&self, event_type: Option<&str>) -> i64 {
+        self.db
+            .query_one(
+                "SELECT count(*) FROM events WHERE $1::text IS NULL OR event_type = $1",
+                &[&event_type],
+            )
+            .await
+            .expect("count")
+            .get(0)
+    }
+
     /// The event types of a stream, in order.
     pub async fn event_types(&self, stream_id: Uuid) -> Vec<String> {
         self.db

@@ -22,15 +22,7 @@ async fn a_retried_sign_up_replays_the_first_answer() {
     assert_eq!(second.body, first.body, "same account, same token");
     assert_eq!(second.position(), first.position());
     assert_eq!(second.headers["idempotent-replayed"], "true");
-    let registered: i64 = app
-        .db
-        .query_one(
-            "SELECT count(*) FROM events WHERE event_type = 'AccountRegistered'",
-            &[],
-        )
-        .await
-        .expect("count")
-        .get(0);
+    let registered = app.count_events(Some("AccountRegistered")).await;
     assert_eq!(registered, 1);
     let token = second.body["session"]["token"].as_str().expect("token");
     assert_eq!(app.get("/v1/me", Some(token)).await.status, 200);

@@ -108,12 +108,7 @@ async fn invalid_sign_ups_name_the_fields_at_fault() {
             "{body}"
         );
     }
-    let count: i64 = app
-        .db
-        .query_one("SELECT count(*) FROM events", &[])
-        .await
-        .expect("count")
-        .get(0);
+    let count = app.count_events(None).await;
     assert_eq!(count, 0, "nothing was recorded");
 }
 
@@ -173,14 +168,6 @@ async fn fifty_concurrent_sign_ups_with_one_email_give_one_account() {
         .filter(|a| a.status == 409 && a.body["code"] == "email_taken")
         .count();
     assert_eq!((created, conflicts), (1, 49));
-    let accounts: i64 = app
-        .db
-        .query_one(
-            "SELECT count(*) FROM events WHERE event_type = 'AccountRegistered'",
-            &[],
-        )
-        .await
-        .expect("count")
-        .get(0);
+    let accounts = app.count_events(Some("AccountRegistered")).await;
     assert_eq!(accounts, 1);
 }
