@@ -1,11 +1,11 @@
 //! `POST /v1/accounts`: sign-up.
 
 use super::ApiTags;
-use super::edge::command_metadata;
+use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::NewIdentifier;
-use crate::domain::values::{DisplayName, Email, Username};
+use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::service::{FieldError, Services};
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -70,20 +70,15 @@ impl AccountsApi {
     ///
     /// Creates an account identified by an email address or a username, with a password, and
     /// signs it in. Identifiers are unique regardless of case.
-    #[oai(
-        path = "/v1/accounts",
-        method = "post",
-        operation_id = "signUp",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe: the same key and body replay the first answer."
-        )
-    )]
+    #[oai(path = "/v1/accounts", method = "post", operation_id = "signUp")]
     async fn sign_up(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         body: Json<SignUpRequest>,
     ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT }>> {
         let body = body.0;
@@ -120,16 +115,20 @@ impl AccountsApi {
             .map_err(|invalid| errors.push(FieldError::new("display_name", invalid)))
             .ok()
             .flatten();
-        let Some(identifier) = identifier.filter(|_| errors.is_empty()) else {
+        // A password may not contain the account's own identifier or name.
+        let context: Vec<&str> = [&body.email, &body.username, &body.display_name]
+            .into_iter()
+            .filter_map(|value| value.as_deref())
+            .collect();
+        let password = Password::parse(&body.password, &context)
+            .map_err(|invalid| errors.push(FieldError::new("password", invalid)))
+            .ok();
+        let (Some(identifier), Some(password), true) = (identifier, password, errors.is_empty())
+        else {
             return Err(ApiError::validation(errors).into());
         };
         let signed_in = services
-            .sign_up(
-                identifier,
-                &body.password,
-                display_name,
-                &command_metadata(req),
-            )
+            .sign_up(identifier, &password, display_name, &command_metadata(req))
             .await?;
         Ok(SignUpResponse::Created(
             Json(SignedUp {

@@ -6,6 +6,8 @@ use super::problem::ApiError;
 use crate::service::executor::CommandMetadata;
 use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
+use std::sync::Arc;
+use tracing::Instrument;
 
 /// The request's id: the caller's `X-Request-Id` when sensible, else a new one.
 #[derive(Debug, Clone)]
@@ -13,11 +15,62 @@ pub struct RequestId(pub String);
 
 const REQUEST_ID: &str = "x-request-id";
 
+/// The methods each documented path answers, for the `Allow` header of 405 answers.
+#[derive(Debug, Clone, Default)]
+pub struct AllowedMethods(Arc<Vec<(Vec<String>, String)>>);
+
+impl AllowedMethods {
+    /// Reads the paths and their methods from the OpenAPI document.
+    pub fn from_spec(spec: &str) -> Self {
+        let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
+        let mut templates: Vec<(Vec<String>, String)> = spec["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(path, operations)| {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let methods = operations
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(method, _)| method.to_ascii_uppercase())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                (segments, methods)
+            })
+            .collect();
+        // Literal paths (`/v1/sessions/current`) win over templates (`/v1/sessions/{id}`).
+        templates
+            .sort_by_key(|(segments, _)| segments.iter().filter(|s| s.starts_with('{')).count());
+        Self(Arc::new(templates))
+    }
+
+    /// True when the path has an operation for the method.
+    pub fn allows(&self, path: &str, method: &str) -> bool {
+        self.for_path(path)
+            .is_some_and(|methods| methods.split(", ").any(|m| m == method))
+    }
+
+    fn for_path(&self, path: &str) -> Option<&str> {
+        let wanted: Vec<&str> = path.split('/').collect();
+        self.0
+            .iter()
+            .find(|(template, _)| {
+                template.len() == wanted.len()
+                    && template.iter().zip(&wanted).all(|(expected, actual)| {
+                        expected == actual || (expected.starts_with('{') && !actual.is_empty())
+                    })
+            })
+            .map(|(_, methods)| methods.as_str())
+    }
+}
+
 /// Wraps every request: assigns its id, caps its body, and renders errors as problems.
 pub async fn around_every_request<E: Endpoint>(
     next: E,
     mut req: Request,
     max_body_bytes: usize,
+    allowed: AllowedMethods,
 ) -> poem::Result<Response> {
     let language = Language::negotiate(
         req.headers()
@@ -31,24 +84,44 @@ pub async fn around_every_request<E: Endpoint>(
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.is_ascii())
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(request_id.clone()));
-    let span = tracing::info_span!("request", request_id = %request_id, method = %req.method(), path = %req.uri().path());
-    let _entered = span.enter();
-
-    let outcome = match buffer_body(&mut req, max_body_bytes).await {
-        Ok(()) => next.call(req).await.map(IntoResponse::into_response),
-        Err(error) => Err(error),
-    };
-    let mut response = match outcome {
-        Ok(response) => response,
-        Err(error) => ApiError::from_poem(&error).to_response(language),
-    };
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
+    let span = tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %req.method(),
+        path = %req.uri().path()
+    );
+    let path = req.uri().path().to_owned();
+    async move {
+        let started = std::time::Instant::now();
+        let outcome = match buffer_body(&mut req, max_body_bytes).await {
+            Ok(()) => next.call(req).await.map(IntoResponse::into_response),
+            Err(error) => Err(error),
+        };
+        let mut response = match outcome {
+            Ok(response) => response,
+            Err(error) => ApiError::from_poem(&error).to_response(language),
+        };
+        if let Ok(value) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            if let Some(methods) = allowed.for_path(&path) {
+                if let Ok(value) = HeaderValue::from_str(methods) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
+            }
+        }
+        let status = response.status().as_u16();
+        let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+        if response.status().is_server_error() {
+            tracing::warn!(status, elapsed_ms, "request failed");
+        } else {
+            tracing::info!(status, elapsed_ms, "request");
+        }
+        Ok(response)
     }
-    if response.status().is_server_error() {
-        tracing::warn!(status = %response.status(), "request failed");
-    }
-    Ok(response)
+    .instrument(span)
+    .await
 }
 
 /// Reads the body into memory, refusing more than `limit` bytes with 413 whether or not the
@@ -79,6 +152,10 @@ fn too_large(limit: usize) -> poem::Error {
         .with_detail(format!("a request body has at most {limit} bytes"))
         .into()
 }
+
+/// The `Idempotency-Key` header, declared on every command for the OpenAPI document; the
+/// idempotency layer (`api::idempotency`) acts on it before the operation runs.
+pub type IdempotencyKey = poem_openapi::param::Header<Option<String>>;
 
 /// Who is asking and from where, for the events a command records.
 pub fn command_metadata(req: &Request) -> CommandMetadata {

@@ -7,6 +7,7 @@
 //! most once per key even when two retries race. The successful answer is then stored, sealed
 //! because it may hold a session token.
 
+use super::edge::AllowedMethods;
 use super::problem::ApiError;
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
@@ -36,11 +37,13 @@ pub async fn with_idempotency<E: Endpoint>(
     mut req: Request,
     pool: Pool,
     secrets: SecretBox,
+    allowed: AllowedMethods,
 ) -> poem::Result<Response> {
+    // Only requests that reach a command: a wrong method or path is answered by the router.
     let is_command = matches!(
         *req.method(),
         Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    );
+    ) && allowed.allows(req.uri().path(), req.method().as_str());
     let key = req
         .headers()
         .get(HEADER)

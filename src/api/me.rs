@@ -2,7 +2,7 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::command_metadata;
+use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
@@ -111,20 +111,15 @@ impl MeApi {
     ///
     /// Changes the given fields (and the username, which must be free). Answers the whole
     /// account as changed.
-    #[oai(
-        path = "/v1/me",
-        method = "patch",
-        operation_id = "updateMe",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
-    )]
+    #[oai(path = "/v1/me", method = "patch", operation_id = "updateMe")]
     async fn update_me(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
@@ -144,17 +139,16 @@ impl MeApi {
     #[oai(
         path = "/v1/me/password",
         method = "put",
-        operation_id = "changePassword",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
+        operation_id = "changePassword"
     )]
     async fn change_password(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<ChangePasswordRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
@@ -187,17 +181,16 @@ impl MeApi {
     #[oai(
         path = "/v1/me/privacy",
         method = "put",
-        operation_id = "updatePrivacy",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
+        operation_id = "updatePrivacy"
     )]
     async fn update_privacy(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<PrivacyView>,
     ) -> Result<PrivacyChanged, Problems<SIGNED_IN_BODY>> {
@@ -214,20 +207,15 @@ impl MeApi {
     ///
     /// Confirmed by the password (`403 wrong_password` otherwise). Every session ends, and the
     /// email and username become free for new sign-ups. The history stays in the log.
-    #[oai(
-        path = "/v1/me",
-        method = "delete",
-        operation_id = "deleteMe",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
-    )]
+    #[oai(path = "/v1/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<DeleteMeRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {

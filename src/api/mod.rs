@@ -62,6 +62,7 @@ pub fn openapi_json() -> String {
 /// The whole HTTP application.
 pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
     let api = openapi_service();
+    let allowed = edge::AllowedMethods::from_spec(&api.spec());
     let docs = api.scalar();
     let spec = api.spec_endpoint();
     let pool = services.pool.clone();
@@ -70,10 +71,21 @@ pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
         .nest("/docs", docs)
         .at("/openapi.json", spec)
         .nest("/", api)
-        .around(move |next, req| {
-            idempotency::with_idempotency(next, req, pool.clone(), secrets.clone())
+        .around({
+            let allowed = allowed.clone();
+            move |next, req| {
+                idempotency::with_idempotency(
+                    next,
+                    req,
+                    pool.clone(),
+                    secrets.clone(),
+                    allowed.clone(),
+                )
+            }
         })
         .data(services)
-        .around(move |next, req| edge::around_every_request(next, req, max_body_bytes))
+        .around(move |next, req| {
+            edge::around_every_request(next, req, max_body_bytes, allowed.clone())
+        })
         .into_endpoint()
 }

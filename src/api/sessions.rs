@@ -2,7 +2,7 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::command_metadata;
+use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
@@ -20,8 +20,10 @@ use uuid::Uuid;
 #[derive(Debug, Object)]
 pub struct SignInRequest {
     /// Email address (give this or `username`).
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     /// Username (give this or `email`).
+    #[oai(skip_serializing_if_is_none)]
     pub username: Option<String>,
     /// Password.
     #[oai(validator(max_length = 1024))]
@@ -53,8 +55,10 @@ pub struct SessionView {
     /// When it expires.
     pub expires_at: DateTime<Utc>,
     /// User agent at sign-in.
+    #[oai(skip_serializing_if_is_none)]
     pub user_agent: Option<String>,
     /// Client address at sign-in.
+    #[oai(skip_serializing_if_is_none)]
     pub ip: Option<String>,
     /// True for the session making this request.
     pub current: bool,
@@ -81,20 +85,15 @@ impl SessionsApi {
     ///
     /// Starts a session for an email or username and password. A wrong password and an
     /// unknown account get the same `401 invalid_credentials`, in about the same time.
-    #[oai(
-        path = "/v1/sessions",
-        method = "post",
-        operation_id = "signIn",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe: the same key and body replay the first answer."
-        )
-    )]
+    #[oai(path = "/v1/sessions", method = "post", operation_id = "signIn")]
     async fn sign_in(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT }>> {
         let identifier = match (body.email.as_deref(), body.username.as_deref()) {
@@ -162,17 +161,16 @@ impl SessionsApi {
     #[oai(
         path = "/v1/sessions/current",
         method = "delete",
-        operation_id = "signOut",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
+        operation_id = "signOut"
     )]
     async fn sign_out(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::One(caller.0.id);
@@ -189,17 +187,16 @@ impl SessionsApi {
     #[oai(
         path = "/v1/sessions/:id",
         method = "delete",
-        operation_id = "endSession",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
+        operation_id = "endSession"
     )]
     async fn end_session(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         /// The session to end.
         id: Path<Uuid>,
@@ -216,17 +213,16 @@ impl SessionsApi {
     #[oai(
         path = "/v1/sessions",
         method = "delete",
-        operation_id = "endOtherSessions",
-        request_header(
-            name = "Idempotency-Key",
-            ty = "String",
-            description = "Makes retries safe."
-        )
+        operation_id = "endOtherSessions"
     )]
     async fn end_other_sessions(
         &self,
         services: Data<&Services>,
         req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::AllExcept(caller.0.id);

@@ -66,32 +66,43 @@ pub struct AccountView {
     /// Account id.
     pub id: Uuid,
     /// Username.
+    #[oai(skip_serializing_if_is_none)]
     pub username: Option<String>,
     /// Display name.
+    #[oai(skip_serializing_if_is_none)]
     pub display_name: Option<String>,
     /// Email address.
+    #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
     /// Whether the email address is verified.
     pub email_verified: bool,
     /// Phone number (E.164).
+    #[oai(skip_serializing_if_is_none)]
     pub phone: Option<String>,
     /// Whether the phone number is verified.
     pub phone_verified: bool,
     /// Avatar image URL.
+    #[oai(skip_serializing_if_is_none)]
     pub avatar_url: Option<String>,
     /// Cover image URL.
+    #[oai(skip_serializing_if_is_none)]
     pub cover_url: Option<String>,
     /// About the user.
+    #[oai(skip_serializing_if_is_none)]
     pub bio: Option<String>,
     /// Gender.
     pub gender: GenderView,
     /// Birthday.
+    #[oai(skip_serializing_if_is_none)]
     pub birthday: Option<NaiveDate>,
     /// Country.
+    #[oai(skip_serializing_if_is_none)]
     pub country: Option<String>,
     /// Province or state.
+    #[oai(skip_serializing_if_is_none)]
     pub province: Option<String>,
     /// City.
+    #[oai(skip_serializing_if_is_none)]
     pub city: Option<String>,
     /// Role.
     pub role: RoleView,

@@ -154,28 +154,22 @@ impl Services {
     pub async fn sign_up(
         &self,
         identifier: NewIdentifier,
-        password: &str,
+        password: &Password,
         display_name: Option<DisplayName>,
         metadata: &CommandMetadata,
     ) -> Result<SignedIn, ServiceError> {
-        let (claim_kind, claim_value, identifier_kind, shown) = match &identifier {
+        let (claim_kind, claim_value, identifier_kind) = match &identifier {
             NewIdentifier::Email(email) => (
                 ClaimKind::Email,
                 email.as_str().to_owned(),
                 IdentifierKind::Email,
-                email.as_str().to_owned(),
             ),
             NewIdentifier::Username(username) => (
                 ClaimKind::Username,
                 username.normalized(),
                 IdentifierKind::Username,
-                username.as_str().to_owned(),
             ),
         };
-        let mut context = vec![shown.as_str()];
-        context.extend(display_name.as_ref().map(DisplayName::as_str));
-        let password = Password::parse(password, &context)
-            .map_err(|invalid| ServiceError::invalid("password", invalid))?;
         // Answer a taken identifier before spending a password hash on it. The claim in the
         // transaction below still decides races.
         {
@@ -191,7 +185,7 @@ impl Services {
                 return Err(ServiceError::IdentifierTaken(claim_kind));
             }
         }
-        let sealed = self.hasher.hash(&password).await?;
+        let sealed = self.hasher.hash(password).await?;
         let account_id = Uuid::now_v7();
         let now = Utc::now();
         let register = AccountCommand::Register {

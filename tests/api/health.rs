@@ -63,3 +63,23 @@ async fn unknown_routes_answer_a_problem() {
         .await
         .assert_problem(404, "not_found");
 }
+
+#[tokio::test]
+async fn a_wrong_method_answers_405_with_the_allowed_methods() {
+    let app = spawn_app().await;
+    let answer = app
+        .send(
+            reqwest::Method::PUT,
+            "/v1/sessions/current",
+            None,
+            None,
+            &[],
+        )
+        .await;
+    answer.assert_problem(405, "method_not_allowed");
+    assert_eq!(answer.headers["allow"], "DELETE");
+    let answer = app
+        .send(reqwest::Method::TRACE, "/v1/sessions", None, None, &[])
+        .await;
+    assert_eq!(answer.headers["allow"], "DELETE, GET, POST");
+}

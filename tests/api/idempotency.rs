@@ -90,3 +90,20 @@ async fn keys_belong_to_their_caller() {
         assert_eq!(answer.body["id"], user.id.to_string());
     }
 }
+
+#[tokio::test]
+async fn an_empty_or_overlong_key_is_a_bad_request() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for key in [String::new(), "k".repeat(256)] {
+        app.send(
+            Method::PATCH,
+            "/v1/me",
+            Some(&user.token),
+            Some(json!({"bio": "x"})),
+            &[("idempotency-key", key.as_str())],
+        )
+        .await
+        .assert_problem(400, "invalid_request");
+    }
+}

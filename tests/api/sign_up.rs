@@ -171,3 +171,26 @@ async fn fifty_concurrent_sign_ups_with_one_email_give_one_account() {
     let accounts = app.count_events(Some("AccountRegistered")).await;
     assert_eq!(accounts, 1);
 }
+
+#[tokio::test]
+async fn every_invalid_field_is_reported_at_once() {
+    let app = spawn_app().await;
+    let answer = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"email": "nope", "password": "short", "display_name": ""}),
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    let mut errors = answer.field_errors();
+    errors.sort();
+    assert_eq!(
+        errors,
+        vec![
+            ("display_name".into(), "invalid_display_name".into()),
+            ("email".into(), "invalid_email".into()),
+            ("password".into(), "password_too_short".into()),
+        ]
+    );
+}
