@@ -56,9 +56,9 @@ impl Answer {
         );
     }
 
-    /// The codes of the field errors, as (field, code).
+    /// The codes of the field errors, as (field, code), sorted.
     pub fn field_errors(&self) -> Vec<(String, String)> {
-        self.body["errors"]
+        let mut errors: Vec<(String, String)> = self.body["errors"]
             .as_array()
             .map(|errors| {
                 errors
@@ -71,7 +71,9 @@ impl Answer {
                     })
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        errors.sort();
+        errors
     }
 }
 
