@@ -13,6 +13,26 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// NATS URL; the relay publishes events to JetStream there.
+    #[arg(
+        long,
+        env = "ACCOUNTS_NATS_URL",
+        default_value = "nats://127.0.0.1:4222"
+    )]
+    pub nats_url: String,
+
+    /// JetStream stream the relay publishes to.
+    #[arg(long, env = "ACCOUNTS_NATS_STREAM", default_value = "ACCOUNTS_EVENTS")]
+    pub nats_stream: String,
+
+    /// Subject prefix: events go to `<prefix>.<stream_type>.<event_type>`.
+    #[arg(
+        long,
+        env = "ACCOUNTS_NATS_SUBJECT_PREFIX",
+        default_value = "accounts.events"
+    )]
+    pub nats_subject_prefix: String,
+
     /// Address the HTTP API listens on.
     #[arg(long, env = "ACCOUNTS_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: String,

@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::credentials::PasswordHasher;
+use crate::relay::{Relay, RelayConfig};
 use crate::secrets::SecretBox;
 use crate::service::Services;
 use crate::store;
@@ -85,16 +86,45 @@ async fn housekeeping(services: Services) {
     }
 }
 
-/// `accounts serve`: everything, until Ctrl-C or SIGTERM.
+/// Connects to NATS, retrying in the background when it is down so that the API starts anyway.
+pub async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
+    Ok(async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(url)
+        .await?)
+}
+
+/// `accounts serve`: the API and the relay, until Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     prepare_database(&config.database_url).await?;
     let secrets = SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let services = build_services(&config, secrets).await?;
-    let server = start(&config, services, shutdown_signal()).await?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+
+    let nats = connect_nats(&config.nats_url).await?;
+    let relay = Relay::new(
+        services.pool.clone(),
+        nats,
+        RelayConfig::new(
+            &config.database_url,
+            &config.nats_stream,
+            &config.nats_subject_prefix,
+        ),
+    );
+    let relay_task = tokio::spawn(relay.run(stopped.clone()));
+
+    let mut api_stopped = stopped;
+    let api_shutdown = async move {
+        let _ = api_stopped.wait_for(|stop| *stop).await;
+    };
+    let server = start(&config, services, api_shutdown).await?;
     tracing::info!(addr = %server.addr, "listening");
     println!("accounts is listening on http://{}", server.addr);
     println!("  API docs: http://{}/docs", server.addr);
+    shutdown_signal().await;
+    let _ = stop.send(true);
     server.task.await??;
+    relay_task.await?;
     Ok(())
 }
 

@@ -21,6 +21,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "inline_tables",
         sql: include_str!("../../migrations/0002_inline_tables.sql"),
     },
+    Migration {
+        version: 3,
+        name: "log_checkpoints",
+        sql: include_str!("../../migrations/0003_log_checkpoints.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -13,6 +13,7 @@ use uuid::Uuid;
 pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
+    pub config: Config,
     pub address: String,
     pub client: reqwest::Client,
     pub db: deadpool_postgres::Object,
@@ -148,6 +149,9 @@ pub async fn spawn_app() -> TestApp {
     let data_dir: PathBuf = std::env::temp_dir().join(format!("accounts-test-{}", Uuid::new_v4()));
     let config = Config {
         database_url: database_url.clone(),
+        nats_url: "nats://127.0.0.1:4222".to_owned(),
+        nats_stream: format!("TEST_{}", Uuid::new_v4().simple()),
+        nats_subject_prefix: format!("test_{}.events", Uuid::new_v4().simple()),
         listen: "127.0.0.1:0".to_owned(),
         data_dir,
         secret_key: None,
@@ -164,6 +168,7 @@ pub async fn spawn_app() -> TestApp {
         .expect("server");
     let pool = accounts::store::connect(&database_url, 4).expect("pool");
     TestApp {
+        config,
         address: format!("http://{}", server.addr),
         client: reqwest::Client::new(),
         db: pool.get().await.expect("connection"),

@@ -5,5 +5,6 @@ mod health;
 mod helpers;
 mod idempotency;
 mod me;
+mod relay;
 mod sessions;
 mod sign_up;

@@ -1,0 +1,167 @@
+//! The relay against a real NATS JetStream, on stream names of the test's own.
+
+use crate::helpers::{TestApp, spawn_app};
+use accounts::relay::{Relay, RelayConfig};
+use async_nats::jetstream;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+fn relay_config(app: &TestApp) -> RelayConfig {
+    let mut config = RelayConfig::new(
+        &app.config.database_url,
+        &app.config.nats_stream,
+        &app.config.nats_subject_prefix,
+    );
+    config.standby_wait = Duration::from_millis(50);
+    config
+}
+
+async fn start_relay(app: &TestApp) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let relay = Relay::new(app.pool.clone(), nats, relay_config(app));
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(relay.run(stopped)))
+}
+
+async fn stream(app: &TestApp) -> jetstream::stream::Stream {
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match jetstream::new(nats.clone())
+            .get_stream(&app.config.nats_stream)
+            .await
+        {
+            Ok(stream) => return stream,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(error) => panic!("the relay never created the stream: {error}"),
+        }
+    }
+}
+
+/// Stops a relay and removes the test's stream from the server.
+async fn finish(app: &TestApp, stop: watch::Sender<bool>, relay: tokio::task::JoinHandle<()>) {
+    stop.send(true).expect("stop");
+    relay.await.expect("relay");
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    jetstream::new(nats)
+        .delete_stream(&app.config.nats_stream)
+        .await
+        .expect("delete the test stream");
+}
+
+/// Waits until the stream holds `count` messages, and returns how many it holds then.
+async fn wait_for_messages(stream: &mut jetstream::stream::Stream, count: u64) -> u64 {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let held = stream.info().await.expect("info").state.messages;
+        if held >= count || Instant::now() > deadline {
+            return held;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn every_event_is_published_once_with_its_id_and_envelope() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"bio": "hello"}))
+        .await;
+    let (stop, relay) = start_relay(&app).await;
+
+    let mut stream = stream(&app).await;
+    let total = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(wait_for_messages(&mut stream, total).await, total);
+
+    let events = app
+        .db
+        .query(
+            "SELECT event_id, event_type, position FROM events ORDER BY position",
+            &[],
+        )
+        .await
+        .expect("events");
+    for (sequence, row) in (1..).zip(&events) {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        let event_id: uuid::Uuid = row.get(0);
+        let event_type: String = row.get(1);
+        assert_eq!(
+            message
+                .headers
+                .get("Nats-Msg-Id")
+                .map(|v| v.as_str().to_owned()),
+            Some(event_id.to_string())
+        );
+        assert_eq!(
+            message.subject.as_str(),
+            format!("{}.account.{event_type}", app.config.nats_subject_prefix)
+        );
+        let envelope: Value = serde_json::from_slice(&message.payload).expect("json");
+        assert_eq!(envelope["id"], event_id.to_string());
+        assert_eq!(envelope["type"], event_type);
+        assert_eq!(envelope["position"], row.get::<_, i64>(2));
+        assert_eq!(envelope["stream_type"], "account");
+        assert_eq!(envelope["stream_id"], user.id.to_string());
+        assert_eq!(envelope["schema_version"], 1);
+        assert!(envelope["recorded_at"].is_string());
+        assert!(envelope["data"].is_object() && envelope["metadata"].is_object());
+    }
+    finish(&app, stop, relay).await;
+}
+
+#[tokio::test]
+async fn a_restarted_relay_resumes_without_publishing_twice() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (stop, relay) = start_relay(&app).await;
+    let mut stream = stream(&app).await;
+    let first = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(wait_for_messages(&mut stream, first).await, first);
+    stop.send(true).expect("stop");
+    relay.await.expect("relay");
+
+    // Events written while no relay runs are published by the next one, and only they are.
+    app.patch("/v1/me", &user.token, json!({"bio": "while away"}))
+        .await;
+    let (stop, relay) = start_relay(&app).await;
+    assert_eq!(wait_for_messages(&mut stream, first + 1).await, first + 1);
+    app.patch("/v1/me", &user.token, json!({"bio": "and after"}))
+        .await;
+    assert_eq!(wait_for_messages(&mut stream, first + 2).await, first + 2);
+    let total = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(stream.info().await.expect("info").state.messages, total);
+    finish(&app, stop, relay).await;
+}
+
+#[tokio::test]
+async fn a_standby_relay_takes_over_when_the_active_one_stops() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let (stop_first, first) = start_relay(&app).await;
+    let mut stream = stream(&app).await;
+    let published = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(wait_for_messages(&mut stream, published).await, published);
+    let (stop_second, second) = start_relay(&app).await;
+
+    stop_first.send(true).expect("stop");
+    first.await.expect("relay");
+    app.patch("/v1/me", &user.token, json!({"bio": "after the handover"}))
+        .await;
+    assert_eq!(
+        wait_for_messages(&mut stream, published + 1).await,
+        published + 1,
+        "the standby published the new event"
+    );
+    let total = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(stream.info().await.expect("info").state.messages, total);
+    finish(&app, stop_second, second).await;
+}
