@@ -30,19 +30,7 @@ async fn stream(app: &TestApp) -> jetstream::stream::Stream {
     let nats = async_nats::connect(&app.config.nats_url)
         .await
         .expect("nats");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        match jetstream::new(nats.clone())
-            .get_stream(&app.config.nats_stream)
-            .await
-        {
-            Ok(stream) => return stream,
-            Err(_) if Instant::now() < deadline => {
-                tokio::time::sleep(Duration::from_millis(20)).await
-            }
-            Err(error) => panic!("the relay never created the stream: {error}"),
-        }
-    }
+    stream_on(&nats, app).await
 }
 
 /// Stops a relay and removes the test's stream from the server.
@@ -60,7 +48,8 @@ async fn finish(app: &TestApp, stop: watch::Sender<bool>, relay: tokio::task::Jo
 
 /// Waits until the stream holds `count` messages, and returns how many it holds then.
 async fn wait_for_messages(stream: &mut jetstream::stream::Stream, count: u64) -> u64 {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    // Generous: after a NATS restart, the client's reconnect and the relay's backoff both pass.
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let held = stream.info().await.expect("info").state.messages;
         if held >= count || Instant::now() > deadline {
@@ -164,4 +153,147 @@ async fn a_standby_relay_takes_over_when_the_active_one_stops() {
     let total = u64::try_from(app.count_events(None).await).expect("count");
     assert_eq!(stream.info().await.expect("info").state.messages, total);
     finish(&app, stop_second, second).await;
+}
+
+/// A nats-server of the test's own, on a free port, keeping its JetStream files in a folder
+/// that outlives restarts.
+struct OwnNats {
+    port: u16,
+    store: std::path::PathBuf,
+    process: Option<tokio::process::Child>,
+}
+
+impl OwnNats {
+    async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("free port");
+        let store = std::env::temp_dir().join(format!("accounts-nats-{}", uuid::Uuid::new_v4()));
+        let mut nats = Self {
+            port,
+            store,
+            process: None,
+        };
+        nats.restart().await;
+        nats
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    async fn restart(&mut self) {
+        let child = tokio::process::Command::new("nats-server")
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(&self.store)
+            .kill_on_drop(true)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("nats-server is installed (scripts/services installs it)");
+        self.process = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(mut child) = self.process.take() {
+            child.kill().await.expect("kill nats-server");
+        }
+    }
+}
+
+impl Drop for OwnNats {
+    fn drop(&mut self) {
+        std::fs::remove_dir_all(&self.store).ok();
+    }
+}
+
+#[tokio::test]
+async fn while_nats_is_down_commands_succeed_and_every_event_is_published_once_after() {
+    let app = spawn_app().await;
+    let mut nats = OwnNats::start().await;
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(nats.url())
+        .await
+        .expect("nats");
+    let relay = Relay::new(app.pool.clone(), client, relay_config(&app));
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(relay.run(stopped));
+
+    let user = app.new_user().await;
+    let observer = async_nats::connect(nats.url()).await.expect("nats");
+    let mut stream = stream_on(&observer, &app).await;
+    let before = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(wait_for_messages(&mut stream, before).await, before);
+
+    nats.stop().await;
+    for i in 0..5 {
+        let answer = app
+            .patch(
+                "/v1/me",
+                &user.token,
+                json!({"bio": format!("offline {i}")}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "commands do not wait for NATS");
+    }
+    nats.restart().await;
+
+    let observer = async_nats::connect(nats.url()).await.expect("nats");
+    let mut stream = stream_on(&observer, &app).await;
+    let total = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(total, before + 5);
+    assert_eq!(wait_for_messages(&mut stream, total).await, total);
+    let bios: Vec<String> =
+        futures::future::join_all((1..=total).map(|sequence| stream.get_raw_message(sequence)))
+            .await
+            .into_iter()
+            .map(|message| {
+                let envelope: Value =
+                    serde_json::from_slice(&message.expect("message").payload).expect("json");
+                envelope["data"]["changes"]["bio"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .filter(|bio| !bio.is_empty())
+            .collect();
+    assert_eq!(
+        bios,
+        (0..5).map(|i| format!("offline {i}")).collect::<Vec<_>>()
+    );
+    stop.send(true).expect("stop");
+    relay.await.expect("relay");
+}
+
+async fn stream_on(nats: &async_nats::Client, app: &TestApp) -> jetstream::stream::Stream {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match jetstream::new(nats.clone())
+            .get_stream(&app.config.nats_stream)
+            .await
+        {
+            Ok(stream) => return stream,
+            Err(_) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(20)).await
+            }
+            Err(error) => panic!("no stream: {error}"),
+        }
+    }
 }
