@@ -31,6 +31,7 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
         hasher,
         secrets,
         session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
+        nats: connect_nats(&config.nats_url).await?,
     })
 }
 
@@ -101,10 +102,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let services = build_services(&config, secrets).await?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
 
-    let nats = connect_nats(&config.nats_url).await?;
     let relay = Relay::new(
         services.pool.clone(),
-        nats,
+        services.nats.clone(),
         RelayConfig::new(
             &config.database_url,
             &config.nats_stream,

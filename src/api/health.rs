@@ -9,11 +9,15 @@ use poem_openapi::{ApiResponse, Object, OpenApi};
 /// A probe's answer.
 #[derive(Debug, Object)]
 pub struct Health {
-    /// `ok`, or `unavailable`.
+    /// `ok`; for readiness also `degraded` (NATS down: commands work, events wait) or
+    /// `unavailable` (database down).
     pub status: String,
-    /// The database's state, for readiness.
+    /// The database's state (`ok` or `unavailable`), for readiness.
     #[oai(skip_serializing_if_is_none)]
     pub database: Option<String>,
+    /// NATS's state (`ok` or `unavailable`), for readiness.
+    #[oai(skip_serializing_if_is_none)]
+    pub nats: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -39,22 +43,31 @@ impl HealthApi {
         Json(Health {
             status: "ok".to_owned(),
             database: None,
+            nats: None,
         })
     }
 
     /// Readiness
     ///
-    /// Answers 200 when the database answers, else 503.
+    /// Answers 200 when the database answers, else 503. NATS being down makes the service
+    /// `degraded`, not unready: commands still succeed and their events are published later.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self, services: Data<&Services>) -> Readiness {
         let database_ok = match services.pool.get().await {
             Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
             Err(_) => false,
         };
+        let nats_ok = services.nats.connection_state() == async_nats::connection::State::Connected;
         let state = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
         let health = Health {
-            status: state(database_ok),
+            status: match (database_ok, nats_ok) {
+                (false, _) => "unavailable",
+                (true, false) => "degraded",
+                (true, true) => "ok",
+            }
+            .to_owned(),
             database: Some(state(database_ok)),
+            nats: Some(state(nats_ok)),
         };
         if database_ok {
             Readiness::Ready(Json(health))

@@ -22,4 +22,6 @@ pub struct Services {
     pub secrets: SecretBox,
     /// How long sessions last.
     pub session_ttl: chrono::Duration,
+    /// The NATS connection, for readiness reports.
+    pub nats: async_nats::Client,
 }

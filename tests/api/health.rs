@@ -1,14 +1,29 @@
-use crate::helpers::spawn_app;
+use crate::helpers::{Answer, OwnNats, TestApp, spawn_app, spawn_app_with};
+use std::time::{Duration, Instant};
+
+/// Polls `/readyz` until its status is `wanted` (the NATS client connects in the background).
+async fn wait_for_readiness(app: &TestApp, wanted: &str) -> Answer {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ready = app.get("/readyz", None).await;
+        if ready.body["status"] == wanted || Instant::now() > deadline {
+            return ready;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
 
 #[tokio::test]
-async fn probes_answer_when_the_database_is_up() {
+async fn probes_answer_when_the_database_and_nats_are_up() {
     let app = spawn_app().await;
     let live = app.get("/healthz", None).await;
     assert_eq!(live.status, 200);
     assert_eq!(live.body["status"], "ok");
-    let ready = app.get("/readyz", None).await;
+    let ready = wait_for_readiness(&app, "ok").await;
     assert_eq!(ready.status, 200);
     assert_eq!(ready.body["database"], "ok");
+    assert_eq!(ready.body["nats"], "ok");
+    assert_eq!(ready.body["status"], "ok");
 }
 
 #[tokio::test]
@@ -82,4 +97,18 @@ async fn a_wrong_method_answers_405_with_the_allowed_methods() {
         .send(reqwest::Method::TRACE, "/v1/sessions", None, None, &[])
         .await;
     assert_eq!(answer.headers["allow"], "DELETE, GET, POST");
+}
+
+#[tokio::test]
+async fn with_nats_down_the_service_is_degraded_but_takes_commands() {
+    let mut nats = OwnNats::start().await;
+    let url = nats.url();
+    let app = spawn_app_with(|config| config.nats_url = url).await;
+    assert_eq!(wait_for_readiness(&app, "ok").await.body["nats"], "ok");
+    nats.stop().await;
+    let ready = wait_for_readiness(&app, "degraded").await;
+    assert_eq!(ready.status, 200);
+    assert_eq!(ready.body["nats"], "unavailable");
+    assert_eq!(ready.body["database"], "ok");
+    app.new_user().await;
 }

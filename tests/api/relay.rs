@@ -1,6 +1,6 @@
 //! The relay against a real NATS JetStream, on stream names of the test's own.
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{OwnNats, TestApp, spawn_app};
 use accounts::relay::{Relay, RelayConfig};
 use async_nats::jetstream;
 use serde_json::{Value, json};
@@ -153,74 +153,6 @@ async fn a_standby_relay_takes_over_when_the_active_one_stops() {
     let total = u64::try_from(app.count_events(None).await).expect("count");
     assert_eq!(stream.info().await.expect("info").state.messages, total);
     finish(&app, stop_second, second).await;
-}
-
-/// A nats-server of the test's own, on a free port, keeping its JetStream files in a folder
-/// that outlives restarts.
-struct OwnNats {
-    port: u16,
-    store: std::path::PathBuf,
-    process: Option<tokio::process::Child>,
-}
-
-impl OwnNats {
-    async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("free port");
-        let store = std::env::temp_dir().join(format!("accounts-nats-{}", uuid::Uuid::new_v4()));
-        let mut nats = Self {
-            port,
-            store,
-            process: None,
-        };
-        nats.restart().await;
-        nats
-    }
-
-    fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
-    }
-
-    async fn restart(&mut self) {
-        let child = tokio::process::Command::new("nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(&self.store)
-            .kill_on_drop(true)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("nats-server is installed (scripts/services installs it)");
-        self.process = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-            .await
-            .is_err()
-        {
-            assert!(Instant::now() < deadline, "nats-server did not start");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-
-    async fn stop(&mut self) {
-        if let Some(mut child) = self.process.take() {
-            child.kill().await.expect("kill nats-server");
-        }
-    }
-}
-
-impl Drop for OwnNats {
-    fn drop(&mut self) {
-        std::fs::remove_dir_all(&self.store).ok();
-    }
 }
 
 #[tokio::test]
