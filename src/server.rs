@@ -69,22 +69,23 @@ pub async fn start(
     Ok(RunningServer { addr, task })
 }
 
-/// Hourly clean-up of expired idempotency keys.
+/// Hourly clean-up of expired idempotency keys and long-finished sessions.
 async fn housekeeping(services: Services) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        let purged = match services.pool.get().await {
-            Ok(client) => store::idempotency::purge_expired(&client)
-                .await
-                .map_err(anyhow::Error::from),
-            Err(error) => Err(error.into()),
-        };
-        match purged {
-            Ok(count) => tracing::debug!(count, "purged expired idempotency keys"),
-            Err(error) => tracing::warn!(%error, "idempotency clean-up failed"),
+        if let Err(error) = purge_expired_rows(&services).await {
+            tracing::warn!(error = format!("{error:#}"), "housekeeping failed");
         }
     }
+}
+
+async fn purge_expired_rows(services: &Services) -> anyhow::Result<()> {
+    let client = services.pool.get().await?;
+    let keys = store::idempotency::purge_expired(&client).await?;
+    let sessions = store::sessions::purge_finished(&client).await?;
+    tracing::debug!(keys, sessions, "purged expired rows");
+    Ok(())
 }
 
 /// Connects to NATS, retrying in the background when it is down so that the API starts anyway.

@@ -162,3 +162,16 @@ pub async fn list_live(
         })
         .collect())
 }
+
+/// How long ended or expired sessions are kept (for "my sessions" history and support) before
+/// they are deleted. The log keeps their events for ever.
+pub const RETENTION: &str = "30 days";
+
+/// Deletes sessions that ended or expired more than `RETENTION` ago.
+pub async fn purge_finished(client: &impl GenericClient) -> Result<u64, StoreError> {
+    let sql = format!(
+        "DELETE FROM sessions
+         WHERE least(coalesce(ended_at, expires_at), expires_at) < now() - interval '{RETENTION}'"
+    );
+    Ok(client.execute(&sql, &[]).await?)
+}

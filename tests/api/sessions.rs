@@ -160,3 +160,31 @@ async fn ending_all_other_sessions_keeps_this_one() {
     let listed = app.get("/v1/sessions", Some(&user.token)).await;
     assert_eq!(listed.body.as_array().map(Vec::len), Some(1));
 }
+
+#[tokio::test]
+async fn sessions_finished_a_month_ago_are_purged_and_live_ones_kept() {
+    use accounts::store::sessions::{self, NewSession};
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let long_ago = Utc::now() - Duration::days(60);
+    let old = NewSession {
+        id: uuid::Uuid::new_v4(),
+        token_hash: vec![1; 32],
+        account_id: user.id,
+        created_at: long_ago,
+        expires_at: long_ago + Duration::days(14),
+        user_agent: None,
+        ip: None,
+    };
+    sessions::open(&app.db, &old).await.expect("open");
+    let purged = sessions::purge_finished(&app.db).await.expect("purge");
+    assert_eq!(purged, 1);
+    assert_eq!(app.get("/v1/me", Some(&user.token)).await.status, 200);
+    let left: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM sessions", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(left, 1);
+}
