@@ -189,7 +189,7 @@ impl Relay {
     }
 
     /// Publishes the next batch and checkpoints it. Returns how many events it published.
-    pub async fn relay_batch(&self) -> anyhow::Result<usize> {
+    async fn relay_batch(&self) -> anyhow::Result<usize> {
         let client = self.pool.get().await?;
         let cursor = checkpoints::load(&client, CHECKPOINT).await?;
         let events =

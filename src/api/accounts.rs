@@ -6,6 +6,7 @@ use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::NewIdentifier;
 use crate::domain::values::{DisplayName, Email, Password, Username};
+use crate::service::accounts::GivenIdentifier;
 use crate::service::{FieldError, Services};
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -83,27 +84,17 @@ impl AccountsApi {
     ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT }>> {
         let body = body.0;
         let mut errors = Vec::new();
-        let identifier = match (body.email.as_deref(), body.username.as_deref()) {
-            (Some(email), None) => Email::parse(email)
+        let identifier = match one_identifier(body.email.as_deref(), body.username.as_deref()) {
+            Ok(GivenIdentifier::Email(email)) => Email::parse(email)
                 .map(NewIdentifier::Email)
                 .map_err(|invalid| errors.push(FieldError::new("email", invalid)))
                 .ok(),
-            (None, Some(username)) => Username::parse(username)
+            Ok(GivenIdentifier::Username(username)) => Username::parse(username)
                 .map(NewIdentifier::Username)
                 .map_err(|invalid| errors.push(FieldError::new("username", invalid)))
                 .ok(),
-            (None, None) => {
-                errors.push(identifier_error(
-                    "identifier_required",
-                    "give an email or a username",
-                ));
-                None
-            }
-            (Some(_), Some(_)) => {
-                errors.push(identifier_error(
-                    "one_identifier_only",
-                    "give only one of email and username",
-                ));
+            Err(error) => {
+                errors.push(error);
                 None
             }
         };
@@ -144,10 +135,26 @@ impl AccountsApi {
     }
 }
 
-fn identifier_error(code: &'static str, message: &str) -> FieldError {
-    FieldError {
+/// Sign-up and sign-in name exactly one of `email` and `username`.
+pub(super) fn one_identifier<'a>(
+    email: Option<&'a str>,
+    username: Option<&'a str>,
+) -> Result<GivenIdentifier<'a>, FieldError> {
+    let refused = |code, message: &str| FieldError {
         field: "email".to_owned(),
         code,
         message: message.to_owned(),
+    };
+    match (email, username) {
+        (Some(email), None) => Ok(GivenIdentifier::Email(email)),
+        (None, Some(username)) => Ok(GivenIdentifier::Username(username)),
+        (None, None) => Err(refused(
+            "identifier_required",
+            "give an email or a username",
+        )),
+        (Some(_), Some(_)) => Err(refused(
+            "one_identifier_only",
+            "give only one of email and username",
+        )),
     }
 }

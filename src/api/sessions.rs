@@ -1,13 +1,13 @@
 //! `/v1/sessions`: sign in, list my sessions, sign out, end sessions.
 
 use super::ApiTags;
+use super::accounts::one_identifier;
 use super::auth::SignedIn;
 use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
 use crate::service::Services;
-use crate::service::accounts::SignInIdentifier;
 use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
@@ -96,22 +96,8 @@ impl SessionsApi {
         _idempotency_key: IdempotencyKey,
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT }>> {
-        let identifier = match (body.email.as_deref(), body.username.as_deref()) {
-            (Some(email), None) => SignInIdentifier::Email(email),
-            (None, Some(username)) => SignInIdentifier::Username(username),
-            (None, None) => {
-                return Err(identifier_problem(
-                    "identifier_required",
-                    "give an email or a username",
-                ));
-            }
-            (Some(_), Some(_)) => {
-                return Err(identifier_problem(
-                    "one_identifier_only",
-                    "give only one of email and username",
-                ));
-            }
-        };
+        let identifier = one_identifier(body.email.as_deref(), body.username.as_deref())
+            .map_err(|error| ApiError::validation(vec![error]))?;
         let signed_in = services
             .sign_in(identifier, &body.password, &command_metadata(req))
             .await?;
@@ -231,13 +217,4 @@ impl SessionsApi {
             .await?;
         Ok(Done::NoContent(position))
     }
-}
-
-fn identifier_problem<const S: u64>(code: &'static str, message: &str) -> Problems<S> {
-    ApiError::validation(vec![crate::service::FieldError {
-        field: "email".to_owned(),
-        code,
-        message: message.to_owned(),
-    }])
-    .into()
 }

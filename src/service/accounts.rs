@@ -5,8 +5,9 @@ use super::{ServiceError, Services};
 use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
-    Account, AccountCommand, AccountError, AccountEvent, IdentifierKind, NewIdentifier, Privacy,
-    ProfileChanges, SessionEndReason, SessionsToEnd, decide,
+    Account, AccountCommand, AccountError, AccountEvent, AccountStatus, IdentifierKind,
+    NewIdentifier, Privacy, ProfileChanges, SealedPasswordHash, SessionEndReason, SessionsToEnd,
+    decide,
 };
 use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::store::claims::{self, ClaimKind};
@@ -31,9 +32,9 @@ pub struct SignedIn {
     pub position: i64,
 }
 
-/// The identifier a sign-in names.
+/// The identifier a caller names at sign-up or sign-in, as typed.
 #[derive(Debug, Clone, Copy)]
-pub enum SignInIdentifier<'a> {
+pub enum GivenIdentifier<'a> {
     /// An email address, as typed.
     Email(&'a str),
     /// A username, as typed.
@@ -142,11 +143,7 @@ impl Services {
 
     /// The caller's session for a bearer token, if the token is live.
     pub async fn authenticate(&self, token: &str) -> Result<Option<ActiveSession>, ServiceError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        let client = self.pool.get().await?;
         Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
     }
 
@@ -173,11 +170,7 @@ impl Services {
         // Answer a taken identifier before spending a password hash on it. The claim in the
         // transaction below still decides races.
         {
-            let client = self
-                .pool
-                .get()
-                .await
-                .map_err(crate::store::StoreError::from)?;
+            let client = self.pool.get().await?;
             if claims::holder(&client, claim_kind, &claim_value)
                 .await?
                 .is_some()
@@ -209,12 +202,12 @@ impl Services {
     /// alike, in about the same time.
     pub async fn sign_in(
         &self,
-        identifier: SignInIdentifier<'_>,
+        identifier: GivenIdentifier<'_>,
         password: &str,
         metadata: &CommandMetadata,
     ) -> Result<SignedIn, ServiceError> {
         let (kind, claim_kind, value) = match identifier {
-            SignInIdentifier::Email(raw) => {
+            GivenIdentifier::Email(raw) => {
                 let email =
                     Email::parse(raw).map_err(|invalid| ServiceError::invalid("email", invalid))?;
                 (
@@ -223,7 +216,7 @@ impl Services {
                     email.as_str().to_owned(),
                 )
             }
-            SignInIdentifier::Username(raw) => {
+            GivenIdentifier::Username(raw) => {
                 let username = Username::parse(raw)
                     .map_err(|invalid| ServiceError::invalid("username", invalid))?;
                 (
@@ -234,11 +227,7 @@ impl Services {
             }
         };
         let (account_id, account) = {
-            let client = self
-                .pool
-                .get()
-                .await
-                .map_err(crate::store::StoreError::from)?;
+            let client = self.pool.get().await?;
             match claims::holder(&client, claim_kind, &value).await? {
                 Some(id) => (
                     Some(id),
@@ -263,7 +252,7 @@ impl Services {
         &self,
         account_id: Uuid,
         register: Option<AccountCommand>,
-        verified_password: crate::domain::account::SealedPasswordHash,
+        verified_password: SealedPasswordHash,
         identifier: IdentifierKind,
         now: DateTime<Utc>,
         metadata: &CommandMetadata,
@@ -324,26 +313,17 @@ impl Services {
 
     /// The caller's account, read from its stream.
     pub async fn account(&self, account_id: Uuid) -> Result<Loaded<Account>, ServiceError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        let client = self.pool.get().await?;
         let loaded = executor::load::<Account>(&client, account_id).await?;
         match loaded.state.status {
-            crate::domain::account::AccountStatus::Active
-            | crate::domain::account::AccountStatus::Blocked => Ok(loaded),
+            AccountStatus::Active | AccountStatus::Blocked => Ok(loaded),
             _ => Err(ServiceError::AccountNotFound),
         }
     }
 
     /// The caller's live sessions.
     pub async fn sessions(&self, account_id: Uuid) -> Result<Vec<SessionSummary>, ServiceError> {
-        let client = self
-            .pool
-            .get()
-            .await
-            .map_err(crate::store::StoreError::from)?;
+        let client = self.pool.get().await?;
         Ok(sessions::list_live(&client, account_id).await?)
     }
 
@@ -477,7 +457,7 @@ impl Services {
         &self,
         account: &Account,
         password: &str,
-    ) -> Result<crate::domain::account::SealedPasswordHash, ServiceError> {
+    ) -> Result<SealedPasswordHash, ServiceError> {
         match &account.password {
             Some(hash) if self.hasher.verify(password, Some(hash)).await => Ok(hash.clone()),
             _ => Err(ServiceError::WrongPassword),

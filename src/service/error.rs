@@ -90,6 +90,12 @@ impl From<StoreError> for ServiceError {
     }
 }
 
+impl From<deadpool_postgres::PoolError> for ServiceError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        StoreError::from(error).into()
+    }
+}
+
 impl From<AccountError> for ServiceError {
     fn from(error: AccountError) -> Self {
         match error {
