@@ -66,8 +66,14 @@ pub async fn with_idempotency<E: Endpoint>(
     };
     req.set_body(body);
 
-    if let Some(replay) = previous_answer(&pool, &secrets, &claim).await? {
-        return Ok(replay);
+    match previous_answer(&pool, &secrets, &claim).await {
+        Ok(Some(replay)) => return Ok(replay),
+        Ok(None) => {}
+        // The first request has committed but not yet stored its answer.
+        Err(error) if is_key_in_use(&error) => {
+            return await_first_answer(&pool, &secrets, &claim).await;
+        }
+        Err(error) => return Err(error),
     }
     req.extensions_mut().insert(claim.clone());
     let outcome = next.call(req).await.map(IntoResponse::into_response);
