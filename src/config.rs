@@ -59,13 +59,58 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_DB_POOL_SIZE", default_value_t = 32)]
     pub db_pool_size: usize,
 
+    /// Longest a query with `min_position` waits for the read model, in milliseconds, before
+    /// answering 503 `read_model_behind`.
+    #[arg(long, env = "ACCOUNTS_READ_WAIT_MS", default_value_t = 3000)]
+    pub read_wait_ms: u64,
+
+    /// Run the HTTP API (with no role flag, every role runs).
+    #[arg(long)]
+    pub api: bool,
+
+    /// Run the relay (log to NATS).
+    #[arg(long)]
+    pub relay: bool,
+
+    /// Run the projectors (NATS to read models).
+    #[arg(long)]
+    pub projector: bool,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
     #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
 }
 
+/// Which parts of the service a process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// The HTTP API.
+    pub api: bool,
+    /// The relay.
+    pub relay: bool,
+    /// The projectors.
+    pub projector: bool,
+}
+
 impl Config {
+    /// The roles asked for; all of them when none is.
+    pub fn roles(&self) -> Roles {
+        if self.api || self.relay || self.projector {
+            Roles {
+                api: self.api,
+                relay: self.relay,
+                projector: self.projector,
+            }
+        } else {
+            Roles {
+                api: true,
+                relay: true,
+                projector: true,
+            }
+        }
+    }
+
     /// How many password hashes may run at once.
     pub fn hash_concurrency(&self) -> usize {
         self.hash_concurrency

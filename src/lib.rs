@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod credentials;
 pub mod domain;
+pub mod projector;
 pub mod relay;
 pub mod secrets;
 pub mod server;

@@ -233,16 +233,31 @@ impl Relay {
     }
 
     async fn ensure_stream(&self) -> anyhow::Result<()> {
-        self.jetstream
-            .get_or_create_stream(stream::Config {
-                name: self.config.stream.clone(),
-                subjects: vec![format!("{}.>", self.config.subject_prefix)],
-                storage: stream::StorageType::File,
-                duplicate_window: Duration::from_secs(10 * 60),
-                ..Default::default()
-            })
-            .await
-            .context("creating the JetStream stream")?;
+        ensure_stream(
+            &self.jetstream,
+            &self.config.stream,
+            &self.config.subject_prefix,
+        )
+        .await?;
         Ok(())
     }
+}
+
+/// The events stream, created if missing: file storage, subjects `<prefix>.>`, and a
+/// duplicate window of 10 minutes for `Nats-Msg-Id`.
+pub async fn ensure_stream(
+    jetstream: &jetstream::Context,
+    name: &str,
+    subject_prefix: &str,
+) -> anyhow::Result<stream::Stream> {
+    jetstream
+        .get_or_create_stream(stream::Config {
+            name: name.to_owned(),
+            subjects: vec![format!("{subject_prefix}.>")],
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(10 * 60),
+            ..Default::default()
+        })
+        .await
+        .context("creating the JetStream stream")
 }

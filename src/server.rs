@@ -2,13 +2,16 @@
 
 use crate::config::Config;
 use crate::credentials::PasswordHasher;
+use crate::projector::{self, Projector, ProjectorConfig};
 use crate::relay::{Relay, RelayConfig};
 use crate::secrets::SecretBox;
 use crate::service::Services;
+use crate::service::read_models::ProjectionWatch;
 use crate::store;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use std::net::SocketAddr;
 use std::time::Duration;
+use tokio::sync::watch;
 
 /// Creates the database if missing and applies migrations.
 pub async fn prepare_database(database_url: &str) -> anyhow::Result<()> {
@@ -32,7 +35,47 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
         secrets,
         session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
         nats: connect_nats(&config.nats_url).await?,
+        projections: ProjectionWatch::start(&config.database_url),
+        read_wait: Duration::from_millis(config.read_wait_ms),
     })
+}
+
+/// Starts the relay and the projectors that `config`'s roles ask for; they stop when `stop`
+/// turns true.
+pub fn start_workers(
+    config: &Config,
+    services: &Services,
+    stop: &watch::Receiver<bool>,
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let roles = config.roles();
+    let mut tasks = Vec::new();
+    if roles.relay {
+        let relay = Relay::new(
+            services.pool.clone(),
+            services.nats.clone(),
+            RelayConfig::new(
+                &config.database_url,
+                &config.nats_stream,
+                &config.nats_subject_prefix,
+            ),
+        );
+        tasks.push(tokio::spawn(relay.run(stop.clone())));
+    }
+    if roles.projector {
+        for definition in projector::definition::builtin()? {
+            let projector = Projector::new(
+                definition,
+                services.nats.clone(),
+                ProjectorConfig::new(
+                    &config.database_url,
+                    &config.nats_stream,
+                    &config.nats_subject_prefix,
+                ),
+            );
+            tasks.push(tokio::spawn(projector.run(stop.clone())));
+        }
+    }
+    Ok(tasks)
 }
 
 /// A running HTTP server.
@@ -96,36 +139,38 @@ pub async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
         .await?)
 }
 
-/// `accounts serve`: the API and the relay, until Ctrl-C or SIGTERM.
+/// `accounts serve`: the API, the relay and the projectors (or the roles asked for), until
+/// Ctrl-C or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     prepare_database(&config.database_url).await?;
     let secrets = SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
     let services = build_services(&config, secrets).await?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
+    let workers = start_workers(&config, &services, &stopped)?;
+    let roles = config.roles();
+    tracing::info!(?roles, "starting");
 
-    let relay = Relay::new(
-        services.pool.clone(),
-        services.nats.clone(),
-        RelayConfig::new(
-            &config.database_url,
-            &config.nats_stream,
-            &config.nats_subject_prefix,
-        ),
-    );
-    let relay_task = tokio::spawn(relay.run(stopped.clone()));
-
-    let mut api_stopped = stopped;
-    let api_shutdown = async move {
-        let _ = api_stopped.wait_for(|stop| *stop).await;
+    let server = if roles.api {
+        let mut api_stopped = stopped;
+        let api_shutdown = async move {
+            let _ = api_stopped.wait_for(|stop| *stop).await;
+        };
+        let server = start(&config, services, api_shutdown).await?;
+        tracing::info!(addr = %server.addr, "listening");
+        println!("accounts is listening on http://{}", server.addr);
+        println!("  API docs: http://{}/docs", server.addr);
+        Some(server)
+    } else {
+        None
     };
-    let server = start(&config, services, api_shutdown).await?;
-    tracing::info!(addr = %server.addr, "listening");
-    println!("accounts is listening on http://{}", server.addr);
-    println!("  API docs: http://{}/docs", server.addr);
     shutdown_signal().await;
     let _ = stop.send(true);
-    server.task.await??;
-    relay_task.await?;
+    if let Some(server) = server {
+        server.task.await??;
+    }
+    for worker in workers {
+        worker.await?;
+    }
     Ok(())
 }
 

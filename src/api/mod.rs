@@ -10,6 +10,7 @@ pub mod idempotency;
 mod me;
 pub mod problem;
 mod sessions;
+mod users;
 mod views;
 
 use crate::service::Services;
@@ -25,6 +26,8 @@ pub enum ApiTags {
     Sessions,
     /// My account.
     Me,
+    /// Public profiles.
+    Users,
     /// Probes and documents.
     Operations,
 }
@@ -33,6 +36,7 @@ type Apis = (
     accounts::AccountsApi,
     sessions::SessionsApi,
     me::MeApi,
+    users::UsersApi,
     health::HealthApi,
 );
 
@@ -42,6 +46,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             accounts::AccountsApi,
             sessions::SessionsApi,
             me::MeApi,
+            users::UsersApi,
             health::HealthApi,
         ),
         "accounts",

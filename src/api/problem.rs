@@ -181,6 +181,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::AccountBlocked => Self::new(S::FORBIDDEN, "account_blocked"),
             ServiceError::AccountNotFound => Self::new(S::NOT_FOUND, "account_not_found"),
             ServiceError::SessionNotFound => Self::new(S::NOT_FOUND, "session_not_found"),
+            ServiceError::UserNotFound => Self::new(S::NOT_FOUND, "user_not_found"),
+            ServiceError::ReadModelBehind => Self {
+                retry_after: Some(1),
+                ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
+            }
+            .with_detail("the read model has not reached min_position yet; retry"),
             ServiceError::IdentifierTaken(ClaimKind::Email) => {
                 Self::new(S::CONFLICT, "email_taken")
             }
@@ -265,7 +271,7 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::NOT_FOUND,
         404,
-        "Not found: `account_not_found`, `session_not_found`.",
+        "Not found: `account_not_found`, `session_not_found`, `user_not_found`.",
     ),
     (
         statuses::CONFLICT,
@@ -290,7 +296,8 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::UNAVAILABLE,
         503,
-        "Temporarily unavailable: `service_unavailable`; see Retry-After.",
+        "Temporarily unavailable: `service_unavailable`, or `read_model_behind` when the read \
+         model has not reached `min_position` in time; see Retry-After.",
     ),
 ];
 

@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// No such user (in the public read model).
+    #[error("no such user")]
+    UserNotFound,
+    /// The read model has not reached the requested position in time.
+    #[error("the read model has not reached the requested position yet")]
+    ReadModelBehind,
     /// No such session of the caller's.
     #[error("no such session")]
     SessionNotFound,

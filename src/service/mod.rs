@@ -4,6 +4,8 @@
 pub mod accounts;
 mod error;
 pub mod executor;
+pub mod read_models;
+pub mod users;
 
 pub use error::{FieldError, ServiceError};
 
@@ -24,4 +26,8 @@ pub struct Services {
     pub session_ttl: chrono::Duration,
     /// The NATS connection, for readiness reports.
     pub nats: async_nats::Client,
+    /// Wake-ups when projections move.
+    pub projections: read_models::ProjectionWatch,
+    /// Longest wait of a query for `min_position`.
+    pub read_wait: std::time::Duration,
 }

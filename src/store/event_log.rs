@@ -176,6 +176,11 @@ impl LogCursor {
         }
     }
 
+    /// The commit-safe order of the cursor: transaction id, then position.
+    pub fn order(&self) -> (u64, i64) {
+        (self.transaction_id.parse().unwrap_or(0), self.position)
+    }
+
     /// Just after `event`.
     pub fn after(event: &RecordedEvent) -> Self {
         Self {
@@ -203,6 +208,74 @@ pub async fn read_committed_after(
         .query(&sql, &[&cursor.transaction_id, &cursor.position, &limit])
         .await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
+/// A bounded, filtered read of the final part of the log, in commit-safe order.
+#[derive(Debug, Clone)]
+pub struct LogRange<'a> {
+    /// Read events after this cursor.
+    pub after: &'a LogCursor,
+    /// Read no event after this cursor (it must be final: see [`last_final_cursor`]).
+    pub until: Option<&'a LogCursor>,
+    /// Only these event types; all when `None`.
+    pub types: Option<&'a [String]>,
+    /// At most this many events.
+    pub limit: i64,
+}
+
+/// The events of `range`, in commit-safe order. Like [`read_committed_after`], it reads only
+/// events that no running transaction can still precede.
+pub async fn read_range(
+    client: &impl tokio_postgres::GenericClient,
+    range: &LogRange<'_>,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM public.events
+         WHERE (transaction_id, position) > ($1::text::xid8, $2)
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           AND ($3::text IS NULL OR (transaction_id, position) <= ($3::text::xid8, $4))
+           AND ($5::text[] IS NULL OR event_type = ANY($5))
+         ORDER BY transaction_id, position
+         LIMIT $6"
+    );
+    let (until_transaction, until_position) = match range.until {
+        Some(cursor) => (Some(cursor.transaction_id.as_str()), cursor.position),
+        None => (None, 0),
+    };
+    let rows = client
+        .query(
+            &sql,
+            &[
+                &range.after.transaction_id,
+                &range.after.position,
+                &until_transaction,
+                &until_position,
+                &range.types,
+                &range.limit,
+            ],
+        )
+        .await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
+/// The cursor of the last event that no running transaction can still precede: every event up
+/// to it is committed for good. `None` while the log has no such event.
+pub async fn last_final_cursor(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<Option<LogCursor>, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT transaction_id::text, position FROM public.events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id DESC, position DESC
+             LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|row| LogCursor {
+        transaction_id: row.get(0),
+        position: row.get(1),
+    }))
 }
 
 /// Decodes a recorded event into the aggregate's event type.

@@ -26,6 +26,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "log_checkpoints",
         sql: include_str!("../../migrations/0003_log_checkpoints.sql"),
     },
+    Migration {
+        version: 4,
+        name: "projections",
+        sql: include_str!("../../migrations/0004_projections.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -8,7 +8,9 @@ pub mod claims;
 pub mod event_log;
 pub mod idempotency;
 pub mod migrations;
+pub mod projections;
 pub mod sessions;
+pub mod users;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;

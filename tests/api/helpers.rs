@@ -18,6 +18,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: deadpool_postgres::Object,
     pub pool: deadpool_postgres::Pool,
+    /// Stops the relay and projectors when sent `true` (or dropped).
+    pub stop: tokio::sync::watch::Sender<bool>,
 }
 
 /// A signed-up account and its session token.
@@ -144,12 +146,27 @@ async fn create_test_database() -> String {
     with_database(&server_url(), &name)
 }
 
+/// The API alone: no relay, no projectors.
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+/// The whole service: API, relay and projectors.
+pub async fn spawn_pipeline() -> TestApp {
+    spawn_app_with(|config| {
+        config.relay = true;
+        config.projector = true;
+    })
+    .await
+}
+
 /// Like `spawn_app`, with the configuration adjusted first.
 pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    // `RUST_LOG=accounts=debug` shows the service's logs with a test's output.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
     let database_url = create_test_database().await;
     let data_dir: PathBuf = std::env::temp_dir().join(format!("accounts-test-{}", Uuid::new_v4()));
     let config = Config {
@@ -164,12 +181,18 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         max_body_bytes: 64 * 1024,
         db_pool_size: 16,
         hash_concurrency: None,
+        read_wait_ms: 5000,
+        api: true,
+        relay: false,
+        projector: false,
     };
     let mut config = config;
     adjust(&mut config);
     let services = accounts::server::build_services(&config, SecretBox::random())
         .await
         .expect("services");
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    accounts::server::start_workers(&config, &services, &stopped).expect("workers");
     let server = accounts::server::start(&config, services, std::future::pending())
         .await
         .expect("server");
@@ -180,6 +203,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         db: pool.get().await.expect("connection"),
         pool,
+        stop,
     }
 }
 
@@ -304,6 +328,50 @@ impl TestApp {
             .iter()
             .map(|row| row.get(0))
             .collect()
+    }
+}
+
+impl Drop for TestApp {
+    /// Stops the workers and removes the test's JetStream stream, if it made one.
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+        if !(self.config.relay || self.config.projector) {
+            return;
+        }
+        let url = self.config.nats_url.clone();
+        let stream = self.config.nats_stream.clone();
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let connect = async_nats::connect(url);
+                if let Ok(Ok(nats)) =
+                    tokio::time::timeout(std::time::Duration::from_secs(2), connect).await
+                {
+                    let _ = async_nats::jetstream::new(nats)
+                        .delete_stream(&stream)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+/// Waits until `projection` has applied the log up to `position`.
+pub async fn wait_for_projection(app: &TestApp, projection: &str, position: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !accounts::store::projections::has_reached(&app.db, projection, position)
+        .await
+        .expect("checkpoint")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "projection {projection} did not reach {position}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

@@ -5,6 +5,8 @@ mod health;
 mod helpers;
 mod idempotency;
 mod me;
+mod projector;
 mod relay;
 mod sessions;
 mod sign_up;
+mod users;

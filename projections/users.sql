@@ -1,0 +1,75 @@
+-- users: public profiles, for GET /v1/users/{id}, GET /v1/users?ids= and
+-- GET /v1/users/lookup?username=. Privacy is stored here and applied by the queries.
+--
+-- How a projection file reads (see src/projector/definition.rs): first the tables, then one
+-- section per event type, headed `-- on <EventType>` (several types: `-- on A, B`). Each
+-- statement of a section runs with `$1` bound to the event's envelope as jsonb, the same JSON
+-- the relay publishes: {id, type, schema_version, stream_type, stream_id, version, position,
+-- recorded_at, data, metadata}. A statement ends with `;` at the end of a line. Editing this
+-- file makes the projector rebuild the tables from the log and swap them in.
+
+CREATE TABLE users (
+    id            uuid        PRIMARY KEY,
+    username      text,
+    display_name  text,
+    email         text,
+    phone         text,
+    avatar_url    text,
+    cover_url     text,
+    bio           text,
+    gender        text        NOT NULL DEFAULT 'unknown',
+    birthday      date,
+    country       text,
+    province      text,
+    city          text,
+    role          text        NOT NULL,
+    status        text        NOT NULL DEFAULT 'active',
+    featured      boolean     NOT NULL DEFAULT false,
+    -- The domain's defaults (domain::account::Privacy): contact details and birthday hidden.
+    show_phone    boolean     NOT NULL DEFAULT false,
+    show_email    boolean     NOT NULL DEFAULT false,
+    show_birthday boolean     NOT NULL DEFAULT false,
+    show_follows  boolean     NOT NULL DEFAULT true,
+    created_at    timestamptz NOT NULL,
+    updated_at    timestamptz NOT NULL,
+    -- Version of the account stream's last event applied.
+    version       bigint      NOT NULL
+);
+CREATE INDEX users_username ON users (lower(username));
+
+-- on AccountRegistered
+INSERT INTO users (id, username, display_name, email, phone, role, created_at, updated_at, version)
+SELECT ($1->>'stream_id')::uuid, d->>'username', d->>'display_name', d->>'email', d->>'phone',
+       d->>'role', (d->>'at')::timestamptz, (d->>'at')::timestamptz, ($1->>'version')::bigint
+FROM (SELECT $1->'data' AS d) AS event;
+
+-- on ProfileUpdated
+-- jsonb_populate_record keeps each column the change does not name and takes the new value
+-- (null: cleared) of each one it does.
+UPDATE users AS u
+SET (display_name, avatar_url, cover_url, bio, gender, birthday, country, province, city,
+     updated_at, version)
+  = (SELECT c.display_name, c.avatar_url, c.cover_url, c.bio, c.gender, c.birthday, c.country,
+            c.province, c.city, ($1->'data'->>'at')::timestamptz, ($1->>'version')::bigint
+     FROM jsonb_populate_record(u, $1->'data'->'changes') AS c)
+WHERE u.id = ($1->>'stream_id')::uuid AND u.version < ($1->>'version')::bigint;
+
+-- on UsernameChanged
+UPDATE users
+SET username = $1->'data'->>'username',
+    updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on PrivacyChanged
+UPDATE users
+SET show_phone = ($1->'data'->'privacy'->>'show_phone')::boolean,
+    show_email = ($1->'data'->'privacy'->>'show_email')::boolean,
+    show_birthday = ($1->'data'->'privacy'->>'show_birthday')::boolean,
+    show_follows = ($1->'data'->'privacy'->>'show_follows')::boolean,
+    updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on AccountDeleted
+DELETE FROM users WHERE id = ($1->>'stream_id')::uuid;

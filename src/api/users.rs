@@ -1,0 +1,169 @@
+//! `/v1/users`: public profiles, from the `users` read model.
+
+use super::ApiTags;
+use super::problem::{Problems, statuses::*};
+use super::views::GenderView;
+use crate::domain::values::Gender;
+use crate::service::Services;
+use crate::service::users::{MAX_USERS_PER_REQUEST, PublicProfile};
+use chrono::{DateTime, NaiveDate, Utc};
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use uuid::Uuid;
+
+/// What anyone may see of a user: the user's privacy settings decide whether the (masked)
+/// email and phone and the birthday are shown.
+#[derive(Debug, Clone, Object)]
+pub struct UserView {
+    /// Account id.
+    pub id: Uuid,
+    /// Username.
+    #[oai(skip_serializing_if_is_none)]
+    pub username: Option<String>,
+    /// Display name.
+    #[oai(skip_serializing_if_is_none)]
+    pub display_name: Option<String>,
+    /// Masked email (`1****1@qq.com`), when the user shows it.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+    /// Masked phone (`+86138****8000`), when the user shows it.
+    #[oai(skip_serializing_if_is_none)]
+    pub phone: Option<String>,
+    /// Avatar image URL.
+    #[oai(skip_serializing_if_is_none)]
+    pub avatar_url: Option<String>,
+    /// Cover image URL.
+    #[oai(skip_serializing_if_is_none)]
+    pub cover_url: Option<String>,
+    /// About the user.
+    #[oai(skip_serializing_if_is_none)]
+    pub bio: Option<String>,
+    /// Gender.
+    pub gender: GenderView,
+    /// Birthday, when the user shows it.
+    #[oai(skip_serializing_if_is_none)]
+    pub birthday: Option<NaiveDate>,
+    /// Country.
+    #[oai(skip_serializing_if_is_none)]
+    pub country: Option<String>,
+    /// Province or state.
+    #[oai(skip_serializing_if_is_none)]
+    pub province: Option<String>,
+    /// City.
+    #[oai(skip_serializing_if_is_none)]
+    pub city: Option<String>,
+    /// Featured by an administrator.
+    pub featured: bool,
+    /// Whether the user's follows and followers are visible to others.
+    pub follows_visible: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<PublicProfile> for UserView {
+    fn from(profile: PublicProfile) -> Self {
+        let gender = match profile.gender.as_str() {
+            "male" => Gender::Male,
+            "female" => Gender::Female,
+            _ => Gender::Unknown,
+        };
+        Self {
+            id: profile.id,
+            username: profile.username,
+            display_name: profile.display_name,
+            email: profile.email,
+            phone: profile.phone,
+            avatar_url: profile.avatar_url,
+            cover_url: profile.cover_url,
+            bio: profile.bio,
+            gender: gender.into(),
+            birthday: profile.birthday,
+            country: profile.country,
+            province: profile.province,
+            city: profile.city,
+            featured: profile.featured,
+            follows_visible: profile.follows_visible,
+            created_at: profile.created_at,
+        }
+    }
+}
+
+/// The answer to a username lookup.
+#[derive(Debug, Clone, Object)]
+pub struct UserIdView {
+    /// Account id.
+    pub id: Uuid,
+}
+
+/// Public profiles.
+pub struct UsersApi;
+
+#[OpenApi(tag = "ApiTags::Users")]
+impl UsersApi {
+    /// Get a user's public profile
+    ///
+    /// Privacy applied: email and phone are masked and shown only if the user shows them; the
+    /// birthday likewise. `min_position` (a command's `Accounts-Position`) waits until this
+    /// read model includes that change, or answers `503 read_model_behind`.
+    #[oai(path = "/v1/users/:id", method = "get", operation_id = "getUser")]
+    async fn get_user(
+        &self,
+        services: Data<&Services>,
+        /// Account id.
+        id: Path<Uuid>,
+        /// Wait until the read model has applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<UserView>, Problems<{ BAD_REQUEST | NOT_FOUND | UNAVAILABLE }>> {
+        let profile = services.public_profile(id.0, min_position.0).await?;
+        Ok(Json(profile.into()))
+    }
+
+    /// Get several public profiles
+    ///
+    /// By `ids` (comma-separated, at most 100; unknown ids are left out, the rest keep the
+    /// order asked), optionally only featured ones; or, without `ids`, the featured users
+    /// (`featured=true`, newest first, at most 100). Neither gives an empty list.
+    #[oai(path = "/v1/users", method = "get", operation_id = "listUsers")]
+    async fn list_users(
+        &self,
+        services: Data<&Services>,
+        /// Account ids, comma-separated.
+        #[oai(default, explode = false, validator(max_items = 100))]
+        ids: Query<Vec<Uuid>>,
+        /// Only featured (`true`) or only not featured (`false`) users.
+        featured: Query<Option<bool>>,
+        /// Wait until the read model has applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<Vec<UserView>>, Problems<{ BAD_REQUEST | UNAVAILABLE }>> {
+        let ids = ids.0;
+        debug_assert!(ids.len() <= MAX_USERS_PER_REQUEST);
+        let profiles = services
+            .public_profiles(&ids, featured.0, min_position.0)
+            .await?;
+        Ok(Json(profiles.into_iter().map(Into::into).collect()))
+    }
+
+    /// Find a user by username
+    ///
+    /// Compared without regard to case. `404 user_not_found` when no user has it.
+    #[oai(path = "/v1/users/lookup", method = "get", operation_id = "lookupUser")]
+    async fn lookup_user(
+        &self,
+        services: Data<&Services>,
+        /// The username.
+        #[oai(validator(min_length = 1, max_length = 64))]
+        username: Query<String>,
+        /// Wait until the read model has applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<UserIdView>, Problems<{ BAD_REQUEST | NOT_FOUND | UNAVAILABLE }>> {
+        let id = services
+            .user_id_by_username(&username.0, min_position.0)
+            .await?;
+        Ok(Json(UserIdView { id }))
+    }
+}

@@ -1,0 +1,330 @@
+//! Applying events to a projection's tables, a batch per transaction.
+//!
+//! A batch first runs as one unit inside a savepoint, its statements pipelined. When one of them
+//! fails because of the event (bad data, a constraint, an error in the definition), the batch is
+//! run again one event at a time, each in a savepoint of its own; the events that fail are
+//! recorded in `projection_failures` with the database's error, and the rest are applied.
+//! Failures of the connection or the server are returned: the caller retries the batch.
+
+use super::definition::Definition;
+use crate::store::event_log::{LogCursor, RecordedEvent};
+use futures::future::{join_all, maybe_done, try_join_all};
+use serde_json::Value;
+use std::collections::HashMap;
+use tokio_postgres::types::Type;
+use tokio_postgres::{Client, Statement, Transaction};
+use uuid::Uuid;
+
+/// An event on its way into a projection.
+#[derive(Debug, Clone)]
+pub struct Pending {
+    /// Where it is in the log's commit-safe order.
+    pub cursor: LogCursor,
+    /// Its id.
+    pub event_id: Uuid,
+    /// Its type.
+    pub event_type: String,
+    /// The envelope bound to the statements as `$1`.
+    pub envelope: Value,
+}
+
+impl Pending {
+    /// The pending form of an event read from the log.
+    pub fn from_log(event: &RecordedEvent) -> Self {
+        let envelope =
+            serde_json::to_value(crate::relay::Envelope::from(event)).unwrap_or(Value::Null);
+        Self {
+            cursor: LogCursor::after(event),
+            event_id: event.event_id,
+            event_type: event.event_type.clone(),
+            envelope,
+        }
+    }
+}
+
+/// What a batch did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Events whose statements ran.
+    pub applied: usize,
+    /// Events recorded as failed.
+    pub failed: usize,
+    /// Events skipped: already applied before.
+    pub skipped: usize,
+}
+
+impl std::ops::AddAssign for Applied {
+    fn add_assign(&mut self, other: Self) {
+        self.applied += other.applied;
+        self.failed += other.failed;
+        self.skipped += other.skipped;
+    }
+}
+
+/// The live state of a projection, as `projections` records it.
+#[derive(Debug, Clone)]
+pub struct State {
+    /// The definition the live tables were built with.
+    pub definition_hash: String,
+    /// Rebuild count.
+    pub generation: i64,
+    /// The last event applied.
+    pub cursor: LogCursor,
+    /// JetStream sequence of the last message applied.
+    pub stream_sequence: i64,
+}
+
+/// The projection's state, if it has been built.
+pub async fn load_state(
+    client: &Client,
+    name: &str,
+) -> Result<Option<State>, tokio_postgres::Error> {
+    let row = client
+        .query_opt(
+            "SELECT definition_hash, generation, transaction_id::text, position, stream_sequence
+             FROM public.projections WHERE name = $1",
+            &[&name],
+        )
+        .await?;
+    Ok(row.map(|row| State {
+        definition_hash: row.get(0),
+        generation: row.get(1),
+        cursor: LogCursor {
+            transaction_id: row.get(2),
+            position: row.get(3),
+        },
+        stream_sequence: row.get(4),
+    }))
+}
+
+/// What a live batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiveOutcome {
+    /// The batch is in, with the checkpoint.
+    Committed(Applied),
+    /// The live tables were built from another definition (another version of the service
+    /// rebuilt them): this projector must not write to them.
+    NotMine,
+}
+
+/// Applies `events` to the live tables and moves the checkpoint to `checkpoint` (or past the
+/// last event, if further), in one transaction. Events at or before the recorded checkpoint
+/// are skipped: they were applied already.
+pub async fn commit_live(
+    client: &mut Client,
+    definition: &Definition,
+    events: &[Pending],
+    checkpoint: Option<&LogCursor>,
+    stream_sequence: Option<i64>,
+) -> Result<LiveOutcome, tokio_postgres::Error> {
+    let mut tx = client.transaction().await?;
+    tx.batch_execute(&format!("SET LOCAL search_path TO {}", definition.schema()))
+        .await?;
+    let row = tx
+        .query_opt(
+            "SELECT definition_hash, generation, transaction_id::text, position
+             FROM public.projections WHERE name = $1 FOR UPDATE",
+            &[&definition.name],
+        )
+        .await?;
+    let Some(row) = row else {
+        return Ok(LiveOutcome::NotMine);
+    };
+    if row.get::<_, String>(0) != definition.hash {
+        return Ok(LiveOutcome::NotMine);
+    }
+    let generation: i64 = row.get(1);
+    let floor = LogCursor {
+        transaction_id: row.get(2),
+        position: row.get(3),
+    };
+    let fresh: Vec<Pending> = events
+        .iter()
+        .filter(|event| event.cursor.order() > floor.order())
+        .cloned()
+        .collect();
+    let mut outcome = apply(&mut tx, definition, generation, &fresh).await?;
+    outcome.skipped += events.len() - fresh.len();
+    let last = fresh
+        .iter()
+        .map(|event| &event.cursor)
+        .chain(checkpoint)
+        .chain(std::iter::once(&floor))
+        .max_by_key(|cursor| cursor.order())
+        .unwrap_or(&floor);
+    tx.execute(
+        "UPDATE public.projections
+         SET transaction_id = $2::text::xid8, position = $3,
+             stream_sequence = greatest(stream_sequence, $4), updated_at = now()
+         WHERE name = $1",
+        &[
+            &definition.name,
+            &last.transaction_id,
+            &last.position,
+            &stream_sequence.unwrap_or(0),
+        ],
+    )
+    .await?;
+    notify(&tx, &definition.name).await?;
+    tx.commit().await?;
+    Ok(LiveOutcome::Committed(outcome))
+}
+
+/// Tells listeners (queries waiting for `min_position`) that a projection moved; delivered at
+/// commit.
+pub async fn notify(tx: &Transaction<'_>, name: &str) -> Result<(), tokio_postgres::Error> {
+    tx.execute("SELECT pg_notify('accounts_projections', $1)", &[&name])
+        .await?;
+    Ok(())
+}
+
+/// Applies `events` inside `tx`, whose `search_path` names the target schema; events that
+/// cannot be applied are recorded as failures of `generation`.
+pub async fn apply(
+    tx: &mut Transaction<'_>,
+    definition: &Definition,
+    generation: i64,
+    events: &[Pending],
+) -> Result<Applied, tokio_postgres::Error> {
+    let handled: Vec<&Pending> = events
+        .iter()
+        .filter(|event| definition.handlers.contains_key(&event.event_type))
+        .collect();
+    if handled.is_empty() {
+        return Ok(Applied {
+            applied: events.len(),
+            ..Applied::default()
+        });
+    }
+    let statements = prepare(tx, definition, &handled).await?;
+    let whole = tx.savepoint("batch").await?;
+    match run_all(&whole, &statements, &handled).await {
+        Ok(()) => {
+            whole.commit().await?;
+            return Ok(Applied {
+                applied: events.len(),
+                ..Applied::default()
+            });
+        }
+        Err(error) if caused_by_event(&error) => whole.rollback().await?,
+        Err(error) => return Err(error),
+    }
+    // One event at a time, to find the ones that fail.
+    let mut outcome = Applied {
+        applied: events.len() - handled.len(),
+        ..Applied::default()
+    };
+    for event in handled {
+        let single = tx.savepoint("event").await?;
+        match run_all(&single, &statements, &[event]).await {
+            Ok(()) => {
+                single.commit().await?;
+                outcome.applied += 1;
+            }
+            Err(error) if caused_by_event(&error) => {
+                single.rollback().await?;
+                record_failure(tx, definition, generation, event, &error).await?;
+                outcome.failed += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Prepares the statements of the event types in `events`.
+async fn prepare(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    events: &[&Pending],
+) -> Result<HashMap<String, Vec<Statement>>, tokio_postgres::Error> {
+    let mut types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
+    let mut prepared = HashMap::new();
+    for event_type in types {
+        let sqls = &definition.handlers[event_type];
+        let statements =
+            try_join_all(sqls.iter().map(|sql| tx.prepare_typed(sql, &[Type::JSONB]))).await?;
+        prepared.insert(event_type.to_owned(), statements);
+    }
+    Ok(prepared)
+}
+
+/// Runs every statement of every event, in order, pipelined on the connection: a request is
+/// sent when its future is first polled, so the futures are first polled one by one, in order,
+/// and only then awaited together.
+async fn run_all(
+    tx: &Transaction<'_>,
+    statements: &HashMap<String, Vec<Statement>>,
+    events: &[&Pending],
+) -> Result<(), tokio_postgres::Error> {
+    let mut runs: Vec<_> = events
+        .iter()
+        .flat_map(|event| {
+            statements[&event.event_type].iter().map(move |statement| {
+                Box::pin(maybe_done(tx.execute_raw(statement, [&event.envelope])))
+            })
+        })
+        .collect();
+    for run in &mut runs {
+        let _sent = futures::poll!(run.as_mut());
+    }
+    join_all(runs.iter_mut().map(|run| run.as_mut())).await;
+    for run in &mut runs {
+        if let Some(Err(error)) = run.as_mut().take_output() {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+async fn record_failure(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    generation: i64,
+    event: &Pending,
+    error: &tokio_postgres::Error,
+) -> Result<(), tokio_postgres::Error> {
+    let message = match error.as_db_error() {
+        Some(db) => format!("{}: {}", db.code().code(), db.message()),
+        None => error.to_string(),
+    };
+    tracing::warn!(
+        projection = %definition.name,
+        position = event.cursor.position,
+        event_type = %event.event_type,
+        error = %message,
+        "event could not be applied; recorded in projection_failures"
+    );
+    tx.execute(
+        "INSERT INTO public.projection_failures
+             (projection, generation, position, event_id, event_type, error)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (projection, generation, position)
+             DO UPDATE SET error = EXCLUDED.error, failed_at = now()",
+        &[
+            &definition.name,
+            &generation,
+            &event.cursor.position,
+            &event.event_id,
+            &event.event_type,
+            &message,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// True when the error comes from the event or the definition (its data, a constraint, the
+/// SQL), not from the connection or the server's condition: retrying would fail again.
+pub fn caused_by_event(error: &tokio_postgres::Error) -> bool {
+    let Some(code) = error.code() else {
+        return false;
+    };
+    // 08: connection, 40: rollback (serialization, deadlock), 53: resources, 57: operator
+    // intervention (shutdown, cancel), 58: system, XX: internal.
+    !["08", "40", "53", "57", "58", "XX"]
+        .iter()
+        .any(|class| code.code().starts_with(class))
+}

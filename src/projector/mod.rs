@@ -1,0 +1,536 @@
+//! The projector engine: keeps each projection's read-model tables up to date from the events.
+//!
+//! Per projection, one projector is active (a PostgreSQL session advisory lock on a connection of
+//! its own, which it also writes with); others stand by. The active one:
+//! 1. rebuilds the tables from the PostgreSQL log when they were built from another definition
+//!    (or never), into a fresh schema swapped in at the end, while queries read the old one;
+//! 2. catches up from the log (so that it never depends on what JetStream still holds);
+//! 3. follows a durable JetStream pull consumer, `projection_<name>`, created from the
+//!    projection's own checkpoint, applying what arrives in batches.
+//!
+//! Each batch is one transaction that also moves the projection's checkpoint (the commit-safe
+//! cursor of the last event applied) in `projections`, under that row's lock: an event at or
+//! before the checkpoint is skipped, so redelivery never applies anything twice, and a rebuild
+//! swapping tables in waits for (or holds off) the live batch. On any error the projector drops
+//! its consumer and starts again from the checkpoint; while NATS is down it reads the log.
+
+pub mod apply;
+pub mod definition;
+
+use crate::store::event_log::{self, LogCursor, LogRange};
+use anyhow::Context as _;
+use apply::{LiveOutcome, Pending};
+use async_nats::jetstream::{self, consumer};
+use definition::Definition;
+use futures::StreamExt as _;
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+/// How the projectors run.
+#[derive(Debug, Clone)]
+pub struct ProjectorConfig {
+    /// PostgreSQL URL: each projector and each rebuild uses a connection of its own.
+    pub database_url: String,
+    /// JetStream stream of the events.
+    pub stream: String,
+    /// Subject prefix of the events.
+    pub subject_prefix: String,
+    /// Most events in one live batch.
+    pub batch_size: usize,
+    /// Events read from the log per transaction when rebuilding or catching up.
+    pub log_batch_size: i64,
+    /// Pause between tries for the leadership.
+    pub standby_wait: Duration,
+}
+
+impl ProjectorConfig {
+    /// Defaults for a stream and subject prefix.
+    pub fn new(database_url: &str, stream: &str, subject_prefix: &str) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            stream: stream.to_owned(),
+            subject_prefix: subject_prefix.to_owned(),
+            batch_size: 500,
+            log_batch_size: 5000,
+            standby_wait: Duration::from_millis(500),
+        }
+    }
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, Copy)]
+pub struct RebuildReport {
+    /// Events applied to the new tables.
+    pub applied: usize,
+    /// Events recorded as failed.
+    pub failed: usize,
+    /// The generation now live.
+    pub generation: i64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// One projection's projector.
+pub struct Projector {
+    definition: Arc<Definition>,
+    jetstream: jetstream::Context,
+    config: ProjectorConfig,
+}
+
+impl Projector {
+    /// A projector of `definition`.
+    pub fn new(definition: Definition, nats: async_nats::Client, config: ProjectorConfig) -> Self {
+        Self {
+            definition: Arc::new(definition),
+            jetstream: jetstream::new(nats),
+            config,
+        }
+    }
+
+    /// Runs until `shutdown` turns true: waits for the leadership, then projects.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let name = self.definition.name.clone();
+        while !*shutdown.borrow() {
+            let leadership = tokio::select! {
+                leadership = self.become_leader() => leadership,
+                _ = shutdown.changed() => return,
+            };
+            let outcome = match leadership {
+                Ok(mut leader) => {
+                    tracing::info!(projection = %name, "projector is active");
+                    tokio::select! {
+                        outcome = self.lead(&mut leader) => outcome,
+                        _ = shutdown.changed() => return,
+                    }
+                }
+                Err(error) => Err(error),
+            };
+            if let Err(error) = outcome {
+                tracing::warn!(projection = %name, error = format!("{error:#}"), "projector stopped; starting again");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.config.standby_wait) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Waits until this projector holds its projection's lock, on a connection of its own.
+    async fn become_leader(&self) -> anyhow::Result<Client> {
+        let client = connect(&self.config.database_url).await?;
+        let key = lock_key("projector", &self.definition.name);
+        loop {
+            let row = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?;
+            if row.get::<_, bool>(0) {
+                return Ok(client);
+            }
+            tokio::time::sleep(self.config.standby_wait).await;
+        }
+    }
+
+    /// Projects while this projector leads; returns on the first error.
+    async fn lead(&self, leader: &mut Client) -> anyhow::Result<()> {
+        let definition = &self.definition;
+        let state = apply::load_state(leader, &definition.name).await?;
+        if state.as_ref().map(|s| s.definition_hash.as_str()) != Some(definition.hash.as_str()) {
+            tracing::info!(projection = %definition.name, "definition changed or new: rebuilding");
+            let report = rebuild(
+                &self.config.database_url,
+                definition,
+                self.config.log_batch_size,
+            )
+            .await?;
+            tracing::info!(projection = %definition.name, ?report, "rebuilt");
+        }
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            self.catch_up_from_log(leader).await?;
+            match self.follow_jetstream(leader).await {
+                Ok(()) => return Ok(()),
+                Err(error) => {
+                    if leader.is_closed() {
+                        return Err(error);
+                    }
+                    tracing::warn!(projection = %definition.name, error = format!("{error:#}"), retry_in = ?backoff, "following JetStream failed; reading the log meanwhile");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    /// Applies the events of the log after the checkpoint, up to the end of what is final.
+    async fn catch_up_from_log(&self, leader: &mut Client) -> anyhow::Result<()> {
+        let definition = &self.definition;
+        let types = definition.event_types();
+        loop {
+            let Some(state) = apply::load_state(leader, &definition.name).await? else {
+                anyhow::bail!("the projection has no state");
+            };
+            let Some(tail) = event_log::last_final_cursor(&*leader).await? else {
+                return Ok(());
+            };
+            if tail.order() <= state.cursor.order() {
+                return Ok(());
+            }
+            let events = event_log::read_range(
+                &*leader,
+                &LogRange {
+                    after: &state.cursor,
+                    until: Some(&tail),
+                    types: Some(&types),
+                    limit: self.config.log_batch_size,
+                },
+            )
+            .await?;
+            let full = events.len() as i64 == self.config.log_batch_size;
+            let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
+            // A partial batch is everything up to the tail: the checkpoint moves to the tail.
+            let checkpoint = if full { None } else { Some(&tail) };
+            match apply::commit_live(leader, definition, &pending, checkpoint, None).await? {
+                LiveOutcome::Committed(_) => {}
+                LiveOutcome::NotMine => {
+                    anyhow::bail!("the live tables belong to another definition")
+                }
+            }
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Follows the projection's durable consumer; returns `Ok` only if the leadership is lost.
+    async fn follow_jetstream(&self, leader: &mut Client) -> anyhow::Result<()> {
+        let definition = &self.definition;
+        let stream = crate::relay::ensure_stream(
+            &self.jetstream,
+            &self.config.stream,
+            &self.config.subject_prefix,
+        )
+        .await?;
+        let durable = format!("projection_{}", definition.name);
+        let state = apply::load_state(leader, &definition.name)
+            .await?
+            .context("the projection has no state")?;
+        // Start from the checkpoint: whatever the consumer had delivered before is forgotten.
+        let _ = stream.delete_consumer(&durable).await;
+        let deliver_policy = match u64::try_from(state.stream_sequence) {
+            Ok(last) if last > 0 => consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            },
+            _ => consumer::DeliverPolicy::All,
+        };
+        let consumer: consumer::PullConsumer = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(durable),
+                filter_subject: format!("{}.>", self.config.subject_prefix),
+                deliver_policy,
+                ack_policy: consumer::AckPolicy::All,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .context("creating the projection's consumer")?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await?;
+        loop {
+            if leader.is_closed() {
+                return Ok(());
+            }
+            // Wait for one message, then take whatever else has already arrived.
+            let first = tokio::time::timeout(Duration::from_secs(1), messages.next()).await;
+            let first = match first {
+                Err(_) => continue,
+                Ok(None) => anyhow::bail!("the consumer's message stream ended"),
+                Ok(Some(message)) => message?,
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.config.batch_size {
+                match futures::FutureExt::now_or_never(messages.next()) {
+                    Some(Some(message)) => batch.push(message?),
+                    Some(None) | None => break,
+                }
+            }
+            self.apply_messages(leader, &batch).await?;
+            if let Some(last) = batch.last() {
+                // All acknowledgements up to this one; a lost ack only means a redelivery,
+                // which the checkpoint skips.
+                if let Err(error) = last.ack().await {
+                    tracing::debug!(error = %error, "acknowledgement not sent");
+                }
+            }
+        }
+    }
+
+    async fn apply_messages(
+        &self,
+        leader: &mut Client,
+        batch: &[jetstream::Message],
+    ) -> anyhow::Result<()> {
+        let definition = &self.definition;
+        let mut envelopes = Vec::with_capacity(batch.len());
+        let mut last_sequence = 0_u64;
+        for message in batch {
+            if let Ok(info) = message.info() {
+                last_sequence = last_sequence.max(info.stream_sequence);
+            }
+            match serde_json::from_slice::<serde_json::Value>(&message.payload) {
+                Ok(envelope) => envelopes.push(envelope),
+                Err(error) => {
+                    tracing::warn!(subject = %message.subject, error = %error, "ignoring a message that is not an event envelope");
+                }
+            }
+        }
+        // The commit-safe order of each event comes from the log, which also vouches for it.
+        let ids: Vec<Uuid> = envelopes
+            .iter()
+            .filter_map(|e| e.get("id")?.as_str()?.parse().ok())
+            .collect();
+        let rows = leader
+            .query(
+                "SELECT event_id, transaction_id::text, position FROM public.events WHERE event_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+        let cursors: std::collections::HashMap<Uuid, LogCursor> = rows
+            .iter()
+            .map(|row| {
+                (
+                    row.get(0),
+                    LogCursor {
+                        transaction_id: row.get(1),
+                        position: row.get(2),
+                    },
+                )
+            })
+            .collect();
+        let mut pending: Vec<Pending> = envelopes
+            .into_iter()
+            .filter_map(|envelope| {
+                let event_id: Uuid = envelope.get("id")?.as_str()?.parse().ok()?;
+                let Some(cursor) = cursors.get(&event_id) else {
+                    tracing::warn!(%event_id, "ignoring a message whose event is not in the log");
+                    return None;
+                };
+                Some(Pending {
+                    cursor: cursor.clone(),
+                    event_id,
+                    event_type: envelope.get("type")?.as_str()?.to_owned(),
+                    envelope,
+                })
+            })
+            .collect();
+        pending.sort_by_key(|event| event.cursor.order());
+        let sequence = i64::try_from(last_sequence).ok();
+        match apply::commit_live(leader, definition, &pending, None, sequence).await? {
+            LiveOutcome::Committed(outcome) => {
+                tracing::debug!(projection = %definition.name, ?outcome, "batch applied");
+                Ok(())
+            }
+            LiveOutcome::NotMine => {
+                anyhow::bail!("the live tables belong to another definition; standing by")
+            }
+        }
+    }
+}
+
+/// Rebuilds a projection from the PostgreSQL log into fresh tables and swaps them in; queries
+/// read the old tables until the swap, which takes a moment. One rebuild of a projection runs at
+/// a time (another waits for it).
+pub async fn rebuild(
+    database_url: &str,
+    definition: &Definition,
+    batch_size: i64,
+) -> anyhow::Result<RebuildReport> {
+    let started = Instant::now();
+    let mut client = connect(database_url).await?;
+    client
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&lock_key("rebuild", &definition.name)],
+        )
+        .await?;
+    let generation = apply::load_state(&client, &definition.name)
+        .await?
+        .map_or(0, |state| state.generation)
+        + 1;
+    let live = definition.schema();
+    let next = definition.next_schema();
+    {
+        let tx = client.transaction().await?;
+        tx.batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {next} CASCADE;
+             CREATE SCHEMA {next};
+             SET LOCAL search_path TO {next};
+             {tables}",
+            tables = definition.tables
+        ))
+        .await
+        .with_context(|| format!("creating the tables of projections/{}.sql", definition.name))?;
+        tx.execute(
+            "DELETE FROM public.projection_failures WHERE projection = $1 AND generation >= $2",
+            &[&definition.name, &generation],
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    let types = definition.event_types();
+    let mut cursor = LogCursor::start();
+    let mut totals = apply::Applied::default();
+    // Fill the new tables in rounds, each up to the end of what is final when it starts, until
+    // a round finds little to do; the rest is applied while swapping, under the row lock.
+    loop {
+        let Some(tail) = event_log::last_final_cursor(&client).await? else {
+            break;
+        };
+        if tail.order() <= cursor.order() {
+            break;
+        }
+        let mut round = 0;
+        loop {
+            let tx_cursor = cursor.clone();
+            let mut tx = client.transaction().await?;
+            tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
+                .await?;
+            let read = apply_range(
+                &mut tx, definition, generation, &types, &tx_cursor, &tail, batch_size,
+            )
+            .await?;
+            tx.commit().await?;
+            totals += read.applied;
+            round += read.events;
+            match read.last {
+                Some(last) => cursor = last,
+                None => break,
+            }
+        }
+        cursor = tail;
+        if round < batch_size as usize {
+            break;
+        }
+    }
+    // The swap.
+    let mut tx = client.transaction().await?;
+    tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
+        .await?;
+    tx.query_opt(
+        "SELECT 1 FROM public.projections WHERE name = $1 FOR UPDATE",
+        &[&definition.name],
+    )
+    .await?;
+    if let Some(tail) = event_log::last_final_cursor(&tx).await? {
+        while tail.order() > cursor.order() {
+            let read = apply_range(
+                &mut tx,
+                definition,
+                generation,
+                &types,
+                &cursor.clone(),
+                &tail,
+                batch_size,
+            )
+            .await?;
+            totals += read.applied;
+            match read.last {
+                Some(last) => cursor = last,
+                None => cursor = tail.clone(),
+            }
+        }
+    }
+    tx.batch_execute(&format!(
+        "DROP SCHEMA IF EXISTS {live} CASCADE; ALTER SCHEMA {next} RENAME TO {live};"
+    ))
+    .await?;
+    tx.execute(
+        "INSERT INTO public.projections (name, definition_hash, generation, transaction_id, position)
+         VALUES ($1, $2, $3, $4::text::xid8, $5)
+         ON CONFLICT (name) DO UPDATE
+             SET definition_hash = EXCLUDED.definition_hash,
+                 generation = EXCLUDED.generation,
+                 transaction_id = EXCLUDED.transaction_id,
+                 position = EXCLUDED.position,
+                 rebuilt_at = now(), updated_at = now()",
+        &[
+            &definition.name,
+            &definition.hash,
+            &generation,
+            &cursor.transaction_id,
+            &cursor.position,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM public.projection_failures WHERE projection = $1 AND generation < $2",
+        &[&definition.name, &generation],
+    )
+    .await?;
+    apply::notify(&tx, &definition.name).await?;
+    tx.commit().await?;
+    Ok(RebuildReport {
+        applied: totals.applied,
+        failed: totals.failed,
+        generation,
+        elapsed: started.elapsed(),
+    })
+}
+
+struct RangeRead {
+    applied: apply::Applied,
+    events: usize,
+    last: Option<LogCursor>,
+}
+
+/// Reads one batch of handled events in `(after, until]` and applies it within `tx`.
+async fn apply_range(
+    tx: &mut tokio_postgres::Transaction<'_>,
+    definition: &Definition,
+    generation: i64,
+    types: &[String],
+    after: &LogCursor,
+    until: &LogCursor,
+    batch_size: i64,
+) -> anyhow::Result<RangeRead> {
+    let events = event_log::read_range(
+        &*tx,
+        &LogRange {
+            after,
+            until: Some(until),
+            types: Some(types),
+            limit: batch_size,
+        },
+    )
+    .await?;
+    let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
+    let applied = apply::apply(tx, definition, generation, &pending).await?;
+    Ok(RangeRead {
+        applied,
+        events: events.len(),
+        last: events.last().map(LogCursor::after),
+    })
+}
+
+/// An advisory lock key for a projection's `role`.
+fn lock_key(role: &str, name: &str) -> i64 {
+    let digest = Sha256::digest(format!("accounts:{role}:{name}").as_bytes());
+    let mut bytes = [0_u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+async fn connect(database_url: &str) -> anyhow::Result<Client> {
+    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+        .await
+        .context("connecting to PostgreSQL")?;
+    tokio::spawn(connection);
+    Ok(client)
+}

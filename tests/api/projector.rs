@@ -1,0 +1,341 @@
+//! The projector engine against real PostgreSQL and NATS: exactly-once application, failures
+//! recorded, rebuilds identical to live tables, faults.
+
+use crate::helpers::{OwnNats, TestApp, User, spawn_app_with, spawn_pipeline, wait_for_projection};
+use accounts::projector::definition::{Definition, builtin_named};
+use accounts::projector::{Projector, ProjectorConfig, rebuild};
+use serde_json::json;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// A projection that records each event it applies under a unique key: applying one twice
+/// would fail and be recorded in `projection_failures`.
+const COUNTING: &str = "\
+CREATE TABLE seen (position bigint PRIMARY KEY, event_type text NOT NULL);
+-- on AccountRegistered, ProfileUpdated, UsernameChanged, PasswordChanged, PrivacyChanged, SessionStarted, SessionsEnded, AccountDeleted
+INSERT INTO seen VALUES (($1->>'position')::bigint, $1->>'type');
+";
+
+fn counting() -> Definition {
+    Definition::parse("counting", COUNTING).expect("definition")
+}
+
+fn projector_config(app: &TestApp, nats_url_stream: (&str, &str)) -> ProjectorConfig {
+    let (_, stream) = nats_url_stream;
+    let mut config = ProjectorConfig::new(
+        &app.config.database_url,
+        stream,
+        &app.config.nats_subject_prefix,
+    );
+    config.standby_wait = Duration::from_millis(50);
+    config.batch_size = 50;
+    config
+}
+
+async fn start_projector(
+    app: &TestApp,
+    definition: Definition,
+    nats_url: &str,
+) -> (watch::Sender<bool>, tokio::task::JoinHandle<()>) {
+    let nats = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(nats_url)
+        .await
+        .expect("nats");
+    let config = projector_config(app, (nats_url, &app.config.nats_stream));
+    let projector = Projector::new(definition, nats, config);
+    let (stop, stopped) = watch::channel(false);
+    (stop, tokio::spawn(projector.run(stopped)))
+}
+
+/// Profile changes by `user`; returns the last position.
+async fn changes(app: &TestApp, user: &User, label: &str, count: usize) -> i64 {
+    let mut position = 0;
+    for i in 0..count {
+        let answer = app
+            .patch(
+                "/v1/me",
+                &user.token,
+                json!({"bio": format!("{label} {i}")}),
+            )
+            .await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        position = answer.position();
+    }
+    position
+}
+
+/// Every row of a projection's tables, as JSON text, in a stable order.
+async fn rows(app: &TestApp, sql: &str) -> Vec<String> {
+    app.db
+        .query(sql, &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+async fn users_rows(app: &TestApp) -> Vec<String> {
+    rows(
+        app,
+        "SELECT to_jsonb(u)::text FROM projection_users.users u ORDER BY id",
+    )
+    .await
+}
+
+async fn failures(app: &TestApp, projection: &str) -> Vec<String> {
+    app.db
+        .query(
+            "SELECT event_type || ': ' || error FROM projection_failures WHERE projection = $1",
+            &[&projection],
+        )
+        .await
+        .expect("failures")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+/// Asserts that the counting projection applied every event of the log exactly once.
+async fn assert_counted_exactly_once(app: &TestApp) {
+    assert_eq!(failures(app, "counting").await, Vec::<String>::new());
+    let seen = rows(
+        app,
+        "SELECT string_agg(position::text, ',' ORDER BY position) FROM projection_counting.seen",
+    )
+    .await;
+    let logged = rows(
+        app,
+        "SELECT string_agg(position::text, ',' ORDER BY position) FROM events",
+    )
+    .await;
+    assert_eq!(seen, logged);
+}
+
+#[tokio::test]
+async fn a_rebuild_gives_the_same_tables_as_the_live_projection() {
+    let app = spawn_pipeline().await;
+    let mut last = 0;
+    for n in 0..4 {
+        let user = app.new_user().await;
+        last = changes(&app, &user, &format!("user {n}"), 3).await;
+        let privacy = app
+            .put(
+                "/v1/me/privacy",
+                &user.token,
+                json!({"show_email": n % 2 == 0, "show_phone": false, "show_birthday": true, "show_follows": n % 3 == 0}),
+            )
+            .await;
+        last = last.max(privacy.position());
+    }
+    wait_for_projection(&app, "users", last).await;
+    let live = users_rows(&app).await;
+    assert_eq!(live.len(), 4);
+
+    // Small batches, so that the rebuild takes several rounds and transactions.
+    let report = rebuild(
+        &app.config.database_url,
+        &builtin_named("users").unwrap(),
+        3,
+    )
+    .await
+    .expect("rebuild");
+    assert_eq!(report.generation, 2);
+    assert_eq!(users_rows(&app).await, live);
+    assert_eq!(failures(&app, "users").await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_changed_definition_is_rebuilt_and_swapped_in_while_queries_answer() {
+    let app = spawn_pipeline().await;
+    let user = app.new_user().await;
+    let last = changes(&app, &user, "before", 3).await;
+    wait_for_projection(&app, "users", last).await;
+    let before = users_rows(&app).await;
+
+    // What a new version of the service does on start: its file differs, so it rebuilds.
+    let users = builtin_named("users").unwrap();
+    let text = format!(
+        "{}\n-- on UsernameChanged\nSELECT 1;\n",
+        include_str!("../../projections/users.sql")
+            .replace("-- on UsernameChanged\n", "-- on UsernameChangedLegacy\n")
+    );
+    let changed = Definition::parse("users", &text).expect("changed definition");
+    assert_ne!(changed.hash, users.hash);
+    let swapping = tokio::spawn({
+        let url = app.config.database_url.clone();
+        async move { rebuild(&url, &changed, 2).await }
+    });
+    let profile = app.get(&format!("/v1/users/{}", user.id), None).await;
+    assert_eq!(profile.status, 200, "queries answer during the rebuild");
+    let report = swapping.await.unwrap().expect("rebuild");
+    assert_eq!(report.generation, 2);
+    assert_eq!(users_rows(&app).await, before);
+    let hash: String = app
+        .db
+        .query_one(
+            "SELECT definition_hash FROM projections WHERE name = 'users'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_ne!(hash, users.hash, "the new definition is live");
+}
+
+#[tokio::test]
+async fn events_that_cannot_be_applied_are_recorded_and_the_projection_goes_on() {
+    let app = spawn_app_with(|config| config.relay = true).await;
+    let definition = Definition::parse(
+        "picky",
+        "CREATE TABLE bios (id uuid PRIMARY KEY, bio text NOT NULL);
+-- on AccountRegistered
+INSERT INTO bios VALUES (($1->>'stream_id')::uuid, 'none');
+-- on ProfileUpdated
+UPDATE bios SET bio = $1->'data'->'changes'->>'bio' WHERE id = ($1->>'stream_id')::uuid;
+",
+    )
+    .unwrap();
+    let (stop, projector) = start_projector(&app, definition, &app.config.nats_url).await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"bio": "kept"}))
+        .await;
+    // A change without a bio sets it to null: NOT NULL refuses it.
+    app.patch("/v1/me", &user.token, json!({"display_name": "X"}))
+        .await;
+    let last = app
+        .patch("/v1/me", &user.token, json!({"bio": "after"}))
+        .await
+        .position();
+    wait_for_projection(&app, "picky", last).await;
+
+    let recorded = failures(&app, "picky").await;
+    assert_eq!(recorded.len(), 1, "{recorded:?}");
+    assert!(
+        recorded[0].starts_with("ProfileUpdated: 23502"),
+        "{recorded:?}"
+    );
+    let bios = rows(&app, "SELECT bio FROM projection_picky.bios").await;
+    assert_eq!(
+        bios,
+        ["after"],
+        "the events after the failed one were applied"
+    );
+    stop.send(true).unwrap();
+    projector.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_projector_killed_mid_batch_resumes_with_the_same_result() {
+    let app = spawn_app_with(|config| config.relay = true).await;
+    let user = app.new_user().await;
+    let (_stop, first) = start_projector(&app, counting(), &app.config.nats_url).await;
+    let writing = {
+        let address = app.address.clone();
+        let token = user.token.clone();
+        tokio::spawn(async move {
+            let client = reqwest::Client::new();
+            let mut last = 0;
+            for i in 0..150 {
+                let answer = client
+                    .patch(format!("{address}/v1/me"))
+                    .bearer_auth(&token)
+                    .json(&json!({"bio": format!("bio {i}")}))
+                    .send()
+                    .await
+                    .expect("patch");
+                assert_eq!(answer.status(), 200);
+                last = answer.headers()["accounts-position"]
+                    .to_str()
+                    .unwrap()
+                    .parse::<i64>()
+                    .unwrap();
+            }
+            last
+        })
+    };
+    // Kill the projector while events flow, once it has applied some.
+    loop {
+        // Until the first build, the table does not exist.
+        let applied: i64 = app
+            .db
+            .query_one("SELECT count(*) FROM projection_counting.seen", &[])
+            .await
+            .map_or(0, |row| row.get(0));
+        if applied > 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.abort();
+    let _ = first.await;
+    let last = writing.await.unwrap();
+
+    let (stop, second) = start_projector(&app, counting(), &app.config.nats_url).await;
+    wait_for_projection(&app, "counting", last).await;
+    assert_counted_exactly_once(&app).await;
+    stop.send(true).unwrap();
+    second.await.unwrap();
+}
+
+#[tokio::test]
+async fn two_projectors_of_one_projection_never_both_apply() {
+    let app = spawn_app_with(|config| config.relay = true).await;
+    let (stop_one, one) = start_projector(&app, counting(), &app.config.nats_url).await;
+    let (stop_two, two) = start_projector(&app, counting(), &app.config.nats_url).await;
+    let mut last = 0;
+    for n in 0..3 {
+        let user = app.new_user().await;
+        last = changes(&app, &user, &format!("user {n}"), 20).await;
+    }
+    wait_for_projection(&app, "counting", last).await;
+    assert_counted_exactly_once(&app).await;
+    // Stop whichever leads: the other takes over and goes on, still exactly once.
+    stop_one.send(true).unwrap();
+    one.await.unwrap();
+    let user = app.new_user().await;
+    let last = changes(&app, &user, "after", 10).await;
+    wait_for_projection(&app, "counting", last).await;
+    assert_counted_exactly_once(&app).await;
+    stop_two.send(true).unwrap();
+    two.await.unwrap();
+}
+
+#[tokio::test]
+async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models() {
+    let mut nats = OwnNats::start().await;
+    let url = nats.url();
+    let app = spawn_app_with(|config| {
+        config.nats_url = url;
+        config.relay = true;
+        config.projector = true;
+    })
+    .await;
+    let (stop, counter) = start_projector(&app, counting(), &nats.url()).await;
+    let user = app.new_user().await;
+    changes(&app, &user, "online", 10).await;
+    nats.stop().await;
+    changes(&app, &user, "offline", 10).await;
+    nats.restart().await;
+    let last = changes(&app, &user, "back", 10).await;
+
+    wait_for_projection(&app, "counting", last).await;
+    wait_for_projection(&app, "users", last).await;
+    assert_counted_exactly_once(&app).await;
+    let profile = app
+        .get(&format!("/v1/users/{}?min_position={last}", user.id), None)
+        .await;
+    assert_eq!(profile.body["bio"], "back 9");
+    let live = users_rows(&app).await;
+    rebuild(
+        &app.config.database_url,
+        &builtin_named("users").unwrap(),
+        100,
+    )
+    .await
+    .expect("rebuild");
+    assert_eq!(users_rows(&app).await, live);
+    stop.send(true).unwrap();
+    counter.await.unwrap();
+}
