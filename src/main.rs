@@ -25,8 +25,53 @@ enum Command {
         )]
         database_url: String,
     },
+    /// Rebuild a projection's tables from the event log and swap them in (queries keep
+    /// answering from the old tables meanwhile).
+    Rebuild {
+        /// The projection: a file name of `projections/` without `.sql`, e.g. `users`.
+        projection: String,
+        /// PostgreSQL URL.
+        #[arg(
+            long,
+            env = "ACCOUNTS_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+        )]
+        database_url: String,
+    },
+    /// Work with the event log.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write the JSON Schemas of the events (the envelope and each event type's data) into a
+    /// folder, one file each; without a folder, print them all as one JSON object.
+    EventSchemas {
+        /// The folder, e.g. `openapi/events`.
+        folder: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Write the log as NDJSON to standard output, one envelope per line, in commit order:
+    /// for auditors and for loading the history elsewhere.
+    Export {
+        /// Only events after this log position.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// Only these event types (comma-separated or repeated).
+        #[arg(long, value_delimiter = ',')]
+        types: Vec<String>,
+        /// PostgreSQL URL.
+        #[arg(
+            long,
+            env = "ACCOUNTS_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+        )]
+        database_url: String,
+    },
 }
 
 #[tokio::main]
@@ -45,8 +90,56 @@ async fn main() -> anyhow::Result<()> {
             println!("migrated {database_url}");
             Ok(())
         }
+        Command::Rebuild {
+            projection,
+            database_url,
+        } => {
+            accounts::server::prepare_database(&database_url).await?;
+            let definition = accounts::projector::definition::builtin_named(&projection)?;
+            let report = accounts::projector::rebuild(&database_url, &definition, 5000).await?;
+            println!(
+                "rebuilt {projection}: {} events applied, {} failed, generation {}, in {:.2?}",
+                report.applied, report.failed, report.generation, report.elapsed
+            );
+            Ok(())
+        }
+        Command::Events {
+            command:
+                EventsCommand::Export {
+                    after,
+                    types,
+                    database_url,
+                },
+        } => {
+            let types = (!types.is_empty()).then_some(types);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let count =
+                accounts::export::export(&database_url, after, types.as_deref(), &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("exported {count} events");
+            Ok(())
+        }
         Command::Openapi => {
             println!("{}", accounts::api::openapi_json());
+            Ok(())
+        }
+        Command::EventSchemas { folder: None } => {
+            print!("{}", accounts::events::schemas_json());
+            Ok(())
+        }
+        Command::EventSchemas {
+            folder: Some(folder),
+        } => {
+            std::fs::create_dir_all(&folder)?;
+            for entry in std::fs::read_dir(&folder)? {
+                let path = entry?.path();
+                if path.extension().is_some_and(|ext| ext == "json") {
+                    std::fs::remove_file(path)?;
+                }
+            }
+            for (name, text) in accounts::events::schemas() {
+                std::fs::write(folder.join(name), text)?;
+            }
             Ok(())
         }
     }

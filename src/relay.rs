@@ -59,7 +59,7 @@ impl RelayConfig {
 }
 
 /// The message body published for each event.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 pub struct Envelope<'a> {
     /// Event id (also the `Nats-Msg-Id`).
     pub id: Uuid,
@@ -229,6 +229,7 @@ impl Relay {
             }
         }
         checkpoints::save(&client, CHECKPOINT, &LogCursor::after(last)).await?;
+        crate::telemetry::events_published(events.len());
         Ok(events.len())
     }
 

@@ -27,6 +27,7 @@ pub async fn prepare_database(database_url: &str) -> anyhow::Result<()> {
 
 /// Builds the services from configuration.
 pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Result<Services> {
+    crate::telemetry::init();
     let pool = store::connect(&config.database_url, config.db_pool_size)?;
     let hasher = PasswordHasher::new(config.hash_concurrency(), secrets.clone()).await?;
     Ok(Services {

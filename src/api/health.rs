@@ -3,7 +3,7 @@
 use super::ApiTags;
 use crate::service::Services;
 use poem::web::Data;
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
 /// A probe's answer.
@@ -45,6 +45,17 @@ impl HealthApi {
             database: None,
             nats: None,
         })
+    }
+
+    /// Metrics
+    ///
+    /// Prometheus text format: `accounts_events_appended_total` (by stream and event type),
+    /// `accounts_log_head_position`, `accounts_relay_lag_events` and `_seconds`, and per
+    /// projection `accounts_projection_lag_events`, `_lag_seconds`, `_position` and
+    /// `_failed_events`, read from the database at each scrape.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self, services: Data<&Services>) -> PlainText<String> {
+        PlainText(crate::telemetry::render(&services.pool).await)
     }
 
     /// Readiness

@@ -4,7 +4,7 @@ use super::ApiTags;
 use super::auth::SignedIn;
 use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
-use super::views::{AccountView, Done, GenderView, PrivacyView};
+use super::views::{AccountView, Done, EventPage, EventView, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
 use crate::domain::values::{
     Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
@@ -163,6 +163,44 @@ impl MeApi {
         Ok(Done::NoContent(position))
     }
 
+    /// My account's history
+    ///
+    /// Every event of my account, newest first: sign-ups and sign-ins (with client address
+    /// and user agent), sessions ended, profile, username, password and privacy changes. Read
+    /// from the log itself, so always current. Page with `before` = the last page's
+    /// `next_before`.
+    #[oai(path = "/v1/me/events", method = "get", operation_id = "listMyEvents")]
+    async fn list_my_events(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Only events older than this version (the previous page's `next_before`).
+        #[oai(validator(minimum(value = "1")))]
+        before: Query<Option<i64>>,
+        /// Events per page: 1 to 100.
+        #[oai(
+            default = "default_page_size",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        limit: Query<i64>,
+        /// Only these event types, comma-separated.
+        #[oai(default, explode = false, validator(max_items = 50))]
+        types: Query<Vec<String>>,
+        /// Accepted for uniformity with other queries; this answer is always current.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<EventPage>, Problems<SIGNED_IN>> {
+        let _ = min_position;
+        let types = (!types.0.is_empty()).then_some(types.0);
+        let (events, next_before) = services
+            .account_history(caller.0.account_id, before.0, types.as_deref(), limit.0)
+            .await?;
+        Ok(Json(EventPage {
+            events: events.iter().map(EventView::of).collect(),
+            next_before,
+        }))
+    }
+
     /// Get my privacy settings
     #[oai(path = "/v1/me/privacy", method = "get", operation_id = "getPrivacy")]
     async fn get_privacy(
@@ -224,6 +262,10 @@ impl MeApi {
             .await?;
         Ok(Done::NoContent(position))
     }
+}
+
+fn default_page_size() -> i64 {
+    20
 }
 
 /// Parses a PATCH body into domain changes, collecting every invalid field.

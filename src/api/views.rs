@@ -2,6 +2,7 @@
 
 use crate::domain::account::{Account, AccountStatus, Privacy, Role};
 use crate::domain::values::Gender;
+use crate::store::event_log::RecordedEvent;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
@@ -184,6 +185,76 @@ impl From<PrivacyView> for Privacy {
             show_follows: p.show_follows,
         }
     }
+}
+
+/// One event of an account's history.
+#[derive(Debug, Clone, Object)]
+pub struct EventView {
+    /// Event id.
+    pub id: Uuid,
+    /// Event type, e.g. `SessionStarted`, `PasswordChanged`.
+    #[oai(rename = "type")]
+    pub event_type: String,
+    /// Version within the account's stream, from 1.
+    pub version: i64,
+    /// Position in the whole log.
+    pub position: i64,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// The event's data (password hashes left out), as in `openapi/events/`.
+    pub data: serde_json::Value,
+    /// The signed-in account that caused it, when not the account itself signing up or in.
+    #[oai(skip_serializing_if_is_none)]
+    pub actor: Option<Uuid>,
+    /// Client address of the request.
+    #[oai(skip_serializing_if_is_none)]
+    pub ip: Option<String>,
+    /// Client user agent of the request.
+    #[oai(skip_serializing_if_is_none)]
+    pub user_agent: Option<String>,
+    /// The request's id (`X-Request-Id`).
+    #[oai(skip_serializing_if_is_none)]
+    pub request_id: Option<String>,
+}
+
+impl EventView {
+    /// The view of a recorded event, without secrets.
+    pub fn of(event: &RecordedEvent) -> Self {
+        let mut data = event.data.clone();
+        if let Some(object) = data.as_object_mut() {
+            object.remove("password");
+        }
+        let text = |key: &str| {
+            event
+                .metadata
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+                .filter(|value| !value.is_empty())
+                .map(str::to_owned)
+        };
+        Self {
+            id: event.event_id,
+            event_type: event.event_type.clone(),
+            version: event.version,
+            position: event.position,
+            recorded_at: event.recorded_at,
+            data,
+            actor: text("actor").and_then(|actor| actor.parse().ok()),
+            ip: text("ip"),
+            user_agent: text("user_agent"),
+            request_id: text("request_id"),
+        }
+    }
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct EventPage {
+    /// The events.
+    pub events: Vec<EventView>,
+    /// Pass as `before` for the next (older) page; absent on the last page.
+    #[oai(skip_serializing_if_is_none)]
+    pub next_before: Option<i64>,
 }
 
 /// The answer to a command that returns no body.

@@ -32,7 +32,7 @@ fn char_count(value: &str) -> usize {
 }
 
 /// An email address, trimmed and lower-cased so that one mailbox has one spelling.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 
@@ -84,7 +84,7 @@ impl fmt::Display for Email {
 
 /// A username: 3 to 30 ASCII letters, digits or underscores, starting with a letter. It keeps
 /// the case it was chosen with; uniqueness ignores case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Username(String);
 
@@ -130,7 +130,7 @@ impl fmt::Display for Username {
 
 /// A phone number in E.164 form (`+8613812345678`). A bare 11-digit mainland China mobile
 /// number is read as `+86`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Phone(String);
 
@@ -223,7 +223,7 @@ impl fmt::Debug for Password {
 }
 
 /// The name shown to other users: 1 to 32 characters, any script, no control characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct DisplayName(String);
 
@@ -247,7 +247,7 @@ impl DisplayName {
 }
 
 /// A short text about the user: at most 500 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Bio(String);
 
@@ -272,7 +272,7 @@ impl Bio {
 }
 
 /// The address of an image (avatar, cover): an absolute http or https URL.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct ImageUrl(String);
 
@@ -299,7 +299,7 @@ impl ImageUrl {
 }
 
 /// A place name (country, province, city): 1 to 64 characters.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct PlaceName(String);
 
@@ -323,7 +323,7 @@ impl PlaceName {
 }
 
 /// A birthday: a real date, not in the future and not before 1900.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Birthday(NaiveDate);
 
@@ -347,7 +347,9 @@ impl Birthday {
 }
 
 /// Gender as the seed products record it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Gender {
     /// Not told.

@@ -194,7 +194,13 @@ impl Projector {
             // A partial batch is everything up to the tail: the checkpoint moves to the tail.
             let checkpoint = if full { None } else { Some(&tail) };
             match apply::commit_live(leader, definition, &pending, checkpoint, None).await? {
-                LiveOutcome::Committed(_) => {}
+                LiveOutcome::Committed(outcome) => {
+                    crate::telemetry::events_projected(
+                        &definition.name,
+                        outcome.applied,
+                        outcome.failed,
+                    );
+                }
                 LiveOutcome::NotMine => {
                     anyhow::bail!("the live tables belong to another definition")
                 }
@@ -335,6 +341,11 @@ impl Projector {
         match apply::commit_live(leader, definition, &pending, None, sequence).await? {
             LiveOutcome::Committed(outcome) => {
                 tracing::debug!(projection = %definition.name, ?outcome, "batch applied");
+                crate::telemetry::events_projected(
+                    &definition.name,
+                    outcome.applied,
+                    outcome.failed,
+                );
                 Ok(())
             }
             LiveOutcome::NotMine => {

@@ -11,6 +11,7 @@ use crate::domain::account::{
 };
 use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::store::claims::{self, ClaimKind};
+use crate::store::event_log;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -462,5 +463,25 @@ impl Services {
             Some(hash) if self.hasher.verify(password, Some(hash)).await => Ok(hash.clone()),
             _ => Err(ServiceError::WrongPassword),
         }
+    }
+}
+
+impl Services {
+    /// A page of an account's history, newest first, and the version to ask `before` for the
+    /// next page (none when this is the last).
+    pub async fn account_history(
+        &self,
+        account_id: Uuid,
+        before: Option<i64>,
+        types: Option<&[String]>,
+        limit: i64,
+    ) -> Result<(Vec<event_log::RecordedEvent>, Option<i64>), ServiceError> {
+        let client = self.pool.get().await?;
+        let mut events =
+            event_log::load_stream_page(&client, account_id, before, types, limit + 1).await?;
+        let more = events.len() as i64 > limit;
+        events.truncate(usize::try_from(limit).unwrap_or(0));
+        let next = more.then(|| events.last().map(|e| e.version)).flatten();
+        Ok((events, next))
     }
 }

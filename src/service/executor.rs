@@ -218,6 +218,9 @@ where
             idempotency::claim(&tx, &claim.scope, &claim.key, &claim.fingerprint).await?;
         }
         tx.commit().await.map_err(StoreError::from)?;
+        for event in &new_events {
+            crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
+        }
         if let Some(claim) = &metadata.idempotency {
             claim.used.store(true, Ordering::SeqCst);
         }

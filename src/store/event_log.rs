@@ -144,6 +144,27 @@ pub async fn load_stream(
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
+/// A page of one stream's events, newest first: those before version `before` (all if `None`),
+/// of `types` if given, at most `limit`.
+pub async fn load_stream_page(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    before: Option<i64>,
+    types: Option<&[String]>,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE stream_id = $1 AND ($2::bigint IS NULL OR version < $2)
+           AND ($3::text[] IS NULL OR event_type = ANY($3))
+         ORDER BY version DESC LIMIT $4"
+    );
+    let rows = client
+        .query(&sql, &[&stream_id, &before, &types, &limit])
+        .await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
 /// The events of one stream recorded at or before `as_of`, in version order.
 pub async fn load_stream_as_of(
     client: &impl GenericClient,

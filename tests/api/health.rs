@@ -112,3 +112,47 @@ async fn with_nats_down_the_service_is_degraded_but_takes_commands() {
     assert_eq!(ready.body["database"], "ok");
     app.new_user().await;
 }
+
+#[tokio::test]
+async fn metrics_show_events_appended_and_the_pipelines_lag() {
+    let app = crate::helpers::spawn_pipeline().await;
+    let user = app.new_user().await;
+    let last = app
+        .patch(
+            "/v1/me",
+            &user.token,
+            serde_json::json!({"bio": "measured"}),
+        )
+        .await
+        .position();
+    crate::helpers::wait_for_projection(&app, "users", last).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let answer = app.get("/metrics", None).await;
+        assert_eq!(answer.status, 200);
+        let text = answer.body.as_str().unwrap_or_default().to_owned();
+        if text.contains("accounts_relay_lag_events 0\n") || std::time::Instant::now() > deadline {
+            break text;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(
+        text.contains(
+            "accounts_events_appended_total{stream_type=\"account\",event_type=\"ProfileUpdated\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("accounts_relay_lag_events 0\n"), "{text}");
+    assert!(
+        text.contains("accounts_projection_lag_events{projection=\"users\"} 0\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("accounts_log_head_position {last}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("accounts_projection_failed_events{projection=\"users\"} 0\n"),
+        "{text}"
+    );
+}

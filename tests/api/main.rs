@@ -1,5 +1,6 @@
 //! HTTP integration tests against the real service and a real PostgreSQL database.
 
+mod audit;
 mod event_log;
 mod health;
 mod helpers;

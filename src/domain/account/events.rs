@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 /// An argon2id password hash, sealed with the service's key before it enters an event, so that
 /// neither the log nor its subscribers ever hold a crackable hash. The domain only compares it.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct SealedPasswordHash(pub String);
 
@@ -23,7 +23,7 @@ impl std::fmt::Debug for SealedPasswordHash {
 }
 
 /// Which identifier a sign-in named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentifierKind {
     /// An email address.
@@ -35,7 +35,7 @@ pub enum IdentifierKind {
 }
 
 /// Why sessions ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionEndReason {
     /// The user signed out of this session.
@@ -47,7 +47,7 @@ pub enum SessionEndReason {
 }
 
 /// Profile fields that a change touches: absent = unchanged, `Some(None)` = cleared.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProfileChanges {
     /// New display name, or cleared.
     #[serde(
@@ -128,7 +128,7 @@ impl ProfileChanges {
 
 /// The events of the account stream. In the log, `event_type` is the variant's name and `data`
 /// its fields.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "event_type", content = "data")]
 pub enum AccountEvent {
     /// An account was created with one identifier.

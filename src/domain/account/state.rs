@@ -24,7 +24,9 @@ pub enum AccountStatus {
 }
 
 /// What an account may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// An ordinary user.
@@ -37,7 +39,7 @@ pub enum Role {
 }
 
 /// What others may see of an account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Privacy {
     /// Others see the (masked) phone number.
     pub show_phone: bool,

@@ -1,0 +1,133 @@
+//! The contract for subscribers: JSON Schemas of the envelope the relay publishes and of each
+//! event type's `data`, generated from the Rust types and checked in under `openapi/events/`
+//! (`accounts event-schemas openapi/events`; a test fails when they drift).
+
+use crate::domain::account::AccountEvent;
+use crate::relay::Envelope;
+use schemars::{Schema, SchemaGenerator, generate::SchemaSettings};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// File name to schema text: `envelope.json` and `<stream_type>.<EventType>.json` for each type.
+pub fn schemas() -> BTreeMap<String, String> {
+    let mut files = BTreeMap::new();
+    let envelope = generator().into_root_schema_for::<Envelope<'static>>();
+    files.insert("envelope.json".to_owned(), pretty(envelope.as_value()));
+
+    let events: Schema = generator().into_root_schema_for::<AccountEvent>();
+    let events = events.as_value();
+    let definitions = events.get("$defs").cloned().unwrap_or_else(|| json!({}));
+    let variants = events
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for variant in variants {
+        let Some(event_type) = variant
+            .pointer("/properties/event_type/const")
+            .and_then(Value::as_str)
+        else {
+            continue;
+        };
+        let mut data = variant
+            .pointer("/properties/data")
+            .cloned()
+            .unwrap_or_else(|| json!({}));
+        if let Some(object) = data.as_object_mut() {
+            let mut schema = serde_json::Map::new();
+            schema.insert(
+                "$schema".into(),
+                json!("https://json-schema.org/draft/2020-12/schema"),
+            );
+            schema.insert("title".into(), json!(event_type));
+            schema.insert(
+                "description".into(),
+                variant.get("description").cloned().unwrap_or(json!("")),
+            );
+            schema.extend(std::mem::take(object));
+            schema.insert("$defs".into(), definitions.clone());
+            data = Value::Object(schema);
+        }
+        files.insert(format!("account.{event_type}.json"), pretty(&data));
+    }
+    files
+}
+
+/// Every schema in one JSON object, keyed by file name.
+pub fn schemas_json() -> String {
+    let all: BTreeMap<String, Value> = schemas()
+        .into_iter()
+        .map(|(name, text)| (name, serde_json::from_str(&text).unwrap_or(Value::Null)))
+        .collect();
+    pretty(&json!(all))
+}
+
+fn generator() -> SchemaGenerator {
+    SchemaSettings::draft2020_12().into_generator()
+}
+
+fn pretty(value: &Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    #[test]
+    fn the_checked_in_event_schemas_match_the_code() {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/events");
+        let generated = schemas();
+        let mut checked_in: Vec<String> = std::fs::read_dir(&folder)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        checked_in.sort();
+        let expected: Vec<String> = generated.keys().cloned().collect();
+        assert_eq!(
+            checked_in, expected,
+            "regenerate with `cargo run -- event-schemas openapi/events`"
+        );
+        for (name, text) in &generated {
+            let on_disk = std::fs::read_to_string(folder.join(name)).unwrap_or_default();
+            assert!(
+                on_disk == *text,
+                "openapi/events/{name} drifted; regenerate with `cargo run -- event-schemas openapi/events`"
+            );
+        }
+    }
+
+    #[test]
+    fn every_event_type_has_a_schema_of_its_data() {
+        let files = schemas();
+        for event_type in [
+            "AccountRegistered",
+            "ProfileUpdated",
+            "UsernameChanged",
+            "PasswordChanged",
+            "PrivacyChanged",
+            "SessionStarted",
+            "SessionsEnded",
+            "AccountDeleted",
+        ] {
+            let text = &files[&format!("account.{event_type}.json")];
+            let schema: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(schema["title"], event_type);
+            assert!(
+                schema["properties"]["at"].is_object(),
+                "{event_type}: {text}"
+            );
+        }
+        let envelope: Value = serde_json::from_str(&files["envelope.json"]).unwrap();
+        for field in ["id", "type", "stream_id", "position", "data", "metadata"] {
+            assert!(envelope["properties"][field].is_object(), "{field}");
+        }
+    }
+}
