@@ -27,3 +27,14 @@ CREATE TABLE projection_failures (
     failed_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (projection, generation, position)
 );
+
+-- Every definition each projection was built with. A projector never rebuilds with a definition
+-- that was live before and has since been replaced (an old version of the service still
+-- running during a deploy); `accounts rebuild` still can.
+CREATE TABLE projection_history (
+    projection      text        NOT NULL,
+    definition_hash text        NOT NULL,
+    generation      bigint      NOT NULL,
+    built_at        timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (projection, generation)
+);

@@ -97,6 +97,25 @@ pub async fn load_state(
     }))
 }
 
+/// True when `definition` was live once and another definition was built after it.
+pub async fn was_replaced(
+    client: &Client,
+    definition: &Definition,
+) -> Result<bool, tokio_postgres::Error> {
+    let row = client
+        .query_one(
+            "SELECT EXISTS (
+                 SELECT 1 FROM public.projection_history mine
+                 JOIN public.projection_history later
+                   ON later.projection = mine.projection AND later.generation > mine.generation
+                 WHERE mine.projection = $1 AND mine.definition_hash = $2
+                   AND later.definition_hash <> $2)",
+            &[&definition.name, &definition.hash],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
 /// What a live batch did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LiveOutcome {

@@ -139,6 +139,14 @@ impl Projector {
         let definition = &self.definition;
         let state = apply::load_state(leader, &definition.name).await?;
         if state.as_ref().map(|s| s.definition_hash.as_str()) != Some(definition.hash.as_str()) {
+            if apply::was_replaced(leader, definition).await? {
+                anyhow::bail!(
+                    "this definition of projections/{}.sql was replaced by a newer one; standing by \
+                     (`accounts rebuild {}` would bring it back)",
+                    definition.name,
+                    definition.name
+                );
+            }
             tracing::info!(projection = %definition.name, "definition changed or new: rebuilding");
             let report = rebuild(
                 &self.config.database_url,
@@ -483,6 +491,12 @@ pub async fn rebuild(
     tx.execute(
         "DELETE FROM public.projection_failures WHERE projection = $1 AND generation < $2",
         &[&definition.name, &generation],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO public.projection_history (projection, definition_hash, generation)
+         VALUES ($1, $2, $3)",
+        &[&definition.name, &definition.hash, &generation],
     )
     .await?;
     apply::notify(&tx, &definition.name).await?;

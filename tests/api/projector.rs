@@ -165,6 +165,7 @@ async fn a_changed_definition_is_rebuilt_and_swapped_in_while_queries_answer() {
     assert_ne!(changed.hash, users.hash);
     let swapping = tokio::spawn({
         let url = app.config.database_url.clone();
+        let changed = changed.clone();
         async move { rebuild(&url, &changed, 2).await }
     });
     let profile = app.get(&format!("/v1/users/{}", user.id), None).await;
@@ -182,6 +183,29 @@ async fn a_changed_definition_is_rebuilt_and_swapped_in_while_queries_answer() {
         .unwrap()
         .get(0);
     assert_ne!(hash, users.hash, "the new definition is live");
+
+    // The service's own projector still runs the old definition: it stands by rather than take
+    // the tables back. A projector of the new definition keeps them up to date.
+    let (stop, new) = start_projector(&app, changed, &app.config.nats_url).await;
+    let later = changes(&app, &user, "later", 1).await;
+    wait_for_projection(&app, "users", later).await;
+    let (generation, hash): (i64, String) = app
+        .db
+        .query_one(
+            "SELECT generation, definition_hash FROM projections WHERE name = 'users'",
+            &[],
+        )
+        .await
+        .map(|row| (row.get(0), row.get(1)))
+        .unwrap();
+    assert_eq!(generation, 2, "nobody rebuilt with the replaced definition");
+    assert_ne!(hash, users.hash);
+    let profile = app
+        .get(&format!("/v1/users/{}?min_position={later}", user.id), None)
+        .await;
+    assert_eq!(profile.body["bio"], "later 0");
+    stop.send(true).unwrap();
+    new.await.unwrap();
 }
 
 #[tokio::test]
