@@ -1,12 +1,13 @@
 //! `/v1/users`: public profiles, from the `users` read model.
 
 use super::ApiTags;
-use super::problem::{Problems, statuses::*};
+use super::problem::{ApiError, Problems, statuses::*};
 use super::views::GenderView;
 use crate::domain::values::Gender;
 use crate::service::Services;
 use crate::service::users::{MAX_USERS_PER_REQUEST, PublicProfile};
 use chrono::{DateTime, NaiveDate, Utc};
+use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -130,16 +131,28 @@ impl UsersApi {
     async fn list_users(
         &self,
         services: Data<&Services>,
-        /// Account ids, comma-separated.
-        #[oai(default, explode = false, validator(max_items = 100))]
-        ids: Query<Vec<Uuid>>,
+        /// Account ids (UUIDs), comma-separated: 1 to 100.
+        #[oai(validator(
+            pattern = r"^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}){0,99}$"
+        ))]
+        ids: Query<Option<String>>,
         /// Only featured (`true`) or only not featured (`false`) users.
         featured: Query<Option<bool>>,
         /// Wait until the read model has applied the log up to this position.
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<Vec<UserView>>, Problems<{ BAD_REQUEST | UNAVAILABLE }>> {
-        let ids = ids.0;
+        let ids: Vec<Uuid> = match ids.0.as_deref() {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(Uuid::parse_str)
+                .collect::<Result<_, _>>()
+                .map_err(|error| {
+                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request")
+                        .with_detail(format!("`ids` must be comma-separated UUIDs: {error}"))
+                })?,
+        };
         debug_assert!(ids.len() <= MAX_USERS_PER_REQUEST);
         let profiles = services
             .public_profiles(&ids, featured.0, min_position.0)

@@ -191,3 +191,43 @@ async fn accounts_rebuild_swaps_in_identical_tables() {
         .await;
     assert_eq!(profile.body["display_name"], "Rebuilt");
 }
+
+#[tokio::test]
+async fn the_relay_and_projectors_can_run_in_a_process_of_their_own() {
+    // This process serves the API only; `accounts serve --relay --projector` does the rest.
+    let app = spawn_app().await;
+    let data_dir = std::env::temp_dir().join(format!("accounts-roles-{}", uuid::Uuid::new_v4()));
+    let mut workers = tokio::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
+        .args(["serve", "--relay", "--projector"])
+        .env("ACCOUNTS_DATABASE_URL", &app.config.database_url)
+        .env("ACCOUNTS_NATS_STREAM", &app.config.nats_stream)
+        .env(
+            "ACCOUNTS_NATS_SUBJECT_PREFIX",
+            &app.config.nats_subject_prefix,
+        )
+        .env("ACCOUNTS_DATA_DIR", &data_dir)
+        .env("RUST_LOG", "warn")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("accounts serve --relay --projector");
+
+    let user = app.new_user().await;
+    let last = app
+        .patch("/v1/me", &user.token, json!({"display_name": "Elsewhere"}))
+        .await
+        .position();
+    wait_for_projection(&app, "users", last).await;
+    let profile = app
+        .get(&format!("/v1/users/{}?min_position={last}", user.id), None)
+        .await;
+    assert_eq!(profile.body["display_name"], "Elsewhere");
+
+    workers.kill().await.expect("stop the workers");
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let _ = async_nats::jetstream::new(nats)
+        .delete_stream(&app.config.nats_stream)
+        .await;
+    let _ = std::fs::remove_dir_all(data_dir);
+}
