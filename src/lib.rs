@@ -5,6 +5,7 @@
 )]
 
 pub mod api;
+pub mod captcha;
 pub mod config;
 pub mod credentials;
 pub mod domain;

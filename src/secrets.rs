@@ -16,6 +16,8 @@ const TEXT_PREFIX: &str = "v1.";
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: ChaCha20Poly1305,
+    /// Seed of keys for other purposes (captcha signatures), derived by HMAC.
+    derivation: [u8; 32],
 }
 
 /// A sealed value that cannot be opened: wrong key or tampered.
@@ -28,14 +30,26 @@ impl SecretBox {
     pub fn new(key: &[u8; 32]) -> Self {
         Self {
             cipher: ChaCha20Poly1305::new(Key::from_slice(key)),
+            derivation: *key,
         }
     }
 
     /// A box with a fresh random key (tests, one-off tools).
     pub fn random() -> Self {
-        Self {
-            cipher: ChaCha20Poly1305::new(&ChaCha20Poly1305::generate_key(&mut OsRng)),
-        }
+        let key: [u8; 32] = ChaCha20Poly1305::generate_key(&mut OsRng).into();
+        Self::new(&key)
+    }
+
+    /// A key for another purpose, derived from the service's key (HMAC-SHA-256 of `purpose`),
+    /// so that one configured secret serves every use without reusing the key itself.
+    pub fn derive_key(&self, purpose: &str) -> [u8; 32] {
+        use hmac::Mac as _;
+        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&self.derivation)
+        else {
+            unreachable!("HMAC accepts a 32-byte key");
+        };
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
     }
 
     /// The box for a configured hex key, or else for the key kept in `data_dir/secret.key`,

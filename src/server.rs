@@ -30,9 +30,11 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
     crate::telemetry::init();
     let pool = store::connect(&config.database_url, config.db_pool_size)?;
     let hasher = PasswordHasher::new(config.hash_concurrency(), secrets.clone()).await?;
+    let captcha = crate::captcha::Captcha::new(secrets.derive_key("captcha"));
     Ok(Services {
         pool,
         hasher,
+        captcha,
         secrets,
         session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
         nats: connect_nats(&config.nats_url).await?,
@@ -128,7 +130,9 @@ async fn purge_expired_rows(services: &Services) -> anyhow::Result<()> {
     let client = services.pool.get().await?;
     let keys = store::idempotency::purge_expired(&client).await?;
     let sessions = store::sessions::purge_finished(&client).await?;
-    tracing::debug!(keys, sessions, "purged expired rows");
+    let throttle =
+        store::throttle::purge_expired(&client, crate::service::accounts::THROTTLE_WINDOW).await?;
+    tracing::debug!(keys, sessions, throttle, "purged expired rows");
     Ok(())
 }
 

@@ -73,6 +73,8 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "account_not_found" => ("No such account", "账号不存在"),
         "session_not_found" => ("No such session", "会话不存在"),
         "user_not_found" => ("No such user", "用户不存在"),
+        "captcha_required" => ("Solve the captcha to continue", "请先完成人机验证"),
+        "captcha_invalid" => ("The captcha solution is not valid", "人机验证无效或已过期"),
         "read_model_behind" => ("Not up to date yet", "数据尚未同步，请稍后重试"),
         "email_taken" => ("This email address is already registered", "该邮箱已被注册"),
         "username_taken" => ("This username is already taken", "该用户名已被占用"),

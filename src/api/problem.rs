@@ -182,6 +182,12 @@ impl From<ServiceError> for ApiError {
             ServiceError::AccountNotFound => Self::new(S::NOT_FOUND, "account_not_found"),
             ServiceError::SessionNotFound => Self::new(S::NOT_FOUND, "session_not_found"),
             ServiceError::UserNotFound => Self::new(S::NOT_FOUND, "user_not_found"),
+            ServiceError::CaptchaRequired => Self::new(S::PRECONDITION_REQUIRED, "captcha_required")
+                .with_detail(
+                    "too many failed sign-ins: solve GET /v1/captcha and send the solution as `captcha`",
+                ),
+            ServiceError::CaptchaInvalid => Self::new(S::PRECONDITION_REQUIRED, "captcha_invalid")
+                .with_detail("the captcha solution is wrong, expired or already used"),
             ServiceError::ReadModelBehind => Self {
                 retry_after: Some(1),
                 ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
@@ -244,6 +250,8 @@ pub mod statuses {
     pub const UNPROCESSABLE: u64 = 1 << 7;
     /// 503: a dependency is down; retry.
     pub const UNAVAILABLE: u64 = 1 << 8;
+    /// 428: a captcha is required first.
+    pub const CAPTCHA: u64 = 1 << 9;
     /// What every command with a JSON body can answer.
     pub const BODY: u64 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | UNPROCESSABLE | UNAVAILABLE;
     /// What every signed-in operation can answer.
@@ -292,6 +300,12 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
         statuses::UNPROCESSABLE,
         422,
         "Invalid fields (`validation_failed`, with `errors`), or `idempotency_key_reused`.",
+    ),
+    (
+        statuses::CAPTCHA,
+        428,
+        "Too many failed sign-ins for this identifier: `captcha_required` (solve `GET \
+         /v1/captcha` and send the solution as `captcha`), or `captcha_invalid`.",
     ),
     (
         statuses::UNAVAILABLE,

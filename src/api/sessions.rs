@@ -28,6 +28,28 @@ pub struct SignInRequest {
     /// Password.
     #[oai(validator(max_length = 1024))]
     pub password: String,
+    /// A solved captcha from `GET /v1/captcha` (base64 JSON, as the ALTCHA widget sends it);
+    /// needed after 3 failed sign-ins for the identifier within 30 minutes (`428
+    /// captcha_required`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
+    pub captcha: Option<String>,
+}
+
+/// A proof-of-work challenge (ALTCHA-compatible): find `number` in `0..=maxnumber` such that
+/// `hex(sha256(salt + number)) == challenge`, then send base64 of the JSON
+/// `{algorithm, challenge, number, salt, signature}` as `captcha`.
+#[derive(Debug, Object)]
+pub struct CaptchaView {
+    /// `SHA-256`.
+    pub algorithm: String,
+    /// The hash to find the number for.
+    pub challenge: String,
+    /// The number is at most this.
+    pub maxnumber: u64,
+    /// Salt, with its expiry.
+    pub salt: String,
+    /// The service's signature of the challenge.
+    pub signature: String,
 }
 
 /// A new session.
@@ -95,11 +117,17 @@ impl SessionsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         _idempotency_key: IdempotencyKey,
         body: Json<SignInRequest>,
-    ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT }>> {
+    ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT | CAPTCHA }>>
+    {
         let identifier = one_identifier(body.email.as_deref(), body.username.as_deref())
             .map_err(|error| ApiError::validation(vec![error]))?;
         let signed_in = services
-            .sign_in(identifier, &body.password, &command_metadata(req))
+            .sign_in(
+                identifier,
+                &body.password,
+                body.captcha.as_deref(),
+                &command_metadata(req),
+            )
             .await?;
         Ok(SignInResponse::Created(
             Json(NewSessionView {
@@ -110,6 +138,22 @@ impl SessionsApi {
             }),
             signed_in.position,
         ))
+    }
+
+    /// Get a captcha challenge
+    ///
+    /// A proof-of-work challenge, valid 10 minutes, compatible with the ALTCHA widget
+    /// (`challengeurl`). Its solution goes in `captcha` of a sign-in once one is required.
+    #[oai(path = "/v1/captcha", method = "get", operation_id = "getCaptcha")]
+    async fn get_captcha(&self, services: Data<&Services>) -> Json<CaptchaView> {
+        let challenge = services.captcha_challenge();
+        Json(CaptchaView {
+            algorithm: challenge.algorithm,
+            challenge: challenge.challenge,
+            maxnumber: challenge.maxnumber,
+            salt: challenge.salt,
+            signature: challenge.signature,
+        })
     }
 
     /// List my sessions

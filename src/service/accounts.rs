@@ -2,17 +2,19 @@
 
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded};
 use super::{ServiceError, Services};
+use crate::captcha;
 use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, AccountEvent, AccountStatus, IdentifierKind,
     NewIdentifier, Privacy, ProfileChanges, SealedPasswordHash, SessionEndReason, SessionsToEnd,
-    decide,
+    SignInFailure, decide,
 };
 use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
+use crate::store::throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -102,7 +104,8 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
             AccountEvent::ProfileUpdated { .. }
             | AccountEvent::PasswordChanged { .. }
             | AccountEvent::PrivacyChanged { .. }
-            | AccountEvent::SessionStarted { .. } => {}
+            | AccountEvent::SessionStarted { .. }
+            | AccountEvent::SignInFailed { .. } => {}
         }
     }
     writes
@@ -114,6 +117,18 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::EndedByUser => "ended_by_user",
         SessionEndReason::PasswordChanged => "password_changed",
     }
+}
+
+/// Consecutive failed sign-ins for one identifier after which a captcha is required.
+pub const FAILURES_BEFORE_CAPTCHA: i32 = 3;
+
+/// How long failures count: after this long without one, the count starts again.
+pub const THROTTLE_WINDOW: chrono::Duration = chrono::Duration::minutes(30);
+
+/// The throttle's key for an identifier: a hash, so that the table holds no identifiers.
+fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("{kind:?}:{value}").as_bytes()).to_vec()
 }
 
 fn from_execute(error: ExecuteError<AccountError>) -> ServiceError {
@@ -205,6 +220,7 @@ impl Services {
         &self,
         identifier: GivenIdentifier<'_>,
         password: &str,
+        captcha: Option<&str>,
         metadata: &CommandMetadata,
     ) -> Result<SignedIn, ServiceError> {
         let (kind, claim_kind, value) = match identifier {
@@ -227,8 +243,16 @@ impl Services {
                 )
             }
         };
+        // Known and unknown identifiers are throttled alike, so that answers reveal nothing.
+        let throttle_key = identifier_hash(claim_kind, &value);
+        let now = Utc::now();
         let (account_id, account) = {
             let client = self.pool.get().await?;
+            let failures =
+                throttle::recent_failures(&client, &throttle_key, now, THROTTLE_WINDOW).await?;
+            if failures >= FAILURES_BEFORE_CAPTCHA {
+                self.spend_captcha(&client, captcha, now).await?;
+            }
             match claims::holder(&client, claim_kind, &value).await? {
                 Some(id) => (
                     Some(id),
@@ -242,10 +266,107 @@ impl Services {
             .verify(password, account.password.as_ref())
             .await;
         let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
+            self.sign_in_failed(
+                &throttle_key,
+                account_id,
+                kind,
+                SignInFailure::WrongPassword,
+                metadata,
+            )
+            .await?;
             return Err(ServiceError::InvalidCredentials);
         };
-        self.start_session(account_id, None, hash, kind, Utc::now(), metadata)
+        match self
+            .start_session(account_id, None, hash, kind, now, metadata)
             .await
+        {
+            Ok(signed_in) => {
+                let client = self.pool.get().await?;
+                throttle::clear(&client, &throttle_key).await?;
+                Ok(signed_in)
+            }
+            Err(ServiceError::AccountBlocked) => {
+                self.sign_in_failed(
+                    &throttle_key,
+                    Some(account_id),
+                    kind,
+                    SignInFailure::AccountBlocked,
+                    metadata,
+                )
+                .await?;
+                Err(ServiceError::AccountBlocked)
+            }
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A fresh proof-of-work challenge for sign-in protection.
+    pub fn captcha_challenge(&self) -> captcha::Challenge {
+        self.captcha.challenge(Utc::now())
+    }
+
+    /// Checks and spends a captcha solution; `CaptchaRequired` without one.
+    async fn spend_captcha(
+        &self,
+        client: &deadpool_postgres::Object,
+        payload: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let payload = payload.ok_or(ServiceError::CaptchaRequired)?;
+        let solution = self
+            .captcha
+            .verify(payload, now)
+            .map_err(|_| ServiceError::CaptchaInvalid)?;
+        let expires_at = now + captcha::LIFETIME;
+        if throttle::spend_captcha(client, &solution.challenge, expires_at).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::CaptchaInvalid)
+        }
+    }
+
+    /// Counts a failed sign-in for the identifier and, when it names an account, records it
+    /// in the account's history.
+    async fn sign_in_failed(
+        &self,
+        throttle_key: &[u8],
+        account_id: Option<Uuid>,
+        identifier: IdentifierKind,
+        reason: SignInFailure,
+        metadata: &CommandMetadata,
+    ) -> Result<(), ServiceError> {
+        {
+            let client = self.pool.get().await?;
+            throttle::record_failure(&client, throttle_key, Utc::now(), THROTTLE_WINDOW).await?;
+        }
+        let Some(account_id) = account_id else {
+            return Ok(());
+        };
+        let command = AccountCommand::RecordSignInFailure {
+            identifier,
+            reason,
+            ip: metadata.ip.clone(),
+            user_agent: metadata.user_agent.clone(),
+            now: Utc::now(),
+        };
+        // A sign-in is no command to replay: its failure is recorded whatever the key.
+        let metadata = CommandMetadata {
+            idempotency: None,
+            ..metadata.clone()
+        };
+        match executor::execute::<Account, _>(
+            &self.pool,
+            account_id,
+            &metadata,
+            |account| decide(account, command.clone()),
+            |_, _| Vec::new(),
+        )
+        .await
+        {
+            // Deleted meanwhile: nothing to record.
+            Ok(_) | Err(ExecuteError::Domain(AccountError::NotFound)) => Ok(()),
+            Err(error) => Err(from_execute(error)),
+        }
     }
 
     /// Starts a session, after registering the account first when `register` is given.

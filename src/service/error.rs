@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// Too many failed sign-ins: a solved captcha is needed.
+    #[error("a captcha is required")]
+    CaptchaRequired,
+    /// The captcha solution is wrong, expired or already used.
+    #[error("the captcha solution is invalid")]
+    CaptchaInvalid,
     /// No such user (in the public read model).
     #[error("no such user")]
     UserNotFound,

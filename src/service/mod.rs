@@ -30,4 +30,6 @@ pub struct Services {
     pub projections: read_models::ProjectionWatch,
     /// Longest wait of a query for `min_position`.
     pub read_wait: std::time::Duration,
+    /// Proof-of-work challenges for sign-in protection.
+    pub captcha: crate::captcha::Captcha,
 }

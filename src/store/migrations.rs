@@ -31,6 +31,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "projections",
         sql: include_str!("../../migrations/0004_projections.sql"),
     },
+    Migration {
+        version: 5,
+        name: "sign_in_throttle",
+        sql: include_str!("../../migrations/0005_sign_in_throttle.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod migrations;
 pub mod projections;
 pub mod sessions;
+pub mod throttle;
 pub mod users;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};

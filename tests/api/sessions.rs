@@ -188,3 +188,82 @@ async fn sessions_finished_a_month_ago_are_purged_and_live_ones_kept() {
         .get(0);
     assert_eq!(left, 1);
 }
+
+/// Solves a captcha from `GET /v1/captcha` the way the ALTCHA widget does.
+async fn solved_captcha(app: &crate::helpers::TestApp) -> String {
+    let answer = app.get("/v1/captcha", None).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let challenge: accounts::captcha::Challenge =
+        serde_json::from_value(answer.body).expect("an ALTCHA challenge");
+    let solution = accounts::captcha::solve(&challenge).expect("solvable");
+    accounts::captcha::payload(&solution)
+}
+
+#[tokio::test]
+async fn three_failures_require_a_captcha_for_known_and_unknown_accounts_alike() {
+    let app = crate::helpers::spawn_app().await;
+    let user = app.new_user().await;
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    for email in [user.email.as_str(), unknown.as_str()] {
+        for _ in 0..3 {
+            app.sign_in(email, "wrong password entirely")
+                .await
+                .assert_problem(401, "invalid_credentials");
+        }
+        // Even the right password now needs a captcha: nothing tells the accounts apart.
+        let answer = app.sign_in(email, PASSWORD).await;
+        answer.assert_problem(428, "captcha_required");
+    }
+
+    let captcha = solved_captcha(&app).await;
+    let body = json!({"email": user.email, "password": PASSWORD, "captcha": captcha});
+    let signed_in = app.post("/v1/sessions", None, body.clone()).await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+    // A solution is spent once.
+    let failures_again = app.sign_in(&user.email, "wrong password entirely").await;
+    failures_again.assert_problem(401, "invalid_credentials");
+
+    let unknown_body = json!({"email": unknown, "password": PASSWORD, "captcha": captcha});
+    app.post("/v1/sessions", None, unknown_body)
+        .await
+        .assert_problem(428, "captcha_invalid");
+    let forged = json!({"email": unknown, "password": PASSWORD, "captcha": "bm90IGEgc29sdXRpb24="});
+    app.post("/v1/sessions", None, forged)
+        .await
+        .assert_problem(428, "captcha_invalid");
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_in_my_history_without_the_password() {
+    let app = crate::helpers::spawn_app().await;
+    let user = app.new_user().await;
+    let failed = app
+        .send(
+            reqwest::Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({"email": user.email, "password": "a guess of mine 123"})),
+            &[("user-agent", "guesser/1.0")],
+        )
+        .await;
+    failed.assert_problem(401, "invalid_credentials");
+    let history = app.get("/v1/me/events", Some(&user.token)).await;
+    let latest = &history.body["events"][0];
+    assert_eq!(latest["type"], "SignInFailed", "{}", history.body);
+    assert_eq!(latest["data"]["reason"], "wrong_password");
+    assert_eq!(latest["data"]["identifier"], "email");
+    assert_eq!(latest["user_agent"], "guesser/1.0");
+    assert_eq!(latest["data"]["user_agent"], "guesser/1.0");
+    assert!(latest["data"]["ip"].is_string());
+    assert!(!history.body.to_string().contains("a guess of mine"));
+    let stored: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events WHERE data::text LIKE '%a guess of mine%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, 0);
+}

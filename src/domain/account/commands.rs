@@ -1,7 +1,9 @@
 //! What a caller can ask of an account. Anything costly or random (hashing, ids, the clock) is
 //! done before, and handed in.
 
-use super::events::{IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason};
+use super::events::{
+    IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInFailure,
+};
 use super::state::Privacy;
 use crate::domain::values::{DisplayName, Email, Username};
 use chrono::{DateTime, Utc};
@@ -53,6 +55,19 @@ pub enum AccountCommand {
         user_agent: Option<String>,
         /// When the session will expire.
         expires_at: DateTime<Utc>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Record a failed sign-in.
+    RecordSignInFailure {
+        /// Which identifier the caller named.
+        identifier: IdentifierKind,
+        /// Why it failed.
+        reason: SignInFailure,
+        /// Client address.
+        ip: Option<String>,
+        /// Client user agent.
+        user_agent: Option<String>,
         /// The clock.
         now: DateTime<Utc>,
     },

@@ -58,6 +58,19 @@ pub fn decide(
     ensure_usable(account)?;
     match command {
         AccountCommand::Register { .. } => Err(AccountError::AlreadyRegistered),
+        AccountCommand::RecordSignInFailure {
+            identifier,
+            reason,
+            ip,
+            user_agent,
+            now,
+        } => Ok(vec![AccountEvent::SignInFailed {
+            identifier,
+            reason,
+            ip,
+            user_agent,
+            at: now,
+        }]),
         AccountCommand::StartSession {
             session_id,
             verified_password,

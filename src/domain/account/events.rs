@@ -46,6 +46,16 @@ pub enum SessionEndReason {
     PasswordChanged,
 }
 
+/// Why a sign-in failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInFailure {
+    /// The password was wrong.
+    WrongPassword,
+    /// The password was right but the account is blocked.
+    AccountBlocked,
+}
+
 /// Profile fields that a change touches: absent = unchanged, `Some(None)` = cleared.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ProfileChanges {
@@ -201,6 +211,21 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A sign-in failed (the password itself is never recorded).
+    SignInFailed {
+        /// Which identifier the caller named.
+        identifier: IdentifierKind,
+        /// Why it failed.
+        reason: SignInFailure,
+        /// Client address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        /// Client user agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// Sessions ended before their expiry.
     SessionsEnded {
         /// The sessions that ended.
@@ -226,6 +251,7 @@ impl DomainEvent for AccountEvent {
             Self::PasswordChanged { .. } => "PasswordChanged",
             Self::PrivacyChanged { .. } => "PrivacyChanged",
             Self::SessionStarted { .. } => "SessionStarted",
+            Self::SignInFailed { .. } => "SignInFailed",
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::AccountDeleted { .. } => "AccountDeleted",
         }

@@ -81,6 +81,8 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.status = AccountStatus::Deleted;
             account.live_sessions.clear();
         }
+        // History only: the throttle that acts on failures is an inline table.
+        AccountEvent::SignInFailed { .. } => {}
     }
     if let Some(at) = change_time(event) {
         account.updated_at = Some(at);
@@ -97,6 +99,8 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::PasswordChanged { at, .. }
         | AccountEvent::PrivacyChanged { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
-        AccountEvent::SessionStarted { .. } | AccountEvent::SessionsEnded { .. } => None,
+        AccountEvent::SessionStarted { .. }
+        | AccountEvent::SessionsEnded { .. }
+        | AccountEvent::SignInFailed { .. } => None,
     }
 }

@@ -13,6 +13,7 @@ pub use commands::{AccountCommand, NewIdentifier, SessionsToEnd};
 pub use decide::{AccountError, decide};
 pub use events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
+    SignInFailure,
 };
 pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 

@@ -399,3 +399,42 @@ fn events_keep_their_type_name_and_fields_in_json() {
     assert_eq!(changes.bio, Some(None));
     assert_eq!(changes.city, None);
 }
+
+fn failure(reason: SignInFailure) -> AccountCommand {
+    AccountCommand::RecordSignInFailure {
+        identifier: IdentifierKind::Email,
+        reason,
+        ip: Some("203.0.113.9".into()),
+        user_agent: Some("curl/8".into()),
+        now: t0(),
+    }
+}
+
+#[test]
+fn a_failed_sign_in_is_recorded_and_changes_nothing_else() {
+    let account = given(&[registered()]);
+    account
+        .when(failure(SignInFailure::WrongPassword))
+        .then(&[AccountEvent::SignInFailed {
+            identifier: IdentifierKind::Email,
+            reason: SignInFailure::WrongPassword,
+            ip: Some("203.0.113.9".into()),
+            user_agent: Some("curl/8".into()),
+            at: t0(),
+        }]);
+    let after = account.0.clone().evolve(&AccountEvent::SignInFailed {
+        identifier: IdentifierKind::Email,
+        reason: SignInFailure::WrongPassword,
+        ip: None,
+        user_agent: None,
+        at: t0() + Duration::minutes(1),
+    });
+    assert_eq!(after, account.0);
+}
+
+#[test]
+fn a_deleted_account_records_no_failed_sign_in() {
+    given(&[registered(), AccountEvent::AccountDeleted { at: t0() }])
+        .when(failure(SignInFailure::WrongPassword))
+        .then_error(AccountError::NotFound);
+}

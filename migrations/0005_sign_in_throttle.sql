@@ -1,0 +1,12 @@
+-- Sign-in protection: consecutive failed sign-ins per identifier (known or not; keyed by a hash
+-- of the normalized identifier), and the captcha challenges already spent.
+CREATE TABLE sign_in_throttle (
+    identifier_hash bytea       PRIMARY KEY,
+    failures        integer     NOT NULL,
+    last_failure_at timestamptz NOT NULL
+);
+
+CREATE TABLE captcha_spent (
+    challenge  text        PRIMARY KEY,
+    expires_at timestamptz NOT NULL
+);
