@@ -10,3 +10,10 @@ CREATE TABLE captcha_spent (
     challenge  text        PRIMARY KEY,
     expires_at timestamptz NOT NULL
 );
+
+-- Fixed-window rate limits (codes sent per client address, ...), keyed by a hash.
+CREATE TABLE rate_limits (
+    key          bytea       PRIMARY KEY,
+    window_start timestamptz NOT NULL,
+    hits         integer     NOT NULL
+);

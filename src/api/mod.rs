@@ -3,6 +3,7 @@
 
 mod accounts;
 mod auth;
+mod codes;
 mod edge;
 mod health;
 mod i18n;
@@ -24,6 +25,8 @@ pub enum ApiTags {
     Accounts,
     /// Sign-in and sessions.
     Sessions,
+    /// One-time codes.
+    Codes,
     /// My account.
     Me,
     /// Public profiles.
@@ -35,6 +38,7 @@ pub enum ApiTags {
 type Apis = (
     accounts::AccountsApi,
     sessions::SessionsApi,
+    codes::CodesApi,
     me::MeApi,
     users::UsersApi,
     health::HealthApi,
@@ -45,6 +49,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
         (
             accounts::AccountsApi,
             sessions::SessionsApi,
+            codes::CodesApi,
             me::MeApi,
             users::UsersApi,
             health::HealthApi,

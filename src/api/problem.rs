@@ -182,6 +182,13 @@ impl From<ServiceError> for ApiError {
             ServiceError::AccountNotFound => Self::new(S::NOT_FOUND, "account_not_found"),
             ServiceError::SessionNotFound => Self::new(S::NOT_FOUND, "session_not_found"),
             ServiceError::UserNotFound => Self::new(S::NOT_FOUND, "user_not_found"),
+            ServiceError::TooManyRequests(seconds) => Self {
+                retry_after: Some(u64::try_from(seconds.max(1)).unwrap_or(1)),
+                ..Self::new(S::TOO_MANY_REQUESTS, "too_many_requests")
+            },
+            ServiceError::CodeInvalid => Self::new(S::BAD_REQUEST, "code_invalid")
+                .with_detail("the code is wrong, used, or dead after too many tries"),
+            ServiceError::CodeExpired => Self::new(S::BAD_REQUEST, "code_expired"),
             ServiceError::CaptchaRequired => Self::new(S::PRECONDITION_REQUIRED, "captcha_required")
                 .with_detail(
                     "too many failed sign-ins: solve GET /v1/captcha and send the solution as `captcha`",
@@ -252,6 +259,8 @@ pub mod statuses {
     pub const UNAVAILABLE: u64 = 1 << 8;
     /// 428: a captcha is required first.
     pub const CAPTCHA: u64 = 1 << 9;
+    /// 429: too many requests; see Retry-After.
+    pub const TOO_MANY: u64 = 1 << 10;
     /// What every command with a JSON body can answer.
     pub const BODY: u64 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | UNPROCESSABLE | UNAVAILABLE;
     /// What every signed-in operation can answer.
@@ -264,7 +273,8 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::BAD_REQUEST,
         400,
-        "The request is malformed: `invalid_body`, `invalid_request`.",
+        "The request is malformed: `invalid_body`, `invalid_request`; or a one-time code is \
+         `code_invalid` or `code_expired`.",
     ),
     (
         statuses::UNAUTHORIZED,
@@ -306,6 +316,11 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
         428,
         "Too many failed sign-ins for this identifier: `captcha_required` (solve `GET \
          /v1/captcha` and send the solution as `captcha`), or `captcha_invalid`.",
+    ),
+    (
+        statuses::TOO_MANY,
+        429,
+        "Too many requests (`too_many_requests`): retry after the seconds in Retry-After.",
     ),
     (
         statuses::UNAVAILABLE,

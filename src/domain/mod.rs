@@ -4,6 +4,7 @@
 //! is exact and testable without I/O.
 
 pub mod account;
+pub mod code;
 pub mod values;
 
 /// Something that can happen to an aggregate, recorded in the log under a stable type name.

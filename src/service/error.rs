@@ -49,6 +49,15 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// Too many requests: retry after this many seconds.
+    #[error("too many requests; retry in {0} s")]
+    TooManyRequests(i64),
+    /// The one-time code is wrong, used, or dead after too many tries.
+    #[error("the code is not valid")]
+    CodeInvalid,
+    /// The one-time code expired.
+    #[error("the code expired")]
+    CodeExpired,
     /// Too many failed sign-ins: a solved captcha is needed.
     #[error("a captcha is required")]
     CaptchaRequired,

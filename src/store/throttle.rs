@@ -84,5 +84,41 @@ pub async fn purge_expired(
             &[&format!("{} seconds", window.num_seconds())],
         )
         .await?;
-    Ok(captchas + failures)
+    let limits = client
+        .execute(
+            "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
+            &[],
+        )
+        .await?;
+    Ok(captchas + failures + limits)
+}
+
+/// Counts a hit on `key` in a fixed window of `window`; past `limit` hits in the window, returns
+/// the seconds until the window ends.
+pub async fn hit_rate_limit(
+    client: &impl GenericClient,
+    key: &[u8],
+    now: DateTime<Utc>,
+    window: Duration,
+    limit: i32,
+) -> Result<Option<i64>, StoreError> {
+    let row = client
+        .query_one(
+            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1)
+             ON CONFLICT (key) DO UPDATE
+                 SET window_start = CASE WHEN rate_limits.window_start <= $3
+                                         THEN $2 ELSE rate_limits.window_start END,
+                     hits = CASE WHEN rate_limits.window_start <= $3
+                                 THEN 1 ELSE rate_limits.hits + 1 END
+             RETURNING window_start, hits",
+            &[&key, &now, &(now - window)],
+        )
+        .await?;
+    let window_start: DateTime<Utc> = row.get(0);
+    let hits: i32 = row.get(1);
+    if hits <= limit {
+        return Ok(None);
+    }
+    let left = window_start + window - now;
+    Ok(Some((left.num_milliseconds().max(0) + 999) / 1000))
 }

@@ -1,0 +1,326 @@
+//! One-time codes: one `code` stream per (channel, target, purpose), holding the codes issued to
+//! that target for that purpose. The stream decides the per-target send limits (one a minute,
+//! ten an hour) and each code's life: valid 10 minutes, dead after 5 wrong tries, used once.
+//!
+//! The events hold the code only as a keyed hash (to check it) and sealed (for the mail or SMS
+//! worker to read); the clear code never enters the log.
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Aggregate, DomainEvent};
+
+/// How long a code is valid.
+pub const CODE_LIFETIME: Duration = Duration::minutes(10);
+/// Wrong tries after which a code is dead.
+pub const MAX_ATTEMPTS: u32 = 5;
+/// Shortest time between two codes to one target for one purpose.
+pub const MIN_INTERVAL: Duration = Duration::minutes(1);
+/// Most codes to one target for one purpose in an hour.
+pub const MAX_PER_HOUR: usize = 10;
+
+/// How a code travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    /// By mail.
+    Email,
+    /// By text message.
+    Sms,
+}
+
+/// What a code is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// Sign up with this address or phone.
+    SignUp,
+    /// Sign in with a code instead of a password.
+    SignIn,
+    /// Prove the account's email address.
+    VerifyEmail,
+    /// Reset a forgotten password.
+    ResetPassword,
+    /// Move the account to a new email address.
+    ChangeEmail,
+    /// Move the account to a new phone number.
+    ChangePhone,
+    /// Confirm deleting the account.
+    DeleteAccount,
+}
+
+impl Purpose {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SignUp => "sign_up",
+            Self::SignIn => "sign_in",
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+            Self::ChangeEmail => "change_email",
+            Self::ChangePhone => "change_phone",
+            Self::DeleteAccount => "delete_account",
+        }
+    }
+}
+
+impl Channel {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+/// The stream of a target's codes for a purpose: a name-based (v5) UUID, so that it is found
+/// again from the request alone. `target` is the normalized email or E.164 phone.
+pub fn stream_id(channel: Channel, target: &str, purpose: Purpose) -> Uuid {
+    const NAMESPACE: Uuid = Uuid::from_u128(0x6163_636f_756e_7473_2d63_6f64_6573_0001);
+    let name = format!("{}:{}:{}", channel.as_str(), purpose.as_str(), target);
+    Uuid::new_v5(&NAMESPACE, name.as_bytes())
+}
+
+/// What happens to a target's codes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "event_type", content = "data")]
+pub enum CodeEvent {
+    /// A code was issued (and, if `deliver`, is to be sent).
+    CodeIssued {
+        /// How it travels.
+        channel: Channel,
+        /// The normalized email address or E.164 phone number.
+        target: String,
+        /// What it is for.
+        purpose: Purpose,
+        /// Keyed hash of the code (HMAC-SHA-256 under the service's code key).
+        code_hash: String,
+        /// The code sealed for the sender (ChaCha20-Poly1305, service key); useless after
+        /// `expires_at`.
+        sealed_code: String,
+        /// Whether to send it. False when sending would tell the caller something (no account
+        /// for a sign-in code, say): the answer and the limits are the same either way.
+        deliver: bool,
+        /// Language of the message (`en` or `zh-CN`).
+        locale: String,
+        /// When it stops being valid.
+        expires_at: DateTime<Utc>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A wrong code was tried.
+    CodeAttemptFailed {
+        /// Wrong tries left for the current code.
+        attempts_left: u32,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The code was used.
+    CodeUsed {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for CodeEvent {
+    fn event_type(&self) -> &'static str {
+        match self {
+            Self::CodeIssued { .. } => "CodeIssued",
+            Self::CodeAttemptFailed { .. } => "CodeAttemptFailed",
+            Self::CodeUsed { .. } => "CodeUsed",
+        }
+    }
+}
+
+/// The code currently valid, if any.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CurrentCode {
+    /// Keyed hash of the code.
+    pub code_hash: String,
+    /// Expiry.
+    pub expires_at: DateTime<Utc>,
+    /// Wrong tries left.
+    pub attempts_left: u32,
+    /// Whether it was used.
+    pub used: bool,
+}
+
+/// A target's codes for a purpose.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Codes {
+    /// When codes were issued, oldest first (only the last hour matters).
+    pub issued_at: Vec<DateTime<Utc>>,
+    /// The latest code.
+    pub current: Option<CurrentCode>,
+}
+
+impl Aggregate for Codes {
+    const STREAM_TYPE: &'static str = "code";
+    type Event = CodeEvent;
+
+    fn evolve(mut self, event: &CodeEvent) -> Self {
+        match event {
+            CodeEvent::CodeIssued {
+                code_hash,
+                expires_at,
+                at,
+                ..
+            } => {
+                self.issued_at
+                    .retain(|issued| *at - *issued < Duration::hours(1));
+                self.issued_at.push(*at);
+                self.current = Some(CurrentCode {
+                    code_hash: code_hash.clone(),
+                    expires_at: *expires_at,
+                    attempts_left: MAX_ATTEMPTS,
+                    used: false,
+                });
+            }
+            CodeEvent::CodeAttemptFailed { attempts_left, .. } => {
+                if let Some(current) = self.current.as_mut() {
+                    current.attempts_left = *attempts_left;
+                }
+            }
+            CodeEvent::CodeUsed { .. } => {
+                if let Some(current) = self.current.as_mut() {
+                    current.used = true;
+                }
+            }
+        }
+        self
+    }
+}
+
+/// A request about a target's codes.
+#[derive(Debug, Clone)]
+pub enum CodeCommand {
+    /// Issue a new code (replacing the current one).
+    Issue {
+        /// How it travels.
+        channel: Channel,
+        /// The normalized target.
+        target: String,
+        /// What it is for.
+        purpose: Purpose,
+        /// Keyed hash of the new code.
+        code_hash: String,
+        /// The new code, sealed.
+        sealed_code: String,
+        /// Whether to send it.
+        deliver: bool,
+        /// Message language.
+        locale: String,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Check a code; `consume` spends it when right.
+    Check {
+        /// Keyed hash of the code given.
+        code_hash: String,
+        /// Spend it if right.
+        consume: bool,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+}
+
+/// Why a code command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    /// Too many codes to this target: retry after this many seconds.
+    #[error("too many codes for this target; retry in {0} s")]
+    TooMany(i64),
+    /// No live code matches (none issued, used, dead after too many tries, or wrong and
+    /// recorded as such by the command's events).
+    #[error("the code is not valid")]
+    Invalid,
+    /// The code expired.
+    #[error("the code expired")]
+    Expired,
+}
+
+/// Decides a code command.
+pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, CodeError> {
+    match command {
+        CodeCommand::Issue {
+            channel,
+            target,
+            purpose,
+            code_hash,
+            sealed_code,
+            deliver,
+            locale,
+            now,
+        } => {
+            let recent: Vec<&DateTime<Utc>> = codes
+                .issued_at
+                .iter()
+                .filter(|at| now - **at < Duration::hours(1))
+                .collect();
+            if let Some(last) = recent.last() {
+                let wait = MIN_INTERVAL - (now - **last);
+                if wait > Duration::zero() {
+                    return Err(CodeError::TooMany(seconds_up(wait)));
+                }
+            }
+            if recent.len() >= MAX_PER_HOUR {
+                let oldest = recent[recent.len() - MAX_PER_HOUR];
+                return Err(CodeError::TooMany(seconds_up(
+                    Duration::hours(1) - (now - *oldest),
+                )));
+            }
+            Ok(vec![CodeEvent::CodeIssued {
+                channel,
+                target,
+                purpose,
+                code_hash,
+                sealed_code,
+                deliver,
+                locale,
+                expires_at: now + CODE_LIFETIME,
+                at: now,
+            }])
+        }
+        CodeCommand::Check {
+            code_hash,
+            consume,
+            now,
+        } => {
+            let Some(current) = &codes.current else {
+                return Err(CodeError::Invalid);
+            };
+            if current.used || current.attempts_left == 0 {
+                return Err(CodeError::Invalid);
+            }
+            if now >= current.expires_at {
+                return Err(CodeError::Expired);
+            }
+            if !constant_time_eq(&current.code_hash, &code_hash) {
+                return Ok(vec![CodeEvent::CodeAttemptFailed {
+                    attempts_left: current.attempts_left - 1,
+                    at: now,
+                }]);
+            }
+            Ok(if consume {
+                vec![CodeEvent::CodeUsed { at: now }]
+            } else {
+                Vec::new()
+            })
+        }
+    }
+}
+
+fn seconds_up(duration: Duration) -> i64 {
+    let millis = duration.num_milliseconds().max(0);
+    (millis + 999) / 1000
+}
+
+fn constant_time_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq as _;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}

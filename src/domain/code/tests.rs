@@ -1,0 +1,158 @@
+use super::*;
+use chrono::TimeZone;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap()
+}
+
+fn issue(now: DateTime<Utc>, hash: &str) -> CodeCommand {
+    CodeCommand::Issue {
+        channel: Channel::Email,
+        target: "ada@example.com".into(),
+        purpose: Purpose::SignIn,
+        code_hash: hash.into(),
+        sealed_code: "v1.sealed".into(),
+        deliver: true,
+        locale: "en".into(),
+        now,
+    }
+}
+
+fn check(hash: &str, consume: bool, now: DateTime<Utc>) -> CodeCommand {
+    CodeCommand::Check {
+        code_hash: hash.into(),
+        consume,
+        now,
+    }
+}
+
+/// The state after running `commands` one after the other, each on the state the last left.
+fn run(commands: Vec<CodeCommand>) -> (Codes, Vec<Result<Vec<CodeEvent>, CodeError>>) {
+    let mut codes = Codes::default();
+    let mut results = Vec::new();
+    for command in commands {
+        let result = decide(&codes, command);
+        if let Ok(events) = &result {
+            codes = events
+                .iter()
+                .fold(codes, |codes, event| codes.evolve(event));
+        }
+        results.push(result);
+    }
+    (codes, results)
+}
+
+#[test]
+fn an_issued_code_is_valid_ten_minutes_and_used_once() {
+    let (codes, results) = run(vec![
+        issue(t0(), "h1"),
+        check("h1", false, t0() + Duration::minutes(1)),
+        check("h1", true, t0() + Duration::minutes(2)),
+        check("h1", true, t0() + Duration::minutes(3)),
+    ]);
+    let issued = results[0].as_ref().unwrap();
+    assert!(matches!(
+        &issued[0],
+        CodeEvent::CodeIssued { expires_at, .. } if *expires_at == t0() + CODE_LIFETIME
+    ));
+    assert_eq!(results[1], Ok(vec![]), "checking does not spend it");
+    assert_eq!(
+        results[2],
+        Ok(vec![CodeEvent::CodeUsed {
+            at: t0() + Duration::minutes(2)
+        }])
+    );
+    assert_eq!(results[3], Err(CodeError::Invalid), "used once");
+    assert!(codes.current.unwrap().used);
+}
+
+#[test]
+fn an_expired_code_is_refused() {
+    let (_, results) = run(vec![
+        issue(t0(), "h1"),
+        check("h1", true, t0() + CODE_LIFETIME),
+    ]);
+    assert_eq!(results[1], Err(CodeError::Expired));
+}
+
+#[test]
+fn five_wrong_tries_kill_the_code() {
+    let mut commands = vec![issue(t0(), "right")];
+    commands.extend((0..5).map(|_| check("wrong", true, t0())));
+    commands.push(check("right", true, t0()));
+    let (codes, results) = run(commands);
+    for (n, result) in results[1..6].iter().enumerate() {
+        assert_eq!(
+            result,
+            &Ok(vec![CodeEvent::CodeAttemptFailed {
+                attempts_left: MAX_ATTEMPTS - 1 - n as u32,
+                at: t0()
+            }])
+        );
+    }
+    assert_eq!(
+        results[6],
+        Err(CodeError::Invalid),
+        "dead even with the right code"
+    );
+    assert_eq!(codes.current.unwrap().attempts_left, 0);
+}
+
+#[test]
+fn a_new_code_replaces_the_old_one() {
+    let later = t0() + Duration::minutes(2);
+    let (_, results) = run(vec![
+        issue(t0(), "old"),
+        issue(later, "new"),
+        check("old", true, later),
+        check("new", true, later),
+    ]);
+    assert!(
+        matches!(results[2], Ok(ref events) if matches!(events[0], CodeEvent::CodeAttemptFailed { .. }))
+    );
+    assert_eq!(results[3], Ok(vec![CodeEvent::CodeUsed { at: later }]));
+}
+
+#[test]
+fn one_code_a_minute_and_ten_an_hour_per_target() {
+    let (_, results) = run(vec![
+        issue(t0(), "a"),
+        issue(t0() + Duration::seconds(20), "b"),
+    ]);
+    assert_eq!(results[1], Err(CodeError::TooMany(40)));
+
+    let mut commands: Vec<CodeCommand> = (0..10)
+        .map(|n| issue(t0() + Duration::minutes(2 * n), "x"))
+        .collect();
+    commands.push(issue(t0() + Duration::minutes(25), "y"));
+    commands.push(issue(t0() + Duration::minutes(61), "z"));
+    let (_, results) = run(commands);
+    assert!(results[..10].iter().all(Result::is_ok));
+    assert_eq!(results[10], Err(CodeError::TooMany(35 * 60)));
+    assert!(results[11].is_ok(), "the first code left the hour");
+}
+
+#[test]
+fn nothing_to_check_is_invalid() {
+    assert_eq!(
+        decide(&Codes::default(), check("h", true, t0())),
+        Err(CodeError::Invalid)
+    );
+}
+
+#[test]
+fn a_target_has_one_stream_per_channel_and_purpose() {
+    let a = stream_id(Channel::Email, "ada@example.com", Purpose::SignIn);
+    assert_eq!(
+        a,
+        stream_id(Channel::Email, "ada@example.com", Purpose::SignIn)
+    );
+    assert_ne!(
+        a,
+        stream_id(Channel::Email, "ada@example.com", Purpose::SignUp)
+    );
+    assert_ne!(
+        a,
+        stream_id(Channel::Sms, "ada@example.com", Purpose::SignIn)
+    );
+}
