@@ -64,6 +64,20 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_READ_WAIT_MS", default_value_t = 3000)]
     pub read_wait_ms: u64,
 
+    /// SMTP server for mails: `smtp://user:pass@host:587?tls=required`, `smtps://host:465`, or
+    /// `smtp://localhost:25` (no TLS). Without it, mails are written as .eml files in
+    /// `<data-dir>/mail`.
+    #[arg(long, env = "ACCOUNTS_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of mails.
+    #[arg(
+        long,
+        env = "ACCOUNTS_MAIL_FROM",
+        default_value = "accounts <no-reply@localhost>"
+    )]
+    pub mail_from: String,
+
     /// Run the HTTP API (with no role flag, every role runs).
     #[arg(long)]
     pub api: bool,
@@ -75,6 +89,10 @@ pub struct Config {
     /// Run the projectors (NATS to read models).
     #[arg(long)]
     pub projector: bool,
+
+    /// Run the mail worker (sends the mails events ask for).
+    #[arg(long)]
+    pub mail: bool,
 
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
@@ -91,22 +109,26 @@ pub struct Roles {
     pub relay: bool,
     /// The projectors.
     pub projector: bool,
+    /// The mail worker.
+    pub mail: bool,
 }
 
 impl Config {
     /// The roles asked for; all of them when none is.
     pub fn roles(&self) -> Roles {
-        if self.api || self.relay || self.projector {
+        if self.api || self.relay || self.projector || self.mail {
             Roles {
                 api: self.api,
                 relay: self.relay,
                 projector: self.projector,
+                mail: self.mail,
             }
         } else {
             Roles {
                 api: true,
                 relay: true,
                 projector: true,
+                mail: true,
             }
         }
     }

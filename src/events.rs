@@ -3,6 +3,7 @@
 //! (`accounts event-schemas openapi/events`; a test fails when they drift).
 
 use crate::domain::account::AccountEvent;
+use crate::domain::code::CodeEvent;
 use crate::relay::Envelope;
 use schemars::{Schema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Value, json};
@@ -14,7 +15,21 @@ pub fn schemas() -> BTreeMap<String, String> {
     let envelope = generator().into_root_schema_for::<Envelope<'static>>();
     files.insert("envelope.json".to_owned(), pretty(envelope.as_value()));
 
-    let events: Schema = generator().into_root_schema_for::<AccountEvent>();
+    add_event_types(
+        &mut files,
+        "account",
+        generator().into_root_schema_for::<AccountEvent>(),
+    );
+    add_event_types(
+        &mut files,
+        "code",
+        generator().into_root_schema_for::<CodeEvent>(),
+    );
+    files
+}
+
+/// Adds `<stream_type>.<EventType>.json` for each variant of an adjacently tagged event enum.
+fn add_event_types(files: &mut BTreeMap<String, String>, stream_type: &str, events: Schema) {
     let events = events.as_value();
     let definitions = events.get("$defs").cloned().unwrap_or_else(|| json!({}));
     let variants = events
@@ -45,12 +60,16 @@ pub fn schemas() -> BTreeMap<String, String> {
                 variant.get("description").cloned().unwrap_or(json!("")),
             );
             schema.extend(std::mem::take(object));
-            schema.insert("$defs".into(), definitions.clone());
+            if !definitions
+                .as_object()
+                .is_some_and(serde_json::Map::is_empty)
+            {
+                schema.insert("$defs".into(), definitions.clone());
+            }
             data = Value::Object(schema);
         }
-        files.insert(format!("account.{event_type}.json"), pretty(&data));
+        files.insert(format!("{stream_type}.{event_type}.json"), pretty(&data));
     }
-    files
 }
 
 /// Every schema in one JSON object, keyed by file name.
@@ -107,17 +126,22 @@ mod tests {
     #[test]
     fn every_event_type_has_a_schema_of_its_data() {
         let files = schemas();
-        for event_type in [
-            "AccountRegistered",
-            "ProfileUpdated",
-            "UsernameChanged",
-            "PasswordChanged",
-            "PrivacyChanged",
-            "SessionStarted",
-            "SessionsEnded",
-            "AccountDeleted",
+        for name in [
+            "account.AccountRegistered",
+            "account.ProfileUpdated",
+            "account.UsernameChanged",
+            "account.PasswordChanged",
+            "account.PrivacyChanged",
+            "account.SessionStarted",
+            "account.SignInFailed",
+            "account.SessionsEnded",
+            "account.AccountDeleted",
+            "code.CodeIssued",
+            "code.CodeAttemptFailed",
+            "code.CodeUsed",
         ] {
-            let text = &files[&format!("account.{event_type}.json")];
+            let event_type = name.split_once('.').unwrap().1;
+            let text = &files[&format!("{name}.json")];
             let schema: Value = serde_json::from_str(text).unwrap();
             assert_eq!(schema["title"], event_type);
             assert!(

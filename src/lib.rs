@@ -11,6 +11,7 @@ pub mod credentials;
 pub mod domain;
 pub mod events;
 pub mod export;
+pub mod messages;
 pub mod projector;
 pub mod relay;
 pub mod secrets;

@@ -14,7 +14,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Create the database if missing, migrate it, and serve the HTTP API.
-    Serve(Config),
+    Serve(Box<Config>),
     /// Create the database if missing and apply migrations.
     Migrate {
         /// PostgreSQL URL.
@@ -84,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Serve(config) => accounts::server::serve(config).await,
+        Command::Serve(config) => accounts::server::serve(*config).await,
         Command::Migrate { database_url } => {
             accounts::server::prepare_database(&database_url).await?;
             println!("migrated {database_url}");

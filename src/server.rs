@@ -2,6 +2,7 @@
 
 use crate::config::Config;
 use crate::credentials::PasswordHasher;
+use crate::messages::{MailConfig, MailTransport, MailWorker};
 use crate::projector::{self, Projector, ProjectorConfig};
 use crate::relay::{Relay, RelayConfig};
 use crate::secrets::SecretBox;
@@ -77,6 +78,27 @@ pub fn start_workers(
             );
             tasks.push(tokio::spawn(projector.run(stop.clone())));
         }
+    }
+    if roles.mail {
+        let transport =
+            MailTransport::from_config(config.smtp_url.as_deref(), config.data_dir.join("mail"))?;
+        let from = config
+            .mail_from
+            .parse()
+            .map_err(|error| anyhow::anyhow!("ACCOUNTS_MAIL_FROM is not a mailbox: {error}"))?;
+        let worker = MailWorker::new(
+            services.pool.clone(),
+            services.nats.clone(),
+            services.secrets.clone(),
+            MailConfig {
+                stream: config.nats_stream.clone(),
+                subject_prefix: config.nats_subject_prefix.clone(),
+                from,
+                transport,
+                consumer: "mail".to_owned(),
+            },
+        );
+        tasks.push(tokio::spawn(worker.run(stop.clone())));
     }
     Ok(tasks)
 }

@@ -36,6 +36,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "sign_in_throttle",
         sql: include_str!("../../migrations/0005_sign_in_throttle.sql"),
     },
+    Migration {
+        version: 6,
+        name: "message_deliveries",
+        sql: include_str!("../../migrations/0006_message_deliveries.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

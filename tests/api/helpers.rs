@@ -182,9 +182,12 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         db_pool_size: 16,
         hash_concurrency: None,
         read_wait_ms: 5000,
+        smtp_url: None,
+        mail_from: "accounts <no-reply@example.com>".to_owned(),
         api: true,
         relay: false,
         projector: false,
+        mail: false,
     };
     let mut config = config;
     adjust(&mut config);
@@ -335,7 +338,7 @@ impl Drop for TestApp {
     /// Stops the workers and removes the test's JetStream stream, if it made one.
     fn drop(&mut self) {
         let _ = self.stop.send(true);
-        if !(self.config.relay || self.config.projector) {
+        if !(self.config.relay || self.config.projector || self.config.mail) {
             return;
         }
         let url = self.config.nats_url.clone();
@@ -444,4 +447,127 @@ impl Drop for OwnNats {
     fn drop(&mut self) {
         std::fs::remove_dir_all(&self.store).ok();
     }
+}
+
+/// A real SMTP server (mailin-embedded) of the test's own, on a free port, keeping every mail
+/// it receives. It starts when asked, so that a test can have SMTP down first.
+pub struct SmtpSink {
+    port: u16,
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct SinkHandler {
+    mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    current: Vec<u8>,
+}
+
+impl mailin_embedded::Handler for SinkHandler {
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.current.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> mailin_embedded::Response {
+        let mail = String::from_utf8_lossy(&std::mem::take(&mut self.current)).into_owned();
+        self.mails.lock().expect("mails").push(mail);
+        mailin_embedded::response::OK
+    }
+}
+
+impl SmtpSink {
+    /// A sink on a free port, not listening yet.
+    pub fn reserve() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|addr| addr.port())
+            .expect("free port");
+        Self {
+            port,
+            mails: Default::default(),
+        }
+    }
+
+    /// A listening sink.
+    pub async fn start() -> Self {
+        let sink = Self::reserve();
+        sink.listen().await;
+        sink
+    }
+
+    /// Starts listening.
+    pub async fn listen(&self) {
+        let handler = SinkHandler {
+            mails: self.mails.clone(),
+            current: Vec::new(),
+        };
+        let port = self.port;
+        std::thread::spawn(move || {
+            let mut server = mailin_embedded::Server::new(handler);
+            server
+                .with_name("sink.test")
+                .with_ssl(mailin_embedded::SslConfig::None)
+                .expect("no TLS")
+                .with_addr(("127.0.0.1", port))
+                .expect("address");
+            let _ = server.serve();
+        });
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "SMTP sink did not start"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.port)
+    }
+
+    /// The mails received so far.
+    pub fn mails(&self) -> Vec<String> {
+        self.mails.lock().expect("mails").clone()
+    }
+
+    /// Waits until `count` mails have arrived and returns them.
+    pub async fn wait_for(&self, count: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let mails = self.mails();
+            if mails.len() >= count {
+                return mails;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{count} mails expected, {} arrived",
+                mails.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The 6-digit code in a code mail (its plain-text part shows it on a line of its own).
+pub fn code_in(mail: &str) -> String {
+    mail.lines()
+        .map(str::trim)
+        .find(|line| line.len() == 6 && line.chars().all(|c| c.is_ascii_digit()))
+        .unwrap_or_else(|| panic!("no code in the mail:\n{mail}"))
+        .to_owned()
+}
+
+/// The whole service with a mail worker sending to `smtp`.
+pub async fn spawn_with_mail(smtp: &SmtpSink) -> TestApp {
+    let url = smtp.url();
+    spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(url);
+    })
+    .await
 }

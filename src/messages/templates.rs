@@ -1,0 +1,82 @@
+//! Mail texts, in English and Simplified Chinese, as plain text and HTML.
+
+use crate::domain::code::Purpose;
+
+/// A rendered mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// Plain-text body.
+    pub text: String,
+    /// HTML body.
+    pub html: String,
+}
+
+/// The mail carrying a one-time code for `purpose`, in `locale` (`zh-CN`, else English).
+pub fn render_code(purpose: Purpose, locale: &str, code: &str) -> Rendered {
+    let chinese = locale.eq_ignore_ascii_case("zh-CN") || locale.starts_with("zh");
+    let (subject, intro, validity, ignore) = if chinese {
+        let action = match purpose {
+            Purpose::SignUp => "注册账号",
+            Purpose::SignIn => "登录",
+            Purpose::VerifyEmail => "验证邮箱",
+            Purpose::ResetPassword => "重置密码",
+            Purpose::ChangeEmail => "更换邮箱",
+            Purpose::ChangePhone => "更换手机号",
+            Purpose::DeleteAccount => "注销账号",
+        };
+        (
+            format!("您的{action}验证码"),
+            format!("您正在{action}，验证码是："),
+            "验证码 10 分钟内有效，只能使用一次。".to_owned(),
+            "如果这不是您本人的操作，请忽略本邮件，并不要把验证码告诉任何人。".to_owned(),
+        )
+    } else {
+        let action = match purpose {
+            Purpose::SignUp => "sign up",
+            Purpose::SignIn => "sign in",
+            Purpose::VerifyEmail => "verify your email address",
+            Purpose::ResetPassword => "reset your password",
+            Purpose::ChangeEmail => "change your email address",
+            Purpose::ChangePhone => "change your phone number",
+            Purpose::DeleteAccount => "delete your account",
+        };
+        (
+            format!("Your code to {action}"),
+            format!("Your code to {action} is:"),
+            "It is valid for 10 minutes and can be used once.".to_owned(),
+            "If you did not ask for it, ignore this mail and do not share the code.".to_owned(),
+        )
+    };
+    let text = format!("{intro}\n\n    {code}\n\n{validity}\n{ignore}\n");
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>{intro}</p>\
+         <p style=\"font-size: 28px; letter-spacing: 6px; font-weight: bold\">{code}</p>\
+         <p>{validity}</p><p style=\"color: #666\">{ignore}</p></body></html>"
+    );
+    Rendered {
+        subject,
+        text,
+        html,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_mail_has_the_code_in_both_parts_in_the_language_asked() {
+        let english = render_code(Purpose::ResetPassword, "en", "123456");
+        assert_eq!(english.subject, "Your code to reset your password");
+        assert!(english.text.contains("123456"));
+        assert!(english.html.contains("123456"));
+
+        let chinese = render_code(Purpose::SignIn, "zh-CN", "654321");
+        assert_eq!(chinese.subject, "您的登录验证码");
+        assert!(chinese.text.contains("654321"));
+        assert!(chinese.text.contains("10 分钟"));
+    }
+}

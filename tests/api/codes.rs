@@ -1,0 +1,290 @@
+//! One-time codes end to end: request, the mail a real SMTP server receives, check.
+
+use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_with_mail};
+use serde_json::json;
+
+fn code_request(to: &str, purpose: &str) -> serde_json::Value {
+    json!({"channel": "email", "to": to, "purpose": purpose})
+}
+
+fn check_request(to: &str, purpose: &str, code: &str) -> serde_json::Value {
+    json!({"channel": "email", "to": to, "purpose": purpose, "code": code})
+}
+
+#[tokio::test]
+async fn a_code_arrives_by_mail_and_checks_without_being_spent() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let sent = app
+        .post("/v1/codes", None, code_request(&user.email, "verify_email"))
+        .await;
+    assert_eq!(sent.status, 202, "{}", sent.body);
+    assert_eq!(sent.body["expires_in"], 600);
+
+    let mails = smtp.wait_for(1).await;
+    assert!(
+        mails[0].contains(&format!("To: {}", user.email)),
+        "{}",
+        mails[0]
+    );
+    assert!(mails[0].contains("Subject: Your code to verify your email address"));
+    let code = code_in(&mails[0]);
+
+    for _ in 0..2 {
+        let checked = app
+            .post(
+                "/v1/codes/check",
+                None,
+                check_request(&user.email, "verify_email", &code),
+            )
+            .await;
+        assert_eq!(checked.status, 200, "{}", checked.body);
+        assert_eq!(checked.body["valid"], true);
+    }
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    app.post(
+        "/v1/codes/check",
+        None,
+        check_request(&user.email, "verify_email", wrong),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+    // Another purpose has codes of its own.
+    app.post(
+        "/v1/codes/check",
+        None,
+        check_request(&user.email, "sign_in", &code),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn five_wrong_tries_kill_a_code() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post("/v1/codes", None, code_request(&user.email, "sign_in"))
+        .await;
+    let code = code_in(&smtp.wait_for(1).await[0]);
+    let wrong = if code == "999999" { "999998" } else { "999999" };
+    for _ in 0..5 {
+        app.post(
+            "/v1/codes/check",
+            None,
+            check_request(&user.email, "sign_in", wrong),
+        )
+        .await
+        .assert_problem(400, "code_invalid");
+    }
+    app.post(
+        "/v1/codes/check",
+        None,
+        check_request(&user.email, "sign_in", &code),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn unknown_targets_get_the_same_answer_and_no_mail() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let answer = app
+        .post("/v1/codes", None, code_request(&unknown, "reset_password"))
+        .await;
+    assert_eq!(answer.status, 202);
+    assert_eq!(answer.body["expires_in"], 600);
+    // Free addresses get sign-up codes; registered ones do not.
+    let user = app.new_user().await;
+    app.post("/v1/codes", None, code_request(&user.email, "sign_up"))
+        .await;
+    let fresh = format!("fresh-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.post("/v1/codes", None, code_request(&fresh, "sign_up"))
+        .await;
+    // The worker handles events in order: once the last one's mail is in, the others were
+    // decided.
+    let mails = smtp.wait_for(1).await;
+    assert!(mails[0].contains(&format!("To: {fresh}")), "{}", mails[0]);
+    // One more known mail flushes the queue behind it.
+    app.post("/v1/codes", None, code_request(&user.email, "verify_email"))
+        .await;
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    assert!(mails.iter().all(|mail| !mail.contains(&unknown)));
+}
+
+#[tokio::test]
+async fn a_second_code_within_a_minute_is_429_with_retry_after() {
+    let app = spawn_app().await;
+    let to = format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
+    let first = app
+        .post("/v1/codes", None, code_request(&to, "sign_up"))
+        .await;
+    assert_eq!(first.status, 202);
+    let second = app
+        .post("/v1/codes", None, code_request(&to, "sign_up"))
+        .await;
+    second.assert_problem(429, "too_many_requests");
+    let retry_after: i64 = second.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry_after), "{retry_after}");
+    // Another purpose is another limit.
+    let other = app
+        .post("/v1/codes", None, code_request(&to, "sign_in"))
+        .await;
+    assert_eq!(other.status, 202);
+}
+
+#[tokio::test]
+async fn malformed_targets_are_refused_with_the_field() {
+    let app = spawn_app().await;
+    let answer = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "email", "to": "not-an-email", "purpose": "sign_up"}),
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    assert_eq!(answer.field_errors()[0].0, "to");
+    let answer = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": "12", "purpose": "sign_in"}),
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "pigeon", "to": "a@b.cn", "purpose": "sign_in"}),
+    )
+    .await
+    .assert_problem(400, "invalid_body");
+}
+
+#[tokio::test]
+async fn smtp_down_then_up_sends_exactly_one_mail() {
+    let smtp = SmtpSink::reserve();
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post("/v1/codes", None, code_request(&user.email, "verify_email"))
+        .await;
+    // Wait until the worker has tried and failed at least once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let attempts: Option<i32> = app
+            .db
+            .query_opt("SELECT attempts FROM message_deliveries", &[])
+            .await
+            .unwrap()
+            .map(|row| row.get(0));
+        if attempts.is_some_and(|n| n >= 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker never tried"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    smtp.listen().await;
+    let mails = smtp.wait_for(1).await;
+    let code = code_in(&mails[0]);
+    // A later mail goes through after it; the first was sent once.
+    app.post("/v1/codes", None, code_request(&user.email, "sign_in"))
+        .await;
+    let mails = smtp.wait_for(2).await;
+    assert_eq!(mails.len(), 2);
+    assert_eq!(mails.iter().filter(|m| m.contains(&code)).count(), 1);
+    let statuses: Vec<String> = app
+        .db
+        .query(
+            "SELECT status FROM message_deliveries ORDER BY sent_at",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(statuses, ["sent", "sent"]);
+}
+
+/// Log lines written by the service during a test.
+#[derive(Clone, Default)]
+struct CapturedLogs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn a_sent_code_is_nowhere_in_clear_but_the_mail() {
+    let logs = CapturedLogs::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .init();
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post("/v1/codes", None, code_request(&user.email, "verify_email"))
+        .await;
+    let code = code_in(&smtp.wait_for(1).await[0]);
+    let checked = app
+        .post(
+            "/v1/codes/check",
+            None,
+            check_request(&user.email, "verify_email", &code),
+        )
+        .await;
+    assert_eq!(checked.status, 200);
+    // Everything the service logged, before this test's own queries (which name the code).
+    let logged = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+
+    let in_events: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events WHERE data::text LIKE $1 OR metadata::text LIKE $1",
+            &[&format!("%{code}%")],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(in_events, 0, "the code is in the log");
+
+    let nats = async_nats::connect(&app.config.nats_url).await.unwrap();
+    let mut stream = async_nats::jetstream::new(nats)
+        .get_stream(&app.config.nats_stream)
+        .await
+        .unwrap();
+    let published = stream.info().await.unwrap().state.messages;
+    assert!(published >= 3, "the relay published the events");
+    for sequence in 1..=published {
+        let message = stream.get_raw_message(sequence).await.unwrap();
+        assert!(
+            !String::from_utf8_lossy(&message.payload).contains(&code),
+            "the code is in NATS message {sequence}"
+        );
+    }
+
+    assert!(logged.len() > 1000, "logs were captured");
+    let leaks: Vec<&str> = logged.lines().filter(|line| line.contains(&code)).collect();
+    assert!(leaks.is_empty(), "the code is in the logs: {leaks:#?}");
+}
