@@ -70,6 +70,15 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// Address the service is reached at from a browser, for links in mails
+    /// (`<public-url>/verify-email?token=...`).
+    #[arg(
+        long,
+        env = "ACCOUNTS_PUBLIC_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub public_url: String,
+
     /// Sender of mails.
     #[arg(
         long,

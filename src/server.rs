@@ -95,6 +95,7 @@ pub fn start_workers(
                 subject_prefix: config.nats_subject_prefix.clone(),
                 from,
                 transport,
+                public_url: config.public_url.trim_end_matches('/').to_owned(),
                 consumer: "mail".to_owned(),
             },
         );

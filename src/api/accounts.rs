@@ -2,11 +2,15 @@
 
 use super::ApiTags;
 use super::edge::{IdempotencyKey, command_metadata};
+use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::NewIdentifier;
+use crate::domain::code::{Channel, Purpose};
 use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::service::accounts::GivenIdentifier;
+use crate::service::codes::Target;
+use crate::service::executor::CommandMetadata;
 use crate::service::{FieldError, Services};
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -118,9 +122,37 @@ impl AccountsApi {
         else {
             return Err(ApiError::validation(errors).into());
         };
+        let email = match &identifier {
+            NewIdentifier::Email(email) => Some(email.clone()),
+            NewIdentifier::Username(_) => None,
+        };
+        let metadata = command_metadata(req);
         let signed_in = services
-            .sign_up(identifier, &password, display_name, &command_metadata(req))
+            .sign_up(identifier, &password, display_name, &metadata)
             .await?;
+        if let Some(email) = email {
+            // The verification mail is a courtesy: a failure to send it (limits) does not undo
+            // the sign-up; `POST /v1/email-verification` asks again.
+            let target = Target {
+                channel: Channel::Email,
+                value: email.as_str().to_owned(),
+            };
+            let language = Language::negotiate(
+                req.headers()
+                    .get(poem::http::header::ACCEPT_LANGUAGE)
+                    .and_then(|value| value.to_str().ok()),
+            );
+            let metadata = CommandMetadata {
+                idempotency: None,
+                ..metadata.with_actor(signed_in.account_id)
+            };
+            if let Err(error) = services
+                .send_code(&target, Purpose::VerifyEmail, language.tag(), &metadata)
+                .await
+            {
+                tracing::info!(%error, "no verification mail at sign-up");
+            }
+        }
         Ok(SignUpResponse::Created(
             Json(SignedUp {
                 account: AccountView::of(signed_in.account_id, &signed_in.account),

@@ -54,12 +54,16 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
-/// Confirmation of account deletion.
+/// Confirmation of account deletion: the password, or a code sent to the account's email
+/// address (`POST /v1/codes`, purpose `delete_account`).
 #[derive(Debug, Object)]
 pub struct DeleteMeRequest {
-    /// The account's password.
-    #[oai(validator(max_length = 1024))]
-    pub password: String,
+    /// The account's password (give this or `code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
+    /// The code (give this or `password`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub code: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -243,7 +247,8 @@ impl MeApi {
 
     /// Delete my account
     ///
-    /// Confirmed by the password (`403 wrong_password` otherwise). Every session ends, and the
+    /// Confirmed by the password (`403 wrong_password` otherwise) or by a code mailed for
+    /// `delete_account` (`400 code_invalid` otherwise). Every session ends, and the
     /// email and username become free for new sign-ups. The history stays in the log.
     #[oai(path = "/v1/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
@@ -257,9 +262,27 @@ impl MeApi {
         caller: SignedIn,
         body: Json<DeleteMeRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
-        let position = services
-            .delete_account(caller.0, &body.password, &command_metadata(req))
-            .await?;
+        let metadata = command_metadata(req);
+        let position = match (&body.password, &body.code) {
+            (Some(password), None) => {
+                services
+                    .delete_account(caller.0, password, &metadata)
+                    .await?
+            }
+            (None, Some(code)) => {
+                services
+                    .delete_account_with_code(caller.0, code, &metadata)
+                    .await?
+            }
+            _ => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "password".to_owned(),
+                    code: "password_or_code",
+                    message: "give exactly one of `password` and `code`".to_owned(),
+                }])
+                .into());
+            }
+        };
         Ok(Done::NoContent(position))
     }
 }

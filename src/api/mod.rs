@@ -9,7 +9,9 @@ mod health;
 mod i18n;
 pub mod idempotency;
 mod me;
+mod pages;
 pub mod problem;
+mod recovery;
 mod sessions;
 mod users;
 mod views;
@@ -27,6 +29,8 @@ pub enum ApiTags {
     Sessions,
     /// One-time codes.
     Codes,
+    /// Email verification, password reset, email change.
+    Recovery,
     /// My account.
     Me,
     /// Public profiles.
@@ -39,6 +43,7 @@ type Apis = (
     accounts::AccountsApi,
     sessions::SessionsApi,
     codes::CodesApi,
+    recovery::RecoveryApi,
     me::MeApi,
     users::UsersApi,
     health::HealthApi,
@@ -50,6 +55,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             accounts::AccountsApi,
             sessions::SessionsApi,
             codes::CodesApi,
+            recovery::RecoveryApi,
             me::MeApi,
             users::UsersApi,
             health::HealthApi,
@@ -80,6 +86,14 @@ pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
     Route::new()
         .nest("/docs", docs)
         .at("/openapi.json", spec)
+        .at(
+            "/verify-email",
+            poem::get(pages::verify_email_page).post(pages::verify_email_submit),
+        )
+        .at(
+            "/reset-password",
+            poem::get(pages::reset_password_page).post(pages::reset_password_submit),
+        )
         .nest("/", api)
         .around({
             let allowed = allowed.clone();

@@ -189,6 +189,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::CodeInvalid => Self::new(S::BAD_REQUEST, "code_invalid")
                 .with_detail("the code is wrong, used, or dead after too many tries"),
             ServiceError::CodeExpired => Self::new(S::BAD_REQUEST, "code_expired"),
+            ServiceError::NoEmail => Self::new(S::CONFLICT, "no_email")
+                .with_detail("the account has no email address; add one with PUT /v1/me/email"),
+            ServiceError::EmailAlreadyVerified => {
+                Self::new(S::CONFLICT, "email_already_verified")
+            }
             ServiceError::CaptchaRequired => Self::new(S::PRECONDITION_REQUIRED, "captcha_required")
                 .with_detail(
                     "too many failed sign-ins: solve GET /v1/captcha and send the solution as `captcha`",
@@ -294,7 +299,8 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::CONFLICT,
         409,
-        "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`.",
+        "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
+         `email_already_verified`, `no_email`.",
     ),
     (
         statuses::TOO_LARGE,

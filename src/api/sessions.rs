@@ -7,7 +7,11 @@ use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
+use crate::domain::code::Channel;
+use crate::service::FieldError;
 use crate::service::Services;
+use crate::service::accounts::GivenIdentifier;
+use crate::service::codes::Target;
 use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
@@ -25,9 +29,13 @@ pub struct SignInRequest {
     /// Username (give this or `email`).
     #[oai(skip_serializing_if_is_none)]
     pub username: Option<String>,
-    /// Password.
-    #[oai(validator(max_length = 1024))]
-    pub password: String,
+    /// Password (give this or `code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
+    /// A one-time code sent to the email address for `sign_in` (`POST /v1/codes`); give this
+    /// or `password`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub code: Option<String>,
     /// A solved captcha from `GET /v1/captcha` (base64 JSON, as the ALTCHA widget sends it);
     /// needed after 3 failed sign-ins for the identifier within 30 minutes (`428
     /// captcha_required`).
@@ -121,14 +129,35 @@ impl SessionsApi {
     {
         let identifier = one_identifier(body.email.as_deref(), body.username.as_deref())
             .map_err(|error| ApiError::validation(vec![error]))?;
-        let signed_in = services
-            .sign_in(
-                identifier,
-                &body.password,
-                body.captcha.as_deref(),
-                &command_metadata(req),
-            )
-            .await?;
+        let metadata = command_metadata(req);
+        let signed_in = match (&body.password, &body.code, identifier) {
+            (Some(password), None, identifier) => {
+                services
+                    .sign_in(identifier, password, body.captcha.as_deref(), &metadata)
+                    .await?
+            }
+            (None, Some(code), GivenIdentifier::Email(email)) => {
+                let target = Target::parse(Channel::Email, email, "email")?;
+                services.sign_in_with_code(&target, code, &metadata).await?
+            }
+            (None, Some(_), GivenIdentifier::Username(_)) => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "code".to_owned(),
+                    code: "code_needs_email",
+                    message: "codes are sent to an email address: sign in with `email` and `code`"
+                        .to_owned(),
+                }])
+                .into());
+            }
+            _ => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "password".to_owned(),
+                    code: "password_or_code",
+                    message: "give exactly one of `password` and `code`".to_owned(),
+                }])
+                .into());
+            }
+        };
         Ok(SignInResponse::Created(
             Json(NewSessionView {
                 token: signed_in.token,

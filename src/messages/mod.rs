@@ -76,6 +76,8 @@ pub struct MailConfig {
     pub from: Mailbox,
     /// Where mails go.
     pub transport: MailTransport,
+    /// The service's address for links, without a trailing slash.
+    pub public_url: String,
     /// Name of the durable consumer (one per deployment).
     pub consumer: String,
 }
@@ -96,6 +98,8 @@ struct CodeIssuedData {
     deliver: bool,
     locale: String,
     expires_at: DateTime<Utc>,
+    #[serde(default)]
+    sealed_link: Option<String>,
 }
 
 /// Sends the mails of events.
@@ -218,7 +222,21 @@ impl MailWorker {
             .secrets
             .open_text(&data.sealed_code)
             .context("the sealed code does not open with this service's key")?;
-        let rendered = render_code(data.purpose, &data.locale, &code);
+        let link = match &data.sealed_link {
+            Some(sealed) => {
+                let token = self
+                    .secrets
+                    .open_text(sealed)
+                    .context("the sealed link does not open with this service's key")?;
+                let page = match data.purpose {
+                    crate::domain::code::Purpose::ResetPassword => "reset-password",
+                    _ => "verify-email",
+                };
+                Some(format!("{}/{page}?token={token}", self.config.public_url))
+            }
+            None => None,
+        };
+        let rendered = render_code(data.purpose, &data.locale, &code, link.as_deref());
         let to: Mailbox = data.target.parse().context("the target is not a mailbox")?;
         let message = Message::builder()
             .from(self.config.from.clone())

@@ -13,8 +13,9 @@ pub struct Rendered {
     pub html: String,
 }
 
-/// The mail carrying a one-time code for `purpose`, in `locale` (`zh-CN`, else English).
-pub fn render_code(purpose: Purpose, locale: &str, code: &str) -> Rendered {
+/// The mail carrying a one-time code for `purpose` (and a link, for verification and reset),
+/// in `locale` (`zh-CN`, else English).
+pub fn render_code(purpose: Purpose, locale: &str, code: &str, link: Option<&str>) -> Rendered {
     let chinese = locale.eq_ignore_ascii_case("zh-CN") || locale.starts_with("zh");
     let (subject, intro, validity, ignore) = if chinese {
         let action = match purpose {
@@ -49,12 +50,27 @@ pub fn render_code(purpose: Purpose, locale: &str, code: &str) -> Rendered {
             "If you did not ask for it, ignore this mail and do not share the code.".to_owned(),
         )
     };
-    let text = format!("{intro}\n\n    {code}\n\n{validity}\n{ignore}\n");
+    let (link_text, link_html) = match link {
+        Some(link) => {
+            let (lead, button) = if chinese {
+                ("或打开这个链接：", "打开链接")
+            } else {
+                ("Or open this link:", "Open the link")
+            };
+            let escaped = link.replace('&', "&amp;").replace('"', "&quot;");
+            (
+                format!("\n{lead}\n{link}\n"),
+                format!("<p><a href=\"{escaped}\">{button}</a></p>"),
+            )
+        }
+        None => (String::new(), String::new()),
+    };
+    let text = format!("{intro}\n\n    {code}\n{link_text}\n{validity}\n{ignore}\n");
     let html = format!(
         "<!doctype html><html><body style=\"font-family: sans-serif\">\
          <p>{intro}</p>\
          <p style=\"font-size: 28px; letter-spacing: 6px; font-weight: bold\">{code}</p>\
-         <p>{validity}</p><p style=\"color: #666\">{ignore}</p></body></html>"
+         {link_html}<p>{validity}</p><p style=\"color: #666\">{ignore}</p></body></html>"
     );
     Rendered {
         subject,
@@ -69,12 +85,27 @@ mod tests {
 
     #[test]
     fn a_code_mail_has_the_code_in_both_parts_in_the_language_asked() {
-        let english = render_code(Purpose::ResetPassword, "en", "123456");
+        let english = render_code(
+            Purpose::ResetPassword,
+            "en",
+            "123456",
+            Some("https://example.com/reset-password?token=t"),
+        );
+        assert!(
+            english
+                .text
+                .contains("https://example.com/reset-password?token=t")
+        );
+        assert!(
+            english
+                .html
+                .contains("href=\"https://example.com/reset-password?token=t\"")
+        );
         assert_eq!(english.subject, "Your code to reset your password");
         assert!(english.text.contains("123456"));
         assert!(english.html.contains("123456"));
 
-        let chinese = render_code(Purpose::SignIn, "zh-CN", "654321");
+        let chinese = render_code(Purpose::SignIn, "zh-CN", "654321", None);
         assert_eq!(chinese.subject, "您的登录验证码");
         assert!(chinese.text.contains("654321"));
         assert!(chinese.text.contains("10 分钟"));

@@ -7,8 +7,8 @@ use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, AccountEvent, AccountStatus, IdentifierKind,
-    NewIdentifier, Privacy, ProfileChanges, SealedPasswordHash, SessionEndReason, SessionsToEnd,
-    SignInFailure, decide,
+    NewIdentifier, Privacy, ProfileChanges, Proof, SealedPasswordHash, SessionEndReason,
+    SessionsToEnd, SignInFailure, decide,
 };
 use crate::domain::values::{DisplayName, Email, Password, Username};
 use crate::store::claims::{self, ClaimKind};
@@ -105,7 +105,22 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
             | AccountEvent::PasswordChanged { .. }
             | AccountEvent::PrivacyChanged { .. }
             | AccountEvent::SessionStarted { .. }
-            | AccountEvent::SignInFailed { .. } => {}
+            | AccountEvent::SignInFailed { .. }
+            | AccountEvent::EmailVerified { .. } => {}
+            AccountEvent::EmailChanged {
+                email, previous, ..
+            } => {
+                if let Some(previous) = previous {
+                    writes.push(InlineWrite::Release(
+                        ClaimKind::Email,
+                        previous.as_str().to_owned(),
+                    ));
+                }
+                writes.push(InlineWrite::Claim(
+                    ClaimKind::Email,
+                    email.as_str().to_owned(),
+                ));
+            }
         }
     }
     writes
@@ -116,6 +131,7 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::SignedOut => "signed_out",
         SessionEndReason::EndedByUser => "ended_by_user",
         SessionEndReason::PasswordChanged => "password_changed",
+        SessionEndReason::PasswordReset => "password_reset",
     }
 }
 
@@ -140,7 +156,7 @@ fn from_execute(error: ExecuteError<AccountError>) -> ServiceError {
 
 impl Services {
     /// Runs an account command whose only inline writes are those its events imply.
-    async fn run_account_command(
+    pub(super) async fn run_account_command(
         &self,
         account_id: Uuid,
         metadata: &CommandMetadata,
@@ -206,7 +222,7 @@ impl Services {
         self.start_session(
             account_id,
             Some(register),
-            sealed,
+            Proof::Password(sealed),
             identifier_kind,
             now,
             metadata,
@@ -277,7 +293,7 @@ impl Services {
             return Err(ServiceError::InvalidCredentials);
         };
         match self
-            .start_session(account_id, None, hash, kind, now, metadata)
+            .start_session(account_id, None, Proof::Password(hash), kind, now, metadata)
             .await
         {
             Ok(signed_in) => {
@@ -370,11 +386,11 @@ impl Services {
     }
 
     /// Starts a session, after registering the account first when `register` is given.
-    async fn start_session(
+    pub(super) async fn start_session(
         &self,
         account_id: Uuid,
         register: Option<AccountCommand>,
-        verified_password: SealedPasswordHash,
+        proof: Proof,
         identifier: IdentifierKind,
         now: DateTime<Utc>,
         metadata: &CommandMetadata,
@@ -393,7 +409,7 @@ impl Services {
         };
         let start = AccountCommand::StartSession {
             session_id,
-            verified_password,
+            proof,
             identifier,
             ip: metadata.ip.clone(),
             user_agent: metadata.user_agent.clone(),
@@ -567,7 +583,7 @@ impl Services {
                 caller.account_id,
                 &metadata.with_actor(caller.account_id),
                 |_| AccountCommand::Delete {
-                    verified_password: verified_password.clone(),
+                    proof: Proof::Password(verified_password.clone()),
                     now: Utc::now(),
                 },
             )

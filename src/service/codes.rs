@@ -6,10 +6,14 @@
 
 use super::executor::{self, CommandMetadata, ExecuteError};
 use super::{ServiceError, Services};
-use crate::domain::code::{self, Channel, CodeCommand, CodeError, CodeEvent, Codes, Purpose};
+use crate::domain::code::NewLink;
+use crate::domain::code::{
+    self, Channel, CodeCommand, CodeError, CodeEvent, Codes, Presented, Purpose,
+};
 use crate::domain::values::{Email, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::throttle;
+use base64::Engine as _;
 use chrono::Utc;
 use hmac::Mac as _;
 use rand::Rng as _;
@@ -90,6 +94,17 @@ impl Services {
         };
         let stream = code::stream_id(target.channel, &target.value, purpose);
         let clear = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+        let link = link_lifetime(target.channel, purpose).map(|lifetime| {
+            let mut secret = [0_u8; 32];
+            rand::thread_rng().fill(&mut secret);
+            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+            let token = format!("{}.{secret}", stream.simple());
+            NewLink {
+                hash: self.link_hash(stream, &secret),
+                sealed: self.secrets.seal_text(&token),
+                lifetime,
+            }
+        });
         let command = CodeCommand::Issue {
             channel: target.channel,
             target: target.value.clone(),
@@ -98,6 +113,7 @@ impl Services {
             sealed_code: self.secrets.seal_text(&clear),
             deliver,
             locale: locale.to_owned(),
+            link,
             now,
         };
         let committed = executor::execute::<Codes, _>(
@@ -122,9 +138,40 @@ impl Services {
         consume: bool,
         metadata: &CommandMetadata,
     ) -> Result<i64, ServiceError> {
-        let stream = code::stream_id(target.channel, &target.value, purpose);
+        let proof = CodeProof::Code {
+            target: target.clone(),
+            code: code.to_owned(),
+        };
+        self.check_proof(&proof, purpose, consume, metadata)
+            .await
+            .map(|(_, position)| position)
+    }
+
+    /// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
+    /// target it was sent to.
+    pub async fn check_proof(
+        &self,
+        proof: &CodeProof,
+        purpose: Purpose,
+        consume: bool,
+        metadata: &CommandMetadata,
+    ) -> Result<(Target, i64), ServiceError> {
+        let (stream, presented) = match proof {
+            CodeProof::Code { target, code } => {
+                let stream = code::stream_id(target.channel, &target.value, purpose);
+                (stream, Presented::Code(self.code_hash(stream, code.trim())))
+            }
+            CodeProof::Link { token } => {
+                let (stream, secret) = token
+                    .trim()
+                    .split_once('.')
+                    .and_then(|(stream, secret)| Some((Uuid::parse_str(stream).ok()?, secret)))
+                    .ok_or(ServiceError::CodeInvalid)?;
+                (stream, Presented::Link(self.link_hash(stream, secret)))
+            }
+        };
         let command = CodeCommand::Check {
-            code_hash: self.code_hash(stream, code.trim()),
+            presented,
             consume,
             now: Utc::now(),
         };
@@ -137,7 +184,13 @@ impl Services {
             &self.pool,
             stream,
             &metadata,
-            |codes| code::decide(codes, command.clone()),
+            // A link names its stream: it must be one of this purpose's.
+            |codes| match &codes.target {
+                Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
+                    code::decide(codes, command.clone())
+                }
+                _ => Err(CodeError::Invalid),
+            },
             |_, _| Vec::new(),
         )
         .await
@@ -149,7 +202,12 @@ impl Services {
         {
             return Err(ServiceError::CodeInvalid);
         }
-        Ok(committed.position)
+        let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
+        Ok((Target { channel, value }, committed.position))
+    }
+
+    fn link_hash(&self, stream: Uuid, secret: &str) -> String {
+        self.code_hash(stream, &format!("link:{secret}"))
     }
 
     /// The keyed hash of a code in its stream: without the service's key, the hashes in the
@@ -162,6 +220,32 @@ impl Services {
         mac.update(stream.as_bytes());
         mac.update(code.as_bytes());
         hex::encode(mac.finalize().into_bytes())
+    }
+}
+
+/// What a caller presents to prove a target: a code sent to it, or the token of a link.
+#[derive(Debug, Clone)]
+pub enum CodeProof {
+    /// A 6-digit code sent to `target`.
+    Code {
+        /// Where it was sent.
+        target: Target,
+        /// The code.
+        code: String,
+    },
+    /// The token of a link in a mail.
+    Link {
+        /// The token.
+        token: String,
+    },
+}
+
+/// Mails for verification and password reset carry a link as well as the code.
+fn link_lifetime(channel: Channel, purpose: Purpose) -> Option<chrono::Duration> {
+    match (channel, purpose) {
+        (Channel::Email, Purpose::VerifyEmail) => Some(chrono::Duration::hours(24)),
+        (Channel::Email, Purpose::ResetPassword) => Some(chrono::Duration::hours(1)),
+        _ => None,
     }
 }
 

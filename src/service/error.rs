@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// The account has no email address.
+    #[error("the account has no email address")]
+    NoEmail,
+    /// The email address is verified already.
+    #[error("the email address is already verified")]
+    EmailAlreadyVerified,
     /// Too many requests: retry after this many seconds.
     #[error("too many requests; retry in {0} s")]
     TooManyRequests(i64),
@@ -124,6 +130,8 @@ impl From<AccountError> for ServiceError {
             AccountError::Blocked => Self::AccountBlocked,
             AccountError::InvalidCredentials => Self::InvalidCredentials,
             AccountError::SessionNotFound => Self::SessionNotFound,
+            AccountError::EmailAlreadyVerified => Self::EmailAlreadyVerified,
+            AccountError::AddressMismatch => Self::CodeInvalid,
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
                 "a new account id collided with an existing stream"
             )),

@@ -6,6 +6,7 @@ pub mod codes;
 mod error;
 pub mod executor;
 pub mod read_models;
+pub mod recovery;
 pub mod users;
 
 pub use error::{FieldError, ServiceError};

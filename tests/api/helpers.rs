@@ -183,6 +183,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         hash_concurrency: None,
         read_wait_ms: 5000,
         smtp_url: None,
+        public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),
         api: true,
         relay: false,
@@ -533,23 +534,6 @@ impl SmtpSink {
     pub fn mails(&self) -> Vec<String> {
         self.mails.lock().expect("mails").clone()
     }
-
-    /// Waits until `count` mails have arrived and returns them.
-    pub async fn wait_for(&self, count: usize) -> Vec<String> {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-        loop {
-            let mails = self.mails();
-            if mails.len() >= count {
-                return mails;
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "{count} mails expected, {} arrived",
-                mails.len()
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    }
 }
 
 /// The 6-digit code in a code mail (its plain-text part shows it on a line of its own).
@@ -570,4 +554,42 @@ pub async fn spawn_with_mail(smtp: &SmtpSink) -> TestApp {
         config.smtp_url = Some(url);
     })
     .await
+}
+
+impl SmtpSink {
+    /// Waits for a mail to `to` whose subject contains `subject`, and returns it decoded
+    /// (quoted-printable soft breaks joined).
+    pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = self.mails().into_iter().find(|mail| {
+                mail.contains(&format!("To: {to}")) && mail.contains(&format!("Subject: {subject}"))
+            });
+            if let Some(mail) = found {
+                return mail
+                    .replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=");
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no mail to {to} about {subject:?}; got {:#?}",
+                self.mails()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The token of the link to `page` in a (decoded) mail.
+pub fn link_token_in(mail: &str, page: &str) -> String {
+    let marker = format!("/{page}?token=");
+    let start = mail
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {page} link in:\n{mail}"))
+        + marker.len();
+    mail[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect()
 }

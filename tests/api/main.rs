@@ -8,6 +8,7 @@ mod helpers;
 mod idempotency;
 mod me;
 mod projector;
+mod recovery;
 mod relay;
 mod sessions;
 mod sign_up;

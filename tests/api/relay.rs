@@ -62,6 +62,7 @@ async fn wait_for_messages(stream: &mut jetstream::stream::Stream, count: u64) -
 #[tokio::test]
 async fn every_event_is_published_once_with_its_id_and_envelope() {
     let app = spawn_app().await;
+    // A sign-up by email writes account events and a verification code's event.
     let user = app.new_user().await;
     app.patch("/v1/me", &user.token, json!({"bio": "hello"}))
         .await;
@@ -74,7 +75,8 @@ async fn every_event_is_published_once_with_its_id_and_envelope() {
     let events = app
         .db
         .query(
-            "SELECT event_id, event_type, position FROM events ORDER BY position",
+            "SELECT event_id, event_type, position, stream_type, stream_id FROM events
+             ORDER BY position",
             &[],
         )
         .await
@@ -83,6 +85,8 @@ async fn every_event_is_published_once_with_its_id_and_envelope() {
         let message = stream.get_raw_message(sequence).await.expect("message");
         let event_id: uuid::Uuid = row.get(0);
         let event_type: String = row.get(1);
+        let stream_type: String = row.get(3);
+        let stream_id: uuid::Uuid = row.get(4);
         assert_eq!(
             message
                 .headers
@@ -92,14 +96,17 @@ async fn every_event_is_published_once_with_its_id_and_envelope() {
         );
         assert_eq!(
             message.subject.as_str(),
-            format!("{}.account.{event_type}", app.config.nats_subject_prefix)
+            format!(
+                "{}.{stream_type}.{event_type}",
+                app.config.nats_subject_prefix
+            )
         );
         let envelope: Value = serde_json::from_slice(&message.payload).expect("json");
         assert_eq!(envelope["id"], event_id.to_string());
         assert_eq!(envelope["type"], event_type);
         assert_eq!(envelope["position"], row.get::<_, i64>(2));
-        assert_eq!(envelope["stream_type"], "account");
-        assert_eq!(envelope["stream_id"], user.id.to_string());
+        assert_eq!(envelope["stream_type"], stream_type);
+        assert_eq!(envelope["stream_id"], stream_id.to_string());
         assert_eq!(envelope["schema_version"], 1);
         assert!(envelope["recorded_at"].is_string());
         assert!(envelope["data"].is_object() && envelope["metadata"].is_object());

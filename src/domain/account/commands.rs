@@ -27,6 +27,15 @@ pub enum SessionsToEnd {
     AllExcept(Uuid),
 }
 
+/// What proves that the caller may act for the account.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Proof {
+    /// The account's password, which matched this hash.
+    Password(SealedPasswordHash),
+    /// A one-time code sent to the account's address or phone, checked and spent already.
+    Code,
+}
+
 /// A request to change an account.
 #[derive(Debug, Clone)]
 pub enum AccountCommand {
@@ -41,12 +50,12 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
-    /// Sign in: start a session. The password was verified against `verified_password`.
+    /// Sign in: start a session.
     StartSession {
         /// The new session's id.
         session_id: Uuid,
-        /// The password hash the caller's password matched.
-        verified_password: SealedPasswordHash,
+        /// The password (verified against this hash) or a code.
+        proof: Proof,
         /// Which identifier the caller named.
         identifier: IdentifierKind,
         /// Client address.
@@ -100,6 +109,28 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Set a new password after proving control of the address or phone by a code or link;
+    /// every session ends.
+    ResetPassword {
+        /// The new sealed hash.
+        new_password: SealedPasswordHash,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Mark the email address verified (by a code or link sent to it).
+    VerifyEmail {
+        /// The address the code was sent to.
+        email: Email,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Move to a new email address, proven by a code sent to it.
+    ChangeEmail {
+        /// The new address.
+        email: Email,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Replace the privacy settings.
     ChangePrivacy {
         /// The new settings.
@@ -107,10 +138,10 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
-    /// Delete the account, confirmed by its password.
+    /// Delete the account, confirmed by its password or a code.
     Delete {
-        /// The password hash the caller's password matched.
-        verified_password: SealedPasswordHash,
+        /// The password (verified against this hash) or a code.
+        proof: Proof,
         /// The clock.
         now: DateTime<Utc>,
     },

@@ -1,7 +1,9 @@
 //! The account's rules: given its state and a command, the events that follow, or why not.
 
-use super::commands::{AccountCommand, NewIdentifier, SessionsToEnd};
-use super::events::{AccountEvent, ProfileChanges, SealedPasswordHash, SessionEndReason};
+use super::commands::{AccountCommand, NewIdentifier, Proof, SessionsToEnd};
+use super::events::{
+    AccountEvent, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInMethod,
+};
 use super::state::{Account, AccountStatus, Profile, Role};
 use chrono::{DateTime, Utc};
 
@@ -20,6 +22,12 @@ pub enum AccountError {
     /// The password the caller proved is no longer the account's password.
     #[error("the credentials do not match")]
     InvalidCredentials,
+    /// The email address is already verified.
+    #[error("the email address is already verified")]
+    EmailAlreadyVerified,
+    /// The code was sent to an address the account no longer has.
+    #[error("the address is not the account's")]
+    AddressMismatch,
     /// The session is not one of the account's live sessions.
     #[error("no such session")]
     SessionNotFound,
@@ -73,20 +81,21 @@ pub fn decide(
         }]),
         AccountCommand::StartSession {
             session_id,
-            verified_password,
+            proof,
             identifier,
             ip,
             user_agent,
             expires_at,
             now,
         } => {
-            ensure_password(account, &verified_password)?;
+            let method = ensure_proof(account, &proof)?;
             if account.status == AccountStatus::Blocked {
                 return Err(AccountError::Blocked);
             }
             Ok(vec![AccountEvent::SessionStarted {
                 session_id,
                 identifier,
+                method,
                 ip,
                 user_agent,
                 expires_at,
@@ -143,12 +152,37 @@ pub fn decide(
             }
             Ok(vec![AccountEvent::PrivacyChanged { privacy, at: now }])
         }
-        AccountCommand::Delete {
-            verified_password,
-            now,
-        } => {
-            ensure_password(account, &verified_password)?;
+        AccountCommand::Delete { proof, now } => {
+            ensure_proof(account, &proof)?;
             Ok(vec![AccountEvent::AccountDeleted { at: now }])
+        }
+        AccountCommand::ResetPassword { new_password, now } => {
+            let all = account.sessions_live_at(now).collect();
+            let mut events = vec![AccountEvent::PasswordChanged {
+                password: new_password,
+                at: now,
+            }];
+            events.extend(sessions_ended(all, SessionEndReason::PasswordReset, now));
+            Ok(events)
+        }
+        AccountCommand::VerifyEmail { email, now } => {
+            if account.email.as_ref() != Some(&email) {
+                return Err(AccountError::AddressMismatch);
+            }
+            if account.email_verified {
+                return Err(AccountError::EmailAlreadyVerified);
+            }
+            Ok(vec![AccountEvent::EmailVerified { email, at: now }])
+        }
+        AccountCommand::ChangeEmail { email, now } => {
+            if account.email.as_ref() == Some(&email) {
+                return Ok(Vec::new());
+            }
+            Ok(vec![AccountEvent::EmailChanged {
+                email,
+                previous: account.email.clone(),
+                at: now,
+            }])
         }
     }
 }
@@ -159,6 +193,15 @@ fn ensure_usable(account: &Account) -> Result<(), AccountError> {
     match account.status {
         AccountStatus::Unregistered | AccountStatus::Deleted => Err(AccountError::NotFound),
         AccountStatus::Active | AccountStatus::Blocked => Ok(()),
+    }
+}
+
+fn ensure_proof(account: &Account, proof: &Proof) -> Result<SignInMethod, AccountError> {
+    match proof {
+        Proof::Password(verified) => {
+            ensure_password(account, verified).map(|()| SignInMethod::Password)
+        }
+        Proof::Code => Ok(SignInMethod::Code),
     }
 }
 

@@ -34,6 +34,19 @@ pub enum IdentifierKind {
     Phone,
 }
 
+/// How a session was signed in.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum SignInMethod {
+    /// With the password.
+    #[default]
+    Password,
+    /// With a one-time code.
+    Code,
+}
+
 /// Why sessions ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -44,6 +57,8 @@ pub enum SessionEndReason {
     EndedByUser,
     /// The password changed; other sessions end.
     PasswordChanged,
+    /// The password was reset; every session ends.
+    PasswordReset,
 }
 
 /// Why a sign-in failed.
@@ -200,6 +215,9 @@ pub enum AccountEvent {
         session_id: Uuid,
         /// Which identifier the user signed in with.
         identifier: IdentifierKind,
+        /// Password or code.
+        #[serde(default)]
+        method: SignInMethod,
         /// Client address.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
@@ -235,6 +253,23 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The email address was proven by a code or link sent to it.
+    EmailVerified {
+        /// The address.
+        email: Email,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The account moved to a new email address (proven by a code sent to it).
+    EmailChanged {
+        /// The new address.
+        email: Email,
+        /// The address it replaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Email>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -252,6 +287,8 @@ impl DomainEvent for AccountEvent {
             Self::PrivacyChanged { .. } => "PrivacyChanged",
             Self::SessionStarted { .. } => "SessionStarted",
             Self::SignInFailed { .. } => "SignInFailed",
+            Self::EmailVerified { .. } => "EmailVerified",
+            Self::EmailChanged { .. } => "EmailChanged",
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::AccountDeleted { .. } => "AccountDeleted",
         }

@@ -83,6 +83,11 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         }
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
+        AccountEvent::EmailVerified { .. } => account.email_verified = true,
+        AccountEvent::EmailChanged { email, .. } => {
+            account.email = Some(email.clone());
+            account.email_verified = true;
+        }
     }
     if let Some(at) = change_time(event) {
         account.updated_at = Some(at);
@@ -98,6 +103,8 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::UsernameChanged { at, .. }
         | AccountEvent::PasswordChanged { at, .. }
         | AccountEvent::PrivacyChanged { at, .. }
+        | AccountEvent::EmailVerified { at, .. }
+        | AccountEvent::EmailChanged { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SessionStarted { .. }
         | AccountEvent::SessionsEnded { .. }

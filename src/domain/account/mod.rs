@@ -9,11 +9,11 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{AccountCommand, NewIdentifier, SessionsToEnd};
+pub use commands::{AccountCommand, NewIdentifier, Proof, SessionsToEnd};
 pub use decide::{AccountError, decide};
 pub use events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
-    SignInFailure,
+    SignInFailure, SignInMethod,
 };
 pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 

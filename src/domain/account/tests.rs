@@ -66,6 +66,7 @@ fn started(id: Uuid, at: DateTime<Utc>) -> AccountEvent {
     AccountEvent::SessionStarted {
         session_id: id,
         identifier: IdentifierKind::Email,
+        method: SignInMethod::Password,
         ip: None,
         user_agent: None,
         expires_at: at + Duration::days(14),
@@ -105,7 +106,7 @@ fn signing_up_twice_on_one_stream_is_refused() {
 fn sign_in(verified: &str, id: Uuid, now: DateTime<Utc>) -> AccountCommand {
     AccountCommand::StartSession {
         session_id: id,
-        verified_password: hash(verified),
+        proof: Proof::Password(hash(verified)),
         identifier: IdentifierKind::Email,
         ip: None,
         user_agent: None,
@@ -360,13 +361,13 @@ fn privacy_changes_only_when_it_differs() {
 fn deleting_needs_the_password_and_ends_everything() {
     given(&[registered()])
         .when(AccountCommand::Delete {
-            verified_password: hash("guess"),
+            proof: Proof::Password(hash("guess")),
             now: t0(),
         })
         .then_error(AccountError::InvalidCredentials);
     given(&[registered(), started(session(1), t0())])
         .when(AccountCommand::Delete {
-            verified_password: hash("one"),
+            proof: Proof::Password(hash("one")),
             now: t0(),
         })
         .then(&[AccountEvent::AccountDeleted { at: t0() }]);
@@ -437,4 +438,103 @@ fn a_deleted_account_records_no_failed_sign_in() {
     given(&[registered(), AccountEvent::AccountDeleted { at: t0() }])
         .when(failure(SignInFailure::WrongPassword))
         .then_error(AccountError::NotFound);
+}
+
+#[test]
+fn a_code_signs_in_without_the_password() {
+    let new_session = session(7);
+    given(&[registered()])
+        .when(AccountCommand::StartSession {
+            session_id: new_session,
+            proof: Proof::Code,
+            identifier: IdentifierKind::Email,
+            ip: None,
+            user_agent: None,
+            expires_at: t0() + Duration::days(14),
+            now: t0(),
+        })
+        .then(&[AccountEvent::SessionStarted {
+            session_id: new_session,
+            identifier: IdentifierKind::Email,
+            method: SignInMethod::Code,
+            ip: None,
+            user_agent: None,
+            expires_at: t0() + Duration::days(14),
+            at: t0(),
+        }]);
+}
+
+#[test]
+fn a_password_reset_ends_every_session() {
+    let (one, two) = (session(1), session(2));
+    given(&[registered(), started(one, t0()), started(two, t0())])
+        .when(AccountCommand::ResetPassword {
+            new_password: hash("two"),
+            now: t0() + Duration::hours(1),
+        })
+        .then(&[
+            AccountEvent::PasswordChanged {
+                password: hash("two"),
+                at: t0() + Duration::hours(1),
+            },
+            AccountEvent::SessionsEnded {
+                session_ids: vec![one, two],
+                reason: SessionEndReason::PasswordReset,
+                at: t0() + Duration::hours(1),
+            },
+        ]);
+}
+
+#[test]
+fn an_email_is_verified_once_and_only_the_accounts_own() {
+    let email = Email::parse("alice@example.com").unwrap();
+    let other = Email::parse("bob@example.com").unwrap();
+    let account = given(&[registered()]);
+    account
+        .when(AccountCommand::VerifyEmail {
+            email: email.clone(),
+            now: t0(),
+        })
+        .then(&[AccountEvent::EmailVerified {
+            email: email.clone(),
+            at: t0(),
+        }]);
+    account
+        .when(AccountCommand::VerifyEmail {
+            email: other,
+            now: t0(),
+        })
+        .then_error(AccountError::AddressMismatch);
+    given(&[
+        registered(),
+        AccountEvent::EmailVerified {
+            email: email.clone(),
+            at: t0(),
+        },
+    ])
+    .when(AccountCommand::VerifyEmail { email, now: t0() })
+    .then_error(AccountError::EmailAlreadyVerified);
+}
+
+#[test]
+fn a_new_email_replaces_the_old_and_counts_as_verified() {
+    let new = Email::parse("alice@new.example").unwrap();
+    let account = given(&[registered()]);
+    account
+        .when(AccountCommand::ChangeEmail {
+            email: new.clone(),
+            now: t0(),
+        })
+        .then(&[AccountEvent::EmailChanged {
+            email: new.clone(),
+            previous: Some(Email::parse("alice@example.com").unwrap()),
+            at: t0(),
+        }]);
+    let moved = account.0.clone().evolve(&AccountEvent::EmailChanged {
+        email: new.clone(),
+        previous: None,
+        at: t0(),
+    });
+    assert_eq!(moved.email, Some(new));
+    assert!(moved.email_verified);
 }

@@ -110,6 +110,15 @@ pub enum CodeEvent {
         locale: String,
         /// When it stops being valid.
         expires_at: DateTime<Utc>,
+        /// A link token issued with the code (verification and reset mails), as a keyed hash.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_hash: Option<String>,
+        /// The link token sealed for the mail worker.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        sealed_link: Option<String>,
+        /// When the link stops being valid.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link_expires_at: Option<DateTime<Utc>>,
         /// When it happened.
         at: DateTime<Utc>,
     },
@@ -148,6 +157,10 @@ pub struct CurrentCode {
     pub attempts_left: u32,
     /// Whether it was used.
     pub used: bool,
+    /// Keyed hash of the link token issued with it, if any.
+    pub link_hash: Option<String>,
+    /// The link's expiry.
+    pub link_expires_at: Option<DateTime<Utc>>,
 }
 
 /// A target's codes for a purpose.
@@ -157,6 +170,8 @@ pub struct Codes {
     pub issued_at: Vec<DateTime<Utc>>,
     /// The latest code.
     pub current: Option<CurrentCode>,
+    /// Where the codes go: channel and normalized target.
+    pub target: Option<(Channel, String)>,
 }
 
 impl Aggregate for Codes {
@@ -166,11 +181,16 @@ impl Aggregate for Codes {
     fn evolve(mut self, event: &CodeEvent) -> Self {
         match event {
             CodeEvent::CodeIssued {
+                channel,
+                target,
                 code_hash,
                 expires_at,
+                link_hash,
+                link_expires_at,
                 at,
                 ..
             } => {
+                self.target = Some((*channel, target.clone()));
                 self.issued_at
                     .retain(|issued| *at - *issued < Duration::hours(1));
                 self.issued_at.push(*at);
@@ -179,6 +199,8 @@ impl Aggregate for Codes {
                     expires_at: *expires_at,
                     attempts_left: MAX_ATTEMPTS,
                     used: false,
+                    link_hash: link_hash.clone(),
+                    link_expires_at: *link_expires_at,
                 });
             }
             CodeEvent::CodeAttemptFailed { attempts_left, .. } => {
@@ -194,6 +216,26 @@ impl Aggregate for Codes {
         }
         self
     }
+}
+
+/// A link token to issue with a code.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewLink {
+    /// Keyed hash of the token.
+    pub hash: String,
+    /// The token, sealed.
+    pub sealed: String,
+    /// How long the link is valid.
+    pub lifetime: Duration,
+}
+
+/// What a caller presents.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Presented {
+    /// The 6-digit code (keyed hash).
+    Code(String),
+    /// The link token (keyed hash).
+    Link(String),
 }
 
 /// A request about a target's codes.
@@ -215,13 +257,15 @@ pub enum CodeCommand {
         deliver: bool,
         /// Message language.
         locale: String,
+        /// A link token to issue with it.
+        link: Option<NewLink>,
         /// The clock.
         now: DateTime<Utc>,
     },
-    /// Check a code; `consume` spends it when right.
+    /// Check a code or link; `consume` spends it when right.
     Check {
-        /// Keyed hash of the code given.
-        code_hash: String,
+        /// What the caller presents.
+        presented: Presented,
         /// Spend it if right.
         consume: bool,
         /// The clock.
@@ -255,6 +299,7 @@ pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, Cod
             sealed_code,
             deliver,
             locale,
+            link,
             now,
         } => {
             let recent: Vec<&DateTime<Utc>> = codes
@@ -283,11 +328,39 @@ pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, Cod
                 deliver,
                 locale,
                 expires_at: now + CODE_LIFETIME,
+                link_expires_at: link.as_ref().map(|link| now + link.lifetime),
+                link_hash: link.as_ref().map(|link| link.hash.clone()),
+                sealed_link: link.map(|link| link.sealed),
                 at: now,
             }])
         }
         CodeCommand::Check {
-            code_hash,
+            presented: Presented::Link(link_hash),
+            consume,
+            now,
+        } => {
+            let Some(current) = &codes.current else {
+                return Err(CodeError::Invalid);
+            };
+            let (Some(expected), Some(expires_at)) = (&current.link_hash, current.link_expires_at)
+            else {
+                return Err(CodeError::Invalid);
+            };
+            // A link token is 256 random bits: wrong ones need no counting.
+            if current.used || !constant_time_eq(expected, &link_hash) {
+                return Err(CodeError::Invalid);
+            }
+            if now >= expires_at {
+                return Err(CodeError::Expired);
+            }
+            Ok(if consume {
+                vec![CodeEvent::CodeUsed { at: now }]
+            } else {
+                Vec::new()
+            })
+        }
+        CodeCommand::Check {
+            presented: Presented::Code(code_hash),
             consume,
             now,
         } => {

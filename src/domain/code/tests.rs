@@ -14,13 +14,14 @@ fn issue(now: DateTime<Utc>, hash: &str) -> CodeCommand {
         sealed_code: "v1.sealed".into(),
         deliver: true,
         locale: "en".into(),
+        link: None,
         now,
     }
 }
 
 fn check(hash: &str, consume: bool, now: DateTime<Utc>) -> CodeCommand {
     CodeCommand::Check {
-        code_hash: hash.into(),
+        presented: Presented::Code(hash.into()),
         consume,
         now,
     }
@@ -155,4 +156,44 @@ fn a_target_has_one_stream_per_channel_and_purpose() {
         a,
         stream_id(Channel::Sms, "ada@example.com", Purpose::SignIn)
     );
+}
+
+#[test]
+fn a_link_issued_with_a_code_works_once_until_it_expires() {
+    let with_link = CodeCommand::Issue {
+        channel: Channel::Email,
+        target: "ada@example.com".into(),
+        purpose: Purpose::VerifyEmail,
+        code_hash: "code".into(),
+        sealed_code: "v1.sealed".into(),
+        deliver: true,
+        locale: "en".into(),
+        link: Some(NewLink {
+            hash: "link".into(),
+            sealed: "v1.link".into(),
+            lifetime: Duration::hours(24),
+        }),
+        now: t0(),
+    };
+    let by_link = |hash: &str, now| CodeCommand::Check {
+        presented: Presented::Link(hash.into()),
+        consume: true,
+        now,
+    };
+    let hour = t0() + Duration::hours(1);
+    let (_, results) = run(vec![
+        with_link.clone(),
+        by_link("other", hour),
+        by_link("link", hour),
+        by_link("link", hour),
+    ]);
+    assert_eq!(results[1], Err(CodeError::Invalid));
+    assert_eq!(
+        results[2],
+        Ok(vec![CodeEvent::CodeUsed { at: hour }]),
+        "valid after the code's 10 minutes"
+    );
+    assert_eq!(results[3], Err(CodeError::Invalid), "once");
+    let (_, results) = run(vec![with_link, by_link("link", t0() + Duration::hours(24))]);
+    assert_eq!(results[1], Err(CodeError::Expired));
 }

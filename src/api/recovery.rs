@@ -1,0 +1,280 @@
+//! Verification and recovery: `/v1/password-reset`, `/v1/email-verification`, and the email
+//! change `PUT /v1/me/email`.
+
+use super::ApiTags;
+use super::auth::SignedIn;
+use super::codes::CodeAccepted;
+use super::edge::{IdempotencyKey, command_metadata};
+use super::i18n::Language;
+use super::problem::{ApiError, Problems, statuses::*};
+use super::views::{AccountView, Done};
+use crate::domain::code::{CODE_LIFETIME, Channel};
+use crate::domain::values::Email;
+use crate::service::codes::{CodeProof, Target};
+use crate::service::{FieldError, Services};
+use poem::Request;
+use poem::http::header;
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// Who forgot their password.
+#[derive(Debug, Object)]
+pub struct PasswordResetRequest {
+    /// The account's email address.
+    #[oai(validator(max_length = 320))]
+    pub email: String,
+}
+
+/// A new password, proven by the link's token or by the mailed code.
+#[derive(Debug, Object)]
+pub struct PasswordResetConfirmation {
+    /// The token from the mailed link (give this, or `email` and `code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
+    pub token: Option<String>,
+    /// The email address the code went to.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 320))]
+    pub email: Option<String>,
+    /// The mailed 6-digit code.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub code: Option<String>,
+    /// The new password: 8 to 128 characters, not easy to guess.
+    #[oai(validator(max_length = 1024))]
+    pub new_password: String,
+}
+
+/// An email verification, by the link's token or by the mailed code.
+#[derive(Debug, Object)]
+pub struct EmailConfirmation {
+    /// The token from the mailed link (give this, or `email` and `code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
+    pub token: Option<String>,
+    /// The email address the code went to.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 320))]
+    pub email: Option<String>,
+    /// The mailed 6-digit code.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub code: Option<String>,
+}
+
+/// A new email address, proven by a code sent to it (`POST /v1/codes`, purpose
+/// `change_email`).
+#[derive(Debug, Object)]
+pub struct ChangeEmailRequest {
+    /// The new address.
+    #[oai(validator(max_length = 320))]
+    pub email: String,
+    /// The code sent to it.
+    #[oai(validator(max_length = 32))]
+    pub code: String,
+}
+
+#[derive(ApiResponse)]
+enum Accepted {
+    /// Accepted: a mail is on its way if an account has the address. The answer is the same
+    /// either way.
+    #[oai(status = 202)]
+    Accepted(
+        Json<CodeAccepted>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum EmailChanged {
+    /// The account after the change.
+    #[oai(status = 200)]
+    Ok(
+        Json<AccountView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+/// Verification and recovery.
+pub struct RecoveryApi;
+
+#[OpenApi(tag = "ApiTags::Recovery")]
+impl RecoveryApi {
+    /// Ask for a password reset
+    ///
+    /// Mails a link and a code (valid 1 hour and 10 minutes) if an account has the address;
+    /// `202` whatever the case. Limits as for `POST /v1/codes`.
+    #[oai(
+        path = "/v1/password-reset",
+        method = "post",
+        operation_id = "requestPasswordReset"
+    )]
+    async fn request_password_reset(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        body: Json<PasswordResetRequest>,
+    ) -> Result<Accepted, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
+        let target = Target::parse(Channel::Email, &body.email, "email")?;
+        let position = services
+            .request_password_reset(&target, language(req).tag(), &command_metadata(req))
+            .await?;
+        Ok(Accepted::Accepted(
+            Json(CodeAccepted {
+                expires_in: CODE_LIFETIME.num_seconds(),
+            }),
+            position,
+        ))
+    }
+
+    /// Reset the password
+    ///
+    /// With the mailed link's `token`, or with `email` and `code`. Every session ends; sign in
+    /// with the new password.
+    #[oai(
+        path = "/v1/password-reset/confirm",
+        method = "post",
+        operation_id = "confirmPasswordReset"
+    )]
+    async fn confirm_password_reset(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        body: Json<PasswordResetConfirmation>,
+    ) -> Result<Done, Problems<{ BODY | CONFLICT }>> {
+        let proof = proof_of(
+            body.token.as_deref(),
+            body.email.as_deref(),
+            body.code.as_deref(),
+        )?;
+        let position = services
+            .reset_password(&proof, &body.new_password, &command_metadata(req))
+            .await?;
+        Ok(Done::NoContent(position))
+    }
+
+    /// Send me a verification mail
+    ///
+    /// A link and a code to my email address. `409 email_already_verified` if it is.
+    #[oai(
+        path = "/v1/email-verification",
+        method = "post",
+        operation_id = "requestEmailVerification"
+    )]
+    async fn request_email_verification(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+    ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | TOO_MANY }>> {
+        let position = services
+            .request_email_verification(caller.0, language(req).tag(), &command_metadata(req))
+            .await?;
+        Ok(Accepted::Accepted(
+            Json(CodeAccepted {
+                expires_in: CODE_LIFETIME.num_seconds(),
+            }),
+            position,
+        ))
+    }
+
+    /// Verify an email address
+    ///
+    /// With the mailed link's `token`, or with `email` and `code`.
+    #[oai(
+        path = "/v1/email-verification/confirm",
+        method = "post",
+        operation_id = "confirmEmail"
+    )]
+    async fn confirm_email(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        body: Json<EmailConfirmation>,
+    ) -> Result<Done, Problems<{ BODY | CONFLICT }>> {
+        let proof = proof_of(
+            body.token.as_deref(),
+            body.email.as_deref(),
+            body.code.as_deref(),
+        )?;
+        let position = services
+            .confirm_email(&proof, &command_metadata(req))
+            .await?;
+        Ok(Done::NoContent(position))
+    }
+
+    /// Change my email address
+    ///
+    /// Proven by a code sent to the new address (`POST /v1/codes`, purpose `change_email`).
+    /// The new address counts as verified; the old one becomes free.
+    #[oai(path = "/v1/me/email", method = "put", operation_id = "changeEmail")]
+    async fn change_email(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        body: Json<ChangeEmailRequest>,
+    ) -> Result<EmailChanged, Problems<SIGNED_IN_BODY>> {
+        let email = Email::parse(&body.email)
+            .map_err(|invalid| ApiError::validation(vec![FieldError::new("email", invalid)]))?;
+        let committed = services
+            .change_email(caller.0, &email, &body.code, &command_metadata(req))
+            .await?;
+        Ok(EmailChanged::Ok(
+            Json(AccountView::of(caller.0.account_id, &committed.state)),
+            committed.position,
+        ))
+    }
+}
+
+fn language(req: &Request) -> Language {
+    Language::negotiate(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|value| value.to_str().ok()),
+    )
+}
+
+/// A link token, or an email address and a code.
+pub(super) fn proof_of(
+    token: Option<&str>,
+    email: Option<&str>,
+    code: Option<&str>,
+) -> Result<CodeProof, ApiError> {
+    match (token, email, code) {
+        (Some(token), None, None) => Ok(CodeProof::Link {
+            token: token.to_owned(),
+        }),
+        (None, Some(email), Some(code)) => {
+            let target = Target::parse(Channel::Email, email, "email").map_err(ApiError::from)?;
+            Ok(CodeProof::Code {
+                target,
+                code: code.to_owned(),
+            })
+        }
+        _ => Err(ApiError::validation(vec![FieldError {
+            field: "token".to_owned(),
+            code: "token_or_code",
+            message: "give `token`, or `email` and `code`".to_owned(),
+        }])),
+    }
+}

@@ -1,0 +1,203 @@
+//! Flows proven by a one-time code or a mailed link: sign-in by code, password reset, email
+//! verification, change of email, and deletion by code.
+
+use super::accounts::SignedIn;
+use super::codes::{CodeProof, Target};
+use super::executor::{CommandMetadata, Committed};
+use super::{ServiceError, Services};
+use crate::domain::account::{Account, AccountCommand, IdentifierKind, Proof};
+use crate::domain::code::{Channel, Purpose};
+use crate::domain::values::{Email, Password};
+use crate::store::claims::{self, ClaimKind};
+use crate::store::sessions::ActiveSession;
+use chrono::Utc;
+use uuid::Uuid;
+
+impl Services {
+    /// Signs in with a code sent to the account's email address.
+    pub async fn sign_in_with_code(
+        &self,
+        target: &Target,
+        code: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<SignedIn, ServiceError> {
+        let proof = CodeProof::Code {
+            target: target.clone(),
+            code: code.to_owned(),
+        };
+        let (target, _) = self
+            .check_proof(&proof, Purpose::SignIn, true, metadata)
+            .await?;
+        let account_id = self
+            .holder_of(&target)
+            .await?
+            .ok_or(ServiceError::CodeInvalid)?;
+        let kind = match target.channel {
+            Channel::Email => IdentifierKind::Email,
+            Channel::Sms => IdentifierKind::Phone,
+        };
+        self.start_session(account_id, None, Proof::Code, kind, Utc::now(), metadata)
+            .await
+    }
+
+    /// Asks for a password reset: a code and a link to the address, if an account has it. The
+    /// answer is the same either way.
+    pub async fn request_password_reset(
+        &self,
+        target: &Target,
+        locale: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        self.send_code(target, Purpose::ResetPassword, locale, metadata)
+            .await
+    }
+
+    /// Sets a new password, proven by a reset code or link; every session ends.
+    pub async fn reset_password(
+        &self,
+        proof: &CodeProof,
+        new_password: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        // Refuse a weak password before spending the code.
+        let context: Vec<&str> = match proof {
+            CodeProof::Code { target, .. } => vec![target.value.as_str()],
+            CodeProof::Link { .. } => Vec::new(),
+        };
+        let password = Password::parse(new_password, &context)
+            .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
+        let (target, _) = self
+            .check_proof(proof, Purpose::ResetPassword, true, metadata)
+            .await?;
+        let account_id = self
+            .holder_of(&target)
+            .await?
+            .ok_or(ServiceError::CodeInvalid)?;
+        let sealed = self.hasher.hash(&password).await?;
+        let committed = self
+            .run_account_command(account_id, metadata, |_| AccountCommand::ResetPassword {
+                new_password: sealed.clone(),
+                now: Utc::now(),
+            })
+            .await?;
+        Ok(committed.position)
+    }
+
+    /// Sends the caller a verification mail (code and link) to their email address.
+    pub async fn request_email_verification(
+        &self,
+        caller: ActiveSession,
+        locale: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let account = self.account(caller.account_id).await?.state;
+        let email = account.email.as_ref().ok_or(ServiceError::NoEmail)?;
+        if account.email_verified {
+            return Err(ServiceError::EmailAlreadyVerified);
+        }
+        let target = Target {
+            channel: Channel::Email,
+            value: email.as_str().to_owned(),
+        };
+        self.send_code(&target, Purpose::VerifyEmail, locale, metadata)
+            .await
+    }
+
+    /// Marks the address verified, proven by the code or link sent to it.
+    pub async fn confirm_email(
+        &self,
+        proof: &CodeProof,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let (target, _) = self
+            .check_proof(proof, Purpose::VerifyEmail, true, metadata)
+            .await?;
+        let account_id = self
+            .holder_of(&target)
+            .await?
+            .ok_or(ServiceError::CodeInvalid)?;
+        let email = Email::parse(&target.value)
+            .map_err(|invalid| ServiceError::invalid("email", invalid))?;
+        let committed = self
+            .run_account_command(account_id, metadata, |_| AccountCommand::VerifyEmail {
+                email: email.clone(),
+                now: Utc::now(),
+            })
+            .await?;
+        Ok(committed.position)
+    }
+
+    /// Moves the caller to a new email address, proven by a code sent to it.
+    pub async fn change_email(
+        &self,
+        caller: ActiveSession,
+        email: &Email,
+        code: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed<Account>, ServiceError> {
+        let target = Target {
+            channel: Channel::Email,
+            value: email.as_str().to_owned(),
+        };
+        if let Some(holder) = self.holder_of(&target).await? {
+            if holder != caller.account_id {
+                return Err(ServiceError::IdentifierTaken(ClaimKind::Email));
+            }
+        }
+        let proof = CodeProof::Code {
+            target,
+            code: code.to_owned(),
+        };
+        self.check_proof(&proof, Purpose::ChangeEmail, true, metadata)
+            .await?;
+        self.run_account_command(
+            caller.account_id,
+            &metadata.with_actor(caller.account_id),
+            |_| AccountCommand::ChangeEmail {
+                email: email.clone(),
+                now: Utc::now(),
+            },
+        )
+        .await
+    }
+
+    /// Deletes the caller's account, confirmed by a code sent to its email address.
+    pub async fn delete_account_with_code(
+        &self,
+        caller: ActiveSession,
+        code: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<i64, ServiceError> {
+        let account = self.account(caller.account_id).await?.state;
+        let email = account.email.as_ref().ok_or(ServiceError::CodeInvalid)?;
+        let proof = CodeProof::Code {
+            target: Target {
+                channel: Channel::Email,
+                value: email.as_str().to_owned(),
+            },
+            code: code.to_owned(),
+        };
+        self.check_proof(&proof, Purpose::DeleteAccount, true, metadata)
+            .await?;
+        let committed = self
+            .run_account_command(
+                caller.account_id,
+                &metadata.with_actor(caller.account_id),
+                |_| AccountCommand::Delete {
+                    proof: Proof::Code,
+                    now: Utc::now(),
+                },
+            )
+            .await?;
+        Ok(committed.position)
+    }
+
+    async fn holder_of(&self, target: &Target) -> Result<Option<Uuid>, ServiceError> {
+        let kind = match target.channel {
+            Channel::Email => ClaimKind::Email,
+            Channel::Sms => ClaimKind::Phone,
+        };
+        let client = self.pool.get().await?;
+        Ok(claims::holder(&client, kind, &target.value).await?)
+    }
+}

@@ -1,0 +1,338 @@
+//! Flows proven by mailed codes and links, end to end from the mail a real SMTP server gets.
+
+use crate::helpers::{PASSWORD, SmtpSink, TestApp, User, code_in, link_token_in, spawn_with_mail};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const NEW_PASSWORD: &str = "a brand new horse battery";
+
+async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .form(fields)
+        .send()
+        .await
+        .expect("form post");
+    (response.status(), response.text().await.expect("page"))
+}
+
+#[tokio::test]
+async fn signing_up_by_email_mails_a_link_that_verifies_the_address() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = smtp
+        .wait_for_mail(&user.email, "Your code to verify your email address")
+        .await;
+    assert!(
+        mail.contains("http://accounts.test/verify-email?token="),
+        "{mail}"
+    );
+    let token = link_token_in(&mail, "verify-email");
+
+    let page = app.get(&format!("/verify-email?token={token}"), None).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let html = page.body.as_str().unwrap();
+    assert!(
+        html.contains("<form method=\"post\" action=\"/verify-email\">"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("value=\"{token}\"")));
+
+    let (status, html) = form(&app, "/verify-email", &[("token", &token)]).await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert!(html.contains("Your email address is verified."));
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.body["email_verified"], true);
+    let history = app
+        .get("/v1/me/events?types=EmailVerified", Some(&user.token))
+        .await;
+    assert_eq!(history.body["events"].as_array().unwrap().len(), 1);
+
+    let (status, html) = form(&app, "/verify-email", &[("token", &token)]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a link works once: {html}");
+    app.post("/v1/email-verification", None, json!({}))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.send(
+        reqwest::Method::POST,
+        "/v1/email-verification",
+        Some(&user.token),
+        None,
+        &[],
+    )
+    .await
+    .assert_problem(409, "email_already_verified");
+}
+
+#[tokio::test]
+async fn an_address_verifies_by_code_too() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = smtp
+        .wait_for_mail(&user.email, "Your code to verify your email address")
+        .await;
+    let code = code_in(&mail);
+    let confirmed = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": code}),
+        )
+        .await;
+    assert_eq!(
+        confirmed.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        confirmed.body
+    );
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.body["email_verified"], true);
+    app.post(
+        "/v1/email-verification/confirm",
+        None,
+        json!({"email": user.email}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+async fn reset_code(app: &TestApp, smtp: &SmtpSink, user: &User) -> String {
+    let asked = app
+        .post("/v1/password-reset", None, json!({"email": user.email}))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    smtp.wait_for_mail(&user.email, "Your code to reset your password")
+        .await
+}
+
+#[tokio::test]
+async fn a_password_reset_by_code_ends_every_session() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    let code = code_in(&mail);
+
+    let weak = app
+        .post(
+            "/v1/password-reset/confirm",
+            None,
+            json!({"email": user.email, "code": code, "new_password": "password"}),
+        )
+        .await;
+    weak.assert_problem(422, "validation_failed");
+    let reset = app
+        .post(
+            "/v1/password-reset/confirm",
+            None,
+            json!({"email": user.email, "code": code, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);
+
+    app.get("/v1/me", Some(&user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.sign_in(&user.email, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    assert_eq!(
+        app.sign_in(&user.email, NEW_PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    app.post(
+        "/v1/password-reset/confirm",
+        None,
+        json!({"email": user.email, "code": code, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn a_password_reset_by_the_mailed_link_and_its_page() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    let token = link_token_in(&mail, "reset-password");
+
+    let page = app
+        .get(&format!("/reset-password?token={token}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(
+        page.body
+            .as_str()
+            .unwrap()
+            .contains("name=\"new_password\"")
+    );
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_eq!(
+        app.sign_in(&user.email, NEW_PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    // A verification link is no reset link.
+    let verification = smtp
+        .wait_for_mail(&user.email, "Your code to verify your email address")
+        .await;
+    let other = link_token_in(&verification, "verify-email");
+    app.post(
+        "/v1/password-reset/confirm",
+        None,
+        json!({"token": other, "new_password": "yet another horse battery"}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn a_reset_for_an_unknown_address_is_answered_alike_and_mails_nothing() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let unknown = format!("nobody-{}@example.com", uuid::Uuid::new_v4().simple());
+    let asked = app
+        .post("/v1/password-reset", None, json!({"email": unknown}))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED);
+    assert_eq!(asked.body["expires_in"], 600);
+    // A known address's mail comes after it: by then the unknown one was decided.
+    let user = app.new_user().await;
+    reset_code(&app, &smtp, &user).await;
+    assert!(smtp.mails().iter().all(|mail| !mail.contains(&unknown)));
+}
+
+#[tokio::test]
+async fn signing_in_with_a_mailed_code() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": user.email, "purpose": "sign_in"}),
+    )
+    .await;
+    let code = code_in(
+        &smtp
+            .wait_for_mail(&user.email, "Your code to sign in")
+            .await,
+    );
+    let signed_in = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"email": user.email, "code": code}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    let token = signed_in.body["token"].as_str().unwrap();
+    let history = app
+        .get("/v1/me/events?types=SessionStarted", Some(token))
+        .await;
+    assert_eq!(history.body["events"][0]["data"]["method"], "code");
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"email": user.email, "code": code}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"email": user.email, "code": code, "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+}
+
+#[tokio::test]
+async fn changing_the_email_address_with_a_code_sent_to_it() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let new = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": new, "purpose": "change_email"}),
+    )
+    .await;
+    let code = code_in(
+        &smtp
+            .wait_for_mail(&new, "Your code to change your email address")
+            .await,
+    );
+    let wrong = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": new, "code": "000000x"}),
+        )
+        .await;
+    wrong.assert_problem(400, "code_invalid");
+    let changed = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": new, "code": code}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["email"], new);
+    assert_eq!(changed.body["email_verified"], true);
+    assert_eq!(
+        app.sign_in(&new, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    // The old address is free again.
+    assert_eq!(
+        app.sign_up_email(&user.email).await.status,
+        StatusCode::CREATED
+    );
+}
+
+#[tokio::test]
+async fn deleting_the_account_with_a_mailed_code() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": user.email, "purpose": "delete_account"}),
+    )
+    .await;
+    let code = code_in(
+        &smtp
+            .wait_for_mail(&user.email, "Your code to delete your account")
+            .await,
+    );
+    app.delete("/v1/me", &user.token, Some(json!({})))
+        .await
+        .assert_problem(422, "validation_failed");
+    let deleted = app
+        .delete("/v1/me", &user.token, Some(json!({"code": code})))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    app.sign_in(&user.email, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
