@@ -70,6 +70,11 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
+    /// SMS gateway webhook: each text is `POST`ed there as JSON `{to, text, purpose, locale,
+    /// event_id}`. Without it, texts are written as JSON files in `<data-dir>/sms`.
+    #[arg(long, env = "ACCOUNTS_SMS_WEBHOOK_URL", hide_env_values = true)]
+    pub sms_webhook_url: Option<String>,
+
     /// Address the service is reached at from a browser, for links in mails
     /// (`<public-url>/verify-email?token=...`).
     #[arg(
@@ -86,6 +91,11 @@ pub struct Config {
         default_value = "accounts <no-reply@localhost>"
     )]
     pub mail_from: String,
+
+    /// Require a code sent to the address (`POST /v1/codes`, purpose `sign_up`) for a sign-up
+    /// by email; the address is then verified from the start.
+    #[arg(long, env = "ACCOUNTS_SIGN_UP_EMAIL_CODE")]
+    pub sign_up_email_code: bool,
 
     /// Run the HTTP API (with no role flag, every role runs).
     #[arg(long)]

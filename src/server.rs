@@ -2,7 +2,7 @@
 
 use crate::config::Config;
 use crate::credentials::PasswordHasher;
-use crate::messages::{MailConfig, MailTransport, MailWorker};
+use crate::messages::{MailConfig, MailTransport, MailWorker, SmsTransport};
 use crate::projector::{self, Projector, ProjectorConfig};
 use crate::relay::{Relay, RelayConfig};
 use crate::secrets::SecretBox;
@@ -36,6 +36,7 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
         pool,
         hasher,
         captcha,
+        require_email_code: config.sign_up_email_code,
         secrets,
         session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
         nats: connect_nats(&config.nats_url).await?,
@@ -95,6 +96,10 @@ pub fn start_workers(
                 subject_prefix: config.nats_subject_prefix.clone(),
                 from,
                 transport,
+                sms: SmsTransport::from_config(
+                    config.sms_webhook_url.as_deref(),
+                    config.data_dir.join("sms"),
+                )?,
                 public_url: config.public_url.trim_end_matches('/').to_owned(),
                 consumer: "mail".to_owned(),
             },

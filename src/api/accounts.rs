@@ -7,7 +7,7 @@ use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::NewIdentifier;
 use crate::domain::code::{Channel, Purpose};
-use crate::domain::values::{DisplayName, Email, Password, Username};
+use crate::domain::values::{DisplayName, Email, Password, Phone, Username};
 use crate::service::accounts::GivenIdentifier;
 use crate::service::codes::Target;
 use crate::service::executor::CommandMetadata;
@@ -19,17 +19,24 @@ use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use uuid::Uuid;
 
-/// Sign-up by email or by username, with a password.
+/// Sign-up with one identifier: `{email, password, code?}`, `{username, password}`, or
+/// `{phone, code, password?}`.
 #[derive(Debug, Object)]
 pub struct SignUpRequest {
-    /// Email address (give this or `username`).
+    /// Email address (give one of `email`, `username`, `phone`).
     pub email: Option<String>,
-    /// Username: 3 to 30 letters, digits or underscores, starting with a letter (give this or
-    /// `email`).
+    /// Username: 3 to 30 letters, digits or underscores, starting with a letter.
     pub username: Option<String>,
-    /// Password: 8 to 128 characters, not easy to guess.
+    /// Phone number: E.164 (`+8613812345678`) or an 11-digit mainland China mobile number.
+    #[oai(validator(max_length = 32))]
+    pub phone: Option<String>,
+    /// Password: 8 to 128 characters, not easy to guess. Needed unless signing up by phone.
     #[oai(validator(max_length = 1024))]
-    pub password: String,
+    pub password: Option<String>,
+    /// A code sent for `sign_up` (`POST /v1/codes`): needed for a phone, and for an email
+    /// address when the service requires it (it then counts as verified).
+    #[oai(validator(max_length = 32))]
+    pub code: Option<String>,
     /// Name shown to others: 1 to 32 characters.
     pub display_name: Option<String>,
 }
@@ -88,7 +95,15 @@ impl AccountsApi {
     ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT }>> {
         let body = body.0;
         let mut errors = Vec::new();
-        let identifier = match one_identifier(body.email.as_deref(), body.username.as_deref()) {
+        let identifier = match one_identifier(
+            body.email.as_deref(),
+            body.username.as_deref(),
+            body.phone.as_deref(),
+        ) {
+            Ok(GivenIdentifier::Phone(phone)) => Phone::parse(phone)
+                .map(NewIdentifier::Phone)
+                .map_err(|invalid| errors.push(FieldError::new("phone", invalid)))
+                .ok(),
             Ok(GivenIdentifier::Email(email)) => Email::parse(email)
                 .map(NewIdentifier::Email)
                 .map_err(|invalid| errors.push(FieldError::new("email", invalid)))
@@ -111,24 +126,35 @@ impl AccountsApi {
             .ok()
             .flatten();
         // A password may not contain the account's own identifier or name.
-        let context: Vec<&str> = [&body.email, &body.username, &body.display_name]
+        let context: Vec<&str> = [&body.email, &body.username, &body.phone, &body.display_name]
             .into_iter()
             .filter_map(|value| value.as_deref())
             .collect();
-        let password = Password::parse(&body.password, &context)
-            .map_err(|invalid| errors.push(FieldError::new("password", invalid)))
-            .ok();
-        let (Some(identifier), Some(password), true) = (identifier, password, errors.is_empty())
-        else {
+        let password = body.password.as_deref().and_then(|password| {
+            Password::parse(password, &context)
+                .map_err(|invalid| errors.push(FieldError::new("password", invalid)))
+                .ok()
+        });
+        let (Some(identifier), true) = (identifier, errors.is_empty()) else {
             return Err(ApiError::validation(errors).into());
         };
+        let code_given = body.code.is_some();
+        // An address proven by a code at sign-up needs no verification mail.
         let email = match &identifier {
-            NewIdentifier::Email(email) => Some(email.clone()),
-            NewIdentifier::Username(_) => None,
+            NewIdentifier::Email(email) if !code_given && !services.require_email_code => {
+                Some(email.clone())
+            }
+            _ => None,
         };
         let metadata = command_metadata(req);
         let signed_in = services
-            .sign_up(identifier, &password, display_name, &metadata)
+            .sign_up(
+                identifier,
+                password.as_ref(),
+                body.code.as_deref(),
+                display_name,
+                &metadata,
+            )
             .await?;
         if let Some(email) = email {
             // The verification mail is a courtesy: a failure to send it (limits) does not undo
@@ -167,26 +193,28 @@ impl AccountsApi {
     }
 }
 
-/// Sign-up and sign-in name exactly one of `email` and `username`.
+/// Sign-up and sign-in name exactly one of `email`, `username` and `phone`.
 pub(super) fn one_identifier<'a>(
     email: Option<&'a str>,
     username: Option<&'a str>,
+    phone: Option<&'a str>,
 ) -> Result<GivenIdentifier<'a>, FieldError> {
     let refused = |code, message: &str| FieldError {
         field: "email".to_owned(),
         code,
         message: message.to_owned(),
     };
-    match (email, username) {
-        (Some(email), None) => Ok(GivenIdentifier::Email(email)),
-        (None, Some(username)) => Ok(GivenIdentifier::Username(username)),
-        (None, None) => Err(refused(
+    match (email, username, phone) {
+        (Some(email), None, None) => Ok(GivenIdentifier::Email(email)),
+        (None, Some(username), None) => Ok(GivenIdentifier::Username(username)),
+        (None, None, Some(phone)) => Ok(GivenIdentifier::Phone(phone)),
+        (None, None, None) => Err(refused(
             "identifier_required",
-            "give an email or a username",
+            "give an email, a username or a phone",
         )),
-        (Some(_), Some(_)) => Err(refused(
+        _ => Err(refused(
             "one_identifier_only",
-            "give only one of email and username",
+            "give only one of email, username and phone",
         )),
     }
 }

@@ -18,24 +18,31 @@ use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
-/// Who forgot their password.
+/// Who forgot their password: an email address (mailed a link and a code) or a phone
+/// (texted a code).
 #[derive(Debug, Object)]
 pub struct PasswordResetRequest {
     /// The account's email address.
-    #[oai(validator(max_length = 320))]
-    pub email: String,
+    #[oai(skip_serializing_if_is_none, validator(max_length = 320))]
+    pub email: Option<String>,
+    /// The account's phone number.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub phone: Option<String>,
 }
 
 /// A new password, proven by the link's token or by the mailed code.
 #[derive(Debug, Object)]
 pub struct PasswordResetConfirmation {
-    /// The token from the mailed link (give this, or `email` and `code`).
+    /// The token from the mailed link (give this, or `email` or `phone` and `code`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 200))]
     pub token: Option<String>,
     /// The email address the code went to.
     #[oai(skip_serializing_if_is_none, validator(max_length = 320))]
     pub email: Option<String>,
-    /// The mailed 6-digit code.
+    /// The phone the code was texted to.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub phone: Option<String>,
+    /// The 6-digit code.
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub code: Option<String>,
     /// The new password: 8 to 128 characters, not easy to guess.
@@ -101,8 +108,8 @@ pub struct RecoveryApi;
 impl RecoveryApi {
     /// Ask for a password reset
     ///
-    /// Mails a link and a code (valid 1 hour and 10 minutes) if an account has the address;
-    /// `202` whatever the case. Limits as for `POST /v1/codes`.
+    /// Mails a link and a code (valid 1 hour and 10 minutes) if an account has the address,
+    /// or texts a code to the phone; `202` whatever the case. Limits as for `POST /v1/codes`.
     #[oai(
         path = "/v1/password-reset",
         method = "post",
@@ -118,7 +125,18 @@ impl RecoveryApi {
         _idempotency_key: IdempotencyKey,
         body: Json<PasswordResetRequest>,
     ) -> Result<Accepted, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
-        let target = Target::parse(Channel::Email, &body.email, "email")?;
+        let target = match (&body.email, &body.phone) {
+            (Some(email), None) => Target::parse(Channel::Email, email, "email")?,
+            (None, Some(phone)) => Target::parse(Channel::Sms, phone, "phone")?,
+            _ => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "email".to_owned(),
+                    code: "one_identifier_only",
+                    message: "give exactly one of `email` and `phone`".to_owned(),
+                }])
+                .into());
+            }
+        };
         let position = services
             .request_password_reset(&target, language(req).tag(), &command_metadata(req))
             .await?;
@@ -149,11 +167,17 @@ impl RecoveryApi {
         _idempotency_key: IdempotencyKey,
         body: Json<PasswordResetConfirmation>,
     ) -> Result<Done, Problems<{ BODY | CONFLICT }>> {
-        let proof = proof_of(
-            body.token.as_deref(),
-            body.email.as_deref(),
-            body.code.as_deref(),
-        )?;
+        let proof = match (&body.phone, &body.code, &body.token, &body.email) {
+            (Some(phone), Some(code), None, None) => CodeProof::Code {
+                target: Target::parse(Channel::Sms, phone, "phone")?,
+                code: code.clone(),
+            },
+            _ => proof_of(
+                body.token.as_deref(),
+                body.email.as_deref(),
+                body.code.as_deref(),
+            )?,
+        };
         let position = services
             .reset_password(&proof, &body.new_password, &command_metadata(req))
             .await?;

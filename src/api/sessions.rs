@@ -8,6 +8,7 @@ use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
 use crate::domain::code::Channel;
+use crate::domain::values::Phone;
 use crate::service::FieldError;
 use crate::service::Services;
 use crate::service::accounts::GivenIdentifier;
@@ -26,9 +27,12 @@ pub struct SignInRequest {
     /// Email address (give this or `username`).
     #[oai(skip_serializing_if_is_none)]
     pub email: Option<String>,
-    /// Username (give this or `email`).
+    /// Username (give one of `email`, `username`, `phone`).
     #[oai(skip_serializing_if_is_none)]
     pub username: Option<String>,
+    /// Phone number.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub phone: Option<String>,
     /// Password (give this or `code`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
     pub password: Option<String>,
@@ -41,6 +45,37 @@ pub struct SignInRequest {
     /// captcha_required`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
     pub captcha: Option<String>,
+}
+
+/// Sign-in (or sign-up) by a texted code.
+#[derive(Debug, Object)]
+pub struct SmsSignInRequest {
+    /// The phone number the `sign_in` code was texted to.
+    #[oai(validator(max_length = 32))]
+    pub phone: String,
+    /// The code.
+    #[oai(validator(max_length = 32))]
+    pub code: String,
+}
+
+#[derive(ApiResponse)]
+enum SmsSignInResponse {
+    /// Signed in to the phone's account.
+    #[oai(status = 200)]
+    SignedIn(
+        Json<NewSessionView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+    /// No account had the phone: one was created with it, and signed in.
+    #[oai(status = 201)]
+    SignedUp(
+        Json<NewSessionView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
 }
 
 /// A proof-of-work challenge (ALTCHA-compatible): find `number` in `0..=maxnumber` such that
@@ -127,8 +162,12 @@ impl SessionsApi {
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT | CAPTCHA }>>
     {
-        let identifier = one_identifier(body.email.as_deref(), body.username.as_deref())
-            .map_err(|error| ApiError::validation(vec![error]))?;
+        let identifier = one_identifier(
+            body.email.as_deref(),
+            body.username.as_deref(),
+            body.phone.as_deref(),
+        )
+        .map_err(|error| ApiError::validation(vec![error]))?;
         let metadata = command_metadata(req);
         let signed_in = match (&body.password, &body.code, identifier) {
             (Some(password), None, identifier) => {
@@ -140,11 +179,16 @@ impl SessionsApi {
                 let target = Target::parse(Channel::Email, email, "email")?;
                 services.sign_in_with_code(&target, code, &metadata).await?
             }
+            (None, Some(code), GivenIdentifier::Phone(phone)) => {
+                let target = Target::parse(Channel::Sms, phone, "phone")?;
+                services.sign_in_with_code(&target, code, &metadata).await?
+            }
             (None, Some(_), GivenIdentifier::Username(_)) => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "code".to_owned(),
                     code: "code_needs_email",
-                    message: "codes are sent to an email address: sign in with `email` and `code`"
+                    message: "codes are sent to an email address or a phone: sign in with \
+                              `email` or `phone` and `code`"
                         .to_owned(),
                 }])
                 .into());
@@ -167,6 +211,44 @@ impl SessionsApi {
             }),
             signed_in.position,
         ))
+    }
+
+    /// Sign in or up by text message
+    ///
+    /// With a `sign_in` code texted to the phone (`POST /v1/codes`, channel `sms`): signs in to
+    /// the phone's account (`200`), or creates one with the phone and no password (`201`).
+    #[oai(
+        path = "/v1/sessions/sms",
+        method = "post",
+        operation_id = "signInBySms"
+    )]
+    async fn sign_in_by_sms(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        body: Json<SmsSignInRequest>,
+    ) -> Result<SmsSignInResponse, Problems<{ BODY | FORBIDDEN | CONFLICT }>> {
+        let phone = Phone::parse(&body.phone)
+            .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
+        let (signed_in, created) = services
+            .sign_in_or_up_by_sms(&phone, &body.code, &command_metadata(req))
+            .await?;
+        let position = signed_in.position;
+        let view = Json(NewSessionView {
+            token: signed_in.token,
+            expires_at: signed_in.expires_at,
+            session_id: signed_in.session_id,
+            account: AccountView::of(signed_in.account_id, &signed_in.account),
+        });
+        Ok(if created {
+            SmsSignInResponse::SignedUp(view, position)
+        } else {
+            SmsSignInResponse::SignedIn(view, position)
+        })
     }
 
     /// Get a captcha challenge

@@ -1,5 +1,5 @@
-//! The mail worker: sends the mails that events ask for (one-time codes today), from a durable
-//! JetStream consumer, at most once per event.
+//! The mail worker: sends the mails and text messages that events ask for (one-time codes and
+//! links), from a durable JetStream consumer, at most once per event.
 //!
 //! Each event is claimed in `message_deliveries` before its mail is sent. While SMTP is down the
 //! worker retries with backoff, renewing its claim; a claim of a worker that died lapses after
@@ -24,7 +24,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use templates::{Rendered, render_code};
+pub use templates::{Rendered, render_code, render_sms};
 
 /// Where mails go.
 #[derive(Clone)]
@@ -65,6 +65,59 @@ impl MailTransport {
     }
 }
 
+/// Where text messages go.
+#[derive(Clone)]
+pub enum SmsTransport {
+    /// A gateway's webhook: `POST` of JSON `{to, text, purpose, locale, event_id}` with
+    /// `Idempotency-Key` = the event id; any 2xx is success.
+    Webhook {
+        /// The gateway URL.
+        url: String,
+        /// The HTTP client.
+        client: reqwest::Client,
+    },
+    /// JSON files in a folder (development).
+    Folder(PathBuf),
+}
+
+impl SmsTransport {
+    /// The webhook when `url` is given, else the folder.
+    pub fn from_config(url: Option<&str>, folder: PathBuf) -> anyhow::Result<Self> {
+        match url {
+            Some(url) => Ok(Self::Webhook {
+                url: url.to_owned(),
+                client: reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()?,
+            }),
+            None => Ok(Self::Folder(folder)),
+        }
+    }
+
+    async fn send(&self, event_id: Uuid, message: &serde_json::Value) -> anyhow::Result<()> {
+        match self {
+            Self::Webhook { url, client } => {
+                let response = client
+                    .post(url)
+                    .header("Idempotency-Key", event_id.to_string())
+                    .json(message)
+                    .send()
+                    .await
+                    .context("calling the SMS gateway")?;
+                if !response.status().is_success() {
+                    anyhow::bail!("the SMS gateway answered {}", response.status());
+                }
+            }
+            Self::Folder(folder) => {
+                tokio::fs::create_dir_all(folder).await?;
+                let path = folder.join(format!("{event_id}.json"));
+                tokio::fs::write(&path, serde_json::to_vec_pretty(message)?).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How the mail worker runs.
 #[derive(Clone)]
 pub struct MailConfig {
@@ -76,6 +129,8 @@ pub struct MailConfig {
     pub from: Mailbox,
     /// Where mails go.
     pub transport: MailTransport,
+    /// Where text messages go.
+    pub sms: SmsTransport,
     /// The service's address for links, without a trailing slash.
     pub public_url: String,
     /// Name of the durable consumer (one per deployment).
@@ -184,10 +239,10 @@ impl MailWorker {
             return Ok(());
         };
         let data = &envelope.data;
-        if !data.deliver || data.channel != Channel::Email {
+        if !data.deliver {
             return Ok(());
         }
-        if !self.claim(envelope.id, "email").await? {
+        if !self.claim(envelope.id, data.channel.as_str()).await? {
             return Ok(());
         }
         let mut backoff = Duration::from_millis(100);
@@ -222,6 +277,16 @@ impl MailWorker {
             .secrets
             .open_text(&data.sealed_code)
             .context("the sealed code does not open with this service's key")?;
+        if data.channel == Channel::Sms {
+            let message = serde_json::json!({
+                "to": data.target,
+                "text": templates::render_sms(data.purpose, &data.locale, &code),
+                "purpose": data.purpose.as_str(),
+                "locale": data.locale,
+                "event_id": event_id,
+            });
+            return self.config.sms.send(event_id, &message).await;
+        }
         let link = match &data.sealed_link {
             Some(sealed) => {
                 let token = self

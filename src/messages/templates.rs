@@ -79,6 +79,33 @@ pub fn render_code(purpose: Purpose, locale: &str, code: &str, link: Option<&str
     }
 }
 
+/// The text message carrying a one-time code for `purpose`, in `locale`.
+pub fn render_sms(purpose: Purpose, locale: &str, code: &str) -> String {
+    if locale.starts_with("zh") {
+        let action = match purpose {
+            Purpose::SignUp => "注册",
+            Purpose::SignIn => "登录",
+            Purpose::VerifyEmail => "验证邮箱",
+            Purpose::ResetPassword => "重置密码",
+            Purpose::ChangeEmail => "更换邮箱",
+            Purpose::ChangePhone => "更换手机号",
+            Purpose::DeleteAccount => "注销账号",
+        };
+        format!("您的{action}验证码是 {code}，10 分钟内有效，请勿告诉他人。")
+    } else {
+        let action = match purpose {
+            Purpose::SignUp => "sign up",
+            Purpose::SignIn => "sign in",
+            Purpose::VerifyEmail => "verify your email",
+            Purpose::ResetPassword => "reset your password",
+            Purpose::ChangeEmail => "change your email",
+            Purpose::ChangePhone => "change your phone",
+            Purpose::DeleteAccount => "delete your account",
+        };
+        format!("Your code to {action} is {code}. It is valid for 10 minutes; do not share it.")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

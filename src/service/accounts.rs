@@ -1,5 +1,6 @@
 //! Account use cases: sign-up, sign-in, sessions, profile, password, privacy, deletion.
 
+use super::codes::{CodeProof, Target};
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded};
 use super::{ServiceError, Services};
 use crate::captcha;
@@ -10,7 +11,8 @@ use crate::domain::account::{
     NewIdentifier, Privacy, ProfileChanges, Proof, SealedPasswordHash, SessionEndReason,
     SessionsToEnd, SignInFailure, decide,
 };
-use crate::domain::values::{DisplayName, Email, Password, Username};
+use crate::domain::code::{Channel, Purpose};
+use crate::domain::values::{DisplayName, Email, Password, Phone, Username};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
@@ -42,6 +44,8 @@ pub enum GivenIdentifier<'a> {
     Email(&'a str),
     /// A username, as typed.
     Username(&'a str),
+    /// A phone number, as typed.
+    Phone(&'a str),
 }
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
@@ -179,11 +183,14 @@ impl Services {
         Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
     }
 
-    /// Signs up with an email or a username and a password, and signs in.
+    /// Signs up and signs in: by email (password; a code sent for `sign_up` too when the
+    /// service requires it, which also verifies the address), by username (password), or by
+    /// phone (a texted `sign_up` code; password optional).
     pub async fn sign_up(
         &self,
         identifier: NewIdentifier,
-        password: &Password,
+        password: Option<&Password>,
+        code: Option<&str>,
         display_name: Option<DisplayName>,
         metadata: &CommandMetadata,
     ) -> Result<SignedIn, ServiceError> {
@@ -198,9 +205,36 @@ impl Services {
                 username.normalized(),
                 IdentifierKind::Username,
             ),
+            NewIdentifier::Phone(phone) => (
+                ClaimKind::Phone,
+                phone.as_str().to_owned(),
+                IdentifierKind::Phone,
+            ),
         };
-        // Answer a taken identifier before spending a password hash on it. The claim in the
-        // transaction below still decides races.
+        let required = |field: &str, message: &str| {
+            ServiceError::invalid(
+                field,
+                crate::domain::values::InvalidValue {
+                    code: "required",
+                    message: message.to_owned(),
+                },
+            )
+        };
+        let code_target = match &identifier {
+            NewIdentifier::Phone(_) => Some(Channel::Sms),
+            NewIdentifier::Email(_) if code.is_some() || self.require_email_code => {
+                Some(Channel::Email)
+            }
+            _ => None,
+        };
+        if code_target.is_some() && code.is_none() {
+            return Err(required("code", "a code sent for sign_up is needed"));
+        }
+        if code_target != Some(Channel::Sms) && password.is_none() {
+            return Err(required("password", "a password is needed"));
+        }
+        // Answer a taken identifier before spending a password hash or a code on it. The claim
+        // in the transaction below still decides races.
         {
             let client = self.pool.get().await?;
             if claims::holder(&client, claim_kind, &claim_value)
@@ -210,19 +244,38 @@ impl Services {
                 return Err(ServiceError::IdentifierTaken(claim_kind));
             }
         }
-        let sealed = self.hasher.hash(password).await?;
+        if let (Some(channel), Some(code)) = (code_target, code) {
+            let proof = CodeProof::Code {
+                target: Target {
+                    channel,
+                    value: claim_value.clone(),
+                },
+                code: code.to_owned(),
+            };
+            self.check_proof(&proof, Purpose::SignUp, true, metadata)
+                .await?;
+        }
+        let sealed = match password {
+            Some(password) => Some(self.hasher.hash(password).await?),
+            None => None,
+        };
         let account_id = Uuid::now_v7();
         let now = Utc::now();
         let register = AccountCommand::Register {
             identifier,
             password: sealed.clone(),
+            email_verified: code_target == Some(Channel::Email),
             display_name,
             now,
+        };
+        let proof = match sealed {
+            Some(sealed) => Proof::Password(sealed),
+            None => Proof::Code,
         };
         self.start_session(
             account_id,
             Some(register),
-            Proof::Password(sealed),
+            proof,
             identifier_kind,
             now,
             metadata,
@@ -256,6 +309,15 @@ impl Services {
                     IdentifierKind::Username,
                     ClaimKind::Username,
                     username.normalized(),
+                )
+            }
+            GivenIdentifier::Phone(raw) => {
+                let phone =
+                    Phone::parse(raw).map_err(|invalid| ServiceError::invalid("phone", invalid))?;
+                (
+                    IdentifierKind::Phone,
+                    ClaimKind::Phone,
+                    phone.as_str().to_owned(),
                 )
             }
         };

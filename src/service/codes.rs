@@ -84,6 +84,9 @@ impl Services {
         let holder = claims::holder(&client, target.claim_kind(), &target.value).await?;
         drop(client);
         let deliver = match purpose {
+            // A texted sign-in code signs in or, for a new phone, signs up
+            // (`POST /v1/sessions/sms`): it goes to any phone.
+            Purpose::SignIn if target.channel == Channel::Sms => true,
             // A new address or phone: send only if it is free.
             Purpose::SignUp | Purpose::ChangeEmail | Purpose::ChangePhone => holder.is_none(),
             // An existing account's address or phone.

@@ -34,4 +34,6 @@ pub struct Services {
     pub read_wait: std::time::Duration,
     /// Proof-of-work challenges for sign-in protection.
     pub captcha: crate::captcha::Captcha,
+    /// Whether a sign-up by email needs a code sent to the address.
+    pub require_email_code: bool,
 }

@@ -5,9 +5,9 @@ use super::accounts::SignedIn;
 use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
 use super::{ServiceError, Services};
-use crate::domain::account::{Account, AccountCommand, IdentifierKind, Proof};
+use crate::domain::account::{Account, AccountCommand, IdentifierKind, NewIdentifier, Proof};
 use crate::domain::code::{Channel, Purpose};
-use crate::domain::values::{Email, Password};
+use crate::domain::values::{Email, Password, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::sessions::ActiveSession;
 use chrono::Utc;
@@ -38,6 +38,58 @@ impl Services {
         };
         self.start_session(account_id, None, Proof::Code, kind, Utc::now(), metadata)
             .await
+    }
+
+    /// Signs in with a texted `sign_in` code, or, when no account has the phone, signs up
+    /// with it (no password). Returns whether the account is new.
+    pub async fn sign_in_or_up_by_sms(
+        &self,
+        phone: &Phone,
+        code: &str,
+        metadata: &CommandMetadata,
+    ) -> Result<(SignedIn, bool), ServiceError> {
+        let proof = CodeProof::Code {
+            target: Target {
+                channel: Channel::Sms,
+                value: phone.as_str().to_owned(),
+            },
+            code: code.to_owned(),
+        };
+        let (target, _) = self
+            .check_proof(&proof, Purpose::SignIn, true, metadata)
+            .await?;
+        let now = Utc::now();
+        if let Some(account_id) = self.holder_of(&target).await? {
+            let signed_in = self
+                .start_session(
+                    account_id,
+                    None,
+                    Proof::Code,
+                    IdentifierKind::Phone,
+                    now,
+                    metadata,
+                )
+                .await?;
+            return Ok((signed_in, false));
+        }
+        let register = AccountCommand::Register {
+            identifier: NewIdentifier::Phone(phone.clone()),
+            password: None,
+            email_verified: false,
+            display_name: None,
+            now,
+        };
+        let signed_in = self
+            .start_session(
+                Uuid::now_v7(),
+                Some(register),
+                Proof::Code,
+                IdentifierKind::Phone,
+                now,
+                metadata,
+            )
+            .await?;
+        Ok((signed_in, true))
     }
 
     /// Asks for a password reset: a code and a link to the address, if an account has it. The

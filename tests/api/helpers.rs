@@ -183,6 +183,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         hash_concurrency: None,
         read_wait_ms: 5000,
         smtp_url: None,
+        sms_webhook_url: None,
+        sign_up_email_code: false,
         public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),
         api: true,
@@ -592,4 +594,88 @@ pub fn link_token_in(mail: &str, page: &str) -> String {
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
         .collect()
+}
+
+/// An SMS gateway of the test's own: a real HTTP server keeping every JSON body posted to it.
+pub struct SmsGateway {
+    pub url: String,
+    texts: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+}
+
+impl SmsGateway {
+    pub async fn start() -> Self {
+        use poem::listener::{Acceptor, Listener};
+        let texts: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+        let kept = texts.clone();
+        let app = poem::Route::new().at(
+            "/send",
+            poem::post(poem::endpoint::make(move |mut req: poem::Request| {
+                let kept = kept.clone();
+                async move {
+                    let key = req
+                        .headers()
+                        .get("idempotency-key")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let body: Value = req.take_body().into_json().await?;
+                    kept.lock().expect("texts").push((key, body));
+                    Ok::<_, poem::Error>("queued")
+                }
+            })),
+        );
+        let acceptor = poem::listener::TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind");
+        let addr = acceptor.local_addr()[0]
+            .as_socket_addr()
+            .copied()
+            .expect("address");
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+        Self {
+            url: format!("http://{addr}/send"),
+            texts,
+        }
+    }
+
+    /// Waits for a text to `to` and returns its code and the `Idempotency-Key` it came with.
+    pub async fn wait_for_code(&self, to: &str, purpose: &str) -> (String, String) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let found = self
+                .texts
+                .lock()
+                .expect("texts")
+                .iter()
+                .find(|(_, text)| text["to"] == to && text["purpose"] == purpose)
+                .cloned();
+            if let Some((key, text)) = found {
+                let code: String = text["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|word| word.len() == 6)
+                    .expect("a 6-digit code")
+                    .to_owned();
+                return (code, key);
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {purpose} text to {to}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// The whole service with a mail worker sending texts to `gateway` (and mails to a folder).
+pub async fn spawn_with_sms(gateway: &SmsGateway) -> TestApp {
+    let url = gateway.url.clone();
+    spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.sms_webhook_url = Some(url);
+    })
+    .await
 }

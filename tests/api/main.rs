@@ -12,4 +12,5 @@ mod recovery;
 mod relay;
 mod sessions;
 mod sign_up;
+mod sms;
 mod users;

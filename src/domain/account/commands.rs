@@ -5,7 +5,7 @@ use super::events::{
     IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInFailure,
 };
 use super::state::Privacy;
-use crate::domain::values::{DisplayName, Email, Username};
+use crate::domain::values::{DisplayName, Email, Phone, Username};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -16,6 +16,8 @@ pub enum NewIdentifier {
     Email(Email),
     /// Sign-up by username and password.
     Username(Username),
+    /// Sign-up by phone, proven by a text message code.
+    Phone(Phone),
 }
 
 /// Which sessions to end.
@@ -43,8 +45,10 @@ pub enum AccountCommand {
     Register {
         /// The identifier it signs up with.
         identifier: NewIdentifier,
-        /// The sealed hash of its password.
-        password: SealedPasswordHash,
+        /// The sealed hash of its password (a phone sign-up may have none).
+        password: Option<SealedPasswordHash>,
+        /// The email address was proven by a code at sign-up.
+        email_verified: bool,
         /// An optional display name.
         display_name: Option<DisplayName>,
         /// The clock.

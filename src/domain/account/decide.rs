@@ -41,6 +41,7 @@ pub fn decide(
     if let AccountCommand::Register {
         identifier,
         password,
+        email_verified,
         display_name,
         now,
     } = command
@@ -48,19 +49,28 @@ pub fn decide(
         if account.status != AccountStatus::Unregistered {
             return Err(AccountError::AlreadyRegistered);
         }
-        let (email, username) = match identifier {
-            NewIdentifier::Email(email) => (Some(email), None),
-            NewIdentifier::Username(username) => (None, Some(username)),
+        let (email, username, phone) = match identifier {
+            NewIdentifier::Email(email) => (Some(email), None, None),
+            NewIdentifier::Username(username) => (None, Some(username), None),
+            NewIdentifier::Phone(phone) => (None, None, Some(phone)),
         };
-        return Ok(vec![AccountEvent::AccountRegistered {
+        let verified = match (&email, email_verified) {
+            (Some(email), true) => Some(AccountEvent::EmailVerified {
+                email: email.clone(),
+                at: now,
+            }),
+            _ => None,
+        };
+        let registered = AccountEvent::AccountRegistered {
             email,
             username,
-            phone: None,
+            phone,
             display_name,
-            password: Some(password),
+            password,
             role: Role::User,
             at: now,
-        }]);
+        };
+        return Ok(std::iter::once(registered).chain(verified).collect());
     }
 
     ensure_usable(account)?;

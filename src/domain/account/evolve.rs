@@ -19,6 +19,8 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.email = email.clone();
             account.username = username.clone();
             account.phone = phone.clone();
+            // A phone signs up only with a code sent to it.
+            account.phone_verified = phone.is_some();
             account.profile.display_name = display_name.clone();
             account.password = password.clone();
             account.role = *role;

@@ -80,7 +80,8 @@ fn signing_up_registers_an_active_user() {
     given(&[])
         .when(AccountCommand::Register {
             identifier: NewIdentifier::Email(email),
-            password: hash("one"),
+            password: Some(hash("one")),
+            email_verified: false,
             display_name: None,
             now: t0(),
         })
@@ -96,7 +97,8 @@ fn signing_up_twice_on_one_stream_is_refused() {
     given(&[registered()])
         .when(AccountCommand::Register {
             identifier: NewIdentifier::Username(Username::parse("alice").expect("name")),
-            password: hash("one"),
+            password: Some(hash("one")),
+            email_verified: false,
             display_name: None,
             now: t0(),
         })
@@ -537,4 +539,55 @@ fn a_new_email_replaces_the_old_and_counts_as_verified() {
     });
     assert_eq!(moved.email, Some(new));
     assert!(moved.email_verified);
+}
+
+#[test]
+fn a_phone_signs_up_without_a_password_and_counts_as_verified() {
+    let phone = crate::domain::values::Phone::parse("+8613812345678").unwrap();
+    let account = given(&[]);
+    let events = account
+        .when(AccountCommand::Register {
+            identifier: NewIdentifier::Phone(phone.clone()),
+            password: None,
+            email_verified: false,
+            display_name: None,
+            now: t0(),
+        })
+        .0
+        .unwrap();
+    assert_eq!(
+        events,
+        [AccountEvent::AccountRegistered {
+            email: None,
+            username: None,
+            phone: Some(phone.clone()),
+            display_name: None,
+            password: None,
+            role: Role::User,
+            at: t0(),
+        }]
+    );
+    let registered = given(&events);
+    assert!(registered.0.phone_verified);
+    // No password: only a code signs in.
+    registered
+        .when(sign_in("one", session(1), t0()))
+        .then_error(AccountError::InvalidCredentials);
+}
+
+#[test]
+fn an_email_proven_by_a_code_at_sign_up_is_verified_from_the_start() {
+    let email = Email::parse("alice@example.com").unwrap();
+    let events = given(&[])
+        .when(AccountCommand::Register {
+            identifier: NewIdentifier::Email(email.clone()),
+            password: Some(hash("one")),
+            email_verified: true,
+            display_name: None,
+            now: t0(),
+        })
+        .0
+        .unwrap();
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1], AccountEvent::EmailVerified { email, at: t0() });
 }

@@ -1,0 +1,181 @@
+//! Phone flows end to end, from the texts a real HTTP SMS gateway receives.
+
+use crate::helpers::{SmsGateway, SmtpSink, code_in, spawn_app_with, spawn_with_sms};
+use reqwest::StatusCode;
+use serde_json::json;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn a_phone() -> String {
+    format!("+86139{:08}", rand_digits())
+}
+
+fn rand_digits() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32 % 100_000_000
+}
+
+#[tokio::test]
+async fn a_texted_code_signs_up_a_new_phone_and_signs_in_a_known_one() {
+    let gateway = SmsGateway::start().await;
+    let app = spawn_with_sms(&gateway).await;
+    let phone = a_phone();
+    let sent = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    let (code, key) = gateway.wait_for_code(&phone, "sign_in").await;
+    assert!(
+        uuid::Uuid::parse_str(&key).is_ok(),
+        "the event id keys the text: {key}"
+    );
+
+    let signed_up = app
+        .post(
+            "/v1/sessions/sms",
+            None,
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    assert_eq!(signed_up.body["account"]["phone"], phone);
+    assert_eq!(signed_up.body["account"]["phone_verified"], true);
+    let id = signed_up.body["account"]["id"].clone();
+
+    // The same phone, another day: a sign-up code, then... the phone is taken.
+    let taken = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": phone, "purpose": "sign_up"}),
+        )
+        .await;
+    assert_eq!(taken.status, StatusCode::ACCEPTED, "answered alike");
+    // A password-reset text signs the known phone's account back in through a new password.
+    app.post("/v1/password-reset", None, json!({"phone": phone}))
+        .await;
+    let (reset, _) = gateway.wait_for_code(&phone, "reset_password").await;
+    let done = app
+        .post(
+            "/v1/password-reset/confirm",
+            None,
+            json!({"phone": phone, "code": reset, "new_password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::NO_CONTENT, "{}", done.body);
+    let signed_in = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"phone": phone, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    assert_eq!(signed_in.body["account"]["id"], id);
+    app.post(
+        "/v1/sessions/sms",
+        None,
+        json!({"phone": phone, "code": code}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn a_phone_signs_up_with_a_code_and_a_password() {
+    let gateway = SmsGateway::start().await;
+    let app = spawn_with_sms(&gateway).await;
+    let phone = a_phone();
+    app.post(
+        "/v1/accounts",
+        None,
+        json!({"phone": phone, "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(422, "validation_failed");
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": phone, "purpose": "sign_up"}),
+    )
+    .await;
+    let (code, _) = gateway.wait_for_code(&phone, "sign_up").await;
+    let signed_up = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"phone": phone, "code": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    let signed_in = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"phone": phone, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    // Now a sign-in code goes to it and signs in (200, not a new account).
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+    )
+    .await;
+    let (code, _) = gateway.wait_for_code(&phone, "sign_in").await;
+    let again = app
+        .post(
+            "/v1/sessions/sms",
+            None,
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body["account"]["id"], signed_up.body["account"]["id"]);
+}
+
+#[tokio::test]
+async fn a_service_requiring_an_email_code_at_sign_up() {
+    let smtp = SmtpSink::start().await;
+    let url = smtp.url();
+    let app = spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(url);
+        config.sign_up_email_code = true;
+    })
+    .await;
+    let email = format!("coded-{}@example.com", uuid::Uuid::new_v4().simple());
+    let refused = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(
+        refused.field_errors(),
+        [("code".to_owned(), "required".to_owned())]
+    );
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": email, "purpose": "sign_up"}),
+    )
+    .await;
+    let code = code_in(&smtp.wait_for_mail(&email, "Your code to sign up").await);
+    let signed_up = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"email": email, "password": PASSWORD, "code": code}),
+        )
+        .await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    assert_eq!(signed_up.body["account"]["email_verified"], true);
+}
