@@ -9,7 +9,7 @@ use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::code::{CODE_LIFETIME, Channel};
-use crate::domain::values::Email;
+use crate::domain::values::{Email, Phone};
 use crate::service::codes::{CodeProof, Target};
 use crate::service::{FieldError, Services};
 use poem::Request;
@@ -76,6 +76,22 @@ pub struct ChangeEmailRequest {
     pub code: String,
 }
 
+/// A new phone number, proven by a code texted to it and, when the account has a phone, one
+/// texted to the current number (both `POST /v1/codes`, channel `sms`, purpose
+/// `change_phone`).
+#[derive(Debug, Object)]
+pub struct ChangePhoneRequest {
+    /// The new number.
+    #[oai(validator(max_length = 32))]
+    pub phone: String,
+    /// The code texted to it.
+    #[oai(validator(max_length = 32))]
+    pub code: String,
+    /// The code texted to the current number.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub current_phone_code: Option<String>,
+}
+
 #[derive(ApiResponse)]
 enum Accepted {
     /// Accepted: a mail is on its way if an account has the address. The answer is the same
@@ -91,7 +107,7 @@ enum Accepted {
 
 #[derive(ApiResponse)]
 enum EmailChanged {
-    /// The account after the change.
+    /// The account after the change (of email or phone).
     #[oai(status = 200)]
     Ok(
         Json<AccountView>,
@@ -262,6 +278,45 @@ impl RecoveryApi {
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("email", invalid)]))?;
         let committed = services
             .change_email(caller.0, &email, &body.code, &command_metadata(req))
+            .await?;
+        Ok(EmailChanged::Ok(
+            Json(AccountView::of(caller.0.account_id, &committed.state)),
+            committed.position,
+        ))
+    }
+}
+
+/// The phone change.
+pub struct PhoneApi;
+
+#[OpenApi(tag = "ApiTags::Recovery")]
+impl PhoneApi {
+    /// Change my phone number
+    ///
+    /// Proven by a code texted to the new number and, if the account has one, a code texted
+    /// to the current number. At most 2 changes in 30 days (`429` with Retry-After).
+    #[oai(path = "/v1/me/phone", method = "put", operation_id = "changePhone")]
+    async fn change_phone(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        body: Json<ChangePhoneRequest>,
+    ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | TOO_MANY }>> {
+        let phone = Phone::parse(&body.phone)
+            .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
+        let committed = services
+            .change_phone(
+                caller.0,
+                &phone,
+                &body.code,
+                body.current_phone_code.as_deref(),
+                &command_metadata(req),
+            )
             .await?;
         Ok(EmailChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),

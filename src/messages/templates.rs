@@ -46,16 +46,19 @@ pub fn render_code(purpose: Purpose, locale: &str, code: &str, link: Option<&str
         (
             format!("Your code to {action}"),
             format!("Your code to {action} is:"),
-            "It is valid for 10 minutes and can be used once.".to_owned(),
+            "The code is valid for 10 minutes and can be used once.".to_owned(),
             "If you did not ask for it, ignore this mail and do not share the code.".to_owned(),
         )
     };
     let (link_text, link_html) = match link {
         Some(link) => {
-            let (lead, button) = if chinese {
-                ("或打开这个链接：", "打开链接")
-            } else {
-                ("Or open this link:", "Open the link")
+            let (lead, button) = match (chinese, purpose) {
+                (true, Purpose::ResetPassword) => ("或打开这个链接（1 小时内有效）：", "打开链接"),
+                (true, _) => ("或打开这个链接（24 小时内有效）：", "打开链接"),
+                (false, Purpose::ResetPassword) => {
+                    ("Or open this link (valid for 1 hour):", "Open the link")
+                }
+                (false, _) => ("Or open this link (valid for 24 hours):", "Open the link"),
             };
             let escaped = link.replace('&', "&amp;").replace('"', "&quot;");
             (

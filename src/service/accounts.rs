@@ -111,6 +111,20 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
             | AccountEvent::SessionStarted { .. }
             | AccountEvent::SignInFailed { .. }
             | AccountEvent::EmailVerified { .. } => {}
+            AccountEvent::PhoneChanged {
+                phone, previous, ..
+            } => {
+                if let Some(previous) = previous {
+                    writes.push(InlineWrite::Release(
+                        ClaimKind::Phone,
+                        previous.as_str().to_owned(),
+                    ));
+                }
+                writes.push(InlineWrite::Claim(
+                    ClaimKind::Phone,
+                    phone.as_str().to_owned(),
+                ));
+            }
             AccountEvent::EmailChanged {
                 email, previous, ..
             } => {

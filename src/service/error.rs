@@ -132,6 +132,7 @@ impl From<AccountError> for ServiceError {
             AccountError::SessionNotFound => Self::SessionNotFound,
             AccountError::EmailAlreadyVerified => Self::EmailAlreadyVerified,
             AccountError::AddressMismatch => Self::CodeInvalid,
+            AccountError::TooManyPhoneChanges(seconds) => Self::TooManyRequests(seconds),
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
                 "a new account id collided with an existing stream"
             )),

@@ -213,6 +213,64 @@ impl Services {
         .await
     }
 
+    /// Moves the caller to a new phone number, proven by a code texted to it and, when the
+    /// account has a phone, by one texted to the old number too. At most
+    /// `MAX_PHONE_CHANGES_PER_30_DAYS` changes in 30 days.
+    pub async fn change_phone(
+        &self,
+        caller: ActiveSession,
+        phone: &Phone,
+        code: &str,
+        current_phone_code: Option<&str>,
+        metadata: &CommandMetadata,
+    ) -> Result<Committed<Account>, ServiceError> {
+        let account = self.account(caller.account_id).await?.state;
+        let target = Target {
+            channel: Channel::Sms,
+            value: phone.as_str().to_owned(),
+        };
+        if let Some(holder) = self.holder_of(&target).await? {
+            if holder != caller.account_id {
+                return Err(ServiceError::IdentifierTaken(ClaimKind::Phone));
+            }
+        }
+        if let Some(current) = &account.phone {
+            let Some(current_code) = current_phone_code else {
+                return Err(ServiceError::invalid(
+                    "current_phone_code",
+                    crate::domain::values::InvalidValue {
+                        code: "required",
+                        message: "a code texted to the current number is needed".to_owned(),
+                    },
+                ));
+            };
+            let old = CodeProof::Code {
+                target: Target {
+                    channel: Channel::Sms,
+                    value: current.as_str().to_owned(),
+                },
+                code: current_code.to_owned(),
+            };
+            self.check_proof(&old, Purpose::ChangePhone, true, metadata)
+                .await?;
+        }
+        let new = CodeProof::Code {
+            target,
+            code: code.to_owned(),
+        };
+        self.check_proof(&new, Purpose::ChangePhone, true, metadata)
+            .await?;
+        self.run_account_command(
+            caller.account_id,
+            &metadata.with_actor(caller.account_id),
+            |_| AccountCommand::ChangePhone {
+                phone: phone.clone(),
+                now: Utc::now(),
+            },
+        )
+        .await
+    }
+
     /// Deletes the caller's account, confirmed by a code sent to its email address.
     pub async fn delete_account_with_code(
         &self,

@@ -179,3 +179,67 @@ async fn a_service_requiring_an_email_code_at_sign_up() {
     assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
     assert_eq!(signed_up.body["account"]["email_verified"], true);
 }
+
+#[tokio::test]
+async fn changing_the_phone_needs_codes_to_the_new_and_the_old_number() {
+    let gateway = SmsGateway::start().await;
+    let app = spawn_with_sms(&gateway).await;
+    let old = a_phone();
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": old, "purpose": "sign_in"}),
+    )
+    .await;
+    let (code, _) = gateway.wait_for_code(&old, "sign_in").await;
+    let signed_up = app
+        .post(
+            "/v1/sessions/sms",
+            None,
+            json!({"phone": old, "code": code}),
+        )
+        .await;
+    let token = signed_up.body["token"].as_str().unwrap().to_owned();
+
+    let new = a_phone();
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": new, "purpose": "change_phone"}),
+    )
+    .await;
+    let (new_code, _) = gateway.wait_for_code(&new, "change_phone").await;
+    let missing = app
+        .put(
+            "/v1/me/phone",
+            &token,
+            json!({"phone": new, "code": new_code}),
+        )
+        .await;
+    missing.assert_problem(422, "validation_failed");
+    assert_eq!(
+        missing.field_errors(),
+        [("current_phone_code".to_owned(), "required".to_owned())]
+    );
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": old, "purpose": "change_phone"}),
+    )
+    .await;
+    let (old_code, _) = gateway.wait_for_code(&old, "change_phone").await;
+    let changed = app
+        .put(
+            "/v1/me/phone",
+            &token,
+            json!({"phone": new, "code": new_code, "current_phone_code": old_code}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["phone"], new);
+    assert_eq!(changed.body["phone_verified"], true);
+    let history = app
+        .get("/v1/me/events?types=PhoneChanged", Some(&token))
+        .await;
+    assert_eq!(history.body["events"][0]["data"]["previous"], old);
+}

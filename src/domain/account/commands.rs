@@ -135,6 +135,13 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Move to a new phone number, proven by a code texted to it (and to the old one).
+    ChangePhone {
+        /// The new number.
+        phone: Phone,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Replace the privacy settings.
     ChangePrivacy {
         /// The new settings.

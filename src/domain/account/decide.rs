@@ -28,10 +28,16 @@ pub enum AccountError {
     /// The code was sent to an address the account no longer has.
     #[error("the address is not the account's")]
     AddressMismatch,
+    /// The phone number changed too often lately: retry after this many seconds.
+    #[error("the phone number changed too often; retry in {0} s")]
+    TooManyPhoneChanges(i64),
     /// The session is not one of the account's live sessions.
     #[error("no such session")]
     SessionNotFound,
 }
+
+/// How many times the phone number may change in 30 days.
+pub const MAX_PHONE_CHANGES_PER_30_DAYS: usize = 2;
 
 /// Decides what happens when `command` meets `account`.
 pub fn decide(
@@ -183,6 +189,29 @@ pub fn decide(
                 return Err(AccountError::EmailAlreadyVerified);
             }
             Ok(vec![AccountEvent::EmailVerified { email, at: now }])
+        }
+        AccountCommand::ChangePhone { phone, now } => {
+            if account.phone.as_ref() == Some(&phone) {
+                return Ok(Vec::new());
+            }
+            let window = chrono::Duration::days(30);
+            let recent: Vec<&DateTime<Utc>> = account
+                .phone_changes
+                .iter()
+                .filter(|at| now - **at < window)
+                .collect();
+            if recent.len() >= MAX_PHONE_CHANGES_PER_30_DAYS {
+                let oldest = recent[recent.len() - MAX_PHONE_CHANGES_PER_30_DAYS];
+                let wait = window - (now - *oldest);
+                return Err(AccountError::TooManyPhoneChanges(
+                    (wait.num_milliseconds().max(0) + 999) / 1000,
+                ));
+            }
+            Ok(vec![AccountEvent::PhoneChanged {
+                phone,
+                previous: account.phone.clone(),
+                at: now,
+            }])
         }
         AccountCommand::ChangeEmail { email, now } => {
             if account.email.as_ref() == Some(&email) {

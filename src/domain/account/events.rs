@@ -270,6 +270,16 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The account moved to a new phone number (proven by codes).
+    PhoneChanged {
+        /// The new number.
+        phone: Phone,
+        /// The number it replaces.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        previous: Option<Phone>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -289,6 +299,7 @@ impl DomainEvent for AccountEvent {
             Self::SignInFailed { .. } => "SignInFailed",
             Self::EmailVerified { .. } => "EmailVerified",
             Self::EmailChanged { .. } => "EmailChanged",
+            Self::PhoneChanged { .. } => "PhoneChanged",
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::AccountDeleted { .. } => "AccountDeleted",
         }

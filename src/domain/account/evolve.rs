@@ -86,6 +86,14 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
         AccountEvent::EmailVerified { .. } => account.email_verified = true,
+        AccountEvent::PhoneChanged { phone, at, .. } => {
+            account.phone = Some(phone.clone());
+            account.phone_verified = true;
+            account
+                .phone_changes
+                .retain(|changed| *at - *changed < chrono::Duration::days(30));
+            account.phone_changes.push(*at);
+        }
         AccountEvent::EmailChanged { email, .. } => {
             account.email = Some(email.clone());
             account.email_verified = true;
@@ -107,6 +115,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::PrivacyChanged { at, .. }
         | AccountEvent::EmailVerified { at, .. }
         | AccountEvent::EmailChanged { at, .. }
+        | AccountEvent::PhoneChanged { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SessionStarted { .. }
         | AccountEvent::SessionsEnded { .. }

@@ -116,6 +116,8 @@ pub struct Account {
     pub updated_at: Option<DateTime<Utc>>,
     /// Sessions started and not ended, with their expiry.
     pub live_sessions: BTreeMap<Uuid, DateTime<Utc>>,
+    /// When the phone number changed, within the last 30 days.
+    pub phone_changes: Vec<DateTime<Utc>>,
 }
 
 impl Account {

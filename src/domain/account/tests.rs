@@ -591,3 +591,39 @@ fn an_email_proven_by_a_code_at_sign_up_is_verified_from_the_start() {
     assert_eq!(events.len(), 2);
     assert_eq!(events[1], AccountEvent::EmailVerified { email, at: t0() });
 }
+
+#[test]
+fn a_phone_changes_at_most_twice_in_thirty_days() {
+    let phone = |n: u32| crate::domain::values::Phone::parse(&format!("+861381234{n:04}")).unwrap();
+    let changed = |n: u32, at| AccountEvent::PhoneChanged {
+        phone: phone(n),
+        previous: None,
+        at,
+    };
+    let day = Duration::days(1);
+    let account = given(&[registered(), changed(1, t0()), changed(2, t0() + day)]);
+    account
+        .when(AccountCommand::ChangePhone {
+            phone: phone(3),
+            now: t0() + day * 2,
+        })
+        .then_error(AccountError::TooManyPhoneChanges(28 * 24 * 3600));
+    let later = t0() + day * 30;
+    account
+        .when(AccountCommand::ChangePhone {
+            phone: phone(3),
+            now: later,
+        })
+        .then(&[AccountEvent::PhoneChanged {
+            phone: phone(3),
+            previous: Some(phone(2)),
+            at: later,
+        }]);
+    // The same number again changes nothing.
+    account
+        .when(AccountCommand::ChangePhone {
+            phone: phone(2),
+            now: t0() + day * 2,
+        })
+        .then(&[]);
+}
