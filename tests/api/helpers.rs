@@ -600,18 +600,36 @@ pub fn link_token_in(mail: &str, page: &str) -> String {
 pub struct SmsGateway {
     pub url: String,
     texts: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+    /// Requests still to be refused with 503, as a gateway that is down.
+    pub refusals: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    /// Requests received, refused or not.
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl SmsGateway {
     pub async fn start() -> Self {
         use poem::listener::{Acceptor, Listener};
+        use std::sync::atomic::Ordering;
         let texts: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+        let refusals: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
+        let requests: std::sync::Arc<std::sync::atomic::AtomicUsize> = Default::default();
         let kept = texts.clone();
+        let (refusing, counting) = (refusals.clone(), requests.clone());
         let app = poem::Route::new().at(
             "/send",
             poem::post(poem::endpoint::make(move |mut req: poem::Request| {
                 let kept = kept.clone();
+                let (refusing, counting) = (refusing.clone(), counting.clone());
                 async move {
+                    counting.fetch_add(1, Ordering::SeqCst);
+                    let refuse = refusing
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok();
+                    if refuse {
+                        return Err(poem::Error::from_status(
+                            poem::http::StatusCode::SERVICE_UNAVAILABLE,
+                        ));
+                    }
                     let key = req
                         .headers()
                         .get("idempotency-key")
@@ -636,7 +654,14 @@ impl SmsGateway {
         Self {
             url: format!("http://{addr}/send"),
             texts,
+            refusals,
+            requests,
         }
+    }
+
+    /// The texts received.
+    pub fn texts(&self) -> Vec<(String, Value)> {
+        self.texts.lock().expect("texts").clone()
     }
 
     /// Waits for a text to `to` and returns its code and the `Idempotency-Key` it came with.

@@ -243,3 +243,35 @@ async fn changing_the_phone_needs_codes_to_the_new_and_the_old_number() {
         .await;
     assert_eq!(history.body["events"][0]["data"]["previous"], old);
 }
+
+#[tokio::test]
+async fn a_gateway_that_fails_first_gets_the_text_once_when_it_recovers() {
+    let gateway = SmsGateway::start().await;
+    gateway
+        .refusals
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let app = spawn_with_sms(&gateway).await;
+    let phone = a_phone();
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": phone, "purpose": "sign_up"}),
+    )
+    .await;
+    gateway.wait_for_code(&phone, "sign_up").await;
+    assert!(gateway.requests.load(std::sync::atomic::Ordering::SeqCst) >= 4);
+    // A later text comes after it; the first was delivered once.
+    let other = a_phone();
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": other, "purpose": "sign_up"}),
+    )
+    .await;
+    gateway.wait_for_code(&other, "sign_up").await;
+    let texts = gateway.texts();
+    assert_eq!(
+        texts.iter().filter(|(_, text)| text["to"] == phone).count(),
+        1
+    );
+}
