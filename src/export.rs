@@ -19,6 +19,7 @@ pub async fn export(
         .await
         .context("connecting to PostgreSQL")?;
     tokio::spawn(connection);
+    wait_until_final(&client).await?;
     let mut cursor = if after > 0 {
         let row = client
             .query_opt(
@@ -55,5 +56,35 @@ pub async fn export(
             written += 1;
         }
         cursor = LogCursor::after(last);
+    }
+}
+
+/// Waits (up to 30 s) until every event committed before the export began is final, so that
+/// the export holds all of them: the commit-safe horizon is the oldest transaction running
+/// anywhere on the server, which can be a moment behind.
+async fn wait_until_final(client: &tokio_postgres::Client) -> anyhow::Result<()> {
+    let head: i64 = client
+        .query_one("SELECT coalesce(max(position), 0) FROM events", &[])
+        .await?
+        .get(0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let pending: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1
+                                AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))",
+                &[&head],
+            )
+            .await?
+            .get(0);
+        if !pending {
+            return Ok(());
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!(
+                "a long-running transaction on the server holds the log back; retry when it ends"
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }

@@ -75,6 +75,8 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "user_not_found" => ("No such user", "用户不存在"),
         "too_many_requests" => ("Too many requests, retry later", "请求过于频繁，请稍后再试"),
         "code_invalid" => ("The code is not valid", "验证码错误或已失效"),
+        "address_not_found" => ("No such address", "地址不存在"),
+        "address_limit_reached" => ("The address book is full", "收货地址数量已达上限"),
         "no_email" => ("The account has no email address", "账号未绑定邮箱"),
         "email_already_verified" => ("The email address is already verified", "邮箱已验证"),
         "code_expired" => ("The code has expired", "验证码已过期"),

@@ -2,6 +2,7 @@
 //! passes (request ids, body cap, idempotency keys, problem answers).
 
 mod accounts;
+mod addresses;
 mod auth;
 mod codes;
 mod edge;
@@ -33,6 +34,8 @@ pub enum ApiTags {
     Recovery,
     /// My account.
     Me,
+    /// Shipping addresses.
+    Addresses,
     /// Public profiles.
     Users,
     /// Probes and documents.
@@ -46,6 +49,7 @@ type Apis = (
     recovery::RecoveryApi,
     recovery::PhoneApi,
     me::MeApi,
+    addresses::AddressesApi,
     users::UsersApi,
     health::HealthApi,
 );
@@ -59,6 +63,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             recovery::RecoveryApi,
             recovery::PhoneApi,
             me::MeApi,
+            addresses::AddressesApi,
             users::UsersApi,
             health::HealthApi,
         ),

@@ -189,6 +189,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::CodeInvalid => Self::new(S::BAD_REQUEST, "code_invalid")
                 .with_detail("the code is wrong, used, or dead after too many tries"),
             ServiceError::CodeExpired => Self::new(S::BAD_REQUEST, "code_expired"),
+            ServiceError::AddressNotFound => Self::new(S::NOT_FOUND, "address_not_found"),
+            ServiceError::AddressBookFull => Self::new(S::CONFLICT, "address_limit_reached")
+                .with_detail("at most 20 addresses; remove one first"),
             ServiceError::NoEmail => Self::new(S::CONFLICT, "no_email")
                 .with_detail("the account has no email address; add one with PUT /v1/me/email"),
             ServiceError::EmailAlreadyVerified => {
@@ -294,13 +297,14 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::NOT_FOUND,
         404,
-        "Not found: `account_not_found`, `session_not_found`, `user_not_found`.",
+        "Not found: `account_not_found`, `session_not_found`, `user_not_found`, \
+         `address_not_found`.",
     ),
     (
         statuses::CONFLICT,
         409,
         "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
-         `email_already_verified`, `no_email`.",
+         `email_already_verified`, `no_email`, `address_limit_reached`.",
     ),
     (
         statuses::TOO_LARGE,

@@ -4,6 +4,7 @@
 //! is exact and testable without I/O.
 
 pub mod account;
+pub mod address_book;
 pub mod code;
 pub mod values;
 

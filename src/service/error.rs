@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// No such active address of the caller's.
+    #[error("no such address")]
+    AddressNotFound,
+    /// The address book is full.
+    #[error("the address book is full")]
+    AddressBookFull,
     /// The account has no email address.
     #[error("the account has no email address")]
     NoEmail,

@@ -2,6 +2,7 @@
 //! that answer from the store. The API maps HTTP onto these; nothing here knows about HTTP.
 
 pub mod accounts;
+pub mod addresses;
 pub mod codes;
 mod error;
 pub mod executor;

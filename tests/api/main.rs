@@ -1,5 +1,6 @@
 //! HTTP integration tests against the real service and a real PostgreSQL database.
 
+mod addresses;
 mod audit;
 mod codes;
 mod event_log;
