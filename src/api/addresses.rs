@@ -240,7 +240,8 @@ impl AddressesApi {
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
-    ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND }>> {
+    ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
+    {
         let committed = services
             .change_address_book(
                 caller.0,
@@ -274,7 +275,8 @@ impl AddressesApi {
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
-    ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND }>> {
+    ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
+    {
         let committed = services
             .change_address_book(
                 caller.0,

@@ -217,7 +217,7 @@ impl RecoveryApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         _idempotency_key: IdempotencyKey,
         caller: SignedIn,
-    ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | TOO_MANY }>> {
+    ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE | TOO_MANY }>> {
         let position = services
             .request_email_verification(caller.0, language(req).tag(), &command_metadata(req))
             .await?;
