@@ -3,7 +3,9 @@
 //! (`accounts event-schemas openapi/events`; a test fails when they drift).
 
 use crate::domain::account::AccountEvent;
+use crate::domain::address_book::AddressEvent;
 use crate::domain::code::CodeEvent;
+use crate::domain::follow_graph::FollowEvent;
 use crate::relay::Envelope;
 use schemars::{Schema, SchemaGenerator, generate::SchemaSettings};
 use serde_json::{Value, json};
@@ -24,6 +26,16 @@ pub fn schemas() -> BTreeMap<String, String> {
         &mut files,
         "code",
         generator().into_root_schema_for::<CodeEvent>(),
+    );
+    add_event_types(
+        &mut files,
+        "address_book",
+        generator().into_root_schema_for::<AddressEvent>(),
+    );
+    add_event_types(
+        &mut files,
+        "follow_graph",
+        generator().into_root_schema_for::<FollowEvent>(),
     );
     files
 }
@@ -139,6 +151,17 @@ mod tests {
             "code.CodeIssued",
             "code.CodeAttemptFailed",
             "code.CodeUsed",
+            "account.EmailVerified",
+            "account.EmailChanged",
+            "account.PhoneChanged",
+            "address_book.AddressAdded",
+            "address_book.AddressChanged",
+            "address_book.AddressRemoved",
+            "address_book.DefaultAddressSet",
+            "follow_graph.Followed",
+            "follow_graph.Unfollowed",
+            "follow_graph.FollowGroupCreated",
+            "follow_graph.FollowGroupDeleted",
         ] {
             let event_type = name.split_once('.').unwrap().1;
             let text = &files[&format!("{name}.json")];

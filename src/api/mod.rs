@@ -6,6 +6,7 @@ mod addresses;
 mod auth;
 mod codes;
 mod edge;
+mod follows;
 mod health;
 mod i18n;
 pub mod idempotency;
@@ -36,6 +37,8 @@ pub enum ApiTags {
     Me,
     /// Shipping addresses.
     Addresses,
+    /// Follows and follow groups.
+    Follows,
     /// Public profiles.
     Users,
     /// Probes and documents.
@@ -50,6 +53,7 @@ type Apis = (
     recovery::PhoneApi,
     me::MeApi,
     addresses::AddressesApi,
+    follows::FollowsApi,
     users::UsersApi,
     health::HealthApi,
 );
@@ -64,6 +68,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             recovery::PhoneApi,
             me::MeApi,
             addresses::AddressesApi,
+            follows::FollowsApi,
             users::UsersApi,
             health::HealthApi,
         ),

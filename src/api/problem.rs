@@ -189,6 +189,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::CodeInvalid => Self::new(S::BAD_REQUEST, "code_invalid")
                 .with_detail("the code is wrong, used, or dead after too many tries"),
             ServiceError::CodeExpired => Self::new(S::BAD_REQUEST, "code_expired"),
+            ServiceError::Follow(error) => {
+                use crate::domain::follow_graph::FollowError as F;
+                let status = match error {
+                    F::SelfFollow | F::BadGroupName => S::UNPROCESSABLE_ENTITY,
+                    F::GroupNotFound | F::NotFollowing => S::NOT_FOUND,
+                    F::GroupExists | F::TooManyGroups | F::BuiltInGroup => S::CONFLICT,
+                };
+                Self::new(status, crate::service::follows::follow_error_code(error))
+                    .with_detail(error.to_string())
+            }
+            ServiceError::FollowsHidden => Self::new(S::FORBIDDEN, "follows_hidden"),
             ServiceError::AddressNotFound => Self::new(S::NOT_FOUND, "address_not_found"),
             ServiceError::AddressBookFull => Self::new(S::CONFLICT, "address_limit_reached")
                 .with_detail("at most 20 addresses; remove one first"),
@@ -292,19 +303,20 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::FORBIDDEN,
         403,
-        "Refused: `account_blocked`, `wrong_password`.",
+        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`.",
     ),
     (
         statuses::NOT_FOUND,
         404,
         "Not found: `account_not_found`, `session_not_found`, `user_not_found`, \
-         `address_not_found`.",
+         `address_not_found`, `group_not_found`, `not_following`.",
     ),
     (
         statuses::CONFLICT,
         409,
         "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
-         `email_already_verified`, `no_email`, `address_limit_reached`.",
+         `email_already_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
+         `group_limit_reached`, `group_undeletable`.",
     ),
     (
         statuses::TOO_LARGE,
@@ -319,7 +331,8 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::UNPROCESSABLE,
         422,
-        "Invalid fields (`validation_failed`, with `errors`), or `idempotency_key_reused`.",
+        "Invalid fields (`validation_failed`, with `errors`), `idempotency_key_reused`, \
+         `cannot_follow_self`, `invalid_group_name`.",
     ),
     (
         statuses::CAPTCHA,

@@ -59,6 +59,10 @@ pub struct UserView {
     pub featured: bool,
     /// Whether the user's follows and followers are visible to others.
     pub follows_visible: bool,
+    /// How many follow the user.
+    pub followers_count: i64,
+    /// How many the user follows.
+    pub following_count: i64,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
 }
@@ -86,6 +90,8 @@ impl From<PublicProfile> for UserView {
             city: profile.city,
             featured: profile.featured,
             follows_visible: profile.follows_visible,
+            followers_count: profile.followers_count,
+            following_count: profile.following_count,
             created_at: profile.created_at,
         }
     }

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod address_book;
 pub mod code;
+pub mod follow_graph;
 pub mod values;
 
 /// Something that can happen to an aggregate, recorded in the log under a stable type name.

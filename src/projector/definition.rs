@@ -61,7 +61,10 @@ pub enum DefinitionError {
 
 /// The projections this build of the service runs.
 pub fn builtin() -> anyhow::Result<Vec<Definition>> {
-    const FILES: &[(&str, &str)] = &[("users", include_str!("../../projections/users.sql"))];
+    const FILES: &[(&str, &str)] = &[
+        ("users", include_str!("../../projections/users.sql")),
+        ("follows", include_str!("../../projections/follows.sql")),
+    ];
     FILES
         .iter()
         .map(|(name, text)| {

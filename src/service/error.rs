@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// A follow command was refused.
+    #[error("{0}")]
+    Follow(crate::domain::follow_graph::FollowError),
+    /// The user hides whom they follow and who follows them.
+    #[error("the user's follows are hidden")]
+    FollowsHidden,
     /// No such active address of the caller's.
     #[error("no such address")]
     AddressNotFound,

@@ -6,6 +6,7 @@ pub mod addresses;
 pub mod codes;
 mod error;
 pub mod executor;
+pub mod follows;
 pub mod read_models;
 pub mod recovery;
 pub mod users;

@@ -44,6 +44,10 @@ pub struct PublicProfile {
     pub featured: bool,
     /// Whether others may see whom the user follows and who follows them.
     pub follows_visible: bool,
+    /// How many follow the user.
+    pub followers_count: i64,
+    /// How many the user follows.
+    pub following_count: i64,
     /// Created.
     pub created_at: DateTime<Utc>,
 }
@@ -67,6 +71,8 @@ impl PublicProfile {
             city: row.city,
             featured: row.featured,
             follows_visible: row.show_follows,
+            followers_count: 0,
+            following_count: 0,
             created_at: row.created_at,
         }
     }
@@ -102,10 +108,13 @@ impl Services {
         min_position: Option<i64>,
     ) -> Result<PublicProfile, ServiceError> {
         let client = self.read_model(PROJECTION, min_position).await?;
-        users::find(&client, id)
+        let profile = users::find(&client, id)
             .await?
             .map(PublicProfile::of)
-            .ok_or(ServiceError::UserNotFound)
+            .ok_or(ServiceError::UserNotFound)?;
+        drop(client);
+        let mut counted = self.with_follow_counts(vec![profile], min_position).await?;
+        counted.pop().ok_or(ServiceError::UserNotFound)
     }
 
     /// The public profiles of the users among `ids` that exist (in the order of `ids`), or,
@@ -125,7 +134,32 @@ impl Services {
             }
             (true, None) => Vec::new(),
         };
-        Ok(rows.into_iter().map(PublicProfile::of).collect())
+        drop(client);
+        let profiles = rows.into_iter().map(PublicProfile::of).collect();
+        self.with_follow_counts(profiles, min_position).await
+    }
+
+    /// Fills in follower and following counts from the `follows` read model.
+    async fn with_follow_counts(
+        &self,
+        mut profiles: Vec<PublicProfile>,
+        min_position: Option<i64>,
+    ) -> Result<Vec<PublicProfile>, ServiceError> {
+        if profiles.is_empty() {
+            return Ok(profiles);
+        }
+        let client = self.read_model("follows", min_position).await?;
+        let ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
+        let counts = crate::store::follows::counts(&client, &ids).await?;
+        for profile in &mut profiles {
+            if let Some((_, followers, following)) =
+                counts.iter().find(|(id, ..)| *id == profile.id)
+            {
+                profile.followers_count = *followers;
+                profile.following_count = *following;
+            }
+        }
+        Ok(profiles)
     }
 
     /// The id of the user with `username`.

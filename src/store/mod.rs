@@ -6,6 +6,7 @@
 pub mod checkpoints;
 pub mod claims;
 pub mod event_log;
+pub mod follows;
 pub mod idempotency;
 pub mod migrations;
 pub mod projections;

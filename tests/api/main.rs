@@ -4,6 +4,7 @@ mod addresses;
 mod audit;
 mod codes;
 mod event_log;
+mod follows;
 mod health;
 mod helpers;
 mod idempotency;

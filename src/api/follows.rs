@@ -1,0 +1,419 @@
+//! Follows: `/v1/me/following`, `/v1/me/follow-groups`, and `/v1/users/{id}/followers` and
+//! `/following`.
+
+use super::ApiTags;
+use super::auth::SignedIn;
+use super::edge::{IdempotencyKey, command_metadata};
+use super::problem::{Problems, statuses::*};
+use super::views::Done;
+use crate::service::Services;
+use crate::store::follows::Side;
+use chrono::{DateTime, Utc};
+use poem::Request;
+use poem::http::header;
+use poem::web::Data;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use uuid::Uuid;
+
+/// A followed (or following) user.
+#[derive(Debug, Clone, Object)]
+pub struct FollowView {
+    /// The user.
+    pub user_id: Uuid,
+    /// Since when.
+    pub followed_at: DateTime<Utc>,
+}
+
+/// One of my groups and whom I follow in it.
+#[derive(Debug, Clone, Object)]
+pub struct FollowGroupView {
+    /// Group name: `default`, `special`, or one of mine.
+    pub name: String,
+    /// Whom I follow in it, newest first.
+    pub followees: Vec<FollowView>,
+}
+
+/// Whom I follow, by group.
+#[derive(Debug, Clone, Object)]
+pub struct FollowingView {
+    /// Every group, `default` and `special` first, even when empty.
+    pub groups: Vec<FollowGroupView>,
+}
+
+/// A page of followers or followees, newest first.
+#[derive(Debug, Clone, Object)]
+pub struct FollowPageView {
+    /// The follows on this page.
+    pub items: Vec<FollowView>,
+    /// This page, from 1.
+    pub page: i64,
+    /// Follows per page.
+    pub per_page: i64,
+    /// All of them.
+    pub total: i64,
+}
+
+/// Where to follow a user.
+#[derive(Debug, Object)]
+pub struct FollowRequest {
+    /// The group: `default` when absent, `special`, or one of mine.
+    #[oai(validator(max_length = 100))]
+    pub group: Option<String>,
+}
+
+/// A new group.
+#[derive(Debug, Object)]
+pub struct NewFollowGroup {
+    /// Its name: 1 to 20 characters.
+    #[oai(validator(max_length = 100))]
+    pub name: String,
+}
+
+/// My groups.
+#[derive(Debug, Clone, Object)]
+pub struct FollowGroupsView {
+    /// Every group name, `default` and `special` first.
+    pub groups: Vec<String>,
+}
+
+#[derive(ApiResponse)]
+enum Followed {
+    /// Following (in the group given).
+    #[oai(status = 200)]
+    Ok(
+        Json<FollowGroupView>,
+        /// Log position of the follow graph's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum GroupCreated {
+    /// The group was made.
+    #[oai(status = 201)]
+    Created(
+        Json<FollowGroupsView>,
+        /// Log position of the follow graph's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+fn default_per_page() -> i64 {
+    20
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+/// Follows.
+pub struct FollowsApi;
+
+#[OpenApi(tag = "ApiTags::Follows")]
+impl FollowsApi {
+    /// Whom I follow
+    ///
+    /// By group. Accounts deleted since are gone from it.
+    #[oai(
+        path = "/v1/me/following",
+        method = "get",
+        operation_id = "listMyFollowing"
+    )]
+    async fn my_following(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Wait until the read model has applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<FollowingView>, Problems<{ SIGNED_IN }>> {
+        let (names, follows) = services.my_following(caller.0, min_position.0).await?;
+        let groups = names
+            .into_iter()
+            .map(|name| FollowGroupView {
+                followees: follows
+                    .iter()
+                    .filter(|f| f.group == name)
+                    .map(|f| FollowView {
+                        user_id: f.user_id,
+                        followed_at: f.followed_at,
+                    })
+                    .collect(),
+                name,
+            })
+            .collect();
+        Ok(Json(FollowingView { groups }))
+    }
+
+    /// Follow a user
+    ///
+    /// Into a group (`default` when none); following again into another group moves them.
+    /// `422 cannot_follow_self`, `404 user_not_found` (unknown or deleted), `404
+    /// group_not_found`.
+    #[oai(
+        path = "/v1/me/following/:user_id",
+        method = "put",
+        operation_id = "follow"
+    )]
+    async fn follow(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        /// The user to follow.
+        user_id: Path<Uuid>,
+        body: Json<FollowRequest>,
+    ) -> Result<Followed, Problems<{ SIGNED_IN_BODY | NOT_FOUND }>> {
+        let committed = services
+            .follow(caller.0, user_id.0, body.0.group, &command_metadata(req))
+            .await?;
+        let follow = committed.state.follows.get(&user_id.0);
+        Ok(Followed::Ok(
+            Json(FollowGroupView {
+                name: follow.map(|f| f.group.clone()).unwrap_or_default(),
+                followees: follow
+                    .map(|f| FollowView {
+                        user_id: user_id.0,
+                        followed_at: f.since,
+                    })
+                    .into_iter()
+                    .collect(),
+            }),
+            committed.position,
+        ))
+    }
+
+    /// Unfollow a user
+    #[oai(
+        path = "/v1/me/following/:user_id",
+        method = "delete",
+        operation_id = "unfollow"
+    )]
+    async fn unfollow(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        /// The user to unfollow.
+        user_id: Path<Uuid>,
+    ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
+        let follower = caller.0.account_id;
+        let committed = services
+            .change_follows(caller.0, &command_metadata(req), |_| {
+                crate::domain::follow_graph::FollowCommand::Unfollow {
+                    follower,
+                    followee: user_id.0,
+                    now: Utc::now(),
+                }
+            })
+            .await?;
+        Ok(Done::NoContent(committed.position))
+    }
+
+    /// Make a follow group
+    ///
+    /// `409 group_exists`; at most 20 (`409 group_limit_reached`).
+    #[oai(
+        path = "/v1/me/follow-groups",
+        method = "post",
+        operation_id = "createFollowGroup"
+    )]
+    async fn create_group(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        body: Json<NewFollowGroup>,
+    ) -> Result<GroupCreated, Problems<SIGNED_IN_BODY>> {
+        let follower = caller.0.account_id;
+        let committed = services
+            .change_follows(caller.0, &command_metadata(req), |_| {
+                crate::domain::follow_graph::FollowCommand::CreateGroup {
+                    follower,
+                    name: body.name.clone(),
+                    now: Utc::now(),
+                }
+            })
+            .await?;
+        Ok(GroupCreated::Created(
+            Json(FollowGroupsView {
+                groups: committed.state.group_names(),
+            }),
+            committed.position,
+        ))
+    }
+
+    /// Delete a follow group
+    ///
+    /// And the follows in it. `default` and `special` cannot be deleted (`409
+    /// group_undeletable`).
+    #[oai(
+        path = "/v1/me/follow-groups/:name",
+        method = "delete",
+        operation_id = "deleteFollowGroup"
+    )]
+    async fn delete_group(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// Makes a retry safe: the same key with the same request replays the first answer;
+        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
+        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
+        _idempotency_key: IdempotencyKey,
+        caller: SignedIn,
+        /// The group's name.
+        name: Path<String>,
+    ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
+        let follower = caller.0.account_id;
+        let committed = services
+            .change_follows(caller.0, &command_metadata(req), |_| {
+                crate::domain::follow_graph::FollowCommand::DeleteGroup {
+                    follower,
+                    name: name.0.clone(),
+                    now: Utc::now(),
+                }
+            })
+            .await?;
+        Ok(Done::NoContent(committed.position))
+    }
+
+    /// A user's followers
+    ///
+    /// Newest first, paged. `403 follows_hidden` when the user hides their follows (they see
+    /// their own).
+    #[oai(
+        path = "/v1/users/:id/followers",
+        method = "get",
+        operation_id = "listFollowers"
+    )]
+    async fn followers(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// The user.
+        id: Path<Uuid>,
+        /// Page, from 1.
+        #[oai(
+            default = "first_page",
+            validator(minimum(value = "1"), maximum(value = "100000"))
+        )]
+        page: Query<i64>,
+        /// Follows per page: 1 to 100.
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<i64>,
+        /// Wait until the read models have applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<FollowPageView>, Problems<{ BAD_REQUEST | FORBIDDEN | NOT_FOUND | UNAVAILABLE }>>
+    {
+        page_of(
+            &services,
+            req,
+            id.0,
+            Side::Followers,
+            page.0,
+            per_page.0,
+            min_position.0,
+        )
+        .await
+    }
+
+    /// Whom a user follows
+    ///
+    /// Newest first, paged. `403 follows_hidden` when the user hides their follows.
+    #[oai(
+        path = "/v1/users/:id/following",
+        method = "get",
+        operation_id = "listFollowing"
+    )]
+    async fn following(
+        &self,
+        services: Data<&Services>,
+        req: &Request,
+        /// The user.
+        id: Path<Uuid>,
+        /// Page, from 1.
+        #[oai(
+            default = "first_page",
+            validator(minimum(value = "1"), maximum(value = "100000"))
+        )]
+        page: Query<i64>,
+        /// Follows per page: 1 to 100.
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<i64>,
+        /// Wait until the read models have applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<FollowPageView>, Problems<{ BAD_REQUEST | FORBIDDEN | NOT_FOUND | UNAVAILABLE }>>
+    {
+        page_of(
+            &services,
+            req,
+            id.0,
+            Side::Following,
+            page.0,
+            per_page.0,
+            min_position.0,
+        )
+        .await
+    }
+}
+
+async fn page_of<const S: u64>(
+    services: &Services,
+    req: &Request,
+    user: Uuid,
+    side: Side,
+    page: i64,
+    per_page: i64,
+    min_position: Option<i64>,
+) -> Result<Json<FollowPageView>, Problems<S>> {
+    // Signed in or not: a signed-in user sees their own hidden follows.
+    let viewer = match req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+    {
+        Some(token) => services.authenticate(token).await?.map(|s| s.account_id),
+        None => None,
+    };
+    let found = services
+        .follow_page(viewer, user, side, page, per_page, min_position)
+        .await?;
+    Ok(Json(FollowPageView {
+        items: found
+            .follows
+            .into_iter()
+            .map(|f| FollowView {
+                user_id: f.user_id,
+                followed_at: f.followed_at,
+            })
+            .collect(),
+        page,
+        per_page,
+        total: found.total,
+    }))
+}
