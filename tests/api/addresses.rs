@@ -171,3 +171,49 @@ async fn addresses_are_mine_alone() {
         .await
         .assert_problem(401, "unauthenticated");
 }
+
+#[tokio::test]
+async fn a_change_is_validated_like_a_new_address() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let added = app
+        .post("/v1/me/addresses", Some(&user.token), an_address("家"))
+        .await;
+    let id = added.body[0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/v1/me/addresses/{id}");
+    let answer = app
+        .patch(
+            &path,
+            &user.token,
+            json!({"tag": "", "receiver_phone": "nope"}),
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    assert_eq!(
+        answer.field_errors(),
+        [
+            ("receiver_phone".to_owned(), "invalid_phone".to_owned()),
+            ("tag".to_owned(), "invalid_tag".to_owned()),
+        ]
+    );
+    // A 5-digit postcode suits a US receiver but not the current mainland China one.
+    app.patch(&path, &user.token, json!({"postcode": "94105"}))
+        .await
+        .assert_problem(422, "validation_failed");
+    let moved = app
+        .patch(
+            &path,
+            &user.token,
+            json!({"postcode": "94105", "receiver_phone": "+14155550100"}),
+        )
+        .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.body);
+    assert_eq!(moved.body[0]["postcode"], "94105");
+    app.patch(
+        &format!("/v1/me/addresses/{}", uuid::Uuid::new_v4()),
+        &user.token,
+        json!({"tag": "x"}),
+    )
+    .await
+    .assert_problem(404, "address_not_found");
+}

@@ -297,3 +297,38 @@ async fn twenty_parallel_follows_count_twenty_followers() {
     assert_eq!(page.body["total"], 20);
     assert_eq!(page.body["items"].as_array().unwrap().len(), 5);
 }
+
+#[tokio::test]
+async fn unfollowing_removes_the_follow_everywhere() {
+    let app = spawn_pipeline().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let path = format!("/v1/me/following/{}", bob.id);
+    app.put(&path, &alice.token, json!({"group": "special"}))
+        .await;
+    let unfollowed = app.delete(&path, &alice.token, None).await;
+    assert_eq!(
+        unfollowed.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        unfollowed.body
+    );
+    let position = unfollowed.position();
+    let mine = app
+        .get(
+            &format!("/v1/me/following?min_position={position}"),
+            Some(&alice.token),
+        )
+        .await;
+    assert!(followees(&mine.body, "special").is_empty());
+    let following = app
+        .get(
+            &format!("/v1/users/{}/following?min_position={position}", alice.id),
+            None,
+        )
+        .await;
+    assert_eq!(following.body["total"], 0);
+    app.delete(&path, &alice.token, None)
+        .await
+        .assert_problem(404, "not_following");
+}
