@@ -73,3 +73,33 @@ WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 
 -- on AccountDeleted
 DELETE FROM users WHERE id = ($1->>'stream_id')::uuid;
+
+-- on EmailChanged
+UPDATE users
+SET email = $1->'data'->>'email', updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on PhoneChanged
+UPDATE users
+SET phone = $1->'data'->>'phone', updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on RoleChanged
+UPDATE users
+SET role = $1->'data'->>'role', updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on AccountBlocked, AccountUnblocked
+UPDATE users
+SET status = CASE $1->>'type' WHEN 'AccountBlocked' THEN 'blocked' ELSE 'active' END,
+    updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on FeaturedChanged
+UPDATE users
+SET featured = ($1->'data'->>'featured')::boolean,
+    updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;

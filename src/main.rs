@@ -43,6 +43,11 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Administration from the command line.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Write the JSON Schemas of the events (the envelope and each event type's data) into a
@@ -50,6 +55,22 @@ enum Command {
     EventSchemas {
         /// The folder, e.g. `openapi/events`.
         folder: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Make an owner: sign the email address up (with --password) or promote the account
+    /// that has it.
+    Create {
+        /// The owner's email address.
+        #[arg(long)]
+        email: String,
+        /// A password, to sign the address up when no account has it.
+        #[arg(long, env = "ACCOUNTS_ADMIN_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[command(flatten)]
+        config: Box<Config>,
     },
 }
 
@@ -117,6 +138,33 @@ async fn main() -> anyhow::Result<()> {
                 accounts::export::export(&database_url, after, types.as_deref(), &mut out).await?;
             std::io::Write::flush(&mut out)?;
             eprintln!("exported {count} events");
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    password,
+                    config,
+                },
+        } => {
+            let email = accounts::domain::values::Email::parse(&email)
+                .map_err(|invalid| anyhow::anyhow!("--email: {}", invalid.message))?;
+            accounts::server::prepare_database(&config.database_url).await?;
+            let secrets = accounts::secrets::SecretBox::from_config(
+                config.secret_key.as_deref(),
+                &config.data_dir,
+            )?;
+            let services = accounts::server::build_services(&config, secrets).await?;
+            let (id, created) =
+                accounts::service::admin::create_owner(&services, &email, password.as_deref())
+                    .await?;
+            let how = if created {
+                "signed up and made"
+            } else {
+                "made"
+            };
+            println!("{email} ({id}) {how} owner", email = email.as_str());
             Ok(())
         }
         Command::Openapi => {

@@ -75,6 +75,11 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "user_not_found" => ("No such user", "用户不存在"),
         "too_many_requests" => ("Too many requests, retry later", "请求过于频繁，请稍后再试"),
         "code_invalid" => ("The code is not valid", "验证码错误或已失效"),
+        "last_owner" => (
+            "The last owner cannot be demoted or deleted",
+            "不能降级或删除最后一位所有者",
+        ),
+        "forbidden" => ("Your role does not allow this", "权限不足"),
         "cannot_follow_self" => ("You cannot follow yourself", "不能关注自己"),
         "group_not_found" => ("No such group", "分组不存在"),
         "group_exists" => ("A group with this name exists", "分组已存在"),

@@ -292,7 +292,7 @@ fn default_page_size() -> i64 {
 }
 
 /// Parses a PATCH body into domain changes, collecting every invalid field.
-fn parse_profile_changes(
+pub(super) fn parse_profile_changes(
     body: UpdateMeRequest,
 ) -> Result<(ProfileChanges, Option<Username>), Vec<FieldError>> {
     let mut errors = Vec::new();

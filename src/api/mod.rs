@@ -3,6 +3,7 @@
 
 mod accounts;
 mod addresses;
+mod admin;
 mod auth;
 mod codes;
 mod edge;
@@ -41,6 +42,8 @@ pub enum ApiTags {
     Follows,
     /// Public profiles.
     Users,
+    /// Administration.
+    Admin,
     /// Probes and documents.
     Operations,
 }
@@ -54,6 +57,7 @@ type Apis = (
     me::MeApi,
     addresses::AddressesApi,
     follows::FollowsApi,
+    admin::AdminApi,
     users::UsersApi,
     health::HealthApi,
 );
@@ -69,6 +73,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             me::MeApi,
             addresses::AddressesApi,
             follows::FollowsApi,
+            admin::AdminApi,
             users::UsersApi,
             health::HealthApi,
         ),

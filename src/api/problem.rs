@@ -199,6 +199,9 @@ impl From<ServiceError> for ApiError {
                 Self::new(status, crate::service::follows::follow_error_code(error))
                     .with_detail(error.to_string())
             }
+            ServiceError::LastOwner => Self::new(S::CONFLICT, "last_owner")
+                .with_detail("promote another owner first"),
+            ServiceError::Forbidden => Self::new(S::FORBIDDEN, "forbidden"),
             ServiceError::FollowsHidden => Self::new(S::FORBIDDEN, "follows_hidden"),
             ServiceError::AddressNotFound => Self::new(S::NOT_FOUND, "address_not_found"),
             ServiceError::AddressBookFull => Self::new(S::CONFLICT, "address_limit_reached")
@@ -303,7 +306,7 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::FORBIDDEN,
         403,
-        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`.",
+        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`, `forbidden` (role).",
     ),
     (
         statuses::NOT_FOUND,
@@ -316,7 +319,7 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
         409,
         "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
          `email_already_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
-         `group_limit_reached`, `group_undeletable`.",
+         `group_limit_reached`, `group_undeletable`, `last_owner`.",
     ),
     (
         statuses::TOO_LARGE,

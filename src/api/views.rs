@@ -109,6 +109,8 @@ pub struct AccountView {
     pub role: RoleView,
     /// Status.
     pub status: StatusView,
+    /// Featured on listings by an administrator.
+    pub featured: bool,
     /// When the account was created.
     pub created_at: DateTime<Utc>,
     /// When the account last changed.
@@ -146,6 +148,7 @@ impl AccountView {
                 AccountStatus::Blocked => StatusView::Blocked,
                 _ => StatusView::Active,
             },
+            featured: account.featured,
             created_at,
             updated_at: account.updated_at.unwrap_or(created_at),
         }

@@ -8,7 +8,7 @@ use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, AccountEvent, AccountStatus, IdentifierKind,
-    NewIdentifier, Privacy, ProfileChanges, Proof, SealedPasswordHash, SessionEndReason,
+    NewIdentifier, Privacy, ProfileChanges, Proof, Role, SealedPasswordHash, SessionEndReason,
     SessionsToEnd, SignInFailure, decide,
 };
 use crate::domain::code::{Channel, Purpose};
@@ -50,7 +50,7 @@ pub enum GivenIdentifier<'a> {
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
 /// sessions ended.
-fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
+fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<InlineWrite> {
     let mut writes = Vec::new();
     for event in events {
         match event {
@@ -102,6 +102,10 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
                 end_reason_name(*reason),
             )),
             AccountEvent::AccountDeleted { .. } => {
+                if before.role == Role::Owner {
+                    writes.push(InlineWrite::RequireAnotherOwner);
+                }
+                writes.push(InlineWrite::SetRole("user"));
                 writes.push(InlineWrite::ReleaseAll);
                 writes.push(InlineWrite::EndAllSessions("account_deleted"));
             }
@@ -110,7 +114,22 @@ fn account_inline_writes(events: &[AccountEvent]) -> Vec<InlineWrite> {
             | AccountEvent::PrivacyChanged { .. }
             | AccountEvent::SessionStarted { .. }
             | AccountEvent::SignInFailed { .. }
-            | AccountEvent::EmailVerified { .. } => {}
+            | AccountEvent::EmailVerified { .. }
+            | AccountEvent::AccountUnblocked { .. }
+            | AccountEvent::FeaturedChanged { .. } => {}
+            AccountEvent::AccountBlocked { .. } => {
+                writes.push(InlineWrite::EndAllSessions("blocked"));
+            }
+            AccountEvent::RoleChanged { role, previous, .. } => {
+                if *previous == Role::Owner && *role != Role::Owner {
+                    writes.push(InlineWrite::RequireAnotherOwner);
+                }
+                writes.push(InlineWrite::SetRole(match role {
+                    Role::User => "user",
+                    Role::Admin => "admin",
+                    Role::Owner => "owner",
+                }));
+            }
             AccountEvent::PhoneChanged {
                 phone, previous, ..
             } => {
@@ -150,6 +169,7 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::EndedByUser => "ended_by_user",
         SessionEndReason::PasswordChanged => "password_changed",
         SessionEndReason::PasswordReset => "password_reset",
+        SessionEndReason::Blocked => "blocked",
     }
 }
 
@@ -185,7 +205,7 @@ impl Services {
             account_id,
             metadata,
             |account: &Account| decide(account, command(account)),
-            |_, events| account_inline_writes(events),
+            account_inline_writes,
         )
         .await
         .map_err(from_execute)
@@ -507,8 +527,8 @@ impl Services {
                 events.extend(decide(&registered, start.clone())?);
                 Ok(events)
             },
-            |_, events| {
-                let mut writes = account_inline_writes(events);
+            |account, events| {
+                let mut writes = account_inline_writes(account, events);
                 writes.push(InlineWrite::OpenSession(session.clone()));
                 writes
             },

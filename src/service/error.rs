@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// The change would leave no owner.
+    #[error("the last owner cannot be demoted or deleted")]
+    LastOwner,
+    /// The caller's role does not allow this.
+    #[error("forbidden")]
+    Forbidden,
     /// A follow command was refused.
     #[error("{0}")]
     Follow(crate::domain::follow_graph::FollowError),
@@ -120,6 +126,7 @@ impl From<StoreError> for ServiceError {
         match error {
             StoreError::ClaimTaken(kind) => Self::IdentifierTaken(kind),
             StoreError::IdempotencyKeyTaken => Self::IdempotencyKeyInUse,
+            StoreError::LastOwner => Self::LastOwner,
             error if error.is_unavailable() => {
                 tracing::warn!(%error, "database unavailable");
                 Self::Unavailable

@@ -120,6 +120,10 @@ pub enum InlineWrite {
     EndSessions(Vec<Uuid>, &'static str),
     /// End every session of the account.
     EndAllSessions(&'static str),
+    /// Record the account's role (`admin`, `owner`; other roles are not recorded).
+    SetRole(&'static str),
+    /// Refuse the command unless another owner remains.
+    RequireAnotherOwner,
 }
 
 async fn apply_inline(
@@ -136,6 +140,41 @@ async fn apply_inline(
             sessions::end(client, stream_id, ids, reason).await
         }
         InlineWrite::EndAllSessions(reason) => sessions::end_all(client, stream_id, reason).await,
+        InlineWrite::SetRole(role) => {
+            client
+                .execute(
+                    "DELETE FROM privileged_accounts WHERE account_id = $1",
+                    &[&stream_id],
+                )
+                .await?;
+            if matches!(*role, "admin" | "owner") {
+                client
+                    .execute(
+                        "INSERT INTO privileged_accounts (account_id, role) VALUES ($1, $2)",
+                        &[&stream_id, role],
+                    )
+                    .await?;
+            }
+            Ok(())
+        }
+        InlineWrite::RequireAnotherOwner => {
+            // One owner check at a time, so two owners cannot demote each other at once.
+            client
+                .execute("SELECT pg_advisory_xact_lock(7000001)", &[])
+                .await?;
+            let others: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM privileged_accounts
+                     WHERE role = 'owner' AND account_id <> $1",
+                    &[&stream_id],
+                )
+                .await?
+                .get(0);
+            if others == 0 {
+                return Err(StoreError::LastOwner);
+            }
+            Ok(())
+        }
     }
 }
 

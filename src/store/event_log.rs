@@ -165,6 +165,23 @@ pub async fn load_stream_page(
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
+/// Up to `limit` events after `after`, in position order, of `types` if given: for browsing
+/// the log (a tailing reader uses [`read_range`], which is commit-safe).
+pub async fn read_by_position(
+    client: &impl GenericClient,
+    after: i64,
+    types: Option<&[String]>,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events
+         WHERE position > $1 AND ($2::text[] IS NULL OR event_type = ANY($2))
+         ORDER BY position LIMIT $3"
+    );
+    let rows = client.query(&sql, &[&after, &types, &limit]).await?;
+    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+}
+
 /// The events of one stream recorded at or before `as_of`, in version order.
 pub async fn load_stream_as_of(
     client: &impl GenericClient,

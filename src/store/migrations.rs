@@ -41,6 +41,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "message_deliveries",
         sql: include_str!("../../migrations/0006_message_deliveries.sql"),
     },
+    Migration {
+        version: 7,
+        name: "privileged_accounts",
+        sql: include_str!("../../migrations/0007_privileged_accounts.sql"),
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

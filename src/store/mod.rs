@@ -45,6 +45,9 @@ pub enum StoreError {
         /// Why.
         source: serde_json::Error,
     },
+    /// The change would leave no owner.
+    #[error("the last owner cannot be demoted or deleted")]
+    LastOwner,
     /// PostgreSQL answered with an error.
     #[error(transparent)]
     Database(#[from] tokio_postgres::Error),

@@ -80,8 +80,8 @@ pub async fn purge_expired(
         .await?;
     let failures = client
         .execute(
-            "DELETE FROM sign_in_throttle WHERE last_failure_at < now() - $1::interval",
-            &[&format!("{} seconds", window.num_seconds())],
+            "DELETE FROM sign_in_throttle WHERE last_failure_at < $1",
+            &[&(Utc::now() - window)],
         )
         .await?;
     let limits = client

@@ -1,6 +1,7 @@
 //! HTTP integration tests against the real service and a real PostgreSQL database.
 
 mod addresses;
+mod admin;
 mod audit;
 mod codes;
 mod event_log;

@@ -267,3 +267,28 @@ async fn failed_sign_ins_are_in_my_history_without_the_password() {
         .get(0);
     assert_eq!(stored, 0);
 }
+
+#[tokio::test]
+async fn housekeeping_purges_old_throttle_rows_and_spent_captchas() {
+    let app = crate::helpers::spawn_app().await;
+    let user = app.new_user().await;
+    app.sign_in(&user.email, "wrong password entirely").await;
+    app.db
+        .execute(
+            "UPDATE sign_in_throttle SET last_failure_at = now() - interval '2 hours'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let purged = accounts::store::throttle::purge_expired(&app.db, chrono::Duration::minutes(30))
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    let left: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM sign_in_throttle", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}

@@ -4,7 +4,7 @@
 use super::events::{
     IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInFailure,
 };
-use super::state::Privacy;
+use super::state::{Privacy, Role};
 use crate::domain::values::{DisplayName, Email, Phone, Username};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -36,6 +36,8 @@ pub enum Proof {
     Password(SealedPasswordHash),
     /// A one-time code sent to the account's address or phone, checked and spent already.
     Code,
+    /// An administrator acts (authorized by the caller; named in the event's metadata).
+    Administrator,
 }
 
 /// A request to change an account.
@@ -139,6 +141,30 @@ pub enum AccountCommand {
     ChangePhone {
         /// The new number.
         phone: Phone,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Give the account another role (an owner's decision).
+    ChangeRole {
+        /// The new role.
+        role: Role,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Block the account: every session ends and sign-in is refused.
+    Block {
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Lift a block.
+    Unblock {
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Feature the account on listings, or stop.
+    SetFeatured {
+        /// Featured or not.
+        featured: bool,
         /// The clock.
         now: DateTime<Utc>,
     },

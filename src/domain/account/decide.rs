@@ -190,6 +190,37 @@ pub fn decide(
             }
             Ok(vec![AccountEvent::EmailVerified { email, at: now }])
         }
+        AccountCommand::ChangeRole { role, now } => {
+            if account.role == role {
+                return Ok(Vec::new());
+            }
+            Ok(vec![AccountEvent::RoleChanged {
+                role,
+                previous: account.role,
+                at: now,
+            }])
+        }
+        AccountCommand::Block { now } => {
+            if account.status == AccountStatus::Blocked {
+                return Ok(Vec::new());
+            }
+            let all = account.sessions_live_at(now).collect();
+            let mut events = vec![AccountEvent::AccountBlocked { at: now }];
+            events.extend(sessions_ended(all, SessionEndReason::Blocked, now));
+            Ok(events)
+        }
+        AccountCommand::Unblock { now } => {
+            if account.status != AccountStatus::Blocked {
+                return Ok(Vec::new());
+            }
+            Ok(vec![AccountEvent::AccountUnblocked { at: now }])
+        }
+        AccountCommand::SetFeatured { featured, now } => {
+            if account.featured == featured {
+                return Ok(Vec::new());
+            }
+            Ok(vec![AccountEvent::FeaturedChanged { featured, at: now }])
+        }
         AccountCommand::ChangePhone { phone, now } => {
             if account.phone.as_ref() == Some(&phone) {
                 return Ok(Vec::new());
@@ -241,6 +272,7 @@ fn ensure_proof(account: &Account, proof: &Proof) -> Result<SignInMethod, Accoun
             ensure_password(account, verified).map(|()| SignInMethod::Password)
         }
         Proof::Code => Ok(SignInMethod::Code),
+        Proof::Administrator => Ok(SignInMethod::Code),
     }
 }
 

@@ -59,6 +59,8 @@ pub enum SessionEndReason {
     PasswordChanged,
     /// The password was reset; every session ends.
     PasswordReset,
+    /// An administrator blocked the account.
+    Blocked,
 }
 
 /// Why a sign-in failed.
@@ -280,6 +282,32 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The account's role changed.
+    RoleChanged {
+        /// The new role.
+        role: Role,
+        /// The role it replaces.
+        previous: Role,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// An administrator blocked the account.
+    AccountBlocked {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// An administrator lifted the block.
+    AccountUnblocked {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The account was featured on listings, or stopped being.
+    FeaturedChanged {
+        /// Featured or not.
+        featured: bool,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -300,6 +328,10 @@ impl DomainEvent for AccountEvent {
             Self::EmailVerified { .. } => "EmailVerified",
             Self::EmailChanged { .. } => "EmailChanged",
             Self::PhoneChanged { .. } => "PhoneChanged",
+            Self::RoleChanged { .. } => "RoleChanged",
+            Self::AccountBlocked { .. } => "AccountBlocked",
+            Self::AccountUnblocked { .. } => "AccountUnblocked",
+            Self::FeaturedChanged { .. } => "FeaturedChanged",
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::AccountDeleted { .. } => "AccountDeleted",
         }

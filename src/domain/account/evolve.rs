@@ -86,6 +86,10 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
         AccountEvent::EmailVerified { .. } => account.email_verified = true,
+        AccountEvent::RoleChanged { role, .. } => account.role = *role,
+        AccountEvent::AccountBlocked { .. } => account.status = AccountStatus::Blocked,
+        AccountEvent::AccountUnblocked { .. } => account.status = AccountStatus::Active,
+        AccountEvent::FeaturedChanged { featured, .. } => account.featured = *featured,
         AccountEvent::PhoneChanged { phone, at, .. } => {
             account.phone = Some(phone.clone());
             account.phone_verified = true;
@@ -116,6 +120,10 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::EmailVerified { at, .. }
         | AccountEvent::EmailChanged { at, .. }
         | AccountEvent::PhoneChanged { at, .. }
+        | AccountEvent::RoleChanged { at, .. }
+        | AccountEvent::AccountBlocked { at }
+        | AccountEvent::AccountUnblocked { at }
+        | AccountEvent::FeaturedChanged { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SessionStarted { .. }
         | AccountEvent::SessionsEnded { .. }

@@ -118,6 +118,8 @@ pub struct Account {
     pub live_sessions: BTreeMap<Uuid, DateTime<Utc>>,
     /// When the phone number changed, within the last 30 days.
     pub phone_changes: Vec<DateTime<Utc>>,
+    /// Featured on listings by an administrator.
+    pub featured: bool,
 }
 
 impl Account {

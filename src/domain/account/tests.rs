@@ -627,3 +627,62 @@ fn a_phone_changes_at_most_twice_in_thirty_days() {
         })
         .then(&[]);
 }
+
+#[test]
+fn blocking_ends_every_session_and_unblocking_restores_sign_in() {
+    let (one, two) = (session(1), session(2));
+    let account = given(&[registered(), started(one, t0()), started(two, t0())]);
+    let now = t0() + Duration::hours(1);
+    account.when(AccountCommand::Block { now }).then(&[
+        AccountEvent::AccountBlocked { at: now },
+        AccountEvent::SessionsEnded {
+            session_ids: vec![one, two],
+            reason: SessionEndReason::Blocked,
+            at: now,
+        },
+    ]);
+    let blocked = given(&[registered(), AccountEvent::AccountBlocked { at: now }]);
+    blocked
+        .when(sign_in("one", session(3), now))
+        .then_error(AccountError::Blocked);
+    blocked.when(AccountCommand::Block { now }).then(&[]);
+    blocked
+        .when(AccountCommand::Unblock { now })
+        .then(&[AccountEvent::AccountUnblocked { at: now }]);
+}
+
+#[test]
+fn roles_and_featuring_change_only_when_different() {
+    let account = given(&[registered()]);
+    account
+        .when(AccountCommand::ChangeRole {
+            role: Role::Admin,
+            now: t0(),
+        })
+        .then(&[AccountEvent::RoleChanged {
+            role: Role::Admin,
+            previous: Role::User,
+            at: t0(),
+        }]);
+    account
+        .when(AccountCommand::ChangeRole {
+            role: Role::User,
+            now: t0(),
+        })
+        .then(&[]);
+    account
+        .when(AccountCommand::SetFeatured {
+            featured: true,
+            now: t0(),
+        })
+        .then(&[AccountEvent::FeaturedChanged {
+            featured: true,
+            at: t0(),
+        }]);
+    account
+        .when(AccountCommand::SetFeatured {
+            featured: false,
+            now: t0(),
+        })
+        .then(&[]);
+}

@@ -1,0 +1,277 @@
+//! Administration over HTTP: roles, actions, the audit trail and time travel.
+
+use crate::helpers::{PASSWORD, TestApp, User, spawn_pipeline};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+/// Makes `user` an owner with `accounts admin create`.
+async fn make_owner(app: &TestApp, user: &User) {
+    let url = app.config.database_url.clone();
+    let data_dir = app.config.data_dir.clone();
+    let email = user.email.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
+            .args(["admin", "create", "--email", &email])
+            .env("ACCOUNTS_DATABASE_URL", url)
+            .env("ACCOUNTS_DATA_DIR", data_dir)
+            .env("ACCOUNTS_NATS_URL", "nats://127.0.0.1:4222")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("accounts admin create")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("made owner"));
+}
+
+async fn post(app: &TestApp, path: &str, token: &str) -> crate::helpers::Answer {
+    app.send(Method::POST, path, Some(token), None, &[]).await
+}
+
+#[tokio::test]
+async fn admin_endpoints_are_for_admins_and_roles_for_owners() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    let bob = app.new_user().await;
+    let carol = app.new_user().await;
+    let path = format!("/v1/admin/users/{}", carol.id);
+    app.get(&path, Some(&bob.token))
+        .await
+        .assert_problem(403, "forbidden");
+
+    make_owner(&app, &owner).await;
+    let seen = app.get(&path, Some(&owner.token)).await;
+    assert_eq!(seen.status, StatusCode::OK, "{}", seen.body);
+    assert_eq!(seen.body["email"], carol.email);
+
+    let promoted = app
+        .put(
+            &format!("/v1/admin/users/{}/role", bob.id),
+            &owner.token,
+            json!({"role": "admin"}),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    assert_eq!(promoted.body["role"], "admin");
+    // An admin manages users but not roles.
+    assert_eq!(
+        app.get(&path, Some(&bob.token)).await.status,
+        StatusCode::OK
+    );
+    app.put(
+        &format!("/v1/admin/users/{}/role", carol.id),
+        &bob.token,
+        json!({"role": "admin"}),
+    )
+    .await
+    .assert_problem(403, "forbidden");
+    app.get("/v1/admin/events", Some(&carol.token))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/admin/events", None)
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn blocking_ends_every_session_and_refuses_sign_in_until_unblocked() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let carol = app.new_user().await;
+    let other_session = app.sign_in(&carol.email, PASSWORD).await;
+    let other_token = other_session.body["token"].as_str().unwrap().to_owned();
+
+    let blocked = post(
+        &app,
+        &format!("/v1/admin/users/{}/block", carol.id),
+        &owner.token,
+    )
+    .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{}", blocked.body);
+    assert_eq!(blocked.body["status"], "blocked");
+    for token in [&carol.token, &other_token] {
+        app.get("/v1/me", Some(token))
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
+    app.sign_in(&carol.email, PASSWORD)
+        .await
+        .assert_problem(403, "account_blocked");
+
+    let unblocked = post(
+        &app,
+        &format!("/v1/admin/users/{}/unblock", carol.id),
+        &owner.token,
+    )
+    .await;
+    assert_eq!(unblocked.body["status"], "active");
+    let again = app.sign_in(&carol.email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::CREATED);
+
+    // The history names the admin as actor.
+    let history = app
+        .get(
+            &format!("/v1/admin/users/{}/events", carol.id),
+            Some(&owner.token),
+        )
+        .await;
+    let block = history.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "AccountBlocked")
+        .expect("a block event");
+    assert_eq!(block["actor"], owner.id.to_string());
+    let own = app
+        .get(
+            "/v1/me/events?types=AccountBlocked,AccountUnblocked",
+            Some(again.body["token"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(own.body["events"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn the_last_owner_cannot_be_demoted_or_deleted() {
+    let app = spawn_pipeline().await;
+    let first = app.new_user().await;
+    make_owner(&app, &first).await;
+    let demote_first = format!("/v1/admin/users/{}/role", first.id);
+    app.put(&demote_first, &first.token, json!({"role": "user"}))
+        .await
+        .assert_problem(409, "last_owner");
+    app.delete(&format!("/v1/admin/users/{}", first.id), &first.token, None)
+        .await
+        .assert_problem(409, "last_owner");
+    app.delete("/v1/me", &first.token, Some(json!({"password": PASSWORD})))
+        .await
+        .assert_problem(409, "last_owner");
+
+    let second = app.new_user().await;
+    let promoted = app
+        .put(
+            &format!("/v1/admin/users/{}/role", second.id),
+            &first.token,
+            json!({"role": "owner"}),
+        )
+        .await;
+    assert_eq!(promoted.status, StatusCode::OK);
+    let demoted = app
+        .put(&demote_first, &second.token, json!({"role": "user"}))
+        .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+    assert_eq!(demoted.body["role"], "user");
+}
+
+#[tokio::test]
+async fn an_account_as_it_was_before_and_after_a_change() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let dave = app.new_user().await;
+    app.patch("/v1/me", &dave.token, json!({"display_name": "Before"}))
+        .await;
+    // The log's own clock separates before from after.
+    let between: String = app
+        .db
+        .query_one(
+            "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    tokio::task::yield_now().await;
+    let changed = app
+        .patch("/v1/me", &dave.token, json!({"display_name": "After"}))
+        .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let path = format!("/v1/admin/users/{}", dave.id);
+    let then = app
+        .get(&format!("{path}?as_of={between}"), Some(&owner.token))
+        .await;
+    assert_eq!(then.status, StatusCode::OK, "{}", then.body);
+    assert_eq!(then.body["display_name"], "Before");
+    let now = app.get(&path, Some(&owner.token)).await;
+    assert_eq!(now.body["display_name"], "After");
+    app.get(
+        &format!("{path}?as_of=2000-01-01T00:00:00Z"),
+        Some(&owner.token),
+    )
+    .await
+    .assert_problem(404, "account_not_found");
+}
+
+#[tokio::test]
+async fn admins_edit_feature_and_delete_accounts() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let erin = app.new_user().await;
+    let path = format!("/v1/admin/users/{}", erin.id);
+    let new_email = format!("erin-{}@example.com", uuid::Uuid::new_v4().simple());
+    let edited = app
+        .patch(
+            &path,
+            &owner.token,
+            json!({"display_name": "Erin", "username": "erin_e", "email": new_email}),
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    assert_eq!(edited.body["email"], new_email);
+    assert_eq!(edited.body["username"], "erin_e");
+    app.patch(&path, &owner.token, json!({"email": owner.email}))
+        .await
+        .assert_problem(409, "email_taken");
+
+    let featured = app
+        .put(
+            &format!("{path}/featured"),
+            &owner.token,
+            json!({"featured": true}),
+        )
+        .await;
+    assert_eq!(featured.body["featured"], true);
+    let listed = app
+        .get(
+            &format!(
+                "/v1/users?featured=true&min_position={}",
+                featured.position()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(listed.body[0]["id"], erin.id.to_string(), "{}", listed.body);
+
+    let deleted = app.delete(&path, &owner.token, None).await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    app.get("/v1/me", Some(&erin.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get(&path, Some(&owner.token))
+        .await
+        .assert_problem(404, "account_not_found");
+
+    let log = app
+        .get(
+            "/v1/admin/events?after=0&limit=2&types=AccountRegistered",
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.body);
+    assert_eq!(log.body["events"].as_array().unwrap().len(), 2);
+    let next = log.body["next_after"].as_i64().expect("more");
+    let rest = app
+        .get(
+            &format!("/v1/admin/events?after={next}&limit=2&types=AccountRegistered"),
+            Some(&owner.token),
+        )
+        .await;
+    assert!(rest.body["events"].as_array().unwrap().is_empty());
+}
