@@ -13,6 +13,7 @@ CREATE TABLE users (
     username      text,
     display_name  text,
     email         text,
+    email_verified boolean    NOT NULL DEFAULT false,
     phone         text,
     avatar_url    text,
     cover_url     text,
@@ -36,6 +37,18 @@ CREATE TABLE users (
     version       bigint      NOT NULL
 );
 CREATE INDEX users_username ON users (lower(username));
+-- For GET /v1/admin/users: prefix search, exact email, each filter with the default order.
+CREATE INDEX users_username_prefix ON users (lower(username) text_pattern_ops);
+CREATE INDEX users_display_name ON users (lower(display_name) text_pattern_ops);
+CREATE INDEX users_email ON users (lower(email) text_pattern_ops);
+CREATE INDEX users_phone ON users (phone text_pattern_ops);
+CREATE INDEX users_created ON users (created_at, id);
+CREATE INDEX users_updated ON users (updated_at, id);
+CREATE INDEX users_display_name_order ON users (display_name, id);
+CREATE INDEX users_role_created ON users (role, created_at);
+CREATE INDEX users_status_created ON users (status, created_at);
+CREATE INDEX users_featured_created ON users (featured, created_at);
+CREATE INDEX users_verified_created ON users (email_verified, created_at);
 
 -- on AccountRegistered
 INSERT INTO users (id, username, display_name, email, phone, role, created_at, updated_at, version)
@@ -74,9 +87,15 @@ WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 -- on AccountDeleted
 DELETE FROM users WHERE id = ($1->>'stream_id')::uuid;
 
+-- on EmailVerified
+UPDATE users
+SET email_verified = true, updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
 -- on EmailChanged
 UPDATE users
-SET email = $1->'data'->>'email', updated_at = ($1->'data'->>'at')::timestamptz,
+SET email = $1->'data'->>'email', email_verified = true, updated_at = ($1->'data'->>'at')::timestamptz,
     version = ($1->>'version')::bigint
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 

@@ -53,6 +53,132 @@ pub struct LogPage {
     pub next_after: Option<i64>,
 }
 
+/// An account in an admin listing: every field unless `fields` names some.
+#[derive(Debug, Clone, Default, Object)]
+pub struct AdminUserItem {
+    /// Account id.
+    #[oai(skip_serializing_if_is_none)]
+    pub id: Option<Uuid>,
+    /// Username.
+    #[oai(skip_serializing_if_is_none)]
+    pub username: Option<String>,
+    /// Display name.
+    #[oai(skip_serializing_if_is_none)]
+    pub display_name: Option<String>,
+    /// Email address.
+    #[oai(skip_serializing_if_is_none)]
+    pub email: Option<String>,
+    /// Whether the email address is verified.
+    #[oai(skip_serializing_if_is_none)]
+    pub email_verified: Option<bool>,
+    /// Phone number.
+    #[oai(skip_serializing_if_is_none)]
+    pub phone: Option<String>,
+    /// Avatar URL.
+    #[oai(skip_serializing_if_is_none)]
+    pub avatar_url: Option<String>,
+    /// `user`, `admin` or `owner`.
+    #[oai(skip_serializing_if_is_none)]
+    pub role: Option<String>,
+    /// `active` or `blocked`.
+    #[oai(skip_serializing_if_is_none)]
+    pub status: Option<String>,
+    /// Featured.
+    #[oai(skip_serializing_if_is_none)]
+    pub featured: Option<bool>,
+    /// Created.
+    #[oai(skip_serializing_if_is_none)]
+    pub created_at: Option<DateTime<Utc>>,
+    /// Last changed.
+    #[oai(skip_serializing_if_is_none)]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The fields `fields` may name.
+const LISTABLE: &[&str] = &[
+    "id",
+    "username",
+    "display_name",
+    "email",
+    "email_verified",
+    "phone",
+    "avatar_url",
+    "role",
+    "status",
+    "featured",
+    "created_at",
+    "updated_at",
+];
+
+impl AdminUserItem {
+    fn of(row: crate::store::users::UserRow, fields: &[String]) -> Self {
+        let wanted = |name: &str| fields.is_empty() || fields.iter().any(|f| f == name);
+        Self {
+            id: wanted("id").then_some(row.id),
+            username: row.username.filter(|_| wanted("username")),
+            display_name: row.display_name.filter(|_| wanted("display_name")),
+            email: row.email.filter(|_| wanted("email")),
+            email_verified: wanted("email_verified").then_some(row.email_verified),
+            phone: row.phone.filter(|_| wanted("phone")),
+            avatar_url: row.avatar_url.filter(|_| wanted("avatar_url")),
+            role: wanted("role").then_some(row.role),
+            status: wanted("status").then_some(row.status),
+            featured: wanted("featured").then_some(row.featured),
+            created_at: wanted("created_at").then_some(row.created_at),
+            updated_at: wanted("updated_at").then_some(row.updated_at),
+        }
+    }
+}
+
+/// A page of accounts.
+#[derive(Debug, Object)]
+pub struct AdminUserPage {
+    /// The accounts on this page.
+    pub items: Vec<AdminUserItem>,
+    /// This page, from 1.
+    pub page: i64,
+    /// Accounts per page.
+    pub per_page: i64,
+    /// All accounts that match, when `include_total` is asked.
+    #[oai(skip_serializing_if_is_none)]
+    pub total: Option<i64>,
+}
+
+/// The order of a listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+pub enum OrderBy {
+    /// Oldest first.
+    #[oai(rename = "created_at")]
+    CreatedAt,
+    /// Newest first.
+    #[oai(rename = "-created_at")]
+    CreatedAtDesc,
+    /// Least recently changed first.
+    #[oai(rename = "updated_at")]
+    UpdatedAt,
+    /// Most recently changed first.
+    #[oai(rename = "-updated_at")]
+    UpdatedAtDesc,
+    /// By display name.
+    #[oai(rename = "display_name")]
+    DisplayName,
+    /// By display name, descending.
+    #[oai(rename = "-display_name")]
+    DisplayNameDesc,
+}
+
+fn default_order() -> OrderBy {
+    OrderBy::CreatedAtDesc
+}
+
+fn first_page() -> i64 {
+    1
+}
+
+fn default_per_page() -> i64 {
+    15
+}
+
 #[derive(ApiResponse)]
 enum Changed {
     /// The account after the change.
@@ -74,6 +200,149 @@ pub struct AdminApi;
 
 #[OpenApi(tag = "ApiTags::Admin")]
 impl AdminApi {
+    /// List accounts
+    ///
+    /// From the `users` read model. `q` matches the start of the display name, username, email
+    /// or phone (any case), or an exact id; the other filters combine with it. `fields` keeps
+    /// only the named fields in each item (an unknown one is `400 unknown_field`).
+    #[oai(
+        path = "/v1/admin/users",
+        method = "get",
+        operation_id = "adminListUsers"
+    )]
+    #[allow(clippy::too_many_arguments)]
+    async fn list_users(
+        &self,
+        services: Data<&Services>,
+        caller: SignedIn,
+        /// Search text.
+        #[oai(validator(max_length = 200))]
+        q: Query<Option<String>>,
+        /// Account ids (UUIDs), comma-separated: 1 to 100.
+        #[oai(validator(
+            pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$"
+        ))]
+        ids: Query<Option<String>>,
+        /// Exactly this email address.
+        #[oai(validator(max_length = 320))]
+        email: Query<Option<String>>,
+        /// Verified email or not.
+        email_verified: Query<Option<bool>>,
+        /// Blocked or not.
+        blocked: Query<Option<bool>>,
+        /// Featured or not.
+        featured: Query<Option<bool>>,
+        /// This role.
+        role: Query<Option<RoleView>>,
+        /// Created at or after (RFC 3339).
+        created_from: Query<Option<DateTime<Utc>>>,
+        /// Created before (RFC 3339).
+        created_before: Query<Option<DateTime<Utc>>>,
+        /// Order: `created_at`, `updated_at`, `display_name`, each descending with `-`.
+        #[oai(default = "default_order")]
+        order_by: Query<OrderBy>,
+        /// Page, from 1.
+        #[oai(
+            default = "first_page",
+            validator(minimum(value = "1"), maximum(value = "100000"))
+        )]
+        page: Query<i64>,
+        /// Accounts per page: 1 to 100.
+        #[oai(
+            default = "default_per_page",
+            validator(minimum(value = "1"), maximum(value = "100"))
+        )]
+        per_page: Query<i64>,
+        /// Count all matching accounts too.
+        #[oai(default)]
+        include_total: Query<bool>,
+        /// Only these fields in each item, comma-separated.
+        #[oai(validator(max_length = 300))]
+        fields: Query<Option<String>>,
+        /// Wait until the read model has applied the log up to this position.
+        #[oai(validator(minimum(value = "0")))]
+        min_position: Query<Option<i64>>,
+    ) -> Result<Json<AdminUserPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
+        let fields: Vec<String> = fields
+            .0
+            .as_deref()
+            .map(|list| {
+                list.split(',')
+                    .map(|f| f.trim().to_owned())
+                    .filter(|f| !f.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(unknown) = fields.iter().find(|f| !LISTABLE.contains(&f.as_str())) {
+            return Err(
+                ApiError::new(poem::http::StatusCode::BAD_REQUEST, "unknown_field")
+                    .with_detail(format!(
+                        "`{unknown}` is not a field; fields are {}",
+                        LISTABLE.join(", ")
+                    ))
+                    .into(),
+            );
+        }
+        let ids = match ids.0.as_deref() {
+            None => None,
+            Some(list) => Some(
+                list.split(',')
+                    .map(Uuid::parse_str)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|error| {
+                        ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
+                            .with_detail(format!("`ids`: {error}"))
+                    })?,
+            ),
+        };
+        let filter = crate::store::users::AdminFilter {
+            q: q.0,
+            ids,
+            email: email.0,
+            email_verified: email_verified.0,
+            blocked: blocked.0,
+            featured: featured.0,
+            role: role.0.map(|role| {
+                match role {
+                    RoleView::User => "user",
+                    RoleView::Admin => "admin",
+                    RoleView::Owner => "owner",
+                }
+                .to_owned()
+            }),
+            created_from: created_from.0,
+            created_before: created_before.0,
+        };
+        use crate::store::users::AdminOrder as O;
+        let order = match order_by.0 {
+            OrderBy::CreatedAt => O::CreatedAt { descending: false },
+            OrderBy::CreatedAtDesc => O::CreatedAt { descending: true },
+            OrderBy::UpdatedAt => O::UpdatedAt { descending: false },
+            OrderBy::UpdatedAtDesc => O::UpdatedAt { descending: true },
+            OrderBy::DisplayName => O::DisplayName { descending: false },
+            OrderBy::DisplayNameDesc => O::DisplayName { descending: true },
+        };
+        let (rows, total) = services
+            .admin_list(
+                caller.0,
+                &filter,
+                order,
+                (page.0, per_page.0),
+                include_total.0,
+                min_position.0,
+            )
+            .await?;
+        Ok(Json(AdminUserPage {
+            items: rows
+                .into_iter()
+                .map(|row| AdminUserItem::of(row, &fields))
+                .collect(),
+            page: page.0,
+            per_page: per_page.0,
+            total,
+        }))
+    }
+
     /// Get an account
     ///
     /// The whole account. With `as_of`, as it was at that instant, by replaying its stream up

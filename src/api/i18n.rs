@@ -75,6 +75,7 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "user_not_found" => ("No such user", "用户不存在"),
         "too_many_requests" => ("Too many requests, retry later", "请求过于频繁，请稍后再试"),
         "code_invalid" => ("The code is not valid", "验证码错误或已失效"),
+        "unknown_field" => ("No such field", "字段不存在"),
         "last_owner" => (
             "The last owner cannot be demoted or deleted",
             "不能降级或删除最后一位所有者",

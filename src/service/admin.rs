@@ -89,6 +89,31 @@ impl Services {
     }
 }
 
+impl Services {
+    /// A page of accounts from the `users` read model.
+    pub async fn admin_list(
+        &self,
+        caller: ActiveSession,
+        filter: &crate::store::users::AdminFilter,
+        order: crate::store::users::AdminOrder,
+        (page, per_page): (i64, i64),
+        include_total: bool,
+        min_position: Option<i64>,
+    ) -> Result<(Vec<crate::store::users::UserRow>, Option<i64>), ServiceError> {
+        self.require_role(caller, Role::Admin).await?;
+        let client = self.read_model("users", min_position).await?;
+        Ok(crate::store::users::admin_list(
+            &client,
+            filter,
+            order,
+            per_page,
+            (page - 1) * per_page,
+            include_total,
+        )
+        .await?)
+    }
+}
+
 /// `accounts admin create`: makes an owner, signing the address up first when no account has
 /// it. Returns the account id and whether it is new.
 pub async fn create_owner(

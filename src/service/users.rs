@@ -203,6 +203,7 @@ mod tests {
             username: Some("ada".into()),
             display_name: Some("Ada".into()),
             email: Some("ada@example.com".into()),
+            email_verified: false,
             phone: Some("+8613812348000".into()),
             avatar_url: None,
             cover_url: None,

@@ -18,6 +18,8 @@ pub struct UserRow {
     pub display_name: Option<String>,
     /// Email address.
     pub email: Option<String>,
+    /// Whether the email address is verified.
+    pub email_verified: bool,
     /// Phone number.
     pub phone: Option<String>,
     /// Avatar URL.
@@ -58,7 +60,7 @@ pub struct UserRow {
 
 const COLUMNS: &str = "id, username, display_name, email, phone, avatar_url, cover_url, bio, \
      gender, birthday, country, province, city, role, status, featured, show_phone, show_email, \
-     show_birthday, show_follows, created_at, updated_at";
+     show_birthday, show_follows, created_at, updated_at, email_verified";
 
 impl UserRow {
     fn from_row(row: &Row) -> Self {
@@ -85,6 +87,7 @@ impl UserRow {
             show_follows: row.get(19),
             created_at: row.get(20),
             updated_at: row.get(21),
+            email_verified: row.get(22),
         }
     }
 }
@@ -138,4 +141,156 @@ pub async fn id_by_username(
         )
         .await?;
     Ok(row.map(|row| row.get(0)))
+}
+
+/// How administrators list accounts.
+#[derive(Debug, Clone, Default)]
+pub struct AdminFilter {
+    /// Prefix of the display name, username, email or phone (any case), or an exact id.
+    pub q: Option<String>,
+    /// Only these ids.
+    pub ids: Option<Vec<Uuid>>,
+    /// Exactly this email address (any case).
+    pub email: Option<String>,
+    /// Verified email or not.
+    pub email_verified: Option<bool>,
+    /// Blocked or not.
+    pub blocked: Option<bool>,
+    /// Featured or not.
+    pub featured: Option<bool>,
+    /// This role.
+    pub role: Option<String>,
+    /// Created at or after.
+    pub created_from: Option<DateTime<Utc>>,
+    /// Created before.
+    pub created_before: Option<DateTime<Utc>>,
+}
+
+/// The order of an admin listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AdminOrder {
+    /// Oldest first (`created_at`), or newest first.
+    CreatedAt { descending: bool },
+    /// `updated_at`.
+    UpdatedAt { descending: bool },
+    /// `display_name` (accounts without one last).
+    DisplayName { descending: bool },
+}
+
+/// A page of accounts for administrators, and the total when asked.
+pub async fn admin_list(
+    client: &impl GenericClient,
+    filter: &AdminFilter,
+    order: AdminOrder,
+    limit: i64,
+    offset: i64,
+    include_total: bool,
+) -> Result<(Vec<UserRow>, Option<i64>), StoreError> {
+    let mut conditions: Vec<String> = Vec::new();
+    let mut params: Vec<Param> = Vec::new();
+    if let Some(q) = filter.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        match Uuid::parse_str(q) {
+            Ok(id) => conditions.push(format!("id = {}", push(&mut params, Box::new(id)))),
+            Err(_) => {
+                let escaped = q
+                    .to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let p = push(&mut params, Box::new(format!("{escaped}%")));
+                conditions.push(format!(
+                    "(lower(display_name) LIKE {p} OR lower(username) LIKE {p} \
+                     OR lower(email) LIKE {p} OR phone LIKE {p})"
+                ));
+            }
+        }
+    }
+    if let Some(ids) = &filter.ids {
+        conditions.push(format!(
+            "id = ANY({}::uuid[])",
+            push(&mut params, Box::new(ids.clone()))
+        ));
+    }
+    if let Some(email) = &filter.email {
+        conditions.push(format!(
+            "lower(email) = lower({})",
+            push(&mut params, Box::new(email.clone()))
+        ));
+    }
+    if let Some(verified) = filter.email_verified {
+        conditions.push(format!(
+            "email_verified = {}",
+            push(&mut params, Box::new(verified))
+        ));
+    }
+    if let Some(blocked) = filter.blocked {
+        conditions.push(if blocked {
+            "status = 'blocked'".to_owned()
+        } else {
+            "status <> 'blocked'".to_owned()
+        });
+    }
+    if let Some(featured) = filter.featured {
+        conditions.push(format!(
+            "featured = {}",
+            push(&mut params, Box::new(featured))
+        ));
+    }
+    if let Some(role) = &filter.role {
+        conditions.push(format!(
+            "role = {}",
+            push(&mut params, Box::new(role.clone()))
+        ));
+    }
+    if let Some(from) = filter.created_from {
+        conditions.push(format!(
+            "created_at >= {}",
+            push(&mut params, Box::new(from))
+        ));
+    }
+    if let Some(before) = filter.created_before {
+        conditions.push(format!(
+            "created_at < {}",
+            push(&mut params, Box::new(before))
+        ));
+    }
+    let where_clause = if conditions.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", conditions.join(" AND "))
+    };
+    let order_clause = match order {
+        AdminOrder::CreatedAt { descending: false } => "created_at, id",
+        AdminOrder::CreatedAt { descending: true } => "created_at DESC, id DESC",
+        AdminOrder::UpdatedAt { descending: false } => "updated_at, id",
+        AdminOrder::UpdatedAt { descending: true } => "updated_at DESC, id DESC",
+        AdminOrder::DisplayName { descending: false } => "display_name NULLS LAST, id",
+        AdminOrder::DisplayName { descending: true } => "display_name DESC NULLS LAST, id DESC",
+    };
+    let total = if include_total {
+        let sql = format!("SELECT count(*) FROM projection_users.users {where_clause}");
+        let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+            params.iter().map(|p| p.as_ref() as _).collect();
+        Some(client.query_one(&sql, &refs).await?.get(0))
+    } else {
+        None
+    };
+    let limit_param = push(&mut params, Box::new(limit));
+    let offset_param = push(&mut params, Box::new(offset));
+    let sql = format!(
+        "SELECT {COLUMNS} FROM projection_users.users {where_clause}
+         ORDER BY {order_clause} LIMIT {limit_param} OFFSET {offset_param}"
+    );
+    let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
+        params.iter().map(|p| p.as_ref() as _).collect();
+    let rows = client.query(&sql, &refs).await?;
+    Ok((rows.iter().map(UserRow::from_row).collect(), total))
+}
+
+type Param = Box<dyn tokio_postgres::types::ToSql + Sync + Send>;
+
+/// Adds a query parameter; returns its placeholder.
+fn push(params: &mut Vec<Param>, value: Param) -> String {
+    params.push(value);
+    format!("${}", params.len())
 }

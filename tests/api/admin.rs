@@ -275,3 +275,138 @@ async fn admins_edit_feature_and_delete_accounts() {
         .await;
     assert!(rest.body["events"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn listing_accounts_filters_orders_pages_and_picks_fields() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let mut users = Vec::new();
+    for name in ["Alpha", "Bravo", "Charlie", "Delta"] {
+        let user = app.new_user().await;
+        app.patch(
+            "/v1/me",
+            &user.token,
+            json!({"display_name": name, "username": format!("{}_u", name.to_lowercase())}),
+        )
+        .await;
+        users.push(user);
+    }
+    let featured = app
+        .put(
+            &format!("/v1/admin/users/{}/featured", users[1].id),
+            &owner.token,
+            json!({"featured": true}),
+        )
+        .await;
+    let blocked = post(
+        &app,
+        &format!("/v1/admin/users/{}/block", users[2].id),
+        &owner.token,
+    )
+    .await;
+    let last = featured.position().max(blocked.position());
+    let list = |query: String| {
+        let token = owner.token.clone();
+        let app = &app;
+        async move {
+            let answer = app
+                .get(
+                    &format!("/v1/admin/users?min_position={last}&{query}"),
+                    Some(&token),
+                )
+                .await;
+            assert_eq!(answer.status, StatusCode::OK, "{query}: {}", answer.body);
+            answer.body
+        }
+    };
+    let names = |body: &serde_json::Value| -> Vec<String> {
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["display_name"].as_str().unwrap_or("-").to_owned())
+            .collect()
+    };
+
+    let all = list("include_total=true".into()).await;
+    assert_eq!(all["total"], 5);
+    assert_eq!(all["per_page"], 15);
+    assert_eq!(
+        names(&all)[..4],
+        ["Delta", "Charlie", "Bravo", "Alpha"],
+        "newest first"
+    );
+
+    assert_eq!(names(&list("q=br".into()).await), ["Bravo"]);
+    assert_eq!(
+        names(&list("q=CHARLIE_".into()).await),
+        ["Charlie"],
+        "username prefix"
+    );
+    let by_email = list(format!("q={}", &users[3].email[..10])).await;
+    assert_eq!(names(&by_email), ["Delta"]);
+    assert_eq!(names(&list(format!("q={}", users[0].id)).await), ["Alpha"]);
+    assert_eq!(
+        names(
+            &list(format!(
+                "ids={},{}&order_by=display_name",
+                users[3].id, users[0].id
+            ))
+            .await
+        ),
+        ["Alpha", "Delta"]
+    );
+    assert_eq!(
+        names(&list(format!("email={}", users[2].email.to_uppercase())).await),
+        ["Charlie"]
+    );
+    assert_eq!(names(&list("featured=true".into()).await), ["Bravo"]);
+    assert_eq!(names(&list("blocked=true".into()).await), ["Charlie"]);
+    assert_eq!(
+        list("blocked=false&include_total=true".into()).await["total"],
+        4
+    );
+    let owners = list("role=owner".into()).await;
+    assert_eq!(owners["items"][0]["id"], owner.id.to_string());
+    assert_eq!(
+        list("email_verified=true&include_total=true".into()).await["total"],
+        0
+    );
+    assert_eq!(
+        names(&list("order_by=-display_name&role=user".into()).await),
+        ["Delta", "Charlie", "Bravo", "Alpha"]
+    );
+    assert_eq!(
+        list("created_before=2000-01-01T00:00:00Z".into()).await["items"],
+        json!([])
+    );
+    assert_eq!(
+        list("created_from=2000-01-01T00:00:00Z&include_total=true".into()).await["total"],
+        5
+    );
+
+    // Paging: a full page, the last partial page, a page past the end.
+    let page = list("per_page=2&page=1&order_by=created_at&include_total=true".into()).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["total"], 5);
+    let last_page = list("per_page=2&page=3&order_by=created_at".into()).await;
+    assert_eq!(names(&last_page), ["Delta"]);
+    assert_eq!(list("per_page=2&page=9".into()).await["items"], json!([]));
+    app.get("/v1/admin/users?per_page=101", Some(&owner.token))
+        .await
+        .assert_problem(400, "invalid_request");
+
+    // Fields.
+    let slim = list("fields=id,email&q=alpha".into()).await;
+    let item = slim["items"][0].as_object().unwrap();
+    let mut keys: Vec<&String> = item.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["email", "id"]);
+    app.get("/v1/admin/users?fields=id,password", Some(&owner.token))
+        .await
+        .assert_problem(400, "unknown_field");
+    app.get("/v1/admin/users", Some(&users[0].token))
+        .await
+        .assert_problem(403, "forbidden");
+}
