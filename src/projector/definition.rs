@@ -16,8 +16,11 @@ pub struct Definition {
     pub name: String,
     /// SHA-256 of the file, hex: the live tables record the definition they were built with.
     pub hash: String,
-    /// The SQL that creates the tables.
+    /// The SQL that creates the tables (and any unique index).
     pub tables: String,
+    /// The plain `CREATE INDEX` statements: a rebuild runs them after filling the tables,
+    /// which is much faster than keeping them up to date row by row.
+    pub indexes: String,
     /// Statements per event type, in file order.
     pub handlers: BTreeMap<String, Vec<String>>,
 }
@@ -120,10 +123,12 @@ impl Definition {
         if !has_sql(&tables) {
             return Err(DefinitionError::NoTables);
         }
+        let (tables, indexes) = split_indexes(&tables);
         Ok(Self {
             name: name.to_owned(),
             hash: hex::encode(Sha256::digest(text.as_bytes())),
             tables,
+            indexes,
             handlers,
         })
     }
@@ -159,6 +164,35 @@ fn header(line: &str, number: usize) -> Result<Option<Vec<String>>, DefinitionEr
     } else {
         Err(DefinitionError::BadHeader { line: number })
     }
+}
+
+/// Splits the tables section into its other statements and its plain (not unique)
+/// `CREATE INDEX` statements; statements end with `;` at the end of a line.
+fn split_indexes(section: &str) -> (String, String) {
+    let (mut others, mut indexes, mut current) = (String::new(), String::new(), String::new());
+    for line in section.lines() {
+        current.push_str(line);
+        current.push('\n');
+        if line.trim_end().ends_with(';') {
+            let statement = std::mem::take(&mut current);
+            let code: String = statement
+                .lines()
+                .filter(|l| !l.trim_start().starts_with("--"))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if code
+                .trim_start()
+                .to_ascii_uppercase()
+                .starts_with("CREATE INDEX")
+            {
+                indexes.push_str(&statement);
+            } else {
+                others.push_str(&statement);
+            }
+        }
+    }
+    others.push_str(&current);
+    (others, indexes)
 }
 
 /// True when `sql` holds more than blanks and `--` comments.
@@ -230,6 +264,9 @@ mod tests {
     const SAMPLE: &str = "\
 -- a comment
 CREATE TABLE things (id uuid PRIMARY KEY, name text);
+-- looked up by name
+CREATE INDEX things_name ON things (name);
+CREATE UNIQUE INDEX things_unique ON things (lower(name));
 
 -- on ThingMade
 INSERT INTO things VALUES (($1->>'stream_id')::uuid,
@@ -244,6 +281,13 @@ UPDATE things SET name = upper(name) WHERE id = ($1->>'stream_id')::uuid;
     fn a_definition_has_tables_and_statements_per_event_type() {
         let definition = Definition::parse("things", SAMPLE).unwrap();
         assert!(definition.tables.contains("CREATE TABLE things"));
+        assert!(definition.indexes.contains("CREATE INDEX things_name"));
+        assert!(!definition.tables.contains("CREATE INDEX things_name"));
+        assert!(
+            definition
+                .tables
+                .contains("CREATE UNIQUE INDEX things_unique")
+        );
         assert_eq!(
             definition.event_types(),
             ["ThingMade", "ThingRenamed", "ThingRetitled"]

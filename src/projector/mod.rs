@@ -438,6 +438,16 @@ pub async fn rebuild(
             break;
         }
     }
+    // Indexes now, on the filled tables, outside the swap's transaction.
+    if has_statements(&definition.indexes) {
+        client
+            .batch_execute(&format!(
+                "SET search_path TO {next}; {indexes} RESET search_path;",
+                indexes = definition.indexes
+            ))
+            .await
+            .with_context(|| format!("indexing projections/{}.sql", definition.name))?;
+    }
     // The swap.
     let mut tx = client.transaction().await?;
     tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
@@ -541,6 +551,13 @@ async fn apply_range(
         applied,
         events: events.len(),
         last: events.last().map(LogCursor::after),
+    })
+}
+
+fn has_statements(sql: &str) -> bool {
+    sql.lines().any(|line| {
+        let line = line.trim();
+        !line.is_empty() && !line.starts_with("--")
     })
 }
 

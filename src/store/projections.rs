@@ -12,16 +12,31 @@ pub async fn has_reached(
     projection: &str,
     position: i64,
 ) -> Result<bool, StoreError> {
-    let row = client
+    let Some(cursor) = client
         .query_opt(
-            "SELECT ($2::bigint <= 0 OR EXISTS (SELECT 1 FROM events WHERE position >= $2))
-                AND NOT EXISTS (
-                    SELECT 1 FROM events e
-                    WHERE (e.transaction_id, e.position) > (p.transaction_id, p.position)
-                      AND e.position <= $2)
-             FROM projections p WHERE p.name = $1",
-            &[&projection, &position],
+            "SELECT transaction_id::text, position FROM projections WHERE name = $1",
+            &[&projection],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    if position <= 0 {
+        return Ok(true);
+    }
+    let transaction_id: String = cursor.get(0);
+    let applied: i64 = cursor.get(1);
+    // Two index range scans with the cursor as literals: nothing beyond the cursor at or below
+    // the position, and the position exists.
+    let row = client
+        .query_one(
+            "SELECT NOT EXISTS (
+                        SELECT 1 FROM events
+                        WHERE (transaction_id, position) > ($1::text::xid8, $2)
+                          AND position <= $3)
+                    AND EXISTS (SELECT 1 FROM events WHERE position >= $3)",
+            &[&transaction_id, &applied, &position],
         )
         .await?;
-    Ok(row.is_some_and(|row| row.get(0)))
+    Ok(row.get(0))
 }
