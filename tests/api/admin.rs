@@ -410,3 +410,117 @@ async fn listing_accounts_filters_orders_pages_and_picks_fields() {
         .await
         .assert_problem(403, "forbidden");
 }
+
+#[tokio::test]
+async fn every_admin_endpoint_refuses_users_and_role_changes_refuse_admins() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let admin = app.new_user().await;
+    app.put(
+        &format!("/v1/admin/users/{}/role", admin.id),
+        &owner.token,
+        json!({"role": "admin"}),
+    )
+    .await;
+    let user = app.new_user().await;
+    let target = app.new_user().await;
+    let id = target.id;
+    let endpoints: Vec<(Method, String, Option<serde_json::Value>)> = vec![
+        (Method::GET, "/v1/admin/users".into(), None),
+        (Method::GET, format!("/v1/admin/users/{id}"), None),
+        (
+            Method::PATCH,
+            format!("/v1/admin/users/{id}"),
+            Some(json!({"bio": "x"})),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/admin/users/{id}/role"),
+            Some(json!({"role": "user"})),
+        ),
+        (Method::POST, format!("/v1/admin/users/{id}/block"), None),
+        (Method::POST, format!("/v1/admin/users/{id}/unblock"), None),
+        (
+            Method::PUT,
+            format!("/v1/admin/users/{id}/featured"),
+            Some(json!({"featured": true})),
+        ),
+        (Method::GET, format!("/v1/admin/users/{id}/events"), None),
+        (Method::GET, "/v1/admin/events".into(), None),
+        (Method::DELETE, format!("/v1/admin/users/{id}"), None),
+    ];
+    for (method, path, body) in &endpoints {
+        let answer = app
+            .send(method.clone(), path, Some(&user.token), body.clone(), &[])
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::FORBIDDEN,
+            "user: {method} {path}"
+        );
+        assert_eq!(answer.body["code"], "forbidden");
+        let answer = app
+            .send(method.clone(), path, None, body.clone(), &[])
+            .await;
+        assert_eq!(
+            answer.status,
+            StatusCode::UNAUTHORIZED,
+            "anonymous: {method} {path}"
+        );
+    }
+    for (method, path, body) in &endpoints {
+        let answer = app
+            .send(method.clone(), path, Some(&admin.token), body.clone(), &[])
+            .await;
+        let expected = if path.ends_with("/role") {
+            StatusCode::FORBIDDEN
+        } else if *method == Method::DELETE {
+            StatusCode::NO_CONTENT
+        } else {
+            StatusCode::OK
+        };
+        assert_eq!(
+            answer.status, expected,
+            "admin: {method} {path}: {}",
+            answer.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn listing_by_last_change() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let first = app.new_user().await;
+    let second = app.new_user().await;
+    let touched = app
+        .patch("/v1/me", &first.token, json!({"bio": "changed last"}))
+        .await;
+    let page = app
+        .get(
+            &format!(
+                "/v1/admin/users?order_by=-updated_at&per_page=1&min_position={}",
+                touched.position()
+            ),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(
+        page.body["items"][0]["id"],
+        first.id.to_string(),
+        "{}",
+        page.body
+    );
+    let oldest_change = app
+        .get(
+            &format!(
+                "/v1/admin/users?order_by=updated_at&role=user&min_position={}",
+                touched.position()
+            ),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(oldest_change.body["items"][0]["id"], second.id.to_string());
+}
