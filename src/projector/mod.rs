@@ -448,6 +448,19 @@ pub async fn rebuild(
             .await
             .with_context(|| format!("indexing projections/{}.sql", definition.name))?;
     }
+    // Statistics for the planner: fresh tables have none until autovacuum gets to them.
+    let tables = client
+        .query(
+            "SELECT tablename FROM pg_tables WHERE schemaname = $1",
+            &[&next],
+        )
+        .await?;
+    for table in tables {
+        let table: String = table.get(0);
+        client
+            .batch_execute(&format!("ANALYZE {next}.\"{table}\""))
+            .await?;
+    }
     // The swap.
     let mut tx = client.transaction().await?;
     tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
