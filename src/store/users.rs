@@ -277,10 +277,21 @@ pub async fn admin_list(
     };
     let limit_param = push(&mut params, Box::new(limit));
     let offset_param = push(&mut params, Box::new(offset));
-    let sql = format!(
-        "SELECT {COLUMNS} FROM projection_users.users {where_clause}
-         ORDER BY {order_clause} LIMIT {limit_param} OFFSET {offset_param}"
-    );
+    // A search is selective: match first, then sort the matches. Left to itself the planner
+    // may walk an order index and filter row by row, far past the matches.
+    let sql = if filter.q.is_some() {
+        format!(
+            "WITH matched AS MATERIALIZED (
+                 SELECT {COLUMNS} FROM projection_users.users {where_clause})
+             SELECT * FROM matched
+             ORDER BY {order_clause} LIMIT {limit_param} OFFSET {offset_param}"
+        )
+    } else {
+        format!(
+            "SELECT {COLUMNS} FROM projection_users.users {where_clause}
+             ORDER BY {order_clause} LIMIT {limit_param} OFFSET {offset_param}"
+        )
+    };
     let refs: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
         params.iter().map(|p| p.as_ref() as _).collect();
     let rows = client.query(&sql, &refs).await?;
