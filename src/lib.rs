@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod captcha;
+pub mod clock;
 pub mod config;
 pub mod credentials;
 pub mod domain;

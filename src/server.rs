@@ -42,6 +42,7 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
         nats: connect_nats(&config.nats_url).await?,
         projections: ProjectionWatch::start(&config.database_url),
         read_wait: Duration::from_millis(config.read_wait_ms),
+        clock: crate::clock::Clock::default(),
     })
 }
 

@@ -173,7 +173,7 @@ impl AddressesApi {
                 |_| AddressCommand::Add {
                     address_id,
                     fields: fields.clone(),
-                    now: Utc::now(),
+                    now: services.now(),
                 },
                 &command_metadata(req),
             )
@@ -210,7 +210,7 @@ impl AddressesApi {
                 |_| AddressCommand::Change {
                     address_id: id.0,
                     changes: changes.clone(),
-                    now: Utc::now(),
+                    now: services.now(),
                 },
                 &command_metadata(req),
             )
@@ -247,7 +247,7 @@ impl AddressesApi {
                 caller.0,
                 |_| AddressCommand::Remove {
                     address_id: id.0,
-                    now: Utc::now(),
+                    now: services.now(),
                 },
                 &command_metadata(req),
             )
@@ -282,7 +282,7 @@ impl AddressesApi {
                 caller.0,
                 |_| AddressCommand::MakeDefault {
                     address_id: id.0,
-                    now: Utc::now(),
+                    now: services.now(),
                 },
                 &command_metadata(req),
             )

@@ -404,7 +404,7 @@ impl AdminApi {
                         AccountCommand::UpdateProfile {
                             changes: changes.clone(),
                             username: username.clone(),
-                            now: Utc::now(),
+                            now: services.now(),
                         }
                     })
                     .await?,
@@ -416,7 +416,7 @@ impl AdminApi {
                     .admin_command(caller.0, id.0, false, &metadata, |_| {
                         AccountCommand::ChangeEmail {
                             email: email.clone(),
-                            now: Utc::now(),
+                            now: services.now(),
                         }
                     })
                     .await?,
@@ -469,7 +469,7 @@ impl AdminApi {
             .admin_command(caller.0, id.0, true, &command_metadata(req), |_| {
                 AccountCommand::ChangeRole {
                     role,
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;
@@ -502,7 +502,7 @@ impl AdminApi {
     {
         let committed = services
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
-                AccountCommand::Block { now: Utc::now() }
+                AccountCommand::Block { now: services.now() }
             })
             .await?;
         Ok(Changed::Ok(
@@ -532,7 +532,7 @@ impl AdminApi {
     {
         let committed = services
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
-                AccountCommand::Unblock { now: Utc::now() }
+                AccountCommand::Unblock { now: services.now() }
             })
             .await?;
         Ok(Changed::Ok(
@@ -565,7 +565,7 @@ impl AdminApi {
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
                 AccountCommand::SetFeatured {
                     featured,
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;
@@ -601,7 +601,7 @@ impl AdminApi {
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
                 AccountCommand::Delete {
                     proof: crate::domain::account::Proof::Administrator,
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;

@@ -215,7 +215,7 @@ impl FollowsApi {
                 crate::domain::follow_graph::FollowCommand::Unfollow {
                     follower,
                     followee: user_id.0,
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;
@@ -247,7 +247,7 @@ impl FollowsApi {
                 crate::domain::follow_graph::FollowCommand::CreateGroup {
                     follower,
                     name: body.name.clone(),
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;
@@ -286,7 +286,7 @@ impl FollowsApi {
                 crate::domain::follow_graph::FollowCommand::DeleteGroup {
                     follower,
                     name: name.0.clone(),
-                    now: Utc::now(),
+                    now: services.now(),
                 }
             })
             .await?;

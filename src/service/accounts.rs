@@ -294,7 +294,7 @@ impl Services {
             None => None,
         };
         let account_id = Uuid::now_v7();
-        let now = Utc::now();
+        let now = self.now();
         let register = AccountCommand::Register {
             identifier,
             password: sealed.clone(),
@@ -357,7 +357,7 @@ impl Services {
         };
         // Known and unknown identifiers are throttled alike, so that answers reveal nothing.
         let throttle_key = identifier_hash(claim_kind, &value);
-        let now = Utc::now();
+        let now = self.now();
         let (account_id, account) = {
             let client = self.pool.get().await?;
             let failures =
@@ -414,7 +414,7 @@ impl Services {
 
     /// A fresh proof-of-work challenge for sign-in protection.
     pub fn captcha_challenge(&self) -> captcha::Challenge {
-        self.captcha.challenge(Utc::now())
+        self.captcha.challenge(self.now())
     }
 
     /// Checks and spends a captcha solution; `CaptchaRequired` without one.
@@ -449,7 +449,7 @@ impl Services {
     ) -> Result<(), ServiceError> {
         {
             let client = self.pool.get().await?;
-            throttle::record_failure(&client, throttle_key, Utc::now(), THROTTLE_WINDOW).await?;
+            throttle::record_failure(&client, throttle_key, self.now(), THROTTLE_WINDOW).await?;
         }
         let Some(account_id) = account_id else {
             return Ok(());
@@ -459,7 +459,7 @@ impl Services {
             reason,
             ip: metadata.ip.clone(),
             user_agent: metadata.user_agent.clone(),
-            now: Utc::now(),
+            now: self.now(),
         };
         // A sign-in is no command to replay: its failure is recorded whatever the key.
         let metadata = CommandMetadata {
@@ -579,7 +579,7 @@ impl Services {
                 |_| AccountCommand::EndSessions {
                     which,
                     reason,
-                    now: Utc::now(),
+                    now: self.now(),
                 },
             )
             .await?;
@@ -600,7 +600,7 @@ impl Services {
             |_| AccountCommand::UpdateProfile {
                 changes: changes.clone(),
                 username: username.clone(),
-                now: Utc::now(),
+                now: self.now(),
             },
         )
         .await
@@ -640,7 +640,7 @@ impl Services {
                     verified_password: verified_password.clone(),
                     new_password: sealed.clone(),
                     keep_session: caller.id,
-                    now: Utc::now(),
+                    now: self.now(),
                 },
             )
             .await?;
@@ -659,7 +659,7 @@ impl Services {
             &metadata.with_actor(caller.account_id),
             |_| AccountCommand::ChangePrivacy {
                 privacy,
-                now: Utc::now(),
+                now: self.now(),
             },
         )
         .await
@@ -680,7 +680,7 @@ impl Services {
                 &metadata.with_actor(caller.account_id),
                 |_| AccountCommand::Delete {
                     proof: Proof::Password(verified_password.clone()),
-                    now: Utc::now(),
+                    now: self.now(),
                 },
             )
             .await?;

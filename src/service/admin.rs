@@ -157,7 +157,7 @@ pub async fn create_owner(
     services
         .run_account_command(id, &metadata, |_| AccountCommand::ChangeRole {
             role: Role::Owner,
-            now: Utc::now(),
+            now: chrono::Utc::now(),
         })
         .await
         .map_err(|error| anyhow::anyhow!("promoting: {error}"))?;

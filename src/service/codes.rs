@@ -14,7 +14,6 @@ use crate::domain::values::{Email, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::throttle;
 use base64::Engine as _;
-use chrono::Utc;
 use hmac::Mac as _;
 use rand::Rng as _;
 use uuid::Uuid;
@@ -65,7 +64,7 @@ impl Services {
         locale: &str,
         metadata: &CommandMetadata,
     ) -> Result<i64, ServiceError> {
-        let now = Utc::now();
+        let now = self.now();
         let client = self.pool.get().await?;
         if let Some(ip) = &metadata.ip {
             let key = format!("codes_per_ip:{ip}");
@@ -178,7 +177,7 @@ impl Services {
         let command = CodeCommand::Check {
             presented,
             consume,
-            now: Utc::now(),
+            now: self.now(),
         };
         // A wrong try is recorded even when the request is retried with its key.
         let metadata = CommandMetadata {

@@ -48,7 +48,7 @@ impl Services {
             follower: caller.account_id,
             followee,
             group: group.clone(),
-            now: chrono::Utc::now(),
+            now: self.now(),
         })
         .await
     }

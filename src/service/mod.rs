@@ -39,4 +39,13 @@ pub struct Services {
     pub captcha: crate::captcha::Captcha,
     /// Whether a sign-up by email needs a code sent to the address.
     pub require_email_code: bool,
+    /// The time commands are decided at.
+    pub clock: crate::clock::Clock,
+}
+
+impl Services {
+    /// The current instant, by the service's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
 }

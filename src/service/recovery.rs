@@ -10,7 +10,6 @@ use crate::domain::code::{Channel, Purpose};
 use crate::domain::values::{Email, Password, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::sessions::ActiveSession;
-use chrono::Utc;
 use uuid::Uuid;
 
 impl Services {
@@ -36,7 +35,7 @@ impl Services {
             Channel::Email => IdentifierKind::Email,
             Channel::Sms => IdentifierKind::Phone,
         };
-        self.start_session(account_id, None, Proof::Code, kind, Utc::now(), metadata)
+        self.start_session(account_id, None, Proof::Code, kind, self.now(), metadata)
             .await
     }
 
@@ -58,7 +57,7 @@ impl Services {
         let (target, _) = self
             .check_proof(&proof, Purpose::SignIn, true, metadata)
             .await?;
-        let now = Utc::now();
+        let now = self.now();
         if let Some(account_id) = self.holder_of(&target).await? {
             let signed_in = self
                 .start_session(
@@ -129,7 +128,7 @@ impl Services {
         let committed = self
             .run_account_command(account_id, metadata, |_| AccountCommand::ResetPassword {
                 new_password: sealed.clone(),
-                now: Utc::now(),
+                now: self.now(),
             })
             .await?;
         Ok(committed.position)
@@ -173,7 +172,7 @@ impl Services {
         let committed = self
             .run_account_command(account_id, metadata, |_| AccountCommand::VerifyEmail {
                 email: email.clone(),
-                now: Utc::now(),
+                now: self.now(),
             })
             .await?;
         Ok(committed.position)
@@ -207,7 +206,7 @@ impl Services {
             &metadata.with_actor(caller.account_id),
             |_| AccountCommand::ChangeEmail {
                 email: email.clone(),
-                now: Utc::now(),
+                now: self.now(),
             },
         )
         .await
@@ -265,7 +264,7 @@ impl Services {
             &metadata.with_actor(caller.account_id),
             |_| AccountCommand::ChangePhone {
                 phone: phone.clone(),
-                now: Utc::now(),
+                now: self.now(),
             },
         )
         .await
@@ -295,7 +294,7 @@ impl Services {
                 &metadata.with_actor(caller.account_id),
                 |_| AccountCommand::Delete {
                     proof: Proof::Code,
-                    now: Utc::now(),
+                    now: self.now(),
                 },
             )
             .await?;

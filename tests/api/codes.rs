@@ -88,6 +88,56 @@ async fn five_wrong_tries_kill_a_code() {
 }
 
 #[tokio::test]
+async fn a_code_expires_after_ten_minutes_and_a_new_one_may_be_asked_for() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post("/v1/codes", None, code_request(&user.email, "sign_in"))
+        .await;
+    let code = code_in(
+        &smtp
+            .wait_for_mail(&user.email, "Your code to sign in")
+            .await,
+    );
+
+    app.clock.advance(chrono::Duration::minutes(10));
+    app.clock.advance(chrono::Duration::seconds(1));
+    app.post(
+        "/v1/codes/check",
+        None,
+        check_request(&user.email, "sign_in", &code),
+    )
+    .await
+    .assert_problem(400, "code_expired");
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"email": user.email, "code": code}),
+    )
+    .await
+    .assert_problem(400, "code_expired");
+
+    // The minute between codes has long passed: a new code comes and works.
+    let again = app
+        .post("/v1/codes", None, code_request(&user.email, "sign_in"))
+        .await;
+    assert_eq!(again.status, 202, "{}", again.body);
+    let fresh = code_in(
+        &smtp
+            .wait_for_mails(&user.email, "Your code to sign in", 2)
+            .await[1],
+    );
+    let signed_in = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"email": user.email, "code": fresh}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+}
+
+#[tokio::test]
 async fn unknown_targets_get_the_same_answer_and_no_mail() {
     let smtp = SmtpSink::start().await;
     let app = spawn_with_mail(&smtp).await;

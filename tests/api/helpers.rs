@@ -20,6 +20,8 @@ pub struct TestApp {
     pub pool: deadpool_postgres::Pool,
     /// Stops the relay and projectors when sent `true` (or dropped).
     pub stop: tokio::sync::watch::Sender<bool>,
+    /// The service's clock: `clock.advance` shows what time does without waiting for it.
+    pub clock: accounts::clock::Clock,
 }
 
 /// A signed-up account and its session token.
@@ -199,6 +201,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         .expect("services");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     accounts::server::start_workers(&config, &services, &stopped).expect("workers");
+    let clock = services.clock.clone();
     let server = accounts::server::start(&config, services, std::future::pending())
         .await
         .expect("server");
@@ -210,6 +213,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         db: pool.get().await.expect("connection"),
         pool,
         stop,
+        clock,
     }
 }
 
@@ -562,20 +566,34 @@ impl SmtpSink {
     /// Waits for a mail to `to` whose subject contains `subject`, and returns it decoded
     /// (quoted-printable soft breaks joined).
     pub async fn wait_for_mail(&self, to: &str, subject: &str) -> String {
+        self.wait_for_mails(to, subject, 1).await.remove(0)
+    }
+
+    /// Waits until `count` mails to `to` about `subject` have come, and returns them decoded,
+    /// in the order they came.
+    pub async fn wait_for_mails(&self, to: &str, subject: &str, count: usize) -> Vec<String> {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         loop {
-            let found = self.mails().into_iter().find(|mail| {
-                mail.contains(&format!("To: {to}")) && mail.contains(&format!("Subject: {subject}"))
-            });
-            if let Some(mail) = found {
-                return mail
-                    .replace("=\r\n", "")
-                    .replace("=\n", "")
-                    .replace("=3D", "=");
+            let found: Vec<String> = self
+                .mails()
+                .into_iter()
+                .filter(|mail| {
+                    mail.contains(&format!("To: {to}"))
+                        && mail.contains(&format!("Subject: {subject}"))
+                })
+                .map(|mail| {
+                    mail.replace("=\r\n", "")
+                        .replace("=\n", "")
+                        .replace("=3D", "=")
+                })
+                .collect();
+            if found.len() >= count {
+                return found;
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "no mail to {to} about {subject:?}; got {:#?}",
+                "{} of {count} mails to {to} about {subject:?}; got {:#?}",
+                found.len(),
                 self.mails()
             );
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;

@@ -203,6 +203,39 @@ async fn a_password_reset_by_the_mailed_link_and_its_page() {
 }
 
 #[tokio::test]
+async fn a_reset_link_expires_after_an_hour_and_the_password_stays() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    let token = link_token_in(&mail, "reset-password");
+
+    app.clock.advance(chrono::Duration::minutes(61));
+    app.post(
+        "/v1/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await
+    .assert_problem(400, "code_expired");
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert_eq!(
+        app.sign_in(&user.email, PASSWORD).await.status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        app.sign_in(&user.email, NEW_PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
 async fn a_reset_for_an_unknown_address_is_answered_alike_and_mails_nothing() {
     let smtp = SmtpSink::start().await;
     let app = spawn_with_mail(&smtp).await;

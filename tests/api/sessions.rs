@@ -231,6 +231,16 @@ async fn three_failures_require_a_captcha_for_known_and_unknown_accounts_alike()
     app.post("/v1/sessions", None, forged)
         .await
         .assert_problem(428, "captcha_invalid");
+
+    // Thirty minutes after the last failure, no captcha is asked for.
+    app.clock.advance(chrono::Duration::minutes(30));
+    app.clock.advance(chrono::Duration::seconds(1));
+    for email in [user.email.as_str(), unknown.as_str()] {
+        app.sign_in(email, "wrong password entirely")
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    assert_eq!(app.sign_in(&user.email, PASSWORD).await.status, 201);
 }
 
 #[tokio::test]
