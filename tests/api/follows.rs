@@ -269,6 +269,58 @@ async fn a_deleted_account_leaves_every_follow_list() {
 }
 
 #[tokio::test]
+async fn a_follow_decided_before_a_deletion_but_logged_after_it_lists_no_one() {
+    use accounts::domain::follow_graph::{self, FollowCommand, FollowGraph};
+    use accounts::service::executor::{self, CommandMetadata};
+
+    let app = spawn_pipeline().await;
+    let carol = app.new_user().await;
+    let dave = app.new_user().await;
+    let gone = app
+        .delete("/v1/me", &dave.token, Some(json!({"password": PASSWORD})))
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    // Carol's follow passed its check while Dave was still there and commits after his
+    // deletion: the race the service cannot close, since the two are different streams.
+    let late = executor::execute::<FollowGraph, _>(
+        &app.pool,
+        follow_graph::stream_id(carol.id),
+        &CommandMetadata::default().with_actor(carol.id),
+        |graph| {
+            follow_graph::decide(
+                graph,
+                FollowCommand::Follow {
+                    follower: carol.id,
+                    followee: dave.id,
+                    group: None,
+                    now: chrono::Utc::now(),
+                },
+            )
+        },
+        |_, _| Vec::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(late.events.len(), 1);
+    let position = late.position;
+
+    let mine = app
+        .get(
+            &format!("/v1/me/following?min_position={position}"),
+            Some(&carol.token),
+        )
+        .await;
+    assert!(followees(&mine.body, "default").is_empty(), "{}", mine.body);
+    let profile = app
+        .get(
+            &format!("/v1/users/{}?min_position={position}", carol.id),
+            None,
+        )
+        .await;
+    assert_eq!(profile.body["following_count"], 0, "{}", profile.body);
+}
+
+#[tokio::test]
 async fn twenty_parallel_follows_count_twenty_followers() {
     let app = spawn_pipeline().await;
     let star = app.new_user().await;
