@@ -135,6 +135,21 @@ async fn create_test_database() -> String {
             .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {template}"))
             .await
             .expect("rename template");
+        // Templates of earlier migration sets are of no more use.
+        let stale = admin
+            .query(
+                "SELECT datname FROM pg_database
+                 WHERE datname LIKE 'accounts\\_template\\_%' AND datname <> $1",
+                &[&template],
+            )
+            .await
+            .expect("templates");
+        for row in stale {
+            let name: String = row.get(0);
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .await;
+        }
     }
     admin
         .execute("SELECT pg_advisory_unlock(774411)", &[])
