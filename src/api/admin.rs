@@ -481,7 +481,9 @@ impl AdminApi {
 
     /// Block an account
     ///
-    /// Every session ends at once; sign-in answers `403 account_blocked`.
+    /// Every session ends at once; sign-in answers `403 account_blocked`. Admins block users;
+    /// owners block admins and other owners too (`403 forbidden` otherwise). Nobody blocks
+    /// their own account (`409 cannot_block_self`).
     #[oai(
         path = "/v1/admin/users/:id/block",
         method = "post",
@@ -500,6 +502,10 @@ impl AdminApi {
         id: Path<Uuid>,
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
+        if id.0 == caller.0.account_id {
+            services.require_role(caller.0, Role::Admin).await?;
+            return Err(crate::service::ServiceError::CannotBlockSelf.into());
+        }
         let committed = services
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
                 AccountCommand::Block { now: services.now() }

@@ -81,6 +81,7 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
             "不能降级或删除最后一位所有者",
         ),
         "forbidden" => ("Your role does not allow this", "权限不足"),
+        "cannot_block_self" => ("You cannot block your own account", "不能封禁自己的账号"),
         "cannot_follow_self" => ("You cannot follow yourself", "不能关注自己"),
         "group_not_found" => ("No such group", "分组不存在"),
         "group_exists" => ("A group with this name exists", "分组已存在"),

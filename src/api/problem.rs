@@ -202,6 +202,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::LastOwner => Self::new(S::CONFLICT, "last_owner")
                 .with_detail("promote another owner first"),
             ServiceError::Forbidden => Self::new(S::FORBIDDEN, "forbidden"),
+            ServiceError::CannotBlockSelf => Self::new(S::CONFLICT, "cannot_block_self")
+                .with_detail("another administrator can block this account"),
             ServiceError::FollowsHidden => Self::new(S::FORBIDDEN, "follows_hidden"),
             ServiceError::AddressNotFound => Self::new(S::NOT_FOUND, "address_not_found"),
             ServiceError::AddressBookFull => Self::new(S::CONFLICT, "address_limit_reached")
@@ -306,7 +308,8 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::FORBIDDEN,
         403,
-        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`, `forbidden` (role).",
+        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`, `forbidden` (role, or an \
+         admin acting on an admin or owner).",
     ),
     (
         statuses::NOT_FOUND,
@@ -319,7 +322,7 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
         409,
         "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
          `email_already_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
-         `group_limit_reached`, `group_undeletable`, `last_owner`.",
+         `group_limit_reached`, `group_undeletable`, `last_owner`, `cannot_block_self`.",
     ),
     (
         statuses::TOO_LARGE,

@@ -58,8 +58,9 @@ impl Services {
         }
     }
 
-    /// Runs `command` on another account as an administrator (an owner for `owner_only`); the
-    /// event's metadata names the administrator as actor.
+    /// Runs `command` on an account as an administrator (an owner for `owner_only`); the
+    /// event's metadata names the administrator as actor. Admins act on users and on
+    /// themselves; only owners act on other admins and owners.
     pub async fn admin_command(
         &self,
         caller: ActiveSession,
@@ -69,8 +70,11 @@ impl Services {
         command: impl Fn(&Account) -> AccountCommand,
     ) -> Result<Committed<Account>, ServiceError> {
         let role = if owner_only { Role::Owner } else { Role::Admin };
-        self.require_role(caller, role).await?;
-        self.account(id).await?;
+        let acting = self.require_role(caller, role).await?;
+        let target = self.account(id).await?.state;
+        if id != caller.account_id && acting.role != Role::Owner && target.role != Role::User {
+            return Err(ServiceError::Forbidden);
+        }
         self.run_account_command(id, &metadata.with_actor(caller.account_id), command)
             .await
     }

@@ -55,6 +55,9 @@ pub enum ServiceError {
     /// The caller's role does not allow this.
     #[error("forbidden")]
     Forbidden,
+    /// An administrator tried to block their own account.
+    #[error("administrators cannot block their own account")]
+    CannotBlockSelf,
     /// A follow command was refused.
     #[error("{0}")]
     Follow(crate::domain::follow_graph::FollowError),

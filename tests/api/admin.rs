@@ -79,6 +79,93 @@ async fn admin_endpoints_are_for_admins_and_roles_for_owners() {
 }
 
 #[tokio::test]
+async fn admins_act_on_users_only_owners_on_admins_and_nobody_blocks_themselves() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let (alice, bob) = (app.new_user().await, app.new_user().await);
+    let carol = app.new_user().await;
+    for admin in [&alice, &bob] {
+        let promoted = app
+            .put(
+                &format!("/v1/admin/users/{}/role", admin.id),
+                &owner.token,
+                json!({"role": "admin"}),
+            )
+            .await;
+        assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.body);
+    }
+
+    // An admin cannot block, edit, feature or delete another admin or an owner.
+    for target in [&bob, &owner] {
+        let user = format!("/v1/admin/users/{}", target.id);
+        post(&app, &format!("{user}/block"), &alice.token)
+            .await
+            .assert_problem(403, "forbidden");
+        app.patch(&user, &alice.token, json!({"display_name": "Renamed"}))
+            .await
+            .assert_problem(403, "forbidden");
+        app.put(
+            &format!("{user}/featured"),
+            &alice.token,
+            json!({"featured": true}),
+        )
+        .await
+        .assert_problem(403, "forbidden");
+        app.delete(&user, &alice.token, None)
+            .await
+            .assert_problem(403, "forbidden");
+    }
+    // An admin edits their own profile and acts on users.
+    let own = app
+        .patch(
+            &format!("/v1/admin/users/{}", alice.id),
+            &alice.token,
+            json!({"display_name": "Alice Admin"}),
+        )
+        .await;
+    assert_eq!(own.status, StatusCode::OK, "{}", own.body);
+    let blocked = post(
+        &app,
+        &format!("/v1/admin/users/{}/block", carol.id),
+        &alice.token,
+    )
+    .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{}", blocked.body);
+
+    // Nobody blocks their own account; a user asking is refused for the role first.
+    for caller in [&alice, &owner] {
+        post(
+            &app,
+            &format!("/v1/admin/users/{}/block", caller.id),
+            &caller.token,
+        )
+        .await
+        .assert_problem(409, "cannot_block_self");
+    }
+    let dave = app.new_user().await;
+    post(
+        &app,
+        &format!("/v1/admin/users/{}/block", dave.id),
+        &dave.token,
+    )
+    .await
+    .assert_problem(403, "forbidden");
+
+    // The owner acts on admins.
+    let blocked = post(
+        &app,
+        &format!("/v1/admin/users/{}/block", bob.id),
+        &owner.token,
+    )
+    .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{}", blocked.body);
+    app.get("/v1/me", Some(&bob.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
 async fn blocking_ends_every_session_and_refuses_sign_in_until_unblocked() {
     let app = spawn_pipeline().await;
     let owner = app.new_user().await;
