@@ -2,8 +2,8 @@
 //! (codes expiring, limits lifting) without waiting for it.
 
 use chrono::{DateTime, Duration, Utc};
-use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Wall time plus an offset that only ever grows; clones share the offset.
 #[derive(Debug, Clone, Default)]

@@ -508,7 +508,9 @@ impl AdminApi {
         }
         let committed = services
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
-                AccountCommand::Block { now: services.now() }
+                AccountCommand::Block {
+                    now: services.now(),
+                }
             })
             .await?;
         Ok(Changed::Ok(
@@ -538,7 +540,9 @@ impl AdminApi {
     {
         let committed = services
             .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
-                AccountCommand::Unblock { now: services.now() }
+                AccountCommand::Unblock {
+                    now: services.now(),
+                }
             })
             .await?;
         Ok(Changed::Ok(
