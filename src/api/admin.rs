@@ -216,7 +216,7 @@ impl AdminApi {
         services: Data<&Services>,
         caller: SignedIn,
         /// Search text.
-        #[oai(validator(max_length = 200))]
+        #[oai(validator(max_length = 200, pattern = r"^[^\x00]*$"))]
         q: Query<Option<String>>,
         /// Account ids (UUIDs), comma-separated: 1 to 100.
         #[oai(validator(
@@ -224,7 +224,7 @@ impl AdminApi {
         ))]
         ids: Query<Option<String>>,
         /// Exactly this email address.
-        #[oai(validator(max_length = 320))]
+        #[oai(validator(max_length = 320, pattern = r"^[^\x00]*$"))]
         email: Query<Option<String>>,
         /// Verified email or not.
         email_verified: Query<Option<bool>>,
@@ -257,7 +257,7 @@ impl AdminApi {
         #[oai(default)]
         include_total: Query<bool>,
         /// Only these fields in each item, comma-separated.
-        #[oai(validator(max_length = 300))]
+        #[oai(validator(max_length = 300, pattern = r"^[^\x00]*$"))]
         fields: Query<Option<String>>,
         /// Wait until the read model has applied the log up to this position.
         #[oai(validator(minimum(value = "0")))]
@@ -678,7 +678,7 @@ impl AdminApi {
         #[oai(default, explode = false, validator(max_items = 50))]
         types: Query<Vec<String>>,
     ) -> Result<Json<LogPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
-        let types = (!types.0.is_empty()).then_some(types.0);
+        let types = super::views::event_types(types.0);
         let events = services
             .admin_log(caller.0, after.0, types.as_deref(), limit.0)
             .await?;

@@ -195,7 +195,7 @@ impl MeApi {
         min_position: Query<Option<i64>>,
     ) -> Result<Json<EventPage>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let types = (!types.0.is_empty()).then_some(types.0);
+        let types = super::views::event_types(types.0);
         let (events, next_before) = services
             .account_history(caller.0.account_id, before.0, types.as_deref(), limit.0)
             .await?;

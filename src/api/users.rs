@@ -174,7 +174,7 @@ impl UsersApi {
         &self,
         services: Data<&Services>,
         /// The username.
-        #[oai(validator(min_length = 1, max_length = 64))]
+        #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[^\x00]*$"))]
         username: Query<String>,
         /// Wait until the read model has applied the log up to this position.
         #[oai(validator(minimum(value = "0")))]

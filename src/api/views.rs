@@ -271,3 +271,20 @@ pub enum Done {
         i64,
     ),
 }
+
+/// The `types` filter of a log query, `None` for every type. A name with a NUL byte, which
+/// PostgreSQL text cannot hold, names no event type: it becomes the empty name, which matches none.
+pub fn event_types(types: Vec<String>) -> Option<Vec<String>> {
+    (!types.is_empty()).then(|| {
+        types
+            .into_iter()
+            .map(|name| {
+                if name.contains('\0') {
+                    String::new()
+                } else {
+                    name
+                }
+            })
+            .collect()
+    })
+}

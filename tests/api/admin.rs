@@ -576,6 +576,27 @@ async fn every_admin_endpoint_refuses_users_and_role_changes_refuse_admins() {
 }
 
 #[tokio::test]
+async fn text_with_a_nul_byte_is_refused_or_matches_nothing() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    for query in ["q=a%00b", "email=a%00b%40example.com", "fields=id%00"] {
+        app.get(&format!("/v1/admin/users?{query}"), Some(&owner.token))
+            .await
+            .assert_problem(400, "invalid_request");
+    }
+    // An event type with a NUL byte names no event type.
+    for path in [
+        "/v1/admin/events?types=SessionStarted%00",
+        "/v1/me/events?types=SessionStarted%00",
+    ] {
+        let page = app.get(path, Some(&owner.token)).await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert_eq!(page.body["events"], json!([]), "{path}");
+    }
+}
+
+#[tokio::test]
 async fn listing_by_last_change() {
     let app = spawn_pipeline().await;
     let owner = app.new_user().await;
