@@ -1,5 +1,7 @@
 //! Configuration: one struct, built by clap from flags with environment fallbacks, passed down.
 
+use ipnet::IpNet;
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 /// Everything the service needs to know to run.
@@ -113,10 +115,25 @@ pub struct Config {
     #[arg(long)]
     pub mail: bool,
 
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated) whose `X-Forwarded-For` is
+    /// believed: the client is then the nearest address in it that is not one of them. Without
+    /// it the peer's address is the client's, and `X-Forwarded-For` is ignored.
+    #[arg(long, env = "ACCOUNTS_TRUSTED_PROXIES", value_delimiter = ',',
+          value_parser = parse_network)]
+    pub trusted_proxies: Vec<IpNet>,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
     #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]
     pub hash_concurrency: Option<usize>,
+}
+
+/// An address (`10.0.0.7`, one host) or a CIDR range (`10.0.0.0/8`).
+pub fn parse_network(text: &str) -> Result<IpNet, String> {
+    let text = text.trim();
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| format!("`{text}` is neither an IP address nor a CIDR range"))
 }
 
 /// Which parts of the service a process runs.

@@ -133,7 +133,7 @@ pub async fn start(
         .and_then(|addr| addr.as_socket_addr().copied())
         .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
     tokio::spawn(housekeeping(services.clone()));
-    let app = crate::api::app(services, config.max_body_bytes);
+    let app = crate::api::app(services, config);
     let task = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             app,

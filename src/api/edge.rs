@@ -1,11 +1,14 @@
-//! What happens to every request before and after its operation: a request id, the body read
-//! under a size cap, and every error rendered as a problem answer in the caller's language.
+//! What happens to every request before and after its operation: a request id, the client's
+//! address (through trusted proxies), the body read under a size cap, and every error rendered
+//! as a problem answer in the caller's language.
 
 use super::i18n::Language;
 use super::problem::ApiError;
 use crate::service::executor::CommandMetadata;
-use poem::http::{HeaderValue, StatusCode, header};
+use ipnet::IpNet;
+use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
+use std::net::IpAddr;
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -14,6 +17,57 @@ use tracing::Instrument;
 pub struct RequestId(pub String);
 
 const REQUEST_ID: &str = "x-request-id";
+
+/// The client's address: the peer's, or, behind trusted proxies, the one they forwarded.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+const FORWARDED_FOR: &str = "x-forwarded-for";
+
+/// The reverse proxies whose `X-Forwarded-For` is believed.
+#[derive(Debug, Clone, Default)]
+pub struct TrustedProxies(Arc<[IpNet]>);
+
+impl TrustedProxies {
+    /// Trusts these addresses and ranges.
+    pub fn new(networks: &[IpNet]) -> Self {
+        Self(networks.into())
+    }
+
+    fn trusts(&self, address: IpAddr) -> bool {
+        let address = address.to_canonical();
+        self.0.iter().any(|network| network.contains(&address))
+    }
+
+    /// The client behind `peer`: walking `X-Forwarded-For` from the nearest hop outwards while
+    /// the hop is a trusted proxy, the first address that is not. A client can write anything
+    /// at the far end of the header, so only hops added by trusted proxies are believed, and an
+    /// entry that is no address ends the walk at the last proxy.
+    pub fn client(&self, peer: IpAddr, headers: &HeaderMap) -> IpAddr {
+        let mut client = peer.to_canonical();
+        if !self.trusts(client) {
+            return client;
+        }
+        let hops = headers
+            .get_all(FORWARDED_FOR)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .collect::<Vec<_>>();
+        for hop in hops.into_iter().rev() {
+            match hop.trim().parse::<IpAddr>() {
+                Ok(address) => {
+                    client = address.to_canonical();
+                    if !self.trusts(client) {
+                        break;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        client
+    }
+}
 
 /// The methods each documented path answers, for the `Allow` header of 405 answers.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +125,7 @@ pub async fn around_every_request<E: Endpoint>(
     mut req: Request,
     max_body_bytes: usize,
     allowed: AllowedMethods,
+    trusted_proxies: TrustedProxies,
 ) -> poem::Result<Response> {
     let language = Language::negotiate(
         req.headers()
@@ -84,6 +139,10 @@ pub async fn around_every_request<E: Endpoint>(
         .filter(|id| !id.is_empty() && id.len() <= 128 && id.is_ascii())
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(request_id.clone()));
+    if let Some(peer) = req.remote_addr().as_socket_addr().map(|addr| addr.ip()) {
+        let client = trusted_proxies.client(peer, req.headers());
+        req.extensions_mut().insert(ClientIp(client));
+    }
     let span = tracing::info_span!(
         "request",
         request_id = %request_id,
@@ -167,9 +226,9 @@ pub fn command_metadata(req: &Request) -> CommandMetadata {
             .map(|id| id.0.clone())
             .unwrap_or_default(),
         ip: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|addr| addr.ip().to_string()),
+            .extensions()
+            .get::<ClientIp>()
+            .map(|client| client.0.to_string()),
         user_agent: req
             .headers()
             .get(header::USER_AGENT)
@@ -179,5 +238,90 @@ pub fn command_metadata(req: &Request) -> CommandMetadata {
             .extensions()
             .get::<crate::service::executor::IdempotencyClaim>()
             .cloned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::parse_network;
+
+    fn proxies(networks: &[&str]) -> TrustedProxies {
+        let networks: Vec<IpNet> = networks
+            .iter()
+            .map(|network| parse_network(network).unwrap())
+            .collect();
+        TrustedProxies::new(&networks)
+    }
+
+    fn forwarded(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(FORWARDED_FOR, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn without_trusted_proxies_the_peer_is_the_client_whatever_it_forwards() {
+        let headers = forwarded(&["203.0.113.9"]);
+        assert_eq!(
+            proxies(&[]).client(ip("198.51.100.1"), &headers),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            proxies(&["10.0.0.0/8"]).client(ip("198.51.100.1"), &headers),
+            ip("198.51.100.1")
+        );
+    }
+
+    #[test]
+    fn behind_trusted_proxies_the_nearest_untrusted_hop_is_the_client() {
+        let trusted = proxies(&["10.0.0.0/8", "192.0.2.1"]);
+        // The client wrote a spoofed first hop; the proxies appended the real ones.
+        let headers = forwarded(&["1.1.1.1, 203.0.113.9", "192.0.2.1, 10.1.2.3"]);
+        assert_eq!(trusted.client(ip("10.0.0.2"), &headers), ip("203.0.113.9"));
+        assert_eq!(
+            trusted.client(ip("10.0.0.2"), &forwarded(&[])),
+            ip("10.0.0.2")
+        );
+        // Every hop trusted: the farthest one is all that is known.
+        assert_eq!(
+            trusted.client(ip("10.0.0.2"), &forwarded(&["10.9.9.9, 192.0.2.1"])),
+            ip("10.9.9.9")
+        );
+        // Garbage ends the walk at the last proxy.
+        assert_eq!(
+            trusted.client(ip("10.0.0.2"), &forwarded(&["203.0.113.9, unknown"])),
+            ip("10.0.0.2")
+        );
+    }
+
+    #[test]
+    fn ipv4_mapped_peers_and_hops_are_matched_as_ipv4() {
+        let trusted = proxies(&["127.0.0.1"]);
+        let headers = forwarded(&["::ffff:203.0.113.9"]);
+        assert_eq!(
+            trusted.client(ip("::ffff:127.0.0.1"), &headers),
+            ip("203.0.113.9")
+        );
+    }
+
+    #[test]
+    fn a_trusted_proxy_is_an_address_or_a_range() {
+        assert_eq!(
+            parse_network("10.0.0.7").unwrap().to_string(),
+            "10.0.0.7/32"
+        );
+        assert_eq!(
+            parse_network(" 10.0.0.0/8").unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        assert_eq!(parse_network("::1").unwrap().to_string(), "::1/128");
+        assert!(parse_network("proxy.local").is_err());
     }
 }

@@ -19,6 +19,7 @@ mod sessions;
 mod users;
 mod views;
 
+use crate::config::Config;
 use crate::service::Services;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
 use poem_openapi::{OpenApiService, Tags};
@@ -93,7 +94,9 @@ pub fn openapi_json() -> String {
 }
 
 /// The whole HTTP application.
-pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
+pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
+    let max_body_bytes = config.max_body_bytes;
+    let trusted_proxies = edge::TrustedProxies::new(&config.trusted_proxies);
     let api = openapi_service();
     let allowed = edge::AllowedMethods::from_spec(&api.spec());
     let docs = api.scalar();
@@ -126,7 +129,13 @@ pub fn app(services: Services, max_body_bytes: usize) -> impl Endpoint {
         })
         .data(services)
         .around(move |next, req| {
-            edge::around_every_request(next, req, max_body_bytes, allowed.clone())
+            edge::around_every_request(
+                next,
+                req,
+                max_body_bytes,
+                allowed.clone(),
+                trusted_proxies.clone(),
+            )
         })
         .into_endpoint()
 }

@@ -1,6 +1,7 @@
 //! One-time codes end to end: request, the mail a real SMTP server receives, check.
 
-use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_with_mail};
+use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_app_with, spawn_with_mail};
+use reqwest::Method;
 use serde_json::json;
 
 fn code_request(to: &str, purpose: &str) -> serde_json::Value {
@@ -196,6 +197,41 @@ async fn a_second_code_within_a_minute_is_429_with_retry_after() {
         .post("/v1/codes", None, code_request(&to, "sign_in"))
         .await;
     assert_eq!(other.status, 202);
+}
+
+#[tokio::test]
+async fn one_client_address_gets_thirty_codes_an_hour() {
+    let app = spawn_app_with(|config| {
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+    })
+    .await;
+    let ask_from = async |client: &str, to: &str| {
+        app.send(
+            Method::POST,
+            "/v1/codes",
+            None,
+            Some(code_request(to, "sign_up")),
+            &[("x-forwarded-for", client)],
+        )
+        .await
+    };
+    let someone = || format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
+    for _ in 0..30 {
+        let sent = ask_from("203.0.113.7", &someone()).await;
+        assert_eq!(sent.status, 202, "{}", sent.body);
+    }
+    let refused = ask_from("203.0.113.7", &someone()).await;
+    refused.assert_problem(429, "too_many_requests");
+    let retry_after: i64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=3600).contains(&retry_after), "{retry_after}");
+    // Another client is not held back, and an hour later the first may ask again.
+    assert_eq!(ask_from("203.0.113.8", &someone()).await.status, 202);
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(ask_from("203.0.113.7", &someone()).await.status, 202);
 }
 
 #[tokio::test]

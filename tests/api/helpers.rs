@@ -198,6 +198,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         max_body_bytes: 64 * 1024,
         db_pool_size: 16,
         hash_concurrency: None,
+        trusted_proxies: Vec::new(),
         read_wait_ms: 5000,
         smtp_url: None,
         sms_webhook_url: None,

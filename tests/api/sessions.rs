@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde_json::json;
@@ -82,6 +82,49 @@ async fn my_sessions_list_marks_the_current_one() {
     assert_eq!(sessions[0]["user_agent"], "phone-app/2.0");
     assert_eq!(sessions[0]["ip"], "127.0.0.1");
     assert_eq!(sessions[1]["current"], false);
+}
+
+#[tokio::test]
+async fn the_client_address_is_forwarded_only_by_trusted_proxies() {
+    let sign_in_through_proxy = async |app: &crate::helpers::TestApp, email: &str| {
+        let answer = app
+            .send(
+                Method::POST,
+                "/v1/sessions",
+                None,
+                Some(json!({"email": email, "password": PASSWORD})),
+                &[("x-forwarded-for", "198.51.100.20, 203.0.113.7")],
+            )
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        let token = answer.body["token"].as_str().expect("token").to_owned();
+        let sessions = app.get("/v1/sessions", Some(&token)).await;
+        let history = app
+            .get("/v1/me/events?types=SessionStarted", Some(&token))
+            .await;
+        (
+            sessions.body[0]["ip"].clone(),
+            history.body["events"][0]["data"]["ip"].clone(),
+        )
+    };
+
+    // Anyone can send the header: without trusted proxies it is ignored.
+    let direct = spawn_app().await;
+    let user = direct.new_user().await;
+    let (session_ip, event_ip) = sign_in_through_proxy(&direct, &user.email).await;
+    assert_eq!(session_ip, "127.0.0.1");
+    assert_eq!(event_ip, "127.0.0.1");
+
+    // Behind a trusted proxy, the hop it appended names the client; earlier hops are the
+    // client's own words and are not believed.
+    let proxied = spawn_app_with(|config| {
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+    })
+    .await;
+    let user = proxied.new_user().await;
+    let (session_ip, event_ip) = sign_in_through_proxy(&proxied, &user.email).await;
+    assert_eq!(session_ip, "203.0.113.7");
+    assert_eq!(event_ip, "203.0.113.7");
 }
 
 #[tokio::test]
