@@ -63,8 +63,11 @@ pub struct RecordedEvent {
     pub transaction_id: String,
 }
 
+/// The columns of a [`RecordedEvent`]. The transaction id is read as text under another name:
+/// named `transaction_id`, the text would be what `ORDER BY transaction_id` sorts (an output
+/// column wins over a table column of the same name), and "10" sorts before "9".
 const EVENT_COLUMNS: &str = "position, stream_type, stream_id, version, event_id, event_type, \
-     schema_version, data, metadata, recorded_at, transaction_id::text";
+     schema_version, data, metadata, recorded_at, transaction_id::text AS transaction_id_text";
 
 impl RecordedEvent {
     fn from_row(row: &Row) -> Self {
@@ -303,7 +306,7 @@ pub async fn last_final_cursor(
 ) -> Result<Option<LogCursor>, StoreError> {
     let row = client
         .query_opt(
-            "SELECT transaction_id::text, position FROM public.events
+            "SELECT transaction_id::text AS transaction_id_text, position FROM public.events
              WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
              ORDER BY transaction_id DESC, position DESC
              LIMIT 1",

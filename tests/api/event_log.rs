@@ -48,6 +48,67 @@ async fn a_stale_writer_gets_a_version_conflict() {
 }
 
 #[tokio::test]
+async fn readers_order_transactions_by_number_across_a_digit_boundary() {
+    let app = spawn_app().await;
+    // Transaction ids long past, written as they are: 9 committed before 10, and "10" < "9"
+    // as text. Both are far below any running transaction, so final.
+    for (transaction_id, n) in [(9, 1), (9, 2), (10, 3), (10, 4)] {
+        app.db
+            .execute(
+                "INSERT INTO events (stream_type, stream_id, version, event_id, event_type,
+                                     schema_version, data, transaction_id)
+                 VALUES ('test', gen_random_uuid(), 1, gen_random_uuid(), 'TestHappened', 1,
+                         jsonb_build_object('n', $2::int), $1::text::xid8)",
+                &[&transaction_id.to_string(), &n],
+            )
+            .await
+            .expect("insert");
+    }
+    let numbers = |events: &[event_log::RecordedEvent]| -> Vec<i64> {
+        events
+            .iter()
+            .map(|e| e.data["n"].as_i64().unwrap())
+            .collect()
+    };
+    let all = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
+        .await
+        .expect("read");
+    assert_eq!(numbers(&all), [1, 2, 3, 4]);
+
+    // Batches cut mid-way go on where they stopped: nothing skipped, nothing twice.
+    let mut cursor = LogCursor::start();
+    let mut seen = Vec::new();
+    loop {
+        let batch = event_log::read_committed_after(&app.db, &cursor, 3)
+            .await
+            .expect("read");
+        let Some(last) = batch.last() else { break };
+        cursor = LogCursor::after(last);
+        seen.extend(numbers(&batch));
+    }
+    assert_eq!(seen, [1, 2, 3, 4]);
+
+    let client: &tokio_postgres::Client = &app.db;
+    let tail = event_log::last_final_cursor(client)
+        .await
+        .expect("tail")
+        .expect("a final event");
+    assert_eq!(tail, LogCursor::after(all.last().unwrap()));
+    let range = event_log::read_range(
+        client,
+        &event_log::LogRange {
+            after: &LogCursor::start(),
+            until: Some(&tail),
+            types: None,
+            limit: 3,
+        },
+    )
+    .await
+    .expect("range");
+    assert_eq!(numbers(&range), [1, 2, 3]);
+}
+
+#[tokio::test]
 async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
     let app = spawn_app().await;
     let mut early = app.pool.get().await.expect("connection");
