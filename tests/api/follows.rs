@@ -142,6 +142,54 @@ async fn follows_move_between_groups_and_go_with_their_group() {
 }
 
 #[tokio::test]
+async fn twenty_groups_of_my_own_with_names_of_up_to_twenty_characters() {
+    let app = spawn_pipeline().await;
+    let alice = app.new_user().await;
+    let create = async |name: &str| {
+        app.post(
+            "/v1/me/follow-groups",
+            Some(&alice.token),
+            json!({"name": name}),
+        )
+        .await
+    };
+    create(&"长".repeat(21))
+        .await
+        .assert_problem(422, "invalid_group_name");
+    create("   ")
+        .await
+        .assert_problem(422, "invalid_group_name");
+    let twenty = "家人".repeat(10);
+    assert_eq!(create(&twenty).await.status, StatusCode::CREATED);
+    let mut position = 0;
+    for n in 1..20 {
+        let created = create(&format!("group {n}")).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        position = created.position();
+    }
+    let refused = create("one too many").await;
+    refused.assert_problem(409, "group_limit_reached");
+    let mine = app
+        .get(
+            &format!("/v1/me/following?min_position={position}"),
+            Some(&alice.token),
+        )
+        .await;
+    assert_eq!(mine.body["groups"].as_array().map(Vec::len), Some(22));
+
+    // Deleting one makes room again.
+    let deleted = app
+        .delete(
+            &format!("/v1/me/follow-groups/{twenty}"),
+            &alice.token,
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+    assert_eq!(create("one too many").await.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
 async fn follows_of_oneself_unknown_users_and_groups_are_refused() {
     let app = spawn_pipeline().await;
     let alice = app.new_user().await;
