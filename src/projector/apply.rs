@@ -1,9 +1,11 @@
 //! Applying events to a projection's tables, a batch per transaction.
 //!
-//! A batch first runs as one unit inside a savepoint, its statements pipelined. When one of them
-//! fails because of the event (bad data, a constraint, an error in the definition), the batch is
-//! run again one event at a time, each in a savepoint of its own; the events that fail are
-//! recorded in `projection_failures` with the database's error, and the rest are applied.
+//! A batch first runs as one unit inside a savepoint: one call of the definition's batch
+//! function (`Definition::batch_function`), which runs every statement of every event on the
+//! server. When that fails because of an event (bad data, a constraint, an error in the
+//! definition), the batch is run again one event at a time, each in a savepoint of its own, its
+//! statements sent as they are in the file; the events that fail are recorded in
+//! `projection_failures` with the database's error, and the rest are applied.
 //! Failures of the connection or the server are returned: the caller retries the batch.
 
 use super::definition::Definition;
@@ -215,9 +217,8 @@ pub async fn apply(
             ..Applied::default()
         });
     }
-    let statements = prepare(tx, definition, &handled).await?;
     let whole = tx.savepoint("batch").await?;
-    match run_all(&whole, &statements, &handled).await {
+    match run_batch(&whole, definition, &handled).await {
         Ok(()) => {
             whole.commit().await?;
             return Ok(Applied {
@@ -228,7 +229,8 @@ pub async fn apply(
         Err(error) if caused_by_event(&error) => whole.rollback().await?,
         Err(error) => return Err(error),
     }
-    // One event at a time, to find the ones that fail.
+    // One event at a time, each statement on its own, to find the ones that fail.
+    let statements = prepare(tx, definition, &handled).await?;
     let mut outcome = Applied {
         applied: events.len() - handled.len(),
         ..Applied::default()
@@ -249,6 +251,30 @@ pub async fn apply(
         }
     }
     Ok(outcome)
+}
+
+/// Runs every statement of every event, in order, in one call of the definition's batch
+/// function, created in the session on first use.
+async fn run_batch(
+    tx: &Transaction<'_>,
+    definition: &Definition,
+    events: &[&Pending],
+) -> Result<(), tokio_postgres::Error> {
+    let (function, create) = definition.batch_function();
+    let exists: bool = tx
+        .query_one(
+            "SELECT to_regprocedure($1) IS NOT NULL",
+            &[&format!("{function}(jsonb[])")],
+        )
+        .await?
+        .get(0);
+    if !exists {
+        tx.batch_execute(&create).await?;
+    }
+    let envelopes: Vec<&Value> = events.iter().map(|event| &event.envelope).collect();
+    tx.execute(&format!("SELECT {function}($1::jsonb[])"), &[&envelopes])
+        .await?;
+    Ok(())
 }
 
 /// Prepares the statements of the event types in `events`.

@@ -147,6 +147,40 @@ impl Definition {
     pub fn event_types(&self) -> Vec<String> {
         self.handlers.keys().cloned().collect()
     }
+
+    /// The session's batch function of this definition: `<name>(jsonb[])` applies each
+    /// envelope of the array, in order, with the statements of its type. One call per batch
+    /// spares a round of the protocol per statement, and PL/pgSQL keeps each statement's plan
+    /// for the session. Returns the function's name and the SQL that creates it (with one
+    /// function per event type, whose `$1` is the envelope as in the file). Tables resolve by
+    /// the caller's `search_path`, as for the statements run one by one.
+    pub fn batch_function(&self) -> (String, String) {
+        let name = format!("pg_temp.projection_{}", &self.hash[..16]);
+        // A dollar quote that no statement contains.
+        let quote = format!("$p{}$", &self.hash[..8]);
+        let mut sql = String::new();
+        let mut dispatch = String::new();
+        for (index, (event_type, statements)) in self.handlers.iter().enumerate() {
+            sql.push_str(&format!(
+                "CREATE FUNCTION {name}_{index}(jsonb) RETURNS void LANGUAGE plpgsql AS {quote}\n\
+                 BEGIN\n{body}END\n{quote};\n",
+                body = statements.concat(),
+            ));
+            dispatch.push_str(&format!(
+                "      WHEN '{event_type}' THEN PERFORM {name}_{index}(envelope);\n"
+            ));
+        }
+        sql.push_str(&format!(
+            "CREATE FUNCTION {name}(jsonb[]) RETURNS void LANGUAGE plpgsql AS {quote}\n\
+             DECLARE envelope jsonb;\n\
+             BEGIN\n\
+               FOREACH envelope IN ARRAY $1 LOOP\n\
+                 CASE envelope->>'type'\n{dispatch}      ELSE NULL;\n    END CASE;\n\
+               END LOOP;\n\
+             END\n{quote};\n"
+        ));
+        (name, sql)
+    }
 }
 
 /// The event types of a `-- on A, B` line; `None` for any other line.
@@ -301,6 +335,25 @@ UPDATE things SET name = upper(name) WHERE id = ($1->>'stream_id')::uuid;
         );
         assert_eq!(definition.schema(), "projection_things");
         assert_eq!(definition.hash.len(), 64);
+    }
+
+    #[test]
+    fn the_batch_function_runs_each_types_statements_as_written() {
+        let definition = Definition::parse("things", SAMPLE).unwrap();
+        let (name, sql) = definition.batch_function();
+        assert_eq!(
+            name,
+            format!("pg_temp.projection_{}", &definition.hash[..16])
+        );
+        for (index, (event_type, statements)) in definition.handlers.iter().enumerate() {
+            assert!(sql.contains(&format!("WHEN '{event_type}' THEN PERFORM {name}_{index}(")));
+            let body = format!("BEGIN\n{}END", statements.concat());
+            assert!(sql.contains(&body), "{body} not in {sql}");
+        }
+        assert_eq!(
+            sql.matches("CREATE FUNCTION").count(),
+            definition.handlers.len() + 1
+        );
     }
 
     #[test]

@@ -379,6 +379,10 @@ pub async fn rebuild(
             &[&lock_key("rebuild", &definition.name)],
         )
         .await?;
+    // The reads below walk the log's commit-order index only while the planner knows how big
+    // the log is; a log grown by an import (or a young one) may have no statistics yet, and a
+    // plan that sorts the whole rest of the log for every batch makes a rebuild quadratic.
+    client.batch_execute("ANALYZE public.events").await?;
     let generation = apply::load_state(&client, &definition.name)
         .await?
         .map_or(0, |state| state.generation)
@@ -448,7 +452,9 @@ pub async fn rebuild(
             .await
             .with_context(|| format!("indexing projections/{}.sql", definition.name))?;
     }
-    // Statistics for the planner: fresh tables have none until autovacuum gets to them.
+    // Statistics for the planner, and the visibility map for index-only scans (counts): fresh
+    // tables have neither until autovacuum gets to them. VACUUM also clears the row versions
+    // the fill left behind (an account's later events update its row).
     let tables = client
         .query(
             "SELECT tablename FROM pg_tables WHERE schemaname = $1",
@@ -458,7 +464,7 @@ pub async fn rebuild(
     for table in tables {
         let table: String = table.get(0);
         client
-            .batch_execute(&format!("ANALYZE {next}.\"{table}\""))
+            .batch_execute(&format!("VACUUM (ANALYZE) {next}.\"{table}\""))
             .await?;
     }
     // The swap.
