@@ -226,7 +226,14 @@ pub async fn apply(
                 ..Applied::default()
             });
         }
-        Err(error) if caused_by_event(&error) => whole.rollback().await?,
+        Err(error) if caused_by_event(&error) => {
+            tracing::debug!(
+                projection = %definition.name,
+                error = %error,
+                "the batch failed; applying its events one by one"
+            );
+            whole.rollback().await?;
+        }
         Err(error) => return Err(error),
     }
     // One event at a time, each statement on its own, to find the ones that fail.

@@ -5,6 +5,9 @@
 //! more statements, each ending with `;` at the end of a line; every statement runs with `$1`
 //! bound to the event's envelope as `jsonb`. Tables are created unqualified: the engine creates
 //! them in the projection's own schema and runs statements with that schema as `search_path`.
+//! Statements are `INSERT`, `UPDATE` or `DELETE`: a batch runs them inside a PL/pgSQL function
+//! (see [`Definition::batch_function`]), where a plain `SELECT` has nowhere to put its rows and
+//! fails, sending every batch down the slow, event-by-event path.
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
