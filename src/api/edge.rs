@@ -1,10 +1,12 @@
 //! What happens to every request before and after its operation: a request id, the client's
-//! address (through trusted proxies), the body read under a size cap, and every error rendered
-//! as a problem answer in the caller's language.
+//! address (through trusted proxies), the body read under a size cap and its JSON types checked
+//! against the document, and every error rendered as a problem answer in the caller's language.
 
+use super::body_types::BodySchemas;
 use super::i18n::Language;
 use super::problem::ApiError;
 use crate::service::executor::CommandMetadata;
+use bytes::Bytes;
 use ipnet::IpNet;
 use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
@@ -109,23 +111,38 @@ impl AllowedMethods {
         let wanted: Vec<&str> = path.split('/').collect();
         self.0
             .iter()
-            .find(|(template, _)| {
-                template.len() == wanted.len()
-                    && template.iter().zip(&wanted).all(|(expected, actual)| {
-                        expected == actual || (expected.starts_with('{') && !actual.is_empty())
-                    })
-            })
+            .find(|(template, _)| path_matches(template, &wanted))
             .map(|(_, methods)| methods.as_str())
     }
 }
 
-/// Wraps every request: assigns its id, caps its body, and renders errors as problems.
+/// True when a path, split at `/`, fits a documented path template split the same way.
+pub fn path_matches(template: &[String], wanted: &[&str]) -> bool {
+    template.len() == wanted.len()
+        && template.iter().zip(wanted).all(|(expected, actual)| {
+            expected == actual || (expected.starts_with('{') && !actual.is_empty())
+        })
+}
+
+/// What the edge knows of the API, built once from the configuration and the document.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    /// Largest body accepted.
+    pub max_body_bytes: usize,
+    /// The methods of each path.
+    pub allowed: AllowedMethods,
+    /// The types of each JSON body.
+    pub body_types: BodySchemas,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// Wraps every request: assigns its id, finds the client's address, caps its body and checks
+/// its JSON types, and renders errors as problems.
 pub async fn around_every_request<E: Endpoint>(
     next: E,
     mut req: Request,
-    max_body_bytes: usize,
-    allowed: AllowedMethods,
-    trusted_proxies: TrustedProxies,
+    edge: Edge,
 ) -> poem::Result<Response> {
     let language = Language::negotiate(
         req.headers()
@@ -140,7 +157,7 @@ pub async fn around_every_request<E: Endpoint>(
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(request_id.clone()));
     if let Some(peer) = req.remote_addr().as_socket_addr().map(|addr| addr.ip()) {
-        let client = trusted_proxies.client(peer, req.headers());
+        let client = edge.trusted_proxies.client(peer, req.headers());
         req.extensions_mut().insert(ClientIp(client));
     }
     let span = tracing::info_span!(
@@ -152,7 +169,10 @@ pub async fn around_every_request<E: Endpoint>(
     let path = req.uri().path().to_owned();
     async move {
         let started = std::time::Instant::now();
-        let outcome = match buffer_body(&mut req, max_body_bytes).await {
+        let checked = buffer_body(&mut req, edge.max_body_bytes)
+            .await
+            .and_then(|body| check_body_types(&req, &body, &edge.body_types));
+        let outcome = match checked {
             Ok(()) => next.call(req).await.map(IntoResponse::into_response),
             Err(error) => Err(error),
         };
@@ -164,7 +184,7 @@ pub async fn around_every_request<E: Endpoint>(
             response.headers_mut().insert(REQUEST_ID, value);
         }
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
-            if let Some(methods) = allowed.for_path(&path) {
+            if let Some(methods) = edge.allowed.for_path(&path) {
                 if let Ok(value) = HeaderValue::from_str(methods) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
@@ -185,7 +205,7 @@ pub async fn around_every_request<E: Endpoint>(
 
 /// Reads the body into memory, refusing more than `limit` bytes with 413 whether or not the
 /// client announced the length.
-async fn buffer_body(req: &mut Request, limit: usize) -> poem::Result<()> {
+async fn buffer_body(req: &mut Request, limit: usize) -> poem::Result<Bytes> {
     let announced = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -202,8 +222,27 @@ async fn buffer_body(req: &mut Request, limit: usize) -> poem::Result<()> {
             poem::error::ReadBodyError::PayloadTooLarge => too_large(limit),
             other => other.into(),
         })?;
-    req.set_body(bytes);
-    Ok(())
+    req.set_body(bytes.clone());
+    Ok(bytes)
+}
+
+/// Refuses a JSON body with a value of another type than the document gives its field.
+fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::Result<()> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+    if !json || body.is_empty() {
+        return Ok(());
+    }
+    schemas
+        .check(req.method().as_str(), req.uri().path(), body)
+        .map_err(|detail| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body")
+                .with_detail(detail)
+                .into()
+        })
 }
 
 fn too_large(limit: usize) -> poem::Error {

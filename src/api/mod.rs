@@ -5,6 +5,7 @@ mod accounts;
 mod addresses;
 mod admin;
 mod auth;
+mod body_types;
 mod codes;
 mod edge;
 mod follows;
@@ -95,17 +96,22 @@ pub fn openapi_json() -> String {
 
 /// The whole HTTP application.
 pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
-    let max_body_bytes = config.max_body_bytes;
-    let trusted_proxies = edge::TrustedProxies::new(&config.trusted_proxies);
     let api = openapi_service();
-    let allowed = edge::AllowedMethods::from_spec(&api.spec());
+    let spec = api.spec();
+    let allowed = edge::AllowedMethods::from_spec(&spec);
+    let edge = edge::Edge {
+        max_body_bytes: config.max_body_bytes,
+        allowed: allowed.clone(),
+        body_types: body_types::BodySchemas::from_spec(&spec),
+        trusted_proxies: edge::TrustedProxies::new(&config.trusted_proxies),
+    };
     let docs = api.scalar();
-    let spec = api.spec_endpoint();
+    let spec_endpoint = api.spec_endpoint();
     let pool = services.pool.clone();
     let secrets = services.secrets.clone();
     Route::new()
         .nest("/docs", docs)
-        .at("/openapi.json", spec)
+        .at("/openapi.json", spec_endpoint)
         .at(
             "/verify-email",
             poem::get(pages::verify_email_page).post(pages::verify_email_submit),
@@ -115,27 +121,10 @@ pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
             poem::get(pages::reset_password_page).post(pages::reset_password_submit),
         )
         .nest("/", api)
-        .around({
-            let allowed = allowed.clone();
-            move |next, req| {
-                idempotency::with_idempotency(
-                    next,
-                    req,
-                    pool.clone(),
-                    secrets.clone(),
-                    allowed.clone(),
-                )
-            }
+        .around(move |next, req| {
+            idempotency::with_idempotency(next, req, pool.clone(), secrets.clone(), allowed.clone())
         })
         .data(services)
-        .around(move |next, req| {
-            edge::around_every_request(
-                next,
-                req,
-                max_body_bytes,
-                allowed.clone(),
-                trusted_proxies.clone(),
-            )
-        })
+        .around(move |next, req| edge::around_every_request(next, req, edge.clone()))
         .into_endpoint()
 }

@@ -158,6 +158,49 @@ async fn malformed_bodies_are_refused_with_problems() {
 }
 
 #[tokio::test]
+async fn values_of_another_type_than_documented_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let refused = app
+        .post(
+            "/v1/accounts",
+            None,
+            json!({"username": 12345678, "password": PASSWORD}),
+        )
+        .await;
+    refused.assert_problem(400, "invalid_body");
+    assert_eq!(refused.body["detail"], "`username` must be a string");
+
+    let refused = app
+        .post(
+            "/v1/me/follow-groups",
+            Some(&user.token),
+            json!({"name": false}),
+        )
+        .await;
+    refused.assert_problem(400, "invalid_body");
+    assert_eq!(refused.body["detail"], "`name` must be a string");
+    app.patch("/v1/me", &user.token, json!({"display_name": true}))
+        .await
+        .assert_problem(400, "invalid_body");
+    app.put(
+        "/v1/me/privacy",
+        &user.token,
+        json!({"show_email": "yes", "show_phone": false,
+                                                   "show_birthday": false, "show_follows": true}),
+    )
+    .await
+    .assert_problem(400, "invalid_body");
+    // Nothing reached the log, and null still clears a field.
+    assert_eq!(
+        app.event_types(user.id).await,
+        ["AccountRegistered", "SessionStarted"]
+    );
+    let cleared = app.patch("/v1/me", &user.token, json!({"bio": null})).await;
+    assert_eq!(cleared.status, 200, "{}", cleared.body);
+}
+
+#[tokio::test]
 async fn fifty_concurrent_sign_ups_with_one_email_give_one_account() {
     let app = spawn_app().await;
     let attempts = (0..50).map(|_| app.sign_up_email("race@example.com"));
