@@ -5,8 +5,9 @@ use deadpool_postgres::GenericClient;
 use super::StoreError;
 
 /// True when `projection` has been built and has applied every event up to `position` (that
-/// is, every event at or before it in the log; position 0: just built). Its checkpoint is a commit-safe cursor, so an event with a lower
-/// position that committed later may still be ahead of it: the check looks for any such event.
+/// is, every event at or before it in the log; position 0: just built). Its checkpoint is a
+/// commit-safe cursor, so an event with a lower position that committed later may still be
+/// ahead of it: the check looks for any such event.
 pub async fn has_reached(
     client: &impl GenericClient,
     projection: &str,
@@ -26,7 +27,7 @@ pub async fn has_reached(
     }
     let transaction_id: String = cursor.get(0);
     let applied: i64 = cursor.get(1);
-    // Two index range scans with the cursor as literals: nothing beyond the cursor at or below
+    // Two index range scans bounded by the cursor: nothing beyond the cursor at or below
     // the position, and the position exists.
     let row = client
         .query_one(
