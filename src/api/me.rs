@@ -24,22 +24,30 @@ pub struct UpdateMeRequest {
     /// New username (unique regardless of case; cannot be cleared).
     pub username: MaybeUndefined<String>,
     /// Name shown to others: 1 to 32 characters.
+    #[oai(nullable)]
     pub display_name: MaybeUndefined<String>,
     /// Avatar image: an http or https URL.
+    #[oai(nullable)]
     pub avatar_url: MaybeUndefined<String>,
     /// Cover image: an http or https URL.
+    #[oai(nullable)]
     pub cover_url: MaybeUndefined<String>,
     /// About me: at most 500 characters.
+    #[oai(nullable)]
     pub bio: MaybeUndefined<String>,
     /// Gender.
     pub gender: Option<GenderView>,
     /// Birthday, between 1900-01-01 and today.
+    #[oai(nullable)]
     pub birthday: MaybeUndefined<NaiveDate>,
     /// Country: 1 to 64 characters.
+    #[oai(nullable)]
     pub country: MaybeUndefined<String>,
     /// Province or state: 1 to 64 characters.
+    #[oai(nullable)]
     pub province: MaybeUndefined<String>,
     /// City: 1 to 64 characters.
+    #[oai(nullable)]
     pub city: MaybeUndefined<String>,
 }
 
