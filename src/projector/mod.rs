@@ -328,12 +328,13 @@ impl Projector {
                 )
             })
             .collect();
+        let mut foreign = Vec::new();
         let mut pending: Vec<Pending> = envelopes
             .into_iter()
             .filter_map(|envelope| {
                 let event_id: Uuid = envelope.get("id")?.as_str()?.parse().ok()?;
                 let Some(cursor) = cursors.get(&event_id) else {
-                    tracing::warn!(%event_id, "ignoring a message whose event is not in the log");
+                    foreign.push(event_id);
                     return None;
                 };
                 Some(Pending {
@@ -344,6 +345,17 @@ impl Projector {
                 })
             })
             .collect();
+        if let Some(first) = foreign.first() {
+            // One line a batch: a stream shared by mistake would otherwise log every message.
+            tracing::warn!(
+                projection = %definition.name,
+                ignored = foreign.len(),
+                first_event_id = %first,
+                stream = %self.config.stream,
+                "ignoring messages whose events are not in this database's log \
+                 (does another deployment publish to this stream?)"
+            );
+        }
         pending.sort_by_key(|event| event.cursor.order());
         let sequence = i64::try_from(last_sequence).ok();
         match apply::commit_live(leader, definition, &pending, None, sequence).await? {
