@@ -47,6 +47,15 @@ impl Answer {
             .expect("an Accounts-Position header")
     }
 
+    /// The `Retry-After` header, in seconds.
+    pub fn retry_after(&self) -> i64 {
+        self.headers
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .expect("a Retry-After header in seconds")
+    }
+
     /// Asserts a problem answer with this status and code.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) {
