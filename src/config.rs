@@ -122,6 +122,17 @@ pub struct Config {
           value_parser = parse_network)]
     pub trusted_proxies: Vec<IpNet>,
 
+    /// Failed password sign-ins from one client address, within 30 minutes and whatever the
+    /// identifiers, after which sign-ins from that address need a solved captcha (as after 3
+    /// failures for one identifier); it stops one password being tried on many accounts.
+    /// 0 turns it off.
+    #[arg(
+        long,
+        env = "ACCOUNTS_SIGN_IN_FAILURES_PER_ADDRESS",
+        default_value_t = 20
+    )]
+    pub sign_in_failures_per_address: u32,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
     #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]

@@ -41,8 +41,8 @@ pub struct SignInRequest {
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub code: Option<String>,
     /// A solved captcha from `GET /v1/captcha` (base64 JSON, as the ALTCHA widget sends it);
-    /// needed after 3 failed sign-ins for the identifier within 30 minutes (`428
-    /// captcha_required`).
+    /// needed after 3 failed sign-ins for the identifier, or 20 (by default) from the client,
+    /// within 30 minutes (`428 captcha_required`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
     pub captcha: Option<String>,
 }

@@ -185,6 +185,19 @@ fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
     sha2::Sha256::digest(format!("{kind:?}:{value}").as_bytes()).to_vec()
 }
 
+/// The throttle's key for a client address, beside the identifiers' in the same table.
+fn address_hash(ip: &str) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("address:{ip}").as_bytes()).to_vec()
+}
+
+/// What a failed sign-in counts against: the identifier, and the client's address when the
+/// service limits addresses too.
+struct ThrottleKeys {
+    identifier: Vec<u8>,
+    address: Option<Vec<u8>>,
+}
+
 fn from_execute(error: ExecuteError<AccountError>) -> ServiceError {
     match error {
         ExecuteError::Domain(error) => error.into(),
@@ -356,13 +369,30 @@ impl Services {
             }
         };
         // Known and unknown identifiers are throttled alike, so that answers reveal nothing.
-        let throttle_key = identifier_hash(claim_kind, &value);
+        // The address counts failures across identifiers, and a success does not reset it: one
+        // good account must not let an address go on guessing at others.
+        let keys = ThrottleKeys {
+            identifier: identifier_hash(claim_kind, &value),
+            address: metadata
+                .ip
+                .as_deref()
+                .filter(|_| self.sign_in_failures_per_address > 0)
+                .map(address_hash),
+        };
         let now = self.now();
         let (account_id, account) = {
             let client = self.pool.get().await?;
-            let failures =
-                throttle::recent_failures(&client, &throttle_key, now, THROTTLE_WINDOW).await?;
-            if failures >= FAILURES_BEFORE_CAPTCHA {
+            let identifier_failures =
+                throttle::recent_failures(&client, &keys.identifier, now, THROTTLE_WINDOW).await?;
+            let address_failures = match &keys.address {
+                Some(key) => throttle::recent_failures(&client, key, now, THROTTLE_WINDOW).await?,
+                None => 0,
+            };
+            let address_limit =
+                i32::try_from(self.sign_in_failures_per_address).unwrap_or(i32::MAX);
+            if identifier_failures >= FAILURES_BEFORE_CAPTCHA
+                || (keys.address.is_some() && address_failures >= address_limit)
+            {
                 self.spend_captcha(&client, captcha, now).await?;
             }
             match claims::holder(&client, claim_kind, &value).await? {
@@ -379,7 +409,7 @@ impl Services {
             .await;
         let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
             self.sign_in_failed(
-                &throttle_key,
+                &keys,
                 account_id,
                 kind,
                 SignInFailure::WrongPassword,
@@ -394,12 +424,12 @@ impl Services {
         {
             Ok(signed_in) => {
                 let client = self.pool.get().await?;
-                throttle::clear(&client, &throttle_key).await?;
+                throttle::clear(&client, &keys.identifier).await?;
                 Ok(signed_in)
             }
             Err(ServiceError::AccountBlocked) => {
                 self.sign_in_failed(
-                    &throttle_key,
+                    &keys,
                     Some(account_id),
                     kind,
                     SignInFailure::AccountBlocked,
@@ -437,11 +467,11 @@ impl Services {
         }
     }
 
-    /// Counts a failed sign-in for the identifier and, when it names an account, records it
-    /// in the account's history.
+    /// Counts a failed sign-in for the identifier (and the address) and, when it names an
+    /// account, records it in the account's history.
     async fn sign_in_failed(
         &self,
-        throttle_key: &[u8],
+        keys: &ThrottleKeys,
         account_id: Option<Uuid>,
         identifier: IdentifierKind,
         reason: SignInFailure,
@@ -449,7 +479,9 @@ impl Services {
     ) -> Result<(), ServiceError> {
         {
             let client = self.pool.get().await?;
-            throttle::record_failure(&client, throttle_key, self.now(), THROTTLE_WINDOW).await?;
+            for key in std::iter::once(&keys.identifier).chain(&keys.address) {
+                throttle::record_failure(&client, key, self.now(), THROTTLE_WINDOW).await?;
+            }
         }
         let Some(account_id) = account_id else {
             return Ok(());

@@ -39,6 +39,8 @@ pub struct Services {
     pub captcha: crate::captcha::Captcha,
     /// Whether a sign-up by email needs a code sent to the address.
     pub require_email_code: bool,
+    /// Failed sign-ins from one client address before its sign-ins need a captcha (0: never).
+    pub sign_in_failures_per_address: u32,
     /// The time commands are decided at.
     pub clock: crate::clock::Clock,
 }

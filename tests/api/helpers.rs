@@ -208,6 +208,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         db_pool_size: 16,
         hash_concurrency: None,
         trusted_proxies: Vec::new(),
+        sign_in_failures_per_address: 20,
         read_wait_ms: 5000,
         smtp_url: None,
         sms_webhook_url: None,

@@ -243,6 +243,52 @@ async fn solved_captcha(app: &crate::helpers::TestApp) -> String {
 }
 
 #[tokio::test]
+async fn many_failures_from_one_address_require_a_captcha_whatever_the_identifier() {
+    let app = spawn_app_with(|config| {
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+        config.sign_in_failures_per_address = 5;
+    })
+    .await;
+    let user = app.new_user().await;
+    let sign_in_from = async |client: &str, body: serde_json::Value| {
+        app.send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(body),
+            &[("x-forwarded-for", client)],
+        )
+        .await
+    };
+    let right = json!({"email": user.email, "password": PASSWORD});
+    // One password tried on five accounts: no identifier has failed three times.
+    for n in 0..5 {
+        let guess = json!({"email": format!("someone-{n}@example.com"), "password": PASSWORD});
+        sign_in_from("203.0.113.7", guess)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    sign_in_from("203.0.113.7", right.clone())
+        .await
+        .assert_problem(428, "captcha_required");
+    // Other addresses are not held back.
+    assert_eq!(sign_in_from("203.0.113.8", right.clone()).await.status, 201);
+
+    let mut with_captcha = right.clone();
+    with_captcha["captcha"] = json!(solved_captcha(&app).await);
+    assert_eq!(sign_in_from("203.0.113.7", with_captcha).await.status, 201);
+    // A success does not clear the address: the next guess needs a captcha again.
+    sign_in_from("203.0.113.7", right.clone())
+        .await
+        .assert_problem(428, "captcha_required");
+
+    // Thirty minutes after its last failure, the address signs in as before.
+    app.clock
+        .advance(Duration::minutes(30) + Duration::seconds(1));
+    assert_eq!(sign_in_from("203.0.113.7", right).await.status, 201);
+}
+
+#[tokio::test]
 async fn three_failures_require_a_captcha_for_known_and_unknown_accounts_alike() {
     let app = crate::helpers::spawn_app().await;
     let user = app.new_user().await;
@@ -336,7 +382,7 @@ async fn housekeeping_purges_old_throttle_rows_and_spent_captchas() {
     let purged = accounts::store::throttle::purge_expired(&app.db, chrono::Duration::minutes(30))
         .await
         .expect("purge");
-    assert_eq!(purged, 1);
+    assert_eq!(purged, 2, "the identifier's count and the address's");
     let left: i64 = app
         .db
         .query_one("SELECT count(*) FROM sign_in_throttle", &[])
