@@ -40,20 +40,21 @@ pub struct Answer {
 
 impl Answer {
     pub fn position(&self) -> i64 {
-        self.headers
-            .get("accounts-position")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok())
-            .expect("an Accounts-Position header")
+        self.number_header("accounts-position")
     }
 
     /// The `Retry-After` header, in seconds.
     pub fn retry_after(&self) -> i64 {
+        self.number_header("retry-after")
+    }
+
+    #[track_caller]
+    fn number_header(&self, name: &str) -> i64 {
         self.headers
-            .get("retry-after")
+            .get(name)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
-            .expect("a Retry-After header in seconds")
+            .unwrap_or_else(|| panic!("a number in the {name} header"))
     }
 
     /// Asserts a problem answer with this status and code.
