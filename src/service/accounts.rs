@@ -384,15 +384,15 @@ impl Services {
             let client = self.pool.get().await?;
             let identifier_failures =
                 throttle::recent_failures(&client, &keys.identifier, now, THROTTLE_WINDOW).await?;
-            let address_failures = match &keys.address {
-                Some(key) => throttle::recent_failures(&client, key, now, THROTTLE_WINDOW).await?,
-                None => 0,
+            let address_over_limit = match &keys.address {
+                Some(key) => {
+                    let failures =
+                        throttle::recent_failures(&client, key, now, THROTTLE_WINDOW).await?;
+                    u32::try_from(failures).unwrap_or(0) >= self.sign_in_failures_per_address
+                }
+                None => false,
             };
-            let address_limit =
-                i32::try_from(self.sign_in_failures_per_address).unwrap_or(i32::MAX);
-            if identifier_failures >= FAILURES_BEFORE_CAPTCHA
-                || (keys.address.is_some() && address_failures >= address_limit)
-            {
+            if identifier_failures >= FAILURES_BEFORE_CAPTCHA || address_over_limit {
                 self.spend_captcha(&client, captcha, now).await?;
             }
             match claims::holder(&client, claim_kind, &value).await? {
