@@ -133,6 +133,12 @@ pub struct Config {
     )]
     pub sign_in_failures_per_address: u32,
 
+    /// Sign-ups (`POST /v1/accounts`) from one client address within an hour, after which
+    /// the next ones need a solved captcha; it slows a bot making accounts in bulk without
+    /// shutting out the many people behind one carrier-grade NAT. 0 turns it off.
+    #[arg(long, env = "ACCOUNTS_SIGN_UPS_PER_ADDRESS", default_value_t = 20)]
+    pub sign_ups_per_address: u32,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
     #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]

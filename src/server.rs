@@ -38,6 +38,7 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
         captcha,
         require_email_code: config.sign_up_email_code,
         sign_in_failures_per_address: config.sign_in_failures_per_address,
+        sign_ups_per_address: config.sign_ups_per_address,
         secrets,
         session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
         nats: connect_nats(&config.nats_url).await?,

@@ -39,6 +39,10 @@ pub struct SignUpRequest {
     pub code: Option<String>,
     /// Name shown to others: 1 to 32 characters.
     pub display_name: Option<String>,
+    /// A solved captcha from `GET /v1/captcha`: needed once the client's address has signed up
+    /// 20 accounts (by default) within an hour (`428 captcha_required`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
+    pub captcha: Option<String>,
 }
 
 /// A session's bearer token.
@@ -92,7 +96,7 @@ impl AccountsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         _idempotency_key: IdempotencyKey,
         body: Json<SignUpRequest>,
-    ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT }>> {
+    ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT | CAPTCHA }>> {
         let body = body.0;
         let mut errors = Vec::new();
         let identifier = match one_identifier(
@@ -147,6 +151,9 @@ impl AccountsApi {
             _ => None,
         };
         let metadata = command_metadata(req);
+        services
+            .admit_sign_up(body.captcha.as_deref(), &metadata)
+            .await?;
         let signed_in = services
             .sign_up(
                 identifier,

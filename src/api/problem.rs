@@ -343,8 +343,9 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::CAPTCHA,
         428,
-        "Too many failed sign-ins for this identifier or from this address: `captcha_required` \
-         (solve `GET /v1/captcha` and send the solution as `captcha`), or `captcha_invalid`.",
+        "A solved captcha is needed (many failed sign-ins for this identifier or from this \
+         address, or many sign-ups from this address): `captcha_required` (solve `GET \
+         /v1/captcha` and send the solution as `captcha`), or `captcha_invalid`.",
     ),
     (
         statuses::TOO_MANY,

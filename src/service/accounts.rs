@@ -191,6 +191,9 @@ fn address_hash(ip: &str) -> Vec<u8> {
     sha2::Sha256::digest(format!("address:{ip}").as_bytes()).to_vec()
 }
 
+/// How long sign-ups from one address count towards their limit.
+const SIGN_UP_WINDOW: chrono::Duration = chrono::Duration::hours(1);
+
 /// What a failed sign-in counts against: the identifier, and the client's address when the
 /// service limits addresses too.
 struct ThrottleKeys {
@@ -328,6 +331,29 @@ impl Services {
             metadata,
         )
         .await
+    }
+
+    /// Counts a sign-up from the client's address; past the address's hourly limit, the
+    /// sign-up needs a solved captcha (`CaptchaRequired` without one).
+    pub async fn admit_sign_up(
+        &self,
+        captcha: Option<&str>,
+        metadata: &CommandMetadata,
+    ) -> Result<(), ServiceError> {
+        let limit = i32::try_from(self.sign_ups_per_address).unwrap_or(i32::MAX);
+        let Some(ip) = metadata.ip.as_deref().filter(|_| limit > 0) else {
+            return Ok(());
+        };
+        let now = self.now();
+        let client = self.pool.get().await?;
+        let key = format!("sign_ups_per_ip:{ip}");
+        if throttle::hit_rate_limit(&client, key.as_bytes(), now, SIGN_UP_WINDOW, limit)
+            .await?
+            .is_some()
+        {
+            self.spend_captcha(&client, captcha, now).await?;
+        }
+        Ok(())
     }
 
     /// Signs in with an identifier and password. Unknown accounts and wrong passwords answer

@@ -41,6 +41,8 @@ pub struct Services {
     pub require_email_code: bool,
     /// Failed sign-ins from one client address before its sign-ins need a captcha (0: never).
     pub sign_in_failures_per_address: u32,
+    /// Sign-ups from one client address in an hour before the next need a captcha (0: never).
+    pub sign_ups_per_address: u32,
     /// The time commands are decided at.
     pub clock: crate::clock::Clock,
 }

@@ -210,6 +210,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         hash_concurrency: None,
         trusted_proxies: Vec::new(),
         sign_in_failures_per_address: 20,
+        // Off: tests sign many accounts up from one address; `sign_up.rs` tests the limit.
+        sign_ups_per_address: 0,
         read_wait_ms: 5000,
         smtp_url: None,
         sms_webhook_url: None,
@@ -303,6 +305,16 @@ impl TestApp {
     pub async fn delete(&self, path: &str, token: &str, body: Option<Value>) -> Answer {
         self.send(Method::DELETE, path, Some(token), body, &[])
             .await
+    }
+
+    /// Solves a captcha from `GET /v1/captcha` the way the ALTCHA widget does.
+    pub async fn solved_captcha(&self) -> String {
+        let answer = self.get("/v1/captcha", None).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let challenge: accounts::captcha::Challenge =
+            serde_json::from_value(answer.body).expect("an ALTCHA challenge");
+        let solution = accounts::captcha::solve(&challenge).expect("solvable");
+        accounts::captcha::payload(&solution)
     }
 
     pub async fn sign_up_email(&self, email: &str) -> Answer {

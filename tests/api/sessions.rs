@@ -232,16 +232,6 @@ async fn sessions_finished_a_month_ago_are_purged_and_live_ones_kept() {
     assert_eq!(left, 1);
 }
 
-/// Solves a captcha from `GET /v1/captcha` the way the ALTCHA widget does.
-async fn solved_captcha(app: &crate::helpers::TestApp) -> String {
-    let answer = app.get("/v1/captcha", None).await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    let challenge: accounts::captcha::Challenge =
-        serde_json::from_value(answer.body).expect("an ALTCHA challenge");
-    let solution = accounts::captcha::solve(&challenge).expect("solvable");
-    accounts::captcha::payload(&solution)
-}
-
 #[tokio::test]
 async fn many_failures_from_one_address_require_a_captcha_whatever_the_identifier() {
     let app = spawn_app_with(|config| {
@@ -275,7 +265,7 @@ async fn many_failures_from_one_address_require_a_captcha_whatever_the_identifie
     assert_eq!(sign_in_from("203.0.113.8", right.clone()).await.status, 201);
 
     let mut with_captcha = right.clone();
-    with_captcha["captcha"] = json!(solved_captcha(&app).await);
+    with_captcha["captcha"] = json!(app.solved_captcha().await);
     assert_eq!(sign_in_from("203.0.113.7", with_captcha).await.status, 201);
     // A success does not clear the address: the next guess needs a captcha again.
     sign_in_from("203.0.113.7", right.clone())
@@ -304,7 +294,7 @@ async fn three_failures_require_a_captcha_for_known_and_unknown_accounts_alike()
         answer.assert_problem(428, "captcha_required");
     }
 
-    let captcha = solved_captcha(&app).await;
+    let captcha = app.solved_captcha().await;
     let body = json!({"email": user.email, "password": PASSWORD, "captcha": captcha});
     let signed_in = app.post("/v1/sessions", None, body.clone()).await;
     assert_eq!(signed_in.status, 201, "{}", signed_in.body);

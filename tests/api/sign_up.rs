@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, spawn_app};
+use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
 
@@ -234,4 +234,48 @@ async fn every_invalid_field_is_reported_at_once() {
             ("password".into(), "password_too_short".into()),
         ]
     );
+}
+
+#[tokio::test]
+async fn many_sign_ups_from_one_address_need_a_captcha_within_the_hour() {
+    let app = spawn_app_with(|config| {
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+        config.sign_ups_per_address = 3;
+    })
+    .await;
+    let sign_up_from = async |client: &str, captcha: Option<String>| {
+        let mut body = json!({
+            "username": format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            "password": PASSWORD,
+        });
+        if let Some(captcha) = captcha {
+            body["captcha"] = json!(captcha);
+        }
+        app.send(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(body),
+            &[("x-forwarded-for", client)],
+        )
+        .await
+    };
+    for _ in 0..3 {
+        assert_eq!(sign_up_from("203.0.113.7", None).await.status, 201);
+    }
+    sign_up_from("203.0.113.7", None)
+        .await
+        .assert_problem(428, "captcha_required");
+    // Another address is not held back, and a solved captcha lets this one go on.
+    assert_eq!(sign_up_from("203.0.113.8", None).await.status, 201);
+    let solved = app.solved_captcha().await;
+    let with_captcha = sign_up_from("203.0.113.7", Some(solved.clone())).await;
+    assert_eq!(with_captcha.status, 201, "{}", with_captcha.body);
+    sign_up_from("203.0.113.7", Some(solved))
+        .await
+        .assert_problem(428, "captcha_invalid");
+    assert_eq!(app.count_events(Some("AccountRegistered")).await, 5);
+
+    app.clock.advance(chrono::Duration::hours(1));
+    assert_eq!(sign_up_from("203.0.113.7", None).await.status, 201);
 }
