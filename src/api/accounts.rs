@@ -39,8 +39,8 @@ pub struct SignUpRequest {
     pub code: Option<String>,
     /// Name shown to others: 1 to 32 characters.
     pub display_name: Option<String>,
-    /// A solved captcha from `GET /v1/captcha`: needed once the client's address has signed up
-    /// 20 accounts (by default) within an hour (`428 captcha_required`).
+    /// A solved captcha from `GET /v1/captcha`: needed once the client's address has sent 20
+    /// sign-ups (by default) within an hour (`428 captcha_required`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
     pub captcha: Option<String>,
 }
