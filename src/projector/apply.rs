@@ -1,7 +1,7 @@
 //! Applying events to a projection's tables, a batch per transaction.
 //!
 //! A batch first runs as one unit inside a savepoint: one call of the definition's batch
-//! function (`Definition::batch_function`), which runs every statement of every event on the
+//! function (`Definition::batch_function_sql`), which runs every statement of every event on the
 //! server. When that fails because of an event (bad data, a constraint, an error in the
 //! definition), the batch is run again one event at a time, each in a savepoint of its own, its
 //! statements sent as they are in the file; the events that fail are recorded in
@@ -267,7 +267,7 @@ async fn run_batch(
     definition: &Definition,
     events: &[&Pending],
 ) -> Result<(), tokio_postgres::Error> {
-    let (function, create) = definition.batch_function();
+    let function = definition.batch_function();
     let exists: bool = tx
         .query_one(
             "SELECT to_regprocedure($1) IS NOT NULL",
@@ -276,7 +276,7 @@ async fn run_batch(
         .await?
         .get(0);
     if !exists {
-        tx.batch_execute(&create).await?;
+        tx.batch_execute(&definition.batch_function_sql()).await?;
     }
     let envelopes: Vec<&Value> = events.iter().map(|event| &event.envelope).collect();
     tx.execute(&format!("SELECT {function}($1::jsonb[])"), &[&envelopes])

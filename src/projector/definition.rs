@@ -6,7 +6,7 @@
 //! bound to the event's envelope as `jsonb`. Tables are created unqualified: the engine creates
 //! them in the projection's own schema and runs statements with that schema as `search_path`.
 //! Statements are `INSERT`, `UPDATE` or `DELETE`: a batch runs them inside a PL/pgSQL function
-//! (see [`Definition::batch_function`]), where a plain `SELECT` has nowhere to put its rows and
+//! (see [`Definition::batch_function_sql`]), where a plain `SELECT` has nowhere to put its rows and
 //! fails, sending every batch down the slow, event-by-event path.
 
 use sha2::{Digest, Sha256};
@@ -151,14 +151,19 @@ impl Definition {
         self.handlers.keys().cloned().collect()
     }
 
-    /// The session's batch function of this definition: `<name>(jsonb[])` applies each
-    /// envelope of the array, in order, with the statements of its type. One call per batch
-    /// spares a round of the protocol per statement, and PL/pgSQL keeps each statement's plan
-    /// for the session. Returns the function's name and the SQL that creates it (with one
-    /// function per event type, whose `$1` is the envelope as in the file). Tables resolve by
-    /// the caller's `search_path`, as for the statements run one by one.
-    pub fn batch_function(&self) -> (String, String) {
-        let name = format!("pg_temp.projection_{}", &self.hash[..16]);
+    /// The name of the session's batch function of this definition (see
+    /// [`Definition::batch_function_sql`]).
+    pub fn batch_function(&self) -> String {
+        format!("pg_temp.projection_{}", &self.hash[..16])
+    }
+
+    /// The SQL that creates the batch function: `<name>(jsonb[])` applies each envelope of the
+    /// array, in order, with the statements of its type. One call per batch spares a round of
+    /// the protocol per statement, and PL/pgSQL keeps each statement's plan for the session.
+    /// There is one function per event type, whose `$1` is the envelope as in the file; tables
+    /// resolve by the caller's `search_path`, as for the statements run one by one.
+    pub fn batch_function_sql(&self) -> String {
+        let name = self.batch_function();
         // A dollar quote that no statement contains.
         let quote = format!("$p{}$", &self.hash[..8]);
         let mut sql = String::new();
@@ -182,7 +187,7 @@ impl Definition {
                END LOOP;\n\
              END\n{quote};\n"
         ));
-        (name, sql)
+        sql
     }
 }
 
@@ -343,7 +348,7 @@ UPDATE things SET name = upper(name) WHERE id = ($1->>'stream_id')::uuid;
     #[test]
     fn the_batch_function_runs_each_types_statements_as_written() {
         let definition = Definition::parse("things", SAMPLE).unwrap();
-        let (name, sql) = definition.batch_function();
+        let (name, sql) = (definition.batch_function(), definition.batch_function_sql());
         assert_eq!(
             name,
             format!("pg_temp.projection_{}", &definition.hash[..16])
