@@ -1,7 +1,6 @@
 //! One-time codes end to end: request, the mail a real SMTP server receives, check.
 
-use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_app_with, spawn_with_mail};
-use reqwest::Method;
+use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_behind_proxy, spawn_with_mail};
 use serde_json::json;
 
 fn code_request(to: &str, purpose: &str) -> serde_json::Value {
@@ -197,19 +196,10 @@ async fn a_second_code_within_a_minute_is_429_with_retry_after() {
 
 #[tokio::test]
 async fn one_client_address_gets_thirty_codes_an_hour() {
-    let app = spawn_app_with(|config| {
-        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
-    })
-    .await;
+    let app = spawn_behind_proxy(|_| {}).await;
     let ask_from = async |client: &str, to: &str| {
-        app.send(
-            Method::POST,
-            "/v1/codes",
-            None,
-            Some(code_request(to, "sign_up")),
-            &[("x-forwarded-for", client)],
-        )
-        .await
+        app.post_from(client, "/v1/codes", code_request(to, "sign_up"))
+            .await
     };
     let someone = || format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
     for _ in 0..30 {

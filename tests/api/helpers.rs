@@ -246,7 +246,29 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     }
 }
 
+/// Like `spawn_app_with`, behind a reverse proxy trusted at 127.0.0.1: `post_from` then names
+/// the client.
+pub async fn spawn_behind_proxy(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_with(|config| {
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+        adjust(config);
+    })
+    .await
+}
+
 impl TestApp {
+    /// POSTs as a reverse proxy would for `forwarded_for` (its `X-Forwarded-For`).
+    pub async fn post_from(&self, forwarded_for: &str, path: &str, body: Value) -> Answer {
+        self.send(
+            Method::POST,
+            path,
+            None,
+            Some(body),
+            &[("x-forwarded-for", forwarded_for)],
+        )
+        .await
+    }
+
     /// Sends a request with an optional JSON body and bearer token.
     pub async fn send(
         &self,

@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, spawn_app, spawn_behind_proxy};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde_json::json;
@@ -88,12 +88,10 @@ async fn my_sessions_list_marks_the_current_one() {
 async fn the_client_address_is_forwarded_only_by_trusted_proxies() {
     let sign_in_through_proxy = async |app: &crate::helpers::TestApp, email: &str| {
         let answer = app
-            .send(
-                Method::POST,
+            .post_from(
+                "198.51.100.20, 203.0.113.7",
                 "/v1/sessions",
-                None,
-                Some(json!({"email": email, "password": PASSWORD})),
-                &[("x-forwarded-for", "198.51.100.20, 203.0.113.7")],
+                json!({"email": email, "password": PASSWORD}),
             )
             .await;
         assert_eq!(answer.status, 201, "{}", answer.body);
@@ -117,10 +115,7 @@ async fn the_client_address_is_forwarded_only_by_trusted_proxies() {
 
     // Behind a trusted proxy, the hop it appended names the client; earlier hops are the
     // client's own words and are not believed.
-    let proxied = spawn_app_with(|config| {
-        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
-    })
-    .await;
+    let proxied = spawn_behind_proxy(|_| {}).await;
     let user = proxied.new_user().await;
     let (session_ip, event_ip) = sign_in_through_proxy(&proxied, &user.email).await;
     assert_eq!(session_ip, "203.0.113.7");
@@ -234,21 +229,10 @@ async fn sessions_finished_a_month_ago_are_purged_and_live_ones_kept() {
 
 #[tokio::test]
 async fn many_failures_from_one_address_require_a_captcha_whatever_the_identifier() {
-    let app = spawn_app_with(|config| {
-        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
-        config.sign_in_failures_per_address = 5;
-    })
-    .await;
+    let app = spawn_behind_proxy(|config| config.sign_in_failures_per_address = 5).await;
     let user = app.new_user().await;
     let sign_in_from = async |client: &str, body: serde_json::Value| {
-        app.send(
-            Method::POST,
-            "/v1/sessions",
-            None,
-            Some(body),
-            &[("x-forwarded-for", client)],
-        )
-        .await
+        app.post_from(client, "/v1/sessions", body).await
     };
     let right = json!({"email": user.email, "password": PASSWORD});
     // One password tried on five accounts: no identifier has failed three times.

@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, spawn_app, spawn_app_with};
+use crate::helpers::{PASSWORD, spawn_app, spawn_behind_proxy};
 use reqwest::Method;
 use serde_json::json;
 
@@ -238,11 +238,7 @@ async fn every_invalid_field_is_reported_at_once() {
 
 #[tokio::test]
 async fn many_sign_ups_from_one_address_need_a_captcha_within_the_hour() {
-    let app = spawn_app_with(|config| {
-        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
-        config.sign_ups_per_address = 3;
-    })
-    .await;
+    let app = spawn_behind_proxy(|config| config.sign_ups_per_address = 3).await;
     let sign_up_from = async |client: &str, captcha: Option<String>| {
         let mut body = json!({
             "username": format!("u{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
@@ -251,14 +247,7 @@ async fn many_sign_ups_from_one_address_need_a_captcha_within_the_hour() {
         if let Some(captcha) = captcha {
             body["captcha"] = json!(captcha);
         }
-        app.send(
-            Method::POST,
-            "/v1/accounts",
-            None,
-            Some(body),
-            &[("x-forwarded-for", client)],
-        )
-        .await
+        app.post_from(client, "/v1/accounts", body).await
     };
     for _ in 0..3 {
         assert_eq!(sign_up_from("203.0.113.7", None).await.status, 201);
