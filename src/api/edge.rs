@@ -183,6 +183,7 @@ pub async fn around_every_request<E: Endpoint>(
         if let Ok(value) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(REQUEST_ID, value);
         }
+        add_security_headers(&path, &mut response);
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             if let Some(methods) = edge.allowed.for_path(&path) {
                 if let Ok(value) = HeaderValue::from_str(methods) {
@@ -201,6 +202,31 @@ pub async fn around_every_request<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// Headers that keep answers out of caches and pages out of frames, on every answer.
+///
+/// Every answer under `/v1` and every page for a mailed link may carry a session token, a code,
+/// a link token or personal data, so none may be stored by a browser or a shared cache
+/// (`Cache-Control: no-store`, OWASP ASVS 8.2.1); only the API document and its viewer are
+/// cacheable. No answer may be framed (`X-Frame-Options: DENY`, clickjacking), sniffed as another
+/// type, or leak its URL, which for link pages holds the token, in a `Referer`. The link pages
+/// add their own `Content-Security-Policy` (`api::pages`).
+fn add_security_headers(path: &str, response: &mut Response) {
+    let headers = response.headers_mut();
+    let public_document = path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/");
+    if !public_document {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
 }
 
 /// Reads the body into memory, refusing more than `limit` bytes with 413 whether or not the

@@ -10,12 +10,22 @@ use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Html, Query};
 use poem::{IntoResponse, Request, Response, handler};
 use serde::Deserialize;
+use std::sync::LazyLock;
 
 /// A link's token.
 #[derive(Debug, Deserialize)]
 pub struct TokenParams {
     #[serde(default)]
     token: String,
+}
+
+/// The verification form: the password is optional and keeps it.
+#[derive(Debug, Deserialize)]
+pub struct VerifyForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
 }
 
 /// The reset form.
@@ -29,22 +39,37 @@ pub struct ResetForm {
 
 /// `GET /verify-email?token=`: a button that confirms the address.
 #[handler]
-pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>) -> Html<String> {
+pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>) -> Response {
     let zh = chinese(req);
-    let (title, button) = if zh {
-        ("验证邮箱", "确认验证")
+    let (title, note, label, button) = if zh {
+        (
+            "验证邮箱",
+            "如果这个账户是你注册的，请输入密码以保留它。否则请留空：验证后，之前设置的密码和登录都会失效，你可以通过重置密码设置新密码。",
+            "密码（可选）",
+            "确认验证",
+        )
     } else {
-        ("Verify your email address", "Verify")
+        (
+            "Verify your email address",
+            "If you signed up for this account, enter its password to keep it. Otherwise leave it \
+             empty: once the address is verified, the password and sign-ins set up before stop \
+             working, and you choose a password by resetting it.",
+            "Password (optional)",
+            "Verify",
+        )
     };
-    Html(page(
+    page(
+        zh,
         title,
         &format!(
             "<form method=\"post\" action=\"/verify-email\">\
-             <input type=\"hidden\" name=\"token\" value=\"{}\">\
+             <input type=\"hidden\" name=\"token\" value=\"{}\"><p>{note}</p>\
+             <label>{label} <input type=\"password\" name=\"password\" maxlength=\"128\" \
+             autocomplete=\"current-password\"></label> \
              <button type=\"submit\">{button}</button></form>",
             escape(&params.token)
         ),
-    ))
+    )
 }
 
 /// `POST /verify-email`: confirms the address.
@@ -52,11 +77,15 @@ pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>)
 pub async fn verify_email_submit(
     req: &Request,
     services: Data<&Services>,
-    Form(form): Form<TokenParams>,
+    Form(form): Form<VerifyForm>,
 ) -> Response {
     let zh = chinese(req);
     let proof = CodeProof::Link { token: form.token };
-    match services.confirm_email(&proof, &command_metadata(req)).await {
+    let password = Some(form.password.as_str()).filter(|password| !password.is_empty());
+    match services
+        .confirm_email(&proof, password, &command_metadata(req))
+        .await
+    {
         Ok(_) => result(
             zh,
             StatusCode::OK,
@@ -75,14 +104,15 @@ pub async fn verify_email_submit(
 
 /// `GET /reset-password?token=`: a form for the new password.
 #[handler]
-pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams>) -> Html<String> {
+pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams>) -> Response {
     let zh = chinese(req);
     let (title, label, button) = if zh {
         ("重置密码", "新密码", "保存")
     } else {
         ("Choose a new password", "New password", "Save")
     };
-    Html(page(
+    page(
+        zh,
         title,
         &format!(
             "<form method=\"post\" action=\"/reset-password\">\
@@ -92,7 +122,7 @@ pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams
              <button type=\"submit\">{button}</button></form>",
             escape(&params.token)
         ),
-    ))
+    )
 }
 
 /// `POST /reset-password`: sets the new password; every session ends.
@@ -138,6 +168,18 @@ fn failure(zh: bool, error: &ServiceError) -> Response {
                 ),
             )
         }
+        ServiceError::WrongPassword => result(
+            zh,
+            StatusCode::FORBIDDEN,
+            "密码不对。请返回重试，或留空。",
+            "That is not the account's password. Go back and try again, or leave it empty.",
+        ),
+        ServiceError::TooManyRequests(_) => result(
+            zh,
+            StatusCode::TOO_MANY_REQUESTS,
+            "尝试次数过多，请稍后再试。",
+            "Too many tries. Try again later.",
+        ),
         _ => result(
             zh,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -149,7 +191,7 @@ fn failure(zh: bool, error: &ServiceError) -> Response {
 
 fn result(zh: bool, status: StatusCode, chinese: &str, english: &str) -> Response {
     let text = if zh { chinese } else { english };
-    Html(page(text, "")).with_status(status).into_response()
+    page(zh, text, "").with_status(status).into_response()
 }
 
 fn chinese(req: &Request) -> bool {
@@ -160,14 +202,38 @@ fn chinese(req: &Request) -> bool {
     ) == Language::ZhCn
 }
 
-fn page(title: &str, body: &str) -> String {
+/// The pages' only style, as a `<style>` element so that the policy can allow it by hash.
+const STYLE: &str =
+    "body{font-family:sans-serif;max-width:32rem;margin:4rem auto}h1{font-size:1.4rem}";
+
+/// The pages' `Content-Security-Policy` (CSP Level 3): nothing loads, no script runs, the one
+/// style block is allowed by its SHA-256, forms post only to this service, and no site may
+/// frame the page.
+static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE));
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title></head>\
-         <body style=\"font-family: sans-serif; max-width: 32rem; margin: 4rem auto\">\
-         <h1 style=\"font-size: 1.4rem\">{title}</h1>{body}</body></html>"
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'"
     )
+});
+
+/// A page in the caller's language (`<html lang>`), under the pages' security policy; the edge
+/// adds `Cache-Control: no-store`, `X-Frame-Options` and `Referrer-Policy` to every answer.
+fn page(zh: bool, title: &str, body: &str) -> Response {
+    let lang = if zh { "zh-CN" } else { "en" };
+    Html(format!(
+        "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta name=\"referrer\" content=\"no-referrer\"><title>{title}</title>\
+         <style>{STYLE}</style></head><body><h1>{title}</h1>{body}</body></html>"
+    ))
+    .with_header(
+        header::CONTENT_SECURITY_POLICY,
+        CONTENT_SECURITY_POLICY.as_str(),
+    )
+    .into_response()
 }
 
 fn escape(text: &str) -> String {

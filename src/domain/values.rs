@@ -31,48 +31,77 @@ fn char_count(value: &str) -> usize {
     value.chars().count()
 }
 
-/// An email address, trimmed and lower-cased so that one mailbox has one spelling.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// An email address in its one canonical form, so that one mailbox has one spelling: trimmed,
+/// the local part lower-cased, the domain through UTS #46 processing to lower-case A-labels
+/// (`u@Bücher.example` and `u@ｘｎ--bcher-kva.example` are both `u@xn--bcher-kva.example`).
+///
+/// Only addresses the mailer sends to are accepted: the local part is an RFC 5322 dot-atom in
+/// ASCII (no quoted strings, no comments), the domain a dotted DNS name (no address literals),
+/// and lettre, which sends the mail, must parse the canonical form back to itself. Refused
+/// input is `invalid_email`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Email(String);
 
 impl Email {
     /// Longest address SMTP can carry (RFC 5321 path limit).
     pub const MAX_LEN: usize = 254;
+    /// Longest local part (RFC 5321, 4.5.3.1.1).
+    const MAX_LOCAL_LEN: usize = 64;
 
-    /// Parses and normalizes an email address.
+    /// Parses an address into its canonical form.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let normalized = raw.trim().to_lowercase();
-        if normalized.len() > Self::MAX_LEN {
-            return Err(InvalidValue::new(
-                "invalid_email",
-                "an email address has at most 254 characters",
+        let invalid = |message: &str| InvalidValue::new("invalid_email", message);
+        let (local, domain) = raw
+            .trim()
+            .rsplit_once('@')
+            .ok_or_else(|| invalid("this is not a valid email address"))?;
+        if !is_dot_atom(local) || local.len() > Self::MAX_LOCAL_LEN {
+            return Err(invalid(
+                "the part before @ has at most 64 ASCII letters, digits, dots and !#$%&'*+-/=?^_`{|}~, \
+                 without quotes",
             ));
         }
-        let valid = email_address::EmailAddress::parse_with_options(
-            &normalized,
-            email_address::Options::default()
-                .without_display_text()
-                .without_domain_literal(),
-        )
-        .is_ok();
-        // A deliverable address needs a dotted domain: `user@localhost` is not one.
-        let dotted_domain = normalized
-            .rsplit_once('@')
-            .is_some_and(|(_, domain)| domain.contains('.') && !domain.ends_with('.'));
-        if valid && dotted_domain {
-            Ok(Self(normalized))
-        } else {
-            Err(InvalidValue::new(
-                "invalid_email",
-                "this is not a valid email address",
-            ))
+        let domain = idna::domain_to_ascii_strict(domain)
+            .ok()
+            .filter(|domain| domain.contains('.') && !domain.ends_with('.'))
+            .ok_or_else(|| invalid("the part after @ is not a valid domain name"))?;
+        let canonical = format!("{}@{domain}", local.to_ascii_lowercase());
+        if canonical.len() > Self::MAX_LEN {
+            return Err(invalid("an email address has at most 254 characters"));
         }
+        // The mailer's own parser must read the address back unchanged, or the mail could
+        // never be sent: validation and sending must agree.
+        let mailer_reads_it = canonical
+            .parse::<lettre::message::Mailbox>()
+            .is_ok_and(|mailbox| mailbox.email.to_string() == canonical);
+        if !mailer_reads_it {
+            return Err(invalid("this address cannot receive mail"));
+        }
+        Ok(Self(canonical))
     }
 
-    /// The normalized address.
+    /// The canonical address.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// An RFC 5322 `dot-atom` in ASCII: atoms of `atext` joined by single dots.
+fn is_dot_atom(text: &str) -> bool {
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    !text.is_empty()
+        && text
+            .split('.')
+            .all(|atom| !atom.is_empty() && atom.chars().all(atext))
+}
+
+/// Events recorded before canonical forms existed may hold another spelling: it is read in its
+/// canonical form, or, when it no longer parses, as it was written.
+impl<'de> Deserialize<'de> for Email {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = String::deserialize(deserializer)?;
+        Ok(Self::parse(&stored).unwrap_or(Self(stored)))
     }
 }
 
@@ -128,47 +157,49 @@ impl fmt::Display for Username {
     }
 }
 
-/// A phone number in E.164 form (`+8613812345678`). A bare 11-digit mainland China mobile
-/// number is read as `+86`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
+/// A phone number in its one canonical form, E.164 (`+8613812345678`), as libphonenumber's
+/// metadata reads it (the `phonenumber` crate): separators dropped, a national trunk prefix
+/// written after the country code dropped (`+61 0412 000 001` is `+61412000001`), and the number
+/// valid for its country. A number without `+` is read as mainland Chinese (`13812345678`,
+/// the seed products' users). Refused input is `invalid_phone`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct Phone(String);
 
 impl Phone {
-    /// Parses a phone number.
+    /// Longest input read (E.164 has 15 digits; room for spaces, dashes and brackets).
+    const MAX_INPUT_LEN: usize = 40;
+
+    /// Parses a phone number into E.164.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let compact: String = raw
-            .trim()
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-' | '(' | ')'))
-            .collect();
-        let e164 = if let Some(digits) = compact.strip_prefix('+') {
-            digits.to_owned()
-        } else if compact.len() == 11 && compact.starts_with('1') {
-            format!("86{compact}")
-        } else {
-            return Err(InvalidValue::new(
+        let raw = raw.trim();
+        let parsed = (raw.len() <= Self::MAX_INPUT_LEN)
+            .then(|| phonenumber::parse(Some(phonenumber::country::Id::CN), raw).ok())
+            .flatten()
+            .filter(|number| number.is_valid() && number.extension().is_none());
+        match parsed {
+            Some(number) => Ok(Self(
+                number.format().mode(phonenumber::Mode::E164).to_string(),
+            )),
+            None => Err(InvalidValue::new(
                 "invalid_phone",
-                "a phone number is in E.164 form (+8613812345678) or an 11-digit mainland China mobile number",
-            ));
-        };
-        let digits_only = e164.chars().all(|c| c.is_ascii_digit());
-        let plausible = (8..=15).contains(&e164.len()) && !e164.starts_with('0');
-        let china_mobile_ok = !e164.starts_with("86")
-            || (e164.len() == 13 && matches!(e164.as_bytes()[2..4], [b'1', b'3'..=b'9']));
-        if digits_only && plausible && china_mobile_ok {
-            Ok(Self(format!("+{e164}")))
-        } else {
-            Err(InvalidValue::new(
-                "invalid_phone",
-                "this is not a valid phone number",
-            ))
+                "this is not a valid phone number: give it in international form \
+                 (+8613812345678) or as an 11-digit mainland China mobile number",
+            )),
         }
     }
 
     /// The number in E.164 form.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// Like `Email`'s: numbers recorded in an older spelling are read in E.164.
+impl<'de> Deserialize<'de> for Phone {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = String::deserialize(deserializer)?;
+        Ok(Self::parse(&stored).unwrap_or(Self(stored)))
     }
 }
 
@@ -365,10 +396,14 @@ pub enum Gender {
 mod tests {
     use super::*;
 
+    fn canonical_email(raw: &str) -> Result<String, &'static str> {
+        Email::parse(raw).map(|e| e.0).map_err(|e| e.code)
+    }
+
     #[test]
     fn emails_are_normalized_and_need_a_dotted_domain() {
         assert_eq!(
-            Email::parse("  Alice@Example.COM ").map(|e| e.0),
+            canonical_email("  Alice@Example.COM "),
             Ok("alice@example.com".to_owned())
         );
         for bad in [
@@ -378,13 +413,72 @@ mod tests {
             "@example.com",
             "alice@localhost",
             "a b@example.com",
+            "alice@example.com.",
+            "alice@[192.0.2.1]",
+            "alice..b@example.com",
+            ".alice@example.com",
+            "alice@exa mple.com",
+            "Alice <alice@example.com>",
         ] {
-            assert_eq!(
-                Email::parse(bad).map_err(|e| e.code),
-                Err("invalid_email"),
-                "{bad}"
-            );
+            assert_eq!(canonical_email(bad), Err("invalid_email"), "{bad}");
         }
+    }
+
+    #[test]
+    fn email_domains_have_one_spelling_under_uts46() {
+        let canonical = Ok("u@xn--bcher-kva.example".to_owned());
+        assert_eq!(canonical_email("u@bücher.example"), canonical);
+        assert_eq!(canonical_email("u@BÜCHER.example"), canonical);
+        assert_eq!(canonical_email("u@xn--bcher-kva.example"), canonical);
+        assert_eq!(canonical_email("u@XN--BCHER-KVA.EXAMPLE"), canonical);
+        // Full-width letters and the ideographic full stop map to their plain forms.
+        assert_eq!(
+            canonical_email("v@ｍａｉｌ.example.org"),
+            Ok("v@mail.example.org".to_owned())
+        );
+        assert_eq!(
+            canonical_email("v@mail。example。org"),
+            Ok("v@mail.example.org".to_owned())
+        );
+        assert_eq!(
+            canonical_email("w@例子.中国"),
+            Ok("w@xn--fsqu00a.xn--fiqs8s".to_owned())
+        );
+        // A label that is not a valid IDN, or a domain with characters DNS forbids.
+        for bad in ["u@xn--a.example", "u@exa_mple.com", "u@-example.com"] {
+            assert_eq!(canonical_email(bad), Err("invalid_email"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn email_local_parts_are_plain_ascii_dot_atoms_the_mailer_accepts() {
+        for bad in [
+            "\"x@attacker.example.net\"@example.org",
+            "\"x\"@example.org",
+            "x(comment)@example.org",
+            "用户@example.org",
+            "x\\y@example.org",
+            &format!("{}@example.org", "a".repeat(65)),
+        ] {
+            assert_eq!(canonical_email(bad), Err("invalid_email"), "{bad}");
+        }
+        assert_eq!(
+            canonical_email("First.Last+tag@example.org"),
+            Ok("first.last+tag@example.org".to_owned())
+        );
+        let accepted = canonical_email("o'brien!#$%&*=?^_`{|}~-/@example.org").expect("valid");
+        let mailbox: lettre::message::Mailbox = accepted.parse().expect("lettre reads it");
+        assert_eq!(mailbox.email.to_string(), accepted);
+    }
+
+    #[test]
+    fn stored_emails_in_an_older_spelling_read_canonical() {
+        let read = |stored: &str| -> Email {
+            serde_json::from_value(serde_json::json!(stored)).expect("reads")
+        };
+        assert_eq!(read("u@bücher.example").as_str(), "u@xn--bcher-kva.example");
+        // What no longer parses is kept as written, so old events still load.
+        assert_eq!(read("\"q\"@example.org").as_str(), "\"q\"@example.org");
     }
 
     #[test]
@@ -404,19 +498,65 @@ mod tests {
         }
     }
 
+    fn canonical_phone(raw: &str) -> Result<String, &'static str> {
+        Phone::parse(raw).map(|p| p.0).map_err(|e| e.code)
+    }
+
     #[test]
     fn phones_accept_e164_and_bare_mainland_mobiles() {
+        assert_eq!(canonical_phone("13812345678"), Ok("+8613812345678".into()));
         assert_eq!(
-            Phone::parse("13812345678").map(|p| p.0),
-            Ok("+8613812345678".into())
-        );
-        assert_eq!(
-            Phone::parse("+1 (415) 555-0100").map(|p| p.0),
+            canonical_phone("+1 (415) 555-0100"),
             Ok("+14155550100".into())
         );
-        for bad in ["12345", "+86123", "+8612812345678", "phone", "+0123456789"] {
-            assert!(Phone::parse(bad).is_err(), "{bad}");
+        for bad in [
+            "12345",
+            "+86123",
+            "+8612812345678",
+            "phone",
+            "+0123456789",
+            "",
+            "+61 412 000 001 ext. 7",
+        ] {
+            assert_eq!(canonical_phone(bad), Err("invalid_phone"), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_national_trunk_prefix_after_the_country_code_is_dropped() {
+        for (spellings, canonical) in [
+            (
+                &["+61412000001", "+61 0412 000 001", "+61-0412-000-001"][..],
+                "+61412000001",
+            ),
+            (
+                &["+4915123456789", "+49 0151 23456789", "+49 (0)151 23456789"][..],
+                "+4915123456789",
+            ),
+            (
+                &["+447911123456", "+44 07911 123456", "+44 (0) 7911 123456"][..],
+                "+447911123456",
+            ),
+            (
+                &["+86 138 1234 5678", "+86-13812345678"][..],
+                "+8613812345678",
+            ),
+        ] {
+            for spelling in spellings {
+                assert_eq!(
+                    canonical_phone(spelling),
+                    Ok(canonical.to_owned()),
+                    "{spelling}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn stored_phones_in_an_older_spelling_read_canonical() {
+        let stored: Phone =
+            serde_json::from_value(serde_json::json!("+610412000001")).expect("reads");
+        assert_eq!(stored.as_str(), "+61412000001");
     }
 
     #[test]

@@ -1,21 +1,25 @@
 //! The mail worker: sends the mails and text messages that events ask for (one-time codes and
 //! links), from a durable JetStream consumer, at most once per event.
 //!
-//! Each event is claimed in `message_deliveries` before its mail is sent. While SMTP is down the
-//! worker retries with backoff, renewing its claim; a claim of a worker that died lapses after
-//! five minutes. Mails go over SMTP (lettre) when `ACCOUNTS_SMTP_URL` is set, else into a
-//! folder as `.eml` files. Any number of workers may run: the claim keeps them from sending
-//! one mail twice.
+//! Each event is claimed in `message_deliveries` before its mail is sent; a claim of a worker
+//! that died lapses after five minutes. Up to `DELIVERIES_IN_FLIGHT` messages are handled at
+//! once, and a message that fails for now (SMTP down, a 4xx answer, a gateway error) gives its
+//! claim and its place back and is redelivered by JetStream after a backoff, so that no message
+//! holds up the others. A message that can never be sent (an address the mailer refuses, a
+//! sealed code that does not open with this service's key, a 5xx answer) is recorded as
+//! `failed` at once and never retried. Mails go over SMTP (lettre) when `ACCOUNTS_SMTP_URL` is
+//! set, else into a folder as `.eml` files. Any number of workers may run: the claim keeps
+//! them from sending one mail twice.
 
 mod templates;
 
 use crate::domain::code::Channel;
 use crate::secrets::SecretBox;
 use anyhow::Context as _;
-use async_nats::jetstream::{self, consumer};
+use async_nats::jetstream::{self, AckKind, consumer};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use futures::StreamExt as _;
+use futures::TryStreamExt as _;
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use serde::Deserialize;
@@ -50,18 +54,50 @@ impl MailTransport {
         }
     }
 
-    async fn send(&self, event_id: Uuid, message: Message) -> anyhow::Result<()> {
+    async fn send(&self, event_id: Uuid, message: Message) -> Result<(), SendError> {
         match self {
             Self::Smtp(smtp) => {
-                smtp.send(message).await.context("sending over SMTP")?;
+                smtp.send(message).await.map_err(|error| {
+                    // A 5xx answer (RFC 5321, 4.2.1) will be the same next time.
+                    let permanent = error.is_permanent();
+                    let error = anyhow::Error::new(error).context("sending over SMTP");
+                    if permanent {
+                        SendError::Permanent(error)
+                    } else {
+                        SendError::Transient(error)
+                    }
+                })?;
             }
             Self::Folder(folder) => {
-                tokio::fs::create_dir_all(folder).await?;
+                tokio::fs::create_dir_all(folder)
+                    .await
+                    .map_err(SendError::transient)?;
                 let path = folder.join(format!("{event_id}.eml"));
-                tokio::fs::write(&path, message.formatted()).await?;
+                tokio::fs::write(&path, message.formatted())
+                    .await
+                    .map_err(SendError::transient)?;
             }
         }
         Ok(())
+    }
+}
+
+/// Why a message was not sent.
+#[derive(Debug)]
+enum SendError {
+    /// It may go through later: retried.
+    Transient(anyhow::Error),
+    /// It never will: recorded as failed, not retried.
+    Permanent(anyhow::Error),
+}
+
+impl SendError {
+    fn transient(error: impl Into<anyhow::Error>) -> Self {
+        Self::Transient(error.into())
+    }
+
+    fn permanent(error: impl Into<anyhow::Error>) -> Self {
+        Self::Permanent(error.into())
     }
 }
 
@@ -94,7 +130,7 @@ impl SmsTransport {
         }
     }
 
-    async fn send(&self, event_id: Uuid, message: &serde_json::Value) -> anyhow::Result<()> {
+    async fn send(&self, event_id: Uuid, message: &serde_json::Value) -> Result<(), SendError> {
         match self {
             Self::Webhook { url, client } => {
                 let response = client
@@ -103,19 +139,52 @@ impl SmsTransport {
                     .json(message)
                     .send()
                     .await
-                    .context("calling the SMS gateway")?;
-                if !response.status().is_success() {
-                    anyhow::bail!("the SMS gateway answered {}", response.status());
+                    .context("calling the SMS gateway")
+                    .map_err(SendError::Transient)?;
+                let status = response.status();
+                if !status.is_success() {
+                    let error = anyhow::anyhow!("the SMS gateway answered {status}");
+                    // A 4xx refuses this text for good, except "too early" and "too many".
+                    let retry_later =
+                        status.is_server_error() || matches!(status.as_u16(), 408 | 425 | 429);
+                    return Err(if retry_later {
+                        SendError::Transient(error)
+                    } else {
+                        SendError::Permanent(error)
+                    });
                 }
             }
             Self::Folder(folder) => {
-                tokio::fs::create_dir_all(folder).await?;
+                tokio::fs::create_dir_all(folder)
+                    .await
+                    .map_err(SendError::transient)?;
                 let path = folder.join(format!("{event_id}.json"));
-                tokio::fs::write(&path, serde_json::to_vec_pretty(message)?).await?;
+                let json = serde_json::to_vec_pretty(message).map_err(SendError::permanent)?;
+                tokio::fs::write(&path, json)
+                    .await
+                    .map_err(SendError::transient)?;
             }
         }
         Ok(())
     }
+}
+
+/// Messages handled at once by one worker.
+const DELIVERIES_IN_FLIGHT: usize = 16;
+
+/// What became of a message.
+enum Delivery {
+    /// Sent, skipped, failed for good, or not this worker's: acknowledged.
+    Done,
+    /// Failed for now: redelivered after a backoff.
+    RetryLater,
+}
+
+/// How long JetStream waits before delivering a message again, after `delivered` tries:
+/// 200 ms doubling up to 10 s.
+fn retry_backoff(delivered: i64) -> Duration {
+    let doublings = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
+    (Duration::from_millis(200) * 2_u32.pow(doublings)).min(Duration::from_secs(10))
 }
 
 /// How the mail worker runs.
@@ -220,63 +289,85 @@ impl MailWorker {
             )
             .await
             .context("creating the mail consumer")?;
-        let mut messages = consumer.messages().await?;
-        while let Some(message) = messages.next().await {
-            let message = message?;
-            self.deliver(&message.payload).await?;
-            if let Err(error) = message.ack().await {
-                tracing::debug!(error = %error, "acknowledgement not sent");
-            }
-        }
+        consumer
+            .messages()
+            .await?
+            .map_err(anyhow::Error::from)
+            .try_for_each_concurrent(DELIVERIES_IN_FLIGHT, |message| async move {
+                self.handle(message).await;
+                Ok(())
+            })
+            .await?;
         anyhow::bail!("the consumer's message stream ended")
     }
 
-    /// Sends the mail an event asks for, retrying until it is sent; `Err` only when the database
-    /// fails.
-    async fn deliver(&self, payload: &[u8]) -> anyhow::Result<()> {
-        let Ok(envelope) = serde_json::from_slice::<CodeIssuedEnvelope>(payload) else {
-            tracing::warn!("ignoring a CodeIssued message that does not parse");
-            return Ok(());
+    /// Delivers one message and tells JetStream: acknowledged when sent, skipped or failed for
+    /// good; redelivered after a backoff when it failed for now; redelivered after the ack wait
+    /// when the database failed.
+    async fn handle(&self, message: jetstream::Message) {
+        let reply = match self.deliver(&message.payload).await {
+            Ok(Delivery::Done) => AckKind::Ack,
+            Ok(Delivery::RetryLater) => {
+                let delivered = message.info().map_or(1, |info| info.delivered);
+                AckKind::Nak(Some(retry_backoff(delivered)))
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "delivery not recorded; it will come again"
+                );
+                return;
+            }
+        };
+        if let Err(error) = message.ack_with(reply).await {
+            tracing::debug!(error = %error, "acknowledgement not sent");
+        }
+    }
+
+    /// Sends the message an event asks for, once; `Err` only when the database fails.
+    async fn deliver(&self, payload: &[u8]) -> anyhow::Result<Delivery> {
+        let envelope = match serde_json::from_slice::<CodeIssuedEnvelope>(payload) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                tracing::warn!(%error, "a CodeIssued message that does not parse is dropped");
+                return Ok(Delivery::Done);
+            }
         };
         let data = &envelope.data;
-        if !data.deliver {
-            return Ok(());
+        if !data.deliver || !self.claim(envelope.id, data.channel.as_str()).await? {
+            return Ok(Delivery::Done);
         }
-        if !self.claim(envelope.id, data.channel.as_str()).await? {
-            return Ok(());
+        if Utc::now() >= data.expires_at {
+            let note = "the code expired before it could be sent";
+            self.finish(envelope.id, "skipped", Some(note)).await?;
+            return Ok(Delivery::Done);
         }
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            if Utc::now() >= data.expires_at {
-                self.finish(
-                    envelope.id,
-                    "skipped",
-                    Some("the code expired before it could be sent"),
-                )
-                .await?;
-                return Ok(());
+        match self.send(envelope.id, data).await {
+            Ok(()) => {
+                self.finish(envelope.id, "sent", None).await?;
+                Ok(Delivery::Done)
             }
-            match self.send(envelope.id, data).await {
-                Ok(()) => {
-                    self.finish(envelope.id, "sent", None).await?;
-                    return Ok(());
-                }
-                Err(error) => {
-                    let message = format!("{error:#}");
-                    tracing::warn!(event_id = %envelope.id, error = %message, retry_in = ?backoff, "mail not sent; retrying");
-                    self.renew(envelope.id, &message).await?;
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
-                }
+            Err(SendError::Permanent(error)) => {
+                let message = format!("{error:#}");
+                tracing::warn!(event_id = %envelope.id, error = %message, "message can never be sent; recorded as failed");
+                self.finish(envelope.id, "failed", Some(&message)).await?;
+                Ok(Delivery::Done)
+            }
+            Err(SendError::Transient(error)) => {
+                let message = format!("{error:#}");
+                tracing::warn!(event_id = %envelope.id, error = %message, "message not sent; retrying later");
+                self.release(envelope.id, &message).await?;
+                Ok(Delivery::RetryLater)
             }
         }
     }
 
-    async fn send(&self, event_id: Uuid, data: &CodeIssuedData) -> anyhow::Result<()> {
+    async fn send(&self, event_id: Uuid, data: &CodeIssuedData) -> Result<(), SendError> {
         let code = self
             .secrets
             .open_text(&data.sealed_code)
-            .context("the sealed code does not open with this service's key")?;
+            .context("the sealed code does not open with this service's key")
+            .map_err(SendError::Permanent)?;
         if data.channel == Channel::Sms {
             let message = serde_json::json!({
                 "to": data.target,
@@ -292,7 +383,8 @@ impl MailWorker {
                 let token = self
                     .secrets
                     .open_text(sealed)
-                    .context("the sealed link does not open with this service's key")?;
+                    .context("the sealed link does not open with this service's key")
+                    .map_err(SendError::Permanent)?;
                 let page = match data.purpose {
                     crate::domain::code::Purpose::ResetPassword => "reset-password",
                     _ => "verify-email",
@@ -302,7 +394,13 @@ impl MailWorker {
             None => None,
         };
         let rendered = render_code(data.purpose, &data.locale, &code, link.as_deref());
-        let to: Mailbox = data.target.parse().context("the target is not a mailbox")?;
+        // What the service accepts as an address lettre sends to (`domain::values::Email`);
+        // an event written elsewhere or before that rule may still hold one it refuses.
+        let to: Mailbox = data
+            .target
+            .parse()
+            .context("the target is not a mailbox")
+            .map_err(SendError::Permanent)?;
         let message = Message::builder()
             .from(self.config.from.clone())
             .to(to)
@@ -311,32 +409,35 @@ impl MailWorker {
                 rendered.text,
                 rendered.html,
             ))
-            .context("building the mail")?;
+            .context("building the mail")
+            .map_err(SendError::Permanent)?;
         self.config.transport.send(event_id, message).await
     }
 
-    /// Claims an event for sending: false when it was sent, skipped, or is being sent by a
-    /// live worker.
+    /// Claims an event for sending: false when it was sent, skipped or failed, or is being sent
+    /// by a live worker.
     async fn claim(&self, event_id: Uuid, channel: &str) -> anyhow::Result<bool> {
         let client = self.pool.get().await?;
         let claimed = client
             .execute(
                 "INSERT INTO message_deliveries (event_id, channel, status) VALUES ($1, $2, 'sending')
-                 ON CONFLICT (event_id) DO UPDATE SET claimed_at = now()
-                 WHERE message_deliveries.status = 'sending'
-                   AND message_deliveries.claimed_at < now() - interval '5 minutes'",
+                 ON CONFLICT (event_id) DO UPDATE SET status = 'sending', claimed_at = now()
+                 WHERE message_deliveries.status = 'retrying'
+                    OR (message_deliveries.status = 'sending'
+                        AND message_deliveries.claimed_at < now() - interval '5 minutes')",
                 &[&event_id, &channel],
             )
             .await?;
         Ok(claimed == 1)
     }
 
-    async fn renew(&self, event_id: Uuid, error: &str) -> anyhow::Result<()> {
+    /// Gives a claim back after a failure that may pass, for the redelivery to take.
+    async fn release(&self, event_id: Uuid, error: &str) -> anyhow::Result<()> {
         let client = self.pool.get().await?;
         client
             .execute(
                 "UPDATE message_deliveries
-                 SET claimed_at = now(), attempts = attempts + 1, last_error = $2
+                 SET status = 'retrying', attempts = attempts + 1, last_error = $2
                  WHERE event_id = $1",
                 &[&event_id, &error],
             )

@@ -116,6 +116,7 @@ fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<Inlin
             | AccountEvent::SignInFailed { .. }
             | AccountEvent::EmailVerified { .. }
             | AccountEvent::AccountUnblocked { .. }
+            | AccountEvent::UnverifiedPasswordRemoved { .. }
             | AccountEvent::FeaturedChanged { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
@@ -170,6 +171,7 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::PasswordChanged => "password_changed",
         SessionEndReason::PasswordReset => "password_reset",
         SessionEndReason::Blocked => "blocked",
+        SessionEndReason::AddressProven => "address_proven",
     }
 }
 
@@ -189,6 +191,16 @@ fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
 fn address_hash(ip: &str) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(format!("address:{ip}").as_bytes()).to_vec()
+}
+
+/// Wrong passwords confirming signed-in actions (`PUT /v1/me/password`, `DELETE /v1/me`) an
+/// account may send within `THROTTLE_WINDOW` before further tries answer 429.
+pub const PASSWORD_RECHECKS_PER_ACCOUNT: i32 = 5;
+
+/// The throttle's key for password re-checks of a signed-in account.
+fn recheck_hash(account_id: Uuid) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("recheck:{account_id}").as_bytes()).to_vec()
 }
 
 /// How long sign-ups from one address count towards their limit.
@@ -408,19 +420,8 @@ impl Services {
         let now = self.now();
         let (account_id, account) = {
             let client = self.pool.get().await?;
-            let identifier_failures =
-                throttle::recent_failures(&client, &keys.identifier, now, THROTTLE_WINDOW).await?;
-            let address_over_limit = match &keys.address {
-                Some(key) => {
-                    let failures =
-                        throttle::recent_failures(&client, key, now, THROTTLE_WINDOW).await?;
-                    u32::try_from(failures).unwrap_or(0) >= self.sign_in_failures_per_address
-                }
-                None => false,
-            };
-            if identifier_failures >= FAILURES_BEFORE_CAPTCHA || address_over_limit {
-                self.spend_captcha(&client, captcha, now).await?;
-            }
+            self.reserve_sign_in_attempt(&client, &keys, captcha, now)
+                .await?;
             match claims::holder(&client, claim_kind, &value).await? {
                 Some(id) => (
                     Some(id),
@@ -434,14 +435,8 @@ impl Services {
             .verify(password, account.password.as_ref())
             .await;
         let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
-            self.sign_in_failed(
-                &keys,
-                account_id,
-                kind,
-                SignInFailure::WrongPassword,
-                metadata,
-            )
-            .await?;
+            self.sign_in_failed(account_id, kind, SignInFailure::WrongPassword, metadata)
+                .await?;
             return Err(ServiceError::InvalidCredentials);
         };
         match self
@@ -451,11 +446,13 @@ impl Services {
             Ok(signed_in) => {
                 let client = self.pool.get().await?;
                 throttle::clear(&client, &keys.identifier).await?;
+                if let Some(address) = &keys.address {
+                    throttle::release_attempt(&client, address).await?;
+                }
                 Ok(signed_in)
             }
             Err(ServiceError::AccountBlocked) => {
                 self.sign_in_failed(
-                    &keys,
                     Some(account_id),
                     kind,
                     SignInFailure::AccountBlocked,
@@ -466,6 +463,42 @@ impl Services {
             }
             Err(error) => Err(error),
         }
+    }
+
+    /// Counts a password sign-in attempt against the identifier and the address before its
+    /// password is checked, so that parallel tries cannot all pass a limit read before any is
+    /// counted. Past a limit, the attempt needs a solved captcha (`CaptchaRequired` without
+    /// one, and then nothing is counted).
+    async fn reserve_sign_in_attempt(
+        &self,
+        client: &deadpool_postgres::Object,
+        keys: &ThrottleKeys,
+        captcha: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(), ServiceError> {
+        let address_limit = i32::try_from(self.sign_in_failures_per_address).unwrap_or(i32::MAX);
+        let limits = std::iter::once((&keys.identifier, FAILURES_BEFORE_CAPTCHA))
+            .chain(keys.address.iter().map(|key| (key, address_limit)));
+        let (mut reserved, mut over_limit) = (Vec::new(), Vec::new());
+        for (key, limit) in limits {
+            match throttle::reserve_attempt(client, key, now, THROTTLE_WINDOW, limit).await? {
+                None => reserved.push(key),
+                Some(_) => over_limit.push(key),
+            }
+        }
+        if over_limit.is_empty() {
+            return Ok(());
+        }
+        if let Err(refused) = self.spend_captcha(client, captcha, now).await {
+            for key in reserved {
+                throttle::release_attempt(client, key).await?;
+            }
+            return Err(refused);
+        }
+        for key in over_limit {
+            throttle::count_attempt(client, key, now, THROTTLE_WINDOW).await?;
+        }
+        Ok(())
     }
 
     /// A fresh proof-of-work challenge for sign-in protection.
@@ -493,22 +526,15 @@ impl Services {
         }
     }
 
-    /// Counts a failed sign-in for the identifier (and the address) and, when it names an
-    /// account, records it in the account's history.
+    /// Records a failed sign-in in the account's history when it names an account (the attempt
+    /// was counted before the password was checked).
     async fn sign_in_failed(
         &self,
-        keys: &ThrottleKeys,
         account_id: Option<Uuid>,
         identifier: IdentifierKind,
         reason: SignInFailure,
         metadata: &CommandMetadata,
     ) -> Result<(), ServiceError> {
-        {
-            let client = self.pool.get().await?;
-            for key in std::iter::once(&keys.identifier).chain(&keys.address) {
-                throttle::record_failure(&client, key, self.now(), THROTTLE_WINDOW).await?;
-            }
-        }
         let Some(account_id) = account_id else {
             return Ok(());
         };
@@ -685,7 +711,9 @@ impl Services {
         );
         let new_password = Password::parse(new_password, &context)
             .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
-        let verified_password = self.verify_password(&account, current_password).await?;
+        let verified_password = self
+            .verify_password(caller.account_id, &account, current_password)
+            .await?;
         if current_password == new_password.expose() {
             return Err(ServiceError::PasswordUnchanged);
         }
@@ -731,7 +759,9 @@ impl Services {
         metadata: &CommandMetadata,
     ) -> Result<i64, ServiceError> {
         let account = self.account(caller.account_id).await?.state;
-        let verified_password = self.verify_password(&account, password).await?;
+        let verified_password = self
+            .verify_password(caller.account_id, &account, password)
+            .await?;
         let committed = self
             .run_account_command(
                 caller.account_id,
@@ -745,13 +775,36 @@ impl Services {
         Ok(committed.position)
     }
 
-    async fn verify_password(
+    /// Checks the password confirming a signed-in action (OWASP ASVS 2.2.1: counted per account
+    /// before the check, so that a stolen session cannot guess it): at most
+    /// `PASSWORD_RECHECKS_PER_ACCOUNT` failures in `THROTTLE_WINDOW`, then `TooManyRequests`.
+    pub(super) async fn verify_password(
         &self,
+        account_id: Uuid,
         account: &Account,
         password: &str,
     ) -> Result<SealedPasswordHash, ServiceError> {
+        let key = recheck_hash(account_id);
+        {
+            let client = self.pool.get().await?;
+            if let Some(retry_after) = throttle::reserve_attempt(
+                &client,
+                &key,
+                self.now(),
+                THROTTLE_WINDOW,
+                PASSWORD_RECHECKS_PER_ACCOUNT,
+            )
+            .await?
+            {
+                return Err(ServiceError::TooManyRequests(retry_after));
+            }
+        }
         match &account.password {
-            Some(hash) if self.hasher.verify(password, Some(hash)).await => Ok(hash.clone()),
+            Some(hash) if self.hasher.verify(password, Some(hash)).await => {
+                let client = self.pool.get().await?;
+                throttle::clear(&client, &key).await?;
+                Ok(hash.clone())
+            }
             _ => Err(ServiceError::WrongPassword),
         }
     }

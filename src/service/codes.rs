@@ -6,6 +6,7 @@
 
 use super::executor::{self, CommandMetadata, ExecuteError};
 use super::{ServiceError, Services};
+use crate::domain::account::Account;
 use crate::domain::code::NewLink;
 use crate::domain::code::{
     self, Channel, CodeCommand, CodeError, CodeEvent, Codes, Presented, Purpose,
@@ -152,7 +153,8 @@ impl Services {
     }
 
     /// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
-    /// target it was sent to.
+    /// target it was sent to. A code or link issued before the last change of credentials or
+    /// identifiers of the account holding the target proves nothing (`Account::codes_valid_from`).
     pub async fn check_proof(
         &self,
         proof: &CodeProof,
@@ -160,23 +162,21 @@ impl Services {
         consume: bool,
         metadata: &CommandMetadata,
     ) -> Result<(Target, i64), ServiceError> {
-        let (stream, presented) = match proof {
-            CodeProof::Code { target, code } => {
-                let stream = code::stream_id(target.channel, &target.value, purpose);
-                (stream, Presented::Code(self.code_hash(stream, code.trim())))
-            }
+        let stream = proof_stream(proof, purpose)?;
+        let presented = match proof {
+            CodeProof::Code { code, .. } => Presented::Code(self.code_hash(stream, code.trim())),
             CodeProof::Link { token } => {
-                let (stream, secret) = token
+                let secret = token
                     .trim()
                     .split_once('.')
-                    .and_then(|(stream, secret)| Some((Uuid::parse_str(stream).ok()?, secret)))
-                    .ok_or(ServiceError::CodeInvalid)?;
-                (stream, Presented::Link(self.link_hash(stream, secret)))
+                    .map_or("", |(_, secret)| secret);
+                Presented::Link(self.link_hash(stream, secret))
             }
         };
         let command = CodeCommand::Check {
             presented,
             consume,
+            issued_after: self.codes_valid_from(proof, stream).await?,
             now: self.now(),
         };
         // A wrong try is recorded even when the request is retried with its key.
@@ -208,6 +208,42 @@ impl Services {
         }
         let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
         Ok((Target { channel, value }, committed.position))
+    }
+
+    /// Since when codes and links to the proof's target count for the account that holds it;
+    /// `None` when no account holds it (sign-up, a new address or phone).
+    async fn codes_valid_from(
+        &self,
+        proof: &CodeProof,
+        stream: Uuid,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+        let Some(holder) = self.proof_holder(proof, stream).await? else {
+            return Ok(None);
+        };
+        let client = self.pool.get().await?;
+        let account = executor::load::<Account>(&client, holder).await?.state;
+        Ok(account.codes_valid_from)
+    }
+
+    /// The account holding the target a proof was sent to, if any. `stream` is the proof's
+    /// code stream (a link names it; a code's is found from its target and purpose).
+    pub(super) async fn proof_holder(
+        &self,
+        proof: &CodeProof,
+        stream: Uuid,
+    ) -> Result<Option<Uuid>, ServiceError> {
+        let client = self.pool.get().await?;
+        let target = match proof {
+            CodeProof::Code { target, .. } => target.clone(),
+            // A link names its stream, whose events name the target.
+            CodeProof::Link { .. } => {
+                match executor::load::<Codes>(&client, stream).await?.state.target {
+                    Some((channel, value)) => Target { channel, value },
+                    None => return Ok(None),
+                }
+            }
+        };
+        Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
     }
 
     fn link_hash(&self, stream: Uuid, secret: &str) -> String {
@@ -242,6 +278,21 @@ pub enum CodeProof {
         /// The token.
         token: String,
     },
+}
+
+/// The code stream a proof is checked in: a code's from its target and purpose; a link's is
+/// named in its token (`<stream>.<secret>`).
+pub fn proof_stream(proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
+    match proof {
+        CodeProof::Code { target, .. } => {
+            Ok(code::stream_id(target.channel, &target.value, purpose))
+        }
+        CodeProof::Link { token } => token
+            .trim()
+            .split_once('.')
+            .and_then(|(stream, _)| Uuid::parse_str(stream).ok())
+            .ok_or(ServiceError::CodeInvalid),
+    }
 }
 
 /// Mails for verification and password reset carry a link as well as the code.

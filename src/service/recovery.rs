@@ -2,7 +2,7 @@
 //! verification, change of email, and deletion by code.
 
 use super::accounts::SignedIn;
-use super::codes::{CodeProof, Target};
+use super::codes::{CodeProof, Target, proof_stream};
 use super::executor::{CommandMetadata, Committed};
 use super::{ServiceError, Services};
 use crate::domain::account::{Account, AccountCommand, IdentifierKind, NewIdentifier, Proof};
@@ -128,6 +128,10 @@ impl Services {
         let committed = self
             .run_account_command(account_id, metadata, |_| AccountCommand::ResetPassword {
                 new_password: sealed.clone(),
+                proven: match target.channel {
+                    Channel::Email => IdentifierKind::Email,
+                    Channel::Sms => IdentifierKind::Phone,
+                },
                 now: self.now(),
             })
             .await?;
@@ -154,12 +158,28 @@ impl Services {
             .await
     }
 
-    /// Marks the address verified, proven by the code or link sent to it.
+    /// Marks the address verified, proven by the code or link sent to it. The first proof
+    /// removes the password and ends every session unless `password` is given and is the
+    /// account's (pre-account hijacking: whoever signed up may not own the address); a wrong
+    /// `password` is refused before the code is spent, and counted like every re-check.
     pub async fn confirm_email(
         &self,
         proof: &CodeProof,
+        password: Option<&str>,
         metadata: &CommandMetadata,
     ) -> Result<i64, ServiceError> {
+        let verified_password = match password {
+            Some(password) => {
+                let stream = proof_stream(proof, Purpose::VerifyEmail)?;
+                let account_id = self
+                    .proof_holder(proof, stream)
+                    .await?
+                    .ok_or(ServiceError::CodeInvalid)?;
+                let account = self.account(account_id).await?.state;
+                Some(self.verify_password(account_id, &account, password).await?)
+            }
+            None => None,
+        };
         let (target, _) = self
             .check_proof(proof, Purpose::VerifyEmail, true, metadata)
             .await?;
@@ -172,6 +192,7 @@ impl Services {
         let committed = self
             .run_account_command(account_id, metadata, |_| AccountCommand::VerifyEmail {
                 email: email.clone(),
+                verified_password: verified_password.clone(),
                 now: self.now(),
             })
             .await?;

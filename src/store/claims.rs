@@ -99,3 +99,50 @@ pub async fn holder(
         .await?;
     Ok(row.map(|row| row.get(0)))
 }
+
+/// Rewrites email and phone claims stored before identifiers had one canonical form
+/// (`domain::values::Email` and `Phone`) into that form, so that lookups by the canonical form
+/// find them. Where two accounts hold two spellings of one identifier, the older claim keeps it
+/// in canonical form and the younger keeps its old spelling, which no lookup reaches any more:
+/// that account signs in by another identifier or an administrator settles it. Returns how many
+/// claims were rewritten and how many collided.
+pub async fn canonicalize_stored(
+    client: &impl tokio_postgres::GenericClient,
+) -> Result<(u64, u64), StoreError> {
+    use crate::domain::values::{Email, Phone};
+    let rows = client
+        .query(
+            "SELECT kind, value FROM unique_claims WHERE kind IN ('email', 'phone')
+             ORDER BY claimed_at, value",
+            &[],
+        )
+        .await?;
+    let (mut rewritten, mut collided) = (0, 0);
+    for row in rows {
+        let (kind, value): (String, String) = (row.get(0), row.get(1));
+        let canonical = match kind.as_str() {
+            "email" => Email::parse(&value).map(|email| email.as_str().to_owned()),
+            _ => Phone::parse(&value).map(|phone| phone.as_str().to_owned()),
+        };
+        let Some(canonical) = canonical.ok().filter(|canonical| *canonical != value) else {
+            continue;
+        };
+        let moved = client
+            .execute(
+                "UPDATE unique_claims SET value = $3 WHERE kind = $1 AND value = $2
+                 AND NOT EXISTS (SELECT 1 FROM unique_claims WHERE kind = $1 AND value = $3)",
+                &[&kind, &value, &canonical],
+            )
+            .await?;
+        if moved == 1 {
+            rewritten += 1;
+        } else {
+            collided += 1;
+            tracing::warn!(
+                kind,
+                "two accounts hold spellings of one identifier; the younger keeps its old spelling"
+            );
+        }
+    }
+    Ok((rewritten, collided))
+}

@@ -8,6 +8,15 @@ struct Migration {
     version: i32,
     name: &'static str,
     sql: &'static str,
+    /// A rewrite of stored rows that SQL alone cannot make, run in the same transaction.
+    rewrite: Option<Rewrite>,
+}
+
+/// Rewrites of stored rows done in Rust.
+#[derive(Clone, Copy)]
+enum Rewrite {
+    /// Email and phone claims into their canonical forms (`claims::canonicalize_stored`).
+    CanonicalIdentifiers,
 }
 
 const MIGRATIONS: &[Migration] = &[
@@ -15,36 +24,49 @@ const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "event_log",
         sql: include_str!("../../migrations/0001_event_log.sql"),
+        rewrite: None,
     },
     Migration {
         version: 2,
         name: "inline_tables",
         sql: include_str!("../../migrations/0002_inline_tables.sql"),
+        rewrite: None,
     },
     Migration {
         version: 3,
         name: "log_checkpoints",
         sql: include_str!("../../migrations/0003_log_checkpoints.sql"),
+        rewrite: None,
     },
     Migration {
         version: 4,
         name: "projections",
         sql: include_str!("../../migrations/0004_projections.sql"),
+        rewrite: None,
     },
     Migration {
         version: 5,
         name: "sign_in_throttle",
         sql: include_str!("../../migrations/0005_sign_in_throttle.sql"),
+        rewrite: None,
     },
     Migration {
         version: 6,
         name: "message_deliveries",
         sql: include_str!("../../migrations/0006_message_deliveries.sql"),
+        rewrite: None,
     },
     Migration {
         version: 7,
         name: "privileged_accounts",
         sql: include_str!("../../migrations/0007_privileged_accounts.sql"),
+        rewrite: None,
+    },
+    Migration {
+        version: 8,
+        name: "security_fixes",
+        sql: include_str!("../../migrations/0008_security_fixes.sql"),
+        rewrite: Some(Rewrite::CanonicalIdentifiers),
     },
 ];
 
@@ -86,6 +108,13 @@ async fn apply_pending(client: &mut Client) -> anyhow::Result<()> {
         }
         let tx = client.transaction().await?;
         tx.batch_execute(migration.sql).await?;
+        match migration.rewrite {
+            Some(Rewrite::CanonicalIdentifiers) => {
+                let (rewritten, collided) = super::claims::canonicalize_stored(&tx).await?;
+                tracing::info!(rewritten, collided, "identifiers in canonical form");
+            }
+            None => {}
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
             &[&migration.version, &migration.name],

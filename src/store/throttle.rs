@@ -1,31 +1,55 @@
-//! Sign-in protection state: consecutive failures per identifier, and spent captchas.
+//! Protection against guessing and flooding: attempts of password checks counted per key (an
+//! identifier, a client address or an account, hashed) and reserved before the check runs,
+//! spent captchas, and fixed-window rate limits.
 
 use chrono::{DateTime, Duration, Utc};
 use deadpool_postgres::GenericClient;
 
 use super::StoreError;
 
-/// How many failures in a row an identifier has had within `window` before `now`.
-pub async fn recent_failures(
+/// Reserves one attempt on `key` before the check it guards runs: counts it at once, in one
+/// statement, when `key` has had fewer than `limit` attempts within `window` before `now`
+/// (`None`), and otherwise counts nothing and answers the seconds until the oldest counted
+/// attempt leaves the window. Concurrent reservations queue on the row, so however many run at
+/// once, at most `limit` are granted (OWASP ASVS 2.2.1). A count older than `window` starts again.
+pub async fn reserve_attempt(
     client: &impl GenericClient,
-    identifier_hash: &[u8],
+    key: &[u8],
     now: DateTime<Utc>,
     window: Duration,
-) -> Result<i32, StoreError> {
-    let row = client
+    limit: i32,
+) -> Result<Option<i64>, StoreError> {
+    let reserved = client
         .query_opt(
-            "SELECT failures FROM sign_in_throttle
-             WHERE identifier_hash = $1 AND last_failure_at > $2",
-            &[&identifier_hash, &(now - window)],
+            "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
+             VALUES ($1, 1, $2)
+             ON CONFLICT (identifier_hash) DO UPDATE
+                 SET failures = CASE WHEN t.last_failure_at > $3 THEN t.failures + 1 ELSE 1 END,
+                     last_failure_at = $2
+                 WHERE t.last_failure_at <= $3 OR t.failures < $4
+             RETURNING failures",
+            &[&key, &now, &(now - window), &limit],
         )
         .await?;
-    Ok(row.map_or(0, |row| row.get(0)))
+    if reserved.is_some() {
+        return Ok(None);
+    }
+    let last: Option<DateTime<Utc>> = client
+        .query_opt(
+            "SELECT last_failure_at FROM sign_in_throttle WHERE identifier_hash = $1",
+            &[&key],
+        )
+        .await?
+        .map(|row| row.get(0));
+    let left = last.map_or(Duration::zero(), |last| last + window - now);
+    Ok(Some(((left.num_milliseconds().max(0) + 999) / 1000).max(1)))
 }
 
-/// Counts one more failure; a count older than `window` starts again from one.
-pub async fn record_failure(
+/// Counts one more attempt on `key` whatever its limit (one a solved captcha let through); a
+/// count older than `window` starts again from one.
+pub async fn count_attempt(
     client: &impl GenericClient,
-    identifier_hash: &[u8],
+    key: &[u8],
     now: DateTime<Utc>,
     window: Duration,
 ) -> Result<(), StoreError> {
@@ -37,18 +61,31 @@ pub async fn record_failure(
                  SET failures = CASE WHEN sign_in_throttle.last_failure_at > $3
                                      THEN sign_in_throttle.failures + 1 ELSE 1 END,
                      last_failure_at = $2",
-            &[&identifier_hash, &now, &(now - window)],
+            &[&key, &now, &(now - window)],
         )
         .await?;
     Ok(())
 }
 
-/// Forgets an identifier's failures (after a successful sign-in).
-pub async fn clear(client: &impl GenericClient, identifier_hash: &[u8]) -> Result<(), StoreError> {
+/// Gives back one reserved attempt whose check succeeded, so that it does not count as a
+/// failure.
+pub async fn release_attempt(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE sign_in_throttle SET failures = failures - 1
+             WHERE identifier_hash = $1 AND failures > 0",
+            &[&key],
+        )
+        .await?;
+    Ok(())
+}
+
+/// Forgets every attempt counted on `key` (after a successful sign-in for an identifier).
+pub async fn clear(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
     client
         .execute(
             "DELETE FROM sign_in_throttle WHERE identifier_hash = $1",
-            &[&identifier_hash],
+            &[&key],
         )
         .await?;
     Ok(())

@@ -16,4 +16,5 @@ mod relay;
 mod sessions;
 mod sign_up;
 mod sms;
+mod throttle;
 mod users;

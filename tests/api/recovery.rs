@@ -40,7 +40,14 @@ async fn signing_up_by_email_mails_a_link_that_verifies_the_address() {
     );
     assert!(html.contains(&format!("value=\"{token}\"")));
 
-    let (status, html) = form(&app, "/verify-email", &[("token", &token)]).await;
+    assert!(html.contains("name=\"password\""), "{html}");
+    // The password shown with the proof keeps it and the session.
+    let (status, html) = form(
+        &app,
+        "/verify-email",
+        &[("token", &token), ("password", PASSWORD)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{html}");
     assert!(html.contains("Your email address is verified."));
     let me = app.get("/v1/me", Some(&user.token)).await;
@@ -79,7 +86,7 @@ async fn an_address_verifies_by_code_too() {
         .post(
             "/v1/email-verification/confirm",
             None,
-            json!({"email": user.email, "code": code}),
+            json!({"email": user.email, "code": code, "password": PASSWORD}),
         )
         .await;
     assert_eq!(

@@ -120,13 +120,19 @@ pub enum AccountCommand {
     ResetPassword {
         /// The new sealed hash.
         new_password: SealedPasswordHash,
+        /// What the code or link was sent to: a reset by mail proves the address too.
+        proven: IdentifierKind,
         /// The clock.
         now: DateTime<Utc>,
     },
-    /// Mark the email address verified (by a code or link sent to it).
+    /// Mark the email address verified (by a code or link sent to it). Unless the caller also
+    /// proved the password, the first proof removes the password and ends every session, which
+    /// whoever signed up with the address may have set (`UnverifiedPasswordRemoved`).
     VerifyEmail {
         /// The address the code was sent to.
         email: Email,
+        /// The password hash a password given with the proof matched, if one was given.
+        verified_password: Option<SealedPasswordHash>,
         /// The clock.
         now: DateTime<Utc>,
     },

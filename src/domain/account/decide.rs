@@ -2,7 +2,8 @@
 
 use super::commands::{AccountCommand, NewIdentifier, Proof, SessionsToEnd};
 use super::events::{
-    AccountEvent, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInMethod,
+    AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
+    SignInMethod,
 };
 use super::state::{Account, AccountStatus, Profile, Role};
 use chrono::{DateTime, Utc};
@@ -108,7 +109,15 @@ pub fn decide(
             if account.status == AccountStatus::Blocked {
                 return Err(AccountError::Blocked);
             }
-            Ok(vec![AccountEvent::SessionStarted {
+            // A code mailed to an address not yet verified proves it, and ends what was set
+            // up before by whoever signed up with it.
+            let mut events = match (&proof, identifier, &account.email) {
+                (Proof::Code, IdentifierKind::Email, Some(email)) if !account.email_verified => {
+                    first_proof_of_address(account, email, false, now)
+                }
+                _ => Vec::new(),
+            };
+            events.push(AccountEvent::SessionStarted {
                 session_id,
                 identifier,
                 method,
@@ -116,7 +125,8 @@ pub fn decide(
                 user_agent,
                 expires_at,
                 at: now,
-            }])
+            });
+            Ok(events)
         }
         AccountCommand::EndSessions { which, reason, now } => {
             let session_ids: Vec<_> = match which {
@@ -172,23 +182,48 @@ pub fn decide(
             ensure_proof(account, &proof)?;
             Ok(vec![AccountEvent::AccountDeleted { at: now }])
         }
-        AccountCommand::ResetPassword { new_password, now } => {
+        AccountCommand::ResetPassword {
+            new_password,
+            proven,
+            now,
+        } => {
             let all = account.sessions_live_at(now).collect();
-            let mut events = vec![AccountEvent::PasswordChanged {
+            let mut events = Vec::new();
+            if let (IdentifierKind::Email, Some(email)) = (proven, &account.email) {
+                if !account.email_verified {
+                    events.push(AccountEvent::EmailVerified {
+                        email: email.clone(),
+                        at: now,
+                    });
+                }
+            }
+            events.push(AccountEvent::PasswordChanged {
                 password: new_password,
                 at: now,
-            }];
+            });
             events.extend(sessions_ended(all, SessionEndReason::PasswordReset, now));
             Ok(events)
         }
-        AccountCommand::VerifyEmail { email, now } => {
+        AccountCommand::VerifyEmail {
+            email,
+            verified_password,
+            now,
+        } => {
             if account.email.as_ref() != Some(&email) {
                 return Err(AccountError::AddressMismatch);
             }
             if account.email_verified {
                 return Err(AccountError::EmailAlreadyVerified);
             }
-            Ok(vec![AccountEvent::EmailVerified { email, at: now }])
+            if let Some(verified) = &verified_password {
+                ensure_password(account, verified)?;
+            }
+            Ok(first_proof_of_address(
+                account,
+                &email,
+                verified_password.is_some(),
+                now,
+            ))
         }
         AccountCommand::ChangeRole { role, now } => {
             if account.role == role {
@@ -281,6 +316,30 @@ fn ensure_password(account: &Account, verified: &SealedPasswordHash) -> Result<(
         Some(current) if current == verified => Ok(()),
         _ => Err(AccountError::InvalidCredentials),
     }
+}
+
+/// The events of the first proof that the account controls its email address: verified, and,
+/// unless the prover showed the password as well, the password and sessions set up before by
+/// whoever signed up with the address (maybe not its owner) are gone.
+fn first_proof_of_address(
+    account: &Account,
+    email: &crate::domain::values::Email,
+    password_proven: bool,
+    now: DateTime<Utc>,
+) -> Vec<AccountEvent> {
+    let mut events = vec![AccountEvent::EmailVerified {
+        email: email.clone(),
+        at: now,
+    }];
+    if password_proven {
+        return events;
+    }
+    if account.password.is_some() {
+        events.push(AccountEvent::UnverifiedPasswordRemoved { at: now });
+    }
+    let before = account.sessions_live_at(now).collect();
+    events.extend(sessions_ended(before, SessionEndReason::AddressProven, now));
+    events
 }
 
 fn sessions_ended(

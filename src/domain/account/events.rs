@@ -61,6 +61,9 @@ pub enum SessionEndReason {
     PasswordReset,
     /// An administrator blocked the account.
     Blocked,
+    /// The account's address was proven for the first time: sessions started before that
+    /// proof, by whoever signed up with the address, end.
+    AddressProven,
 }
 
 /// Why a sign-in failed.
@@ -308,6 +311,15 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// The account's email address was proven for the first time (by a mailed link or code)
+    /// without its password: the password set before that proof, by whoever signed up with an
+    /// address they might not own, no longer signs in (pre-account hijacking; OWASP ASVS
+    /// 2.5.x). The owner sets one by password reset. Sessions of before end in the
+    /// `SessionsEnded` that follows.
+    UnverifiedPasswordRemoved {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -333,6 +345,7 @@ impl DomainEvent for AccountEvent {
             Self::AccountUnblocked { .. } => "AccountUnblocked",
             Self::FeaturedChanged { .. } => "FeaturedChanged",
             Self::SessionsEnded { .. } => "SessionsEnded",
+            Self::UnverifiedPasswordRemoved { .. } => "UnverifiedPasswordRemoved",
             Self::AccountDeleted { .. } => "AccountDeleted",
         }
     }

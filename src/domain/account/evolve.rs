@@ -25,6 +25,7 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.password = password.clone();
             account.role = *role;
             account.created_at = Some(*at);
+            account.codes_valid_from = Some(*at);
         }
         AccountEvent::ProfileUpdated { changes, .. } => {
             let profile = &mut account.profile;
@@ -60,8 +61,13 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         AccountEvent::UsernameChanged { username, .. } => {
             account.username = Some(username.clone());
         }
-        AccountEvent::PasswordChanged { password, .. } => {
+        AccountEvent::PasswordChanged { password, at } => {
             account.password = Some(password.clone());
+            account.codes_valid_from = Some(*at);
+        }
+        AccountEvent::UnverifiedPasswordRemoved { at } => {
+            account.password = None;
+            account.codes_valid_from = Some(*at);
         }
         AccountEvent::PrivacyChanged { privacy, .. } => account.privacy = *privacy,
         AccountEvent::SessionStarted {
@@ -87,7 +93,10 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         AccountEvent::SignInFailed { .. } => {}
         AccountEvent::EmailVerified { .. } => account.email_verified = true,
         AccountEvent::RoleChanged { role, .. } => account.role = *role,
-        AccountEvent::AccountBlocked { .. } => account.status = AccountStatus::Blocked,
+        AccountEvent::AccountBlocked { at } => {
+            account.status = AccountStatus::Blocked;
+            account.codes_valid_from = Some(*at);
+        }
         AccountEvent::AccountUnblocked { .. } => account.status = AccountStatus::Active,
         AccountEvent::FeaturedChanged { featured, .. } => account.featured = *featured,
         AccountEvent::PhoneChanged { phone, at, .. } => {
@@ -97,10 +106,12 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
                 .phone_changes
                 .retain(|changed| *at - *changed < chrono::Duration::days(30));
             account.phone_changes.push(*at);
+            account.codes_valid_from = Some(*at);
         }
-        AccountEvent::EmailChanged { email, .. } => {
+        AccountEvent::EmailChanged { email, at, .. } => {
             account.email = Some(email.clone());
             account.email_verified = true;
+            account.codes_valid_from = Some(*at);
         }
     }
     if let Some(at) = change_time(event) {
@@ -123,6 +134,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::RoleChanged { at, .. }
         | AccountEvent::AccountBlocked { at }
         | AccountEvent::AccountUnblocked { at }
+        | AccountEvent::UnverifiedPasswordRemoved { at }
         | AccountEvent::FeaturedChanged { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SessionStarted { .. }

@@ -120,6 +120,10 @@ pub struct Account {
     pub phone_changes: Vec<DateTime<Utc>>,
     /// Featured on listings by an administrator.
     pub featured: bool,
+    /// Codes and links issued before this instant prove nothing for this account: it is moved
+    /// by each change of credentials or identifiers (registration, password change or reset,
+    /// email or phone change, block), so that what was sent before cannot be used after.
+    pub codes_valid_from: Option<DateTime<Utc>>,
 }
 
 impl Account {

@@ -442,10 +442,17 @@ fn a_deleted_account_records_no_failed_sign_in() {
         .then_error(AccountError::NotFound);
 }
 
+fn verified() -> AccountEvent {
+    AccountEvent::EmailVerified {
+        email: Email::parse("alice@example.com").expect("email"),
+        at: t0(),
+    }
+}
+
 #[test]
 fn a_code_signs_in_without_the_password() {
     let new_session = session(7);
-    given(&[registered()])
+    given(&[registered(), verified()])
         .when(AccountCommand::StartSession {
             session_id: new_session,
             proof: Proof::Code,
@@ -472,6 +479,7 @@ fn a_password_reset_ends_every_session() {
     given(&[registered(), started(one, t0()), started(two, t0())])
         .when(AccountCommand::ResetPassword {
             new_password: hash("two"),
+            proven: IdentifierKind::Phone,
             now: t0() + Duration::hours(1),
         })
         .then(&[
@@ -495,6 +503,7 @@ fn an_email_is_verified_once_and_only_the_accounts_own() {
     account
         .when(AccountCommand::VerifyEmail {
             email: email.clone(),
+            verified_password: Some(hash("one")),
             now: t0(),
         })
         .then(&[AccountEvent::EmailVerified {
@@ -504,18 +513,168 @@ fn an_email_is_verified_once_and_only_the_accounts_own() {
     account
         .when(AccountCommand::VerifyEmail {
             email: other,
+            verified_password: None,
             now: t0(),
         })
         .then_error(AccountError::AddressMismatch);
-    given(&[
-        registered(),
+    given(&[registered(), verified()])
+        .when(AccountCommand::VerifyEmail {
+            email,
+            verified_password: None,
+            now: t0(),
+        })
+        .then_error(AccountError::EmailAlreadyVerified);
+}
+
+#[test]
+fn the_first_proof_of_an_address_without_the_password_removes_it_and_ends_every_session() {
+    let email = Email::parse("alice@example.com").unwrap();
+    let (one, two) = (session(1), session(2));
+    let later = t0() + Duration::hours(1);
+    let account = given(&[registered(), started(one, t0()), started(two, t0())]);
+    account
+        .when(AccountCommand::VerifyEmail {
+            email: email.clone(),
+            verified_password: None,
+            now: later,
+        })
+        .then(&[
+            AccountEvent::EmailVerified {
+                email: email.clone(),
+                at: later,
+            },
+            AccountEvent::UnverifiedPasswordRemoved { at: later },
+            AccountEvent::SessionsEnded {
+                session_ids: vec![one, two],
+                reason: SessionEndReason::AddressProven,
+                at: later,
+            },
+        ]);
+    // The password the squatter chose no longer signs in.
+    let after = [
         AccountEvent::EmailVerified {
             email: email.clone(),
-            at: t0(),
+            at: later,
         },
-    ])
-    .when(AccountCommand::VerifyEmail { email, now: t0() })
-    .then_error(AccountError::EmailAlreadyVerified);
+        AccountEvent::UnverifiedPasswordRemoved { at: later },
+    ]
+    .iter()
+    .fold(account.0.clone(), |state, event| state.evolve(event));
+    assert_eq!(after.password, None);
+    assert!(after.email_verified);
+    Given(after)
+        .when(AccountCommand::StartSession {
+            session_id: session(3),
+            proof: Proof::Password(hash("one")),
+            identifier: IdentifierKind::Email,
+            ip: None,
+            user_agent: None,
+            expires_at: later + Duration::days(14),
+            now: later,
+        })
+        .then_error(AccountError::InvalidCredentials);
+    // A wrong password shown with the proof changes nothing.
+    account
+        .when(AccountCommand::VerifyEmail {
+            email,
+            verified_password: Some(hash("guess")),
+            now: later,
+        })
+        .then_error(AccountError::InvalidCredentials);
+}
+
+#[test]
+fn signing_in_by_a_mailed_code_proves_an_unverified_address() {
+    let (old, new) = (session(1), session(7));
+    let later = t0() + Duration::hours(1);
+    given(&[registered(), started(old, t0())])
+        .when(AccountCommand::StartSession {
+            session_id: new,
+            proof: Proof::Code,
+            identifier: IdentifierKind::Email,
+            ip: None,
+            user_agent: None,
+            expires_at: later + Duration::days(14),
+            now: later,
+        })
+        .then(&[
+            AccountEvent::EmailVerified {
+                email: Email::parse("alice@example.com").unwrap(),
+                at: later,
+            },
+            AccountEvent::UnverifiedPasswordRemoved { at: later },
+            AccountEvent::SessionsEnded {
+                session_ids: vec![old],
+                reason: SessionEndReason::AddressProven,
+                at: later,
+            },
+            AccountEvent::SessionStarted {
+                session_id: new,
+                identifier: IdentifierKind::Email,
+                method: SignInMethod::Code,
+                ip: None,
+                user_agent: None,
+                expires_at: later + Duration::days(14),
+                at: later,
+            },
+        ]);
+}
+
+#[test]
+fn a_reset_by_mail_proves_the_address() {
+    let later = t0() + Duration::hours(1);
+    given(&[registered()])
+        .when(AccountCommand::ResetPassword {
+            new_password: hash("two"),
+            proven: IdentifierKind::Email,
+            now: later,
+        })
+        .then(&[
+            AccountEvent::EmailVerified {
+                email: Email::parse("alice@example.com").unwrap(),
+                at: later,
+            },
+            AccountEvent::PasswordChanged {
+                password: hash("two"),
+                at: later,
+            },
+        ]);
+}
+
+#[test]
+fn credential_and_identifier_changes_move_the_instant_codes_count_from() {
+    let later = t0() + Duration::hours(1);
+    let base = given(&[registered()]).0;
+    assert_eq!(base.codes_valid_from, Some(t0()));
+    for event in [
+        AccountEvent::PasswordChanged {
+            password: hash("two"),
+            at: later,
+        },
+        AccountEvent::EmailChanged {
+            email: Email::parse("alice@new.example").unwrap(),
+            previous: None,
+            at: later,
+        },
+        AccountEvent::PhoneChanged {
+            phone: crate::domain::values::Phone::parse("+8613812345678").unwrap(),
+            previous: None,
+            at: later,
+        },
+        AccountEvent::AccountBlocked { at: later },
+        AccountEvent::UnverifiedPasswordRemoved { at: later },
+    ] {
+        assert_eq!(
+            base.clone().evolve(&event).codes_valid_from,
+            Some(later),
+            "{event:?}"
+        );
+    }
+    let profile = AccountEvent::ProfileUpdated {
+        changes: ProfileChanges::default(),
+        at: later,
+    };
+    assert_eq!(base.evolve(&profile).codes_valid_from, Some(t0()));
 }
 
 #[test]

@@ -151,6 +151,8 @@ impl DomainEvent for CodeEvent {
 pub struct CurrentCode {
     /// Keyed hash of the code.
     pub code_hash: String,
+    /// When it was issued.
+    pub issued_at: DateTime<Utc>,
     /// Expiry.
     pub expires_at: DateTime<Utc>,
     /// Wrong tries left.
@@ -196,6 +198,7 @@ impl Aggregate for Codes {
                 self.issued_at.push(*at);
                 self.current = Some(CurrentCode {
                     code_hash: code_hash.clone(),
+                    issued_at: *at,
                     expires_at: *expires_at,
                     attempts_left: MAX_ATTEMPTS,
                     used: false,
@@ -268,6 +271,10 @@ pub enum CodeCommand {
         presented: Presented,
         /// Spend it if right.
         consume: bool,
+        /// A code or link issued before this instant is refused: the account it would prove
+        /// something for changed its credentials or identifiers since
+        /// (`Account::codes_valid_from`).
+        issued_after: Option<DateTime<Utc>>,
         /// The clock.
         now: DateTime<Utc>,
     },
@@ -337,9 +344,10 @@ pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, Cod
         CodeCommand::Check {
             presented: Presented::Link(link_hash),
             consume,
+            issued_after,
             now,
         } => {
-            let Some(current) = &codes.current else {
+            let Some(current) = live_for(codes, issued_after) else {
                 return Err(CodeError::Invalid);
             };
             let (Some(expected), Some(expires_at)) = (&current.link_hash, current.link_expires_at)
@@ -362,9 +370,10 @@ pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, Cod
         CodeCommand::Check {
             presented: Presented::Code(code_hash),
             consume,
+            issued_after,
             now,
         } => {
-            let Some(current) = &codes.current else {
+            let Some(current) = live_for(codes, issued_after) else {
                 return Err(CodeError::Invalid);
             };
             if current.used || current.attempts_left == 0 {
@@ -386,6 +395,14 @@ pub fn decide(codes: &Codes, command: CodeCommand) -> Result<Vec<CodeEvent>, Cod
             })
         }
     }
+}
+
+/// The current code, unless it was issued before `issued_after`: then it is as good as none.
+fn live_for(codes: &Codes, issued_after: Option<DateTime<Utc>>) -> Option<&CurrentCode> {
+    codes
+        .current
+        .as_ref()
+        .filter(|current| issued_after.is_none_or(|after| current.issued_at >= after))
 }
 
 fn seconds_up(duration: Duration) -> i64 {

@@ -23,6 +23,7 @@ fn check(hash: &str, consume: bool, now: DateTime<Utc>) -> CodeCommand {
     CodeCommand::Check {
         presented: Presented::Code(hash.into()),
         consume,
+        issued_after: None,
         now,
     }
 }
@@ -178,6 +179,7 @@ fn a_link_issued_with_a_code_works_once_until_it_expires() {
     let by_link = |hash: &str, now| CodeCommand::Check {
         presented: Presented::Link(hash.into()),
         consume: true,
+        issued_after: None,
         now,
     };
     let hour = t0() + Duration::hours(1);
@@ -196,4 +198,47 @@ fn a_link_issued_with_a_code_works_once_until_it_expires() {
     assert_eq!(results[3], Err(CodeError::Invalid), "once");
     let (_, results) = run(vec![with_link, by_link("link", t0() + Duration::hours(24))]);
     assert_eq!(results[1], Err(CodeError::Expired));
+}
+
+#[test]
+fn codes_and_links_issued_before_the_accounts_last_credential_change_are_refused() {
+    let with_link = CodeCommand::Issue {
+        channel: Channel::Email,
+        target: "a@example.com".into(),
+        purpose: Purpose::ResetPassword,
+        code_hash: "right".into(),
+        sealed_code: "v1.sealed".into(),
+        deliver: true,
+        locale: "en".into(),
+        link: Some(NewLink {
+            hash: "link".into(),
+            sealed: "v1.link".into(),
+            lifetime: Duration::hours(1),
+        }),
+        now: t0(),
+    };
+    let (codes, _) = run(vec![with_link]);
+    let changed = t0() + Duration::minutes(1);
+    for presented in [
+        Presented::Code("right".into()),
+        Presented::Link("link".into()),
+    ] {
+        let stale = CodeCommand::Check {
+            presented: presented.clone(),
+            consume: true,
+            issued_after: Some(changed),
+            now: changed,
+        };
+        assert_eq!(decide(&codes, stale), Err(CodeError::Invalid));
+        let current = CodeCommand::Check {
+            presented,
+            consume: true,
+            issued_after: Some(t0()),
+            now: changed,
+        };
+        assert_eq!(
+            decide(&codes, current),
+            Ok(vec![CodeEvent::CodeUsed { at: changed }])
+        );
+    }
 }

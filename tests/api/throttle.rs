@@ -1,0 +1,160 @@
+//! Guessing in parallel: every password check is counted before it runs, so however many
+//! requests arrive at once, no more checks run than the limits allow.
+
+use crate::helpers::{Answer, PASSWORD, TestApp, spawn_app, spawn_behind_proxy};
+use chrono::Duration;
+use futures::future::join_all;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const WRONG: &str = "not the password at all";
+
+/// How many answers had each status.
+fn count(answers: &[Answer], status: u16) -> usize {
+    answers.iter().filter(|a| a.status == status).count()
+}
+
+/// Failed sign-ins the account's history records: one for each password checked and wrong.
+async fn recorded_failures(app: &TestApp, account: uuid::Uuid) -> usize {
+    app.event_types(account)
+        .await
+        .iter()
+        .filter(|t| *t == "SignInFailed")
+        .count()
+}
+
+#[tokio::test]
+async fn forty_wrong_passwords_at_once_for_one_email_check_at_most_three() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let answers = join_all((0..40).map(|_| app.sign_in(&user.email, WRONG))).await;
+    assert_eq!(count(&answers, 401), 3, "checked and refused");
+    assert_eq!(count(&answers, 428), 37, "refused before any check");
+    for answer in answers.iter().filter(|a| a.status == 428) {
+        answer.assert_problem(428, "captcha_required");
+    }
+    assert_eq!(recorded_failures(&app, user.id).await, 3);
+
+    // The right password does not slip through either while the identifier is held back.
+    let answers = join_all((0..30).map(|_| app.sign_in(&user.email, PASSWORD))).await;
+    assert_eq!(count(&answers, 428), 30);
+}
+
+#[tokio::test]
+async fn forty_accounts_tried_at_once_from_one_address_check_at_most_twenty() {
+    let app = spawn_behind_proxy(|_| {}).await;
+    let users = join_all((0..40).map(|_| app.new_user())).await;
+    let answers = join_all(users.iter().map(|user| {
+        app.post_from(
+            "198.51.100.23",
+            "/v1/sessions",
+            json!({"email": user.email, "password": WRONG}),
+        )
+    }))
+    .await;
+    assert_eq!(count(&answers, 401), 20, "checked and refused");
+    assert_eq!(count(&answers, 428), 20, "refused before any check");
+    let mut checked = 0;
+    for user in &users {
+        checked += recorded_failures(&app, user.id).await;
+    }
+    assert_eq!(checked, 20);
+    // Another address is not held back.
+    let other = app
+        .post_from(
+            "198.51.100.24",
+            "/v1/sessions",
+            json!({"email": users[0].email, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(other.status, 201, "{}", other.body);
+}
+
+#[tokio::test]
+async fn successful_sign_ins_do_not_use_up_the_addresss_allowance() {
+    let app = spawn_behind_proxy(|config| config.sign_in_failures_per_address = 5).await;
+    let user = app.new_user().await;
+    let right = json!({"email": user.email, "password": PASSWORD});
+    // One after the other: attempts still in flight count against the limit until they end.
+    for _ in 0..30 {
+        let answer = app
+            .post_from("198.51.100.30", "/v1/sessions", right.clone())
+            .await;
+        assert_eq!(answer.status, 201, "{}", answer.body);
+    }
+    // Its failures are still counted: five, and the sixth try needs a captcha.
+    for n in 0..5 {
+        let wrong = json!({"email": format!("other-{n}@example.com"), "password": WRONG});
+        app.post_from("198.51.100.30", "/v1/sessions", wrong)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+    app.post_from("198.51.100.30", "/v1/sessions", right)
+        .await
+        .assert_problem(428, "captcha_required");
+}
+
+/// A password re-check by a signed-in caller: change of password or deletion.
+async fn recheck(app: &TestApp, token: &str, deleting: bool, password: &str) -> Answer {
+    let (method, path, body): (Method, &str, Value) = if deleting {
+        (Method::DELETE, "/v1/me", json!({"password": password}))
+    } else {
+        (
+            Method::PUT,
+            "/v1/me/password",
+            json!({"current_password": password, "new_password": "a wholly new horse battery"}),
+        )
+    };
+    app.send(method, path, Some(token), Some(body), &[]).await
+}
+
+#[tokio::test]
+async fn a_stolen_session_cannot_guess_the_password_of_signed_in_actions() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Thirty guesses at once, at both actions that re-check the password.
+    let answers = join_all((0..30).map(|n| recheck(&app, &user.token, n % 2 == 0, WRONG))).await;
+    assert_eq!(count(&answers, 403), 5, "checked and refused");
+    assert_eq!(count(&answers, 429), 25, "refused before any check");
+    for answer in answers.iter().filter(|a| a.status == 429) {
+        answer.assert_problem(429, "too_many_requests");
+        assert!((1..=1800).contains(&answer.retry_after()));
+    }
+    // Even the right password waits for the window to pass...
+    recheck(&app, &user.token, false, PASSWORD)
+        .await
+        .assert_problem(429, "too_many_requests");
+    assert_eq!(app.count_events(Some("PasswordChanged")).await, 0);
+    // ...and then works, and a success clears the count.
+    app.clock
+        .advance(Duration::minutes(30) + Duration::seconds(1));
+    for _ in 0..4 {
+        recheck(&app, &user.token, true, WRONG)
+            .await
+            .assert_problem(403, "wrong_password");
+    }
+    let changed = recheck(&app, &user.token, false, PASSWORD).await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    for _ in 0..5 {
+        recheck(&app, &user.token, true, WRONG)
+            .await
+            .assert_problem(403, "wrong_password");
+    }
+}
+
+#[tokio::test]
+async fn the_password_kept_at_verification_is_counted_like_every_re_check() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Each try names a code that was never sent: the password is checked first.
+    let answers = join_all((0..30).map(|_| {
+        app.post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": "000000", "password": WRONG}),
+        )
+    }))
+    .await;
+    assert_eq!(count(&answers, 403), 5, "checked and refused");
+    assert_eq!(count(&answers, 429), 25, "refused before any check");
+}
