@@ -14,6 +14,7 @@
 mod templates;
 
 use crate::domain::code::Channel;
+use crate::domain::values::{Email, Phone};
 use crate::secrets::SecretBox;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, consumer};
@@ -363,6 +364,19 @@ impl MailWorker {
     }
 
     async fn send(&self, event_id: Uuid, data: &CodeIssuedData) -> Result<(), SendError> {
+        // Only to a target the service itself would accept, in its canonical form: an event
+        // written by another deployment or before today's rules may hold one it refuses (a
+        // quoted local part that some mail servers route elsewhere, say).
+        let to = match data.channel {
+            Channel::Email => Email::parse(&data.target).map(|email| email.as_str().to_owned()),
+            Channel::Sms => Phone::parse(&data.target).map(|phone| phone.as_str().to_owned()),
+        }
+        .map_err(|invalid| {
+            SendError::Permanent(anyhow::anyhow!(
+                "the target is not an address this service sends to: {}",
+                invalid.message
+            ))
+        })?;
         let code = self
             .secrets
             .open_text(&data.sealed_code)
@@ -370,7 +384,7 @@ impl MailWorker {
             .map_err(SendError::Permanent)?;
         if data.channel == Channel::Sms {
             let message = serde_json::json!({
-                "to": data.target,
+                "to": to,
                 "text": templates::render_sms(data.purpose, &data.locale, &code),
                 "purpose": data.purpose.as_str(),
                 "locale": data.locale,
@@ -394,10 +408,7 @@ impl MailWorker {
             None => None,
         };
         let rendered = render_code(data.purpose, &data.locale, &code, link.as_deref());
-        // What the service accepts as an address lettre sends to (`domain::values::Email`);
-        // an event written elsewhere or before that rule may still hold one it refuses.
-        let to: Mailbox = data
-            .target
+        let to: Mailbox = to
             .parse()
             .context("the target is not a mailbox")
             .map_err(SendError::Permanent)?;

@@ -1,33 +1,8 @@
 //! Administration over HTTP: roles, actions, the audit trail and time travel.
 
-use crate::helpers::{PASSWORD, TestApp, User, spawn_pipeline};
+use crate::helpers::{PASSWORD, TestApp, make_owner, spawn_pipeline};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-
-/// Makes `user` an owner with `accounts admin create`.
-async fn make_owner(app: &TestApp, user: &User) {
-    let url = app.config.database_url.clone();
-    let data_dir = app.config.data_dir.clone();
-    let email = user.email.clone();
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
-            .args(["admin", "create", "--email", &email])
-            .env("ACCOUNTS_DATABASE_URL", url)
-            .env("ACCOUNTS_DATA_DIR", data_dir)
-            .env("ACCOUNTS_NATS_URL", "nats://127.0.0.1:4222")
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("accounts admin create")
-    })
-    .await
-    .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(String::from_utf8_lossy(&output.stdout).contains("made owner"));
-}
 
 async fn post(app: &TestApp, path: &str, token: &str) -> crate::helpers::Answer {
     app.send(Method::POST, path, Some(token), None, &[]).await

@@ -25,6 +25,7 @@ pub struct TestApp {
 }
 
 /// A signed-up account and its session token.
+#[derive(Clone)]
 pub struct User {
     pub id: Uuid,
     pub token: String,
@@ -522,15 +523,39 @@ impl Drop for OwnNats {
 pub struct SmtpSink {
     port: u16,
     mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    recipients: Recipients,
+}
+
+/// What the sink answers to recipients (`RCPT TO`) and how often each was tried.
+#[derive(Clone, Default)]
+pub struct Recipients {
+    refused: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u16>>>,
+    tried: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
 #[derive(Clone)]
 struct SinkHandler {
     mails: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
     current: Vec<u8>,
+    recipients: Recipients,
 }
 
 impl mailin_embedded::Handler for SinkHandler {
+    fn rcpt(&mut self, to: &str) -> mailin_embedded::Response {
+        let to = to.trim_matches(|c| c == '<' || c == '>').to_owned();
+        *self
+            .recipients
+            .tried
+            .lock()
+            .expect("tried")
+            .entry(to.clone())
+            .or_default() += 1;
+        match self.recipients.refused.lock().expect("refused").get(&to) {
+            Some(&code) => mailin_embedded::Response::custom(code, "refused by the test".into()),
+            None => mailin_embedded::response::OK,
+        }
+    }
+
     fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
         self.current.extend_from_slice(buf);
         Ok(())
@@ -553,7 +578,29 @@ impl SmtpSink {
         Self {
             port,
             mails: Default::default(),
+            recipients: Recipients::default(),
         }
+    }
+
+    /// Answers `RCPT TO:<to>` with `code` from now on: 4xx for a failure that may pass, 5xx
+    /// for one that will not (RFC 5321, 4.2.1).
+    pub fn refuse(&self, to: &str, code: u16) {
+        self.recipients
+            .refused
+            .lock()
+            .expect("refused")
+            .insert(to.to_owned(), code);
+    }
+
+    /// How many times a mail to `to` was tried.
+    pub fn tries(&self, to: &str) -> usize {
+        self.recipients
+            .tried
+            .lock()
+            .expect("tried")
+            .get(to)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// A listening sink.
@@ -568,6 +615,7 @@ impl SmtpSink {
         let handler = SinkHandler {
             mails: self.mails.clone(),
             current: Vec::new(),
+            recipients: self.recipients.clone(),
         };
         let port = self.port;
         std::thread::spawn(move || {
@@ -782,4 +830,51 @@ pub async fn spawn_with_sms(gateway: &SmsGateway) -> TestApp {
         config.sms_webhook_url = Some(url);
     })
     .await
+}
+
+/// Makes `user` an owner with `accounts admin create`.
+pub async fn make_owner(app: &TestApp, user: &User) {
+    let url = app.config.database_url.clone();
+    let data_dir = app.config.data_dir.clone();
+    let email = user.email.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
+            .args(["admin", "create", "--email", &email])
+            .env("ACCOUNTS_DATABASE_URL", url)
+            .env("ACCOUNTS_DATA_DIR", data_dir)
+            .env("ACCOUNTS_NATS_URL", "nats://127.0.0.1:4222")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("accounts admin create")
+    })
+    .await
+    .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("made owner"));
+}
+
+/// Posts an HTML form, as a browser on the link pages does; the status and the page.
+pub async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .form(fields)
+        .send()
+        .await
+        .expect("form post");
+    (response.status(), response.text().await.expect("page"))
+}
+
+/// Asks for a password reset of `user` and returns the mail with its code and link.
+pub async fn reset_code(app: &TestApp, smtp: &SmtpSink, user: &User) -> String {
+    let asked = app
+        .post("/v1/password-reset", None, json!({"email": user.email}))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    smtp.wait_for_mail(&user.email, "Your code to reset your password")
+        .await
 }

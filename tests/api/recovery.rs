@@ -1,21 +1,12 @@
 //! Flows proven by mailed codes and links, end to end from the mail a real SMTP server gets.
 
-use crate::helpers::{PASSWORD, SmtpSink, TestApp, User, code_in, link_token_in, spawn_with_mail};
+use crate::helpers::{
+    PASSWORD, SmtpSink, code_in, form, link_token_in, reset_code, spawn_with_mail,
+};
 use reqwest::StatusCode;
 use serde_json::json;
 
 const NEW_PASSWORD: &str = "a brand new horse battery";
-
-async fn form(app: &TestApp, path: &str, fields: &[(&str, &str)]) -> (StatusCode, String) {
-    let response = app
-        .client
-        .post(format!("{}{path}", app.address))
-        .form(fields)
-        .send()
-        .await
-        .expect("form post");
-    (response.status(), response.text().await.expect("page"))
-}
 
 #[tokio::test]
 async fn signing_up_by_email_mails_a_link_that_verifies_the_address() {
@@ -104,15 +95,6 @@ async fn an_address_verifies_by_code_too() {
     )
     .await
     .assert_problem(422, "validation_failed");
-}
-
-async fn reset_code(app: &TestApp, smtp: &SmtpSink, user: &User) -> String {
-    let asked = app
-        .post("/v1/password-reset", None, json!({"email": user.email}))
-        .await;
-    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
-    smtp.wait_for_mail(&user.email, "Your code to reset your password")
-        .await
 }
 
 #[tokio::test]

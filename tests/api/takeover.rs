@@ -1,0 +1,323 @@
+//! Takeover paths: codes and links that outlive the credentials they were sent for, and an
+//! address signed up by someone who does not own it.
+
+use crate::helpers::{
+    Answer, PASSWORD, SmtpSink, TestApp, User, code_in, form, link_token_in, make_owner,
+    reset_code, spawn_with_mail,
+};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+const NEW_PASSWORD: &str = "a brand new horse battery";
+const VERIFY: &str = "Your code to verify your email address";
+const SIGN_IN: &str = "Your code to sign in";
+
+async fn reset_by_code(app: &TestApp, email: &str, code: &str) -> Answer {
+    app.post(
+        "/v1/password-reset/confirm",
+        None,
+        json!({"email": email, "code": code, "new_password": NEW_PASSWORD}),
+    )
+    .await
+}
+
+async fn reset_by_link(app: &TestApp, token: &str) -> Answer {
+    app.post(
+        "/v1/password-reset/confirm",
+        None,
+        json!({"token": token, "new_password": NEW_PASSWORD}),
+    )
+    .await
+}
+
+/// Both the code and the link of a reset mail are refused, by the API and by the page.
+async fn assert_reset_mail_is_dead(app: &TestApp, user: &User, mail: &str) {
+    let token = link_token_in(mail, "reset-password");
+    reset_by_link(app, &token)
+        .await
+        .assert_problem(400, "code_invalid");
+    reset_by_code(app, &user.email, &code_in(mail))
+        .await
+        .assert_problem(400, "code_invalid");
+    let (status, html) = form(
+        app,
+        "/reset-password",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    app.sign_in(&user.email, NEW_PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_reset_link_and_code_mailed_before() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    let changed = app
+        .put(
+            "/v1/me/password",
+            &user.token,
+            json!({"current_password": PASSWORD, "new_password": "the owner's own new phrase"}),
+        )
+        .await;
+    assert_eq!(changed.status, 204, "{}", changed.body);
+    assert_reset_mail_is_dead(&app, &user, &mail).await;
+    // A code asked for after the change works.
+    app.clock.advance(chrono::Duration::minutes(2));
+    let again = app
+        .post("/v1/password-reset", None, json!({"email": user.email}))
+        .await;
+    assert_eq!(again.status, 202);
+    let mails = smtp
+        .wait_for_mails(&user.email, "Your code to reset your password", 2)
+        .await;
+    assert_eq!(
+        reset_by_code(&app, &user.email, &code_in(&mails[1]))
+            .await
+            .status,
+        204
+    );
+}
+
+#[tokio::test]
+async fn a_completed_reset_ends_every_other_code_sent_before_it() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": user.email, "purpose": "sign_in"}),
+    )
+    .await;
+    let sign_in_code = code_in(&smtp.wait_for_mail(&user.email, SIGN_IN).await);
+    let mail = reset_code(&app, &smtp, &user).await;
+    assert_eq!(
+        reset_by_link(&app, &link_token_in(&mail, "reset-password"))
+            .await
+            .status,
+        204
+    );
+    // The reset's own code went with its link; the sign-in code mailed before is dead too.
+    reset_by_code(&app, &user.email, &code_in(&mail))
+        .await
+        .assert_problem(400, "code_invalid");
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"email": user.email, "code": sign_in_code}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn an_email_change_ends_codes_sent_to_the_old_address_even_for_its_next_holder() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let old = user.email.clone();
+    let reset = reset_code(&app, &smtp, &user).await;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": old, "purpose": "sign_in"}),
+    )
+    .await;
+    let sign_in_code = code_in(&smtp.wait_for_mail(&old, SIGN_IN).await);
+
+    let new = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": new, "purpose": "change_email"}),
+    )
+    .await;
+    let change = code_in(
+        &smtp
+            .wait_for_mail(&new, "Your code to change your email address")
+            .await,
+    );
+    let moved = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": new, "code": change}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let moved_user = User {
+        email: new.clone(),
+        ..user.clone()
+    };
+    assert_reset_mail_is_dead(&app, &moved_user, &reset).await;
+
+    // Someone else takes the old address: what was mailed to it before proves nothing for them.
+    let next = app.sign_up_email(&old).await;
+    assert_eq!(next.status, 201, "{}", next.body);
+    app.post(
+        "/v1/sessions",
+        None,
+        json!({"email": old, "code": sign_in_code}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+    reset_by_code(&app, &old, &code_in(&reset))
+        .await
+        .assert_problem(400, "code_invalid");
+}
+
+#[tokio::test]
+async fn a_block_ends_outstanding_reset_mails_even_once_lifted() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    for action in ["block", "unblock"] {
+        let answer = app
+            .send(
+                Method::POST,
+                &format!("/v1/admin/users/{}/{action}", user.id),
+                Some(&owner.token),
+                None,
+                &[],
+            )
+            .await;
+        assert!(answer.status.is_success(), "{action}: {}", answer.body);
+    }
+    assert_reset_mail_is_dead(&app, &user, &mail).await;
+}
+
+/// A squatter signs up with someone else's address and keeps the session.
+async fn squat(app: &TestApp, email: &str) -> String {
+    let squatted = app.sign_up_email(email).await;
+    assert_eq!(squatted.status, 201, "{}", squatted.body);
+    assert_eq!(squatted.body["account"]["email_verified"], false);
+    squatted.body["session"]["token"]
+        .as_str()
+        .expect("token")
+        .to_owned()
+}
+
+/// The squatter's password and session no longer work, and the log says why.
+async fn assert_squatter_is_out(app: &TestApp, email: &str, squatter: &str) {
+    app.get("/v1/me", Some(squatter))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.sign_in(email, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    assert_eq!(app.count_events(Some("UnverifiedPasswordRemoved")).await, 1);
+}
+
+#[tokio::test]
+async fn the_owner_verifying_a_squatted_address_by_its_link_locks_the_squatter_out() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = squat(&app, &email).await;
+    let mail = smtp.wait_for_mail(&email, VERIFY).await;
+    let (status, html) = form(
+        &app,
+        "/verify-email",
+        &[("token", &link_token_in(&mail, "verify-email"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    assert_squatter_is_out(&app, &email, &squatter).await;
+
+    // The owner sets a password by reset, from a mail the squatter never sees.
+    let owner = User {
+        id: uuid::Uuid::nil(),
+        token: String::new(),
+        email: email.clone(),
+    };
+    let reset = reset_code(&app, &smtp, &owner).await;
+    assert_eq!(
+        reset_by_code(&app, &email, &code_in(&reset)).await.status,
+        204
+    );
+    let signed_in = app.sign_in(&email, NEW_PASSWORD).await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+    assert_eq!(signed_in.body["account"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn the_owner_signing_in_by_a_mailed_code_locks_the_squatter_out() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = squat(&app, &email).await;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": email, "purpose": "sign_in"}),
+    )
+    .await;
+    let code = code_in(&smtp.wait_for_mail(&email, SIGN_IN).await);
+    let signed_in = app
+        .post("/v1/sessions", None, json!({"email": email, "code": code}))
+        .await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+    assert_squatter_is_out(&app, &email, &squatter).await;
+    let token = signed_in.body["token"].as_str().unwrap();
+    let me = app.get("/v1/me", Some(token)).await;
+    assert_eq!(me.body["email_verified"], true, "{}", me.body);
+    let history = app
+        .get("/v1/me/events?types=SessionsEnded", Some(token))
+        .await;
+    assert_eq!(
+        history.body["events"][0]["data"]["reason"], "address_proven",
+        "{}",
+        history.body
+    );
+}
+
+#[tokio::test]
+async fn the_owner_verifying_with_the_password_keeps_it_and_the_session() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let code = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
+    // A wrong password spends nothing: the code still works with the right one.
+    app.post(
+        "/v1/email-verification/confirm",
+        None,
+        json!({"email": user.email, "code": code, "password": "somebody's guess here"}),
+    )
+    .await
+    .assert_problem(403, "wrong_password");
+    let confirmed = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 204, "{}", confirmed.body);
+    assert_eq!(app.get("/v1/me", Some(&user.token)).await.status, 200);
+    assert_eq!(app.sign_in(&user.email, PASSWORD).await.status, 201);
+    assert_eq!(app.count_events(Some("UnverifiedPasswordRemoved")).await, 0);
+}
+
+#[tokio::test]
+async fn a_reset_by_mail_verifies_the_address() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    assert_eq!(
+        reset_by_code(&app, &user.email, &code_in(&mail))
+            .await
+            .status,
+        204
+    );
+    let signed_in = app.sign_in(&user.email, NEW_PASSWORD).await;
+    assert_eq!(signed_in.body["account"]["email_verified"], true);
+}
