@@ -24,6 +24,35 @@ fn argon2id() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// How many password checks a second `concurrency` hashes at once (the number of cores when
+/// `None`) make over `duration`: the most sign-ins a second this machine can answer.
+pub async fn verifications_per_second(
+    concurrency: Option<usize>,
+    duration: std::time::Duration,
+) -> anyhow::Result<f64> {
+    let concurrency = concurrency.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let hasher = PasswordHasher::new(concurrency, SecretBox::random()).await?;
+    let password = Password::parse("correct horse battery staple", &[])
+        .map_err(|invalid| anyhow::anyhow!(invalid.message))?;
+    let sealed = hasher.hash(&password).await?;
+    let started = std::time::Instant::now();
+    let checks = futures::future::join_all((0..concurrency * 2).map(|_| {
+        let (hasher, sealed, password) = (hasher.clone(), sealed.clone(), password.clone());
+        async move {
+            let mut done = 0_u64;
+            while started.elapsed() < duration {
+                hasher.verify(password.expose(), Some(&sealed)).await;
+                done += 1;
+            }
+            done
+        }
+    }))
+    .await;
+    Ok(checks.iter().sum::<u64>() as f64 / started.elapsed().as_secs_f64())
+}
+
 /// Hashes and verifies passwords.
 #[derive(Clone)]
 pub struct PasswordHasher {

@@ -50,6 +50,17 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Measure the password checks a second this machine makes with the service's argon2id
+    /// parameters at a hash concurrency: the ceiling of sign-in throughput, which
+    /// `scripts/bench` prints beside the measured sign-ins.
+    HashCeiling {
+        /// How long to measure, in seconds.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Hashes at once (the service's `--hash-concurrency`); the number of cores when absent.
+        #[arg(long)]
+        concurrency: Option<usize>,
+    },
     /// Write the JSON Schemas of the events (the envelope and each event type's data) into a
     /// folder, one file each; without a folder, print them all as one JSON object.
     EventSchemas {
@@ -169,6 +180,18 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Openapi => {
             println!("{}", accounts::api::openapi_json());
+            Ok(())
+        }
+        Command::HashCeiling {
+            seconds,
+            concurrency,
+        } => {
+            let rate = accounts::credentials::verifications_per_second(
+                concurrency,
+                std::time::Duration::from_secs_f64(seconds),
+            )
+            .await?;
+            println!("{rate:.1}");
             Ok(())
         }
         Command::EventSchemas { folder: None } => {

@@ -298,7 +298,10 @@ impl AdminApi {
         let filter = crate::store::users::AdminFilter {
             q: q.0,
             ids,
-            email: email.0,
+            // An address in any spelling finds the account that holds it.
+            email: email
+                .0
+                .map(|raw| Email::parse(&raw).map_or(raw, |email| email.as_str().to_owned())),
             email_verified: email_verified.0,
             blocked: blocked.0,
             featured: featured.0,

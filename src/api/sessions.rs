@@ -148,8 +148,13 @@ pub struct SessionsApi;
 impl SessionsApi {
     /// Sign in
     ///
-    /// Starts a session for an email or username and password. A wrong password and an
-    /// unknown account get the same `401 invalid_credentials`, in about the same time.
+    /// Starts a session for an email, username or phone and its password, or for an email or
+    /// phone and a `sign_in` code sent to it. A wrong password and an unknown account get the
+    /// same `401 invalid_credentials`, in about the same time. Each password attempt is counted
+    /// before it is checked: after 3 failures for the identifier, or 20 from the client
+    /// address, within 30 minutes, `428 captcha_required` until a solved captcha comes with it.
+    /// A mailed code proves the address: on an account whose address was not verified, it
+    /// verifies it, removes the password set before and ends every other session.
     #[oai(path = "/v1/sessions", method = "post", operation_id = "signIn")]
     async fn sign_in(
         &self,

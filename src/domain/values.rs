@@ -173,20 +173,31 @@ impl Phone {
     /// Parses a phone number into E.164.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let raw = raw.trim();
-        let parsed = (raw.len() <= Self::MAX_INPUT_LEN)
-            .then(|| phonenumber::parse(Some(phonenumber::country::Id::CN), raw).ok())
+        let e164 = (raw.len() <= Self::MAX_INPUT_LEN)
+            .then(|| Self::e164(raw))
             .flatten()
-            .filter(|number| number.is_valid() && number.extension().is_none());
-        match parsed {
-            Some(number) => Ok(Self(
-                number.format().mode(phonenumber::Mode::E164).to_string(),
-            )),
+            // The canonical form must read back as itself, or two spellings could still part.
+            .filter(|e164| Self::e164(e164).as_ref() == Some(e164));
+        match e164 {
+            Some(e164) => Ok(Self(e164)),
             None => Err(InvalidValue::new(
                 "invalid_phone",
                 "this is not a valid phone number: give it in international form \
                  (+8613812345678) or as an 11-digit mainland China mobile number",
             )),
         }
+    }
+
+    /// The number in E.164, when libphonenumber's metadata reads `text` as a valid number
+    /// without an extension. The default region (mainland China) is given only for numbers
+    /// without `+`: given for international ones, the `phonenumber` crate strips the default
+    /// region's national prefixes from them (`+5511912341066` read as `+55341066`).
+    fn e164(text: &str) -> Option<String> {
+        let region = (!text.starts_with('+')).then_some(phonenumber::country::Id::CN);
+        phonenumber::parse(region, text)
+            .ok()
+            .filter(|number| number.is_valid() && number.extension().is_none())
+            .map(|number| number.format().mode(phonenumber::Mode::E164).to_string())
     }
 
     /// The number in E.164 form.
@@ -472,6 +483,22 @@ mod tests {
     }
 
     #[test]
+    fn a_canonical_email_reads_back_as_itself() {
+        for raw in [
+            "u@Bücher.example",
+            "v@ｍａｉｌ.example.org",
+            "w@例子.中国",
+            "First.Last+tag@Example.COM",
+            "x@ÉCOLE.fr",
+            "y@straße.de",
+            "z@ΑΒΓ.gr",
+        ] {
+            let canonical = canonical_email(raw).unwrap_or_else(|code| panic!("{raw}: {code}"));
+            assert_eq!(canonical_email(&canonical), Ok(canonical.clone()), "{raw}");
+        }
+    }
+
+    #[test]
     fn stored_emails_in_an_older_spelling_read_canonical() {
         let read = |stored: &str| -> Email {
             serde_json::from_value(serde_json::json!(stored)).expect("reads")
@@ -549,6 +576,30 @@ mod tests {
                     "{spelling}"
                 );
             }
+        }
+    }
+
+    #[test]
+    fn a_canonical_phone_reads_back_as_itself() {
+        for raw in [
+            "13812345678",
+            "+5511912341066",
+            "+61412000001",
+            "+4915123456789",
+            "+447911123456",
+            "+14155550100",
+            "+390612345678",
+            "+79123456789",
+            "+819012345678",
+            "+525512345678",
+            "+5491123456789",
+            "+33612345678",
+            "+919876543210",
+            "+85291234567",
+            "+886912345678",
+        ] {
+            let canonical = canonical_phone(raw).unwrap_or_else(|code| panic!("{raw}: {code}"));
+            assert_eq!(canonical_phone(&canonical), Ok(canonical.clone()), "{raw}");
         }
     }
 

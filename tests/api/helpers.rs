@@ -878,3 +878,22 @@ pub async fn reset_code(app: &TestApp, smtp: &SmtpSink, user: &User) -> String {
     smtp.wait_for_mail(&user.email, "Your code to reset your password")
         .await
 }
+
+/// Asks `POST /v1/codes` for a mailed code and returns it from the mail about `subject`.
+pub async fn mailed_code(
+    app: &TestApp,
+    smtp: &SmtpSink,
+    to: &str,
+    purpose: &str,
+    subject: &str,
+) -> String {
+    let sent = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "email", "to": to, "purpose": purpose}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    code_in(&smtp.wait_for_mail(to, subject).await)
+}

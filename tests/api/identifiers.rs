@@ -99,6 +99,82 @@ async fn another_spelling_of_a_held_address_is_taken_for_email_changes_and_admin
     )
     .await
     .assert_problem(409, "email_taken");
+    // An administrator finds the account by any spelling of its address.
+    let found = app
+        .get(
+            &format!(
+                "/v1/admin/users?email={local}@BÜCHER.example&min_position={}",
+                held.position()
+            ),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(found.status, 200, "{}", found.body);
+    assert_eq!(found.body["items"][0]["id"], held.body["account"]["id"]);
+}
+
+#[tokio::test]
+async fn claims_stored_in_an_older_spelling_are_rewritten_and_collisions_left_alone() {
+    let app = spawn_app().await;
+    let first = app.new_user().await;
+    let second = app.new_user().await;
+    let local = fresh("old");
+    // As an older version stored them: a U-label domain, a trunk 0 after the country code.
+    let set_claim = |kind: &'static str, value: String, account: uuid::Uuid| {
+        let db = &app.db;
+        async move {
+            db.execute(
+                "UPDATE unique_claims SET value = $2 WHERE kind = $1 AND stream_id = $3",
+                &[&kind, &value, &account],
+            )
+            .await
+            .expect("claim");
+        }
+    };
+    set_claim("email", format!("{local}@bücher.example"), first.id).await;
+    // The second account holds another spelling of the same mailbox, claimed later.
+    set_claim("email", format!("{local}@BÜCHER.example"), second.id).await;
+    app.db
+        .execute(
+            "INSERT INTO unique_claims (kind, value, stream_id) VALUES ('phone', '+610412000001', $1)",
+            &[&first.id],
+        )
+        .await
+        .expect("phone claim");
+
+    let client: &tokio_postgres::Client = &app.db;
+    let (rewritten, collided) = accounts::store::claims::canonicalize_stored(client)
+        .await
+        .expect("rewrite");
+    assert_eq!((rewritten, collided), (2, 1));
+    let holder = |kind: &'static str, value: String| {
+        let db = &app.db;
+        async move {
+            accounts::store::claims::holder(
+                db,
+                match kind {
+                    "email" => accounts::store::claims::ClaimKind::Email,
+                    _ => accounts::store::claims::ClaimKind::Phone,
+                },
+                &value,
+            )
+            .await
+            .expect("holder")
+        }
+    };
+    assert_eq!(
+        holder("email", format!("{local}@xn--bcher-kva.example")).await,
+        Some(first.id)
+    );
+    assert_eq!(holder("phone", "+61412000001".into()).await, Some(first.id));
+    // Taken in every spelling now, and the rewrite is done: running it again changes nothing.
+    app.sign_up_email(&format!("{local}@bücher.example"))
+        .await
+        .assert_problem(409, "email_taken");
+    let again = accounts::store::claims::canonicalize_stored(client)
+        .await
+        .expect("rewrite");
+    assert_eq!(again, (0, 1));
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Flows proven by mailed codes and links, end to end from the mail a real SMTP server gets.
 
 use crate::helpers::{
-    PASSWORD, SmtpSink, code_in, form, link_token_in, reset_code, spawn_with_mail,
+    PASSWORD, SmtpSink, code_in, form, link_token_in, mailed_code, reset_code, spawn_with_mail,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -291,17 +291,8 @@ async fn changing_the_email_address_with_a_code_sent_to_it() {
     let app = spawn_with_mail(&smtp).await;
     let user = app.new_user().await;
     let new = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
-    app.post(
-        "/v1/codes",
-        None,
-        json!({"channel": "email", "to": new, "purpose": "change_email"}),
-    )
-    .await;
-    let code = code_in(
-        &smtp
-            .wait_for_mail(&new, "Your code to change your email address")
-            .await,
-    );
+    let subject = "Your code to change your email address";
+    let code = mailed_code(&app, &smtp, &new, "change_email", subject).await;
     let wrong = app
         .put(
             "/v1/me/email",

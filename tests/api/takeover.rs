@@ -2,8 +2,8 @@
 //! address signed up by someone who does not own it.
 
 use crate::helpers::{
-    Answer, PASSWORD, SmtpSink, TestApp, User, code_in, form, link_token_in, make_owner,
-    reset_code, spawn_with_mail,
+    Answer, PASSWORD, SmtpSink, TestApp, User, code_in, form, link_token_in, mailed_code,
+    make_owner, reset_code, spawn_with_mail,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -88,13 +88,7 @@ async fn a_completed_reset_ends_every_other_code_sent_before_it() {
     let smtp = SmtpSink::start().await;
     let app = spawn_with_mail(&smtp).await;
     let user = app.new_user().await;
-    app.post(
-        "/v1/codes",
-        None,
-        json!({"channel": "email", "to": user.email, "purpose": "sign_in"}),
-    )
-    .await;
-    let sign_in_code = code_in(&smtp.wait_for_mail(&user.email, SIGN_IN).await);
+    let sign_in_code = mailed_code(&app, &smtp, &user.email, "sign_in", SIGN_IN).await;
     let mail = reset_code(&app, &smtp, &user).await;
     assert_eq!(
         reset_by_link(&app, &link_token_in(&mail, "reset-password"))
@@ -122,26 +116,11 @@ async fn an_email_change_ends_codes_sent_to_the_old_address_even_for_its_next_ho
     let user = app.new_user().await;
     let old = user.email.clone();
     let reset = reset_code(&app, &smtp, &user).await;
-    app.post(
-        "/v1/codes",
-        None,
-        json!({"channel": "email", "to": old, "purpose": "sign_in"}),
-    )
-    .await;
-    let sign_in_code = code_in(&smtp.wait_for_mail(&old, SIGN_IN).await);
+    let sign_in_code = mailed_code(&app, &smtp, &old, "sign_in", SIGN_IN).await;
 
     let new = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
-    app.post(
-        "/v1/codes",
-        None,
-        json!({"channel": "email", "to": new, "purpose": "change_email"}),
-    )
-    .await;
-    let change = code_in(
-        &smtp
-            .wait_for_mail(&new, "Your code to change your email address")
-            .await,
-    );
+    let subject = "Your code to change your email address";
+    let change = mailed_code(&app, &smtp, &new, "change_email", subject).await;
     let moved = app
         .put(
             "/v1/me/email",
@@ -254,13 +233,7 @@ async fn the_owner_signing_in_by_a_mailed_code_locks_the_squatter_out() {
     let app = spawn_with_mail(&smtp).await;
     let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
     let squatter = squat(&app, &email).await;
-    app.post(
-        "/v1/codes",
-        None,
-        json!({"channel": "email", "to": email, "purpose": "sign_in"}),
-    )
-    .await;
-    let code = code_in(&smtp.wait_for_mail(&email, SIGN_IN).await);
+    let code = mailed_code(&app, &smtp, &email, "sign_in", SIGN_IN).await;
     let signed_in = app
         .post("/v1/sessions", None, json!({"email": email, "code": code}))
         .await;

@@ -159,12 +159,13 @@ fn a_target_has_one_stream_per_channel_and_purpose() {
     );
 }
 
-#[test]
-fn a_link_issued_with_a_code_works_once_until_it_expires() {
-    let with_link = CodeCommand::Issue {
+/// A code issued at `t0` with a link valid for `lifetime`; the code's hash is "code", the
+/// link's "link".
+fn issue_with_link(purpose: Purpose, lifetime: Duration) -> CodeCommand {
+    CodeCommand::Issue {
         channel: Channel::Email,
         target: "ada@example.com".into(),
-        purpose: Purpose::VerifyEmail,
+        purpose,
         code_hash: "code".into(),
         sealed_code: "v1.sealed".into(),
         deliver: true,
@@ -172,10 +173,15 @@ fn a_link_issued_with_a_code_works_once_until_it_expires() {
         link: Some(NewLink {
             hash: "link".into(),
             sealed: "v1.link".into(),
-            lifetime: Duration::hours(24),
+            lifetime,
         }),
         now: t0(),
-    };
+    }
+}
+
+#[test]
+fn a_link_issued_with_a_code_works_once_until_it_expires() {
+    let with_link = issue_with_link(Purpose::VerifyEmail, Duration::hours(24));
     let by_link = |hash: &str, now| CodeCommand::Check {
         presented: Presented::Link(hash.into()),
         consume: true,
@@ -202,25 +208,11 @@ fn a_link_issued_with_a_code_works_once_until_it_expires() {
 
 #[test]
 fn codes_and_links_issued_before_the_accounts_last_credential_change_are_refused() {
-    let with_link = CodeCommand::Issue {
-        channel: Channel::Email,
-        target: "a@example.com".into(),
-        purpose: Purpose::ResetPassword,
-        code_hash: "right".into(),
-        sealed_code: "v1.sealed".into(),
-        deliver: true,
-        locale: "en".into(),
-        link: Some(NewLink {
-            hash: "link".into(),
-            sealed: "v1.link".into(),
-            lifetime: Duration::hours(1),
-        }),
-        now: t0(),
-    };
+    let with_link = issue_with_link(Purpose::ResetPassword, Duration::hours(1));
     let (codes, _) = run(vec![with_link]);
     let changed = t0() + Duration::minutes(1);
     for presented in [
-        Presented::Code("right".into()),
+        Presented::Code("code".into()),
         Presented::Link("link".into()),
     ] {
         let stale = CodeCommand::Check {
