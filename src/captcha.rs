@@ -111,7 +111,12 @@ impl Captcha {
         let mut mac = self.mac();
         mac.update(solution.challenge.as_bytes());
         mac.verify_slice(&signed).map_err(|_| CaptchaError::Wrong)?;
-        if hash(&solution.salt, solution.number) != solution.challenge {
+        // The signature covers `salt + number` only as one string: digits moved between the
+        // number and the salt's expiry keep the hash. So the number must be one this service
+        // draws, and the expiry no later than a challenge issued now would have.
+        if solution.number > MAX_NUMBER
+            || hash(&solution.salt, solution.number) != solution.challenge
+        {
             return Err(CaptchaError::Wrong);
         }
         let expires = solution
@@ -120,6 +125,9 @@ impl Captcha {
             .and_then(|(_, rest)| rest.split('&').next())
             .and_then(|seconds| seconds.parse::<i64>().ok())
             .ok_or(CaptchaError::Wrong)?;
+        if expires > (now + LIFETIME).timestamp() {
+            return Err(CaptchaError::Wrong);
+        }
         if now.timestamp() > expires {
             return Err(CaptchaError::Expired);
         }
@@ -225,6 +233,43 @@ mod tests {
         };
         assert_eq!(
             captcha.verify(&payload(&forged), now()),
+            Err(CaptchaError::Wrong)
+        );
+    }
+
+    #[test]
+    fn digits_moved_from_the_number_into_the_expiry_do_not_extend_a_challenge() {
+        let captcha = Captcha::new([7; 32]);
+        // A challenge whose number has several digits, so some can be moved.
+        let (challenge, solution) = std::iter::repeat_with(|| captcha.challenge(now()))
+            .find_map(|challenge| {
+                let solution = solve(&challenge)?;
+                (solution.number >= 100).then_some((challenge, solution))
+            })
+            .expect("a challenge");
+        let digits = solution.number.to_string();
+        let (moved, kept) = digits.split_at(digits.len() - 1);
+        let extended = Solution {
+            salt: format!("{}{moved}", challenge.salt),
+            number: kept.parse().unwrap(),
+            ..solution.clone()
+        };
+        assert_eq!(hash(&extended.salt, extended.number), challenge.challenge);
+        assert_eq!(
+            captcha.verify(&payload(&extended), now()),
+            Err(CaptchaError::Wrong)
+        );
+        let later = now() + chrono::Duration::hours(5);
+        assert_eq!(
+            captcha.verify(&payload(&extended), later),
+            Err(CaptchaError::Wrong)
+        );
+        let too_big = Solution {
+            number: MAX_NUMBER + 1,
+            ..solution
+        };
+        assert_eq!(
+            captcha.verify(&payload(&too_big), now()),
             Err(CaptchaError::Wrong)
         );
     }

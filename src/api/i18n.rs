@@ -97,6 +97,7 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "address_limit_reached" => ("The address book is full", "收货地址数量已达上限"),
         "no_email" => ("The account has no email address", "账号未绑定邮箱"),
         "email_already_verified" => ("The email address is already verified", "邮箱已验证"),
+        "email_not_verified" => ("Verify your email address first", "请先验证邮箱"),
         "code_expired" => ("The code has expired", "验证码已过期"),
         "captcha_required" => ("Solve the captcha to continue", "请先完成人机验证"),
         "captcha_invalid" => ("The captcha solution is not valid", "人机验证无效或已过期"),

@@ -213,6 +213,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::EmailAlreadyVerified => {
                 Self::new(S::CONFLICT, "email_already_verified")
             }
+            ServiceError::EmailNotVerified => Self::new(S::CONFLICT, "email_not_verified")
+                .with_detail("verify the account's email address first (POST /v1/email-verification)"),
             ServiceError::CaptchaRequired => Self::new(S::PRECONDITION_REQUIRED, "captcha_required")
                 .with_detail(
                     "too many failed sign-ins: solve GET /v1/captcha and send the solution as `captcha`",
@@ -321,7 +323,7 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
         statuses::CONFLICT,
         409,
         "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
-         `email_already_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
+         `email_already_verified`, `email_not_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
          `group_limit_reached`, `group_undeletable`, `last_owner`, `cannot_block_self`.",
     ),
     (

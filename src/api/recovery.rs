@@ -304,7 +304,9 @@ impl PhoneApi {
     /// Change my phone number
     ///
     /// Proven by a code texted to the new number and, if the account has one, a code texted
-    /// to the current number. At most 2 changes in 30 days (`429` with Retry-After).
+    /// to the current number. At most 2 changes in 30 days (`429` with Retry-After). An
+    /// account whose email address is not verified yet adds no phone (`409
+    /// email_not_verified`): whoever signed up with an address may not own it.
     #[oai(path = "/v1/me/phone", method = "put", operation_id = "changePhone")]
     async fn change_phone(
         &self,

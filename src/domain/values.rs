@@ -58,13 +58,19 @@ impl Email {
             .ok_or_else(|| invalid("this is not a valid email address"))?;
         if !is_dot_atom(local) || local.len() > Self::MAX_LOCAL_LEN {
             return Err(invalid(
-                "the part before @ has at most 64 ASCII letters, digits, dots and !#$%&'*+-/=?^_`{|}~, \
+                "the part before @ has at most 64 ASCII letters, digits, dots and #$&'*+-/=?^_`{|}~, \
                  without quotes",
             ));
         }
+        // A dotted name whose top-level label is not all digits (RFC 3696, 2): so no IPv4
+        // address in any notation (`127.0.0.1`, `0x7f.1`) passes for a domain.
         let domain = idna::domain_to_ascii_strict(domain)
             .ok()
-            .filter(|domain| domain.contains('.') && !domain.ends_with('.'))
+            .filter(|domain| {
+                domain.rsplit_once('.').is_some_and(|(_, top)| {
+                    !top.is_empty() && !top.chars().all(|c| c.is_ascii_digit())
+                })
+            })
             .ok_or_else(|| invalid("the part after @ is not a valid domain name"))?;
         let canonical = format!("{}@{domain}", local.to_ascii_lowercase());
         if canonical.len() > Self::MAX_LEN {
@@ -87,9 +93,10 @@ impl Email {
     }
 }
 
-/// An RFC 5322 `dot-atom` in ASCII: atoms of `atext` joined by single dots.
+/// An RFC 5322 `dot-atom` in ASCII: atoms of `atext` joined by single dots, less `%` and `!`,
+/// with which some mail servers still route (`user%host@relay`, `host!user@relay`).
 fn is_dot_atom(text: &str) -> bool {
-    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let atext = |c: char| c.is_ascii_alphanumeric() || "#$&'*+-/=?^_`{|}~".contains(c);
     !text.is_empty()
         && text
             .split('.')
@@ -426,6 +433,10 @@ mod tests {
             "a b@example.com",
             "alice@example.com.",
             "alice@[192.0.2.1]",
+            "alice@127.0.0.1",
+            "alice@1.2.3.4.5",
+            "alice@0x7f.0.0.1",
+            "alice@example.123",
             "alice..b@example.com",
             ".alice@example.com",
             "alice@exa mple.com",
@@ -469,6 +480,8 @@ mod tests {
             "x(comment)@example.org",
             "用户@example.org",
             "x\\y@example.org",
+            "x%evil.example@relay.example",
+            "host!x@example.org",
             &format!("{}@example.org", "a".repeat(65)),
         ] {
             assert_eq!(canonical_email(bad), Err("invalid_email"), "{bad}");
@@ -477,7 +490,7 @@ mod tests {
             canonical_email("First.Last+tag@example.org"),
             Ok("first.last+tag@example.org".to_owned())
         );
-        let accepted = canonical_email("o'brien!#$%&*=?^_`{|}~-/@example.org").expect("valid");
+        let accepted = canonical_email("o'brien#$&*=?^_`{|}~-/@example.org").expect("valid");
         let mailbox: lettre::message::Mailbox = accepted.parse().expect("lettre reads it");
         assert_eq!(mailbox.email.to_string(), accepted);
     }
@@ -568,6 +581,30 @@ mod tests {
                 &["+86 138 1234 5678", "+86-13812345678"][..],
                 "+8613812345678",
             ),
+            // A trunk 0 with a carrier selection code (15) in Brazil.
+            (
+                &[
+                    "+5511912341066",
+                    "+55 0 15 11 91234 1066",
+                    "+55 (011) 91234-1066",
+                ][..],
+                "+5511912341066",
+            ),
+            (&["+7 8 912 345 6789", "+79123456789"][..], "+79123456789"),
+            (&["+81 090 1234 5678", "+819012345678"][..], "+819012345678"),
+            // Italy keeps its leading 0: a landline and a mobile stay two numbers.
+            (&["+39 06 1234 5678"][..], "+390612345678"),
+            (&["+39 02 1234 5678"][..], "+390212345678"),
+            (&["+39 333 1231066"][..], "+393331231066"),
+            // Numbers whose digits look like mainland China's prefixes keep them.
+            (
+                &["+55 11 98765 4321", "+55 011 98765 4321"][..],
+                "+5511987654321",
+            ),
+            (&["+49 179 1234567"][..], "+491791234567"),
+            (&["+4917908215540"][..], "+4917908215540"),
+            (&["+44 121 496 0123"][..], "+441214960123"),
+            (&["+43 1 5123456"][..], "+4315123456"),
         ] {
             for spelling in spellings {
                 assert_eq!(

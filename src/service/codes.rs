@@ -227,7 +227,7 @@ impl Services {
 
     /// The account holding the target a proof was sent to, if any. `stream` is the proof's
     /// code stream (a link names it; a code's is found from its target and purpose).
-    pub(super) async fn proof_holder(
+    async fn proof_holder(
         &self,
         proof: &CodeProof,
         stream: Uuid,
@@ -282,7 +282,7 @@ pub enum CodeProof {
 
 /// The code stream a proof is checked in: a code's from its target and purpose; a link's is
 /// named in its token (`<stream>.<secret>`).
-pub fn proof_stream(proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
+fn proof_stream(proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
     match proof {
         CodeProof::Code { target, .. } => {
             Ok(code::stream_id(target.channel, &target.value, purpose))

@@ -76,6 +76,9 @@ pub enum ServiceError {
     /// The email address is verified already.
     #[error("the email address is already verified")]
     EmailAlreadyVerified,
+    /// The email address must be verified first.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
     /// Too many requests: retry after this many seconds.
     #[error("too many requests; retry in {0} s")]
     TooManyRequests(i64),
@@ -153,6 +156,7 @@ impl From<AccountError> for ServiceError {
             AccountError::InvalidCredentials => Self::InvalidCredentials,
             AccountError::SessionNotFound => Self::SessionNotFound,
             AccountError::EmailAlreadyVerified => Self::EmailAlreadyVerified,
+            AccountError::EmailNotVerified => Self::EmailNotVerified,
             AccountError::AddressMismatch => Self::CodeInvalid,
             AccountError::TooManyPhoneChanges(seconds) => Self::TooManyRequests(seconds),
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(

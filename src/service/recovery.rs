@@ -2,7 +2,7 @@
 //! verification, change of email, and deletion by code.
 
 use super::accounts::SignedIn;
-use super::codes::{CodeProof, Target, proof_stream};
+use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
 use super::{ServiceError, Services};
 use crate::domain::account::{Account, AccountCommand, IdentifierKind, NewIdentifier, Proof};
@@ -160,8 +160,10 @@ impl Services {
 
     /// Marks the address verified, proven by the code or link sent to it. The first proof
     /// removes the password and ends every session unless `password` is given and is the
-    /// account's (pre-account hijacking: whoever signed up may not own the address); a wrong
-    /// `password` is refused before the code is spent, and counted like every re-check.
+    /// account's (pre-account hijacking: whoever signed up may not own the address). The
+    /// password is checked only after the code or link (which is not spent yet), so that it
+    /// answers nothing to whoever lacks the mailbox; a wrong one is counted like every
+    /// re-check and leaves the code unspent.
     pub async fn confirm_email(
         &self,
         proof: &CodeProof,
@@ -170,9 +172,11 @@ impl Services {
     ) -> Result<i64, ServiceError> {
         let verified_password = match password {
             Some(password) => {
-                let stream = proof_stream(proof, Purpose::VerifyEmail)?;
+                let (target, _) = self
+                    .check_proof(proof, Purpose::VerifyEmail, false, metadata)
+                    .await?;
                 let account_id = self
-                    .proof_holder(proof, stream)
+                    .holder_of(&target)
                     .await?
                     .ok_or(ServiceError::CodeInvalid)?;
                 let account = self.account(account_id).await?.state;
@@ -245,6 +249,10 @@ impl Services {
         metadata: &CommandMetadata,
     ) -> Result<Committed<Account>, ServiceError> {
         let account = self.account(caller.account_id).await?.state;
+        // Refused before any code is spent (the account decides it again).
+        if account.email_unproven() {
+            return Err(ServiceError::EmailNotVerified);
+        }
         let target = Target {
             channel: Channel::Sms,
             value: phone.as_str().to_owned(),

@@ -41,8 +41,10 @@ pub async fn reserve_attempt(
         )
         .await?
         .map(|row| row.get(0));
+    // A concurrent attempt decided at a later instant may have set `last`: never past `window`.
     let left = last.map_or(Duration::zero(), |last| last + window - now);
-    Ok(Some(((left.num_milliseconds().max(0) + 999) / 1000).max(1)))
+    let seconds = (left.num_milliseconds().max(0) + 999) / 1000;
+    Ok(Some(seconds.clamp(1, window.num_seconds().max(1))))
 }
 
 /// Counts one more attempt on `key` whatever its limit (one a solved captcha let through); a

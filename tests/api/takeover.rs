@@ -2,8 +2,8 @@
 //! address signed up by someone who does not own it.
 
 use crate::helpers::{
-    Answer, PASSWORD, SmtpSink, TestApp, User, code_in, form, link_token_in, mailed_code,
-    make_owner, reset_code, spawn_with_mail,
+    Answer, PASSWORD, SmsGateway, SmtpSink, TestApp, User, code_in, form, link_token_in,
+    mailed_code, make_owner, reset_code, spawn_app_with, spawn_with_mail,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -293,4 +293,65 @@ async fn a_reset_by_mail_verifies_the_address() {
     );
     let signed_in = app.sign_in(&user.email, NEW_PASSWORD).await;
     assert_eq!(signed_in.body["account"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn an_unverified_address_adds_no_phone_to_keep_a_way_in() {
+    let smtp = SmtpSink::start().await;
+    let gateway = SmsGateway::start().await;
+    let (smtp_url, sms_url) = (smtp.url(), gateway.url.clone());
+    let app = spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(smtp_url);
+        config.sms_webhook_url = Some(sms_url);
+    })
+    .await;
+    let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = squat(&app, &email).await;
+    let phone = "+61412010001";
+    let sent = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": phone, "purpose": "change_phone"}),
+        )
+        .await;
+    assert_eq!(sent.status, 202);
+    let (code, _) = gateway.wait_for_code(phone, "change_phone").await;
+    app.put(
+        "/v1/me/phone",
+        &squatter,
+        json!({"phone": phone, "code": code}),
+    )
+    .await
+    .assert_problem(409, "email_not_verified");
+    assert_eq!(app.count_events(Some("PhoneChanged")).await, 0);
+
+    // Once the owner proves the address, the account may add a phone, and the code sent
+    // before was not spent by the refusal.
+    let mail = smtp.wait_for_mail(&email, VERIFY).await;
+    let code_mail = code_in(&mail);
+    let confirmed = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": email, "code": code_mail}),
+        )
+        .await;
+    assert_eq!(confirmed.status, 204, "{}", confirmed.body);
+    let sign_in_code = mailed_code(&app, &smtp, &email, "sign_in", SIGN_IN).await;
+    let signed_in = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"email": email, "code": sign_in_code}),
+        )
+        .await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
+    let owner = signed_in.body["token"].as_str().unwrap();
+    let added = app
+        .put("/v1/me/phone", owner, json!({"phone": phone, "code": code}))
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
 }

@@ -1,13 +1,16 @@
 //! Guessing in parallel: every password check is counted before it runs, so however many
 //! requests arrive at once, no more checks run than the limits allow.
 
-use crate::helpers::{Answer, PASSWORD, TestApp, spawn_app, spawn_behind_proxy};
+use crate::helpers::{
+    Answer, PASSWORD, SmtpSink, TestApp, code_in, spawn_app, spawn_behind_proxy, spawn_with_mail,
+};
 use chrono::Duration;
 use futures::future::join_all;
 use reqwest::Method;
 use serde_json::{Value, json};
 
 const WRONG: &str = "not the password at all";
+const VERIFY: &str = "Your code to verify your email address";
 
 /// How many answers had each status.
 fn count(answers: &[Answer], status: u16) -> usize {
@@ -143,18 +146,27 @@ async fn a_stolen_session_cannot_guess_the_password_of_signed_in_actions() {
 }
 
 #[tokio::test]
-async fn the_password_kept_at_verification_is_counted_like_every_re_check() {
-    let app = spawn_app().await;
+async fn the_password_kept_at_verification_is_checked_only_with_a_right_code_and_counted() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
     let user = app.new_user().await;
-    // Each try names a code that was never sent: the password is checked first.
-    let answers = join_all((0..30).map(|_| {
+    let confirm = |code: String, password: &'static str| {
         app.post(
             "/v1/email-verification/confirm",
             None,
-            json!({"email": user.email, "code": "000000", "password": WRONG}),
+            json!({"email": user.email, "code": code, "password": password}),
         )
-    }))
-    .await;
+    };
+    // Without the mailbox, the password is never checked: no oracle, no budget spent.
+    for _ in 0..3 {
+        confirm("000000".into(), WRONG)
+            .await
+            .assert_problem(400, "code_invalid");
+    }
+    // The code mailed at sign-up: three wrong tries left it alive.
+    let code = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
+    let answers = join_all((0..30).map(|_| confirm(code.clone(), WRONG))).await;
     assert_eq!(count(&answers, 403), 5, "checked and refused");
     assert_eq!(count(&answers, 429), 25, "refused before any check");
+    assert_eq!(app.count_events(Some("EmailVerified")).await, 0);
 }

@@ -35,6 +35,9 @@ pub enum AccountError {
     /// The session is not one of the account's live sessions.
     #[error("no such session")]
     SessionNotFound,
+    /// The account's email address must be proven first.
+    #[error("the email address is not verified")]
+    EmailNotVerified,
 }
 
 /// How many times the phone number may change in 30 days.
@@ -259,6 +262,11 @@ pub fn decide(
         AccountCommand::ChangePhone { phone, now } => {
             if account.phone.as_ref() == Some(&phone) {
                 return Ok(Vec::new());
+            }
+            // A phone signs in by texted codes: a squatter of an address must not keep a way
+            // in once the owner proves it.
+            if account.email_unproven() {
+                return Err(AccountError::EmailNotVerified);
             }
             let window = chrono::Duration::days(30);
             let recent: Vec<&DateTime<Utc>> = account

@@ -127,6 +127,12 @@ pub struct Account {
 }
 
 impl Account {
+    /// Whether the account has an email address nobody has proven yet: whoever signed up with
+    /// it may not own it, so it may add no other way in (a phone) until it is proven.
+    pub fn email_unproven(&self) -> bool {
+        self.email.is_some() && !self.email_verified
+    }
+
     /// Sessions still valid at `now`.
     pub fn sessions_live_at(&self, now: DateTime<Utc>) -> impl Iterator<Item = Uuid> + '_ {
         self.live_sessions

@@ -760,7 +760,12 @@ fn a_phone_changes_at_most_twice_in_thirty_days() {
         at,
     };
     let day = Duration::days(1);
-    let account = given(&[registered(), changed(1, t0()), changed(2, t0() + day)]);
+    let account = given(&[
+        registered(),
+        verified(),
+        changed(1, t0()),
+        changed(2, t0() + day),
+    ]);
     account
         .when(AccountCommand::ChangePhone {
             phone: phone(3),
@@ -844,4 +849,23 @@ fn roles_and_featuring_change_only_when_different() {
             now: t0(),
         })
         .then(&[]);
+}
+
+#[test]
+fn an_account_with_an_unproven_email_adds_no_phone() {
+    let phone = crate::domain::values::Phone::parse("+61412010001").unwrap();
+    let change = || AccountCommand::ChangePhone {
+        phone: phone.clone(),
+        now: t0(),
+    };
+    given(&[registered()])
+        .when(change())
+        .then_error(AccountError::EmailNotVerified);
+    given(&[registered(), verified()])
+        .when(change())
+        .then(&[AccountEvent::PhoneChanged {
+            phone: phone.clone(),
+            previous: None,
+            at: t0(),
+        }]);
 }
