@@ -56,6 +56,10 @@ pub struct SmsSignInRequest {
     /// The code.
     #[oai(validator(max_length = 32))]
     pub code: String,
+    /// A solved captcha from `GET /v1/captcha`: needed when the phone is new and the client's
+    /// address has sent 20 sign-ups (by default) within an hour (`428 captcha_required`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 4096))]
+    pub captcha: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -236,11 +240,16 @@ impl SessionsApi {
         #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
         _idempotency_key: IdempotencyKey,
         body: Json<SmsSignInRequest>,
-    ) -> Result<SmsSignInResponse, Problems<{ BODY | FORBIDDEN | CONFLICT }>> {
+    ) -> Result<SmsSignInResponse, Problems<{ BODY | FORBIDDEN | CONFLICT | CAPTCHA }>> {
         let phone = Phone::parse(&body.phone)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
         let (signed_in, created) = services
-            .sign_in_or_up_by_sms(&phone, &body.code, &command_metadata(req))
+            .sign_in_or_up_by_sms(
+                &phone,
+                &body.code,
+                body.captcha.as_deref(),
+                &command_metadata(req),
+            )
             .await?;
         let position = signed_in.position;
         let view = Json(NewSessionView {

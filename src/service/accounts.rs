@@ -175,7 +175,8 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
     }
 }
 
-/// Consecutive failed sign-ins for one identifier after which a captcha is required.
+/// Failed password sign-ins for one account (or unknown identifier) within `THROTTLE_WINDOW`
+/// after which a captcha is required.
 pub const FAILURES_BEFORE_CAPTCHA: i32 = 3;
 
 /// How long failures count: after this long without one, the count starts again.
@@ -185,6 +186,13 @@ pub const THROTTLE_WINDOW: chrono::Duration = chrono::Duration::minutes(30);
 fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
     use sha2::Digest as _;
     sha2::Sha256::digest(format!("{kind:?}:{value}").as_bytes()).to_vec()
+}
+
+/// The throttle's key for the password sign-ins of a known account, whatever identifier
+/// names it.
+fn account_throttle_hash(account_id: Uuid) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("account:{account_id}").as_bytes()).to_vec()
 }
 
 /// The throttle's key for a client address, beside the identifiers' in the same table.
@@ -406,29 +414,33 @@ impl Services {
                 )
             }
         };
-        // Known and unknown identifiers are throttled alike, so that answers reveal nothing.
-        // The address counts failures across identifiers, and a success does not reset it: one
-        // good account must not let an address go on guessing at others.
-        let keys = ThrottleKeys {
-            identifier: identifier_hash(claim_kind, &value),
-            address: metadata
-                .ip
-                .as_deref()
-                .filter(|_| self.sign_in_failures_per_address > 0)
-                .map(address_hash),
-        };
         let now = self.now();
-        let (account_id, account) = {
+        let (account_id, account, keys) = {
             let client = self.pool.get().await?;
+            let account_id = claims::holder(&client, claim_kind, &value).await?;
+            // Known and unknown identifiers are throttled alike, so that answers reveal
+            // nothing. A known one counts against its account, so that its email, username
+            // and phone share one allowance. The address counts failures across identifiers.
+            // A success gives back only its own attempt: failures stay counted, or a sign-in
+            // of the owner's would hand a guesser a fresh allowance.
+            let keys = ThrottleKeys {
+                identifier: match account_id {
+                    Some(id) => account_throttle_hash(id),
+                    None => identifier_hash(claim_kind, &value),
+                },
+                address: metadata
+                    .ip
+                    .as_deref()
+                    .filter(|_| self.sign_in_failures_per_address > 0)
+                    .map(address_hash),
+            };
             self.reserve_sign_in_attempt(&client, &keys, captcha, now)
                 .await?;
-            match claims::holder(&client, claim_kind, &value).await? {
-                Some(id) => (
-                    Some(id),
-                    executor::load::<Account>(&client, id).await?.state,
-                ),
-                None => (None, Account::default()),
-            }
+            let account = match account_id {
+                Some(id) => executor::load::<Account>(&client, id).await?.state,
+                None => Account::default(),
+            };
+            (account_id, account, keys)
         };
         let verified = self
             .hasher
@@ -445,9 +457,8 @@ impl Services {
         {
             Ok(signed_in) => {
                 let client = self.pool.get().await?;
-                throttle::clear(&client, &keys.identifier).await?;
-                if let Some(address) = &keys.address {
-                    throttle::release_attempt(&client, address).await?;
+                for key in std::iter::once(&keys.identifier).chain(&keys.address) {
+                    throttle::release_attempt(&client, key).await?;
                 }
                 Ok(signed_in)
             }
@@ -778,6 +789,7 @@ impl Services {
     /// Checks the password confirming a signed-in action (OWASP ASVS 2.2.1: counted per account
     /// before the check, so that a stolen session cannot guess it): at most
     /// `PASSWORD_RECHECKS_PER_ACCOUNT` failures in `THROTTLE_WINDOW`, then `TooManyRequests`.
+    /// A success gives back its own attempt only.
     pub(super) async fn verify_password(
         &self,
         account_id: Uuid,
@@ -802,7 +814,7 @@ impl Services {
         match &account.password {
             Some(hash) if self.hasher.verify(password, Some(hash)).await => {
                 let client = self.pool.get().await?;
-                throttle::clear(&client, &key).await?;
+                throttle::release_attempt(&client, &key).await?;
                 Ok(hash.clone())
             }
             _ => Err(ServiceError::WrongPassword),

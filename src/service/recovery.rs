@@ -40,18 +40,27 @@ impl Services {
     }
 
     /// Signs in with a texted `sign_in` code, or, when no account has the phone, signs up
-    /// with it (no password). Returns whether the account is new.
+    /// with it (no password), under the same per-address sign-up limit as `sign_up`
+    /// (`CaptchaRequired` past it without a solved `captcha`). Returns whether the account is
+    /// new.
     pub async fn sign_in_or_up_by_sms(
         &self,
         phone: &Phone,
         code: &str,
+        captcha: Option<&str>,
         metadata: &CommandMetadata,
     ) -> Result<(SignedIn, bool), ServiceError> {
+        let target = Target {
+            channel: Channel::Sms,
+            value: phone.as_str().to_owned(),
+        };
+        // A new phone signs up: it counts against the address's sign-ups like any other, and
+        // is refused before its code is spent.
+        if self.holder_of(&target).await?.is_none() {
+            self.admit_sign_up(captcha, metadata).await?;
+        }
         let proof = CodeProof::Code {
-            target: Target {
-                channel: Channel::Sms,
-                value: phone.as_str().to_owned(),
-            },
+            target,
             code: code.to_owned(),
         };
         let (target, _) = self

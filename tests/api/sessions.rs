@@ -282,9 +282,9 @@ async fn three_failures_require_a_captcha_for_known_and_unknown_accounts_alike()
     let body = json!({"email": user.email, "password": PASSWORD, "captcha": captcha});
     let signed_in = app.post("/v1/sessions", None, body.clone()).await;
     assert_eq!(signed_in.status, 201, "{}", signed_in.body);
-    // A solution is spent once.
+    // A success gives back only its own attempt: the next try needs a captcha again.
     let failures_again = app.sign_in(&user.email, "wrong password entirely").await;
-    failures_again.assert_problem(401, "invalid_credentials");
+    failures_again.assert_problem(428, "captcha_required");
 
     let unknown_body = json!({"email": unknown, "password": PASSWORD, "captcha": captcha});
     app.post("/v1/sessions", None, unknown_body)

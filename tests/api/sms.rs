@@ -275,3 +275,88 @@ async fn a_gateway_that_fails_first_gets_the_text_once_when_it_recovers() {
         1
     );
 }
+
+#[tokio::test]
+async fn new_phones_count_as_sign_ups_of_the_clients_address() {
+    let gateway = SmsGateway::start().await;
+    let url = gateway.url.clone();
+    let app = spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.sms_webhook_url = Some(url);
+        config.sign_ups_per_address = 2;
+        config.trusted_proxies = vec![accounts::config::parse_network("127.0.0.1").unwrap()];
+    })
+    .await;
+    let text_code = |phone: String| {
+        let (app, gateway) = (&app, &gateway);
+        async move {
+            app.post(
+                "/v1/codes",
+                None,
+                json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+            )
+            .await;
+            gateway.wait_for_code(&phone, "sign_in").await.0
+        }
+    };
+    let from = "198.51.100.77";
+    let mut phones = Vec::new();
+    for _ in 0..2 {
+        let phone = a_phone();
+        let code = text_code(phone.clone()).await;
+        let body = json!({"phone": phone, "code": code});
+        assert_eq!(
+            app.post_from(from, "/v1/sessions/sms", body).await.status,
+            201
+        );
+        phones.push(phone);
+    }
+    // A third new phone from the address needs a captcha; its code is not spent meanwhile.
+    let phone = a_phone();
+    let code = text_code(phone.clone()).await;
+    app.post_from(
+        from,
+        "/v1/sessions/sms",
+        json!({"phone": phone, "code": code}),
+    )
+    .await
+    .assert_problem(428, "captcha_required");
+    let captcha = app.solved_captcha().await;
+    let body = json!({"phone": phone, "code": code, "captcha": captcha});
+    assert_eq!(
+        app.post_from(from, "/v1/sessions/sms", body).await.status,
+        201
+    );
+    // Signing in to a phone that has an account is no sign-up.
+    let known = phones.remove(0);
+    app.clock.advance(chrono::Duration::minutes(2));
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": known, "purpose": "sign_in"}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let code = loop {
+        let texts: Vec<_> = gateway
+            .texts()
+            .into_iter()
+            .filter(|(_, text)| text["to"] == known.as_str())
+            .collect();
+        if let [_, .., (_, newest)] = texts.as_slice() {
+            break newest["text"]
+                .as_str()
+                .unwrap()
+                .split(|c: char| !c.is_ascii_digit())
+                .find(|word| word.len() == 6)
+                .unwrap()
+                .to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no second text");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    };
+    let body = json!({"phone": known, "code": code});
+    let signed_in = app.post_from(from, "/v1/sessions/sms", body).await;
+    assert_eq!(signed_in.status, 200, "{}", signed_in.body);
+}

@@ -128,7 +128,7 @@ async fn a_stolen_session_cannot_guess_the_password_of_signed_in_actions() {
         .await
         .assert_problem(429, "too_many_requests");
     assert_eq!(app.count_events(Some("PasswordChanged")).await, 0);
-    // ...and then works, and a success clears the count.
+    // ...and then works. A success gives back its own attempt, not the failures before it.
     app.clock
         .advance(Duration::minutes(30) + Duration::seconds(1));
     for _ in 0..4 {
@@ -138,11 +138,56 @@ async fn a_stolen_session_cannot_guess_the_password_of_signed_in_actions() {
     }
     let changed = recheck(&app, &user.token, false, PASSWORD).await;
     assert_eq!(changed.status, 204, "{}", changed.body);
-    for _ in 0..5 {
-        recheck(&app, &user.token, true, WRONG)
-            .await
-            .assert_problem(403, "wrong_password");
-    }
+    recheck(&app, &user.token, true, WRONG)
+        .await
+        .assert_problem(403, "wrong_password");
+    recheck(&app, &user.token, true, WRONG)
+        .await
+        .assert_problem(429, "too_many_requests");
+}
+
+#[tokio::test]
+async fn the_owners_sign_ins_hand_a_guesser_no_fresh_allowance() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Sixty at once: fifty guesses and ten sign-ins with the right password.
+    let answers = join_all((0..60).map(|n| {
+        let password = if n % 6 == 0 { PASSWORD } else { WRONG };
+        app.sign_in(&user.email, password)
+    }))
+    .await;
+    assert!(
+        count(&answers, 401) <= 3,
+        "{} checked wrong",
+        count(&answers, 401)
+    );
+    assert!(recorded_failures(&app, user.id).await <= 3);
+}
+
+#[tokio::test]
+async fn an_accounts_email_and_username_share_one_allowance() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let renamed = app
+        .patch(
+            "/v1/me",
+            &user.token,
+            json!({"username": "shared_allowance"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200, "{}", renamed.body);
+    let (app, email) = (&app, user.email.as_str());
+    let answers = join_all((0..30).map(|n| async move {
+        let body = if n % 2 == 0 {
+            json!({"email": email, "password": WRONG})
+        } else {
+            json!({"username": "shared_allowance", "password": WRONG})
+        };
+        app.post("/v1/sessions", None, body).await
+    }))
+    .await;
+    assert_eq!(count(&answers, 401), 3);
+    assert_eq!(recorded_failures(app, user.id).await, 3);
 }
 
 #[tokio::test]
