@@ -11,6 +11,7 @@ use super::views::{AccountView, Done};
 use crate::domain::code::{CODE_LIFETIME, Channel};
 use crate::domain::values::{Email, Phone};
 use crate::service::codes::{CodeProof, Target};
+use crate::service::recovery::CurrentEmailProof;
 use crate::service::{FieldError, Services};
 use poem::Request;
 use poem::http::header;
@@ -80,6 +81,14 @@ pub struct ChangeEmailRequest {
     /// The code sent to it.
     #[oai(validator(max_length = 32))]
     pub code: String,
+    /// When the current address is verified: a code sent to it (`POST /v1/codes`, purpose
+    /// `change_email`), or else `password`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub current_email_code: Option<String>,
+    /// When the current address is verified and no `current_email_code` is given: the
+    /// account's password (counted like every re-check).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
 }
 
 /// A new phone number, proven by a code texted to it and, when the account has a phone, one
@@ -270,8 +279,10 @@ impl RecoveryApi {
 
     /// Change my email address
     ///
-    /// Proven by a code sent to the new address (`POST /v1/codes`, purpose `change_email`).
-    /// The new address counts as verified; the old one becomes free.
+    /// Proven by a code sent to the new address (`POST /v1/codes`, purpose `change_email`)
+    /// and, when the current address is verified, by a code sent to it as well (or the
+    /// password): a session alone does not move a proven address. The new address counts as
+    /// verified; the old one becomes free, and codes sent before stop working.
     #[oai(path = "/v1/me/email", method = "put", operation_id = "changeEmail")]
     async fn change_email(
         &self,
@@ -283,11 +294,20 @@ impl RecoveryApi {
         _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<ChangeEmailRequest>,
-    ) -> Result<EmailChanged, Problems<SIGNED_IN_BODY>> {
+    ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let email = Email::parse(&body.email)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("email", invalid)]))?;
         let committed = services
-            .change_email(caller.0, &email, &body.code, &command_metadata(req))
+            .change_email(
+                caller.0,
+                &email,
+                &body.code,
+                CurrentEmailProof {
+                    code: body.current_email_code.as_deref(),
+                    password: body.password.as_deref(),
+                },
+                &command_metadata(req),
+            )
             .await?;
         Ok(EmailChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),

@@ -87,10 +87,10 @@ impl Services {
             // A texted sign-in code signs in or, for a new phone, signs up
             // (`POST /v1/sessions/sms`): it goes to any phone.
             Purpose::SignIn if target.channel == Channel::Sms => true,
-            // A phone change is proven by codes to the new number and to the old one.
-            Purpose::ChangePhone => true,
+            // A change is proven by codes to the new address or number and to the old one.
+            Purpose::ChangePhone | Purpose::ChangeEmail => true,
             // A new address or phone: send only if it is free.
-            Purpose::SignUp | Purpose::ChangeEmail => holder.is_none(),
+            Purpose::SignUp => holder.is_none(),
             // An existing account's address or phone.
             Purpose::SignIn
             | Purpose::VerifyEmail

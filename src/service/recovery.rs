@@ -212,12 +212,14 @@ impl Services {
         Ok(committed.position)
     }
 
-    /// Moves the caller to a new email address, proven by a code sent to it.
+    /// Moves the caller to a new email address, proven by a code sent to it and, when the
+    /// current address is verified, by a code sent to that one or the password.
     pub async fn change_email(
         &self,
         caller: ActiveSession,
         email: &Email,
         code: &str,
+        current: CurrentEmailProof<'_>,
         metadata: &CommandMetadata,
     ) -> Result<Committed<Account>, ServiceError> {
         let target = Target {
@@ -227,6 +229,45 @@ impl Services {
         if let Some(holder) = self.holder_of(&target).await? {
             if holder != caller.account_id {
                 return Err(ServiceError::IdentifierTaken(ClaimKind::Email));
+            }
+        }
+        // A session alone does not move a proven address away: that would hand whoever stole
+        // the session the account, through a reset to the new address.
+        let account = self.account(caller.account_id).await?.state;
+        if let (Some(current_email), true) = (&account.email, account.email_verified) {
+            match current {
+                CurrentEmailProof {
+                    code: Some(current_code),
+                    ..
+                } => {
+                    let old = CodeProof::Code {
+                        target: Target {
+                            channel: Channel::Email,
+                            value: current_email.as_str().to_owned(),
+                        },
+                        code: current_code.to_owned(),
+                    };
+                    self.check_proof(&old, Purpose::ChangeEmail, true, metadata)
+                        .await?;
+                }
+                CurrentEmailProof {
+                    password: Some(password),
+                    ..
+                } => {
+                    self.verify_password(caller.account_id, &account, password)
+                        .await?;
+                }
+                _ => {
+                    return Err(ServiceError::invalid(
+                        "current_email_code",
+                        crate::domain::values::InvalidValue {
+                            code: "required",
+                            message: "a code sent to the current address (or the password) is \
+                                      needed"
+                                .to_owned(),
+                        },
+                    ));
+                }
             }
         }
         let proof = CodeProof::Code {
@@ -347,4 +388,14 @@ impl Services {
         let client = self.pool.get().await?;
         Ok(claims::holder(&client, kind, &target.value).await?)
     }
+}
+
+/// What proves the caller still controls the current email address when moving to another:
+/// a `change_email` code sent to it, or the account's password.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CurrentEmailProof<'a> {
+    /// A code sent to the current address.
+    pub code: Option<&'a str>,
+    /// The account's password.
+    pub password: Option<&'a str>,
 }

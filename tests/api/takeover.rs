@@ -355,3 +355,75 @@ async fn an_unverified_address_adds_no_phone_to_keep_a_way_in() {
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
 }
+
+#[tokio::test]
+async fn a_session_alone_cannot_move_a_verified_address_away() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
+    let verified = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": verification, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(verified.status, 204, "{}", verified.body);
+
+    // Whoever holds the session proves only a mailbox of their own.
+    let thief = format!("thief-{}@example.com", uuid::Uuid::new_v4().simple());
+    let subject = "Your code to change your email address";
+    let code = mailed_code(&app, &smtp, &thief, "change_email", subject).await;
+    let moved = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": thief, "code": code}),
+        )
+        .await;
+    moved.assert_problem(422, "validation_failed");
+    assert_eq!(
+        moved.field_errors(),
+        vec![("current_email_code".to_owned(), "required".to_owned())]
+    );
+    app.put(
+        "/v1/me/email",
+        &user.token,
+        json!({"email": thief, "code": code, "current_email_code": "000000"}),
+    )
+    .await
+    .assert_problem(400, "code_invalid");
+    app.put(
+        "/v1/me/email",
+        &user.token,
+        json!({"email": thief, "code": code, "password": "a guess at the password"}),
+    )
+    .await
+    .assert_problem(403, "wrong_password");
+    assert_eq!(app.count_events(Some("EmailChanged")).await, 0);
+
+    // The owner proves the current address with a code sent to it, or the password.
+    let new = format!("moved-{}@example.com", uuid::Uuid::new_v4().simple());
+    let new_code = mailed_code(&app, &smtp, &new, "change_email", subject).await;
+    let current = mailed_code(&app, &smtp, &user.email, "change_email", subject).await;
+    let moved = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": new, "code": new_code, "current_email_code": current}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    let third = format!("third-{}@example.com", uuid::Uuid::new_v4().simple());
+    let third_code = mailed_code(&app, &smtp, &third, "change_email", subject).await;
+    let moved = app
+        .put(
+            "/v1/me/email",
+            &user.token,
+            json!({"email": third, "code": third_code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(moved.status, 200, "{}", moved.body);
+    assert_eq!(moved.body["email"], third);
+}
