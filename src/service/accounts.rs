@@ -281,15 +281,6 @@ impl Services {
                 IdentifierKind::Phone,
             ),
         };
-        let required = |field: &str, message: &str| {
-            ServiceError::invalid(
-                field,
-                crate::domain::values::InvalidValue {
-                    code: "required",
-                    message: message.to_owned(),
-                },
-            )
-        };
         let code_target = match &identifier {
             NewIdentifier::Phone(_) => Some(Channel::Sms),
             NewIdentifier::Email(_) if code.is_some() || self.require_email_code => {
@@ -298,10 +289,13 @@ impl Services {
             _ => None,
         };
         if code_target.is_some() && code.is_none() {
-            return Err(required("code", "a code sent for sign_up is needed"));
+            return Err(ServiceError::required(
+                "code",
+                "a code sent for sign_up is needed",
+            ));
         }
         if code_target != Some(Channel::Sms) && password.is_none() {
-            return Err(required("password", "a password is needed"));
+            return Err(ServiceError::required("password", "a password is needed"));
         }
         // Answer a taken identifier before spending a password hash or a code on it. The claim
         // in the transaction below still decides races.

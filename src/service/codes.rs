@@ -47,6 +47,22 @@ impl Target {
         Ok(Self { channel, value })
     }
 
+    /// An email address, by mail.
+    pub fn email(email: &Email) -> Self {
+        Self {
+            channel: Channel::Email,
+            value: email.as_str().to_owned(),
+        }
+    }
+
+    /// A phone number, by text.
+    pub fn phone(phone: &Phone) -> Self {
+        Self {
+            channel: Channel::Sms,
+            value: phone.as_str().to_owned(),
+        }
+    }
+
     fn claim_kind(&self) -> ClaimKind {
         match self.channel {
             Channel::Email => ClaimKind::Email,

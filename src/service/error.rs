@@ -125,6 +125,17 @@ impl ServiceError {
     pub fn invalid(field: &str, invalid: InvalidValue) -> Self {
         Self::Validation(vec![FieldError::new(field, invalid)])
     }
+
+    /// A field this request needs is missing (`required`).
+    pub fn required(field: &str, message: &str) -> Self {
+        Self::invalid(
+            field,
+            InvalidValue {
+                code: "required",
+                message: message.to_owned(),
+            },
+        )
+    }
 }
 
 impl From<StoreError> for ServiceError {

@@ -50,10 +50,7 @@ impl Services {
         captcha: Option<&str>,
         metadata: &CommandMetadata,
     ) -> Result<(SignedIn, bool), ServiceError> {
-        let target = Target {
-            channel: Channel::Sms,
-            value: phone.as_str().to_owned(),
-        };
+        let target = Target::phone(phone);
         // A new phone signs up: it counts against the address's sign-ups like any other, and
         // is refused before its code is spent.
         if self.holder_of(&target).await?.is_none() {
@@ -159,10 +156,7 @@ impl Services {
         if account.email_verified {
             return Err(ServiceError::EmailAlreadyVerified);
         }
-        let target = Target {
-            channel: Channel::Email,
-            value: email.as_str().to_owned(),
-        };
+        let target = Target::email(email);
         self.send_code(&target, Purpose::VerifyEmail, locale, metadata)
             .await
     }
@@ -222,10 +216,7 @@ impl Services {
         current: CurrentEmailProof<'_>,
         metadata: &CommandMetadata,
     ) -> Result<Committed<Account>, ServiceError> {
-        let target = Target {
-            channel: Channel::Email,
-            value: email.as_str().to_owned(),
-        };
+        let target = Target::email(email);
         if let Some(holder) = self.holder_of(&target).await? {
             if holder != caller.account_id {
                 return Err(ServiceError::IdentifierTaken(ClaimKind::Email));
@@ -241,10 +232,7 @@ impl Services {
                     ..
                 } => {
                     let old = CodeProof::Code {
-                        target: Target {
-                            channel: Channel::Email,
-                            value: current_email.as_str().to_owned(),
-                        },
+                        target: Target::email(current_email),
                         code: current_code.to_owned(),
                     };
                     self.check_proof(&old, Purpose::ChangeEmail, true, metadata)
@@ -258,14 +246,9 @@ impl Services {
                         .await?;
                 }
                 _ => {
-                    return Err(ServiceError::invalid(
+                    return Err(ServiceError::required(
                         "current_email_code",
-                        crate::domain::values::InvalidValue {
-                            code: "required",
-                            message: "a code sent to the current address (or the password) is \
-                                      needed"
-                                .to_owned(),
-                        },
+                        "a code sent to the current address (or the password) is needed",
                     ));
                 }
             }
@@ -303,10 +286,7 @@ impl Services {
         if account.email_unproven() {
             return Err(ServiceError::EmailNotVerified);
         }
-        let target = Target {
-            channel: Channel::Sms,
-            value: phone.as_str().to_owned(),
-        };
+        let target = Target::phone(phone);
         if let Some(holder) = self.holder_of(&target).await? {
             if holder != caller.account_id {
                 return Err(ServiceError::IdentifierTaken(ClaimKind::Phone));
@@ -314,19 +294,13 @@ impl Services {
         }
         if let Some(current) = &account.phone {
             let Some(current_code) = current_phone_code else {
-                return Err(ServiceError::invalid(
+                return Err(ServiceError::required(
                     "current_phone_code",
-                    crate::domain::values::InvalidValue {
-                        code: "required",
-                        message: "a code texted to the current number is needed".to_owned(),
-                    },
+                    "a code texted to the current number is needed",
                 ));
             };
             let old = CodeProof::Code {
-                target: Target {
-                    channel: Channel::Sms,
-                    value: current.as_str().to_owned(),
-                },
+                target: Target::phone(current),
                 code: current_code.to_owned(),
             };
             self.check_proof(&old, Purpose::ChangePhone, true, metadata)
@@ -359,10 +333,7 @@ impl Services {
         let account = self.account(caller.account_id).await?.state;
         let email = account.email.as_ref().ok_or(ServiceError::CodeInvalid)?;
         let proof = CodeProof::Code {
-            target: Target {
-                channel: Channel::Email,
-                value: email.as_str().to_owned(),
-            },
+            target: Target::email(email),
             code: code.to_owned(),
         };
         self.check_proof(&proof, Purpose::DeleteAccount, true, metadata)
