@@ -105,6 +105,14 @@ pub struct ChangePhoneRequest {
     /// The code texted to the current number.
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub current_phone_code: Option<String>,
+    /// For a first phone, when the account's email address is verified: a code mailed to it
+    /// (`POST /v1/codes`, channel `email`, purpose `change_phone`), or else `password`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub current_email_code: Option<String>,
+    /// For a first phone: the account's password, when no `current_email_code` is given
+    /// (counted like every re-check).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -324,7 +332,9 @@ impl PhoneApi {
     /// Change my phone number
     ///
     /// Proven by a code texted to the new number and, if the account has one, a code texted
-    /// to the current number. At most 2 changes in 30 days (`429` with Retry-After). An
+    /// to the current number; a first phone instead needs a code mailed to the verified email
+    /// address (`current_email_code`) or the password, as a session alone adds no way in. At
+    /// most 2 changes in 30 days (`429` with Retry-After). An
     /// account whose email address is not verified yet adds no phone (`409
     /// email_not_verified`): whoever signed up with an address may not own it.
     #[oai(path = "/v1/me/phone", method = "put", operation_id = "changePhone")]
@@ -338,7 +348,7 @@ impl PhoneApi {
         _idempotency_key: IdempotencyKey,
         caller: SignedIn,
         body: Json<ChangePhoneRequest>,
-    ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | TOO_MANY }>> {
+    ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let phone = Phone::parse(&body.phone)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
         let committed = services
@@ -347,6 +357,10 @@ impl PhoneApi {
                 &phone,
                 &body.code,
                 body.current_phone_code.as_deref(),
+                CurrentEmailProof {
+                    code: body.current_email_code.as_deref(),
+                    password: body.password.as_deref(),
+                },
                 &command_metadata(req),
             )
             .await?;

@@ -62,14 +62,15 @@ impl Email {
                  without quotes",
             ));
         }
-        // A dotted name whose top-level label is not all digits (RFC 3696, 2): so no IPv4
-        // address in any notation (`127.0.0.1`, `0x7f.1`) passes for a domain.
+        // A dotted name whose top-level label starts with a letter (RFC 3696, 2: top-level
+        // domains are not numeric): so no IPv4 address in any notation a resolver reads
+        // (`127.0.0.1`, `127.1`, `0x7f.0.0.0x1`) passes for a domain.
         let domain = idna::domain_to_ascii_strict(domain)
             .ok()
             .filter(|domain| {
-                domain.rsplit_once('.').is_some_and(|(_, top)| {
-                    !top.is_empty() && !top.chars().all(|c| c.is_ascii_digit())
-                })
+                domain
+                    .rsplit_once('.')
+                    .is_some_and(|(_, top)| top.starts_with(|c: char| c.is_ascii_alphabetic()))
             })
             .ok_or_else(|| invalid("the part after @ is not a valid domain name"))?;
         let canonical = format!("{}@{domain}", local.to_ascii_lowercase());
@@ -180,7 +181,18 @@ impl Phone {
     /// Parses a phone number into E.164.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let raw = raw.trim();
-        let e164 = (raw.len() <= Self::MAX_INPUT_LEN)
+        // Digits and separators only: a `tel:` URI or a word would be read with the default
+        // region and could become another number. A full-width plus or the international
+        // prefix `00` marks an international number as `+` does.
+        let plain = raw
+            .chars()
+            .all(|c| c.is_numeric() || c.is_whitespace() || "+＋-‐‑–—()（）./".contains(c));
+        let international = raw
+            .strip_prefix('＋')
+            .or_else(|| raw.strip_prefix("00"))
+            .map(|rest| format!("+{rest}"));
+        let raw = international.as_deref().unwrap_or(raw);
+        let e164 = (plain && raw.len() <= Self::MAX_INPUT_LEN)
             .then(|| Self::e164(raw))
             .flatten()
             // The canonical form must read back as itself, or two spellings could still part.
@@ -437,6 +449,10 @@ mod tests {
             "alice@1.2.3.4.5",
             "alice@0x7f.0.0.1",
             "alice@example.123",
+            "alice@127.0.0.0x1",
+            "alice@0x7f.0x1",
+            "alice@169.254.169.0xfe",
+            "alice@127.0.0.0X1",
             "alice..b@example.com",
             ".alice@example.com",
             "alice@exa mple.com",
@@ -557,6 +573,9 @@ mod tests {
             "+0123456789",
             "",
             "+61 412 000 001 ext. 7",
+            "tel:+4917908215540",
+            "tel:+8613812345678",
+            "phone: 13812345678",
         ] {
             assert_eq!(canonical_phone(bad), Err("invalid_phone"), "{bad}");
         }
@@ -591,6 +610,11 @@ mod tests {
                 "+5511912341066",
             ),
             (&["+7 8 912 345 6789", "+79123456789"][..], "+79123456789"),
+            // A full-width plus and the international prefix 00 are a plus.
+            (
+                &["＋4917908215540", "004917908215540", "00 49 179 0821 5540"][..],
+                "+4917908215540",
+            ),
             (&["+81 090 1234 5678", "+819012345678"][..], "+819012345678"),
             // Italy keeps its leading 0: a landline and a mobile stay two numbers.
             (&["+39 06 1234 5678"][..], "+390612345678"),

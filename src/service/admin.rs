@@ -118,6 +118,43 @@ impl Services {
     }
 }
 
+/// An account whose address was never proven may belong to whoever signed up with it first,
+/// not to the owner the operator means: it is promoted only when the operator vouches for the
+/// address with `--password`, which verifies it, replaces the password set before and ends
+/// every session (as a reset by mail would).
+async fn vouch_for_unproven_address(
+    services: &Services,
+    id: Uuid,
+    email: &crate::domain::values::Email,
+    password: Option<&str>,
+    metadata: &CommandMetadata,
+) -> anyhow::Result<()> {
+    use crate::domain::account::IdentifierKind;
+    let account = services.account(id).await?.state;
+    if !account.email_unproven() {
+        return Ok(());
+    }
+    let password = password.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the account holding this address never proved it, so whoever signed up may not be \
+             its owner: have the owner verify it first, or give --password to vouch for the \
+             address (the password set before is replaced and every session ends)"
+        )
+    })?;
+    let password = crate::domain::values::Password::parse(password, &[email.as_str()])
+        .map_err(|invalid| anyhow::anyhow!("--password: {}", invalid.message))?;
+    let sealed = services.hasher.hash(&password).await?;
+    services
+        .run_account_command(id, metadata, |_| AccountCommand::ResetPassword {
+            new_password: sealed.clone(),
+            proven: IdentifierKind::Email,
+            now: services.now(),
+        })
+        .await
+        .map_err(|error| anyhow::anyhow!("vouching for the address: {error}"))?;
+    Ok(())
+}
+
 /// `accounts admin create`: makes an owner, signing the address up first when no account has
 /// it. Returns the account id and whether it is new.
 pub async fn create_owner(
@@ -139,7 +176,10 @@ pub async fn create_owner(
         claims::holder(&client, ClaimKind::Email, email.as_str()).await?
     };
     let (id, created) = match holder {
-        Some(id) => (id, false),
+        Some(id) => {
+            vouch_for_unproven_address(services, id, email, password, &metadata).await?;
+            (id, false)
+        }
         None => {
             let password = password
                 .ok_or_else(|| anyhow::anyhow!("no account has this address: give --password"))?;

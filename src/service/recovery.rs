@@ -225,34 +225,8 @@ impl Services {
         // A session alone does not move a proven address away: that would hand whoever stole
         // the session the account, through a reset to the new address.
         let account = self.account(caller.account_id).await?.state;
-        if let (Some(current_email), true) = (&account.email, account.email_verified) {
-            match current {
-                CurrentEmailProof {
-                    code: Some(current_code),
-                    ..
-                } => {
-                    let old = CodeProof::Code {
-                        target: Target::email(current_email),
-                        code: current_code.to_owned(),
-                    };
-                    self.check_proof(&old, Purpose::ChangeEmail, true, metadata)
-                        .await?;
-                }
-                CurrentEmailProof {
-                    password: Some(password),
-                    ..
-                } => {
-                    self.verify_password(caller.account_id, &account, password)
-                        .await?;
-                }
-                _ => {
-                    return Err(ServiceError::required(
-                        "current_email_code",
-                        "a code sent to the current address (or the password) is needed",
-                    ));
-                }
-            }
-        }
+        self.prove_current_way_in(caller, &account, current, Purpose::ChangeEmail, metadata)
+            .await?;
         let proof = CodeProof::Code {
             target,
             code: code.to_owned(),
@@ -279,6 +253,7 @@ impl Services {
         phone: &Phone,
         code: &str,
         current_phone_code: Option<&str>,
+        current: CurrentEmailProof<'_>,
         metadata: &CommandMetadata,
     ) -> Result<Committed<Account>, ServiceError> {
         let account = self.account(caller.account_id).await?.state;
@@ -292,19 +267,33 @@ impl Services {
                 return Err(ServiceError::IdentifierTaken(ClaimKind::Phone));
             }
         }
-        if let Some(current) = &account.phone {
-            let Some(current_code) = current_phone_code else {
-                return Err(ServiceError::required(
-                    "current_phone_code",
-                    "a code texted to the current number is needed",
-                ));
-            };
-            let old = CodeProof::Code {
-                target: Target::phone(current),
-                code: current_code.to_owned(),
-            };
-            self.check_proof(&old, Purpose::ChangePhone, true, metadata)
+        match &account.phone {
+            Some(current) => {
+                let Some(current_code) = current_phone_code else {
+                    return Err(ServiceError::required(
+                        "current_phone_code",
+                        "a code texted to the current number is needed",
+                    ));
+                };
+                let old = CodeProof::Code {
+                    target: Target::phone(current),
+                    code: current_code.to_owned(),
+                };
+                self.check_proof(&old, Purpose::ChangePhone, true, metadata)
+                    .await?;
+            }
+            // A first phone is a new way in (sign-in and reset by text): a session alone
+            // does not add one.
+            None => {
+                self.prove_current_way_in(
+                    caller,
+                    &account,
+                    current,
+                    Purpose::ChangePhone,
+                    metadata,
+                )
                 .await?;
+            }
         }
         let new = CodeProof::Code {
             target,
@@ -321,6 +310,59 @@ impl Services {
             },
         )
         .await
+    }
+
+    /// Proves, before a session moves or adds a way into the account, that the caller also
+    /// holds one it has: a code for `purpose` mailed to its verified address, or its password.
+    /// An account with neither (a phone-only account, whose phone is proven instead) needs
+    /// nothing more.
+    async fn prove_current_way_in(
+        &self,
+        caller: ActiveSession,
+        account: &Account,
+        proof: CurrentEmailProof<'_>,
+        purpose: Purpose,
+        metadata: &CommandMetadata,
+    ) -> Result<(), ServiceError> {
+        let verified_email = account.email.as_ref().filter(|_| account.email_verified);
+        match (proof, verified_email) {
+            (
+                CurrentEmailProof {
+                    code: Some(code), ..
+                },
+                Some(email),
+            ) => {
+                let old = CodeProof::Code {
+                    target: Target::email(email),
+                    code: code.to_owned(),
+                };
+                self.check_proof(&old, purpose, true, metadata).await?;
+            }
+            (
+                CurrentEmailProof {
+                    password: Some(password),
+                    ..
+                },
+                _,
+            ) if account.password.is_some() => {
+                self.verify_password(caller.account_id, account, password)
+                    .await?;
+            }
+            (_, Some(_)) => {
+                return Err(ServiceError::required(
+                    "current_email_code",
+                    "a code sent to the current address (or the password) is needed",
+                ));
+            }
+            (_, None) if account.password.is_some() => {
+                return Err(ServiceError::required(
+                    "password",
+                    "the account's password is needed",
+                ));
+            }
+            (_, None) => {}
+        }
+        Ok(())
     }
 
     /// Deletes the caller's account, confirmed by a code sent to its email address.

@@ -234,6 +234,7 @@ async fn addresses_the_mailer_cannot_send_to_are_refused_wherever_an_email_enter
         "x@[192.0.2.1]",
         "x@127.0.0.1",
         "x@0x7f.0.0.1",
+        "x@127.0.0.0x1",
         "x@example.123",
         "x%evil.example@relay.example",
         "host!x@example.org",
@@ -381,6 +382,7 @@ async fn numbers_that_are_not_valid_for_their_country_are_refused() {
         "+8612812345678",
         "+0123456789",
         "+61 412",
+        "tel:+4917908215540",
         "phone",
     ] {
         let answer = app

@@ -297,7 +297,7 @@ async fn changing_the_email_address_with_a_code_sent_to_it() {
         .put(
             "/v1/me/email",
             &user.token,
-            json!({"email": new, "code": "000000x"}),
+            json!({"email": new, "code": "000000x", "password": PASSWORD}),
         )
         .await;
     wrong.assert_problem(400, "code_invalid");
@@ -305,7 +305,7 @@ async fn changing_the_email_address_with_a_code_sent_to_it() {
         .put(
             "/v1/me/email",
             &user.token,
-            json!({"email": new, "code": code}),
+            json!({"email": new, "code": code, "password": PASSWORD}),
         )
         .await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);

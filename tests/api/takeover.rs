@@ -2,8 +2,9 @@
 //! address signed up by someone who does not own it.
 
 use crate::helpers::{
-    Answer, PASSWORD, SmsGateway, SmtpSink, TestApp, User, code_in, form, link_token_in,
-    mailed_code, make_owner, reset_code, spawn_app_with, spawn_with_mail,
+    Answer, PASSWORD, SmsGateway, SmtpSink, TestApp, User, admin_create, code_in, form,
+    link_token_in, mailed_code, make_owner, reset_code, spawn_app_with, spawn_pipeline,
+    spawn_with_mail,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -125,7 +126,7 @@ async fn an_email_change_ends_codes_sent_to_the_old_address_even_for_its_next_ho
         .put(
             "/v1/me/email",
             &user.token,
-            json!({"email": new, "code": change}),
+            json!({"email": new, "code": change, "password": PASSWORD}),
         )
         .await;
     assert_eq!(moved.status, 200, "{}", moved.body);
@@ -350,8 +351,16 @@ async fn an_unverified_address_adds_no_phone_to_keep_a_way_in() {
         .await;
     assert_eq!(signed_in.status, 201, "{}", signed_in.body);
     let owner = signed_in.body["token"].as_str().unwrap();
+    // The proof removed the squatter's password: a code mailed to the verified address stands
+    // for the way in the account already has.
+    let subject = "Your code to change your phone number";
+    let current = mailed_code(&app, &smtp, &email, "change_phone", subject).await;
     let added = app
-        .put("/v1/me/phone", owner, json!({"phone": phone, "code": code}))
+        .put(
+            "/v1/me/phone",
+            owner,
+            json!({"phone": phone, "code": code, "current_email_code": current}),
+        )
         .await;
     assert_eq!(added.status, 200, "{}", added.body);
 }
@@ -426,4 +435,97 @@ async fn a_session_alone_cannot_move_a_verified_address_away() {
         .await;
     assert_eq!(moved.status, 200, "{}", moved.body);
     assert_eq!(moved.body["email"], third);
+}
+
+#[tokio::test]
+async fn a_session_alone_adds_no_first_phone() {
+    let smtp = SmtpSink::start().await;
+    let gateway = SmsGateway::start().await;
+    let (smtp_url, sms_url) = (smtp.url(), gateway.url.clone());
+    let app = spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(smtp_url);
+        config.sms_webhook_url = Some(sms_url);
+    })
+    .await;
+    let user = app.new_user().await;
+    let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
+    let verified = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": verification, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(verified.status, 204, "{}", verified.body);
+
+    // The thief's own phone, proven by a text to it, with the stolen session only.
+    let phone = "+4917908215540";
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": phone, "purpose": "change_phone"}),
+    )
+    .await;
+    let (code, _) = gateway.wait_for_code(phone, "change_phone").await;
+    let added = app
+        .put(
+            "/v1/me/phone",
+            &user.token,
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
+    added.assert_problem(422, "validation_failed");
+    assert_eq!(
+        added.field_errors(),
+        vec![("current_email_code".to_owned(), "required".to_owned())]
+    );
+    app.put(
+        "/v1/me/phone",
+        &user.token,
+        json!({"phone": phone, "code": code, "password": "a guess at the password"}),
+    )
+    .await
+    .assert_problem(403, "wrong_password");
+    assert_eq!(app.count_events(Some("PhoneChanged")).await, 0);
+    // The owner, who knows the password, adds it.
+    let added = app
+        .put(
+            "/v1/me/phone",
+            &user.token,
+            json!({"phone": phone, "code": code, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(added.status, 200, "{}", added.body);
+}
+
+#[tokio::test]
+async fn the_command_line_promotes_no_squatter_to_owner() {
+    let app = spawn_pipeline().await;
+    let email = format!("boss-{}@example.com", uuid::Uuid::new_v4().simple());
+    let squatter = squat(&app, &email).await;
+    let refused = admin_create(&app, &email, None).await;
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("never proved it"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let me = app.get("/v1/me", Some(&squatter)).await;
+    assert_eq!(me.body["role"], "user");
+
+    // Vouching for the address with a password verifies it and shuts whoever signed up out.
+    let vouched = admin_create(&app, &email, Some("the operator's own long phrase")).await;
+    assert!(
+        vouched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&vouched.stderr)
+    );
+    app.get("/v1/me", Some(&squatter))
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.sign_in(&email, PASSWORD)
+        .await
+        .assert_problem(401, "invalid_credentials");
 }
