@@ -821,6 +821,18 @@ impl SmsGateway {
     }
 }
 
+/// The whole service with a mail worker sending mails to `smtp` and texts to `gateway`.
+pub async fn spawn_with_mail_and_sms(smtp: &SmtpSink, gateway: &SmsGateway) -> TestApp {
+    let (smtp_url, sms_url) = (smtp.url(), gateway.url.clone());
+    spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(smtp_url);
+        config.sms_webhook_url = Some(sms_url);
+    })
+    .await
+}
+
 /// The whole service with a mail worker sending texts to `gateway` (and mails to a folder).
 pub async fn spawn_with_sms(gateway: &SmsGateway) -> TestApp {
     let url = gateway.url.clone();

@@ -3,8 +3,8 @@
 
 use crate::helpers::{
     Answer, PASSWORD, SmsGateway, SmtpSink, TestApp, User, admin_create, code_in, form,
-    link_token_in, mailed_code, make_owner, reset_code, spawn_app_with, spawn_pipeline,
-    spawn_with_mail,
+    link_token_in, mailed_code, make_owner, reset_code, spawn_pipeline, spawn_with_mail,
+    spawn_with_mail_and_sms,
 };
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -300,14 +300,7 @@ async fn a_reset_by_mail_verifies_the_address() {
 async fn an_unverified_address_adds_no_phone_to_keep_a_way_in() {
     let smtp = SmtpSink::start().await;
     let gateway = SmsGateway::start().await;
-    let (smtp_url, sms_url) = (smtp.url(), gateway.url.clone());
-    let app = spawn_app_with(|config| {
-        config.relay = true;
-        config.mail = true;
-        config.smtp_url = Some(smtp_url);
-        config.sms_webhook_url = Some(sms_url);
-    })
-    .await;
+    let app = spawn_with_mail_and_sms(&smtp, &gateway).await;
     let email = format!("owner-{}@example.com", uuid::Uuid::new_v4().simple());
     let squatter = squat(&app, &email).await;
     let phone = "+61412010001";
@@ -441,14 +434,7 @@ async fn a_session_alone_cannot_move_a_verified_address_away() {
 async fn a_session_alone_adds_no_first_phone() {
     let smtp = SmtpSink::start().await;
     let gateway = SmsGateway::start().await;
-    let (smtp_url, sms_url) = (smtp.url(), gateway.url.clone());
-    let app = spawn_app_with(|config| {
-        config.relay = true;
-        config.mail = true;
-        config.smtp_url = Some(smtp_url);
-        config.sms_webhook_url = Some(sms_url);
-    })
-    .await;
+    let app = spawn_with_mail_and_sms(&smtp, &gateway).await;
     let user = app.new_user().await;
     let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
     let verified = app
