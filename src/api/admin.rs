@@ -399,28 +399,29 @@ impl AdminApi {
         let (changes, username) =
             parse_profile_changes(body.profile).map_err(ApiError::validation)?;
         let metadata = command_metadata(req);
+        // One transaction for every change asked for: a refused email leaves the profile as it
+        // was, and an Idempotency-Key is claimed once.
         let mut committed = None;
-        if !changes.is_empty() || username.is_some() {
+        if !changes.is_empty() || username.is_some() || email.is_some() {
             committed = Some(
                 services
-                    .admin_command(caller.0, id.0, false, &metadata, |_| {
-                        AccountCommand::UpdateProfile {
-                            changes: changes.clone(),
-                            username: username.clone(),
-                            now: services.now(),
+                    .admin_commands(caller.0, id.0, false, &metadata, |_| {
+                        let now = services.now();
+                        let mut commands = Vec::new();
+                        if !changes.is_empty() || username.is_some() {
+                            commands.push(AccountCommand::UpdateProfile {
+                                changes: changes.clone(),
+                                username: username.clone(),
+                                now,
+                            });
                         }
-                    })
-                    .await?,
-            );
-        }
-        if let Some(email) = email {
-            committed = Some(
-                services
-                    .admin_command(caller.0, id.0, false, &metadata, |_| {
-                        AccountCommand::ChangeEmail {
-                            email: email.clone(),
-                            now: services.now(),
+                        if let Some(email) = &email {
+                            commands.push(AccountCommand::ChangeEmail {
+                                email: email.clone(),
+                                now,
+                            });
                         }
+                        commands
                     })
                     .await?,
             );

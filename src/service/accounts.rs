@@ -236,11 +236,34 @@ impl Services {
         metadata: &CommandMetadata,
         command: impl Fn(&Account) -> AccountCommand,
     ) -> Result<Committed<Account>, ServiceError> {
+        self.run_account_commands(account_id, metadata, |account| vec![command(account)])
+            .await
+    }
+
+    /// Runs several account commands as one: each is decided on the state the ones before it
+    /// leave, and all their events (and inline writes) commit in one transaction, or none do.
+    pub(super) async fn run_account_commands(
+        &self,
+        account_id: Uuid,
+        metadata: &CommandMetadata,
+        commands: impl Fn(&Account) -> Vec<AccountCommand>,
+    ) -> Result<Committed<Account>, ServiceError> {
         executor::execute(
             &self.pool,
             account_id,
             metadata,
-            |account: &Account| decide(account, command(account)),
+            |account: &Account| {
+                let mut state = account.clone();
+                let mut events = Vec::new();
+                for command in commands(account) {
+                    let decided = decide(&state, command)?;
+                    state = decided
+                        .iter()
+                        .fold(state, |state, event| state.evolve(event));
+                    events.extend(decided);
+                }
+                Ok(events)
+            },
             account_inline_writes,
         )
         .await

@@ -69,13 +69,28 @@ impl Services {
         metadata: &CommandMetadata,
         command: impl Fn(&Account) -> AccountCommand,
     ) -> Result<Committed<Account>, ServiceError> {
+        self.admin_commands(caller, id, owner_only, metadata, |account| {
+            vec![command(account)]
+        })
+        .await
+    }
+
+    /// Like `admin_command`, with several commands that commit together or not at all.
+    pub async fn admin_commands(
+        &self,
+        caller: ActiveSession,
+        id: Uuid,
+        owner_only: bool,
+        metadata: &CommandMetadata,
+        commands: impl Fn(&Account) -> Vec<AccountCommand>,
+    ) -> Result<Committed<Account>, ServiceError> {
         let role = if owner_only { Role::Owner } else { Role::Admin };
         let acting = self.require_role(caller, role).await?;
         let target = self.account(id).await?.state;
         if id != caller.account_id && acting.role != Role::Owner && target.role != Role::User {
             return Err(ServiceError::Forbidden);
         }
-        self.run_account_command(id, &metadata.with_actor(caller.account_id), command)
+        self.run_account_commands(id, &metadata.with_actor(caller.account_id), commands)
             .await
     }
 

@@ -608,3 +608,60 @@ async fn listing_by_last_change() {
         .await;
     assert_eq!(oldest_change.body["items"][0]["id"], second.id.to_string());
 }
+
+#[tokio::test]
+async fn an_admin_edit_commits_whole_or_not_at_all_under_one_idempotency_key() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let frank = app.new_user().await;
+    let path = format!("/v1/admin/users/{}", frank.id);
+    // A taken address refuses the whole edit: the name stays as it was.
+    app.patch(
+        &path,
+        &owner.token,
+        json!({"display_name": "Frank", "email": owner.email}),
+    )
+    .await
+    .assert_problem(409, "email_taken");
+    let account = app.get(&path, Some(&owner.token)).await;
+    assert_eq!(account.body["display_name"], serde_json::Value::Null);
+    assert_eq!(
+        app.event_types(frank.id).await.last().unwrap(),
+        "SessionStarted"
+    );
+
+    // Profile and address in one edit, one key: one answer, replayed as it was.
+    let new_email = format!("frank-{}@example.com", uuid::Uuid::new_v4().simple());
+    let body = json!({"display_name": "Frank", "email": new_email});
+    let key = [("idempotency-key", "admin-edit-1")];
+    let first = app
+        .send(
+            Method::PATCH,
+            &path,
+            Some(&owner.token),
+            Some(body.clone()),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.body["display_name"], "Frank");
+    assert_eq!(first.body["email"], new_email);
+    let again = app
+        .send(Method::PATCH, &path, Some(&owner.token), Some(body), &key)
+        .await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.body);
+    assert_eq!(again.body, first.body);
+    assert_eq!(
+        again
+            .headers
+            .get("idempotent-replayed")
+            .map(|v| v.to_str().unwrap()),
+        Some("true")
+    );
+    let types = app.event_types(frank.id).await;
+    assert_eq!(
+        &types[types.len() - 2..],
+        ["ProfileUpdated", "EmailChanged"]
+    );
+}
