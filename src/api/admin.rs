@@ -305,14 +305,7 @@ impl AdminApi {
             email_verified: email_verified.0,
             blocked: blocked.0,
             featured: featured.0,
-            role: role.0.map(|role| {
-                match role {
-                    RoleView::User => "user",
-                    RoleView::Admin => "admin",
-                    RoleView::Owner => "owner",
-                }
-                .to_owned()
-            }),
+            role: role.0.map(|role| Role::from(role).as_str().to_owned()),
             created_from: created_from.0,
             created_before: created_before.0,
         };
@@ -464,11 +457,7 @@ impl AdminApi {
         id: Path<Uuid>,
         body: Json<RoleRequest>,
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
-        let role = match body.role {
-            RoleView::User => Role::User,
-            RoleView::Admin => Role::Admin,
-            RoleView::Owner => Role::Owner,
-        };
+        let role = Role::from(body.role);
         let committed = services
             .admin_command(caller.0, id.0, true, &command_metadata(req), |_| {
                 AccountCommand::ChangeRole {

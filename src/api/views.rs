@@ -51,6 +51,16 @@ pub enum RoleView {
     Owner,
 }
 
+impl From<RoleView> for Role {
+    fn from(view: RoleView) -> Self {
+        match view {
+            RoleView::User => Role::User,
+            RoleView::Admin => Role::Admin,
+            RoleView::Owner => Role::Owner,
+        }
+    }
+}
+
 /// Account status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "snake_case")]

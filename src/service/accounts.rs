@@ -105,7 +105,7 @@ fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<Inlin
                 if before.role == Role::Owner {
                     writes.push(InlineWrite::RequireAnotherOwner);
                 }
-                writes.push(InlineWrite::SetRole("user"));
+                writes.push(InlineWrite::SetRole(Role::User));
                 writes.push(InlineWrite::ReleaseAll);
                 writes.push(InlineWrite::EndAllSessions("account_deleted"));
             }
@@ -125,11 +125,7 @@ fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<Inlin
                 if *previous == Role::Owner && *role != Role::Owner {
                     writes.push(InlineWrite::RequireAnotherOwner);
                 }
-                writes.push(InlineWrite::SetRole(match role {
-                    Role::User => "user",
-                    Role::Admin => "admin",
-                    Role::Owner => "owner",
-                }));
+                writes.push(InlineWrite::SetRole(*role));
             }
             AccountEvent::PhoneChanged {
                 phone, previous, ..

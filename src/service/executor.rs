@@ -8,9 +8,11 @@
 //! a transaction id, so the event INSERT stays the transaction's first write (see
 //! `store::event_log`).
 
+use crate::domain::account::Role;
 use crate::domain::{Aggregate, DomainEvent};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log::{self, NewEvent, RecordedEvent};
+use crate::store::privileged;
 use crate::store::sessions::{self, NewSession};
 use crate::store::{StoreError, idempotency};
 use deadpool_postgres::{GenericClient, Pool};
@@ -120,8 +122,8 @@ pub enum InlineWrite {
     EndSessions(Vec<Uuid>, &'static str),
     /// End every session of the account.
     EndAllSessions(&'static str),
-    /// Record the account's role (`admin`, `owner`; other roles are not recorded).
-    SetRole(&'static str),
+    /// Record the account's role.
+    SetRole(Role),
     /// Refuse the command unless another owner remains.
     RequireAnotherOwner,
 }
@@ -140,40 +142,9 @@ async fn apply_inline(
             sessions::end(client, stream_id, ids, reason).await
         }
         InlineWrite::EndAllSessions(reason) => sessions::end_all(client, stream_id, reason).await,
-        InlineWrite::SetRole(role) => {
-            client
-                .execute(
-                    "DELETE FROM privileged_accounts WHERE account_id = $1",
-                    &[&stream_id],
-                )
-                .await?;
-            if matches!(*role, "admin" | "owner") {
-                client
-                    .execute(
-                        "INSERT INTO privileged_accounts (account_id, role) VALUES ($1, $2)",
-                        &[&stream_id, role],
-                    )
-                    .await?;
-            }
-            Ok(())
-        }
+        InlineWrite::SetRole(role) => privileged::set_role(client, stream_id, *role).await,
         InlineWrite::RequireAnotherOwner => {
-            // One owner check at a time, so two owners cannot demote each other at once.
-            client
-                .execute("SELECT pg_advisory_xact_lock(7000001)", &[])
-                .await?;
-            let others: i64 = client
-                .query_one(
-                    "SELECT count(*) FROM privileged_accounts
-                     WHERE role = 'owner' AND account_id <> $1",
-                    &[&stream_id],
-                )
-                .await?
-                .get(0);
-            if others == 0 {
-                return Err(StoreError::LastOwner);
-            }
-            Ok(())
+            privileged::require_another_owner(client, stream_id).await
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod event_log;
 pub mod follows;
 pub mod idempotency;
 pub mod migrations;
+pub mod privileged;
 pub mod projections;
 pub mod sessions;
 pub mod throttle;

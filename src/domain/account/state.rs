@@ -38,6 +38,17 @@ pub enum Role {
     Owner,
 }
 
+impl Role {
+    /// The snake_case name (`user`, `admin`, `owner`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+            Self::Owner => "owner",
+        }
+    }
+}
+
 /// What others may see of an account.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Privacy {
