@@ -170,11 +170,7 @@ impl AccountsApi {
                 channel: Channel::Email,
                 value: email.as_str().to_owned(),
             };
-            let language = Language::negotiate(
-                req.headers()
-                    .get(poem::http::header::ACCEPT_LANGUAGE)
-                    .and_then(|value| value.to_str().ok()),
-            );
+            let language = Language::of(req);
             let metadata = CommandMetadata {
                 idempotency: None,
                 ..metadata.with_actor(signed_in.account_id)

@@ -8,7 +8,6 @@ use crate::domain::code::{self, Channel, Purpose};
 use crate::service::Services;
 use crate::service::codes::Target;
 use poem::Request;
-use poem::http::header;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -149,11 +148,7 @@ impl CodesApi {
         body: Json<SendCodeRequest>,
     ) -> Result<SendCodeResponse, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
         let target = Target::parse(body.channel.into(), &body.to, "to")?;
-        let language = Language::negotiate(
-            req.headers()
-                .get(header::ACCEPT_LANGUAGE)
-                .and_then(|value| value.to_str().ok()),
-        );
+        let language = Language::of(req);
         let position = services
             .send_code(
                 &target,

@@ -144,11 +144,7 @@ pub async fn around_every_request<E: Endpoint>(
     mut req: Request,
     edge: Edge,
 ) -> poem::Result<Response> {
-    let language = Language::negotiate(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok()),
-    );
+    let language = Language::of(&req);
     let request_id = req
         .headers()
         .get(REQUEST_ID)

@@ -10,6 +10,15 @@ pub enum Language {
 }
 
 impl Language {
+    /// The caller's language: the best supported one for the request's `Accept-Language`.
+    pub fn of(req: &poem::Request) -> Self {
+        Self::negotiate(
+            req.headers()
+                .get(poem::http::header::ACCEPT_LANGUAGE)
+                .and_then(|value| value.to_str().ok()),
+        )
+    }
+
     /// The best supported language for an `Accept-Language` header.
     pub fn negotiate(accept_language: Option<&str>) -> Self {
         let Some(header) = accept_language else {

@@ -195,11 +195,7 @@ fn result(zh: bool, status: StatusCode, chinese: &str, english: &str) -> Respons
 }
 
 fn chinese(req: &Request) -> bool {
-    Language::negotiate(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok()),
-    ) == Language::ZhCn
+    Language::of(req) == Language::ZhCn
 }
 
 /// The pages' only style, as a `<style>` element so that the policy can allow it by hash.

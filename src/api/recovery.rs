@@ -14,7 +14,6 @@ use crate::service::codes::{CodeProof, Target};
 use crate::service::recovery::CurrentEmailProof;
 use crate::service::{FieldError, Services};
 use poem::Request;
-use poem::http::header;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -177,7 +176,7 @@ impl RecoveryApi {
             }
         };
         let position = services
-            .request_password_reset(&target, language(req).tag(), &command_metadata(req))
+            .request_password_reset(&target, Language::of(req).tag(), &command_metadata(req))
             .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
@@ -242,7 +241,7 @@ impl RecoveryApi {
         caller: SignedIn,
     ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE | TOO_MANY }>> {
         let position = services
-            .request_email_verification(caller.0, language(req).tag(), &command_metadata(req))
+            .request_email_verification(caller.0, Language::of(req).tag(), &command_metadata(req))
             .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
@@ -369,14 +368,6 @@ impl PhoneApi {
             committed.position,
         ))
     }
-}
-
-fn language(req: &Request) -> Language {
-    Language::negotiate(
-        req.headers()
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|value| value.to_str().ok()),
-    )
 }
 
 /// A link token, or an email address and a code.
