@@ -362,16 +362,7 @@ async fn an_unverified_address_adds_no_phone_to_keep_a_way_in() {
 async fn a_session_alone_cannot_move_a_verified_address_away() {
     let smtp = SmtpSink::start().await;
     let app = spawn_with_mail(&smtp).await;
-    let user = app.new_user().await;
-    let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
-    let verified = app
-        .post(
-            "/v1/email-verification/confirm",
-            None,
-            json!({"email": user.email, "code": verification, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(verified.status, 204, "{}", verified.body);
+    let user = verified_user(&app, &smtp).await;
 
     // Whoever holds the session proves only a mailbox of their own.
     let thief = format!("thief-{}@example.com", uuid::Uuid::new_v4().simple());
@@ -435,16 +426,7 @@ async fn a_session_alone_adds_no_first_phone() {
     let smtp = SmtpSink::start().await;
     let gateway = SmsGateway::start().await;
     let app = spawn_with_mail_and_sms(&smtp, &gateway).await;
-    let user = app.new_user().await;
-    let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
-    let verified = app
-        .post(
-            "/v1/email-verification/confirm",
-            None,
-            json!({"email": user.email, "code": verification, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(verified.status, 204, "{}", verified.body);
+    let user = verified_user(&app, &smtp).await;
 
     // The thief's own phone, proven by a text to it, with the stolen session only.
     let phone = "+4917908215540";
@@ -514,4 +496,19 @@ async fn the_command_line_promotes_no_squatter_to_owner() {
     app.sign_in(&email, PASSWORD)
         .await
         .assert_problem(401, "invalid_credentials");
+}
+
+/// A new user who proved the address by its mailed code, keeping the password.
+async fn verified_user(app: &TestApp, smtp: &SmtpSink) -> User {
+    let user = app.new_user().await;
+    let verification = code_in(&smtp.wait_for_mail(&user.email, VERIFY).await);
+    let verified = app
+        .post(
+            "/v1/email-verification/confirm",
+            None,
+            json!({"email": user.email, "code": verification, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(verified.status, 204, "{}", verified.body);
+    user
 }
