@@ -8,7 +8,7 @@
 //! which reads it as "clear this field" or refuses it. Constraints beyond the type (lengths,
 //! formats, required fields) stay with the operation, which reports them per field.
 
-use super::edge::path_matches;
+use super::spec_index::SpecIndex;
 use serde_json::Value;
 use std::sync::Arc;
 
@@ -18,53 +18,32 @@ pub struct BodySchemas(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Path segments, method (upper case) and body schema, literal paths first.
-    operations: Vec<(Vec<String>, String, Value)>,
+    /// The JSON body schema of each operation that takes one.
+    operations: SpecIndex<Value>,
     /// `components.schemas`, for `$ref`.
     schemas: Value,
 }
 
 impl BodySchemas {
     /// Reads the body schemas from the OpenAPI document.
-    pub fn from_spec(spec: &str) -> Self {
-        let mut spec: Value = serde_json::from_str(spec).unwrap_or_default();
-        let schemas = spec["components"]["schemas"].take();
-        let mut operations: Vec<(Vec<String>, String, Value)> = Vec::new();
-        for (path, methods) in spec["paths"].as_object().into_iter().flatten() {
-            for (method, operation) in methods.as_object().into_iter().flatten() {
-                let content = operation["requestBody"]["content"].as_object();
-                let json = content
-                    .into_iter()
-                    .flatten()
-                    .find(|(media_type, _)| media_type.starts_with("application/json"));
-                if let Some((_, media)) = json {
-                    operations.push((
-                        path.split('/').map(str::to_owned).collect(),
-                        method.to_ascii_uppercase(),
-                        media["schema"].clone(),
-                    ));
-                }
-            }
-        }
-        // Literal paths (`/v1/sessions/current`) win over templates (`/v1/sessions/{id}`).
-        operations
-            .sort_by_key(|(segments, _, _)| segments.iter().filter(|s| s.starts_with('{')).count());
+    pub fn from_spec(spec: &Value) -> Self {
+        let operations = SpecIndex::from_spec(spec, |operation| {
+            let content = operation["requestBody"]["content"].as_object()?;
+            let (_, media) = content
+                .iter()
+                .find(|(media_type, _)| media_type.starts_with("application/json"))?;
+            Some(media["schema"].clone())
+        });
         Self(Arc::new(Inner {
             operations,
-            schemas,
+            schemas: spec["components"]["schemas"].clone(),
         }))
     }
 
     /// Checks a JSON body sent to `method path`; `Err` says which field has the wrong type.
     /// Bodies that are no JSON at all, and operations that take none, are left to poem.
     pub fn check(&self, method: &str, path: &str, body: &[u8]) -> Result<(), String> {
-        let wanted: Vec<&str> = path.split('/').collect();
-        let Some((_, _, schema)) = self
-            .0
-            .operations
-            .iter()
-            .find(|(template, m, _)| m == method && path_matches(template, &wanted))
-        else {
+        let Some(schema) = self.0.operations.operation(method, path) else {
             return Ok(());
         };
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
@@ -155,7 +134,7 @@ mod tests {
                 "Kind": {"type": "string", "enum": ["a", "b"]}
             }}
         });
-        BodySchemas::from_spec(&spec.to_string())
+        BodySchemas::from_spec(&spec)
     }
 
     fn check(path: &str, body: serde_json::Value) -> Result<(), String> {

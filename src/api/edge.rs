@@ -5,6 +5,7 @@
 use super::body_types::BodySchemas;
 use super::i18n::Language;
 use super::problem::ApiError;
+use super::spec_index::SpecIndex;
 use crate::service::executor::CommandMetadata;
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -73,55 +74,24 @@ impl TrustedProxies {
 
 /// The methods each documented path answers, for the `Allow` header of 405 answers.
 #[derive(Debug, Clone, Default)]
-pub struct AllowedMethods(Arc<Vec<(Vec<String>, String)>>);
+pub struct AllowedMethods(Arc<SpecIndex<()>>);
 
 impl AllowedMethods {
     /// Reads the paths and their methods from the OpenAPI document.
-    pub fn from_spec(spec: &str) -> Self {
-        let spec: serde_json::Value = serde_json::from_str(spec).unwrap_or_default();
-        let mut templates: Vec<(Vec<String>, String)> = spec["paths"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(path, operations)| {
-                let segments = path.split('/').map(str::to_owned).collect();
-                let methods = operations
-                    .as_object()
-                    .into_iter()
-                    .flatten()
-                    .map(|(method, _)| method.to_ascii_uppercase())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                (segments, methods)
-            })
-            .collect();
-        // Literal paths (`/v1/sessions/current`) win over templates (`/v1/sessions/{id}`).
-        templates
-            .sort_by_key(|(segments, _)| segments.iter().filter(|s| s.starts_with('{')).count());
-        Self(Arc::new(templates))
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        Self(Arc::new(SpecIndex::from_spec(spec, |_| Some(()))))
     }
 
     /// True when the path has an operation for the method.
     pub fn allows(&self, path: &str, method: &str) -> bool {
-        self.for_path(path)
-            .is_some_and(|methods| methods.split(", ").any(|m| m == method))
+        self.0.operation(method, path).is_some()
     }
 
-    fn for_path(&self, path: &str) -> Option<&str> {
-        let wanted: Vec<&str> = path.split('/').collect();
-        self.0
-            .iter()
-            .find(|(template, _)| path_matches(template, &wanted))
-            .map(|(_, methods)| methods.as_str())
+    /// The path's methods as an `Allow` header lists them, if the path is documented.
+    fn for_path(&self, path: &str) -> Option<String> {
+        let methods: Vec<&str> = self.0.for_path(path).map(|(method, _)| method).collect();
+        (!methods.is_empty()).then(|| methods.join(", "))
     }
-}
-
-/// True when a path, split at `/`, fits a documented path template split the same way.
-pub fn path_matches(template: &[String], wanted: &[&str]) -> bool {
-    template.len() == wanted.len()
-        && template.iter().zip(wanted).all(|(expected, actual)| {
-            expected == actual || (expected.starts_with('{') && !actual.is_empty())
-        })
 }
 
 /// What the edge knows of the API, built once from the configuration and the document.
@@ -182,7 +152,7 @@ pub async fn around_every_request<E: Endpoint>(
         add_security_headers(&path, &mut response);
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             if let Some(methods) = edge.allowed.for_path(&path) {
-                if let Ok(value) = HeaderValue::from_str(methods) {
+                if let Ok(value) = HeaderValue::from_str(&methods) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
             }
