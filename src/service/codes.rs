@@ -6,7 +6,7 @@
 
 use super::executor::{self, CommandMetadata, ExecuteError};
 use super::{ServiceError, Services};
-use crate::domain::account::Account;
+use crate::domain::account::{Account, IdentifierKind};
 use crate::domain::code::NewLink;
 use crate::domain::code::{
     self, Channel, CodeCommand, CodeError, CodeEvent, Codes, Presented, Purpose,
@@ -63,7 +63,16 @@ impl Target {
         }
     }
 
-    fn claim_kind(&self) -> ClaimKind {
+    /// The kind of identifier the target is.
+    pub fn identifier_kind(&self) -> IdentifierKind {
+        match self.channel {
+            Channel::Email => IdentifierKind::Email,
+            Channel::Sms => IdentifierKind::Phone,
+        }
+    }
+
+    /// The kind of claim that holds the target.
+    pub(super) fn claim_kind(&self) -> ClaimKind {
         match self.channel {
             Channel::Email => ClaimKind::Email,
             Channel::Sms => ClaimKind::Phone,

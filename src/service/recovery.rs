@@ -6,7 +6,7 @@ use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
 use super::{ServiceError, Services};
 use crate::domain::account::{Account, AccountCommand, IdentifierKind, NewIdentifier, Proof};
-use crate::domain::code::{Channel, Purpose};
+use crate::domain::code::Purpose;
 use crate::domain::values::{Email, Password, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::sessions::ActiveSession;
@@ -24,17 +24,10 @@ impl Services {
             target: target.clone(),
             code: code.to_owned(),
         };
-        let (target, _) = self
-            .check_proof(&proof, Purpose::SignIn, true, metadata)
+        let (target, account_id) = self
+            .proven_account(&proof, Purpose::SignIn, true, metadata)
             .await?;
-        let account_id = self
-            .holder_of(&target)
-            .await?
-            .ok_or(ServiceError::CodeInvalid)?;
-        let kind = match target.channel {
-            Channel::Email => IdentifierKind::Email,
-            Channel::Sms => IdentifierKind::Phone,
-        };
+        let kind = target.identifier_kind();
         self.start_session(account_id, None, Proof::Code, kind, self.now(), metadata)
             .await
     }
@@ -123,21 +116,14 @@ impl Services {
         };
         let password = Password::parse(new_password, &context)
             .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
-        let (target, _) = self
-            .check_proof(proof, Purpose::ResetPassword, true, metadata)
+        let (target, account_id) = self
+            .proven_account(proof, Purpose::ResetPassword, true, metadata)
             .await?;
-        let account_id = self
-            .holder_of(&target)
-            .await?
-            .ok_or(ServiceError::CodeInvalid)?;
         let sealed = self.hasher.hash(&password).await?;
         let committed = self
             .run_account_command(account_id, metadata, |_| AccountCommand::ResetPassword {
                 new_password: sealed.clone(),
-                proven: match target.channel {
-                    Channel::Email => IdentifierKind::Email,
-                    Channel::Sms => IdentifierKind::Phone,
-                },
+                proven: target.identifier_kind(),
                 now: self.now(),
             })
             .await?;
@@ -175,25 +161,17 @@ impl Services {
     ) -> Result<i64, ServiceError> {
         let verified_password = match password {
             Some(password) => {
-                let (target, _) = self
-                    .check_proof(proof, Purpose::VerifyEmail, false, metadata)
+                let (_, account_id) = self
+                    .proven_account(proof, Purpose::VerifyEmail, false, metadata)
                     .await?;
-                let account_id = self
-                    .holder_of(&target)
-                    .await?
-                    .ok_or(ServiceError::CodeInvalid)?;
                 let account = self.account(account_id).await?.state;
                 Some(self.verify_password(account_id, &account, password).await?)
             }
             None => None,
         };
-        let (target, _) = self
-            .check_proof(proof, Purpose::VerifyEmail, true, metadata)
+        let (target, account_id) = self
+            .proven_account(proof, Purpose::VerifyEmail, true, metadata)
             .await?;
-        let account_id = self
-            .holder_of(&target)
-            .await?
-            .ok_or(ServiceError::CodeInvalid)?;
         let email = Email::parse(&target.value)
             .map_err(|invalid| ServiceError::invalid("email", invalid))?;
         let committed = self
@@ -393,13 +371,26 @@ impl Services {
         Ok(committed.position)
     }
 
+    /// Checks (with `consume`, spends) a code or link for `purpose` and returns where it was
+    /// sent and the account holding that target (`CodeInvalid` when none does).
+    async fn proven_account(
+        &self,
+        proof: &CodeProof,
+        purpose: Purpose,
+        consume: bool,
+        metadata: &CommandMetadata,
+    ) -> Result<(Target, Uuid), ServiceError> {
+        let (target, _) = self.check_proof(proof, purpose, consume, metadata).await?;
+        let account_id = self
+            .holder_of(&target)
+            .await?
+            .ok_or(ServiceError::CodeInvalid)?;
+        Ok((target, account_id))
+    }
+
     async fn holder_of(&self, target: &Target) -> Result<Option<Uuid>, ServiceError> {
-        let kind = match target.channel {
-            Channel::Email => ClaimKind::Email,
-            Channel::Sms => ClaimKind::Phone,
-        };
         let client = self.pool.get().await?;
-        Ok(claims::holder(&client, kind, &target.value).await?)
+        Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
     }
 }
 
