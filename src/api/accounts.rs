@@ -1,7 +1,6 @@
 //! `POST /v1/accounts`: sign-up.
 
 use super::ApiTags;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
@@ -90,11 +89,8 @@ impl AccountsApi {
     async fn sign_up(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
+        language: Language,
         body: Json<SignUpRequest>,
     ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT | CAPTCHA }>> {
         let body = body.0;
@@ -150,7 +146,6 @@ impl AccountsApi {
             }
             _ => None,
         };
-        let metadata = command_metadata(req);
         services
             .admit_sign_up(body.captcha.as_deref(), &metadata)
             .await?;
@@ -170,7 +165,6 @@ impl AccountsApi {
                 channel: Channel::Email,
                 value: email.as_str().to_owned(),
             };
-            let language = Language::of(req);
             let metadata = CommandMetadata {
                 idempotency: None,
                 ..metadata.with_actor(signed_in.account_id)

@@ -3,10 +3,10 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use crate::domain::address_book::{AddressBook, AddressChanges, AddressCommand, AddressFields};
 use crate::domain::values::{AddressLine, AddressTag, InvalidValue, Phone, Postcode, Receiver};
+use crate::service::executor::CommandMetadata;
 use crate::service::{FieldError, Services};
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -157,11 +157,7 @@ impl AddressesApi {
     async fn add_address(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<NewAddress>,
     ) -> Result<AddressAdded, Problems<SIGNED_IN_BODY>> {
@@ -175,7 +171,7 @@ impl AddressesApi {
                     fields: fields.clone(),
                     now: services.now(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(AddressAdded::Created(
@@ -193,11 +189,7 @@ impl AddressesApi {
     async fn update_address(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
@@ -212,7 +204,7 @@ impl AddressesApi {
                     changes: changes.clone(),
                     now: services.now(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(AddressesChanged::Ok(
@@ -232,11 +224,7 @@ impl AddressesApi {
     async fn delete_address(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
@@ -249,7 +237,7 @@ impl AddressesApi {
                     address_id: id.0,
                     now: services.now(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(AddressesChanged::Ok(
@@ -267,11 +255,7 @@ impl AddressesApi {
     async fn set_default_address(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
@@ -284,7 +268,7 @@ impl AddressesApi {
                     address_id: id.0,
                     now: services.now(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(AddressesChanged::Ok(

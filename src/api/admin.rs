@@ -3,12 +3,12 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::me::{UpdateMeRequest, parse_profile_changes};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, RoleView};
 use crate::domain::account::{AccountCommand, Role};
 use crate::domain::values::Email;
+use crate::service::executor::CommandMetadata;
 use crate::service::{FieldError, Services};
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -372,11 +372,7 @@ impl AdminApi {
     async fn update_user(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
@@ -391,7 +387,6 @@ impl AdminApi {
         };
         let (changes, username) =
             parse_profile_changes(body.profile).map_err(ApiError::validation)?;
-        let metadata = command_metadata(req);
         // One transaction for every change asked for: a refused email leaves the profile as it
         // was, and an Idempotency-Key is claimed once.
         let mut committed = None;
@@ -447,11 +442,7 @@ impl AdminApi {
     async fn set_role(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
@@ -459,7 +450,7 @@ impl AdminApi {
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
         let role = Role::from(body.role);
         let committed = services
-            .admin_command(caller.0, id.0, true, &command_metadata(req), |_| {
+            .admin_command(caller.0, id.0, true, &metadata, |_| {
                 AccountCommand::ChangeRole {
                     role,
                     now: services.now(),
@@ -485,11 +476,7 @@ impl AdminApi {
     async fn block(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
@@ -500,7 +487,7 @@ impl AdminApi {
             return Err(crate::service::ServiceError::CannotBlockSelf.into());
         }
         let committed = services
-            .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
+            .admin_command(caller.0, id.0, false, &metadata, |_| {
                 AccountCommand::Block {
                     now: services.now(),
                 }
@@ -521,18 +508,14 @@ impl AdminApi {
     async fn unblock(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
         let committed = services
-            .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
+            .admin_command(caller.0, id.0, false, &metadata, |_| {
                 AccountCommand::Unblock {
                     now: services.now(),
                 }
@@ -553,11 +536,7 @@ impl AdminApi {
     async fn set_featured(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
@@ -565,7 +544,7 @@ impl AdminApi {
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
         let featured = body.featured;
         let committed = services
-            .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
+            .admin_command(caller.0, id.0, false, &metadata, |_| {
                 AccountCommand::SetFeatured {
                     featured,
                     now: services.now(),
@@ -590,18 +569,14 @@ impl AdminApi {
     async fn delete_user(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
         let committed = services
-            .admin_command(caller.0, id.0, false, &command_metadata(req), |_| {
+            .admin_command(caller.0, id.0, false, &metadata, |_| {
                 AccountCommand::Delete {
                     proof: crate::domain::account::Proof::Administrator,
                     now: services.now(),

@@ -1,12 +1,12 @@
 //! `/v1/codes`: one-time codes by email or SMS, and checking them.
 
 use super::ApiTags;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::i18n::Language;
 use super::problem::{Problems, statuses::*};
 use crate::domain::code::{self, Channel, Purpose};
 use crate::service::Services;
 use crate::service::codes::Target;
+use crate::service::executor::CommandMetadata;
 use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
@@ -140,22 +140,14 @@ impl CodesApi {
     async fn send_code(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
+        language: Language,
         body: Json<SendCodeRequest>,
     ) -> Result<SendCodeResponse, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
         let target = Target::parse(body.channel.into(), &body.to, "to")?;
-        let language = Language::of(req);
+        let language = language;
         let position = services
-            .send_code(
-                &target,
-                body.purpose.into(),
-                language.tag(),
-                &command_metadata(req),
-            )
+            .send_code(&target, body.purpose.into(), language.tag(), &metadata)
             .await?;
         Ok(SendCodeResponse::Accepted(
             Json(CodeAccepted {
@@ -173,22 +165,12 @@ impl CodesApi {
     async fn check_code(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         body: Json<CheckCodeRequest>,
     ) -> Result<CheckCodeResponse, Problems<{ BODY | CONFLICT }>> {
         let target = Target::parse(body.channel.into(), &body.to, "to")?;
         services
-            .check_code(
-                &target,
-                body.purpose.into(),
-                &body.code,
-                false,
-                &command_metadata(req),
-            )
+            .check_code(&target, body.purpose.into(), &body.code, false, &metadata)
             .await?;
         Ok(CheckCodeResponse::Valid(Json(CodeValid { valid: true })))
     }

@@ -10,7 +10,7 @@ use crate::service::executor::CommandMetadata;
 use bytes::Bytes;
 use ipnet::IpNet;
 use poem::http::{HeaderMap, HeaderValue, StatusCode, header};
-use poem::{Endpoint, IntoResponse, Request, Response};
+use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response};
 use std::net::IpAddr;
 use std::sync::Arc;
 use tracing::Instrument;
@@ -243,11 +243,15 @@ fn too_large(limit: usize) -> poem::Error {
         .into()
 }
 
-/// The `Idempotency-Key` header, declared on every command for the OpenAPI document; the
-/// idempotency layer (`api::idempotency`) acts on it before the operation runs.
-pub type IdempotencyKey = poem_openapi::param::Header<Option<String>>;
+/// Who is asking and from where, for the events a command records: a handler takes
+/// `metadata: CommandMetadata` as an argument.
+impl<'a> FromRequest<'a> for CommandMetadata {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> poem::Result<Self> {
+        Ok(command_metadata(req))
+    }
+}
 
-/// Who is asking and from where, for the events a command records.
+/// The metadata of a request that is not an OpenAPI operation (the link pages).
 pub fn command_metadata(req: &Request) -> CommandMetadata {
     CommandMetadata {
         actor: None,

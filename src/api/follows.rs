@@ -3,10 +3,10 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{Problems, statuses::*};
 use super::views::Done;
 use crate::service::Services;
+use crate::service::executor::CommandMetadata;
 use crate::store::follows::Side;
 use chrono::{DateTime, Utc};
 use poem::Request;
@@ -162,18 +162,14 @@ impl FollowsApi {
     async fn follow(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// The user to follow.
         user_id: Path<Uuid>,
         body: Json<FollowRequest>,
     ) -> Result<Followed, Problems<{ SIGNED_IN_BODY | NOT_FOUND }>> {
         let committed = services
-            .follow(caller.0, user_id.0, body.0.group, &command_metadata(req))
+            .follow(caller.0, user_id.0, body.0.group, &metadata)
             .await?;
         let follow = committed.state.follows.get(&user_id.0);
         Ok(Followed::Ok(
@@ -200,18 +196,14 @@ impl FollowsApi {
     async fn unfollow(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// The user to unfollow.
         user_id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
         let follower = caller.0.account_id;
         let committed = services
-            .change_follows(caller.0, &command_metadata(req), |_| {
+            .change_follows(caller.0, &metadata, |_| {
                 crate::domain::follow_graph::FollowCommand::Unfollow {
                     follower,
                     followee: user_id.0,
@@ -233,17 +225,13 @@ impl FollowsApi {
     async fn create_group(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<NewFollowGroup>,
     ) -> Result<GroupCreated, Problems<SIGNED_IN_BODY>> {
         let follower = caller.0.account_id;
         let committed = services
-            .change_follows(caller.0, &command_metadata(req), |_| {
+            .change_follows(caller.0, &metadata, |_| {
                 crate::domain::follow_graph::FollowCommand::CreateGroup {
                     follower,
                     name: body.name.clone(),
@@ -271,18 +259,14 @@ impl FollowsApi {
     async fn delete_group(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// The group's name.
         name: Path<String>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
         let follower = caller.0.account_id;
         let committed = services
-            .change_follows(caller.0, &command_metadata(req), |_| {
+            .change_follows(caller.0, &metadata, |_| {
                 crate::domain::follow_graph::FollowCommand::DeleteGroup {
                     follower,
                     name: name.0.clone(),

@@ -9,6 +9,16 @@ pub enum Language {
     ZhCn,
 }
 
+/// The caller's language, for a handler that takes `language: Language`.
+impl<'a> poem::FromRequest<'a> for Language {
+    async fn from_request(
+        req: &'a poem::Request,
+        _body: &mut poem::RequestBody,
+    ) -> poem::Result<Self> {
+        Ok(Self::of(req))
+    }
+}
+
 impl Language {
     /// The caller's language: the best supported one for the request's `Accept-Language`.
     pub fn of(req: &poem::Request) -> Self {

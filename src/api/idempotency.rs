@@ -31,6 +31,50 @@ const MAX_KEY_LEN: usize = 255;
 /// How long a racing retry waits for the first request's answer before 409.
 const RACE_WAIT: Duration = Duration::from_secs(5);
 
+/// Whether requests with this method are commands, which take an `Idempotency-Key`.
+pub fn is_command_method(method: &str) -> bool {
+    matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
+}
+
+/// Declares the `Idempotency-Key` header on every command of an OpenAPI document (`spec`),
+/// as its first parameter: the one place the header is described, since this layer, not the
+/// operations, acts on it.
+pub fn declare_header(spec: &mut serde_json::Value) {
+    let parameter = serde_json::json!({
+        "name": HEADER,
+        "schema": { "type": "string", "maxLength": MAX_KEY_LEN, "minLength": 1 },
+        "in": "header",
+        "description": "Makes a retry safe: the same key with the same request replays the \
+            first answer;\nwith another request it is `422 idempotency_key_reused`. Kept 24 \
+            hours per caller.",
+        "required": false,
+        "deprecated": false,
+        "explode": true,
+    });
+    let Some(paths) = spec
+        .get_mut("paths")
+        .and_then(|paths| paths.as_object_mut())
+    else {
+        return;
+    };
+    for operations in paths.values_mut().filter_map(|path| path.as_object_mut()) {
+        for (method, operation) in operations.iter_mut() {
+            if !is_command_method(&method.to_ascii_uppercase()) {
+                continue;
+            }
+            let Some(operation) = operation.as_object_mut() else {
+                continue;
+            };
+            let parameters = operation
+                .entry("parameters")
+                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+            if let Some(parameters) = parameters.as_array_mut() {
+                parameters.insert(0, parameter.clone());
+            }
+        }
+    }
+}
+
 /// Applies idempotency keys to commands.
 pub async fn with_idempotency<E: Endpoint>(
     next: E,
@@ -40,10 +84,8 @@ pub async fn with_idempotency<E: Endpoint>(
     allowed: AllowedMethods,
 ) -> poem::Result<Response> {
     // Only requests that reach a command: a wrong method or path is answered by the router.
-    let is_command = matches!(
-        *req.method(),
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) && allowed.allows(req.uri().path(), req.method().as_str());
+    let is_command = is_command_method(req.method().as_str())
+        && allowed.allows(req.uri().path(), req.method().as_str());
     let key = req
         .headers()
         .get(HEADER)

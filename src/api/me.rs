@@ -2,13 +2,13 @@
 
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
 use crate::domain::values::{
     Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
 };
+use crate::service::executor::CommandMetadata;
 use crate::service::{FieldError, Services};
 use chrono::{NaiveDate, Utc};
 use poem::Request;
@@ -127,17 +127,13 @@ impl MeApi {
     async fn update_me(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
         let (changes, username) = parse_profile_changes(body.0).map_err(ApiError::validation)?;
         let committed = services
-            .update_profile(caller.0, changes, username, &command_metadata(req))
+            .update_profile(caller.0, changes, username, &metadata)
             .await?;
         Ok(AccountChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),
@@ -156,11 +152,7 @@ impl MeApi {
     async fn change_password(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangePasswordRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
@@ -169,7 +161,7 @@ impl MeApi {
                 caller.0,
                 &body.current_password,
                 &body.new_password,
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(Done::NoContent(position))
@@ -236,16 +228,12 @@ impl MeApi {
     async fn update_privacy(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<PrivacyView>,
     ) -> Result<PrivacyChanged, Problems<SIGNED_IN_BODY>> {
         let committed = services
-            .change_privacy(caller.0, body.0.into(), &command_metadata(req))
+            .change_privacy(caller.0, body.0.into(), &metadata)
             .await?;
         Ok(PrivacyChanged::Ok(
             Json(committed.state.privacy.into()),
@@ -262,15 +250,10 @@ impl MeApi {
     async fn delete_me(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<DeleteMeRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
-        let metadata = command_metadata(req);
         let position = match (&body.password, &body.code) {
             (Some(password), None) => {
                 services

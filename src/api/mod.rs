@@ -23,7 +23,7 @@ mod views;
 
 use crate::config::Config;
 use crate::service::Services;
-use poem::{Endpoint, EndpointExt, IntoEndpoint, Route};
+use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
 /// The tags grouping operations in the document.
@@ -90,15 +90,25 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The OpenAPI document, as checked in at `openapi/openapi.json`.
+/// The OpenAPI document, as checked in at `openapi/openapi.json`: the operations' own
+/// declarations plus what the edge layers add to every command (`Idempotency-Key`).
 pub fn openapi_json() -> String {
-    openapi_service().spec()
+    document(&openapi_service().spec())
+}
+
+fn document(operations: &str) -> String {
+    let mut spec: serde_json::Value =
+        serde_json::from_str(operations).expect("poem-openapi writes valid JSON");
+    idempotency::declare_header(&mut spec);
+    serde_json::to_string_pretty(&spec).expect("a JSON value serializes")
 }
 
 /// The whole HTTP application.
 pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
     let api = openapi_service();
-    let spec: serde_json::Value = serde_json::from_str(&api.spec()).unwrap_or_default();
+    let operations = api.spec();
+    let document = document(&operations);
+    let spec: serde_json::Value = serde_json::from_str(&document).unwrap_or_default();
     let allowed = edge::AllowedMethods::from_spec(&spec);
     let edge = edge::Edge {
         max_body_bytes: config.max_body_bytes,
@@ -106,12 +116,20 @@ pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
         body_types: body_types::BodySchemas::from_spec(&spec),
         trusted_proxies: edge::TrustedProxies::new(&config.trusted_proxies),
     };
-    let docs = api.scalar();
-    let spec_endpoint = api.spec_endpoint();
+    // The Scalar page embeds the document verbatim; it gets the whole one.
+    let docs = poem::web::Html(api.scalar_html().replace(&operations, &document));
+    let spec_endpoint = poem::endpoint::make_sync(move |_| {
+        Response::builder()
+            .content_type("application/json")
+            .body(document.clone())
+    });
     let pool = services.pool.clone();
     let secrets = services.secrets.clone();
     Route::new()
-        .nest("/docs", docs)
+        .nest(
+            "/docs",
+            Route::new().at("/", poem::endpoint::make_sync(move |_| docs.clone())),
+        )
         .at("/openapi.json", spec_endpoint)
         .at(
             "/verify-email",

@@ -4,13 +4,13 @@
 use super::ApiTags;
 use super::auth::SignedIn;
 use super::codes::CodeAccepted;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::code::{CODE_LIFETIME, Channel};
 use crate::domain::values::{Email, Phone};
 use crate::service::codes::{CodeProof, Target};
+use crate::service::executor::CommandMetadata;
 use crate::service::recovery::CurrentEmailProof;
 use crate::service::{FieldError, Services};
 use poem::Request;
@@ -156,11 +156,8 @@ impl RecoveryApi {
     async fn request_password_reset(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
+        language: Language,
         body: Json<PasswordResetRequest>,
     ) -> Result<Accepted, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
         let target = match (&body.email, &body.phone) {
@@ -176,7 +173,7 @@ impl RecoveryApi {
             }
         };
         let position = services
-            .request_password_reset(&target, Language::of(req).tag(), &command_metadata(req))
+            .request_password_reset(&target, language.tag(), &metadata)
             .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
@@ -198,11 +195,7 @@ impl RecoveryApi {
     async fn confirm_password_reset(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         body: Json<PasswordResetConfirmation>,
     ) -> Result<Done, Problems<{ BODY | CONFLICT }>> {
         let proof = match (&body.phone, &body.code, &body.token, &body.email) {
@@ -217,7 +210,7 @@ impl RecoveryApi {
             )?,
         };
         let position = services
-            .reset_password(&proof, &body.new_password, &command_metadata(req))
+            .reset_password(&proof, &body.new_password, &metadata)
             .await?;
         Ok(Done::NoContent(position))
     }
@@ -233,15 +226,12 @@ impl RecoveryApi {
     async fn request_email_verification(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
+        language: Language,
         caller: SignedIn,
     ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE | TOO_MANY }>> {
         let position = services
-            .request_email_verification(caller.0, Language::of(req).tag(), &command_metadata(req))
+            .request_email_verification(caller.0, language.tag(), &metadata)
             .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
@@ -266,11 +256,7 @@ impl RecoveryApi {
     async fn confirm_email(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         body: Json<EmailConfirmation>,
     ) -> Result<Done, Problems<{ BODY | CONFLICT | FORBIDDEN | TOO_MANY }>> {
         let proof = proof_of(
@@ -279,7 +265,7 @@ impl RecoveryApi {
             body.code.as_deref(),
         )?;
         let position = services
-            .confirm_email(&proof, body.password.as_deref(), &command_metadata(req))
+            .confirm_email(&proof, body.password.as_deref(), &metadata)
             .await?;
         Ok(Done::NoContent(position))
     }
@@ -294,11 +280,7 @@ impl RecoveryApi {
     async fn change_email(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangeEmailRequest>,
     ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
@@ -313,7 +295,7 @@ impl RecoveryApi {
                     code: body.current_email_code.as_deref(),
                     password: body.password.as_deref(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(EmailChanged::Ok(
@@ -340,11 +322,7 @@ impl PhoneApi {
     async fn change_phone(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangePhoneRequest>,
     ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
@@ -360,7 +338,7 @@ impl PhoneApi {
                     code: body.current_email_code.as_deref(),
                     password: body.password.as_deref(),
                 },
-                &command_metadata(req),
+                &metadata,
             )
             .await?;
         Ok(EmailChanged::Ok(

@@ -3,7 +3,6 @@
 use super::ApiTags;
 use super::accounts::one_identifier;
 use super::auth::SignedIn;
-use super::edge::{IdempotencyKey, command_metadata};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
@@ -13,6 +12,7 @@ use crate::service::FieldError;
 use crate::service::Services;
 use crate::service::accounts::GivenIdentifier;
 use crate::service::codes::Target;
+use crate::service::executor::CommandMetadata;
 use chrono::{DateTime, Utc};
 use poem::Request;
 use poem::web::Data;
@@ -163,11 +163,7 @@ impl SessionsApi {
     async fn sign_in(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT | CAPTCHA }>>
     {
@@ -177,7 +173,6 @@ impl SessionsApi {
             body.phone.as_deref(),
         )
         .map_err(|error| ApiError::validation(vec![error]))?;
-        let metadata = command_metadata(req);
         let signed_in = match (&body.password, &body.code, identifier) {
             (Some(password), None, identifier) => {
                 services
@@ -234,22 +229,13 @@ impl SessionsApi {
     async fn sign_in_by_sms(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         body: Json<SmsSignInRequest>,
     ) -> Result<SmsSignInResponse, Problems<{ BODY | FORBIDDEN | CONFLICT | CAPTCHA }>> {
         let phone = Phone::parse(&body.phone)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
         let (signed_in, created) = services
-            .sign_in_or_up_by_sms(
-                &phone,
-                &body.code,
-                body.captcha.as_deref(),
-                &command_metadata(req),
-            )
+            .sign_in_or_up_by_sms(&phone, &body.code, body.captcha.as_deref(), &metadata)
             .await?;
         let position = signed_in.position;
         let view = Json(NewSessionView {
@@ -321,17 +307,11 @@ impl SessionsApi {
     async fn sign_out(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::One(caller.0.id);
-        let position = services
-            .end_sessions(caller.0, which, &command_metadata(req))
-            .await?;
+        let position = services.end_sessions(caller.0, which, &metadata).await?;
         Ok(Done::NoContent(position))
     }
 
@@ -347,17 +327,13 @@ impl SessionsApi {
     async fn end_session(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
         /// The session to end.
         id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>> {
         let position = services
-            .end_sessions(caller.0, SessionsToEnd::One(id.0), &command_metadata(req))
+            .end_sessions(caller.0, SessionsToEnd::One(id.0), &metadata)
             .await?;
         Ok(Done::NoContent(position))
     }
@@ -373,17 +349,11 @@ impl SessionsApi {
     async fn end_other_sessions(
         &self,
         services: Data<&Services>,
-        req: &Request,
-        /// Makes a retry safe: the same key with the same request replays the first answer;
-        /// with another request it is `422 idempotency_key_reused`. Kept 24 hours per caller.
-        #[oai(name = "Idempotency-Key", validator(min_length = 1, max_length = 255))]
-        _idempotency_key: IdempotencyKey,
+        metadata: CommandMetadata,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::AllExcept(caller.0.id);
-        let position = services
-            .end_sessions(caller.0, which, &command_metadata(req))
-            .await?;
+        let position = services.end_sessions(caller.0, which, &metadata).await?;
         Ok(Done::NoContent(position))
     }
 }
