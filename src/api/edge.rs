@@ -89,7 +89,8 @@ impl AllowedMethods {
 
     /// The path's methods as an `Allow` header lists them, if the path is documented.
     fn for_path(&self, path: &str) -> Option<String> {
-        let methods: Vec<&str> = self.0.for_path(path).map(|(method, _)| method).collect();
+        let mut methods: Vec<&str> = self.0.for_path(path).map(|(method, _)| method).collect();
+        methods.sort_unstable();
         (!methods.is_empty()).then(|| methods.join(", "))
     }
 }

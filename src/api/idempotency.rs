@@ -15,7 +15,7 @@ use crate::service::executor::IdempotencyClaim;
 use crate::store::StoreError;
 use crate::store::idempotency::{self, StoredResponse};
 use deadpool_postgres::Pool;
-use poem::http::{HeaderValue, Method, StatusCode, header};
+use poem::http::{HeaderValue, StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -65,10 +65,15 @@ pub fn declare_header(spec: &mut serde_json::Value) {
             let Some(operation) = operation.as_object_mut() else {
                 continue;
             };
-            let parameters = operation
-                .entry("parameters")
-                .or_insert_with(|| serde_json::Value::Array(Vec::new()));
-            if let Some(parameters) = parameters.as_array_mut() {
+            if !operation.contains_key("parameters") {
+                // Where poem-openapi puts them: before the body and the responses.
+                let at = operation
+                    .keys()
+                    .position(|key| key == "requestBody" || key == "responses")
+                    .unwrap_or(operation.len());
+                operation.shift_insert(at, "parameters".to_owned(), serde_json::json!([]));
+            }
+            if let Some(parameters) = operation["parameters"].as_array_mut() {
                 parameters.insert(0, parameter.clone());
             }
         }
