@@ -12,6 +12,8 @@ pub mod credentials;
 pub mod domain;
 pub mod events;
 pub mod export;
+pub mod jetstream;
+pub mod leadership;
 pub mod messages;
 pub mod projector;
 pub mod relay;

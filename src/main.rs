@@ -166,10 +166,9 @@ async fn main() -> anyhow::Result<()> {
                 config.secret_key.as_deref(),
                 &config.data_dir,
             )?;
-            let services = accounts::server::build_services(&config, secrets).await?;
+            let ctx = accounts::server::build_context(&config, secrets).await?;
             let (id, created) =
-                accounts::service::admin::create_owner(&services, &email, password.as_deref())
-                    .await?;
+                accounts::service::admin::create_owner(&ctx, &email, password.as_deref()).await?;
             let how = if created {
                 "signed up and made"
             } else {

@@ -1,8 +1,7 @@
 //! The relay: publishes every event of the log to NATS JetStream, in commit-safe order, once.
 //!
-//! One relay is active at a time: it holds a PostgreSQL session advisory lock on a connection of
-//! its own (never a pooled one, which could go back to the pool still holding the lock). Others
-//! stand by, trying for the lock, and take over when the active one's connection dies.
+//! One relay is active at a time (`crate::leadership`); others stand by and take over when the
+//! active one's connection dies.
 //!
 //! Each event goes to subject `<prefix>.<stream_type>.<event_type>` of the stream, with header
 //! `Nats-Msg-Id` = event id so that JetStream drops a second copy within its duplicate window.
@@ -13,7 +12,7 @@
 use crate::store::checkpoints;
 use crate::store::event_log::{self, LogCursor, RecordedEvent};
 use anyhow::Context as _;
-use async_nats::jetstream::{self, message::PublishMessage, stream};
+use async_nats::jetstream::{self, message::PublishMessage};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde::Serialize;
@@ -147,18 +146,12 @@ impl Relay {
 
     /// Waits until this relay holds the leadership lock, on a connection of its own.
     async fn become_leader(&self) -> anyhow::Result<tokio_postgres::Client> {
-        let (client, connection) =
-            tokio_postgres::connect(&self.config.database_url, tokio_postgres::NoTls).await?;
-        tokio::spawn(connection);
-        loop {
-            let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&RELAY_LOCK])
-                .await?;
-            if row.get::<_, bool>(0) {
-                return Ok(client);
-            }
-            tokio::time::sleep(self.config.standby_wait).await;
-        }
+        crate::leadership::acquire(
+            &self.config.database_url,
+            RELAY_LOCK,
+            self.config.standby_wait,
+        )
+        .await
     }
 
     async fn relay_while_leader(
@@ -234,7 +227,7 @@ impl Relay {
     }
 
     async fn ensure_stream(&self) -> anyhow::Result<()> {
-        ensure_stream(
+        crate::jetstream::ensure_stream(
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,
@@ -242,23 +235,4 @@ impl Relay {
         .await?;
         Ok(())
     }
-}
-
-/// The events stream, created if missing: file storage, subjects `<prefix>.>`, and a
-/// duplicate window of 10 minutes for `Nats-Msg-Id`.
-pub async fn ensure_stream(
-    jetstream: &jetstream::Context,
-    name: &str,
-    subject_prefix: &str,
-) -> anyhow::Result<stream::Stream> {
-    jetstream
-        .get_or_create_stream(stream::Config {
-            name: name.to_owned(),
-            subjects: vec![format!("{subject_prefix}.>")],
-            storage: stream::StorageType::File,
-            duplicate_window: Duration::from_secs(10 * 60),
-            ..Default::default()
-        })
-        .await
-        .context("creating the JetStream stream")
 }

@@ -1,4 +1,4 @@
-//! Starting the service: database, migrations, services, HTTP listener, housekeeping.
+//! Starting the service: database, migrations, ctx, HTTP listener, housekeeping.
 
 use crate::config::Config;
 use crate::credentials::PasswordHasher;
@@ -6,8 +6,8 @@ use crate::messages::{MailConfig, MailTransport, MailWorker, SmsTransport};
 use crate::projector::{self, Projector, ProjectorConfig};
 use crate::relay::{Relay, RelayConfig};
 use crate::secrets::SecretBox;
-use crate::service::Services;
 use crate::service::read_models::ProjectionWatch;
+use crate::service::{Context, Policy};
 use crate::store;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use std::net::SocketAddr;
@@ -26,21 +26,23 @@ pub async fn prepare_database(database_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Builds the services from configuration.
-pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Result<Services> {
+/// Builds the use cases' shared context from configuration.
+pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Result<Context> {
     crate::telemetry::init();
     let pool = store::connect(&config.database_url, config.db_pool_size)?;
     let hasher = PasswordHasher::new(config.hash_concurrency(), secrets.clone()).await?;
     let captcha = crate::captcha::Captcha::new(secrets.derive_key("captcha"));
-    Ok(Services {
+    Ok(Context {
         pool,
         hasher,
         captcha,
-        require_email_code: config.sign_up_email_code,
-        sign_in_failures_per_address: config.sign_in_failures_per_address,
-        sign_ups_per_address: config.sign_ups_per_address,
+        policy: Policy {
+            session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
+            require_email_code: config.sign_up_email_code,
+            sign_in_failures_per_address: config.sign_in_failures_per_address,
+            sign_ups_per_address: config.sign_ups_per_address,
+        },
         secrets,
-        session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
         nats: connect_nats(&config.nats_url).await?,
         projections: ProjectionWatch::start(&config.database_url),
         read_wait: Duration::from_millis(config.read_wait_ms),
@@ -52,15 +54,15 @@ pub async fn build_services(config: &Config, secrets: SecretBox) -> anyhow::Resu
 /// turns true.
 pub fn start_workers(
     config: &Config,
-    services: &Services,
+    ctx: &Context,
     stop: &watch::Receiver<bool>,
 ) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
     let roles = config.roles();
     let mut tasks = Vec::new();
     if roles.relay {
         let relay = Relay::new(
-            services.pool.clone(),
-            services.nats.clone(),
+            ctx.pool.clone(),
+            ctx.nats.clone(),
             RelayConfig::new(
                 &config.database_url,
                 &config.nats_stream,
@@ -73,7 +75,7 @@ pub fn start_workers(
         for definition in projector::definition::builtin()? {
             let projector = Projector::new(
                 definition,
-                services.nats.clone(),
+                ctx.nats.clone(),
                 ProjectorConfig::new(
                     &config.database_url,
                     &config.nats_stream,
@@ -91,9 +93,9 @@ pub fn start_workers(
             .parse()
             .map_err(|error| anyhow::anyhow!("ACCOUNTS_MAIL_FROM is not a mailbox: {error}"))?;
         let worker = MailWorker::new(
-            services.pool.clone(),
-            services.nats.clone(),
-            services.secrets.clone(),
+            ctx.pool.clone(),
+            ctx.nats.clone(),
+            ctx.secrets.clone(),
             MailConfig {
                 stream: config.nats_stream.clone(),
                 subject_prefix: config.nats_subject_prefix.clone(),
@@ -123,7 +125,7 @@ pub struct RunningServer {
 /// Binds the listener and serves the API until `shutdown` completes.
 pub async fn start(
     config: &Config,
-    services: Services,
+    ctx: Context,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<RunningServer> {
     let acceptor = TcpListener::bind(config.listen.clone())
@@ -134,8 +136,8 @@ pub async fn start(
         .first()
         .and_then(|addr| addr.as_socket_addr().copied())
         .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
-    tokio::spawn(housekeeping(services.clone()));
-    let app = crate::api::app(services, config);
+    tokio::spawn(housekeeping(ctx.clone()));
+    let app = crate::api::app(ctx, config);
     let task = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(
             app,
@@ -147,22 +149,22 @@ pub async fn start(
 }
 
 /// Hourly clean-up of expired idempotency keys and long-finished sessions.
-async fn housekeeping(services: Services) {
+async fn housekeeping(ctx: Context) {
     let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every_hour.tick().await;
-        if let Err(error) = purge_expired_rows(&services).await {
+        if let Err(error) = purge_expired_rows(&ctx).await {
             tracing::warn!(error = format!("{error:#}"), "housekeeping failed");
         }
     }
 }
 
-async fn purge_expired_rows(services: &Services) -> anyhow::Result<()> {
-    let client = services.pool.get().await?;
+async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
+    let client = ctx.pool.get().await?;
     let keys = store::idempotency::purge_expired(&client).await?;
     let sessions = store::sessions::purge_finished(&client).await?;
     let throttle =
-        store::throttle::purge_expired(&client, crate::service::accounts::THROTTLE_WINDOW).await?;
+        store::throttle::purge_expired(&client, crate::service::sign_in::THROTTLE_WINDOW).await?;
     tracing::debug!(keys, sessions, throttle, "purged expired rows");
     Ok(())
 }
@@ -180,9 +182,9 @@ pub async fn connect_nats(url: &str) -> anyhow::Result<async_nats::Client> {
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     prepare_database(&config.database_url).await?;
     let secrets = SecretBox::from_config(config.secret_key.as_deref(), &config.data_dir)?;
-    let services = build_services(&config, secrets).await?;
+    let ctx = build_context(&config, secrets).await?;
     let (stop, stopped) = watch::channel(false);
-    let workers = start_workers(&config, &services, &stopped)?;
+    let workers = start_workers(&config, &ctx, &stopped)?;
     let roles = config.roles();
     tracing::info!(?roles, "starting");
 
@@ -191,7 +193,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let api_shutdown = async move {
             let _ = api_stopped.wait_for(|stop| *stop).await;
         };
-        let server = start(&config, services, api_shutdown).await?;
+        let server = start(&config, ctx, api_shutdown).await?;
         tracing::info!(addr = %server.addr, "listening");
         println!("accounts is listening on http://{}", server.addr);
         println!("  API docs: http://{}/docs", server.addr);

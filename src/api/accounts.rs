@@ -5,14 +5,13 @@ use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::NewIdentifier;
-use crate::domain::code::{Channel, Purpose};
 use crate::domain::values::{DisplayName, Email, Password, Phone, Username};
-use crate::service::accounts::GivenIdentifier;
-use crate::service::codes::Target;
+use crate::service;
 use crate::service::executor::CommandMetadata;
-use crate::service::{FieldError, Services};
+use crate::service::sign_in::GivenIdentifier;
+use crate::service::sign_up::SignUp;
+use crate::service::{Context, FieldError};
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -88,7 +87,7 @@ impl AccountsApi {
     #[oai(path = "/v1/accounts", method = "post", operation_id = "signUp")]
     async fn sign_up(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         language: Language,
         body: Json<SignUpRequest>,
@@ -138,44 +137,15 @@ impl AccountsApi {
         let (Some(identifier), true) = (identifier, errors.is_empty()) else {
             return Err(ApiError::validation(errors).into());
         };
-        let code_given = body.code.is_some();
-        // An address proven by a code at sign-up needs no verification mail.
-        let email = match &identifier {
-            NewIdentifier::Email(email) if !code_given && !services.require_email_code => {
-                Some(email.clone())
-            }
-            _ => None,
+        let request = SignUp {
+            identifier,
+            password,
+            code: body.code,
+            display_name,
+            captcha: body.captcha,
+            mail_locale: Some(language.tag()),
         };
-        services
-            .admit_sign_up(body.captcha.as_deref(), &metadata)
-            .await?;
-        let signed_in = services
-            .sign_up(
-                identifier,
-                password.as_ref(),
-                body.code.as_deref(),
-                display_name,
-                &metadata,
-            )
-            .await?;
-        if let Some(email) = email {
-            // The verification mail is a courtesy: a failure to send it (limits) does not undo
-            // the sign-up; `POST /v1/email-verification` asks again.
-            let target = Target {
-                channel: Channel::Email,
-                value: email.as_str().to_owned(),
-            };
-            let metadata = CommandMetadata {
-                idempotency: None,
-                ..metadata.with_actor(signed_in.account_id)
-            };
-            if let Err(error) = services
-                .send_code(&target, Purpose::VerifyEmail, language.tag(), &metadata)
-                .await
-            {
-                tracing::info!(%error, "no verification mail at sign-up");
-            }
-        }
+        let signed_in = service::sign_up::sign_up(&ctx, request, &metadata).await?;
         Ok(SignUpResponse::Created(
             Json(SignedUp {
                 account: AccountView::of(signed_in.account_id, &signed_in.account),

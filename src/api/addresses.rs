@@ -6,10 +6,10 @@ use super::auth::SignedIn;
 use super::problem::{ApiError, Problems, statuses::*};
 use crate::domain::address_book::{AddressBook, AddressChanges, AddressCommand, AddressFields};
 use crate::domain::values::{AddressLine, AddressTag, InvalidValue, Phone, Postcode, Receiver};
+use crate::service;
 use crate::service::executor::CommandMetadata;
-use crate::service::{FieldError, Services};
+use crate::service::{Context, FieldError};
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -135,14 +135,14 @@ impl AddressesApi {
     )]
     async fn list_addresses(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; this answer is always current.
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<Vec<AddressView>>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let loaded = services.address_book(caller.0).await?;
+        let loaded = service::addresses::address_book(&ctx, caller.0).await?;
         Ok(Json(list(&loaded.state)))
     }
 
@@ -156,24 +156,24 @@ impl AddressesApi {
     )]
     async fn add_address(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<NewAddress>,
     ) -> Result<AddressAdded, Problems<SIGNED_IN_BODY>> {
         let fields = parse_new(&body.0).map_err(ApiError::validation)?;
         let address_id = Uuid::now_v7();
-        let committed = services
-            .change_address_book(
-                caller.0,
-                |_| AddressCommand::Add {
-                    address_id,
-                    fields: fields.clone(),
-                    now: services.now(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::addresses::change_address_book(
+            &ctx,
+            caller.0,
+            |_| AddressCommand::Add {
+                address_id,
+                fields: fields.clone(),
+                now: ctx.now(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(AddressAdded::Created(
             Json(list(&committed.state)),
             committed.position,
@@ -188,7 +188,7 @@ impl AddressesApi {
     )]
     async fn update_address(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
@@ -196,17 +196,17 @@ impl AddressesApi {
         body: Json<AddressPatch>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN_BODY | NOT_FOUND }>> {
         let changes = parse_patch(&body.0).map_err(ApiError::validation)?;
-        let committed = services
-            .change_address_book(
-                caller.0,
-                |_| AddressCommand::Change {
-                    address_id: id.0,
-                    changes: changes.clone(),
-                    now: services.now(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::addresses::change_address_book(
+            &ctx,
+            caller.0,
+            |_| AddressCommand::Change {
+                address_id: id.0,
+                changes: changes.clone(),
+                now: ctx.now(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,
@@ -223,23 +223,23 @@ impl AddressesApi {
     )]
     async fn delete_address(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
     {
-        let committed = services
-            .change_address_book(
-                caller.0,
-                |_| AddressCommand::Remove {
-                    address_id: id.0,
-                    now: services.now(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::addresses::change_address_book(
+            &ctx,
+            caller.0,
+            |_| AddressCommand::Remove {
+                address_id: id.0,
+                now: ctx.now(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,
@@ -254,23 +254,23 @@ impl AddressesApi {
     )]
     async fn set_default_address(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Address id.
         id: Path<Uuid>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
     {
-        let committed = services
-            .change_address_book(
-                caller.0,
-                |_| AddressCommand::MakeDefault {
-                    address_id: id.0,
-                    now: services.now(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::addresses::change_address_book(
+            &ctx,
+            caller.0,
+            |_| AddressCommand::MakeDefault {
+                address_id: id.0,
+                now: ctx.now(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,

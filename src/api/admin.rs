@@ -6,12 +6,13 @@ use super::auth::SignedIn;
 use super::me::{UpdateMeRequest, parse_profile_changes};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, RoleView};
-use crate::domain::account::{AccountCommand, Role};
+use crate::domain::account::Role;
 use crate::domain::values::Email;
+use crate::service;
+use crate::service::admin::AccountEdit;
 use crate::service::executor::CommandMetadata;
-use crate::service::{FieldError, Services};
+use crate::service::{Context, FieldError};
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -213,7 +214,7 @@ impl AdminApi {
     #[allow(clippy::too_many_arguments)]
     async fn list_users(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Search text.
         #[oai(validator(max_length = 200, pattern = r"^[^\x00]*$"))]
@@ -318,16 +319,16 @@ impl AdminApi {
             OrderBy::DisplayName => O::DisplayName { descending: false },
             OrderBy::DisplayNameDesc => O::DisplayName { descending: true },
         };
-        let (rows, total) = services
-            .admin_list(
-                caller.0,
-                &filter,
-                order,
-                (page.0, per_page.0),
-                include_total.0,
-                min_position.0,
-            )
-            .await?;
+        let (rows, total) = service::admin::admin_list(
+            &ctx,
+            caller.0,
+            &filter,
+            order,
+            (page.0, per_page.0),
+            include_total.0,
+            min_position.0,
+        )
+        .await?;
         Ok(Json(AdminUserPage {
             items: rows
                 .into_iter()
@@ -350,14 +351,14 @@ impl AdminApi {
     )]
     async fn get_user(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
         /// An instant (RFC 3339).
         as_of: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND }>> {
-        let account = services.admin_account(caller.0, id.0, as_of.0).await?;
+        let account = service::admin::admin_account(&ctx, caller.0, id.0, as_of.0).await?;
         Ok(Json(AccountView::of(id.0, &account)))
     }
 
@@ -371,7 +372,7 @@ impl AdminApi {
     )]
     async fn update_user(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
@@ -387,44 +388,12 @@ impl AdminApi {
         };
         let (changes, username) =
             parse_profile_changes(body.profile).map_err(ApiError::validation)?;
-        // One transaction for every change asked for: a refused email leaves the profile as it
-        // was, and an Idempotency-Key is claimed once.
-        let mut committed = None;
-        if !changes.is_empty() || username.is_some() || email.is_some() {
-            committed = Some(
-                services
-                    .admin_commands(caller.0, id.0, false, &metadata, |_| {
-                        let now = services.now();
-                        let mut commands = Vec::new();
-                        if !changes.is_empty() || username.is_some() {
-                            commands.push(AccountCommand::UpdateProfile {
-                                changes: changes.clone(),
-                                username: username.clone(),
-                                now,
-                            });
-                        }
-                        if let Some(email) = &email {
-                            commands.push(AccountCommand::ChangeEmail {
-                                email: email.clone(),
-                                now,
-                            });
-                        }
-                        commands
-                    })
-                    .await?,
-            );
-        }
-        let committed = match committed {
-            Some(committed) => committed,
-            None => {
-                // Nothing to change: answer the account as it is.
-                let account = services.admin_account(caller.0, id.0, None).await?;
-                return Ok(Changed::Ok(
-                    Json(AccountView::of(id.0, &account)),
-                    services.account(id.0).await?.position.unwrap_or(0),
-                ));
-            }
+        let edit = AccountEdit {
+            changes,
+            username,
+            email,
         };
+        let committed = service::admin::edit_account(&ctx, caller.0, id.0, edit, &metadata).await?;
         Ok(Changed::Ok(
             Json(AccountView::of(id.0, &committed.state)),
             committed.position,
@@ -441,7 +410,7 @@ impl AdminApi {
     )]
     async fn set_role(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
@@ -449,14 +418,7 @@ impl AdminApi {
         body: Json<RoleRequest>,
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
         let role = Role::from(body.role);
-        let committed = services
-            .admin_command(caller.0, id.0, true, &metadata, |_| {
-                AccountCommand::ChangeRole {
-                    role,
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::admin::set_role(&ctx, caller.0, id.0, role, &metadata).await?;
         Ok(Changed::Ok(
             Json(AccountView::of(id.0, &committed.state)),
             committed.position,
@@ -475,24 +437,14 @@ impl AdminApi {
     )]
     async fn block(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
-        if id.0 == caller.0.account_id {
-            services.require_role(caller.0, Role::Admin).await?;
-            return Err(crate::service::ServiceError::CannotBlockSelf.into());
-        }
-        let committed = services
-            .admin_command(caller.0, id.0, false, &metadata, |_| {
-                AccountCommand::Block {
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::admin::block(&ctx, caller.0, id.0, &metadata).await?;
         Ok(Changed::Ok(
             Json(AccountView::of(id.0, &committed.state)),
             committed.position,
@@ -507,20 +459,14 @@ impl AdminApi {
     )]
     async fn unblock(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
-        let committed = services
-            .admin_command(caller.0, id.0, false, &metadata, |_| {
-                AccountCommand::Unblock {
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::admin::unblock(&ctx, caller.0, id.0, &metadata).await?;
         Ok(Changed::Ok(
             Json(AccountView::of(id.0, &committed.state)),
             committed.position,
@@ -535,7 +481,7 @@ impl AdminApi {
     )]
     async fn set_featured(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
@@ -543,14 +489,8 @@ impl AdminApi {
         body: Json<FeaturedRequest>,
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
         let featured = body.featured;
-        let committed = services
-            .admin_command(caller.0, id.0, false, &metadata, |_| {
-                AccountCommand::SetFeatured {
-                    featured,
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed =
+            service::admin::set_featured(&ctx, caller.0, id.0, featured, &metadata).await?;
         Ok(Changed::Ok(
             Json(AccountView::of(id.0, &committed.state)),
             committed.position,
@@ -568,21 +508,14 @@ impl AdminApi {
     )]
     async fn delete_user(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
-        let committed = services
-            .admin_command(caller.0, id.0, false, &metadata, |_| {
-                AccountCommand::Delete {
-                    proof: crate::domain::account::Proof::Administrator,
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::admin::delete_account(&ctx, caller.0, id.0, &metadata).await?;
         Ok(Done::NoContent(committed.position))
     }
 
@@ -596,7 +529,7 @@ impl AdminApi {
     )]
     async fn user_events(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Account id.
         id: Path<Uuid>,
@@ -610,10 +543,8 @@ impl AdminApi {
         )]
         limit: Query<i64>,
     ) -> Result<Json<EventPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
-        services.require_role(caller.0, Role::Admin).await?;
-        let (events, next_before) = services
-            .account_history(id.0, before.0, None, limit.0)
-            .await?;
+        let (events, next_before) =
+            service::audit::admin_history(&ctx, caller.0, id.0, before.0, limit.0).await?;
         Ok(Json(EventPage {
             events: events.iter().map(EventView::of).collect(),
             next_before,
@@ -631,7 +562,7 @@ impl AdminApi {
     )]
     async fn events(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Only events after this position.
         #[oai(default, validator(minimum(value = "0")))]
@@ -647,9 +578,8 @@ impl AdminApi {
         types: Query<Vec<String>>,
     ) -> Result<Json<LogPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
         let types = super::views::event_types(types.0);
-        let events = services
-            .admin_log(caller.0, after.0, types.as_deref(), limit.0)
-            .await?;
+        let events =
+            service::audit::admin_log(&ctx, caller.0, after.0, types.as_deref(), limit.0).await?;
         let next_after = (events.len() as i64 == limit.0)
             .then(|| events.last().map(|e| e.position))
             .flatten();

@@ -1,7 +1,8 @@
 //! Bearer-token authentication: `Authorization: Bearer <session token>`.
 
 use super::problem::ApiError;
-use crate::service::{ServiceError, Services};
+use crate::service;
+use crate::service::{Context, ServiceError};
 use crate::store::sessions::ActiveSession;
 use poem::Request;
 use poem_openapi::SecurityScheme;
@@ -13,10 +14,10 @@ use poem_openapi::auth::Bearer;
 pub struct SignedIn(pub ActiveSession);
 
 async fn live_session(req: &Request, bearer: Bearer) -> poem::Result<ActiveSession> {
-    let services = req
-        .data::<Services>()
-        .ok_or_else(|| ApiError::from(ServiceError::Internal(anyhow::anyhow!("no services"))))?;
-    match services.authenticate(&bearer.token).await {
+    let ctx = req
+        .data::<Context>()
+        .ok_or_else(|| ApiError::from(ServiceError::Internal(anyhow::anyhow!("no ctx"))))?;
+    match service::sessions::authenticate(ctx, &bearer.token).await {
         Ok(Some(session)) => Ok(session),
         Ok(None) => Err(ApiError::from(ServiceError::Unauthenticated).into()),
         Err(error) => Err(ApiError::from(error).into()),

@@ -4,10 +4,10 @@ use super::ApiTags;
 use super::i18n::Language;
 use super::problem::{Problems, statuses::*};
 use crate::domain::code::{self, Channel, Purpose};
-use crate::service::Services;
+use crate::service;
+use crate::service::Context;
 use crate::service::codes::Target;
 use crate::service::executor::CommandMetadata;
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
@@ -139,16 +139,20 @@ impl CodesApi {
     #[oai(path = "/v1/codes", method = "post", operation_id = "sendCode")]
     async fn send_code(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         language: Language,
         body: Json<SendCodeRequest>,
     ) -> Result<SendCodeResponse, Problems<{ BODY | CONFLICT | TOO_MANY }>> {
         let target = Target::parse(body.channel.into(), &body.to, "to")?;
-        let language = language;
-        let position = services
-            .send_code(&target, body.purpose.into(), language.tag(), &metadata)
-            .await?;
+        let position = service::codes::send_code(
+            &ctx,
+            &target,
+            body.purpose.into(),
+            language.tag(),
+            &metadata,
+        )
+        .await?;
         Ok(SendCodeResponse::Accepted(
             Json(CodeAccepted {
                 expires_in: code::CODE_LIFETIME.num_seconds(),
@@ -164,14 +168,20 @@ impl CodesApi {
     #[oai(path = "/v1/codes/check", method = "post", operation_id = "checkCode")]
     async fn check_code(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         body: Json<CheckCodeRequest>,
     ) -> Result<CheckCodeResponse, Problems<{ BODY | CONFLICT }>> {
         let target = Target::parse(body.channel.into(), &body.to, "to")?;
-        services
-            .check_code(&target, body.purpose.into(), &body.code, false, &metadata)
-            .await?;
+        service::codes::check_code(
+            &ctx,
+            &target,
+            body.purpose.into(),
+            &body.code,
+            false,
+            &metadata,
+        )
+        .await?;
         Ok(CheckCodeResponse::Valid(Json(CodeValid { valid: true })))
     }
 }

@@ -5,7 +5,8 @@ use super::ApiTags;
 use super::auth::SignedIn;
 use super::problem::{Problems, statuses::*};
 use super::views::Done;
-use crate::service::Services;
+use crate::service;
+use crate::service::Context;
 use crate::service::executor::CommandMetadata;
 use crate::store::follows::Side;
 use chrono::{DateTime, Utc};
@@ -125,13 +126,14 @@ impl FollowsApi {
     )]
     async fn my_following(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Wait until the read model has applied the log up to this position.
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<FollowingView>, Problems<{ SIGNED_IN }>> {
-        let (names, follows) = services.my_following(caller.0, min_position.0).await?;
+        let (names, follows) =
+            service::follows::my_following(&ctx, caller.0, min_position.0).await?;
         let groups = names
             .into_iter()
             .map(|name| FollowGroupView {
@@ -161,16 +163,15 @@ impl FollowsApi {
     )]
     async fn follow(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// The user to follow.
         user_id: Path<Uuid>,
         body: Json<FollowRequest>,
     ) -> Result<Followed, Problems<{ SIGNED_IN_BODY | NOT_FOUND }>> {
-        let committed = services
-            .follow(caller.0, user_id.0, body.0.group, &metadata)
-            .await?;
+        let committed =
+            service::follows::follow(&ctx, caller.0, user_id.0, body.0.group, &metadata).await?;
         let follow = committed.state.follows.get(&user_id.0);
         Ok(Followed::Ok(
             Json(FollowGroupView {
@@ -195,22 +196,21 @@ impl FollowsApi {
     )]
     async fn unfollow(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// The user to unfollow.
         user_id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
         let follower = caller.0.account_id;
-        let committed = services
-            .change_follows(caller.0, &metadata, |_| {
-                crate::domain::follow_graph::FollowCommand::Unfollow {
-                    follower,
-                    followee: user_id.0,
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
+            crate::domain::follow_graph::FollowCommand::Unfollow {
+                follower,
+                followee: user_id.0,
+                now: ctx.now(),
+            }
+        })
+        .await?;
         Ok(Done::NoContent(committed.position))
     }
 
@@ -224,21 +224,20 @@ impl FollowsApi {
     )]
     async fn create_group(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<NewFollowGroup>,
     ) -> Result<GroupCreated, Problems<SIGNED_IN_BODY>> {
         let follower = caller.0.account_id;
-        let committed = services
-            .change_follows(caller.0, &metadata, |_| {
-                crate::domain::follow_graph::FollowCommand::CreateGroup {
-                    follower,
-                    name: body.name.clone(),
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
+            crate::domain::follow_graph::FollowCommand::CreateGroup {
+                follower,
+                name: body.name.clone(),
+                now: ctx.now(),
+            }
+        })
+        .await?;
         Ok(GroupCreated::Created(
             Json(FollowGroupsView {
                 groups: committed.state.group_names(),
@@ -258,22 +257,21 @@ impl FollowsApi {
     )]
     async fn delete_group(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// The group's name.
         name: Path<String>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
         let follower = caller.0.account_id;
-        let committed = services
-            .change_follows(caller.0, &metadata, |_| {
-                crate::domain::follow_graph::FollowCommand::DeleteGroup {
-                    follower,
-                    name: name.0.clone(),
-                    now: services.now(),
-                }
-            })
-            .await?;
+        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
+            crate::domain::follow_graph::FollowCommand::DeleteGroup {
+                follower,
+                name: name.0.clone(),
+                now: ctx.now(),
+            }
+        })
+        .await?;
         Ok(Done::NoContent(committed.position))
     }
 
@@ -288,7 +286,7 @@ impl FollowsApi {
     )]
     async fn followers(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         req: &Request,
         /// The user.
         id: Path<Uuid>,
@@ -310,7 +308,7 @@ impl FollowsApi {
     ) -> Result<Json<FollowPageView>, Problems<{ BAD_REQUEST | FORBIDDEN | NOT_FOUND | UNAVAILABLE }>>
     {
         page_of(
-            &services,
+            &ctx,
             req,
             id.0,
             Side::Followers,
@@ -331,7 +329,7 @@ impl FollowsApi {
     )]
     async fn following(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         req: &Request,
         /// The user.
         id: Path<Uuid>,
@@ -353,7 +351,7 @@ impl FollowsApi {
     ) -> Result<Json<FollowPageView>, Problems<{ BAD_REQUEST | FORBIDDEN | NOT_FOUND | UNAVAILABLE }>>
     {
         page_of(
-            &services,
+            &ctx,
             req,
             id.0,
             Side::Following,
@@ -366,7 +364,7 @@ impl FollowsApi {
 }
 
 async fn page_of<const S: u64>(
-    services: &Services,
+    ctx: &Context,
     req: &Request,
     user: Uuid,
     side: Side,
@@ -381,12 +379,14 @@ async fn page_of<const S: u64>(
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.strip_prefix("Bearer "))
     {
-        Some(token) => services.authenticate(token).await?.map(|s| s.account_id),
+        Some(token) => service::sessions::authenticate(ctx, token)
+            .await?
+            .map(|s| s.account_id),
         None => None,
     };
-    let found = services
-        .follow_page(viewer, user, side, page, per_page, min_position)
-        .await?;
+    let found =
+        service::follows::follow_page(ctx, viewer, user, side, page, per_page, min_position)
+            .await?;
     Ok(Json(FollowPageView {
         items: found
             .follows

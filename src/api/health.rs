@@ -1,7 +1,7 @@
 //! Liveness and readiness probes.
 
 use super::ApiTags;
-use crate::service::Services;
+use crate::service::Context;
 use poem::web::Data;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -54,8 +54,8 @@ impl HealthApi {
     /// projection `accounts_projection_lag_events`, `_lag_seconds`, `_position` and
     /// `_failed_events`, read from the database at each scrape.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
-    async fn metrics(&self, services: Data<&Services>) -> PlainText<String> {
-        PlainText(crate::telemetry::render(&services.pool).await)
+    async fn metrics(&self, ctx: Data<&Context>) -> PlainText<String> {
+        PlainText(crate::telemetry::render(&ctx.pool).await)
     }
 
     /// Readiness
@@ -63,12 +63,12 @@ impl HealthApi {
     /// Answers 200 when the database answers, else 503. NATS being down makes the service
     /// `degraded`, not unready: commands still succeed and their events are published later.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
-    async fn readyz(&self, services: Data<&Services>) -> Readiness {
-        let database_ok = match services.pool.get().await {
+    async fn readyz(&self, ctx: Data<&Context>) -> Readiness {
+        let database_ok = match ctx.pool.get().await {
             Ok(client) => client.simple_query("SELECT 1").await.is_ok(),
             Err(_) => false,
         };
-        let nats_ok = services.nats.connection_state() == async_nats::connection::State::Connected;
+        let nats_ok = ctx.nats.connection_state() == async_nats::connection::State::Connected;
         let state = |ok: bool| if ok { "ok" } else { "unavailable" }.to_owned();
         let health = Health {
             status: match (database_ok, nats_ok) {

@@ -8,10 +8,10 @@ use crate::domain::account::ProfileChanges;
 use crate::domain::values::{
     Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
 };
+use crate::service;
 use crate::service::executor::CommandMetadata;
-use crate::service::{FieldError, Services};
+use crate::service::{Context, FieldError};
 use chrono::{NaiveDate, Utc};
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -109,13 +109,13 @@ impl MeApi {
     #[oai(path = "/v1/me", method = "get", operation_id = "getMe")]
     async fn get_me(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; this answer is always current.
         min_position: Query<Option<i64>>,
     ) -> Result<Json<AccountView>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let loaded = services.account(caller.0.account_id).await?;
+        let loaded = service::accounts::account(&ctx, caller.0.account_id).await?;
         Ok(Json(AccountView::of(caller.0.account_id, &loaded.state)))
     }
 
@@ -126,15 +126,14 @@ impl MeApi {
     #[oai(path = "/v1/me", method = "patch", operation_id = "updateMe")]
     async fn update_me(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
         let (changes, username) = parse_profile_changes(body.0).map_err(ApiError::validation)?;
-        let committed = services
-            .update_profile(caller.0, changes, username, &metadata)
-            .await?;
+        let committed =
+            service::profile::update_profile(&ctx, caller.0, changes, username, &metadata).await?;
         Ok(AccountChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),
             committed.position,
@@ -151,19 +150,19 @@ impl MeApi {
     )]
     async fn change_password(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangePasswordRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
-        let position = services
-            .change_password(
-                caller.0,
-                &body.current_password,
-                &body.new_password,
-                &metadata,
-            )
-            .await?;
+        let position = service::profile::change_password(
+            &ctx,
+            caller.0,
+            &body.current_password,
+            &body.new_password,
+            &metadata,
+        )
+        .await?;
         Ok(Done::NoContent(position))
     }
 
@@ -176,7 +175,7 @@ impl MeApi {
     #[oai(path = "/v1/me/events", method = "get", operation_id = "listMyEvents")]
     async fn list_my_events(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Only events older than this version (the previous page's `next_before`).
         #[oai(validator(minimum(value = "1")))]
@@ -196,9 +195,14 @@ impl MeApi {
     ) -> Result<Json<EventPage>, Problems<SIGNED_IN>> {
         let _ = min_position;
         let types = super::views::event_types(types.0);
-        let (events, next_before) = services
-            .account_history(caller.0.account_id, before.0, types.as_deref(), limit.0)
-            .await?;
+        let (events, next_before) = service::audit::account_history(
+            &ctx,
+            caller.0.account_id,
+            before.0,
+            types.as_deref(),
+            limit.0,
+        )
+        .await?;
         Ok(Json(EventPage {
             events: events.iter().map(EventView::of).collect(),
             next_before,
@@ -209,13 +213,13 @@ impl MeApi {
     #[oai(path = "/v1/me/privacy", method = "get", operation_id = "getPrivacy")]
     async fn get_privacy(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; this answer is always current.
         min_position: Query<Option<i64>>,
     ) -> Result<Json<PrivacyView>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let loaded = services.account(caller.0.account_id).await?;
+        let loaded = service::accounts::account(&ctx, caller.0.account_id).await?;
         Ok(Json(loaded.state.privacy.into()))
     }
 
@@ -227,14 +231,13 @@ impl MeApi {
     )]
     async fn update_privacy(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<PrivacyView>,
     ) -> Result<PrivacyChanged, Problems<SIGNED_IN_BODY>> {
-        let committed = services
-            .change_privacy(caller.0, body.0.into(), &metadata)
-            .await?;
+        let committed =
+            service::profile::change_privacy(&ctx, caller.0, body.0.into(), &metadata).await?;
         Ok(PrivacyChanged::Ok(
             Json(committed.state.privacy.into()),
             committed.position,
@@ -249,21 +252,17 @@ impl MeApi {
     #[oai(path = "/v1/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<DeleteMeRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
         let position = match (&body.password, &body.code) {
             (Some(password), None) => {
-                services
-                    .delete_account(caller.0, password, &metadata)
-                    .await?
+                service::profile::delete_account(&ctx, caller.0, password, &metadata).await?
             }
             (None, Some(code)) => {
-                services
-                    .delete_account_with_code(caller.0, code, &metadata)
-                    .await?
+                service::recovery::delete_account_with_code(&ctx, caller.0, code, &metadata).await?
             }
             _ => {
                 return Err(ApiError::validation(vec![FieldError {

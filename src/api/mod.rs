@@ -22,7 +22,7 @@ mod users;
 mod views;
 
 use crate::config::Config;
-use crate::service::Services;
+use crate::service::Context;
 use poem::{Endpoint, EndpointExt, IntoEndpoint, Response, Route};
 use poem_openapi::{OpenApiService, Tags};
 
@@ -97,14 +97,15 @@ pub fn openapi_json() -> String {
 }
 
 fn document(operations: &str) -> String {
-    let mut spec: serde_json::Value =
-        serde_json::from_str(operations).expect("poem-openapi writes valid JSON");
+    let Ok(mut spec) = serde_json::from_str::<serde_json::Value>(operations) else {
+        return operations.to_owned();
+    };
     idempotency::declare_header(&mut spec);
-    serde_json::to_string_pretty(&spec).expect("a JSON value serializes")
+    serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
 }
 
 /// The whole HTTP application.
-pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
+pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
     let api = openapi_service();
     let operations = api.spec();
     let document = document(&operations);
@@ -123,8 +124,8 @@ pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
             .content_type("application/json")
             .body(document.clone())
     });
-    let pool = services.pool.clone();
-    let secrets = services.secrets.clone();
+    let pool = ctx.pool.clone();
+    let secrets = ctx.secrets.clone();
     Route::new()
         .nest(
             "/docs",
@@ -143,7 +144,7 @@ pub fn app(services: Services, config: &Config) -> impl Endpoint + use<> {
         .around(move |next, req| {
             idempotency::with_idempotency(next, req, pool.clone(), secrets.clone(), allowed.clone())
         })
-        .data(services)
+        .data(ctx)
         .around(move |next, req| edge::around_every_request(next, req, edge.clone()))
         .into_endpoint()
 }

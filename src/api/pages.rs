@@ -4,8 +4,9 @@
 
 use super::edge::command_metadata;
 use super::i18n::Language;
+use crate::service;
 use crate::service::codes::CodeProof;
-use crate::service::{ServiceError, Services};
+use crate::service::{Context, ServiceError};
 use poem::http::{StatusCode, header};
 use poem::web::{Data, Form, Html, Query};
 use poem::{IntoResponse, Request, Response, handler};
@@ -76,16 +77,13 @@ pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>)
 #[handler]
 pub async fn verify_email_submit(
     req: &Request,
-    services: Data<&Services>,
+    ctx: Data<&Context>,
     Form(form): Form<VerifyForm>,
 ) -> Response {
     let zh = chinese(req);
     let proof = CodeProof::Link { token: form.token };
     let password = Some(form.password.as_str()).filter(|password| !password.is_empty());
-    match services
-        .confirm_email(&proof, password, &command_metadata(req))
-        .await
-    {
+    match service::contact::confirm_email(&ctx, &proof, password, &command_metadata(req)).await {
         Ok(_) => result(
             zh,
             StatusCode::OK,
@@ -129,14 +127,18 @@ pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams
 #[handler]
 pub async fn reset_password_submit(
     req: &Request,
-    services: Data<&Services>,
+    ctx: Data<&Context>,
     Form(form): Form<ResetForm>,
 ) -> Response {
     let zh = chinese(req);
     let proof = CodeProof::Link { token: form.token };
-    match services
-        .reset_password(&proof, &form.new_password, &command_metadata(req))
-        .await
+    match service::recovery::reset_password(
+        &ctx,
+        &proof,
+        &form.new_password,
+        &command_metadata(req),
+    )
+    .await
     {
         Ok(_) => result(
             zh,

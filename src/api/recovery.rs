@@ -9,11 +9,11 @@ use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::code::{CODE_LIFETIME, Channel};
 use crate::domain::values::{Email, Phone};
+use crate::service;
 use crate::service::codes::{CodeProof, Target};
+use crate::service::contact::CurrentEmailProof;
 use crate::service::executor::CommandMetadata;
-use crate::service::recovery::CurrentEmailProof;
-use crate::service::{FieldError, Services};
-use poem::Request;
+use crate::service::{Context, FieldError};
 use poem::web::Data;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -155,7 +155,7 @@ impl RecoveryApi {
     )]
     async fn request_password_reset(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         language: Language,
         body: Json<PasswordResetRequest>,
@@ -172,9 +172,9 @@ impl RecoveryApi {
                 .into());
             }
         };
-        let position = services
-            .request_password_reset(&target, language.tag(), &metadata)
-            .await?;
+        let position =
+            service::recovery::request_password_reset(&ctx, &target, language.tag(), &metadata)
+                .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
                 expires_in: CODE_LIFETIME.num_seconds(),
@@ -194,7 +194,7 @@ impl RecoveryApi {
     )]
     async fn confirm_password_reset(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         body: Json<PasswordResetConfirmation>,
     ) -> Result<Done, Problems<{ BODY | CONFLICT }>> {
@@ -209,9 +209,8 @@ impl RecoveryApi {
                 body.code.as_deref(),
             )?,
         };
-        let position = services
-            .reset_password(&proof, &body.new_password, &metadata)
-            .await?;
+        let position =
+            service::recovery::reset_password(&ctx, &proof, &body.new_password, &metadata).await?;
         Ok(Done::NoContent(position))
     }
 
@@ -225,14 +224,14 @@ impl RecoveryApi {
     )]
     async fn request_email_verification(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         language: Language,
         caller: SignedIn,
     ) -> Result<Accepted, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE | TOO_MANY }>> {
-        let position = services
-            .request_email_verification(caller.0, language.tag(), &metadata)
-            .await?;
+        let position =
+            service::contact::request_email_verification(&ctx, caller.0, language.tag(), &metadata)
+                .await?;
         Ok(Accepted::Accepted(
             Json(CodeAccepted {
                 expires_in: CODE_LIFETIME.num_seconds(),
@@ -255,7 +254,7 @@ impl RecoveryApi {
     )]
     async fn confirm_email(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         body: Json<EmailConfirmation>,
     ) -> Result<Done, Problems<{ BODY | CONFLICT | FORBIDDEN | TOO_MANY }>> {
@@ -264,9 +263,9 @@ impl RecoveryApi {
             body.email.as_deref(),
             body.code.as_deref(),
         )?;
-        let position = services
-            .confirm_email(&proof, body.password.as_deref(), &metadata)
-            .await?;
+        let position =
+            service::contact::confirm_email(&ctx, &proof, body.password.as_deref(), &metadata)
+                .await?;
         Ok(Done::NoContent(position))
     }
 
@@ -279,25 +278,25 @@ impl RecoveryApi {
     #[oai(path = "/v1/me/email", method = "put", operation_id = "changeEmail")]
     async fn change_email(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangeEmailRequest>,
     ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let email = Email::parse(&body.email)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("email", invalid)]))?;
-        let committed = services
-            .change_email(
-                caller.0,
-                &email,
-                &body.code,
-                CurrentEmailProof {
-                    code: body.current_email_code.as_deref(),
-                    password: body.password.as_deref(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::contact::change_email(
+            &ctx,
+            caller.0,
+            &email,
+            &body.code,
+            CurrentEmailProof {
+                code: body.current_email_code.as_deref(),
+                password: body.password.as_deref(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(EmailChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),
             committed.position,
@@ -321,26 +320,26 @@ impl PhoneApi {
     #[oai(path = "/v1/me/phone", method = "put", operation_id = "changePhone")]
     async fn change_phone(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangePhoneRequest>,
     ) -> Result<EmailChanged, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let phone = Phone::parse(&body.phone)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
-        let committed = services
-            .change_phone(
-                caller.0,
-                &phone,
-                &body.code,
-                body.current_phone_code.as_deref(),
-                CurrentEmailProof {
-                    code: body.current_email_code.as_deref(),
-                    password: body.password.as_deref(),
-                },
-                &metadata,
-            )
-            .await?;
+        let committed = service::contact::change_phone(
+            &ctx,
+            caller.0,
+            &phone,
+            &body.code,
+            body.current_phone_code.as_deref(),
+            CurrentEmailProof {
+                code: body.current_email_code.as_deref(),
+                password: body.password.as_deref(),
+            },
+            &metadata,
+        )
+        .await?;
         Ok(EmailChanged::Ok(
             Json(AccountView::of(caller.0.account_id, &committed.state)),
             committed.position,

@@ -8,13 +8,13 @@ use super::views::{AccountView, Done};
 use crate::domain::account::SessionsToEnd;
 use crate::domain::code::Channel;
 use crate::domain::values::Phone;
+use crate::service;
+use crate::service::Context;
 use crate::service::FieldError;
-use crate::service::Services;
-use crate::service::accounts::GivenIdentifier;
 use crate::service::codes::Target;
 use crate::service::executor::CommandMetadata;
+use crate::service::sign_in::GivenIdentifier;
 use chrono::{DateTime, Utc};
-use poem::Request;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -162,7 +162,7 @@ impl SessionsApi {
     #[oai(path = "/v1/sessions", method = "post", operation_id = "signIn")]
     async fn sign_in(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT | CAPTCHA }>>
@@ -175,17 +175,22 @@ impl SessionsApi {
         .map_err(|error| ApiError::validation(vec![error]))?;
         let signed_in = match (&body.password, &body.code, identifier) {
             (Some(password), None, identifier) => {
-                services
-                    .sign_in(identifier, password, body.captcha.as_deref(), &metadata)
-                    .await?
+                service::sign_in::sign_in(
+                    &ctx,
+                    identifier,
+                    password,
+                    body.captcha.as_deref(),
+                    &metadata,
+                )
+                .await?
             }
             (None, Some(code), GivenIdentifier::Email(email)) => {
                 let target = Target::parse(Channel::Email, email, "email")?;
-                services.sign_in_with_code(&target, code, &metadata).await?
+                service::recovery::sign_in_with_code(&ctx, &target, code, &metadata).await?
             }
             (None, Some(code), GivenIdentifier::Phone(phone)) => {
                 let target = Target::parse(Channel::Sms, phone, "phone")?;
-                services.sign_in_with_code(&target, code, &metadata).await?
+                service::recovery::sign_in_with_code(&ctx, &target, code, &metadata).await?
             }
             (None, Some(_), GivenIdentifier::Username(_)) => {
                 return Err(ApiError::validation(vec![FieldError {
@@ -228,15 +233,20 @@ impl SessionsApi {
     )]
     async fn sign_in_by_sms(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         body: Json<SmsSignInRequest>,
     ) -> Result<SmsSignInResponse, Problems<{ BODY | FORBIDDEN | CONFLICT | CAPTCHA }>> {
         let phone = Phone::parse(&body.phone)
             .map_err(|invalid| ApiError::validation(vec![FieldError::new("phone", invalid)]))?;
-        let (signed_in, created) = services
-            .sign_in_or_up_by_sms(&phone, &body.code, body.captcha.as_deref(), &metadata)
-            .await?;
+        let (signed_in, created) = service::recovery::sign_in_or_up_by_sms(
+            &ctx,
+            &phone,
+            &body.code,
+            body.captcha.as_deref(),
+            &metadata,
+        )
+        .await?;
         let position = signed_in.position;
         let view = Json(NewSessionView {
             token: signed_in.token,
@@ -256,8 +266,8 @@ impl SessionsApi {
     /// A proof-of-work challenge, valid 10 minutes, compatible with the ALTCHA widget
     /// (`challengeurl`). Its solution goes in `captcha` of a sign-in once one is required.
     #[oai(path = "/v1/captcha", method = "get", operation_id = "getCaptcha")]
-    async fn get_captcha(&self, services: Data<&Services>) -> Json<CaptchaView> {
-        let challenge = services.captcha_challenge();
+    async fn get_captcha(&self, ctx: Data<&Context>) -> Json<CaptchaView> {
+        let challenge = service::sign_in::captcha_challenge(&ctx);
         Json(CaptchaView {
             algorithm: challenge.algorithm,
             challenge: challenge.challenge,
@@ -273,13 +283,13 @@ impl SessionsApi {
     #[oai(path = "/v1/sessions", method = "get", operation_id = "listSessions")]
     async fn list_sessions(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; sessions are always current.
         min_position: Query<Option<i64>>,
     ) -> Result<Json<Vec<SessionView>>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let sessions = services.sessions(caller.0.account_id).await?;
+        let sessions = service::sessions::live(&ctx, caller.0.account_id).await?;
         Ok(Json(
             sessions
                 .into_iter()
@@ -306,12 +316,12 @@ impl SessionsApi {
     )]
     async fn sign_out(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::One(caller.0.id);
-        let position = services.end_sessions(caller.0, which, &metadata).await?;
+        let position = service::sessions::end_sessions(&ctx, caller.0, which, &metadata).await?;
         Ok(Done::NoContent(position))
     }
 
@@ -326,15 +336,15 @@ impl SessionsApi {
     )]
     async fn end_session(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
         /// The session to end.
         id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>> {
-        let position = services
-            .end_sessions(caller.0, SessionsToEnd::One(id.0), &metadata)
-            .await?;
+        let position =
+            service::sessions::end_sessions(&ctx, caller.0, SessionsToEnd::One(id.0), &metadata)
+                .await?;
         Ok(Done::NoContent(position))
     }
 
@@ -348,12 +358,12 @@ impl SessionsApi {
     )]
     async fn end_other_sessions(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         metadata: CommandMetadata,
         caller: SignedIn,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | UNPROCESSABLE }>> {
         let which = SessionsToEnd::AllExcept(caller.0.id);
-        let position = services.end_sessions(caller.0, which, &metadata).await?;
+        let position = service::sessions::end_sessions(&ctx, caller.0, which, &metadata).await?;
         Ok(Done::NoContent(position))
     }
 }

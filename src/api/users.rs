@@ -4,7 +4,8 @@ use super::ApiTags;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::GenderView;
 use crate::domain::values::Gender;
-use crate::service::Services;
+use crate::service;
+use crate::service::Context;
 use crate::service::users::{MAX_USERS_PER_REQUEST, PublicProfile};
 use chrono::{DateTime, NaiveDate, Utc};
 use poem::http::StatusCode;
@@ -117,14 +118,14 @@ impl UsersApi {
     #[oai(path = "/v1/users/:id", method = "get", operation_id = "getUser")]
     async fn get_user(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         /// Account id.
         id: Path<Uuid>,
         /// Wait until the read model has applied the log up to this position.
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<UserView>, Problems<{ BAD_REQUEST | NOT_FOUND | UNAVAILABLE }>> {
-        let profile = services.public_profile(id.0, min_position.0).await?;
+        let profile = service::users::public_profile(&ctx, id.0, min_position.0).await?;
         Ok(Json(profile.into()))
     }
 
@@ -136,7 +137,7 @@ impl UsersApi {
     #[oai(path = "/v1/users", method = "get", operation_id = "listUsers")]
     async fn list_users(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         /// Account ids (UUIDs), comma-separated: 1 to 100.
         #[oai(validator(
             pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(,[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}){0,99}$"
@@ -160,9 +161,8 @@ impl UsersApi {
                 })?,
         };
         debug_assert!(ids.len() <= MAX_USERS_PER_REQUEST);
-        let profiles = services
-            .public_profiles(&ids, featured.0, min_position.0)
-            .await?;
+        let profiles =
+            service::users::public_profiles(&ctx, &ids, featured.0, min_position.0).await?;
         Ok(Json(profiles.into_iter().map(Into::into).collect()))
     }
 
@@ -172,7 +172,7 @@ impl UsersApi {
     #[oai(path = "/v1/users/lookup", method = "get", operation_id = "lookupUser")]
     async fn lookup_user(
         &self,
-        services: Data<&Services>,
+        ctx: Data<&Context>,
         /// The username.
         #[oai(validator(min_length = 1, max_length = 64, pattern = r"^[^\x00]*$"))]
         username: Query<String>,
@@ -180,9 +180,7 @@ impl UsersApi {
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<UserIdView>, Problems<{ BAD_REQUEST | NOT_FOUND | UNAVAILABLE }>> {
-        let id = services
-            .user_id_by_username(&username.0, min_position.0)
-            .await?;
+        let id = service::users::user_id_by_username(&ctx, &username.0, min_position.0).await?;
         Ok(Json(UserIdView { id }))
     }
 }

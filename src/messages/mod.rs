@@ -271,7 +271,7 @@ impl MailWorker {
     }
 
     async fn follow(&self) -> anyhow::Result<()> {
-        let stream = crate::relay::ensure_stream(
+        let stream = crate::jetstream::ensure_stream(
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,

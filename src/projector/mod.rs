@@ -17,13 +17,13 @@
 pub mod apply;
 pub mod definition;
 
+use crate::leadership::{self, connect, lock_key};
 use crate::store::event_log::{self, LogCursor, LogRange};
 use anyhow::Context as _;
 use apply::{LiveOutcome, Pending};
 use async_nats::jetstream::{self, consumer};
 use definition::Definition;
 use futures::StreamExt as _;
-use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -121,17 +121,8 @@ impl Projector {
 
     /// Waits until this projector holds its projection's lock, on a connection of its own.
     async fn become_leader(&self) -> anyhow::Result<Client> {
-        let client = connect(&self.config.database_url).await?;
         let key = lock_key("projector", &self.definition.name);
-        loop {
-            let row = client
-                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
-                .await?;
-            if row.get::<_, bool>(0) {
-                return Ok(client);
-            }
-            tokio::time::sleep(self.config.standby_wait).await;
-        }
+        leadership::acquire(&self.config.database_url, key, self.config.standby_wait).await
     }
 
     /// Projects while this projector leads; returns on the first error.
@@ -222,7 +213,7 @@ impl Projector {
     /// Follows the projection's durable consumer; returns `Ok` only if the leadership is lost.
     async fn follow_jetstream(&self, leader: &mut Client) -> anyhow::Result<()> {
         let definition = &self.definition;
-        let stream = crate::relay::ensure_stream(
+        let stream = crate::jetstream::ensure_stream(
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,
@@ -590,20 +581,4 @@ fn has_statements(sql: &str) -> bool {
         let line = line.trim();
         !line.is_empty() && !line.starts_with("--")
     })
-}
-
-/// An advisory lock key for a projection's `role`.
-fn lock_key(role: &str, name: &str) -> i64 {
-    let digest = Sha256::digest(format!("accounts:{role}:{name}").as_bytes());
-    let mut bytes = [0_u8; 8];
-    bytes.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(bytes)
-}
-
-async fn connect(database_url: &str) -> anyhow::Result<Client> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
-        .await
-        .context("connecting to PostgreSQL")?;
-    tokio::spawn(connection);
-    Ok(client)
 }

@@ -1,10 +1,11 @@
 //! Administration: roles, actions on other accounts, and the audit trail with time travel.
 
 use super::executor::{CommandMetadata, Committed};
-use super::{ServiceError, Services};
+use super::{Context, ServiceError};
 use crate::domain::Aggregate;
-use crate::domain::account::{Account, AccountCommand, AccountStatus, Role};
-use crate::store::event_log::{self, RecordedEvent};
+use crate::domain::account::{Account, AccountCommand, AccountStatus, ProfileChanges, Proof, Role};
+use crate::domain::values::{Email, Username};
+use crate::store::event_log::{self};
 use crate::store::sessions::ActiveSession;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -17,120 +18,249 @@ fn rank(role: Role) -> u8 {
     }
 }
 
-impl Services {
-    /// The caller's account, if its role is at least `role`; else `Forbidden`.
-    pub async fn require_role(
-        &self,
-        caller: ActiveSession,
-        role: Role,
-    ) -> Result<Account, ServiceError> {
-        let account = self.account(caller.account_id).await?.state;
-        if rank(account.role) >= rank(role) {
-            Ok(account)
-        } else {
-            Err(ServiceError::Forbidden)
-        }
-    }
-
-    /// An account as it is, or as it was at `as_of` (its stream replayed up to that instant).
-    pub async fn admin_account(
-        &self,
-        caller: ActiveSession,
-        id: Uuid,
-        as_of: Option<DateTime<Utc>>,
-    ) -> Result<Account, ServiceError> {
-        self.require_role(caller, Role::Admin).await?;
-        let Some(as_of) = as_of else {
-            return Ok(self.account(id).await?.state);
-        };
-        let client = self.pool.get().await?;
-        let events = event_log::load_stream_as_of(&client, id, as_of).await?;
-        let mut account = Account::default();
-        for event in &events {
-            if event.stream_type != Account::STREAM_TYPE {
-                return Err(ServiceError::AccountNotFound);
-            }
-            account = account.evolve(&event_log::decode(event)?);
-        }
-        match account.status {
-            AccountStatus::Active | AccountStatus::Blocked => Ok(account),
-            _ => Err(ServiceError::AccountNotFound),
-        }
-    }
-
-    /// Runs `command` on an account as an administrator (an owner for `owner_only`); the
-    /// event's metadata names the administrator as actor. Admins act on users and on
-    /// themselves; only owners act on other admins and owners.
-    pub async fn admin_command(
-        &self,
-        caller: ActiveSession,
-        id: Uuid,
-        owner_only: bool,
-        metadata: &CommandMetadata,
-        command: impl Fn(&Account) -> AccountCommand,
-    ) -> Result<Committed<Account>, ServiceError> {
-        self.admin_commands(caller, id, owner_only, metadata, |account| {
-            vec![command(account)]
-        })
-        .await
-    }
-
-    /// Like `admin_command`, with several commands that commit together or not at all.
-    pub async fn admin_commands(
-        &self,
-        caller: ActiveSession,
-        id: Uuid,
-        owner_only: bool,
-        metadata: &CommandMetadata,
-        commands: impl Fn(&Account) -> Vec<AccountCommand>,
-    ) -> Result<Committed<Account>, ServiceError> {
-        let role = if owner_only { Role::Owner } else { Role::Admin };
-        let acting = self.require_role(caller, role).await?;
-        let target = self.account(id).await?.state;
-        if id != caller.account_id && acting.role != Role::Owner && target.role != Role::User {
-            return Err(ServiceError::Forbidden);
-        }
-        self.run_account_commands(id, &metadata.with_actor(caller.account_id), commands)
-            .await
-    }
-
-    /// A page of the whole log after `after` (commit order), of `types` if given.
-    pub async fn admin_log(
-        &self,
-        caller: ActiveSession,
-        after: i64,
-        types: Option<&[String]>,
-        limit: i64,
-    ) -> Result<Vec<RecordedEvent>, ServiceError> {
-        self.require_role(caller, Role::Admin).await?;
-        let client = self.pool.get().await?;
-        Ok(event_log::read_by_position(&client, after, types, limit).await?)
+/// The caller's account, if its role is at least `role`; else `Forbidden`.
+pub async fn require_role(
+    ctx: &Context,
+    caller: ActiveSession,
+    role: Role,
+) -> Result<Account, ServiceError> {
+    let account = super::accounts::account(ctx, caller.account_id)
+        .await?
+        .state;
+    if rank(account.role) >= rank(role) {
+        Ok(account)
+    } else {
+        Err(ServiceError::Forbidden)
     }
 }
 
-impl Services {
-    /// A page of accounts from the `users` read model.
-    pub async fn admin_list(
-        &self,
-        caller: ActiveSession,
-        filter: &crate::store::users::AdminFilter,
-        order: crate::store::users::AdminOrder,
-        (page, per_page): (i64, i64),
-        include_total: bool,
-        min_position: Option<i64>,
-    ) -> Result<(Vec<crate::store::users::UserRow>, Option<i64>), ServiceError> {
-        self.require_role(caller, Role::Admin).await?;
-        let client = self.read_model("users", min_position).await?;
-        Ok(crate::store::users::admin_list(
-            &client,
-            filter,
-            order,
-            per_page,
-            (page - 1) * per_page,
-            include_total,
-        )
-        .await?)
+/// An account as it is, or as it was at `as_of` (its stream replayed up to that instant).
+pub async fn admin_account(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    as_of: Option<DateTime<Utc>>,
+) -> Result<Account, ServiceError> {
+    require_role(ctx, caller, Role::Admin).await?;
+    let Some(as_of) = as_of else {
+        return Ok(super::accounts::account(ctx, id).await?.state);
+    };
+    let client = ctx.pool.get().await?;
+    let events = event_log::load_stream_as_of(&client, id, as_of).await?;
+    let mut account = Account::default();
+    for event in &events {
+        if event.stream_type != Account::STREAM_TYPE {
+            return Err(ServiceError::AccountNotFound);
+        }
+        account = account.evolve(&event_log::decode(event)?);
     }
+    match account.status {
+        AccountStatus::Active | AccountStatus::Blocked => Ok(account),
+        _ => Err(ServiceError::AccountNotFound),
+    }
+}
+
+/// An administrator's edit of an account (`PATCH /v1/admin/users/{id}`).
+#[derive(Debug, Clone, Default)]
+pub struct AccountEdit {
+    /// Profile fields to change.
+    pub changes: ProfileChanges,
+    /// A new username, which must be free.
+    pub username: Option<Username>,
+    /// A new email address, which must be free (it counts as verified: the operator vouches).
+    pub email: Option<Email>,
+}
+
+/// Edits an account: every change in one transaction, so that a refused email leaves the
+/// profile as it was and an `Idempotency-Key` is claimed once. With nothing to change, the
+/// account as it is.
+pub async fn edit_account(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    edit: AccountEdit,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    let AccountEdit {
+        changes,
+        username,
+        email,
+    } = edit;
+    if changes.is_empty() && username.is_none() && email.is_none() {
+        let state = admin_account(ctx, caller, id, None).await?;
+        let position = super::accounts::account(ctx, id)
+            .await?
+            .position
+            .unwrap_or(0);
+        return Ok(Committed {
+            state,
+            events: Vec::new(),
+            position,
+        });
+    }
+    admin_commands(ctx, caller, id, false, metadata, |_| {
+        let now = ctx.now();
+        let mut commands = Vec::new();
+        if !changes.is_empty() || username.is_some() {
+            commands.push(AccountCommand::UpdateProfile {
+                changes: changes.clone(),
+                username: username.clone(),
+                now,
+            });
+        }
+        if let Some(email) = &email {
+            commands.push(AccountCommand::ChangeEmail {
+                email: email.clone(),
+                now,
+            });
+        }
+        commands
+    })
+    .await
+}
+
+/// Gives an account `role`: owners only; the last owner stays one (`LastOwner`).
+pub async fn set_role(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    role: Role,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_command(ctx, caller, id, true, metadata, |_| {
+        AccountCommand::ChangeRole {
+            role,
+            now: ctx.now(),
+        }
+    })
+    .await
+}
+
+/// Blocks an account: its sessions end. Nobody blocks their own (`CannotBlockSelf`).
+pub async fn block(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    if id == caller.account_id {
+        require_role(ctx, caller, Role::Admin).await?;
+        return Err(ServiceError::CannotBlockSelf);
+    }
+    admin_command(ctx, caller, id, false, metadata, |_| {
+        AccountCommand::Block { now: ctx.now() }
+    })
+    .await
+}
+
+/// Unblocks an account.
+pub async fn unblock(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_command(ctx, caller, id, false, metadata, |_| {
+        AccountCommand::Unblock { now: ctx.now() }
+    })
+    .await
+}
+
+/// Features an account in public listings, or stops.
+pub async fn set_featured(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    featured: bool,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_command(ctx, caller, id, false, metadata, |_| {
+        AccountCommand::SetFeatured {
+            featured,
+            now: ctx.now(),
+        }
+    })
+    .await
+}
+
+/// Deletes an account as an administrator; the last owner stays (`LastOwner`).
+pub async fn delete_account(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_command(ctx, caller, id, false, metadata, |_| {
+        AccountCommand::Delete {
+            proof: Proof::Administrator,
+            now: ctx.now(),
+        }
+    })
+    .await
+}
+
+/// Runs `command` on an account as an administrator (an owner for `owner_only`); the
+/// event's metadata names the administrator as actor. Admins act on users and on
+/// themselves; only owners act on other admins and owners.
+async fn admin_command(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    owner_only: bool,
+    metadata: &CommandMetadata,
+    command: impl Fn(&Account) -> AccountCommand,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_commands(ctx, caller, id, owner_only, metadata, |account| {
+        vec![command(account)]
+    })
+    .await
+}
+
+/// Like `admin_command`, with several commands that commit together or not at all.
+async fn admin_commands(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    owner_only: bool,
+    metadata: &CommandMetadata,
+    commands: impl Fn(&Account) -> Vec<AccountCommand>,
+) -> Result<Committed<Account>, ServiceError> {
+    let role = if owner_only { Role::Owner } else { Role::Admin };
+    let acting = require_role(ctx, caller, role).await?;
+    let target = super::accounts::account(ctx, id).await?.state;
+    if id != caller.account_id && acting.role != Role::Owner && target.role != Role::User {
+        return Err(ServiceError::Forbidden);
+    }
+    super::accounts::run_account_commands(
+        ctx,
+        id,
+        &metadata.with_actor(caller.account_id),
+        commands,
+    )
+    .await
+}
+
+/// A page of accounts from the `users` read model.
+pub async fn admin_list(
+    ctx: &Context,
+    caller: ActiveSession,
+    filter: &crate::store::users::AdminFilter,
+    order: crate::store::users::AdminOrder,
+    (page, per_page): (i64, i64),
+    include_total: bool,
+    min_position: Option<i64>,
+) -> Result<(Vec<crate::store::users::UserRow>, Option<i64>), ServiceError> {
+    require_role(ctx, caller, Role::Admin).await?;
+    let client = super::read_models::read_model(ctx, "users", min_position).await?;
+    Ok(crate::store::users::admin_list(
+        &client,
+        filter,
+        order,
+        per_page,
+        (page - 1) * per_page,
+        include_total,
+    )
+    .await?)
 }
 
 /// An account whose address was never proven may belong to whoever signed up with it first,
@@ -138,14 +268,14 @@ impl Services {
 /// address with `--password`, which verifies it, replaces the password set before and ends
 /// every session (as a reset by mail would).
 async fn vouch_for_unproven_address(
-    services: &Services,
+    ctx: &Context,
     id: Uuid,
     email: &crate::domain::values::Email,
     password: Option<&str>,
     metadata: &CommandMetadata,
 ) -> anyhow::Result<()> {
     use crate::domain::account::IdentifierKind;
-    let account = services.account(id).await?.state;
+    let account = super::accounts::account(ctx, id).await?.state;
     if !account.email_unproven() {
         return Ok(());
     }
@@ -158,25 +288,25 @@ async fn vouch_for_unproven_address(
     })?;
     let password = crate::domain::values::Password::parse(password, &[email.as_str()])
         .map_err(|invalid| anyhow::anyhow!("--password: {}", invalid.message))?;
-    let sealed = services.hasher.hash(&password).await?;
-    services
-        .run_account_command(id, metadata, |_| AccountCommand::ResetPassword {
-            new_password: sealed.clone(),
-            proven: IdentifierKind::Email,
-            now: services.now(),
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("vouching for the address: {error}"))?;
+    let sealed = ctx.hasher.hash(&password).await?;
+    super::accounts::run_account_command(ctx, id, metadata, |_| AccountCommand::ResetPassword {
+        new_password: sealed.clone(),
+        proven: IdentifierKind::Email,
+        now: ctx.now(),
+    })
+    .await
+    .map_err(|error| anyhow::anyhow!("vouching for the address: {error}"))?;
     Ok(())
 }
 
 /// `accounts admin create`: makes an owner, signing the address up first when no account has
 /// it. Returns the account id and whether it is new.
 pub async fn create_owner(
-    services: &Services,
+    ctx: &Context,
     email: &crate::domain::values::Email,
     password: Option<&str>,
 ) -> anyhow::Result<(Uuid, bool)> {
+    use super::sign_up::SignUp;
     use crate::domain::account::NewIdentifier;
     use crate::store::claims::{self, ClaimKind};
     let metadata = CommandMetadata {
@@ -187,12 +317,12 @@ pub async fn create_owner(
         idempotency: None,
     };
     let holder = {
-        let client = services.pool.get().await?;
+        let client = ctx.pool.get().await?;
         claims::holder(&client, ClaimKind::Email, email.as_str()).await?
     };
     let (id, created) = match holder {
         Some(id) => {
-            vouch_for_unproven_address(services, id, email, password, &metadata).await?;
+            vouch_for_unproven_address(ctx, id, email, password, &metadata).await?;
             (id, false)
         }
         None => {
@@ -200,25 +330,28 @@ pub async fn create_owner(
                 .ok_or_else(|| anyhow::anyhow!("no account has this address: give --password"))?;
             let password = crate::domain::values::Password::parse(password, &[email.as_str()])
                 .map_err(|invalid| anyhow::anyhow!("--password: {}", invalid.message))?;
-            let signed_in = services
-                .sign_up(
-                    NewIdentifier::Email(email.clone()),
-                    Some(&password),
-                    None,
-                    None,
-                    &metadata,
-                )
-                .await
-                .map_err(|error| anyhow::anyhow!("signing up: {error}"))?;
+            let signed_in = super::sign_up::sign_up(
+                ctx,
+                SignUp {
+                    identifier: NewIdentifier::Email(email.clone()),
+                    password: Some(password),
+                    code: None,
+                    display_name: None,
+                    captcha: None,
+                    mail_locale: None,
+                },
+                &metadata,
+            )
+            .await
+            .map_err(|error| anyhow::anyhow!("signing up: {error}"))?;
             (signed_in.account_id, true)
         }
     };
-    services
-        .run_account_command(id, &metadata, |_| AccountCommand::ChangeRole {
-            role: Role::Owner,
-            now: chrono::Utc::now(),
-        })
-        .await
-        .map_err(|error| anyhow::anyhow!("promoting: {error}"))?;
+    super::accounts::run_account_command(ctx, id, &metadata, |_| AccountCommand::ChangeRole {
+        role: Role::Owner,
+        now: chrono::Utc::now(),
+    })
+    .await
+    .map_err(|error| anyhow::anyhow!("promoting: {error}"))?;
     Ok((id, created))
 }

@@ -5,7 +5,7 @@
 //! that is known to the mail and SMS workers alone (`deliver` in the event).
 
 use super::executor::{self, CommandMetadata, ExecuteError};
-use super::{ServiceError, Services};
+use super::{Context, ServiceError};
 use crate::domain::account::{Account, IdentifierKind};
 use crate::domain::code::NewLink;
 use crate::domain::code::{
@@ -80,212 +80,210 @@ impl Target {
     }
 }
 
-impl Services {
-    /// Issues a code for `purpose` to `target`; whether it is delivered depends on the purpose
-    /// and on whether an account holds the target, which the answer never tells.
-    pub async fn send_code(
-        &self,
-        target: &Target,
-        purpose: Purpose,
-        locale: &str,
-        metadata: &CommandMetadata,
-    ) -> Result<i64, ServiceError> {
-        let now = self.now();
-        let client = self.pool.get().await?;
-        if let Some(ip) = &metadata.ip {
-            let key = format!("codes_per_ip:{ip}");
-            if let Some(retry_after) = throttle::hit_rate_limit(
-                &client,
-                key.as_bytes(),
-                now,
-                chrono::Duration::hours(1),
-                CODES_PER_IP_PER_HOUR,
-            )
-            .await?
-            {
-                return Err(ServiceError::TooManyRequests(retry_after));
-            }
-        }
-        let holder = claims::holder(&client, target.claim_kind(), &target.value).await?;
-        drop(client);
-        let deliver = match purpose {
-            // A texted sign-in code signs in or, for a new phone, signs up
-            // (`POST /v1/sessions/sms`): it goes to any phone.
-            Purpose::SignIn if target.channel == Channel::Sms => true,
-            // A change is proven by codes to the new address or number and to the old one.
-            Purpose::ChangePhone | Purpose::ChangeEmail => true,
-            // A new address or phone: send only if it is free.
-            Purpose::SignUp => holder.is_none(),
-            // An existing account's address or phone.
-            Purpose::SignIn
-            | Purpose::VerifyEmail
-            | Purpose::ResetPassword
-            | Purpose::DeleteAccount => holder.is_some(),
-        };
-        let stream = code::stream_id(target.channel, &target.value, purpose);
-        let clear = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-        let link = link_lifetime(target.channel, purpose).map(|lifetime| {
-            let mut secret = [0_u8; 32];
-            rand::thread_rng().fill(&mut secret);
-            let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
-            let token = format!("{}.{secret}", stream.simple());
-            NewLink {
-                hash: self.link_hash(stream, &secret),
-                sealed: self.secrets.seal_text(&token),
-                lifetime,
-            }
-        });
-        let command = CodeCommand::Issue {
-            channel: target.channel,
-            target: target.value.clone(),
-            purpose,
-            code_hash: self.code_hash(stream, &clear),
-            sealed_code: self.secrets.seal_text(&clear),
-            deliver,
-            locale: locale.to_owned(),
-            link,
+/// Issues a code for `purpose` to `target`; whether it is delivered depends on the purpose
+/// and on whether an account holds the target, which the answer never tells.
+pub async fn send_code(
+    ctx: &Context,
+    target: &Target,
+    purpose: Purpose,
+    locale: &str,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let now = ctx.now();
+    let client = ctx.pool.get().await?;
+    if let Some(ip) = &metadata.ip {
+        let key = format!("codes_per_ip:{ip}");
+        if let Some(retry_after) = throttle::hit_rate_limit(
+            &client,
+            key.as_bytes(),
             now,
-        };
-        let committed = executor::execute::<Codes, _>(
-            &self.pool,
-            stream,
-            metadata,
-            |codes| code::decide(codes, command.clone()),
-            |_, _| Vec::new(),
+            chrono::Duration::hours(1),
+            CODES_PER_IP_PER_HOUR,
         )
-        .await
-        .map_err(from_code_error)?;
-        Ok(committed.position)
-    }
-
-    /// Checks a code; `consume` spends it. A wrong code is recorded (five kill it) and
-    /// answered `CodeInvalid`.
-    pub async fn check_code(
-        &self,
-        target: &Target,
-        purpose: Purpose,
-        code: &str,
-        consume: bool,
-        metadata: &CommandMetadata,
-    ) -> Result<i64, ServiceError> {
-        let proof = CodeProof::Code {
-            target: target.clone(),
-            code: code.to_owned(),
-        };
-        self.check_proof(&proof, purpose, consume, metadata)
-            .await
-            .map(|(_, position)| position)
-    }
-
-    /// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
-    /// target it was sent to. A code or link issued before the last change of credentials or
-    /// identifiers of the account holding the target proves nothing (`Account::codes_valid_from`).
-    pub async fn check_proof(
-        &self,
-        proof: &CodeProof,
-        purpose: Purpose,
-        consume: bool,
-        metadata: &CommandMetadata,
-    ) -> Result<(Target, i64), ServiceError> {
-        let stream = proof_stream(proof, purpose)?;
-        let presented = match proof {
-            CodeProof::Code { code, .. } => Presented::Code(self.code_hash(stream, code.trim())),
-            CodeProof::Link { token } => {
-                let secret = token
-                    .trim()
-                    .split_once('.')
-                    .map_or("", |(_, secret)| secret);
-                Presented::Link(self.link_hash(stream, secret))
-            }
-        };
-        let command = CodeCommand::Check {
-            presented,
-            consume,
-            issued_after: self.codes_valid_from(proof, stream).await?,
-            now: self.now(),
-        };
-        // A wrong try is recorded even when the request is retried with its key.
-        let metadata = CommandMetadata {
-            idempotency: None,
-            ..metadata.clone()
-        };
-        let committed = executor::execute::<Codes, _>(
-            &self.pool,
-            stream,
-            &metadata,
-            // A link names its stream: it must be one of this purpose's.
-            |codes| match &codes.target {
-                Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
-                    code::decide(codes, command.clone())
-                }
-                _ => Err(CodeError::Invalid),
-            },
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(from_code_error)?;
-        if committed
-            .events
-            .iter()
-            .any(|event| matches!(event, CodeEvent::CodeAttemptFailed { .. }))
+        .await?
         {
-            return Err(ServiceError::CodeInvalid);
+            return Err(ServiceError::TooManyRequests(retry_after));
         }
-        let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
-        Ok((Target { channel, value }, committed.position))
     }
+    let holder = claims::holder(&client, target.claim_kind(), &target.value).await?;
+    drop(client);
+    let deliver = match purpose {
+        // A texted sign-in code signs in or, for a new phone, signs up
+        // (`POST /v1/sessions/sms`): it goes to any phone.
+        Purpose::SignIn if target.channel == Channel::Sms => true,
+        // A change is proven by codes to the new address or number and to the old one.
+        Purpose::ChangePhone | Purpose::ChangeEmail => true,
+        // A new address or phone: send only if it is free.
+        Purpose::SignUp => holder.is_none(),
+        // An existing account's address or phone.
+        Purpose::SignIn
+        | Purpose::VerifyEmail
+        | Purpose::ResetPassword
+        | Purpose::DeleteAccount => holder.is_some(),
+    };
+    let stream = code::stream_id(target.channel, &target.value, purpose);
+    let clear = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+    let link = link_lifetime(target.channel, purpose).map(|lifetime| {
+        let mut secret = [0_u8; 32];
+        rand::thread_rng().fill(&mut secret);
+        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        let token = format!("{}.{secret}", stream.simple());
+        NewLink {
+            hash: link_hash(ctx, stream, &secret),
+            sealed: ctx.secrets.seal_text(&token),
+            lifetime,
+        }
+    });
+    let command = CodeCommand::Issue {
+        channel: target.channel,
+        target: target.value.clone(),
+        purpose,
+        code_hash: code_hash(ctx, stream, &clear),
+        sealed_code: ctx.secrets.seal_text(&clear),
+        deliver,
+        locale: locale.to_owned(),
+        link,
+        now,
+    };
+    let committed = executor::execute::<Codes, _>(
+        &ctx.pool,
+        stream,
+        metadata,
+        |codes| code::decide(codes, command.clone()),
+        |_, _| Vec::new(),
+    )
+    .await
+    .map_err(from_code_error)?;
+    Ok(committed.position)
+}
 
-    /// Since when codes and links to the proof's target count for the account that holds it;
-    /// `None` when no account holds it (sign-up, a new address or phone).
-    async fn codes_valid_from(
-        &self,
-        proof: &CodeProof,
-        stream: Uuid,
-    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
-        let Some(holder) = self.proof_holder(proof, stream).await? else {
-            return Ok(None);
-        };
-        let client = self.pool.get().await?;
-        let account = executor::load::<Account>(&client, holder).await?.state;
-        Ok(account.codes_valid_from)
-    }
+/// Checks a code; `consume` spends it. A wrong code is recorded (five kill it) and
+/// answered `CodeInvalid`.
+pub async fn check_code(
+    ctx: &Context,
+    target: &Target,
+    purpose: Purpose,
+    code: &str,
+    consume: bool,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let proof = CodeProof::Code {
+        target: target.clone(),
+        code: code.to_owned(),
+    };
+    check_proof(ctx, &proof, purpose, consume, metadata)
+        .await
+        .map(|(_, position)| position)
+}
 
-    /// The account holding the target a proof was sent to, if any. `stream` is the proof's
-    /// code stream (a link names it; a code's is found from its target and purpose).
-    async fn proof_holder(
-        &self,
-        proof: &CodeProof,
-        stream: Uuid,
-    ) -> Result<Option<Uuid>, ServiceError> {
-        let client = self.pool.get().await?;
-        let target = match proof {
-            CodeProof::Code { target, .. } => target.clone(),
-            // A link names its stream, whose events name the target.
-            CodeProof::Link { .. } => {
-                match executor::load::<Codes>(&client, stream).await?.state.target {
-                    Some((channel, value)) => Target { channel, value },
-                    None => return Ok(None),
-                }
+/// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
+/// target it was sent to. A code or link issued before the last change of credentials or
+/// identifiers of the account holding the target proves nothing (`Account::codes_valid_from`).
+pub async fn check_proof(
+    ctx: &Context,
+    proof: &CodeProof,
+    purpose: Purpose,
+    consume: bool,
+    metadata: &CommandMetadata,
+) -> Result<(Target, i64), ServiceError> {
+    let stream = proof_stream(proof, purpose)?;
+    let presented = match proof {
+        CodeProof::Code { code, .. } => Presented::Code(code_hash(ctx, stream, code.trim())),
+        CodeProof::Link { token } => {
+            let secret = token
+                .trim()
+                .split_once('.')
+                .map_or("", |(_, secret)| secret);
+            Presented::Link(link_hash(ctx, stream, secret))
+        }
+    };
+    let command = CodeCommand::Check {
+        presented,
+        consume,
+        issued_after: codes_valid_from(ctx, proof, stream).await?,
+        now: ctx.now(),
+    };
+    // A wrong try is recorded even when the request is retried with its key.
+    let metadata = CommandMetadata {
+        idempotency: None,
+        ..metadata.clone()
+    };
+    let committed = executor::execute::<Codes, _>(
+        &ctx.pool,
+        stream,
+        &metadata,
+        // A link names its stream: it must be one of this purpose's.
+        |codes| match &codes.target {
+            Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
+                code::decide(codes, command.clone())
             }
-        };
-        Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
+            _ => Err(CodeError::Invalid),
+        },
+        |_, _| Vec::new(),
+    )
+    .await
+    .map_err(from_code_error)?;
+    if committed
+        .events
+        .iter()
+        .any(|event| matches!(event, CodeEvent::CodeAttemptFailed { .. }))
+    {
+        return Err(ServiceError::CodeInvalid);
     }
+    let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
+    Ok((Target { channel, value }, committed.position))
+}
 
-    fn link_hash(&self, stream: Uuid, secret: &str) -> String {
-        self.code_hash(stream, &format!("link:{secret}"))
-    }
+/// Since when codes and links to the proof's target count for the account that holds it;
+/// `None` when no account holds it (sign-up, a new address or phone).
+async fn codes_valid_from(
+    ctx: &Context,
+    proof: &CodeProof,
+    stream: Uuid,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    let Some(holder) = proof_holder(ctx, proof, stream).await? else {
+        return Ok(None);
+    };
+    let client = ctx.pool.get().await?;
+    let account = executor::load::<Account>(&client, holder).await?.state;
+    Ok(account.codes_valid_from)
+}
 
-    /// The keyed hash of a code in its stream: without the service's key, the hashes in the
-    /// log cannot be tried against the million possible codes.
-    fn code_hash(&self, stream: Uuid, code: &str) -> String {
-        let key = self.secrets.derive_key("one-time-codes");
-        let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&key) else {
-            unreachable!("HMAC accepts a 32-byte key");
-        };
-        mac.update(stream.as_bytes());
-        mac.update(code.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
+/// The account holding the target a proof was sent to, if any. `stream` is the proof's
+/// code stream (a link names it; a code's is found from its target and purpose).
+async fn proof_holder(
+    ctx: &Context,
+    proof: &CodeProof,
+    stream: Uuid,
+) -> Result<Option<Uuid>, ServiceError> {
+    let client = ctx.pool.get().await?;
+    let target = match proof {
+        CodeProof::Code { target, .. } => target.clone(),
+        // A link names its stream, whose events name the target.
+        CodeProof::Link { .. } => {
+            match executor::load::<Codes>(&client, stream).await?.state.target {
+                Some((channel, value)) => Target { channel, value },
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
+}
+
+fn link_hash(ctx: &Context, stream: Uuid, secret: &str) -> String {
+    code_hash(ctx, stream, &format!("link:{secret}"))
+}
+
+/// The keyed hash of a code in its stream: without the service's key, the hashes in the
+/// log cannot be tried against the million possible codes.
+fn code_hash(ctx: &Context, stream: Uuid, code: &str) -> String {
+    let key = ctx.secrets.derive_key("one-time-codes");
+    let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&key) else {
+        unreachable!("HMAC accepts a 32-byte key");
+    };
+    mac.update(stream.as_bytes());
+    mac.update(code.as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// What a caller presents to prove a target: a code sent to it, or the token of a link.

@@ -1,7 +1,7 @@
 //! Follows: the account's `follow_graph` stream for changes, the `follows` read model for lists.
 
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
-use super::{ServiceError, Services};
+use super::{Context, ServiceError};
 use crate::domain::follow_graph::{self, FollowCommand, FollowError, FollowGraph};
 use crate::store::follows::{self, FollowRow, Side};
 use crate::store::sessions::ActiveSession;
@@ -20,103 +20,102 @@ pub struct FollowPage {
     pub total: i64,
 }
 
-impl Services {
-    /// The caller's follow graph (groups).
-    pub async fn follow_graph(
-        &self,
-        account_id: Uuid,
-    ) -> Result<Loaded<FollowGraph>, ServiceError> {
-        let client = self.pool.get().await?;
-        Ok(executor::load::<FollowGraph>(&client, follow_graph::stream_id(account_id)).await?)
-    }
+/// The caller's follow graph (groups).
+pub async fn follow_graph(
+    ctx: &Context,
+    account_id: Uuid,
+) -> Result<Loaded<FollowGraph>, ServiceError> {
+    let client = ctx.pool.get().await?;
+    Ok(executor::load::<FollowGraph>(&client, follow_graph::stream_id(account_id)).await?)
+}
 
-    /// Follows `followee` (an existing, not deleted account) into `group`.
-    pub async fn follow(
-        &self,
-        caller: ActiveSession,
-        followee: Uuid,
-        group: Option<String>,
-        metadata: &CommandMetadata,
-    ) -> Result<Committed<FollowGraph>, ServiceError> {
-        if followee != caller.account_id {
-            self.account(followee).await.map_err(|error| match error {
+/// Follows `followee` (an existing, not deleted account) into `group`.
+pub async fn follow(
+    ctx: &Context,
+    caller: ActiveSession,
+    followee: Uuid,
+    group: Option<String>,
+    metadata: &CommandMetadata,
+) -> Result<Committed<FollowGraph>, ServiceError> {
+    if followee != caller.account_id {
+        super::accounts::account(ctx, followee)
+            .await
+            .map_err(|error| match error {
                 ServiceError::AccountNotFound => ServiceError::UserNotFound,
                 error => error,
             })?;
-        }
-        self.change_follows(caller, metadata, |_| FollowCommand::Follow {
-            follower: caller.account_id,
-            followee,
-            group: group.clone(),
-            now: self.now(),
-        })
-        .await
     }
+    change_follows(ctx, caller, metadata, |_| FollowCommand::Follow {
+        follower: caller.account_id,
+        followee,
+        group: group.clone(),
+        now: ctx.now(),
+    })
+    .await
+}
 
-    /// Runs a command on the caller's follow graph.
-    pub async fn change_follows(
-        &self,
-        caller: ActiveSession,
-        metadata: &CommandMetadata,
-        command: impl Fn(&FollowGraph) -> FollowCommand,
-    ) -> Result<Committed<FollowGraph>, ServiceError> {
-        executor::execute(
-            &self.pool,
-            follow_graph::stream_id(caller.account_id),
-            &metadata.with_actor(caller.account_id),
-            |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(|error| match error {
-            ExecuteError::Domain(error) => ServiceError::Follow(error),
-            ExecuteError::Store(error) => error.into(),
-        })
-    }
+/// Runs a command on the caller's follow graph.
+pub async fn change_follows(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    command: impl Fn(&FollowGraph) -> FollowCommand,
+) -> Result<Committed<FollowGraph>, ServiceError> {
+    executor::execute(
+        &ctx.pool,
+        follow_graph::stream_id(caller.account_id),
+        &metadata.with_actor(caller.account_id),
+        |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
+        |_, _| Vec::new(),
+    )
+    .await
+    .map_err(|error| match error {
+        ExecuteError::Domain(error) => ServiceError::Follow(error),
+        ExecuteError::Store(error) => error.into(),
+    })
+}
 
-    /// A page of a user's followers or followees, newest first. Hidden from others when the
-    /// user's privacy says so.
-    pub async fn follow_page(
-        &self,
-        viewer: Option<Uuid>,
-        user: Uuid,
-        side: Side,
-        page: i64,
-        per_page: i64,
-        min_position: Option<i64>,
-    ) -> Result<FollowPage, ServiceError> {
-        self.wait_for_projection(PROJECTION, Some(min_position.unwrap_or(0)))
-            .await?;
-        let client = self.read_model("users", min_position).await?;
-        let row = users::find(&client, user)
-            .await?
-            .ok_or(ServiceError::UserNotFound)?;
-        if !row.show_follows && viewer != Some(user) {
-            return Err(ServiceError::FollowsHidden);
-        }
-        let (follows, total) =
-            follows::page(&client, user, side, per_page, (page - 1) * per_page).await?;
-        Ok(FollowPage { follows, total })
+/// A page of a user's followers or followees, newest first. Hidden from others when the
+/// user's privacy says so.
+pub async fn follow_page(
+    ctx: &Context,
+    viewer: Option<Uuid>,
+    user: Uuid,
+    side: Side,
+    page: i64,
+    per_page: i64,
+    min_position: Option<i64>,
+) -> Result<FollowPage, ServiceError> {
+    super::read_models::wait_for_projection(ctx, PROJECTION, Some(min_position.unwrap_or(0)))
+        .await?;
+    let client = super::read_models::read_model(ctx, "users", min_position).await?;
+    let row = users::find(&client, user)
+        .await?
+        .ok_or(ServiceError::UserNotFound)?;
+    if !row.show_follows && viewer != Some(user) {
+        return Err(ServiceError::FollowsHidden);
     }
+    let (follows, total) =
+        follows::page(&client, user, side, per_page, (page - 1) * per_page).await?;
+    Ok(FollowPage { follows, total })
+}
 
-    /// Whom the caller follows, from the read model (deleted accounts are gone from it).
-    pub async fn my_following(
-        &self,
-        caller: ActiveSession,
-        min_position: Option<i64>,
-    ) -> Result<(Vec<String>, Vec<FollowRow>), ServiceError> {
-        let groups = self
-            .follow_graph(caller.account_id)
-            .await?
-            .state
-            .group_names();
-        self.wait_for_projection(PROJECTION, Some(min_position.unwrap_or(0)))
-            .await?;
-        let client = self.pool.get().await?;
-        let (follows, _) =
-            follows::page(&client, caller.account_id, Side::Following, 10_000, 0).await?;
-        Ok((groups, follows))
-    }
+/// Whom the caller follows, from the read model (deleted accounts are gone from it).
+pub async fn my_following(
+    ctx: &Context,
+    caller: ActiveSession,
+    min_position: Option<i64>,
+) -> Result<(Vec<String>, Vec<FollowRow>), ServiceError> {
+    let groups = follow_graph(ctx, caller.account_id)
+        .await?
+        .state
+        .group_names();
+    super::read_models::wait_for_projection(ctx, PROJECTION, Some(min_position.unwrap_or(0)))
+        .await?;
+    let client = ctx.pool.get().await?;
+    let (follows, _) =
+        follows::page(&client, caller.account_id, Side::Following, 10_000, 0).await?;
+    Ok((groups, follows))
 }
 
 /// The HTTP code of a refused follow command.

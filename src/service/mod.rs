@@ -1,15 +1,43 @@
-//! The application layer: use cases that load a stream, decide, and append, plus the queries
-//! that answer from the store. The API maps HTTP onto these; nothing here knows about HTTP.
+//! The application layer: one function per use case, grouped by area. Each takes the shared
+//! [`Context`] and typed values (the API parses requests), loads what it needs, decides, and
+//! commits. Queries answer from the store. Nothing here knows about HTTP.
+//!
+//! # Map of the use cases
+//!
+//! | Area | Use cases |
+//! |------|-----------|
+//! | [`sign_up`] | `sign_up` (email, username or phone; the verification mail it owes) |
+//! | [`sign_in`] | `sign_in` by password with its throttle, `captcha_challenge` |
+//! | [`recovery`] | `sign_in_with_code`, `sign_in_or_up_by_sms`, `request_password_reset`, `reset_password`, `delete_account_with_code` |
+//! | [`sessions`] | `authenticate` a bearer token, `live` sessions, `end_sessions` |
+//! | [`profile`] | `update_profile`, `change_privacy`, `change_password`, `delete_account` |
+//! | [`contact`] | `request_email_verification`, `confirm_email`, `change_email`, `change_phone` |
+//! | [`codes`] | `send_code`, `check_code`, and `check_proof` for the flows above |
+//! | [`addresses`] | `address_book`, `change_address_book` (shipping addresses) |
+//! | [`follows`] | `follow`, `change_follows`, `follow_graph`, `follow_page`, `my_following` |
+//! | [`users`] | `public_profile`, `public_profiles`, `user_id_by_username` |
+//! | [`admin`] | `admin_account` (with time travel), `admin_commands`, `admin_list`, `create_owner` |
+//! | [`audit`] | `account_history`, `admin_log` |
+//!
+//! What areas share: [`accounts`] runs commands on an account's stream (one transaction per
+//! use case, with the inline writes its events imply), [`executor`] loads and appends any
+//! aggregate, and [`read_models`] waits for a projection to reach a position.
 
 pub mod accounts;
 pub mod addresses;
 pub mod admin;
+pub mod audit;
 pub mod codes;
+pub mod contact;
 mod error;
 pub mod executor;
 pub mod follows;
+pub mod profile;
 pub mod read_models;
 pub mod recovery;
+pub mod sessions;
+pub mod sign_in;
+pub mod sign_up;
 pub mod users;
 
 pub use error::{FieldError, ServiceError};
@@ -18,36 +46,43 @@ use crate::credentials::PasswordHasher;
 use crate::secrets::SecretBox;
 use deadpool_postgres::Pool;
 
-/// Everything a use case needs, cloned cheaply into each request.
+/// What every use case shares, cloned cheaply into each request.
 #[derive(Clone)]
-pub struct Services {
+pub struct Context {
     /// The database.
     pub pool: Pool,
-    /// Password hashing.
+    /// The time commands are decided at.
+    pub clock: crate::clock::Clock,
+    /// Password hashing (argon2id).
     pub hasher: PasswordHasher,
-    /// Sealing of secrets at rest.
+    /// Sealing of secrets at rest, and the keys codes and links are hashed with.
     pub secrets: SecretBox,
-    /// How long sessions last.
-    pub session_ttl: chrono::Duration,
-    /// The NATS connection, for readiness reports.
-    pub nats: async_nats::Client,
-    /// Wake-ups when projections move.
+    /// Proof-of-work challenges, for sign-in and sign-up protection.
+    pub captcha: crate::captcha::Captcha,
+    /// The operator's settings the use cases follow.
+    pub policy: Policy,
+    /// Wake-ups when projections move, for reads that wait for a position.
     pub projections: read_models::ProjectionWatch,
     /// Longest wait of a query for `min_position`.
     pub read_wait: std::time::Duration,
-    /// Proof-of-work challenges for sign-in protection.
-    pub captcha: crate::captcha::Captcha,
+    /// The NATS connection, for readiness reports.
+    pub nats: async_nats::Client,
+}
+
+/// The operator's settings (see `Config`) that change what use cases decide.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// How long sessions last.
+    pub session_ttl: chrono::Duration,
     /// Whether a sign-up by email needs a code sent to the address.
     pub require_email_code: bool,
     /// Failed sign-ins from one client address before its sign-ins need a captcha (0: never).
     pub sign_in_failures_per_address: u32,
     /// Sign-ups from one client address in an hour before the next need a captcha (0: never).
     pub sign_ups_per_address: u32,
-    /// The time commands are decided at.
-    pub clock: crate::clock::Clock,
 }
 
-impl Services {
+impl Context {
     /// The current instant, by the service's clock.
     pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
         self.clock.now()

@@ -5,7 +5,7 @@
 //! process turns that into a wake-up for the waiting requests, which then check the projection's
 //! checkpoint. A slow poll covers the moments the listening connection is down.
 
-use super::{ServiceError, Services};
+use super::{Context, ServiceError};
 use crate::store;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -66,46 +66,43 @@ async fn listen(database_url: &str, sender: &watch::Sender<u64>) -> anyhow::Resu
     }
 }
 
-impl Services {
-    /// A connection for reading `projection`'s tables once it has been built and has reached
-    /// `min_position` (if given); `ReadModelBehind` when that does not happen in time.
-    pub async fn read_model(
-        &self,
-        projection: &str,
-        min_position: Option<i64>,
-    ) -> Result<deadpool_postgres::Object, ServiceError> {
-        self.wait_for_projection(projection, Some(min_position.unwrap_or(0)))
-            .await?;
-        Ok(self.pool.get().await?)
-    }
+/// A connection for reading `projection`'s tables once it has been built and has reached
+/// `min_position` (if given); `ReadModelBehind` when that does not happen in time.
+pub async fn read_model(
+    ctx: &Context,
+    projection: &str,
+    min_position: Option<i64>,
+) -> Result<deadpool_postgres::Object, ServiceError> {
+    wait_for_projection(ctx, projection, Some(min_position.unwrap_or(0))).await?;
+    Ok(ctx.pool.get().await?)
+}
 
-    /// Waits until `projection` has reached `min_position` (if given), at most `read_wait`;
-    /// then `ReadModelBehind`.
-    pub async fn wait_for_projection(
-        &self,
-        projection: &str,
-        min_position: Option<i64>,
-    ) -> Result<(), ServiceError> {
-        let Some(position) = min_position else {
+/// Waits until `projection` has reached `min_position` (if given), at most `read_wait`;
+/// then `ReadModelBehind`.
+pub async fn wait_for_projection(
+    ctx: &Context,
+    projection: &str,
+    min_position: Option<i64>,
+) -> Result<(), ServiceError> {
+    let Some(position) = min_position else {
+        return Ok(());
+    };
+    let deadline = Instant::now() + ctx.read_wait;
+    let mut changes = ctx.projections.changes.clone();
+    changes.borrow_and_update();
+    let client = ctx.pool.get().await?;
+    loop {
+        if store::projections::has_reached(&client, projection, position).await? {
             return Ok(());
-        };
-        let deadline = Instant::now() + self.read_wait;
-        let mut changes = self.projections.changes.clone();
-        changes.borrow_and_update();
-        let client = self.pool.get().await?;
-        loop {
-            if store::projections::has_reached(&client, projection, position).await? {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= deadline {
-                return Err(ServiceError::ReadModelBehind);
-            }
-            let pause = (deadline - now).min(Duration::from_millis(250));
-            tokio::select! {
-                _ = changes.changed() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(ServiceError::ReadModelBehind);
+        }
+        let pause = (deadline - now).min(Duration::from_millis(250));
+        tokio::select! {
+            _ = changes.changed() => {}
+            _ = tokio::time::sleep(pause) => {}
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Public profiles, from the `users` read model, with each user's privacy applied.
 
-use super::{ServiceError, Services};
+use super::{Context, ServiceError};
 use crate::store::users::{self, UserRow};
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -100,79 +100,75 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}****{tail}")
 }
 
-impl Services {
-    /// A user's public profile.
-    pub async fn public_profile(
-        &self,
-        id: Uuid,
-        min_position: Option<i64>,
-    ) -> Result<PublicProfile, ServiceError> {
-        let client = self.read_model(PROJECTION, min_position).await?;
-        let profile = users::find(&client, id)
-            .await?
-            .map(PublicProfile::of)
-            .ok_or(ServiceError::UserNotFound)?;
-        drop(client);
-        let mut counted = self.with_follow_counts(vec![profile], min_position).await?;
-        counted.pop().ok_or(ServiceError::UserNotFound)
-    }
+/// A user's public profile.
+pub async fn public_profile(
+    ctx: &Context,
+    id: Uuid,
+    min_position: Option<i64>,
+) -> Result<PublicProfile, ServiceError> {
+    let client = super::read_models::read_model(ctx, PROJECTION, min_position).await?;
+    let profile = users::find(&client, id)
+        .await?
+        .map(PublicProfile::of)
+        .ok_or(ServiceError::UserNotFound)?;
+    drop(client);
+    let mut counted = with_follow_counts(ctx, vec![profile], min_position).await?;
+    counted.pop().ok_or(ServiceError::UserNotFound)
+}
 
-    /// The public profiles of the users among `ids` that exist (in the order of `ids`), or,
-    /// without `ids`, of the featured users (`featured` must then be given).
-    pub async fn public_profiles(
-        &self,
-        ids: &[Uuid],
-        featured: Option<bool>,
-        min_position: Option<i64>,
-    ) -> Result<Vec<PublicProfile>, ServiceError> {
-        let client = self.read_model(PROJECTION, min_position).await?;
-        let rows = match (ids.is_empty(), featured) {
-            (false, featured) => users::find_many(&client, ids, featured).await?,
-            (true, Some(featured)) => {
-                let limit = MAX_USERS_PER_REQUEST as i64;
-                users::list_by_featured(&client, featured, limit).await?
-            }
-            (true, None) => Vec::new(),
-        };
-        drop(client);
-        let profiles = rows.into_iter().map(PublicProfile::of).collect();
-        self.with_follow_counts(profiles, min_position).await
-    }
-
-    /// Fills in follower and following counts from the `follows` read model.
-    async fn with_follow_counts(
-        &self,
-        mut profiles: Vec<PublicProfile>,
-        min_position: Option<i64>,
-    ) -> Result<Vec<PublicProfile>, ServiceError> {
-        if profiles.is_empty() {
-            return Ok(profiles);
+/// The public profiles of the users among `ids` that exist (in the order of `ids`), or,
+/// without `ids`, of the featured users (`featured` must then be given).
+pub async fn public_profiles(
+    ctx: &Context,
+    ids: &[Uuid],
+    featured: Option<bool>,
+    min_position: Option<i64>,
+) -> Result<Vec<PublicProfile>, ServiceError> {
+    let client = super::read_models::read_model(ctx, PROJECTION, min_position).await?;
+    let rows = match (ids.is_empty(), featured) {
+        (false, featured) => users::find_many(&client, ids, featured).await?,
+        (true, Some(featured)) => {
+            let limit = MAX_USERS_PER_REQUEST as i64;
+            users::list_by_featured(&client, featured, limit).await?
         }
-        let client = self.read_model("follows", min_position).await?;
-        let ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
-        let counts = crate::store::follows::counts(&client, &ids).await?;
-        for profile in &mut profiles {
-            if let Some((_, followers, following)) =
-                counts.iter().find(|(id, ..)| *id == profile.id)
-            {
-                profile.followers_count = *followers;
-                profile.following_count = *following;
-            }
-        }
-        Ok(profiles)
-    }
+        (true, None) => Vec::new(),
+    };
+    drop(client);
+    let profiles = rows.into_iter().map(PublicProfile::of).collect();
+    with_follow_counts(ctx, profiles, min_position).await
+}
 
-    /// The id of the user with `username`.
-    pub async fn user_id_by_username(
-        &self,
-        username: &str,
-        min_position: Option<i64>,
-    ) -> Result<Uuid, ServiceError> {
-        let client = self.read_model(PROJECTION, min_position).await?;
-        users::id_by_username(&client, username.trim())
-            .await?
-            .ok_or(ServiceError::UserNotFound)
+/// Fills in follower and following counts from the `follows` read model.
+async fn with_follow_counts(
+    ctx: &Context,
+    mut profiles: Vec<PublicProfile>,
+    min_position: Option<i64>,
+) -> Result<Vec<PublicProfile>, ServiceError> {
+    if profiles.is_empty() {
+        return Ok(profiles);
     }
+    let client = super::read_models::read_model(ctx, "follows", min_position).await?;
+    let ids: Vec<Uuid> = profiles.iter().map(|p| p.id).collect();
+    let counts = crate::store::follows::counts(&client, &ids).await?;
+    for profile in &mut profiles {
+        if let Some((_, followers, following)) = counts.iter().find(|(id, ..)| *id == profile.id) {
+            profile.followers_count = *followers;
+            profile.following_count = *following;
+        }
+    }
+    Ok(profiles)
+}
+
+/// The id of the user with `username`.
+pub async fn user_id_by_username(
+    ctx: &Context,
+    username: &str,
+    min_position: Option<i64>,
+) -> Result<Uuid, ServiceError> {
+    let client = super::read_models::read_model(ctx, PROJECTION, min_position).await?;
+    users::id_by_username(&client, username.trim())
+        .await?
+        .ok_or(ServiceError::UserNotFound)
 }
 
 #[cfg(test)]

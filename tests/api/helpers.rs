@@ -226,13 +226,13 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     };
     let mut config = config;
     adjust(&mut config);
-    let services = accounts::server::build_services(&config, SecretBox::random())
+    let ctx = accounts::server::build_context(&config, SecretBox::random())
         .await
-        .expect("services");
+        .expect("context");
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    accounts::server::start_workers(&config, &services, &stopped).expect("workers");
-    let clock = services.clock.clone();
-    let server = accounts::server::start(&config, services, std::future::pending())
+    accounts::server::start_workers(&config, &ctx, &stopped).expect("workers");
+    let clock = ctx.clock.clone();
+    let server = accounts::server::start(&config, ctx, std::future::pending())
         .await
         .expect("server");
     let pool = accounts::store::connect(&database_url, 4).expect("pool");

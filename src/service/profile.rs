@@ -1,0 +1,166 @@
+//! The signed-in caller's own account: profile, privacy, password, deletion, and the password
+//! re-check (throttled per account) that confirms sensitive changes.
+
+use super::executor::{CommandMetadata, Committed};
+use super::sign_in::THROTTLE_WINDOW;
+use super::{Context, ServiceError};
+use crate::domain::account::{
+    Account, AccountCommand, Privacy, ProfileChanges, Proof, SealedPasswordHash,
+};
+use crate::domain::values::{DisplayName, Email, Password, Username};
+use crate::store::sessions::ActiveSession;
+use crate::store::throttle;
+use uuid::Uuid;
+
+/// Wrong passwords confirming signed-in actions (`PUT /v1/me/password`, `DELETE /v1/me`) an
+/// account may send within `THROTTLE_WINDOW` before further tries answer 429.
+pub const PASSWORD_RECHECKS_PER_ACCOUNT: i32 = 5;
+
+/// The throttle's key for password re-checks of a signed-in account.
+fn recheck_hash(account_id: Uuid) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("recheck:{account_id}").as_bytes()).to_vec()
+}
+
+/// Changes profile fields and perhaps the username.
+pub async fn update_profile(
+    ctx: &Context,
+    caller: ActiveSession,
+    changes: ProfileChanges,
+    username: Option<Username>,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    super::accounts::run_account_command(
+        ctx,
+        caller.account_id,
+        &metadata.with_actor(caller.account_id),
+        |_| AccountCommand::UpdateProfile {
+            changes: changes.clone(),
+            username: username.clone(),
+            now: ctx.now(),
+        },
+    )
+    .await
+}
+
+/// Replaces the password, proven by the current one; every other session ends.
+pub async fn change_password(
+    ctx: &Context,
+    caller: ActiveSession,
+    current_password: &str,
+    new_password: &str,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let account = super::accounts::account(ctx, caller.account_id)
+        .await?
+        .state;
+    let mut context: Vec<&str> = Vec::new();
+    context.extend(account.email.as_ref().map(Email::as_str));
+    context.extend(account.username.as_ref().map(Username::as_str));
+    context.extend(
+        account
+            .profile
+            .display_name
+            .as_ref()
+            .map(DisplayName::as_str),
+    );
+    let new_password = Password::parse(new_password, &context)
+        .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
+    let verified_password =
+        verify_password(ctx, caller.account_id, &account, current_password).await?;
+    if current_password == new_password.expose() {
+        return Err(ServiceError::PasswordUnchanged);
+    }
+    let sealed = ctx.hasher.hash(&new_password).await?;
+    let committed = super::accounts::run_account_command(
+        ctx,
+        caller.account_id,
+        &metadata.with_actor(caller.account_id),
+        |_| AccountCommand::ChangePassword {
+            verified_password: verified_password.clone(),
+            new_password: sealed.clone(),
+            keep_session: caller.id,
+            now: ctx.now(),
+        },
+    )
+    .await?;
+    Ok(committed.position)
+}
+
+/// Replaces the privacy settings.
+pub async fn change_privacy(
+    ctx: &Context,
+    caller: ActiveSession,
+    privacy: Privacy,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    super::accounts::run_account_command(
+        ctx,
+        caller.account_id,
+        &metadata.with_actor(caller.account_id),
+        |_| AccountCommand::ChangePrivacy {
+            privacy,
+            now: ctx.now(),
+        },
+    )
+    .await
+}
+
+/// Deletes the caller's account, confirmed by its password. Its identifiers become free.
+pub async fn delete_account(
+    ctx: &Context,
+    caller: ActiveSession,
+    password: &str,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let account = super::accounts::account(ctx, caller.account_id)
+        .await?
+        .state;
+    let verified_password = verify_password(ctx, caller.account_id, &account, password).await?;
+    let committed = super::accounts::run_account_command(
+        ctx,
+        caller.account_id,
+        &metadata.with_actor(caller.account_id),
+        |_| AccountCommand::Delete {
+            proof: Proof::Password(verified_password.clone()),
+            now: ctx.now(),
+        },
+    )
+    .await?;
+    Ok(committed.position)
+}
+
+/// Checks the password confirming a signed-in action (OWASP ASVS 2.2.1: counted per account
+/// before the check, so that a stolen session cannot guess it): at most
+/// `PASSWORD_RECHECKS_PER_ACCOUNT` failures in `THROTTLE_WINDOW`, then `TooManyRequests`.
+/// A success gives back its own attempt only.
+pub(super) async fn verify_password(
+    ctx: &Context,
+    account_id: Uuid,
+    account: &Account,
+    password: &str,
+) -> Result<SealedPasswordHash, ServiceError> {
+    let key = recheck_hash(account_id);
+    {
+        let client = ctx.pool.get().await?;
+        if let Some(retry_after) = throttle::reserve_attempt(
+            &client,
+            &key,
+            ctx.now(),
+            THROTTLE_WINDOW,
+            PASSWORD_RECHECKS_PER_ACCOUNT,
+        )
+        .await?
+        {
+            return Err(ServiceError::TooManyRequests(retry_after));
+        }
+    }
+    match &account.password {
+        Some(hash) if ctx.hasher.verify(password, Some(hash)).await => {
+            let client = ctx.pool.get().await?;
+            throttle::release_attempt(&client, &key).await?;
+            Ok(hash.clone())
+        }
+        _ => Err(ServiceError::WrongPassword),
+    }
+}
