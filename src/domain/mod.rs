@@ -9,6 +9,9 @@ pub mod code;
 pub mod follow_graph;
 pub mod values;
 
+#[cfg(test)]
+pub mod testing;
+
 /// Something that can happen to an aggregate, recorded in the log under a stable type name.
 pub trait DomainEvent: serde::Serialize + serde::de::DeserializeOwned + Clone {
     /// The event's type name in the log, e.g. `AccountRegistered`.
@@ -19,12 +22,20 @@ pub trait DomainEvent: serde::Serialize + serde::de::DeserializeOwned + Clone {
     }
 }
 
-/// An aggregate rebuilt from its stream by folding its events.
+/// An aggregate: it decides what a command leads to from its state, and is rebuilt from its
+/// stream by folding its events. Both are pure; time and new ids come in the commands.
 pub trait Aggregate: Default + Clone + Send + Sync {
     /// The stream type in the log, e.g. `account`.
     const STREAM_TYPE: &'static str;
     /// The events of this aggregate.
     type Event: DomainEvent + Send + Sync;
+    /// What callers ask of it.
+    type Command;
+    /// Why it refuses a command.
+    type Error;
+    /// The events `command` leads to from this state (none when it changes nothing), or why
+    /// it is refused.
+    fn decide(&self, command: Self::Command) -> Result<Vec<Self::Event>, Self::Error>;
     /// Applies one event to the state.
     fn evolve(self, event: &Self::Event) -> Self;
 }

@@ -20,6 +20,12 @@ pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 impl super::Aggregate for Account {
     const STREAM_TYPE: &'static str = "account";
     type Event = AccountEvent;
+    type Command = AccountCommand;
+    type Error = AccountError;
+
+    fn decide(&self, command: AccountCommand) -> Result<Vec<Self::Event>, AccountError> {
+        decide(self, command)
+    }
 
     fn evolve(self, event: &AccountEvent) -> Self {
         evolve::evolve(self, event)

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::domain::Aggregate;
+use crate::domain::testing::{self, Given};
 use crate::domain::values::{DisplayName, Email, Gender, Username};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use uuid::Uuid;
@@ -20,34 +21,8 @@ fn session(n: u128) -> Uuid {
     Uuid::from_u128(n)
 }
 
-struct Given(Account);
-
-fn given(events: &[AccountEvent]) -> Given {
-    Given(
-        events
-            .iter()
-            .fold(Account::default(), |acc, e| acc.evolve(e)),
-    )
-}
-
-struct When(Result<Vec<AccountEvent>, AccountError>);
-
-impl Given {
-    fn when(&self, command: AccountCommand) -> When {
-        When(decide(&self.0, command))
-    }
-}
-
-impl When {
-    #[track_caller]
-    fn then(self, expected: &[AccountEvent]) {
-        assert_eq!(self.0, Ok(expected.to_vec()));
-    }
-
-    #[track_caller]
-    fn then_error(self, expected: AccountError) {
-        assert_eq!(self.0, Err(expected));
-    }
+fn given(events: &[AccountEvent]) -> Given<Account> {
+    testing::given(events)
 }
 
 fn registered() -> AccountEvent {
@@ -712,7 +687,7 @@ fn a_phone_signs_up_without_a_password_and_counts_as_verified() {
             display_name: None,
             now: t0(),
         })
-        .0
+        .outcome
         .unwrap();
     assert_eq!(
         events,
@@ -745,7 +720,7 @@ fn an_email_proven_by_a_code_at_sign_up_is_verified_from_the_start() {
             display_name: None,
             now: t0(),
         })
-        .0
+        .outcome
         .unwrap();
     assert_eq!(events.len(), 2);
     assert_eq!(events[1], AccountEvent::EmailVerified { email, at: t0() });

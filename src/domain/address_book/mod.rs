@@ -153,6 +153,12 @@ impl AddressBook {
 impl Aggregate for AddressBook {
     const STREAM_TYPE: &'static str = "address_book";
     type Event = AddressEvent;
+    type Command = AddressCommand;
+    type Error = AddressError;
+
+    fn decide(&self, command: AddressCommand) -> Result<Vec<Self::Event>, AddressError> {
+        decide(self, command)
+    }
 
     fn evolve(mut self, event: &AddressEvent) -> Self {
         match event {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::testing::{self, Given};
 use chrono::{Duration, TimeZone};
 
 fn t0() -> DateTime<Utc> {
@@ -28,14 +29,9 @@ fn add(n: u128, minutes: i64) -> AddressCommand {
     }
 }
 
-/// Runs commands one after the other; panics on a refusal.
+/// The book after `commands`; panics on a refusal.
 fn book(commands: Vec<AddressCommand>) -> AddressBook {
-    commands
-        .into_iter()
-        .fold(AddressBook::default(), |book, command| {
-            let events = decide(&book, command).expect("accepted");
-            events.iter().fold(book, |book, event| book.evolve(event))
-        })
+    testing::given_commands(commands).0
 }
 
 #[test]
@@ -106,18 +102,24 @@ fn a_removed_address_cannot_be_changed_or_made_default() {
         },
         now: t0(),
     };
-    assert_eq!(decide(&removed, change), Err(AddressError::NotFound));
+    Given(removed.clone())
+        .when(change)
+        .then_error(AddressError::NotFound);
     let default = AddressCommand::MakeDefault {
         address_id: id(2),
         now: t0(),
     };
-    assert_eq!(decide(&removed, default), Err(AddressError::NotFound));
+    Given(removed.clone())
+        .when(default)
+        .then_error(AddressError::NotFound);
 }
 
 #[test]
 fn at_most_twenty_active_addresses() {
     let full = book((0..20).map(|n| add(n, n as i64)).collect());
-    assert_eq!(decide(&full, add(99, 30)), Err(AddressError::Full));
+    Given(full.clone())
+        .when(add(99, 30))
+        .then_error(AddressError::Full);
     let one_removed = book(
         (0..20)
             .map(|n| add(n, n as i64))
@@ -153,7 +155,9 @@ fn a_new_phone_must_suit_the_postcode() {
         },
         now: t0(),
     };
-    assert_eq!(decide(&one, short), Err(AddressError::PostcodeMismatch));
+    Given(one.clone())
+        .when(short)
+        .then_error(AddressError::PostcodeMismatch);
 }
 
 #[test]
@@ -163,7 +167,7 @@ fn making_the_default_default_again_changes_nothing() {
         address_id: id(1),
         now: t0(),
     };
-    assert_eq!(decide(&two, again), Ok(vec![]));
+    Given(two.clone()).when(again).then(&[]);
     let other = AddressCommand::MakeDefault {
         address_id: id(2),
         now: t0(),

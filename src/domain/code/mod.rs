@@ -179,6 +179,12 @@ pub struct Codes {
 impl Aggregate for Codes {
     const STREAM_TYPE: &'static str = "code";
     type Event = CodeEvent;
+    type Command = CodeCommand;
+    type Error = CodeError;
+
+    fn decide(&self, command: CodeCommand) -> Result<Vec<Self::Event>, CodeError> {
+        decide(self, command)
+    }
 
     fn evolve(mut self, event: &CodeEvent) -> Self {
         match event {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::testing::{self, Given};
 use chrono::TimeZone;
 
 fn t0() -> DateTime<Utc> {
@@ -28,20 +29,9 @@ fn check(hash: &str, consume: bool, now: DateTime<Utc>) -> CodeCommand {
     }
 }
 
-/// The state after running `commands` one after the other, each on the state the last left.
+/// The state after running `commands` one after the other, and each one's outcome.
 fn run(commands: Vec<CodeCommand>) -> (Codes, Vec<Result<Vec<CodeEvent>, CodeError>>) {
-    let mut codes = Codes::default();
-    let mut results = Vec::new();
-    for command in commands {
-        let result = decide(&codes, command);
-        if let Ok(events) = &result {
-            codes = events
-                .iter()
-                .fold(codes, |codes, event| codes.evolve(event));
-        }
-        results.push(result);
-    }
-    (codes, results)
+    testing::run(commands)
 }
 
 #[test]
@@ -136,10 +126,9 @@ fn one_code_a_minute_and_ten_an_hour_per_target() {
 
 #[test]
 fn nothing_to_check_is_invalid() {
-    assert_eq!(
-        decide(&Codes::default(), check("h", true, t0())),
-        Err(CodeError::Invalid)
-    );
+    Given(Codes::default())
+        .when(check("h", true, t0()))
+        .then_error(CodeError::Invalid);
 }
 
 #[test]
@@ -221,7 +210,9 @@ fn codes_and_links_issued_before_the_accounts_last_credential_change_are_refused
             issued_after: Some(changed),
             now: changed,
         };
-        assert_eq!(decide(&codes, stale), Err(CodeError::Invalid));
+        Given(codes.clone())
+            .when(stale)
+            .then_error(CodeError::Invalid);
         let current = CodeCommand::Check {
             presented,
             consume: true,

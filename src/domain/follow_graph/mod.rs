@@ -116,6 +116,12 @@ impl FollowGraph {
 impl Aggregate for FollowGraph {
     const STREAM_TYPE: &'static str = "follow_graph";
     type Event = FollowEvent;
+    type Command = FollowCommand;
+    type Error = FollowError;
+
+    fn decide(&self, command: FollowCommand) -> Result<Vec<Self::Event>, FollowError> {
+        decide(self, command)
+    }
 
     fn evolve(mut self, event: &FollowEvent) -> Self {
         match event {

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::testing::{self, Given};
 use chrono::TimeZone;
 
 fn t0() -> DateTime<Utc> {
@@ -30,15 +31,9 @@ fn create(name: &str) -> FollowCommand {
     }
 }
 
+/// The graph after `commands`; panics on a refusal.
 fn graph(commands: Vec<FollowCommand>) -> FollowGraph {
-    commands
-        .into_iter()
-        .fold(FollowGraph::default(), |graph, command| {
-            let events = decide(&graph, command).expect("accepted");
-            events
-                .iter()
-                .fold(graph, |graph, event| graph.evolve(event))
-        })
+    testing::given_commands(commands).0
 }
 
 #[test]
@@ -51,7 +46,7 @@ fn a_follow_goes_to_default_unless_a_group_is_named() {
 #[test]
 fn following_again_into_another_group_moves_and_into_the_same_does_nothing() {
     let g = graph(vec![follow(1, None)]);
-    assert_eq!(decide(&g, follow(1, None)), Ok(vec![]));
+    Given(g.clone()).when(follow(1, None)).then(&[]);
     let moved = graph(vec![follow(1, None), follow(1, Some("special"))]);
     assert_eq!(moved.follows[&user(1)].group, "special");
     assert_eq!(moved.follows.len(), 1);
@@ -66,31 +61,33 @@ fn no_following_oneself_or_into_an_unknown_group() {
         group: None,
         now: t0(),
     };
-    assert_eq!(decide(&g, myself), Err(FollowError::SelfFollow));
-    assert_eq!(
-        decide(&g, follow(1, Some("friends"))),
-        Err(FollowError::GroupNotFound)
-    );
+    Given(g.clone())
+        .when(myself)
+        .then_error(FollowError::SelfFollow);
+    Given(g.clone())
+        .when(follow(1, Some("friends")))
+        .then_error(FollowError::GroupNotFound);
 }
 
 #[test]
 fn groups_are_unique_named_and_at_most_twenty() {
     let g = graph(vec![create("friends")]);
-    assert_eq!(
-        decide(&g, create(" friends ")),
-        Err(FollowError::GroupExists)
-    );
-    assert_eq!(decide(&g, create("default")), Err(FollowError::GroupExists));
-    assert_eq!(decide(&g, create("")), Err(FollowError::BadGroupName));
-    assert_eq!(
-        decide(&g, create("a name far too long for a group")),
-        Err(FollowError::BadGroupName)
-    );
+    Given(g.clone())
+        .when(create(" friends "))
+        .then_error(FollowError::GroupExists);
+    Given(g.clone())
+        .when(create("default"))
+        .then_error(FollowError::GroupExists);
+    Given(g.clone())
+        .when(create(""))
+        .then_error(FollowError::BadGroupName);
+    Given(g.clone())
+        .when(create("a name far too long for a group"))
+        .then_error(FollowError::BadGroupName);
     let full = graph((0..20).map(|n| create(&format!("g{n}"))).collect());
-    assert_eq!(
-        decide(&full, create("one more")),
-        Err(FollowError::TooManyGroups)
-    );
+    Given(full.clone())
+        .when(create("one more"))
+        .then_error(FollowError::TooManyGroups);
 }
 
 #[test]
@@ -112,15 +109,15 @@ fn deleting_a_group_removes_its_follows_and_built_ins_stay() {
     assert!(!after.follows.contains_key(&user(1)));
     assert!(after.follows.contains_key(&user(2)));
     assert!(after.groups.is_empty());
-    assert_eq!(
-        decide(&g, delete("default")),
-        Err(FollowError::BuiltInGroup)
-    );
-    assert_eq!(
-        decide(&g, delete("special")),
-        Err(FollowError::BuiltInGroup)
-    );
-    assert_eq!(decide(&g, delete("nope")), Err(FollowError::GroupNotFound));
+    Given(g.clone())
+        .when(delete("default"))
+        .then_error(FollowError::BuiltInGroup);
+    Given(g.clone())
+        .when(delete("special"))
+        .then_error(FollowError::BuiltInGroup);
+    Given(g.clone())
+        .when(delete("nope"))
+        .then_error(FollowError::GroupNotFound);
 }
 
 #[test]
@@ -130,10 +127,9 @@ fn unfollowing_someone_not_followed_is_refused() {
         followee: user(1),
         now: t0(),
     };
-    assert_eq!(
-        decide(&FollowGraph::default(), unfollow.clone()),
-        Err(FollowError::NotFollowing)
-    );
+    Given(FollowGraph::default())
+        .when(unfollow.clone())
+        .then_error(FollowError::NotFollowing);
     let g = graph(vec![follow(1, None)]);
     assert_eq!(decide(&g, unfollow).unwrap().len(), 1);
 }
