@@ -46,9 +46,7 @@ where
 
 /// Decides `commands` one after the other, each on the state the accepted ones before it
 /// left; returns the final state and each command's outcome.
-pub fn run<A: Aggregate>(
-    commands: impl IntoIterator<Item = A::Command>,
-) -> (A, Vec<Outcome<A>>) {
+pub fn run<A: Aggregate>(commands: impl IntoIterator<Item = A::Command>) -> (A, Vec<Outcome<A>>) {
     let mut state = A::default();
     let mut results = Vec::new();
     for command in commands {
