@@ -16,8 +16,11 @@
 
 pub mod apply;
 pub mod definition;
+mod rebuild;
 
-use crate::leadership::{self, connect, lock_key};
+pub use rebuild::{RebuildReport, rebuild};
+
+use crate::leadership::{self, lock_key};
 use crate::store::event_log::{self, LogCursor, LogRange};
 use anyhow::Context as _;
 use apply::{LiveOutcome, Pending};
@@ -25,7 +28,7 @@ use async_nats::jetstream::{self, consumer};
 use definition::Definition;
 use futures::StreamExt as _;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::Client;
 use uuid::Uuid;
@@ -59,19 +62,6 @@ impl ProjectorConfig {
             standby_wait: Duration::from_millis(500),
         }
     }
-}
-
-/// What a rebuild did.
-#[derive(Debug, Clone, Copy)]
-pub struct RebuildReport {
-    /// Events applied to the new tables.
-    pub applied: usize,
-    /// Events recorded as failed.
-    pub failed: usize,
-    /// The generation now live.
-    pub generation: i64,
-    /// How long it took.
-    pub elapsed: Duration,
 }
 
 /// One projection's projector.
@@ -364,221 +354,4 @@ impl Projector {
             }
         }
     }
-}
-
-/// Rebuilds a projection from the PostgreSQL log into fresh tables and swaps them in; queries
-/// read the old tables until the swap, which takes a moment. One rebuild of a projection runs at
-/// a time (another waits for it).
-pub async fn rebuild(
-    database_url: &str,
-    definition: &Definition,
-    batch_size: i64,
-) -> anyhow::Result<RebuildReport> {
-    let started = Instant::now();
-    let mut client = connect(database_url).await?;
-    client
-        .execute(
-            "SELECT pg_advisory_lock($1)",
-            &[&lock_key("rebuild", &definition.name)],
-        )
-        .await?;
-    // The reads below walk the log's commit-order index only while the planner knows how big
-    // the log is; a log grown by an import (or a young one) may have no statistics yet, and a
-    // plan that sorts the whole rest of the log for every batch makes a rebuild quadratic.
-    client.batch_execute("ANALYZE public.events").await?;
-    let generation = apply::load_state(&client, &definition.name)
-        .await?
-        .map_or(0, |state| state.generation)
-        + 1;
-    let live = definition.schema();
-    let next = definition.next_schema();
-    {
-        let tx = client.transaction().await?;
-        tx.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {next} CASCADE;
-             CREATE SCHEMA {next};
-             SET LOCAL search_path TO {next};
-             {tables}",
-            tables = definition.tables
-        ))
-        .await
-        .with_context(|| format!("creating the tables of projections/{}.sql", definition.name))?;
-        tx.execute(
-            "DELETE FROM public.projection_failures WHERE projection = $1 AND generation >= $2",
-            &[&definition.name, &generation],
-        )
-        .await?;
-        tx.commit().await?;
-    }
-    let types = definition.event_types();
-    let mut cursor = LogCursor::start();
-    let mut totals = apply::Applied::default();
-    // Fill the new tables in rounds, each up to the end of what is final when it starts, until
-    // a round finds little to do; the rest is applied while swapping, under the row lock.
-    loop {
-        let Some(tail) = event_log::last_final_cursor(&client).await? else {
-            break;
-        };
-        if tail.order() <= cursor.order() {
-            break;
-        }
-        let mut round = 0;
-        loop {
-            let tx_cursor = cursor.clone();
-            let mut tx = client.transaction().await?;
-            tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
-                .await?;
-            let read = apply_range(
-                &mut tx, definition, generation, &types, &tx_cursor, &tail, batch_size,
-            )
-            .await?;
-            tx.commit().await?;
-            totals += read.applied;
-            round += read.events;
-            match read.last {
-                Some(last) => cursor = last,
-                None => break,
-            }
-        }
-        cursor = tail;
-        if round < batch_size as usize {
-            break;
-        }
-    }
-    // Indexes now, on the filled tables, outside the swap's transaction.
-    if has_statements(&definition.indexes) {
-        client
-            .batch_execute(&format!(
-                "SET search_path TO {next}; {indexes} RESET search_path;",
-                indexes = definition.indexes
-            ))
-            .await
-            .with_context(|| format!("indexing projections/{}.sql", definition.name))?;
-    }
-    // Statistics for the planner, and the visibility map for index-only scans (counts): fresh
-    // tables have neither until autovacuum gets to them. VACUUM also clears the row versions
-    // the fill left behind (an account's later events update its row).
-    let tables = client
-        .query(
-            "SELECT tablename FROM pg_tables WHERE schemaname = $1",
-            &[&next],
-        )
-        .await?;
-    for table in tables {
-        let table: String = table.get(0);
-        client
-            .batch_execute(&format!("VACUUM (ANALYZE) {next}.\"{table}\""))
-            .await?;
-    }
-    // The swap.
-    let mut tx = client.transaction().await?;
-    tx.batch_execute(&format!("SET LOCAL search_path TO {next}"))
-        .await?;
-    tx.query_opt(
-        "SELECT 1 FROM public.projections WHERE name = $1 FOR UPDATE",
-        &[&definition.name],
-    )
-    .await?;
-    if let Some(tail) = event_log::last_final_cursor(&tx).await? {
-        while tail.order() > cursor.order() {
-            let read = apply_range(
-                &mut tx,
-                definition,
-                generation,
-                &types,
-                &cursor.clone(),
-                &tail,
-                batch_size,
-            )
-            .await?;
-            totals += read.applied;
-            match read.last {
-                Some(last) => cursor = last,
-                None => cursor = tail.clone(),
-            }
-        }
-    }
-    tx.batch_execute(&format!(
-        "DROP SCHEMA IF EXISTS {live} CASCADE; ALTER SCHEMA {next} RENAME TO {live};"
-    ))
-    .await?;
-    tx.execute(
-        "INSERT INTO public.projections (name, definition_hash, generation, transaction_id, position)
-         VALUES ($1, $2, $3, $4::text::xid8, $5)
-         ON CONFLICT (name) DO UPDATE
-             SET definition_hash = EXCLUDED.definition_hash,
-                 generation = EXCLUDED.generation,
-                 transaction_id = EXCLUDED.transaction_id,
-                 position = EXCLUDED.position,
-                 rebuilt_at = now(), updated_at = now()",
-        &[
-            &definition.name,
-            &definition.hash,
-            &generation,
-            &cursor.transaction_id,
-            &cursor.position,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "DELETE FROM public.projection_failures WHERE projection = $1 AND generation < $2",
-        &[&definition.name, &generation],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO public.projection_history (projection, definition_hash, generation)
-         VALUES ($1, $2, $3)",
-        &[&definition.name, &definition.hash, &generation],
-    )
-    .await?;
-    apply::notify(&tx, &definition.name).await?;
-    tx.commit().await?;
-    Ok(RebuildReport {
-        applied: totals.applied,
-        failed: totals.failed,
-        generation,
-        elapsed: started.elapsed(),
-    })
-}
-
-struct RangeRead {
-    applied: apply::Applied,
-    events: usize,
-    last: Option<LogCursor>,
-}
-
-/// Reads one batch of handled events in `(after, until]` and applies it within `tx`.
-async fn apply_range(
-    tx: &mut tokio_postgres::Transaction<'_>,
-    definition: &Definition,
-    generation: i64,
-    types: &[String],
-    after: &LogCursor,
-    until: &LogCursor,
-    batch_size: i64,
-) -> anyhow::Result<RangeRead> {
-    let events = event_log::read_range(
-        &*tx,
-        &LogRange {
-            after,
-            until: Some(until),
-            types: Some(types),
-            limit: batch_size,
-        },
-    )
-    .await?;
-    let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
-    let applied = apply::apply(tx, definition, generation, &pending).await?;
-    Ok(RangeRead {
-        applied,
-        events: events.len(),
-        last: events.last().map(LogCursor::after),
-    })
-}
-
-fn has_statements(sql: &str) -> bool {
-    sql.lines().any(|line| {
-        let line = line.trim();
-        !line.is_empty() && !line.starts_with("--")
-    })
 }

@@ -1,9 +1,11 @@
 //! `/v1/admin`: roles, actions on accounts, and the audit trail. Administrators and owners
 //! only (`403 forbidden` otherwise); role changes are for owners.
 
+mod types;
+
 use super::ApiTags;
 use super::auth::SignedIn;
-use super::me::{UpdateMeRequest, parse_profile_changes};
+use super::me::parse_profile_changes;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, RoleView};
 use crate::domain::account::Role;
@@ -14,187 +16,11 @@ use crate::service::executor::CommandMetadata;
 use crate::service::{Context, FieldError};
 use chrono::{DateTime, Utc};
 use poem::web::Data;
+use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use types::*;
 use uuid::Uuid;
-
-/// Changes to an account: profile fields, username, and email.
-#[derive(Debug, Object)]
-pub struct AdminUserPatch {
-    /// Profile fields and username, as for `PATCH /v1/me`.
-    #[oai(flatten)]
-    pub profile: UpdateMeRequest,
-    /// A new email address (unique; counts as verified).
-    #[oai(validator(max_length = 320))]
-    pub email: Option<String>,
-}
-
-/// A role to give.
-#[derive(Debug, Object)]
-pub struct RoleRequest {
-    /// `user`, `admin` or `owner`.
-    pub role: RoleView,
-}
-
-/// Featured or not.
-#[derive(Debug, Object)]
-pub struct FeaturedRequest {
-    /// Featured on listings.
-    pub featured: bool,
-}
-
-/// A page of the log.
-#[derive(Debug, Object)]
-pub struct LogPage {
-    /// The events, in position order.
-    pub events: Vec<EventView>,
-    /// Pass as `after` for the next page; absent when this page is the end of the log so far.
-    #[oai(skip_serializing_if_is_none)]
-    pub next_after: Option<i64>,
-}
-
-/// An account in an admin listing: every field unless `fields` names some.
-#[derive(Debug, Clone, Default, Object)]
-pub struct AdminUserItem {
-    /// Account id.
-    #[oai(skip_serializing_if_is_none)]
-    pub id: Option<Uuid>,
-    /// Username.
-    #[oai(skip_serializing_if_is_none)]
-    pub username: Option<String>,
-    /// Display name.
-    #[oai(skip_serializing_if_is_none)]
-    pub display_name: Option<String>,
-    /// Email address.
-    #[oai(skip_serializing_if_is_none)]
-    pub email: Option<String>,
-    /// Whether the email address is verified.
-    #[oai(skip_serializing_if_is_none)]
-    pub email_verified: Option<bool>,
-    /// Phone number.
-    #[oai(skip_serializing_if_is_none)]
-    pub phone: Option<String>,
-    /// Avatar URL.
-    #[oai(skip_serializing_if_is_none)]
-    pub avatar_url: Option<String>,
-    /// `user`, `admin` or `owner`.
-    #[oai(skip_serializing_if_is_none)]
-    pub role: Option<String>,
-    /// `active` or `blocked`.
-    #[oai(skip_serializing_if_is_none)]
-    pub status: Option<String>,
-    /// Featured.
-    #[oai(skip_serializing_if_is_none)]
-    pub featured: Option<bool>,
-    /// Created.
-    #[oai(skip_serializing_if_is_none)]
-    pub created_at: Option<DateTime<Utc>>,
-    /// Last changed.
-    #[oai(skip_serializing_if_is_none)]
-    pub updated_at: Option<DateTime<Utc>>,
-}
-
-/// The fields `fields` may name.
-const LISTABLE: &[&str] = &[
-    "id",
-    "username",
-    "display_name",
-    "email",
-    "email_verified",
-    "phone",
-    "avatar_url",
-    "role",
-    "status",
-    "featured",
-    "created_at",
-    "updated_at",
-];
-
-impl AdminUserItem {
-    fn of(row: crate::store::users::UserRow, fields: &[String]) -> Self {
-        let wanted = |name: &str| fields.is_empty() || fields.iter().any(|f| f == name);
-        Self {
-            id: wanted("id").then_some(row.id),
-            username: row.username.filter(|_| wanted("username")),
-            display_name: row.display_name.filter(|_| wanted("display_name")),
-            email: row.email.filter(|_| wanted("email")),
-            email_verified: wanted("email_verified").then_some(row.email_verified),
-            phone: row.phone.filter(|_| wanted("phone")),
-            avatar_url: row.avatar_url.filter(|_| wanted("avatar_url")),
-            role: wanted("role").then_some(row.role),
-            status: wanted("status").then_some(row.status),
-            featured: wanted("featured").then_some(row.featured),
-            created_at: wanted("created_at").then_some(row.created_at),
-            updated_at: wanted("updated_at").then_some(row.updated_at),
-        }
-    }
-}
-
-/// A page of accounts.
-#[derive(Debug, Object)]
-pub struct AdminUserPage {
-    /// The accounts on this page.
-    pub items: Vec<AdminUserItem>,
-    /// This page, from 1.
-    pub page: i64,
-    /// Accounts per page.
-    pub per_page: i64,
-    /// All accounts that match, when `include_total` is asked.
-    #[oai(skip_serializing_if_is_none)]
-    pub total: Option<i64>,
-}
-
-/// The order of a listing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-pub enum OrderBy {
-    /// Oldest first.
-    #[oai(rename = "created_at")]
-    CreatedAt,
-    /// Newest first.
-    #[oai(rename = "-created_at")]
-    CreatedAtDesc,
-    /// Least recently changed first.
-    #[oai(rename = "updated_at")]
-    UpdatedAt,
-    /// Most recently changed first.
-    #[oai(rename = "-updated_at")]
-    UpdatedAtDesc,
-    /// By display name.
-    #[oai(rename = "display_name")]
-    DisplayName,
-    /// By display name, descending.
-    #[oai(rename = "-display_name")]
-    DisplayNameDesc,
-}
-
-fn default_order() -> OrderBy {
-    OrderBy::CreatedAtDesc
-}
-
-fn first_page() -> i64 {
-    1
-}
-
-fn default_per_page() -> i64 {
-    15
-}
-
-#[derive(ApiResponse)]
-enum Changed {
-    /// The account after the change.
-    #[oai(status = 200)]
-    Ok(
-        Json<AccountView>,
-        /// Log position of the account's last event.
-        #[oai(header = "Accounts-Position")]
-        i64,
-    ),
-}
-
-fn default_limit() -> i64 {
-    50
-}
 
 /// Administration.
 pub struct AdminApi;
