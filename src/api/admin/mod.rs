@@ -90,38 +90,8 @@ impl AdminApi {
         #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<AdminUserPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
-        let fields: Vec<String> = fields
-            .0
-            .as_deref()
-            .map(|list| {
-                list.split(',')
-                    .map(|f| f.trim().to_owned())
-                    .filter(|f| !f.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if let Some(unknown) = fields.iter().find(|f| !LISTABLE.contains(&f.as_str())) {
-            return Err(
-                ApiError::new(poem::http::StatusCode::BAD_REQUEST, "unknown_field")
-                    .with_detail(format!(
-                        "`{unknown}` is not a field; fields are {}",
-                        LISTABLE.join(", ")
-                    ))
-                    .into(),
-            );
-        }
-        let ids = match ids.0.as_deref() {
-            None => None,
-            Some(list) => Some(
-                list.split(',')
-                    .map(Uuid::parse_str)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|error| {
-                        ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
-                            .with_detail(format!("`ids`: {error}"))
-                    })?,
-            ),
-        };
+        let fields = listed_fields(fields.0.as_deref())?;
+        let ids = ids.0.as_deref().map(id_list).transpose()?;
         let filter = crate::store::users::AdminFilter {
             q: q.0,
             ids,
@@ -136,15 +106,7 @@ impl AdminApi {
             created_from: created_from.0,
             created_before: created_before.0,
         };
-        use crate::store::users::AdminOrder as O;
-        let order = match order_by.0 {
-            OrderBy::CreatedAt => O::CreatedAt { descending: false },
-            OrderBy::CreatedAtDesc => O::CreatedAt { descending: true },
-            OrderBy::UpdatedAt => O::UpdatedAt { descending: false },
-            OrderBy::UpdatedAtDesc => O::UpdatedAt { descending: true },
-            OrderBy::DisplayName => O::DisplayName { descending: false },
-            OrderBy::DisplayNameDesc => O::DisplayName { descending: true },
-        };
+        let order = crate::store::users::AdminOrder::from(order_by.0);
         let (rows, total) = service::admin::admin_list(
             &ctx,
             caller.0,

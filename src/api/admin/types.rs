@@ -1,6 +1,7 @@
 //! The bodies, pages and answers of the administration operations.
 
 use crate::api::me::UpdateMeRequest;
+use crate::api::problem::ApiError;
 use crate::api::views::{AccountView, EventView, RoleView};
 use chrono::{DateTime, Utc};
 use poem_openapi::payload::Json;
@@ -182,4 +183,52 @@ pub(super) enum Changed {
 
 pub(super) fn default_limit() -> i64 {
     50
+}
+
+/// The `fields` an item keeps, from a comma-separated list (`400 unknown_field` for a field
+/// not in `LISTABLE`).
+pub(super) fn listed_fields(list: Option<&str>) -> Result<Vec<String>, ApiError> {
+    let fields: Vec<String> = list
+        .map(|list| {
+            list.split(',')
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(unknown) = fields.iter().find(|f| !LISTABLE.contains(&f.as_str())) {
+        return Err(
+            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "unknown_field").with_detail(
+                format!(
+                    "`{unknown}` is not a field; fields are {}",
+                    LISTABLE.join(", ")
+                ),
+            ),
+        );
+    }
+    Ok(fields)
+}
+
+/// Account ids from a comma-separated list (`400 invalid_request` for one that is not a UUID).
+pub(super) fn id_list(list: &str) -> Result<Vec<Uuid>, ApiError> {
+    list.split(',')
+        .map(Uuid::parse_str)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|error| {
+            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
+                .with_detail(format!("`ids`: {error}"))
+        })
+}
+
+impl From<OrderBy> for crate::store::users::AdminOrder {
+    fn from(order: OrderBy) -> Self {
+        match order {
+            OrderBy::CreatedAt => Self::CreatedAt { descending: false },
+            OrderBy::CreatedAtDesc => Self::CreatedAt { descending: true },
+            OrderBy::UpdatedAt => Self::UpdatedAt { descending: false },
+            OrderBy::UpdatedAtDesc => Self::UpdatedAt { descending: true },
+            OrderBy::DisplayName => Self::DisplayName { descending: false },
+            OrderBy::DisplayNameDesc => Self::DisplayName { descending: true },
+        }
+    }
 }
