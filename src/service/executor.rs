@@ -184,18 +184,98 @@ pub async fn execute<A, E>(
 where
     A: Aggregate,
 {
-    let mut client = pool.get().await.map_err(StoreError::from)?;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let tx = client.transaction().await.map_err(StoreError::from)?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
-            &[&stream_id],
-        )
-        .await
-        .map_err(StoreError::from)?;
-        let loaded = load::<A>(&tx, stream_id).await?;
+        let mut unit = Unit::begin(pool, metadata, &[stream_id]).await?;
+        let outcome = unit.run::<A, E>(stream_id, &decide, &inline_writes).await;
+        match outcome {
+            Err(ExecuteError::Store(StoreError::VersionConflict { .. }))
+                if attempt < MAX_ATTEMPTS =>
+            {
+                unit.finish(Ok::<(), StoreError>(())).await.ok();
+            }
+            outcome => return unit.finish(outcome).await,
+        }
+    }
+}
+
+/// One transaction over the streams a use case changes: each stream's commands are decided on
+/// its state as loaded inside the transaction, and every stream's events, their inline writes
+/// and the idempotency claim commit together, or nothing does.
+///
+/// Writers of a stream are serialized by its advisory lock. A unit takes the locks of all its
+/// streams when it begins, in one order (so two units never wait on each other) and before any
+/// write, so that the transaction id that orders the log is taken after every earlier writer
+/// of those streams committed. A use case runs its steps on the unit and hands their outcome
+/// to [`Unit::finish`], which commits on success and rolls back otherwise.
+pub struct Unit {
+    client: Option<deadpool_postgres::Object>,
+    locked: Vec<Uuid>,
+    metadata: serde_json::Value,
+    claim: Option<IdempotencyClaim>,
+    appended: Vec<(&'static str, &'static str)>,
+    /// Set by a step whose refusal must still be recorded (a wrong code's failed attempt).
+    commit_refusal: bool,
+}
+
+impl Unit {
+    /// Opens a transaction holding the locks of `streams`.
+    pub async fn begin(
+        pool: &Pool,
+        metadata: &CommandMetadata,
+        streams: &[Uuid],
+    ) -> Result<Self, StoreError> {
+        let client = pool.get().await?;
+        let mut locked = streams.to_vec();
+        locked.sort_unstable();
+        locked.dedup();
+        client.batch_execute("BEGIN").await?;
+        let unit = Self {
+            client: Some(client),
+            locked,
+            metadata: metadata.to_json(),
+            claim: metadata.idempotency.clone(),
+            appended: Vec::new(),
+            commit_refusal: false,
+        };
+        for stream_id in &unit.locked {
+            unit.client()
+                .execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
+                    &[stream_id],
+                )
+                .await?;
+        }
+        Ok(unit)
+    }
+
+    /// The unit's connection, inside its transaction (for reads of inline tables).
+    #[allow(
+        clippy::expect_used,
+        reason = "the connection is taken only by `finish`, which consumes the unit"
+    )]
+    pub fn client(&self) -> &deadpool_postgres::Object {
+        self.client
+            .as_ref()
+            .expect("a unit's connection is held until it finishes")
+    }
+
+    /// Runs a command on `stream_id`, one of the streams the unit locked.
+    pub async fn run<A, E>(
+        &mut self,
+        stream_id: Uuid,
+        decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
+        inline_writes: impl FnOnce(&A, &[A::Event]) -> Vec<InlineWrite>,
+    ) -> Result<Committed<A>, ExecuteError<E>>
+    where
+        A: Aggregate,
+    {
+        debug_assert!(
+            self.locked.contains(&stream_id),
+            "a stream the unit did not lock"
+        );
+        let loaded = load::<A>(self.client(), stream_id).await?;
         let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
         let new_events = events
             .iter()
@@ -208,40 +288,91 @@ where
                     .unwrap_or_default(),
             })
             .collect::<Vec<_>>();
-        let appended = event_log::append_events(
-            &tx,
+        let positions = event_log::append_events(
+            self.client(),
             A::STREAM_TYPE,
             stream_id,
             loaded.version,
             &new_events,
-            &metadata.to_json(),
+            &self.metadata,
         )
-        .await;
-        let positions = match appended {
-            Err(StoreError::VersionConflict { .. }) if attempt < MAX_ATTEMPTS => continue,
-            other => other?,
-        };
+        .await?;
         for write in inline_writes(&loaded.state, &events) {
-            apply_inline(&tx, stream_id, &write).await?;
+            apply_inline(self.client(), stream_id, &write).await?;
         }
-        if let Some(claim) = &metadata.idempotency {
-            idempotency::claim(&tx, &claim.scope, &claim.key, &claim.fingerprint).await?;
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        for event in &new_events {
-            crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
-        }
-        if let Some(claim) = &metadata.idempotency {
-            claim.used.store(true, Ordering::SeqCst);
-        }
+        self.appended.extend(
+            new_events
+                .iter()
+                .map(|event| (A::STREAM_TYPE, event.event_type)),
+        );
         let state = events
             .iter()
             .fold(loaded.state, |state, event| state.evolve(event));
         let position = positions.last().copied().or(loaded.position).unwrap_or(0);
-        return Ok(Committed {
+        Ok(Committed {
             state,
             events,
             position,
-        });
+        })
+    }
+
+    /// Loads a locked stream's aggregate as the unit sees it.
+    pub async fn load<A: Aggregate>(&self, stream_id: Uuid) -> Result<Loaded<A>, StoreError> {
+        load::<A>(self.client(), stream_id).await
+    }
+
+    /// Marks what the unit appended so far to be committed even though the use case ends in a
+    /// refusal (a wrong code's failed attempt must count).
+    pub fn commit_refusal(&mut self) {
+        self.commit_refusal = true;
+    }
+
+    /// Ends the unit with its use case's `outcome`: commits (with the idempotency claim) on
+    /// success, commits without the claim a refusal marked by `commit_refusal`, and rolls back
+    /// anything else. A failure to commit replaces the outcome.
+    pub async fn finish<T, E>(mut self, outcome: Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let result = self.end(outcome.is_ok()).await;
+        match (outcome, result) {
+            (outcome, Ok(())) => outcome,
+            (_, Err(error)) => Err(error.into()),
+        }
+    }
+
+    async fn end(&mut self, succeeded: bool) -> Result<(), StoreError> {
+        let Some(client) = self.client.take() else {
+            return Ok(());
+        };
+        if !succeeded && !self.commit_refusal {
+            return Ok(client.batch_execute("ROLLBACK").await?);
+        }
+        if let (true, Some(claim)) = (succeeded, &self.claim) {
+            if let Err(error) =
+                idempotency::claim(&client, &claim.scope, &claim.key, &claim.fingerprint).await
+            {
+                client.batch_execute("ROLLBACK").await?;
+                return Err(error);
+            }
+        }
+        client.batch_execute("COMMIT").await?;
+        for (stream_type, event_type) in self.appended.drain(..) {
+            crate::telemetry::events_appended(stream_type, event_type);
+        }
+        if let (true, Some(claim)) = (succeeded, &self.claim) {
+            claim.used.store(true, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Unit {
+    /// A unit dropped unfinished (a panic, a cancelled request) takes its connection out of the
+    /// pool: closing it rolls the transaction back, and no one reuses it mid-transaction.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
     }
 }
