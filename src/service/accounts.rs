@@ -1,6 +1,6 @@
 //! Account use cases: sign-up, sign-in, sessions, profile, password, privacy, deletion.
 
-use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded};
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
 use crate::domain::account::{
@@ -158,10 +158,21 @@ pub(super) async fn run_account_commands(
     metadata: &CommandMetadata,
     commands: impl Fn(&Account) -> Vec<AccountCommand>,
 ) -> Result<Committed<Account>, ServiceError> {
-    executor::execute(
-        &ctx.pool,
+    let mut unit = Unit::begin(&ctx.pool, metadata, &[account_id]).await?;
+    let outcome = run_account_commands_in(&mut unit, account_id, commands, Vec::new()).await;
+    unit.finish(outcome).await
+}
+
+/// Runs account commands in `unit` (which locked the account): each is decided on the state
+/// the ones before it leave; the inline writes their events imply, then `writes`, follow.
+pub(super) async fn run_account_commands_in(
+    unit: &mut Unit,
+    account_id: Uuid,
+    commands: impl FnOnce(&Account) -> Vec<AccountCommand>,
+    writes: Vec<InlineWrite>,
+) -> Result<Committed<Account>, ServiceError> {
+    unit.run(
         account_id,
-        metadata,
         |account: &Account| {
             let mut state = account.clone();
             let mut events = Vec::new();
@@ -174,7 +185,11 @@ pub(super) async fn run_account_commands(
             }
             Ok(events)
         },
-        account_inline_writes,
+        |account, events| {
+            let mut all = account_inline_writes(account, events);
+            all.extend(writes);
+            all
+        },
     )
     .await
     .map_err(from_execute)

@@ -4,7 +4,7 @@
 //! target, and counts against the same limits; only whether the code is delivered differs, and
 //! that is known to the mail and SMS workers alone (`deliver` in the event).
 
-use super::executor::{self, CommandMetadata, ExecuteError};
+use super::executor::{self, CommandMetadata, ExecuteError, Unit};
 use super::{Context, ServiceError};
 use crate::domain::account::{Account, IdentifierKind};
 use crate::domain::code::NewLink;
@@ -186,6 +186,32 @@ pub async fn check_proof(
     consume: bool,
     metadata: &CommandMetadata,
 ) -> Result<(Target, i64), ServiceError> {
+    let prepared = prepare(ctx, proof, purpose, consume).await?;
+    let mut unit = Unit::begin(&ctx.pool, metadata, &[prepared.stream]).await?;
+    let outcome = check_in(&mut unit, &prepared).await;
+    unit.finish(outcome).await
+}
+
+/// A proof ready to be checked inside a unit: its code stream, what was presented, and since
+/// when codes to its target count.
+#[derive(Debug, Clone)]
+pub(super) struct PreparedProof {
+    /// The code stream it is checked in.
+    pub stream: Uuid,
+    purpose: Purpose,
+    presented: Presented,
+    consume: bool,
+    issued_after: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+/// Reads what checking `proof` needs, before its unit begins.
+pub(super) async fn prepare(
+    ctx: &Context,
+    proof: &CodeProof,
+    purpose: Purpose,
+    consume: bool,
+) -> Result<PreparedProof, ServiceError> {
     let stream = proof_stream(proof, purpose)?;
     let presented = match proof {
         CodeProof::Code { code, .. } => Presented::Code(code_hash(ctx, stream, code.trim())),
@@ -197,37 +223,50 @@ pub async fn check_proof(
             Presented::Link(link_hash(ctx, stream, secret))
         }
     };
-    let command = CodeCommand::Check {
+    Ok(PreparedProof {
+        stream,
+        purpose,
         presented,
         consume,
         issued_after: codes_valid_from(ctx, proof, stream).await?,
         now: ctx.now(),
+    })
+}
+
+/// Checks a prepared proof in `unit` (which locked its stream); returns where it was sent and
+/// the code stream's position. A wrong code is recorded even though the use case ends there
+/// (`CodeInvalid`): the unit commits the failed attempt alone.
+pub(super) async fn check_in(
+    unit: &mut Unit,
+    prepared: &PreparedProof,
+) -> Result<(Target, i64), ServiceError> {
+    let command = CodeCommand::Check {
+        presented: prepared.presented.clone(),
+        consume: prepared.consume,
+        issued_after: prepared.issued_after,
+        now: prepared.now,
     };
-    // A wrong try is recorded even when the request is retried with its key.
-    let metadata = CommandMetadata {
-        idempotency: None,
-        ..metadata.clone()
-    };
-    let committed = executor::execute::<Codes, _>(
-        &ctx.pool,
-        stream,
-        &metadata,
-        // A link names its stream: it must be one of this purpose's.
-        |codes| match &codes.target {
-            Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
-                code::decide(codes, command.clone())
-            }
-            _ => Err(CodeError::Invalid),
-        },
-        |_, _| Vec::new(),
-    )
-    .await
-    .map_err(from_code_error)?;
+    let (stream, purpose) = (prepared.stream, prepared.purpose);
+    let committed = unit
+        .run::<Codes, _>(
+            stream,
+            // A link names its stream: it must be one of this purpose's.
+            |codes| match &codes.target {
+                Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
+                    code::decide(codes, command)
+                }
+                _ => Err(CodeError::Invalid),
+            },
+            |_, _| Vec::new(),
+        )
+        .await
+        .map_err(from_code_error)?;
     if committed
         .events
         .iter()
         .any(|event| matches!(event, CodeEvent::CodeAttemptFailed { .. }))
     {
+        unit.commit_refusal();
         return Err(ServiceError::CodeInvalid);
     }
     let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
@@ -247,6 +286,15 @@ async fn codes_valid_from(
     let client = ctx.pool.get().await?;
     let account = executor::load::<Account>(&client, holder).await?.state;
     Ok(account.codes_valid_from)
+}
+
+/// The account holding the target a code or link for `purpose` was sent to, if any.
+pub(super) async fn holder_of_proof(
+    ctx: &Context,
+    proof: &CodeProof,
+    purpose: Purpose,
+) -> Result<Option<Uuid>, ServiceError> {
+    proof_holder(ctx, proof, proof_stream(proof, purpose)?).await
 }
 
 /// The account holding the target a proof was sent to, if any. `stream` is the proof's

@@ -1,8 +1,10 @@
 //! Contact details that are ways in: verifying the email address, and moving to another
-//! address or phone number (proven by codes to the new one and the current way in).
+//! address or phone number (proven by codes to the new one and the current way in). Each
+//! spends its codes and makes its change in one transaction (`proven`).
 
 use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
+use super::proven::{Changed, prove_and_change};
 use super::{Context, ServiceError};
 use crate::domain::account::{Account, AccountCommand};
 use crate::domain::code::Purpose;
@@ -50,17 +52,26 @@ pub async fn confirm_email(
         }
         None => None,
     };
-    let (target, account_id) =
-        super::recovery::proven_account(ctx, proof, Purpose::VerifyEmail, true, metadata).await?;
-    let email =
-        Email::parse(&target.value).map_err(|invalid| ServiceError::invalid("email", invalid))?;
-    let committed = super::accounts::run_account_command(ctx, account_id, metadata, |_| {
-        AccountCommand::VerifyEmail {
-            email: email.clone(),
-            verified_password: verified_password.clone(),
-            now: ctx.now(),
-        }
-    })
+    let account_id = super::codes::holder_of_proof(ctx, proof, Purpose::VerifyEmail)
+        .await?
+        .ok_or(ServiceError::CodeInvalid)?;
+    let now = ctx.now();
+    let committed = prove_and_change(
+        ctx,
+        &[(proof, Purpose::VerifyEmail)],
+        Changed::Holder(account_id),
+        metadata,
+        |_, targets| {
+            let email = Email::parse(&targets[0].value)
+                .map_err(|invalid| ServiceError::invalid("email", invalid))?;
+            Ok(vec![AccountCommand::VerifyEmail {
+                email,
+                verified_password,
+                now,
+            }])
+        },
+        Vec::new(),
+    )
     .await?;
     Ok(committed.position)
 }
@@ -86,30 +97,32 @@ pub async fn change_email(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    prove_current_way_in(
-        ctx,
-        caller,
-        &account,
-        current,
-        Purpose::ChangeEmail,
-        metadata,
-    )
-    .await?;
-    let proof = CodeProof::Code {
+    let current = prove_current_way_in(ctx, caller, &account, current).await?;
+    let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    super::codes::check_proof(ctx, &proof, Purpose::ChangeEmail, true, metadata).await?;
-    super::accounts::run_account_command(
+    let proofs: Vec<(&CodeProof, Purpose)> = current
+        .iter()
+        .chain([&new])
+        .map(|proof| (proof, Purpose::ChangeEmail))
+        .collect();
+    let now = ctx.now();
+    let committed = prove_and_change(
         ctx,
-        caller.account_id,
+        &proofs,
+        Changed::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::ChangeEmail {
-            email: email.clone(),
-            now: ctx.now(),
+        |_, _| {
+            Ok(vec![AccountCommand::ChangeEmail {
+                email: email.clone(),
+                now,
+            }])
         },
+        Vec::new(),
     )
-    .await
+    .await?;
+    Ok(committed)
 }
 
 /// Moves the caller to a new phone number, proven by a code texted to it and, when the
@@ -137,7 +150,7 @@ pub async fn change_phone(
             return Err(ServiceError::IdentifierTaken(ClaimKind::Phone));
         }
     }
-    match &account.phone {
+    let current = match &account.phone {
         Some(current) => {
             let Some(current_code) = current_phone_code else {
                 return Err(ServiceError::required(
@@ -145,55 +158,52 @@ pub async fn change_phone(
                     "a code texted to the current number is needed",
                 ));
             };
-            let old = CodeProof::Code {
+            Some(CodeProof::Code {
                 target: Target::phone(current),
                 code: current_code.to_owned(),
-            };
-            super::codes::check_proof(ctx, &old, Purpose::ChangePhone, true, metadata).await?;
+            })
         }
         // A first phone is a new way in (sign-in and reset by text): a session alone
         // does not add one.
-        None => {
-            prove_current_way_in(
-                ctx,
-                caller,
-                &account,
-                current,
-                Purpose::ChangePhone,
-                metadata,
-            )
-            .await?;
-        }
-    }
+        None => prove_current_way_in(ctx, caller, &account, current).await?,
+    };
     let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    super::codes::check_proof(ctx, &new, Purpose::ChangePhone, true, metadata).await?;
-    super::accounts::run_account_command(
+    let proofs: Vec<(&CodeProof, Purpose)> = current
+        .iter()
+        .chain([&new])
+        .map(|proof| (proof, Purpose::ChangePhone))
+        .collect();
+    let now = ctx.now();
+    let committed = prove_and_change(
         ctx,
-        caller.account_id,
+        &proofs,
+        Changed::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::ChangePhone {
-            phone: phone.clone(),
-            now: ctx.now(),
+        |_, _| {
+            Ok(vec![AccountCommand::ChangePhone {
+                phone: phone.clone(),
+                now,
+            }])
         },
+        Vec::new(),
     )
-    .await
+    .await?;
+    Ok(committed)
 }
 
-/// Proves, before a session moves or adds a way into the account, that the caller also
-/// holds one it has: a code for `purpose` mailed to its verified address, or its password.
-/// An account with neither (a phone-only account, whose phone is proven instead) needs
-/// nothing more.
+/// What proves, before a session moves or adds a way into the account, that the caller also
+/// holds one it has: a code (to spend with the change) mailed to its verified address, or its
+/// password, checked here. An account with neither (a phone-only account, whose phone is
+/// proven instead) needs nothing more.
 async fn prove_current_way_in(
     ctx: &Context,
     caller: ActiveSession,
     account: &Account,
     proof: CurrentEmailProof<'_>,
-    purpose: Purpose,
-    metadata: &CommandMetadata,
-) -> Result<(), ServiceError> {
+) -> Result<Option<CodeProof>, ServiceError> {
     let verified_email = account.email.as_ref().filter(|_| account.email_verified);
     match (proof, verified_email) {
         (
@@ -201,13 +211,10 @@ async fn prove_current_way_in(
                 code: Some(code), ..
             },
             Some(email),
-        ) => {
-            let old = CodeProof::Code {
-                target: Target::email(email),
-                code: code.to_owned(),
-            };
-            super::codes::check_proof(ctx, &old, purpose, true, metadata).await?;
-        }
+        ) => Ok(Some(CodeProof::Code {
+            target: Target::email(email),
+            code: code.to_owned(),
+        })),
         (
             CurrentEmailProof {
                 password: Some(password),
@@ -216,22 +223,18 @@ async fn prove_current_way_in(
             _,
         ) if account.password.is_some() => {
             super::profile::verify_password(ctx, caller.account_id, account, password).await?;
+            Ok(None)
         }
-        (_, Some(_)) => {
-            return Err(ServiceError::required(
-                "current_email_code",
-                "a code sent to the current address (or the password) is needed",
-            ));
-        }
-        (_, None) if account.password.is_some() => {
-            return Err(ServiceError::required(
-                "password",
-                "the account's password is needed",
-            ));
-        }
-        (_, None) => {}
+        (_, Some(_)) => Err(ServiceError::required(
+            "current_email_code",
+            "a code sent to the current address (or the password) is needed",
+        )),
+        (_, None) if account.password.is_some() => Err(ServiceError::required(
+            "password",
+            "the account's password is needed",
+        )),
+        (_, None) => Ok(None),
     }
-    Ok(())
 }
 
 /// What proves the caller still controls the current email address when moving to another:

@@ -33,6 +33,7 @@ mod error;
 pub mod executor;
 pub mod follows;
 pub mod profile;
+mod proven;
 pub mod read_models;
 pub mod recovery;
 pub mod sessions;

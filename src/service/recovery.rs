@@ -1,18 +1,20 @@
-//! Flows proven by a one-time code or a mailed link: sign-in by code, password reset, email
-//! verification, change of email, and deletion by code.
+//! Ways back in, proven by a one-time code or a mailed link: sign-in by code (and sign-up by a
+//! texted one), password reset, and deletion by code. Each spends its code and makes its change
+//! in one transaction (`proven`).
 
 use super::codes::{CodeProof, Target};
 use super::executor::CommandMetadata;
-use super::sessions::SignedIn;
+use super::proven::{Changed, prove_and_change};
+use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
 use crate::domain::account::{AccountCommand, IdentifierKind, NewIdentifier, Proof};
 use crate::domain::code::Purpose;
 use crate::domain::values::{Password, Phone};
-use crate::store::claims::{self};
+use crate::store::claims;
 use crate::store::sessions::ActiveSession;
 use uuid::Uuid;
 
-/// Signs in with a code sent to the account's email address.
+/// Signs in with a code sent to the account's email address or phone.
 pub async fn sign_in_with_code(
     ctx: &Context,
     target: &Target,
@@ -23,18 +25,28 @@ pub async fn sign_in_with_code(
         target: target.clone(),
         code: code.to_owned(),
     };
-    let (target, account_id) = proven_account(ctx, &proof, Purpose::SignIn, true, metadata).await?;
-    let kind = target.identifier_kind();
-    super::sessions::start_session(
+    let account_id = holder_of(ctx, target)
+        .await?
+        .ok_or(ServiceError::CodeInvalid)?;
+    let plan = NewSessionPlan::new(
         ctx,
         account_id,
-        None,
         Proof::Code,
-        kind,
+        target.identifier_kind(),
         ctx.now(),
         metadata,
+    );
+    let start = plan.command.clone();
+    let committed = prove_and_change(
+        ctx,
+        &[(&proof, Purpose::SignIn)],
+        Changed::Holder(account_id),
+        &metadata.with_actor(account_id),
+        |_, _| Ok(vec![start]),
+        vec![plan.write.clone()],
     )
-    .await
+    .await?;
+    Ok(plan.signed_in(account_id, committed))
 }
 
 /// Signs in with a texted `sign_in` code, or, when no account has the phone, signs up
@@ -49,49 +61,51 @@ pub async fn sign_in_or_up_by_sms(
     metadata: &CommandMetadata,
 ) -> Result<(SignedIn, bool), ServiceError> {
     let target = Target::phone(phone);
+    let holder = holder_of(ctx, &target).await?;
     // A new phone signs up: it counts against the address's sign-ups like any other, and
     // is refused before its code is spent.
-    if holder_of(ctx, &target).await?.is_none() {
+    if holder.is_none() {
         super::sign_up::admit_sign_up(ctx, captcha, metadata).await?;
     }
     let proof = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    let (target, _) =
-        super::codes::check_proof(ctx, &proof, Purpose::SignIn, true, metadata).await?;
     let now = ctx.now();
-    if let Some(account_id) = holder_of(ctx, &target).await? {
-        let signed_in = super::sessions::start_session(
-            ctx,
-            account_id,
-            None,
-            Proof::Code,
-            IdentifierKind::Phone,
-            now,
-            metadata,
-        )
-        .await?;
-        return Ok((signed_in, false));
-    }
-    let register = AccountCommand::Register {
-        identifier: NewIdentifier::Phone(phone.clone()),
-        password: None,
-        email_verified: false,
-        display_name: None,
-        now,
+    let (account, register) = match holder {
+        Some(id) => (Changed::Holder(id), None),
+        None => (
+            Changed::Named(Uuid::now_v7()),
+            Some(AccountCommand::Register {
+                identifier: NewIdentifier::Phone(phone.clone()),
+                password: None,
+                email_verified: false,
+                display_name: None,
+                now,
+            }),
+        ),
     };
-    let signed_in = super::sessions::start_session(
+    let account_id = account.id();
+    let plan = NewSessionPlan::new(
         ctx,
-        Uuid::now_v7(),
-        Some(register),
+        account_id,
         Proof::Code,
         IdentifierKind::Phone,
         now,
         metadata,
+    );
+    let commands: Vec<AccountCommand> =
+        register.into_iter().chain([plan.command.clone()]).collect();
+    let committed = prove_and_change(
+        ctx,
+        &[(&proof, Purpose::SignIn)],
+        account,
+        &metadata.with_actor(account_id),
+        |_, _| Ok(commands),
+        vec![plan.write.clone()],
     )
     .await?;
-    Ok((signed_in, true))
+    Ok((plan.signed_in(account_id, committed), holder.is_none()))
 }
 
 /// Asks for a password reset: a code and a link to the address, if an account has it. The
@@ -119,16 +133,26 @@ pub async fn reset_password(
     };
     let password = Password::parse(new_password, &context)
         .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
-    let (target, account_id) =
-        proven_account(ctx, proof, Purpose::ResetPassword, true, metadata).await?;
+    let account_id = super::codes::holder_of_proof(ctx, proof, Purpose::ResetPassword)
+        .await?
+        .ok_or(ServiceError::CodeInvalid)?;
+    // Hashed before the transaction, which holds the account's lock.
     let sealed = ctx.hasher.hash(&password).await?;
-    let committed = super::accounts::run_account_command(ctx, account_id, metadata, |_| {
-        AccountCommand::ResetPassword {
-            new_password: sealed.clone(),
-            proven: target.identifier_kind(),
-            now: ctx.now(),
-        }
-    })
+    let now = ctx.now();
+    let committed = prove_and_change(
+        ctx,
+        &[(proof, Purpose::ResetPassword)],
+        Changed::Holder(account_id),
+        metadata,
+        |_, targets| {
+            Ok(vec![AccountCommand::ResetPassword {
+                new_password: sealed,
+                proven: targets[0].identifier_kind(),
+                now,
+            }])
+        },
+        Vec::new(),
+    )
     .await?;
     Ok(committed.position)
 }
@@ -148,15 +172,19 @@ pub async fn delete_account_with_code(
         target: Target::email(email),
         code: code.to_owned(),
     };
-    super::codes::check_proof(ctx, &proof, Purpose::DeleteAccount, true, metadata).await?;
-    let committed = super::accounts::run_account_command(
+    let now = ctx.now();
+    let committed = prove_and_change(
         ctx,
-        caller.account_id,
+        &[(&proof, Purpose::DeleteAccount)],
+        Changed::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::Delete {
-            proof: Proof::Code,
-            now: ctx.now(),
+        |_, _| {
+            Ok(vec![AccountCommand::Delete {
+                proof: Proof::Code,
+                now,
+            }])
         },
+        Vec::new(),
     )
     .await?;
     Ok(committed.position)
@@ -178,6 +206,7 @@ pub(super) async fn proven_account(
     Ok((target, account_id))
 }
 
+/// The account holding a code's target, if any.
 pub(super) async fn holder_of(
     ctx: &Context,
     target: &Target,

@@ -1,13 +1,12 @@
 //! Sessions: starting one (for sign-up and every way of signing in), authenticating a bearer
 //! token, listing and ending them.
 
-use super::accounts::{account_inline_writes, from_execute};
-use super::executor::{self, CommandMetadata, InlineWrite};
+use super::accounts::run_account_commands_in;
+use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
-use crate::domain::Aggregate;
 use crate::domain::account::{
-    Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd, decide,
+    Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd,
 };
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
 use chrono::{DateTime, Utc};
@@ -39,6 +38,72 @@ pub async fn authenticate(
     Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
 }
 
+/// A session about to start: the account command that records it, the inline row that
+/// makes its token work, and what the client is shown.
+pub(super) struct NewSessionPlan {
+    /// `StartSession`, for the account's stream.
+    pub command: AccountCommand,
+    /// The `sessions` row, written with the event.
+    pub write: InlineWrite,
+    session_id: Uuid,
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl NewSessionPlan {
+    /// A session for `account_id`, signed in with `proof` through `identifier`, lasting the
+    /// policy's session lifetime from `now`.
+    pub fn new(
+        ctx: &Context,
+        account_id: Uuid,
+        proof: Proof,
+        identifier: IdentifierKind,
+        now: DateTime<Utc>,
+        metadata: &CommandMetadata,
+    ) -> Self {
+        let IssuedToken { token, hash } = credentials::issue_session_token();
+        let session_id = Uuid::now_v7();
+        let expires_at = now + ctx.policy.session_ttl;
+        let session = NewSession {
+            id: session_id,
+            token_hash: hash,
+            account_id,
+            created_at: now,
+            expires_at,
+            user_agent: metadata.user_agent.clone(),
+            ip: metadata.ip.clone(),
+        };
+        let command = AccountCommand::StartSession {
+            session_id,
+            proof,
+            identifier,
+            ip: metadata.ip.clone(),
+            user_agent: metadata.user_agent.clone(),
+            expires_at,
+            now,
+        };
+        Self {
+            command,
+            write: InlineWrite::OpenSession(session),
+            session_id,
+            token,
+            expires_at,
+        }
+    }
+
+    /// What the client is told once the session's account commands committed.
+    pub fn signed_in(self, account_id: Uuid, committed: Committed<Account>) -> SignedIn {
+        SignedIn {
+            account_id,
+            account: committed.state,
+            session_id: self.session_id,
+            token: self.token,
+            expires_at: self.expires_at,
+            position: committed.position,
+        }
+    }
+}
+
 /// Starts a session, after registering the account first when `register` is given.
 pub(super) async fn start_session(
     ctx: &Context,
@@ -49,58 +114,14 @@ pub(super) async fn start_session(
     now: DateTime<Utc>,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
-    let IssuedToken { token, hash } = credentials::issue_session_token();
-    let session_id = Uuid::now_v7();
-    let expires_at = now + ctx.policy.session_ttl;
-    let session = NewSession {
-        id: session_id,
-        token_hash: hash,
-        account_id,
-        created_at: now,
-        expires_at,
-        user_agent: metadata.user_agent.clone(),
-        ip: metadata.ip.clone(),
-    };
-    let start = AccountCommand::StartSession {
-        session_id,
-        proof,
-        identifier,
-        ip: metadata.ip.clone(),
-        user_agent: metadata.user_agent.clone(),
-        expires_at,
-        now,
-    };
-    let committed = executor::execute(
-        &ctx.pool,
-        account_id,
-        &metadata.with_actor(account_id),
-        |account: &Account| {
-            let mut events = match &register {
-                Some(register) => decide(account, register.clone())?,
-                None => Vec::new(),
-            };
-            let registered = events
-                .iter()
-                .fold(account.clone(), |state, event| state.evolve(event));
-            events.extend(decide(&registered, start.clone())?);
-            Ok(events)
-        },
-        |account, events| {
-            let mut writes = account_inline_writes(account, events);
-            writes.push(InlineWrite::OpenSession(session.clone()));
-            writes
-        },
-    )
-    .await
-    .map_err(from_execute)?;
-    Ok(SignedIn {
-        account_id,
-        account: committed.state,
-        session_id,
-        token,
-        expires_at,
-        position: committed.position,
-    })
+    let plan = NewSessionPlan::new(ctx, account_id, proof, identifier, now, metadata);
+    let metadata = metadata.with_actor(account_id);
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+    let commands = register.into_iter().chain([plan.command.clone()]).collect();
+    let writes = vec![plan.write.clone()];
+    let outcome = run_account_commands_in(&mut unit, account_id, |_| commands, writes).await;
+    let committed = unit.finish(outcome).await?;
+    Ok(plan.signed_in(account_id, committed))
 }
 
 /// The caller's live sessions.

@@ -4,7 +4,8 @@
 
 use super::codes::{CodeProof, Target};
 use super::executor::CommandMetadata;
-use super::sessions::SignedIn;
+use super::proven::{Changed, prove_and_change};
+use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
 use crate::domain::account::{AccountCommand, IdentifierKind, NewIdentifier, Proof};
 use crate::domain::code::{Channel, Purpose};
@@ -126,15 +127,19 @@ async fn register(
             return Err(ServiceError::IdentifierTaken(claim_kind));
         }
     }
-    if let (Some(channel), Some(code)) = (code_target, code.as_deref()) {
-        let proof = CodeProof::Code {
+    let proof = match (code_target, code) {
+        (Some(channel), Some(code)) => Some(CodeProof::Code {
             target: Target {
                 channel,
-                value: claim_value.clone(),
+                value: claim_value,
             },
-            code: code.to_owned(),
-        };
-        super::codes::check_proof(ctx, &proof, Purpose::SignUp, true, metadata).await?;
+            code,
+        }),
+        _ => None,
+    };
+    // A wrong code costs no password hash: it is checked (not spent) first.
+    if let (Some(proof), Some(_)) = (&proof, &password) {
+        super::codes::check_proof(ctx, proof, Purpose::SignUp, false, metadata).await?;
     }
     let sealed = match password {
         Some(password) => Some(ctx.hasher.hash(&password).await?),
@@ -149,20 +154,42 @@ async fn register(
         display_name,
         now,
     };
-    let proof = match sealed {
+    let session_proof = match sealed {
         Some(sealed) => Proof::Password(sealed),
         None => Proof::Code,
     };
-    super::sessions::start_session(
+    let Some(proof) = proof else {
+        return super::sessions::start_session(
+            ctx,
+            account_id,
+            Some(register),
+            session_proof,
+            identifier_kind,
+            now,
+            metadata,
+        )
+        .await;
+    };
+    // The code is spent with the registration, in one transaction.
+    let plan = NewSessionPlan::new(
         ctx,
         account_id,
-        Some(register),
-        proof,
+        session_proof,
         identifier_kind,
         now,
         metadata,
+    );
+    let commands = vec![register, plan.command.clone()];
+    let committed = prove_and_change(
+        ctx,
+        &[(&proof, Purpose::SignUp)],
+        Changed::Named(account_id),
+        &metadata.with_actor(account_id),
+        |_, _| Ok(commands),
+        vec![plan.write.clone()],
     )
-    .await
+    .await?;
+    Ok(plan.signed_in(account_id, committed))
 }
 
 /// Counts a sign-up from the client's address; past the address's hourly limit, the

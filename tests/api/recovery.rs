@@ -1,7 +1,8 @@
 //! Flows proven by mailed codes and links, end to end from the mail a real SMTP server gets.
 
 use crate::helpers::{
-    PASSWORD, SmtpSink, code_in, form, link_token_in, mailed_code, reset_code, spawn_with_mail,
+    PASSWORD, SmtpSink, code_in, form, link_token_in, mailed_code, make_owner, reset_code,
+    spawn_with_mail,
 };
 use reqwest::StatusCode;
 use serde_json::json;
@@ -348,4 +349,70 @@ async fn deleting_the_account_with_a_mailed_code() {
     app.sign_in(&user.email, PASSWORD)
         .await
         .assert_problem(401, "invalid_credentials");
+}
+
+/// A code and the change it proves commit together: when the account refuses the change, the
+/// code is not spent, and the same code proves the change once it is allowed.
+#[tokio::test]
+async fn a_refused_change_leaves_its_code_unspent() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let code = mailed_code(
+        &app,
+        &smtp,
+        &owner.email,
+        "delete_account",
+        "Your code to delete your account",
+    )
+    .await;
+    app.delete("/v1/me", &owner.token, Some(json!({"code": code})))
+        .await
+        .assert_problem(409, "last_owner");
+    let checked = app
+        .post(
+            "/v1/codes/check",
+            None,
+            json!({"channel": "email", "to": owner.email, "purpose": "delete_account", "code": code}),
+        )
+        .await;
+    assert_eq!(checked.status, StatusCode::OK, "{}", checked.body);
+    assert_eq!(checked.body["valid"], true);
+
+    let second = app.new_user().await;
+    make_owner(&app, &second).await;
+    let deleted = app
+        .delete("/v1/me", &owner.token, Some(json!({"code": code})))
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+}
+
+/// A wrong code sent with the change it would prove is counted like any other wrong try,
+/// though nothing else of the change is kept: five kill the code.
+#[tokio::test]
+async fn wrong_codes_with_a_change_are_counted_and_kill_the_code() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let code = mailed_code(
+        &app,
+        &smtp,
+        &user.email,
+        "delete_account",
+        "Your code to delete your account",
+    )
+    .await;
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for _ in 0..5 {
+        app.delete("/v1/me", &user.token, Some(json!({"code": wrong})))
+            .await
+            .assert_problem(400, "code_invalid");
+    }
+    app.delete("/v1/me", &user.token, Some(json!({"code": code})))
+        .await
+        .assert_problem(400, "code_invalid");
+    assert_eq!(app.count_events(Some("CodeAttemptFailed")).await, 5);
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
 }
