@@ -2,12 +2,11 @@
 
 use super::ApiTags;
 use super::problem::{ApiError, Problems, statuses::*};
-use super::views::GenderView;
-use crate::domain::values::Gender;
+use super::views::ProfileView;
 use crate::service;
 use crate::service::Context;
 use crate::service::users::{MAX_USERS_PER_REQUEST, PublicProfile};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -33,29 +32,9 @@ pub struct UserView {
     /// Masked phone (`+86138****8000`), when the user shows it.
     #[oai(skip_serializing_if_is_none)]
     pub phone: Option<String>,
-    /// Avatar image URL.
-    #[oai(skip_serializing_if_is_none)]
-    pub avatar_url: Option<String>,
-    /// Cover image URL.
-    #[oai(skip_serializing_if_is_none)]
-    pub cover_url: Option<String>,
-    /// About the user.
-    #[oai(skip_serializing_if_is_none)]
-    pub bio: Option<String>,
-    /// Gender.
-    pub gender: GenderView,
-    /// Birthday, when the user shows it.
-    #[oai(skip_serializing_if_is_none)]
-    pub birthday: Option<NaiveDate>,
-    /// Country.
-    #[oai(skip_serializing_if_is_none)]
-    pub country: Option<String>,
-    /// Province or state.
-    #[oai(skip_serializing_if_is_none)]
-    pub province: Option<String>,
-    /// City.
-    #[oai(skip_serializing_if_is_none)]
-    pub city: Option<String>,
+    /// What the user tells about themselves.
+    #[oai(flatten)]
+    pub profile: ProfileView,
     /// Featured by an administrator.
     pub featured: bool,
     /// Whether the user's follows and followers are visible to others.
@@ -70,25 +49,13 @@ pub struct UserView {
 
 impl From<PublicProfile> for UserView {
     fn from(profile: PublicProfile) -> Self {
-        let gender = match profile.gender.as_str() {
-            "male" => Gender::Male,
-            "female" => Gender::Female,
-            _ => Gender::Unknown,
-        };
         Self {
             id: profile.id,
             username: profile.username,
             display_name: profile.display_name,
             email: profile.email,
             phone: profile.phone,
-            avatar_url: profile.avatar_url,
-            cover_url: profile.cover_url,
-            bio: profile.bio,
-            gender: gender.into(),
-            birthday: profile.birthday,
-            country: profile.country,
-            province: profile.province,
-            city: profile.city,
+            profile: profile.profile.into(),
             featured: profile.featured,
             follows_visible: profile.follows_visible,
             followers_count: profile.followers_count,

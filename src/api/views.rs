@@ -1,8 +1,9 @@
 //! What the API shows of an account.
 
-use crate::domain::account::{Account, AccountStatus, Privacy, Role};
+use crate::domain::account::{Account, AccountStatus, Privacy, Profile, Role};
 use crate::domain::values::Gender;
 use crate::store::event_log::RecordedEvent;
+use crate::store::users::ProfileRow;
 use chrono::{DateTime, NaiveDate, Utc};
 use poem_openapi::{ApiResponse, Enum, Object};
 use uuid::Uuid;
@@ -92,6 +93,25 @@ pub struct AccountView {
     pub phone: Option<String>,
     /// Whether the phone number is verified.
     pub phone_verified: bool,
+    /// What the user tells about themselves.
+    #[oai(flatten)]
+    pub profile: ProfileView,
+    /// Role.
+    pub role: RoleView,
+    /// Status.
+    pub status: StatusView,
+    /// Featured on listings by an administrator.
+    pub featured: bool,
+    /// When the account was created.
+    pub created_at: DateTime<Utc>,
+    /// When the account last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The profile fields a user tells about themselves, in their own account and in their
+/// public profile alike.
+#[derive(Debug, Clone, Object)]
+pub struct ProfileView {
     /// Avatar image URL.
     #[oai(skip_serializing_if_is_none)]
     pub avatar_url: Option<String>,
@@ -103,7 +123,7 @@ pub struct AccountView {
     pub bio: Option<String>,
     /// Gender.
     pub gender: GenderView,
-    /// Birthday.
+    /// Birthday (in a public profile, only when the user shows it).
     #[oai(skip_serializing_if_is_none)]
     pub birthday: Option<NaiveDate>,
     /// Country.
@@ -115,16 +135,43 @@ pub struct AccountView {
     /// City.
     #[oai(skip_serializing_if_is_none)]
     pub city: Option<String>,
-    /// Role.
-    pub role: RoleView,
-    /// Status.
-    pub status: StatusView,
-    /// Featured on listings by an administrator.
-    pub featured: bool,
-    /// When the account was created.
-    pub created_at: DateTime<Utc>,
-    /// When the account last changed.
-    pub updated_at: DateTime<Utc>,
+}
+
+impl ProfileView {
+    /// The view of an account's profile.
+    pub fn of(profile: &Profile) -> Self {
+        let text = |value: Option<&str>| value.map(str::to_owned);
+        Self {
+            avatar_url: text(profile.avatar_url.as_ref().map(|v| v.as_str())),
+            cover_url: text(profile.cover_url.as_ref().map(|v| v.as_str())),
+            bio: text(profile.bio.as_ref().map(|v| v.as_str())),
+            gender: profile.gender.into(),
+            birthday: profile.birthday.map(|b| b.date()),
+            country: text(profile.country.as_ref().map(|v| v.as_str())),
+            province: text(profile.province.as_ref().map(|v| v.as_str())),
+            city: text(profile.city.as_ref().map(|v| v.as_str())),
+        }
+    }
+}
+
+impl From<ProfileRow> for ProfileView {
+    fn from(row: ProfileRow) -> Self {
+        let gender = match row.gender.as_str() {
+            "male" => Gender::Male,
+            "female" => Gender::Female,
+            _ => Gender::Unknown,
+        };
+        Self {
+            avatar_url: row.avatar_url,
+            cover_url: row.cover_url,
+            bio: row.bio,
+            gender: gender.into(),
+            birthday: row.birthday,
+            country: row.country,
+            province: row.province,
+            city: row.city,
+        }
+    }
 }
 
 impl AccountView {
@@ -141,14 +188,7 @@ impl AccountView {
             email_verified: account.email_verified,
             phone: text(account.phone.as_ref().map(|v| v.as_str())),
             phone_verified: account.phone_verified,
-            avatar_url: text(profile.avatar_url.as_ref().map(|v| v.as_str())),
-            cover_url: text(profile.cover_url.as_ref().map(|v| v.as_str())),
-            bio: text(profile.bio.as_ref().map(|v| v.as_str())),
-            gender: profile.gender.into(),
-            birthday: profile.birthday.map(|b| b.date()),
-            country: text(profile.country.as_ref().map(|v| v.as_str())),
-            province: text(profile.province.as_ref().map(|v| v.as_str())),
-            city: text(profile.city.as_ref().map(|v| v.as_str())),
+            profile: ProfileView::of(profile),
             role: match account.role {
                 Role::User => RoleView::User,
                 Role::Admin => RoleView::Admin,

@@ -1,8 +1,8 @@
 //! Public profiles, from the `users` read model, with each user's privacy applied.
 
 use super::{Context, ServiceError};
-use crate::store::users::{self, UserRow};
-use chrono::{DateTime, NaiveDate, Utc};
+use crate::store::users::{self, ProfileRow, UserRow};
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// The read model these queries read.
@@ -24,22 +24,8 @@ pub struct PublicProfile {
     pub email: Option<String>,
     /// Masked phone, when the user shows it.
     pub phone: Option<String>,
-    /// Avatar URL.
-    pub avatar_url: Option<String>,
-    /// Cover URL.
-    pub cover_url: Option<String>,
-    /// Bio.
-    pub bio: Option<String>,
-    /// `unknown`, `male` or `female`.
-    pub gender: String,
-    /// Birthday, when the user shows it.
-    pub birthday: Option<NaiveDate>,
-    /// Country.
-    pub country: Option<String>,
-    /// Province.
-    pub province: Option<String>,
-    /// City.
-    pub city: Option<String>,
+    /// What the user tells about themselves (the birthday only when the user shows it).
+    pub profile: ProfileRow,
     /// Featured by an administrator.
     pub featured: bool,
     /// Whether others may see whom the user follows and who follows them.
@@ -61,14 +47,10 @@ impl PublicProfile {
             display_name: row.display_name,
             email: row.email.filter(|_| row.show_email).map(|e| mask_email(&e)),
             phone: row.phone.filter(|_| row.show_phone).map(|p| mask_phone(&p)),
-            avatar_url: row.avatar_url,
-            cover_url: row.cover_url,
-            bio: row.bio,
-            gender: row.gender,
-            birthday: row.birthday.filter(|_| row.show_birthday),
-            country: row.country,
-            province: row.province,
-            city: row.city,
+            profile: ProfileRow {
+                birthday: row.profile.birthday.filter(|_| row.show_birthday),
+                ..row.profile
+            },
             featured: row.featured,
             follows_visible: row.show_follows,
             followers_count: 0,
@@ -174,6 +156,7 @@ pub async fn user_id_by_username(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
 
     #[test]
     fn emails_keep_the_first_and_last_character_of_the_local_part() {
@@ -201,14 +184,11 @@ mod tests {
             email: Some("ada@example.com".into()),
             email_verified: false,
             phone: Some("+8613812348000".into()),
-            avatar_url: None,
-            cover_url: None,
-            bio: None,
-            gender: "female".into(),
-            birthday: NaiveDate::from_ymd_opt(1990, 12, 10),
-            country: None,
-            province: None,
-            city: None,
+            profile: ProfileRow {
+                gender: "female".into(),
+                birthday: NaiveDate::from_ymd_opt(1990, 12, 10),
+                ..ProfileRow::default()
+            },
             role: "user".into(),
             status: "active".into(),
             featured: false,
@@ -226,7 +206,7 @@ mod tests {
         let profile = PublicProfile::of(row());
         assert_eq!(profile.email, None);
         assert_eq!(profile.phone, None);
-        assert_eq!(profile.birthday, None);
+        assert_eq!(profile.profile.birthday, None);
         assert_eq!(profile.username.as_deref(), Some("ada"));
     }
 
@@ -240,6 +220,9 @@ mod tests {
         });
         assert_eq!(profile.email.as_deref(), Some("a****a@example.com"));
         assert_eq!(profile.phone.as_deref(), Some("+86138****8000"));
-        assert_eq!(profile.birthday, NaiveDate::from_ymd_opt(1990, 12, 10));
+        assert_eq!(
+            profile.profile.birthday,
+            NaiveDate::from_ymd_opt(1990, 12, 10)
+        );
     }
 }

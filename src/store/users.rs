@@ -22,22 +22,8 @@ pub struct UserRow {
     pub email_verified: bool,
     /// Phone number.
     pub phone: Option<String>,
-    /// Avatar URL.
-    pub avatar_url: Option<String>,
-    /// Cover URL.
-    pub cover_url: Option<String>,
-    /// Bio.
-    pub bio: Option<String>,
-    /// `unknown`, `male` or `female`.
-    pub gender: String,
-    /// Birthday.
-    pub birthday: Option<NaiveDate>,
-    /// Country.
-    pub country: Option<String>,
-    /// Province.
-    pub province: Option<String>,
-    /// City.
-    pub city: Option<String>,
+    /// What the user tells about themselves.
+    pub profile: ProfileRow,
     /// `user`, `admin` or `owner`.
     pub role: String,
     /// `active` or `blocked`.
@@ -58,6 +44,27 @@ pub struct UserRow {
     pub updated_at: DateTime<Utc>,
 }
 
+/// The profile fields a user tells about themselves, as the read model holds them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileRow {
+    /// Avatar URL.
+    pub avatar_url: Option<String>,
+    /// Cover URL.
+    pub cover_url: Option<String>,
+    /// Bio.
+    pub bio: Option<String>,
+    /// `unknown`, `male` or `female`.
+    pub gender: String,
+    /// Birthday.
+    pub birthday: Option<NaiveDate>,
+    /// Country.
+    pub country: Option<String>,
+    /// Province.
+    pub province: Option<String>,
+    /// City.
+    pub city: Option<String>,
+}
+
 const COLUMNS: &str = "id, username, display_name, email, phone, avatar_url, cover_url, bio, \
      gender, birthday, country, province, city, role, status, featured, show_phone, show_email, \
      show_birthday, show_follows, created_at, updated_at, email_verified";
@@ -70,14 +77,16 @@ impl UserRow {
             display_name: row.get(2),
             email: row.get(3),
             phone: row.get(4),
-            avatar_url: row.get(5),
-            cover_url: row.get(6),
-            bio: row.get(7),
-            gender: row.get(8),
-            birthday: row.get(9),
-            country: row.get(10),
-            province: row.get(11),
-            city: row.get(12),
+            profile: ProfileRow {
+                avatar_url: row.get(5),
+                cover_url: row.get(6),
+                bio: row.get(7),
+                gender: row.get(8),
+                birthday: row.get(9),
+                country: row.get(10),
+                province: row.get(11),
+                city: row.get(12),
+            },
             role: row.get(13),
             status: row.get(14),
             featured: row.get(15),

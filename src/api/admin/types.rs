@@ -110,7 +110,7 @@ impl AdminUserItem {
             email: row.email.filter(|_| wanted("email")),
             email_verified: wanted("email_verified").then_some(row.email_verified),
             phone: row.phone.filter(|_| wanted("phone")),
-            avatar_url: row.avatar_url.filter(|_| wanted("avatar_url")),
+            avatar_url: row.profile.avatar_url.filter(|_| wanted("avatar_url")),
             role: wanted("role").then_some(row.role),
             status: wanted("status").then_some(row.status),
             featured: wanted("featured").then_some(row.featured),
