@@ -1,0 +1,16 @@
+//! Test helpers: the service under test with a database of its own, and the test's own NATS,
+//! SMTP server and SMS gateway, all real.
+
+mod app;
+mod database;
+mod nats;
+mod scenarios;
+mod sms;
+mod smtp;
+
+pub use app::*;
+pub use database::*;
+pub use nats::*;
+pub use scenarios::*;
+pub use sms::*;
+pub use smtp::*;
