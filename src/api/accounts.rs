@@ -4,11 +4,10 @@ use super::ApiTags;
 use super::i18n::Language;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::AccountView;
-use crate::domain::account::NewIdentifier;
+use crate::domain::account::Identifier;
 use crate::domain::values::{DisplayName, Email, Password, Phone, Username};
 use crate::service;
 use crate::service::executor::CommandMetadata;
-use crate::service::sign_in::GivenIdentifier;
 use crate::service::sign_up::SignUp;
 use crate::service::{Context, FieldError};
 use chrono::{DateTime, Utc};
@@ -94,28 +93,13 @@ impl AccountsApi {
     ) -> Result<SignUpResponse, Problems<{ BODY | CONFLICT | CAPTCHA }>> {
         let body = body.0;
         let mut errors = Vec::new();
-        let identifier = match one_identifier(
+        let identifier = parse_identifier(
             body.email.as_deref(),
             body.username.as_deref(),
             body.phone.as_deref(),
-        ) {
-            Ok(GivenIdentifier::Phone(phone)) => Phone::parse(phone)
-                .map(NewIdentifier::Phone)
-                .map_err(|invalid| errors.push(FieldError::new("phone", invalid)))
-                .ok(),
-            Ok(GivenIdentifier::Email(email)) => Email::parse(email)
-                .map(NewIdentifier::Email)
-                .map_err(|invalid| errors.push(FieldError::new("email", invalid)))
-                .ok(),
-            Ok(GivenIdentifier::Username(username)) => Username::parse(username)
-                .map(NewIdentifier::Username)
-                .map_err(|invalid| errors.push(FieldError::new("username", invalid)))
-                .ok(),
-            Err(error) => {
-                errors.push(error);
-                None
-            }
-        };
+        )
+        .map_err(|error| errors.push(error))
+        .ok();
         let display_name = body
             .display_name
             .as_deref()
@@ -160,8 +144,36 @@ impl AccountsApi {
     }
 }
 
+/// The identifier a caller names at sign-up or sign-in, as typed.
+#[derive(Debug, Clone, Copy)]
+enum GivenIdentifier<'a> {
+    Email(&'a str),
+    Username(&'a str),
+    Phone(&'a str),
+}
+
+/// The one identifier of a sign-up or sign-in, parsed: exactly one of `email`, `username`
+/// and `phone`, valid; the field error names the field.
+pub(super) fn parse_identifier(
+    email: Option<&str>,
+    username: Option<&str>,
+    phone: Option<&str>,
+) -> Result<Identifier, FieldError> {
+    match one_identifier(email, username, phone)? {
+        GivenIdentifier::Email(email) => Email::parse(email)
+            .map(Identifier::Email)
+            .map_err(|invalid| FieldError::new("email", invalid)),
+        GivenIdentifier::Username(username) => Username::parse(username)
+            .map(Identifier::Username)
+            .map_err(|invalid| FieldError::new("username", invalid)),
+        GivenIdentifier::Phone(phone) => Phone::parse(phone)
+            .map(Identifier::Phone)
+            .map_err(|invalid| FieldError::new("phone", invalid)),
+    }
+}
+
 /// Sign-up and sign-in name exactly one of `email`, `username` and `phone`.
-pub(super) fn one_identifier<'a>(
+fn one_identifier<'a>(
     email: Option<&'a str>,
     username: Option<&'a str>,
     phone: Option<&'a str>,

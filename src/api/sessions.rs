@@ -1,19 +1,18 @@
 //! `/v1/sessions`: sign in, list my sessions, sign out, end sessions.
 
 use super::ApiTags;
-use super::accounts::one_identifier;
+use super::accounts::parse_identifier;
 use super::auth::SignedIn;
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done};
+use crate::domain::account::Identifier;
 use crate::domain::account::SessionsToEnd;
-use crate::domain::code::Channel;
 use crate::domain::values::Phone;
 use crate::service;
 use crate::service::Context;
 use crate::service::FieldError;
 use crate::service::codes::Target;
 use crate::service::executor::CommandMetadata;
-use crate::service::sign_in::GivenIdentifier;
 use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
@@ -167,7 +166,7 @@ impl SessionsApi {
         body: Json<SignInRequest>,
     ) -> Result<SignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | CONFLICT | CAPTCHA }>>
     {
-        let identifier = one_identifier(
+        let identifier = parse_identifier(
             body.email.as_deref(),
             body.username.as_deref(),
             body.phone.as_deref(),
@@ -177,22 +176,22 @@ impl SessionsApi {
             (Some(password), None, identifier) => {
                 service::sign_in::sign_in(
                     &ctx,
-                    identifier,
+                    &identifier,
                     password,
                     body.captcha.as_deref(),
                     &metadata,
                 )
                 .await?
             }
-            (None, Some(code), GivenIdentifier::Email(email)) => {
-                let target = Target::parse(Channel::Email, email, "email")?;
+            (None, Some(code), Identifier::Email(email)) => {
+                let target = Target::email(&email);
                 service::recovery::sign_in_with_code(&ctx, &target, code, &metadata).await?
             }
-            (None, Some(code), GivenIdentifier::Phone(phone)) => {
-                let target = Target::parse(Channel::Sms, phone, "phone")?;
+            (None, Some(code), Identifier::Phone(phone)) => {
+                let target = Target::phone(&phone);
                 service::recovery::sign_in_with_code(&ctx, &target, code, &metadata).await?
             }
-            (None, Some(_), GivenIdentifier::Username(_)) => {
+            (None, Some(_), Identifier::Username(_)) => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "code".to_owned(),
                     code: "code_needs_email",

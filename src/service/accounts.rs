@@ -3,6 +3,7 @@
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
+use crate::domain::account::Identifier;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, AccountEvent, AccountStatus, Role, SessionEndReason,
     decide,
@@ -137,6 +138,15 @@ pub(super) fn from_execute(error: ExecuteError<AccountError>) -> ServiceError {
     match error {
         ExecuteError::Domain(error) => error.into(),
         ExecuteError::Store(error) => error.into(),
+    }
+}
+
+/// The claim that holds an identifier: its kind and canonical value.
+pub(super) fn claim_of(identifier: &Identifier) -> (ClaimKind, String) {
+    match identifier {
+        Identifier::Email(email) => (ClaimKind::Email, email.as_str().to_owned()),
+        Identifier::Username(username) => (ClaimKind::Username, username.normalized()),
+        Identifier::Phone(phone) => (ClaimKind::Phone, phone.as_str().to_owned()),
     }
 }
 

@@ -307,7 +307,7 @@ pub async fn create_owner(
     password: Option<&str>,
 ) -> anyhow::Result<(Uuid, bool)> {
     use super::sign_up::SignUp;
-    use crate::domain::account::NewIdentifier;
+    use crate::domain::account::Identifier;
     use crate::store::claims::{self, ClaimKind};
     let metadata = CommandMetadata {
         actor: None,
@@ -333,7 +333,7 @@ pub async fn create_owner(
             let signed_in = super::sign_up::sign_up(
                 ctx,
                 SignUp {
-                    identifier: NewIdentifier::Email(email.clone()),
+                    identifier: Identifier::Email(email.clone()),
                     password: Some(password),
                     code: None,
                     display_name: None,

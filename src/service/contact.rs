@@ -98,31 +98,24 @@ pub async fn change_email(
         .await?
         .state;
     let current = prove_current_way_in(ctx, caller, &account, current).await?;
+    let change = AccountCommand::ChangeEmail {
+        email: email.clone(),
+        now: ctx.now(),
+    };
     let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    let proofs: Vec<(&CodeProof, Purpose)> = current
-        .iter()
-        .chain([&new])
-        .map(|proof| (proof, Purpose::ChangeEmail))
-        .collect();
-    let now = ctx.now();
-    let committed = prove_and_change(
+    move_way_in(
         ctx,
-        &proofs,
-        Changed::Named(caller.account_id),
-        &metadata.with_actor(caller.account_id),
-        |_, _| {
-            Ok(vec![AccountCommand::ChangeEmail {
-                email: email.clone(),
-                now,
-            }])
-        },
-        Vec::new(),
+        caller,
+        current,
+        new,
+        Purpose::ChangeEmail,
+        change,
+        metadata,
     )
-    .await?;
-    Ok(committed)
+    .await
 }
 
 /// Moves the caller to a new phone number, proven by a code texted to it and, when the
@@ -167,31 +160,51 @@ pub async fn change_phone(
         // does not add one.
         None => prove_current_way_in(ctx, caller, &account, current).await?,
     };
+    let change = AccountCommand::ChangePhone {
+        phone: phone.clone(),
+        now: ctx.now(),
+    };
     let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
+    move_way_in(
+        ctx,
+        caller,
+        current,
+        new,
+        Purpose::ChangePhone,
+        change,
+        metadata,
+    )
+    .await
+}
+
+/// Spends the code to the new address or number (after the current way in's, when that is a
+/// code too) and makes `change`, in one transaction.
+async fn move_way_in(
+    ctx: &Context,
+    caller: ActiveSession,
+    current: Option<CodeProof>,
+    new: CodeProof,
+    purpose: Purpose,
+    change: AccountCommand,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
     let proofs: Vec<(&CodeProof, Purpose)> = current
         .iter()
         .chain([&new])
-        .map(|proof| (proof, Purpose::ChangePhone))
+        .map(|proof| (proof, purpose))
         .collect();
-    let now = ctx.now();
-    let committed = prove_and_change(
+    prove_and_change(
         ctx,
         &proofs,
         Changed::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |_, _| {
-            Ok(vec![AccountCommand::ChangePhone {
-                phone: phone.clone(),
-                now,
-            }])
-        },
+        |_, _| Ok(vec![change]),
         Vec::new(),
     )
-    .await?;
-    Ok(committed)
+    .await
 }
 
 /// What proves, before a session moves or adds a way into the account, that the caller also

@@ -7,7 +7,7 @@ use super::executor::CommandMetadata;
 use super::proven::{Changed, prove_and_change};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
-use crate::domain::account::{AccountCommand, IdentifierKind, NewIdentifier, Proof};
+use crate::domain::account::{AccountCommand, Identifier, IdentifierKind, Proof};
 use crate::domain::code::Purpose;
 use crate::domain::values::{Password, Phone};
 use crate::store::claims;
@@ -77,7 +77,7 @@ pub async fn sign_in_or_up_by_sms(
         None => (
             Changed::Named(Uuid::now_v7()),
             Some(AccountCommand::Register {
-                identifier: NewIdentifier::Phone(phone.clone()),
+                identifier: Identifier::Phone(phone.clone()),
                 password: None,
                 email_verified: false,
                 display_name: None,

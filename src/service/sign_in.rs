@@ -7,25 +7,14 @@ use super::executor::{self, CommandMetadata, ExecuteError};
 use super::sessions::SignedIn;
 use super::{Context, ServiceError};
 use crate::captcha;
+use crate::domain::account::Identifier;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, IdentifierKind, Proof, SignInFailure, decide,
 };
-use crate::domain::values::{Email, Phone, Username};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-/// The identifier a caller names at sign-up or sign-in, as typed.
-#[derive(Debug, Clone, Copy)]
-pub enum GivenIdentifier<'a> {
-    /// An email address, as typed.
-    Email(&'a str),
-    /// A username, as typed.
-    Username(&'a str),
-    /// A phone number, as typed.
-    Phone(&'a str),
-}
 
 /// Failed password sign-ins for one account (or unknown identifier) within `THROTTLE_WINDOW`
 /// after which a captcha is required.
@@ -64,40 +53,13 @@ struct ThrottleKeys {
 /// alike, in about the same time.
 pub async fn sign_in(
     ctx: &Context,
-    identifier: GivenIdentifier<'_>,
+    identifier: &Identifier,
     password: &str,
     captcha: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
-    let (kind, claim_kind, value) = match identifier {
-        GivenIdentifier::Email(raw) => {
-            let email =
-                Email::parse(raw).map_err(|invalid| ServiceError::invalid("email", invalid))?;
-            (
-                IdentifierKind::Email,
-                ClaimKind::Email,
-                email.as_str().to_owned(),
-            )
-        }
-        GivenIdentifier::Username(raw) => {
-            let username = Username::parse(raw)
-                .map_err(|invalid| ServiceError::invalid("username", invalid))?;
-            (
-                IdentifierKind::Username,
-                ClaimKind::Username,
-                username.normalized(),
-            )
-        }
-        GivenIdentifier::Phone(raw) => {
-            let phone =
-                Phone::parse(raw).map_err(|invalid| ServiceError::invalid("phone", invalid))?;
-            (
-                IdentifierKind::Phone,
-                ClaimKind::Phone,
-                phone.as_str().to_owned(),
-            )
-        }
-    };
+    let kind = identifier.kind();
+    let (claim_kind, value) = super::accounts::claim_of(identifier);
     let now = ctx.now();
     let (account_id, account, keys) = {
         let client = ctx.pool.get().await?;

@@ -7,10 +7,10 @@ use super::executor::CommandMetadata;
 use super::proven::{Changed, prove_and_change};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
-use crate::domain::account::{AccountCommand, IdentifierKind, NewIdentifier, Proof};
+use crate::domain::account::{AccountCommand, Identifier, Proof};
 use crate::domain::code::{Channel, Purpose};
 use crate::domain::values::{DisplayName, Password};
-use crate::store::claims::{self, ClaimKind};
+use crate::store::claims::{self};
 use crate::store::throttle;
 use uuid::Uuid;
 
@@ -21,7 +21,7 @@ const SIGN_UP_WINDOW: chrono::Duration = chrono::Duration::hours(1);
 #[derive(Debug, Clone)]
 pub struct SignUp {
     /// The one identifier the account starts with.
-    pub identifier: NewIdentifier,
+    pub identifier: Identifier,
     /// The password: needed unless signing up by phone.
     pub password: Option<Password>,
     /// A code sent for `sign_up` to the email or phone: needed for a phone, and for an email
@@ -48,7 +48,7 @@ pub async fn sign_up(
 ) -> Result<SignedIn, ServiceError> {
     admit_sign_up(ctx, request.captcha.as_deref(), metadata).await?;
     let unproven_email = match &request.identifier {
-        NewIdentifier::Email(email) if request.code.is_none() && !ctx.policy.require_email_code => {
+        Identifier::Email(email) if request.code.is_none() && !ctx.policy.require_email_code => {
             Some(Target::email(email))
         }
         _ => None,
@@ -83,26 +83,11 @@ async fn register(
     }: SignUp,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
-    let (claim_kind, claim_value, identifier_kind) = match &identifier {
-        NewIdentifier::Email(email) => (
-            ClaimKind::Email,
-            email.as_str().to_owned(),
-            IdentifierKind::Email,
-        ),
-        NewIdentifier::Username(username) => (
-            ClaimKind::Username,
-            username.normalized(),
-            IdentifierKind::Username,
-        ),
-        NewIdentifier::Phone(phone) => (
-            ClaimKind::Phone,
-            phone.as_str().to_owned(),
-            IdentifierKind::Phone,
-        ),
-    };
+    let (claim_kind, claim_value) = super::accounts::claim_of(&identifier);
+    let identifier_kind = identifier.kind();
     let code_target = match &identifier {
-        NewIdentifier::Phone(_) => Some(Channel::Sms),
-        NewIdentifier::Email(_) if code.is_some() || ctx.policy.require_email_code => {
+        Identifier::Phone(_) => Some(Channel::Sms),
+        Identifier::Email(_) if code.is_some() || ctx.policy.require_email_code => {
             Some(Channel::Email)
         }
         _ => None,

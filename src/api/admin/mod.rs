@@ -182,10 +182,7 @@ impl AdminApi {
             email,
         };
         let committed = service::admin::edit_account(&ctx, caller.0, id.0, edit, &metadata).await?;
-        Ok(Changed::Ok(
-            Json(AccountView::of(id.0, &committed.state)),
-            committed.position,
-        ))
+        Ok(Changed::of(id.0, &committed))
     }
 
     /// Change an account's role
@@ -207,10 +204,7 @@ impl AdminApi {
     ) -> Result<Changed, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND }>> {
         let role = Role::from(body.role);
         let committed = service::admin::set_role(&ctx, caller.0, id.0, role, &metadata).await?;
-        Ok(Changed::Ok(
-            Json(AccountView::of(id.0, &committed.state)),
-            committed.position,
-        ))
+        Ok(Changed::of(id.0, &committed))
     }
 
     /// Block an account
@@ -233,10 +227,7 @@ impl AdminApi {
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
         let committed = service::admin::block(&ctx, caller.0, id.0, &metadata).await?;
-        Ok(Changed::Ok(
-            Json(AccountView::of(id.0, &committed.state)),
-            committed.position,
-        ))
+        Ok(Changed::of(id.0, &committed))
     }
 
     /// Unblock an account
@@ -255,10 +246,7 @@ impl AdminApi {
     ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
     {
         let committed = service::admin::unblock(&ctx, caller.0, id.0, &metadata).await?;
-        Ok(Changed::Ok(
-            Json(AccountView::of(id.0, &committed.state)),
-            committed.position,
-        ))
+        Ok(Changed::of(id.0, &committed))
     }
 
     /// Feature an account, or stop
@@ -279,10 +267,7 @@ impl AdminApi {
         let featured = body.featured;
         let committed =
             service::admin::set_featured(&ctx, caller.0, id.0, featured, &metadata).await?;
-        Ok(Changed::Ok(
-            Json(AccountView::of(id.0, &committed.state)),
-            committed.position,
-        ))
+        Ok(Changed::of(id.0, &committed))
     }
 
     /// Delete an account

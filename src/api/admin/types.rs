@@ -3,6 +3,8 @@
 use crate::api::me::UpdateMeRequest;
 use crate::api::problem::ApiError;
 use crate::api::views::{AccountView, EventView, RoleView};
+use crate::domain::account::Account;
+use crate::service::executor::Committed;
 use chrono::{DateTime, Utc};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object};
@@ -179,6 +181,16 @@ pub(super) enum Changed {
         #[oai(header = "Accounts-Position")]
         i64,
     ),
+}
+
+impl Changed {
+    /// Account `id` as a command left it.
+    pub(super) fn of(id: Uuid, committed: &Committed<Account>) -> Self {
+        Self::Ok(
+            Json(AccountView::of(id, &committed.state)),
+            committed.position,
+        )
+    }
 }
 
 pub(super) fn default_limit() -> i64 {

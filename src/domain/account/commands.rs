@@ -9,15 +9,27 @@ use crate::domain::values::{DisplayName, Email, Phone, Username};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The identifier an account signs up with.
+/// An identifier that names an account: the one it signs up with, or the one given to sign
+/// in.
 #[derive(Debug, Clone, PartialEq)]
-pub enum NewIdentifier {
-    /// Sign-up by email and password.
+pub enum Identifier {
+    /// An email address (signs up with a password).
     Email(Email),
-    /// Sign-up by username and password.
+    /// A username (signs up with a password).
     Username(Username),
-    /// Sign-up by phone, proven by a text message code.
+    /// A phone number (signs up proven by a texted code).
     Phone(Phone),
+}
+
+impl Identifier {
+    /// Which kind of identifier it is.
+    pub fn kind(&self) -> IdentifierKind {
+        match self {
+            Self::Email(_) => IdentifierKind::Email,
+            Self::Username(_) => IdentifierKind::Username,
+            Self::Phone(_) => IdentifierKind::Phone,
+        }
+    }
 }
 
 /// Which sessions to end.
@@ -46,7 +58,7 @@ pub enum AccountCommand {
     /// Create the account.
     Register {
         /// The identifier it signs up with.
-        identifier: NewIdentifier,
+        identifier: Identifier,
         /// The sealed hash of its password (a phone sign-up may have none).
         password: Option<SealedPasswordHash>,
         /// The email address was proven by a code at sign-up.

@@ -1,6 +1,6 @@
 //! The account's rules: given its state and a command, the events that follow, or why not.
 
-use super::commands::{AccountCommand, NewIdentifier, Proof, SessionsToEnd};
+use super::commands::{AccountCommand, Identifier, Proof, SessionsToEnd};
 use super::events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
     SignInMethod,
@@ -60,9 +60,9 @@ pub fn decide(
             return Err(AccountError::AlreadyRegistered);
         }
         let (email, username, phone) = match identifier {
-            NewIdentifier::Email(email) => (Some(email), None, None),
-            NewIdentifier::Username(username) => (None, Some(username), None),
-            NewIdentifier::Phone(phone) => (None, None, Some(phone)),
+            Identifier::Email(email) => (Some(email), None, None),
+            Identifier::Username(username) => (None, Some(username), None),
+            Identifier::Phone(phone) => (None, None, Some(phone)),
         };
         let verified = match (&email, email_verified) {
             (Some(email), true) => Some(AccountEvent::EmailVerified {

@@ -9,7 +9,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{AccountCommand, NewIdentifier, Proof, SessionsToEnd};
+pub use commands::{AccountCommand, Identifier, Proof, SessionsToEnd};
 pub use decide::{AccountError, decide};
 pub use events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,

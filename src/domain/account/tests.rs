@@ -54,7 +54,7 @@ fn signing_up_registers_an_active_user() {
     let email = Email::parse("alice@example.com").expect("email");
     given(&[])
         .when(AccountCommand::Register {
-            identifier: NewIdentifier::Email(email),
+            identifier: Identifier::Email(email),
             password: Some(hash("one")),
             email_verified: false,
             display_name: None,
@@ -71,7 +71,7 @@ fn signing_up_registers_an_active_user() {
 fn signing_up_twice_on_one_stream_is_refused() {
     given(&[registered()])
         .when(AccountCommand::Register {
-            identifier: NewIdentifier::Username(Username::parse("alice").expect("name")),
+            identifier: Identifier::Username(Username::parse("alice").expect("name")),
             password: Some(hash("one")),
             email_verified: false,
             display_name: None,
@@ -681,7 +681,7 @@ fn a_phone_signs_up_without_a_password_and_counts_as_verified() {
     let account = given(&[]);
     let events = account
         .when(AccountCommand::Register {
-            identifier: NewIdentifier::Phone(phone.clone()),
+            identifier: Identifier::Phone(phone.clone()),
             password: None,
             email_verified: false,
             display_name: None,
@@ -714,7 +714,7 @@ fn an_email_proven_by_a_code_at_sign_up_is_verified_from_the_start() {
     let email = Email::parse("alice@example.com").unwrap();
     let events = given(&[])
         .when(AccountCommand::Register {
-            identifier: NewIdentifier::Email(email.clone()),
+            identifier: Identifier::Email(email.clone()),
             password: Some(hash("one")),
             email_verified: true,
             display_name: None,
