@@ -4,7 +4,7 @@
 use super::ApiTags;
 use super::auth::SignedIn;
 use super::problem::{ApiError, Problems, statuses::*};
-use crate::domain::address_book::{AddressBook, AddressChanges, AddressCommand, AddressFields};
+use crate::domain::address_book::{AddressBook, AddressChanges, AddressFields};
 use crate::domain::values::{AddressLine, AddressTag, InvalidValue, Phone, Postcode, Receiver};
 use crate::service;
 use crate::service::executor::CommandMetadata;
@@ -162,18 +162,7 @@ impl AddressesApi {
         body: Json<NewAddress>,
     ) -> Result<AddressAdded, Problems<SIGNED_IN_BODY>> {
         let fields = parse_new(&body.0).map_err(ApiError::validation)?;
-        let address_id = Uuid::now_v7();
-        let committed = service::addresses::change_address_book(
-            &ctx,
-            caller.0,
-            |_| AddressCommand::Add {
-                address_id,
-                fields: fields.clone(),
-                now: ctx.now(),
-            },
-            &metadata,
-        )
-        .await?;
+        let committed = service::addresses::add_address(&ctx, caller.0, fields, &metadata).await?;
         Ok(AddressAdded::Created(
             Json(list(&committed.state)),
             committed.position,
@@ -196,17 +185,8 @@ impl AddressesApi {
         body: Json<AddressPatch>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN_BODY | NOT_FOUND }>> {
         let changes = parse_patch(&body.0).map_err(ApiError::validation)?;
-        let committed = service::addresses::change_address_book(
-            &ctx,
-            caller.0,
-            |_| AddressCommand::Change {
-                address_id: id.0,
-                changes: changes.clone(),
-                now: ctx.now(),
-            },
-            &metadata,
-        )
-        .await?;
+        let committed =
+            service::addresses::change_address(&ctx, caller.0, id.0, changes, &metadata).await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,
@@ -230,16 +210,7 @@ impl AddressesApi {
         id: Path<Uuid>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
     {
-        let committed = service::addresses::change_address_book(
-            &ctx,
-            caller.0,
-            |_| AddressCommand::Remove {
-                address_id: id.0,
-                now: ctx.now(),
-            },
-            &metadata,
-        )
-        .await?;
+        let committed = service::addresses::remove_address(&ctx, caller.0, id.0, &metadata).await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,
@@ -261,16 +232,8 @@ impl AddressesApi {
         id: Path<Uuid>,
     ) -> Result<AddressesChanged, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>>
     {
-        let committed = service::addresses::change_address_book(
-            &ctx,
-            caller.0,
-            |_| AddressCommand::MakeDefault {
-                address_id: id.0,
-                now: ctx.now(),
-            },
-            &metadata,
-        )
-        .await?;
+        let committed =
+            service::addresses::make_default_address(&ctx, caller.0, id.0, &metadata).await?;
         Ok(AddressesChanged::Ok(
             Json(list(&committed.state)),
             committed.position,

@@ -1,5 +1,5 @@
-//! Verification and recovery: `/v1/password-reset`, `/v1/email-verification`, and the email
-//! change `PUT /v1/me/email`.
+//! Verification and recovery: `/v1/password-reset`, `/v1/email-verification`, and the changes
+//! of a way in, `PUT /v1/me/email` and `PUT /v1/me/phone`.
 
 use super::ApiTags;
 use super::auth::SignedIn;

@@ -1,4 +1,6 @@
-//! Account use cases: sign-up, sign-in, sessions, profile, password, privacy, deletion.
+//! The account stream, as every area uses it: the active account, the canonical claim of an
+//! identifier, and running account commands (with the inline writes their events imply: claims,
+//! sessions, roles) in one transaction, alone or inside a larger unit.
 
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
@@ -208,7 +210,11 @@ pub(super) async fn run_account_commands_in(
 /// The caller's account, read from its stream.
 pub async fn account(ctx: &Context, account_id: Uuid) -> Result<Loaded<Account>, ServiceError> {
     let client = ctx.pool.get().await?;
-    let loaded = executor::load::<Account>(&client, account_id).await?;
+    active(executor::load::<Account>(&client, account_id).await?)
+}
+
+/// The account if it exists and is not deleted (`AccountNotFound` otherwise).
+pub(super) fn active(loaded: Loaded<Account>) -> Result<Loaded<Account>, ServiceError> {
     match loaded.state.status {
         AccountStatus::Active | AccountStatus::Blocked => Ok(loaded),
         _ => Err(ServiceError::AccountNotFound),

@@ -2,8 +2,11 @@
 
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
 use super::{Context, FieldError, ServiceError};
-use crate::domain::address_book::{self, AddressBook, AddressCommand, AddressError};
+use crate::domain::address_book::{
+    self, AddressBook, AddressChanges, AddressCommand, AddressError, AddressFields,
+};
 use crate::store::sessions::ActiveSession;
+use uuid::Uuid;
 
 /// The caller's address book.
 pub async fn address_book(
@@ -14,18 +17,95 @@ pub async fn address_book(
     Ok(executor::load::<AddressBook>(&client, address_book::stream_id(caller.account_id)).await?)
 }
 
-/// Runs a command on the caller's address book; answers the book as changed.
-pub async fn change_address_book(
+/// Adds an address (the first becomes the default); at most 20 (`AddressBookFull`).
+pub async fn add_address(
     ctx: &Context,
     caller: ActiveSession,
-    command: impl Fn(&AddressBook) -> AddressCommand,
+    fields: AddressFields,
     metadata: &CommandMetadata,
+) -> Result<Committed<AddressBook>, ServiceError> {
+    let (address_id, now) = (Uuid::now_v7(), ctx.now());
+    change_address_book(
+        ctx,
+        caller,
+        metadata,
+        AddressCommand::Add {
+            address_id,
+            fields,
+            now,
+        },
+    )
+    .await
+}
+
+/// Changes some fields of an address (`AddressNotFound`).
+pub async fn change_address(
+    ctx: &Context,
+    caller: ActiveSession,
+    address_id: Uuid,
+    changes: AddressChanges,
+    metadata: &CommandMetadata,
+) -> Result<Committed<AddressBook>, ServiceError> {
+    let now = ctx.now();
+    change_address_book(
+        ctx,
+        caller,
+        metadata,
+        AddressCommand::Change {
+            address_id,
+            changes,
+            now,
+        },
+    )
+    .await
+}
+
+/// Removes an address; if it was the default, the newest remaining one becomes the default.
+pub async fn remove_address(
+    ctx: &Context,
+    caller: ActiveSession,
+    address_id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<AddressBook>, ServiceError> {
+    let now = ctx.now();
+    change_address_book(
+        ctx,
+        caller,
+        metadata,
+        AddressCommand::Remove { address_id, now },
+    )
+    .await
+}
+
+/// Makes an address the default.
+pub async fn make_default_address(
+    ctx: &Context,
+    caller: ActiveSession,
+    address_id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<AddressBook>, ServiceError> {
+    let now = ctx.now();
+    change_address_book(
+        ctx,
+        caller,
+        metadata,
+        AddressCommand::MakeDefault { address_id, now },
+    )
+    .await
+}
+
+/// Runs a command on the caller's address book; answers the book as changed.
+async fn change_address_book(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    command: AddressCommand,
 ) -> Result<Committed<AddressBook>, ServiceError> {
     executor::execute(
         &ctx.pool,
         address_book::stream_id(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |book: &AddressBook| address_book::decide(book, command(book)),
+        |book: &AddressBook| address_book::decide(book, command.clone()),
         |_, _| Vec::new(),
     )
     .await

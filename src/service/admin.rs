@@ -1,9 +1,10 @@
-//! Administration: roles, actions on other accounts, and the audit trail with time travel.
+//! Administration: roles, actions on other accounts (edit, block, feature, delete), accounts as
+//! they were at an instant, the account list, and `accounts admin create` for the command line.
 
 use super::executor::{CommandMetadata, Committed};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
-use crate::domain::account::{Account, AccountCommand, AccountStatus, ProfileChanges, Proof, Role};
+use crate::domain::account::{Account, AccountCommand, ProfileChanges, Proof, Role};
 use crate::domain::values::{Email, Username};
 use crate::store::event_log::{self};
 use crate::store::sessions::ActiveSession;
@@ -19,7 +20,7 @@ fn rank(role: Role) -> u8 {
 }
 
 /// The caller's account, if its role is at least `role`; else `Forbidden`.
-pub async fn require_role(
+pub(super) async fn require_role(
     ctx: &Context,
     caller: ActiveSession,
     role: Role,
@@ -47,17 +48,13 @@ pub async fn admin_account(
     };
     let client = ctx.pool.get().await?;
     let events = event_log::load_stream_as_of(&client, id, as_of).await?;
-    let mut account = Account::default();
-    for event in &events {
-        if event.stream_type != Account::STREAM_TYPE {
-            return Err(ServiceError::AccountNotFound);
-        }
-        account = account.evolve(&event_log::decode(event)?);
+    if events
+        .iter()
+        .any(|event| event.stream_type != Account::STREAM_TYPE)
+    {
+        return Err(ServiceError::AccountNotFound);
     }
-    match account.status {
-        AccountStatus::Active | AccountStatus::Blocked => Ok(account),
-        _ => Err(ServiceError::AccountNotFound),
-    }
+    Ok(super::accounts::active(super::executor::fold::<Account>(&events)?)?.state)
 }
 
 /// An administrator's edit of an account (`PATCH /v1/admin/users/{id}`).
@@ -349,7 +346,7 @@ pub async fn create_owner(
     };
     super::accounts::run_account_command(ctx, id, &metadata, |_| AccountCommand::ChangeRole {
         role: Role::Owner,
-        now: chrono::Utc::now(),
+        now: ctx.now(),
     })
     .await
     .map_err(|error| anyhow::anyhow!("promoting: {error}"))?;

@@ -20,7 +20,7 @@ use rand::Rng as _;
 use uuid::Uuid;
 
 /// Codes one client address may ask for in an hour.
-pub const CODES_PER_IP_PER_HOUR: i32 = 30;
+const CODES_PER_IP_PER_HOUR: i32 = 30;
 
 /// A code's target, normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,9 +89,33 @@ pub async fn send_code(
     locale: &str,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
+    let code = new_code(ctx, target, purpose, locale, metadata).await?;
+    let mut unit = Unit::begin(&ctx.pool, metadata, &[code.stream]).await?;
+    let outcome = issue_in(&mut unit, code).await.map_err(from_code_error);
+    unit.finish(outcome).await
+}
+
+/// A code about to be issued: its stream and the command that issues it.
+#[derive(Debug, Clone)]
+pub(super) struct NewCode {
+    /// The code stream it is issued in.
+    pub stream: Uuid,
+    target: Target,
+    command: CodeCommand,
+}
+
+/// Draws a code (and a link, for the mails that carry one) for `purpose` to `target`, counted
+/// against the client address's hourly codes (`TooManyRequests` past them).
+pub(super) async fn new_code(
+    ctx: &Context,
+    target: &Target,
+    purpose: Purpose,
+    locale: &str,
+    metadata: &CommandMetadata,
+) -> Result<NewCode, ServiceError> {
     let now = ctx.now();
-    let client = ctx.pool.get().await?;
     if let Some(ip) = &metadata.ip {
+        let client = ctx.pool.get().await?;
         let key = format!("codes_per_ip:{ip}");
         if let Some(retry_after) = throttle::hit_rate_limit(
             &client,
@@ -105,22 +129,6 @@ pub async fn send_code(
             return Err(ServiceError::TooManyRequests(retry_after));
         }
     }
-    let holder = claims::holder(&client, target.claim_kind(), &target.value).await?;
-    drop(client);
-    let deliver = match purpose {
-        // A texted sign-in code signs in or, for a new phone, signs up
-        // (`POST /v1/sessions/sms`): it goes to any phone.
-        Purpose::SignIn if target.channel == Channel::Sms => true,
-        // A change is proven by codes to the new address or number and to the old one.
-        Purpose::ChangePhone | Purpose::ChangeEmail => true,
-        // A new address or phone: send only if it is free.
-        Purpose::SignUp => holder.is_none(),
-        // An existing account's address or phone.
-        Purpose::SignIn
-        | Purpose::VerifyEmail
-        | Purpose::ResetPassword
-        | Purpose::DeleteAccount => holder.is_some(),
-    };
     let stream = code::stream_id(target.channel, &target.value, purpose);
     let clear = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let link = link_lifetime(target.channel, purpose).map(|lifetime| {
@@ -140,20 +148,57 @@ pub async fn send_code(
         purpose,
         code_hash: code_hash(ctx, stream, &clear),
         sealed_code: ctx.secrets.seal_text(&clear),
-        deliver,
+        deliver: false,
         locale: locale.to_owned(),
         link,
         now,
     };
-    let committed = executor::execute::<Codes, _>(
-        &ctx.pool,
+    Ok(NewCode {
         stream,
-        metadata,
-        |codes| code::decide(codes, command.clone()),
-        |_, _| Vec::new(),
-    )
-    .await
-    .map_err(from_code_error)?;
+        target: target.clone(),
+        command,
+    })
+}
+
+/// Issues a drawn code in `unit` (which locked its stream). Whether it is delivered is decided
+/// here, from who holds the target as the unit sees it (an account registered earlier in the
+/// same unit holds its address).
+pub(super) async fn issue_in(
+    unit: &mut Unit,
+    code: NewCode,
+) -> Result<i64, ExecuteError<CodeError>> {
+    let NewCode {
+        stream,
+        target,
+        mut command,
+    } = code;
+    let holder = claims::holder(unit.client(), target.claim_kind(), &target.value).await?;
+    if let CodeCommand::Issue {
+        purpose, deliver, ..
+    } = &mut command
+    {
+        *deliver = match purpose {
+            // A texted sign-in code signs in or, for a new phone, signs up
+            // (`POST /v1/sessions/sms`): it goes to any phone.
+            Purpose::SignIn if target.channel == Channel::Sms => true,
+            // A change is proven by codes to the new address or number and to the old one.
+            Purpose::ChangePhone | Purpose::ChangeEmail => true,
+            // A new address or phone: send only if it is free.
+            Purpose::SignUp => holder.is_none(),
+            // An existing account's address or phone.
+            Purpose::SignIn
+            | Purpose::VerifyEmail
+            | Purpose::ResetPassword
+            | Purpose::DeleteAccount => holder.is_some(),
+        };
+    }
+    let committed = unit
+        .run::<Codes, _>(
+            stream,
+            |codes| code::decide(codes, command),
+            |_, _| Vec::new(),
+        )
+        .await?;
     Ok(committed.position)
 }
 
@@ -179,7 +224,7 @@ pub async fn check_code(
 /// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
 /// target it was sent to. A code or link issued before the last change of credentials or
 /// identifiers of the account holding the target proves nothing (`Account::codes_valid_from`).
-pub async fn check_proof(
+pub(super) async fn check_proof(
     ctx: &Context,
     proof: &CodeProof,
     purpose: Purpose,
@@ -286,6 +331,15 @@ async fn codes_valid_from(
     let client = ctx.pool.get().await?;
     let account = executor::load::<Account>(&client, holder).await?.state;
     Ok(account.codes_valid_from)
+}
+
+/// The account holding a code's target, if any.
+pub(super) async fn holder_of_target(
+    ctx: &Context,
+    target: &Target,
+) -> Result<Option<Uuid>, ServiceError> {
+    let client = ctx.pool.get().await?;
+    Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
 }
 
 /// The account holding the target a code or link for `purpose` was sent to, if any.

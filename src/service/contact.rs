@@ -4,13 +4,14 @@
 
 use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
-use super::proven::{Changed, prove_and_change};
+use super::proven::{ChangedAccount, prove_and_change};
 use super::{Context, ServiceError};
 use crate::domain::account::{Account, AccountCommand};
 use crate::domain::code::Purpose;
 use crate::domain::values::{Email, Phone};
 use crate::store::claims::ClaimKind;
 use crate::store::sessions::ActiveSession;
+use uuid::Uuid;
 
 /// Sends the caller a verification mail (code and link) to their email address.
 pub async fn request_email_verification(
@@ -45,8 +46,7 @@ pub async fn confirm_email(
     let verified_password = match password {
         Some(password) => {
             let (_, account_id) =
-                super::recovery::proven_account(ctx, proof, Purpose::VerifyEmail, false, metadata)
-                    .await?;
+                proven_account(ctx, proof, Purpose::VerifyEmail, false, metadata).await?;
             let account = super::accounts::account(ctx, account_id).await?.state;
             Some(super::profile::verify_password(ctx, account_id, &account, password).await?)
         }
@@ -59,7 +59,7 @@ pub async fn confirm_email(
     let committed = prove_and_change(
         ctx,
         &[(proof, Purpose::VerifyEmail)],
-        Changed::Holder(account_id),
+        ChangedAccount::Holder(account_id),
         metadata,
         |_, targets| {
             let email = Email::parse(&targets[0].value)
@@ -87,7 +87,7 @@ pub async fn change_email(
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
     let target = Target::email(email);
-    if let Some(holder) = super::recovery::holder_of(ctx, &target).await? {
+    if let Some(holder) = super::codes::holder_of_target(ctx, &target).await? {
         if holder != caller.account_id {
             return Err(ServiceError::IdentifierTaken(ClaimKind::Email));
         }
@@ -138,7 +138,7 @@ pub async fn change_phone(
         return Err(ServiceError::EmailNotVerified);
     }
     let target = Target::phone(phone);
-    if let Some(holder) = super::recovery::holder_of(ctx, &target).await? {
+    if let Some(holder) = super::codes::holder_of_target(ctx, &target).await? {
         if holder != caller.account_id {
             return Err(ServiceError::IdentifierTaken(ClaimKind::Phone));
         }
@@ -199,7 +199,7 @@ async fn move_way_in(
     prove_and_change(
         ctx,
         &proofs,
-        Changed::Named(caller.account_id),
+        ChangedAccount::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
         |_, _| Ok(vec![change]),
         Vec::new(),
@@ -248,6 +248,22 @@ async fn prove_current_way_in(
         )),
         (_, None) => Ok(None),
     }
+}
+
+/// Checks (with `consume`, spends) a code or link for `purpose` and returns where it was
+/// sent and the account holding that target (`CodeInvalid` when none does).
+async fn proven_account(
+    ctx: &Context,
+    proof: &CodeProof,
+    purpose: Purpose,
+    consume: bool,
+    metadata: &CommandMetadata,
+) -> Result<(Target, Uuid), ServiceError> {
+    let (target, _) = super::codes::check_proof(ctx, proof, purpose, consume, metadata).await?;
+    let account_id = super::codes::holder_of_target(ctx, &target)
+        .await?
+        .ok_or(ServiceError::CodeInvalid)?;
+    Ok((target, account_id))
 }
 
 /// What proves the caller still controls the current email address when moving to another:

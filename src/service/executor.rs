@@ -1,12 +1,12 @@
 //! The command executor: load a stream, decide, append, and write the inline tables, all in
-//! one transaction.
+//! one transaction (a [`Unit`], over one stream or several).
 //!
 //! Writers of one stream are serialized with a transaction-scoped advisory lock taken before
 //! the stream is loaded, so concurrent commands on one account queue rather than fail; the
-//! `UNIQUE (stream_id, version)` constraint still guards against any writer that skips the lock,
-//! and a clash is retried by reloading and deciding again. Neither the lock nor the load assigns
-//! a transaction id, so the event INSERT stays the transaction's first write (see
-//! `store::event_log`).
+//! `UNIQUE (stream_id, version)` constraint still guards against any writer that skips the lock
+//! (a one-stream `execute` retries such a clash by reloading and deciding again; a larger unit
+//! answers it as a conflict). Neither the locks nor the loads assign a transaction id, so an
+//! event INSERT stays the transaction's first write (see `store::event_log`).
 
 use crate::domain::account::Role;
 use crate::domain::{Aggregate, DomainEvent};

@@ -21,7 +21,7 @@ pub struct FollowPage {
 }
 
 /// The caller's follow graph (groups).
-pub async fn follow_graph(
+pub(super) async fn follow_graph(
     ctx: &Context,
     account_id: Uuid,
 ) -> Result<Loaded<FollowGraph>, ServiceError> {
@@ -54,8 +54,53 @@ pub async fn follow(
     .await
 }
 
+/// Stops following `followee`.
+pub async fn unfollow(
+    ctx: &Context,
+    caller: ActiveSession,
+    followee: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<FollowGraph>, ServiceError> {
+    change_follows(ctx, caller, metadata, |_| FollowCommand::Unfollow {
+        follower: caller.account_id,
+        followee,
+        now: ctx.now(),
+    })
+    .await
+}
+
+/// Makes a follow group (`GroupExists`; at most `MAX_GROUPS`).
+pub async fn create_group(
+    ctx: &Context,
+    caller: ActiveSession,
+    name: &str,
+    metadata: &CommandMetadata,
+) -> Result<Committed<FollowGraph>, ServiceError> {
+    change_follows(ctx, caller, metadata, |_| FollowCommand::CreateGroup {
+        follower: caller.account_id,
+        name: name.to_owned(),
+        now: ctx.now(),
+    })
+    .await
+}
+
+/// Deletes a follow group and the follows in it (not `default` or `special`).
+pub async fn delete_group(
+    ctx: &Context,
+    caller: ActiveSession,
+    name: &str,
+    metadata: &CommandMetadata,
+) -> Result<Committed<FollowGraph>, ServiceError> {
+    change_follows(ctx, caller, metadata, |_| FollowCommand::DeleteGroup {
+        follower: caller.account_id,
+        name: name.to_owned(),
+        now: ctx.now(),
+    })
+    .await
+}
+
 /// Runs a command on the caller's follow graph.
-pub async fn change_follows(
+async fn change_follows(
     ctx: &Context,
     caller: ActiveSession,
     metadata: &CommandMetadata,

@@ -4,24 +4,28 @@
 //!
 //! # Map of the use cases
 //!
-//! | Area | Use cases |
-//! |------|-----------|
-//! | [`sign_up`] | `sign_up` (email, username or phone; the verification mail it owes) |
-//! | [`sign_in`] | `sign_in` by password with its throttle, `captcha_challenge` |
-//! | [`recovery`] | `sign_in_with_code`, `sign_in_or_up_by_sms`, `request_password_reset`, `reset_password`, `delete_account_with_code` |
-//! | [`sessions`] | `authenticate` a bearer token, `live` sessions, `end_sessions` |
-//! | [`profile`] | `update_profile`, `change_privacy`, `change_password`, `delete_account` |
-//! | [`contact`] | `request_email_verification`, `confirm_email`, `change_email`, `change_phone` |
-//! | [`codes`] | `send_code`, `check_code`, and `check_proof` for the flows above |
-//! | [`addresses`] | `address_book`, `change_address_book` (shipping addresses) |
-//! | [`follows`] | `follow`, `change_follows`, `follow_graph`, `follow_page`, `my_following` |
-//! | [`users`] | `public_profile`, `public_profiles`, `user_id_by_username` |
-//! | [`admin`] | `admin_account` (with time travel), `admin_commands`, `admin_list`, `create_owner` |
-//! | [`audit`] | `account_history`, `admin_log` |
+//! | Area | Commands | Queries |
+//! |------|----------|---------|
+//! | [`sign_up`] | `sign_up` (email, username or phone; the verification mail it owes) | |
+//! | [`sign_in`] | `sign_in` by password, with its throttle and captcha | `captcha_challenge` |
+//! | [`recovery`] | `sign_in_with_code`, `sign_in_or_up_by_sms`, `request_password_reset`, `reset_password`, `delete_account_with_code` | |
+//! | [`sessions`] | `end_sessions` | `authenticate` a bearer token, `live` sessions |
+//! | [`profile`] | `update_profile`, `change_privacy`, `change_password`, `delete_account` | [`accounts::account`] |
+//! | [`contact`] | `request_email_verification`, `confirm_email`, `change_email`, `change_phone` | |
+//! | [`codes`] | `send_code`, `check_code` | |
+//! | [`addresses`] | `add_address`, `change_address`, `remove_address`, `make_default_address` | `address_book` |
+//! | [`follows`] | `follow`, `unfollow`, `create_group`, `delete_group` | `follow_page`, `my_following` |
+//! | [`users`] | | `public_profile`, `public_profiles`, `user_id_by_username` |
+//! | [`admin`] | `edit_account`, `set_role`, `block`, `unblock`, `set_featured`, `delete_account`, `create_owner` (command line) | `admin_account` (as it was at an instant), `admin_list` |
+//! | [`audit`] | | `account_history`, `admin_history`, `admin_log` |
 //!
-//! What areas share: [`accounts`] runs commands on an account's stream (one transaction per
-//! use case, with the inline writes its events imply), [`executor`] loads and appends any
-//! aggregate, and [`read_models`] waits for a projection to reach a position.
+//! What areas share: [`accounts`] runs commands on an account's stream (with the inline writes
+//! its events imply), `proven` spends codes and makes the change they prove in one
+//! transaction, [`executor`] loads and appends any aggregate in a [`executor::Unit`] (one
+//! transaction over one or more streams), and [`read_models`] waits for a projection to reach
+//! a position. Every command commits once: its events, inline writes and `Idempotency-Key`
+//! claim together. The one exception is the courtesy mail after a sign-up, which is its own
+//! command, so that a refused mail (limits) never undoes the sign-up.
 
 pub mod accounts;
 pub mod addresses;

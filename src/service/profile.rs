@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 /// Wrong passwords confirming signed-in actions (`PUT /v1/me/password`, `DELETE /v1/me`) an
 /// account may send within `THROTTLE_WINDOW` before further tries answer 429.
-pub const PASSWORD_RECHECKS_PER_ACCOUNT: i32 = 5;
+const PASSWORD_RECHECKS_PER_ACCOUNT: i32 = 5;
 
 /// The throttle's key for password re-checks of a signed-in account.
 fn recheck_hash(account_id: Uuid) -> Vec<u8> {

@@ -13,14 +13,14 @@ use uuid::Uuid;
 
 /// The account a proven change applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Changed {
+pub(super) enum ChangedAccount {
     /// The account that holds the first proof's target, checked again inside the transaction.
     Holder(Uuid),
     /// An account named otherwise: the caller's own, or a new one.
     Named(Uuid),
 }
 
-impl Changed {
+impl ChangedAccount {
     pub fn id(self) -> Uuid {
         match self {
             Self::Holder(id) | Self::Named(id) => id,
@@ -34,7 +34,7 @@ impl Changed {
 pub(super) async fn prove_and_change(
     ctx: &Context,
     proofs: &[(&CodeProof, Purpose)],
-    account: Changed,
+    account: ChangedAccount,
     metadata: &CommandMetadata,
     commands: impl FnOnce(&Account, &[Target]) -> Result<Vec<AccountCommand>, ServiceError>,
     writes: Vec<InlineWrite>,
@@ -56,7 +56,7 @@ pub(super) async fn prove_and_change(
 async fn spend_and_change(
     unit: &mut Unit,
     prepared: &[PreparedProof],
-    account: Changed,
+    account: ChangedAccount,
     commands: impl FnOnce(&Account, &[Target]) -> Result<Vec<AccountCommand>, ServiceError>,
     writes: Vec<InlineWrite>,
 ) -> Result<Committed<Account>, ServiceError> {
@@ -64,7 +64,7 @@ async fn spend_and_change(
     for proof in prepared {
         targets.push(codes::check_in(unit, proof).await?.0);
     }
-    if let (Changed::Holder(id), Some(first)) = (account, targets.first()) {
+    if let (ChangedAccount::Holder(id), Some(first)) = (account, targets.first()) {
         // The target may have moved to another account since it was looked up.
         let holder = claims::holder(unit.client(), first.claim_kind(), &first.value).await?;
         if holder != Some(id) {

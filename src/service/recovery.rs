@@ -4,13 +4,12 @@
 
 use super::codes::{CodeProof, Target};
 use super::executor::CommandMetadata;
-use super::proven::{Changed, prove_and_change};
+use super::proven::{ChangedAccount, prove_and_change};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
 use crate::domain::account::{AccountCommand, Identifier, IdentifierKind, Proof};
 use crate::domain::code::Purpose;
 use crate::domain::values::{Password, Phone};
-use crate::store::claims;
 use crate::store::sessions::ActiveSession;
 use uuid::Uuid;
 
@@ -25,7 +24,7 @@ pub async fn sign_in_with_code(
         target: target.clone(),
         code: code.to_owned(),
     };
-    let account_id = holder_of(ctx, target)
+    let account_id = super::codes::holder_of_target(ctx, target)
         .await?
         .ok_or(ServiceError::CodeInvalid)?;
     let plan = NewSessionPlan::new(
@@ -40,7 +39,7 @@ pub async fn sign_in_with_code(
     let committed = prove_and_change(
         ctx,
         &[(&proof, Purpose::SignIn)],
-        Changed::Holder(account_id),
+        ChangedAccount::Holder(account_id),
         &metadata.with_actor(account_id),
         |_, _| Ok(vec![start]),
         vec![plan.write.clone()],
@@ -61,7 +60,7 @@ pub async fn sign_in_or_up_by_sms(
     metadata: &CommandMetadata,
 ) -> Result<(SignedIn, bool), ServiceError> {
     let target = Target::phone(phone);
-    let holder = holder_of(ctx, &target).await?;
+    let holder = super::codes::holder_of_target(ctx, &target).await?;
     // A new phone signs up: it counts against the address's sign-ups like any other, and
     // is refused before its code is spent.
     if holder.is_none() {
@@ -73,9 +72,9 @@ pub async fn sign_in_or_up_by_sms(
     };
     let now = ctx.now();
     let (account, register) = match holder {
-        Some(id) => (Changed::Holder(id), None),
+        Some(id) => (ChangedAccount::Holder(id), None),
         None => (
-            Changed::Named(Uuid::now_v7()),
+            ChangedAccount::Named(Uuid::now_v7()),
             Some(AccountCommand::Register {
                 identifier: Identifier::Phone(phone.clone()),
                 password: None,
@@ -142,7 +141,7 @@ pub async fn reset_password(
     let committed = prove_and_change(
         ctx,
         &[(proof, Purpose::ResetPassword)],
-        Changed::Holder(account_id),
+        ChangedAccount::Holder(account_id),
         metadata,
         |_, targets| {
             Ok(vec![AccountCommand::ResetPassword {
@@ -176,7 +175,7 @@ pub async fn delete_account_with_code(
     let committed = prove_and_change(
         ctx,
         &[(&proof, Purpose::DeleteAccount)],
-        Changed::Named(caller.account_id),
+        ChangedAccount::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
         |_, _| {
             Ok(vec![AccountCommand::Delete {
@@ -188,29 +187,4 @@ pub async fn delete_account_with_code(
     )
     .await?;
     Ok(committed.position)
-}
-
-/// Checks (with `consume`, spends) a code or link for `purpose` and returns where it was
-/// sent and the account holding that target (`CodeInvalid` when none does).
-pub(super) async fn proven_account(
-    ctx: &Context,
-    proof: &CodeProof,
-    purpose: Purpose,
-    consume: bool,
-    metadata: &CommandMetadata,
-) -> Result<(Target, Uuid), ServiceError> {
-    let (target, _) = super::codes::check_proof(ctx, proof, purpose, consume, metadata).await?;
-    let account_id = holder_of(ctx, &target)
-        .await?
-        .ok_or(ServiceError::CodeInvalid)?;
-    Ok((target, account_id))
-}
-
-/// The account holding a code's target, if any.
-pub(super) async fn holder_of(
-    ctx: &Context,
-    target: &Target,
-) -> Result<Option<Uuid>, ServiceError> {
-    let client = ctx.pool.get().await?;
-    Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
 }

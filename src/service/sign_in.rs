@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 /// Failed password sign-ins for one account (or unknown identifier) within `THROTTLE_WINDOW`
 /// after which a captcha is required.
-pub const FAILURES_BEFORE_CAPTCHA: i32 = 3;
+const FAILURES_BEFORE_CAPTCHA: i32 = 3;
 
 /// How long failures count: after this long without one, the count starts again.
 pub const THROTTLE_WINDOW: chrono::Duration = chrono::Duration::minutes(30);

@@ -2,12 +2,13 @@
 //! by username (password) or by phone (a texted code), with the per-address limit and the
 //! verification mail an unproven address gets.
 
+use super::codes::NewCode;
 use super::codes::{CodeProof, Target};
-use super::executor::CommandMetadata;
-use super::proven::{Changed, prove_and_change};
+use super::executor::{CommandMetadata, Committed, ExecuteError, InlineWrite, Unit};
+use super::proven::{ChangedAccount, prove_and_change};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
-use crate::domain::account::{AccountCommand, Identifier, Proof};
+use crate::domain::account::{Account, AccountCommand, Identifier, Proof};
 use crate::domain::code::{Channel, Purpose};
 use crate::domain::values::{DisplayName, Password};
 use crate::store::claims::{self};
@@ -40,38 +41,19 @@ pub struct SignUp {
 /// service requires it, which also verifies the address), by username (password), or by
 /// phone (a texted `sign_up` code; password optional). Past the address's hourly limit the
 /// sign-up needs a solved captcha (`CaptchaRequired`). An email address that no code proved
-/// is then sent a verification mail; failing to send it (limits) does not undo the sign-up.
+/// is sent a verification mail, issued in the sign-up's own transaction; past the limits on
+/// codes the sign-up goes ahead without it (`POST /v1/email-verification` asks again).
 pub async fn sign_up(
     ctx: &Context,
     request: SignUp,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
     admit_sign_up(ctx, request.captcha.as_deref(), metadata).await?;
-    let unproven_email = match &request.identifier {
-        Identifier::Email(email) if request.code.is_none() && !ctx.policy.require_email_code => {
-            Some(Target::email(email))
-        }
-        _ => None,
-    };
-    let mail_locale = request.mail_locale;
-    let signed_in = register(ctx, request, metadata).await?;
-    if let (Some(target), Some(locale)) = (unproven_email, mail_locale) {
-        // The mail is the new account's own command, and no retry of the sign-up's.
-        let metadata = CommandMetadata {
-            idempotency: None,
-            ..metadata.with_actor(signed_in.account_id)
-        };
-        if let Err(error) =
-            super::codes::send_code(ctx, &target, Purpose::VerifyEmail, locale, &metadata).await
-        {
-            tracing::info!(%error, "no verification mail at sign-up");
-        }
-    }
-    Ok(signed_in)
+    register(ctx, request, metadata).await
 }
 
-/// Registers the account and starts its first session, once its identifier is free and the
-/// code (if one is needed) is proven.
+/// Registers the account and starts its first session, once its identifier is free, in one
+/// transaction with the code that proves it or the verification mail it owes.
 async fn register(
     ctx: &Context,
     SignUp {
@@ -79,11 +61,18 @@ async fn register(
         password,
         code,
         display_name,
+        mail_locale,
         ..
     }: SignUp,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
     let (claim_kind, claim_value) = super::accounts::claim_of(&identifier);
+    let unproven_email = match &identifier {
+        Identifier::Email(email) if code.is_none() && !ctx.policy.require_email_code => {
+            Some(Target::email(email))
+        }
+        _ => None,
+    };
     let identifier_kind = identifier.kind();
     let code_target = match &identifier {
         Identifier::Phone(_) => Some(Channel::Sms),
@@ -143,38 +132,86 @@ async fn register(
         Some(sealed) => Proof::Password(sealed),
         None => Proof::Code,
     };
-    let Some(proof) = proof else {
-        return super::sessions::start_session(
-            ctx,
-            account_id,
-            Some(register),
-            session_proof,
-            identifier_kind,
-            now,
-            metadata,
-        )
-        .await;
-    };
-    // The code is spent with the registration, in one transaction.
+    let metadata = metadata.with_actor(account_id);
     let plan = NewSessionPlan::new(
         ctx,
         account_id,
         session_proof,
         identifier_kind,
         now,
-        metadata,
+        &metadata,
     );
     let commands = vec![register, plan.command.clone()];
-    let committed = prove_and_change(
-        ctx,
-        &[(&proof, Purpose::SignUp)],
-        Changed::Named(account_id),
-        &metadata.with_actor(account_id),
-        |_, _| Ok(commands),
-        vec![plan.write.clone()],
-    )
-    .await?;
+    let committed = match proof {
+        // The code is spent with the registration.
+        Some(proof) => {
+            prove_and_change(
+                ctx,
+                &[(&proof, Purpose::SignUp)],
+                ChangedAccount::Named(account_id),
+                &metadata,
+                |_, _| Ok(commands),
+                vec![plan.write.clone()],
+            )
+            .await?
+        }
+        None => {
+            let mail = match (&unproven_email, mail_locale) {
+                (Some(target), Some(locale)) => {
+                    verification_mail(ctx, target, locale, &metadata).await
+                }
+                _ => None,
+            };
+            let streams: Vec<Uuid> = std::iter::once(account_id)
+                .chain(mail.as_ref().map(|mail| mail.stream))
+                .collect();
+            let mut unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+            let outcome =
+                register_and_mail(&mut unit, account_id, commands, plan.write.clone(), mail).await;
+            unit.finish(outcome).await?
+        }
+    };
     Ok(plan.signed_in(account_id, committed))
+}
+
+/// The verification mail a sign-up owes an address no code proved, unless the client's
+/// address is past its hourly codes.
+async fn verification_mail(
+    ctx: &Context,
+    target: &Target,
+    locale: &str,
+    metadata: &CommandMetadata,
+) -> Option<NewCode> {
+    match super::codes::new_code(ctx, target, Purpose::VerifyEmail, locale, metadata).await {
+        Ok(mail) => Some(mail),
+        Err(error) => {
+            tracing::info!(%error, "no verification mail at sign-up");
+            None
+        }
+    }
+}
+
+async fn register_and_mail(
+    unit: &mut Unit,
+    account_id: Uuid,
+    commands: Vec<AccountCommand>,
+    session: InlineWrite,
+    mail: Option<NewCode>,
+) -> Result<Committed<Account>, ServiceError> {
+    let committed =
+        super::accounts::run_account_commands_in(unit, account_id, |_| commands, vec![session])
+            .await?;
+    if let Some(mail) = mail {
+        match super::codes::issue_in(unit, mail).await {
+            Ok(_) => {}
+            // A mail the code's own limits refuse is left out; the sign-up stands.
+            Err(ExecuteError::Domain(error)) => {
+                tracing::info!(%error, "no verification mail at sign-up");
+            }
+            Err(ExecuteError::Store(error)) => return Err(error.into()),
+        }
+    }
+    Ok(committed)
 }
 
 /// Counts a sign-up from the client's address; past the address's hourly limit, the

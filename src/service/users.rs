@@ -61,7 +61,7 @@ impl PublicProfile {
 }
 
 /// `1****1@qq.com`: the first and last characters of the local part.
-pub fn mask_email(email: &str) -> String {
+fn mask_email(email: &str) -> String {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return "****".to_owned();
     };
@@ -72,7 +72,7 @@ pub fn mask_email(email: &str) -> String {
 }
 
 /// `+86138****8000`: all but the middle four digits before the last four.
-pub fn mask_phone(phone: &str) -> String {
+fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
     if chars.len() < 8 {
         return "****".to_owned();

@@ -416,3 +416,40 @@ async fn wrong_codes_with_a_change_are_counted_and_kill_the_code() {
     let me = app.get("/v1/me", Some(&user.token)).await;
     assert_eq!(me.status, StatusCode::OK, "{}", me.body);
 }
+
+/// A use case commits once: a sign-up with the verification mail it owes, and a reset with the
+/// code it spends, each write their events in one transaction.
+#[tokio::test]
+async fn a_sign_up_and_its_mail_and_a_reset_and_its_code_each_commit_once() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let code = code_in(&reset_code(&app, &smtp, &user).await);
+    let reset = app
+        .post(
+            "/v1/password-reset/confirm",
+            None,
+            json!({"email": user.email, "code": code, "new_password": NEW_PASSWORD}),
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::NO_CONTENT, "{}", reset.body);
+    let written = app
+        .transactions_of(&[
+            "AccountRegistered",
+            "SessionStarted",
+            "CodeIssued",
+            "CodeUsed",
+            "EmailVerified",
+            "PasswordChanged",
+            "SessionsEnded",
+        ])
+        .await;
+    assert_eq!(
+        written,
+        [
+            vec!["AccountRegistered", "SessionStarted", "CodeIssued"],
+            vec!["CodeIssued"],
+            vec!["CodeUsed", "EmailVerified", "PasswordChanged", "SessionsEnded"],
+        ]
+    );
+}

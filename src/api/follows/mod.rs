@@ -111,15 +111,7 @@ impl FollowsApi {
         /// The user to unfollow.
         user_id: Path<Uuid>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
-        let follower = caller.0.account_id;
-        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
-            crate::domain::follow_graph::FollowCommand::Unfollow {
-                follower,
-                followee: user_id.0,
-                now: ctx.now(),
-            }
-        })
-        .await?;
+        let committed = service::follows::unfollow(&ctx, caller.0, user_id.0, &metadata).await?;
         Ok(Done::NoContent(committed.position))
     }
 
@@ -138,15 +130,8 @@ impl FollowsApi {
         caller: SignedIn,
         body: Json<NewFollowGroup>,
     ) -> Result<GroupCreated, Problems<SIGNED_IN_BODY>> {
-        let follower = caller.0.account_id;
-        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
-            crate::domain::follow_graph::FollowCommand::CreateGroup {
-                follower,
-                name: body.name.clone(),
-                now: ctx.now(),
-            }
-        })
-        .await?;
+        let committed =
+            service::follows::create_group(&ctx, caller.0, &body.name, &metadata).await?;
         Ok(GroupCreated::Created(
             Json(FollowGroupsView {
                 groups: committed.state.group_names(),
@@ -172,15 +157,7 @@ impl FollowsApi {
         /// The group's name.
         name: Path<String>,
     ) -> Result<Done, Problems<{ SIGNED_IN | CONFLICT | NOT_FOUND | UNPROCESSABLE }>> {
-        let follower = caller.0.account_id;
-        let committed = service::follows::change_follows(&ctx, caller.0, &metadata, |_| {
-            crate::domain::follow_graph::FollowCommand::DeleteGroup {
-                follower,
-                name: name.0.clone(),
-                now: ctx.now(),
-            }
-        })
-        .await?;
+        let committed = service::follows::delete_group(&ctx, caller.0, &name.0, &metadata).await?;
         Ok(Done::NoContent(committed.position))
     }
 

@@ -307,6 +307,24 @@ impl TestApp {
             .get(0)
     }
 
+    /// The event types of each transaction that wrote `types`, in commit order: the events
+    /// that committed together, in one list.
+    pub async fn transactions_of(&self, types: &[&str]) -> Vec<Vec<String>> {
+        let types: Vec<String> = types.iter().map(|t| (*t).to_owned()).collect();
+        self.db
+            .query(
+                "SELECT array_agg(event_type ORDER BY position) FROM events
+                 WHERE event_type = ANY($1)
+                 GROUP BY transaction_id ORDER BY transaction_id",
+                &[&types],
+            )
+            .await
+            .expect("transactions")
+            .iter()
+            .map(|row| row.get(0))
+            .collect()
+    }
+
     /// The event types of a stream, in order.
     pub async fn event_types(&self, stream_id: Uuid) -> Vec<String> {
         self.db
