@@ -23,3 +23,28 @@ async fn live_session(req: &Request, bearer: Bearer) -> poem::Result<ActiveSessi
         Err(error) => Err(ApiError::from(error).into()),
     }
 }
+
+/// Who reads a public resource that shows more to its own user (hidden follows): the account
+/// of the bearer token, when one came and is live. Not a security scheme: the read needs
+/// none, and an unknown token reads as no one.
+pub struct Viewer(pub Option<uuid::Uuid>);
+
+impl<'a> poem::FromRequest<'a> for Viewer {
+    async fn from_request(req: &'a Request, _body: &mut poem::RequestBody) -> poem::Result<Self> {
+        let Some(token) = req
+            .headers()
+            .get(poem::http::header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+        else {
+            return Ok(Self(None));
+        };
+        let ctx = req
+            .data::<Context>()
+            .ok_or_else(|| ApiError::from(ServiceError::Internal(anyhow::anyhow!("no context"))))?;
+        match service::sessions::authenticate(ctx, token).await {
+            Ok(session) => Ok(Self(session.map(|session| session.account_id))),
+            Err(error) => Err(ApiError::from(error).into()),
+        }
+    }
+}

@@ -11,7 +11,7 @@ use crate::domain::values::{
 use crate::service;
 use crate::service::executor::CommandMetadata;
 use crate::service::{Context, FieldError};
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use poem::web::Data;
 use poem_openapi::param::Query;
 use poem_openapi::payload::Json;
@@ -131,7 +131,8 @@ impl MeApi {
         caller: SignedIn,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
-        let (changes, username) = parse_profile_changes(body.0).map_err(ApiError::validation)?;
+        let (changes, username) =
+            parse_profile_changes(body.0, ctx.now().date_naive()).map_err(ApiError::validation)?;
         let committed =
             service::profile::update_profile(&ctx, caller.0, changes, username, &metadata).await?;
         Ok(AccountChanged::Ok(
@@ -281,9 +282,11 @@ fn default_page_size() -> i64 {
     20
 }
 
-/// Parses a PATCH body into domain changes, collecting every invalid field.
+/// Parses a PATCH body into domain changes, collecting every invalid field; a birthday may
+/// not be after `today` (by the service's clock).
 pub(super) fn parse_profile_changes(
     body: UpdateMeRequest,
+    today: NaiveDate,
 ) -> Result<(ProfileChanges, Option<Username>), Vec<FieldError>> {
     let mut errors = Vec::new();
     let username = match body.username {
@@ -302,7 +305,6 @@ pub(super) fn parse_profile_changes(
             .map_err(|invalid| errors.push(FieldError::new("username", invalid)))
             .ok(),
     };
-    let today = Utc::now().date_naive();
     let changes = ProfileChanges {
         display_name: field(
             "display_name",

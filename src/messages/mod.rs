@@ -17,6 +17,7 @@ mod transport;
 use crate::domain::code::Channel;
 use crate::domain::values::{Email, Phone};
 use crate::secrets::SecretBox;
+use crate::store::deliveries;
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, consumer};
 use chrono::{DateTime, Utc};
@@ -198,29 +199,31 @@ impl MailWorker {
             }
         };
         let data = &envelope.data;
-        if !data.deliver || !self.claim(envelope.id, data.channel.as_str()).await? {
+        if !data.deliver
+            || !deliveries::claim(&self.pool, envelope.id, data.channel.as_str()).await?
+        {
             return Ok(Delivery::Done);
         }
         if Utc::now() >= data.expires_at {
             let note = "the code expired before it could be sent";
-            self.finish(envelope.id, "skipped", Some(note)).await?;
+            deliveries::finish(&self.pool, envelope.id, "skipped", Some(note)).await?;
             return Ok(Delivery::Done);
         }
         match self.send(envelope.id, data).await {
             Ok(()) => {
-                self.finish(envelope.id, "sent", None).await?;
+                deliveries::finish(&self.pool, envelope.id, "sent", None).await?;
                 Ok(Delivery::Done)
             }
             Err(SendError::Permanent(error)) => {
                 let message = format!("{error:#}");
                 tracing::warn!(event_id = %envelope.id, error = %message, "message can never be sent; recorded as failed");
-                self.finish(envelope.id, "failed", Some(&message)).await?;
+                deliveries::finish(&self.pool, envelope.id, "failed", Some(&message)).await?;
                 Ok(Delivery::Done)
             }
             Err(SendError::Transient(error)) => {
                 let message = format!("{error:#}");
                 tracing::warn!(event_id = %envelope.id, error = %message, "message not sent; retrying later");
-                self.release(envelope.id, &message).await?;
+                deliveries::release(&self.pool, envelope.id, &message).await?;
                 Ok(Delivery::RetryLater)
             }
         }
@@ -286,50 +289,5 @@ impl MailWorker {
             .context("building the mail")
             .map_err(SendError::Permanent)?;
         self.config.transport.send(event_id, message).await
-    }
-
-    /// Claims an event for sending: false when it was sent, skipped or failed, or is being sent
-    /// by a live worker.
-    async fn claim(&self, event_id: Uuid, channel: &str) -> anyhow::Result<bool> {
-        let client = self.pool.get().await?;
-        let claimed = client
-            .execute(
-                "INSERT INTO message_deliveries (event_id, channel, status) VALUES ($1, $2, 'sending')
-                 ON CONFLICT (event_id) DO UPDATE SET status = 'sending', claimed_at = now()
-                 WHERE message_deliveries.status = 'retrying'
-                    OR (message_deliveries.status = 'sending'
-                        AND message_deliveries.claimed_at < now() - interval '5 minutes')",
-                &[&event_id, &channel],
-            )
-            .await?;
-        Ok(claimed == 1)
-    }
-
-    /// Gives a claim back after a failure that may pass, for the redelivery to take.
-    async fn release(&self, event_id: Uuid, error: &str) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "UPDATE message_deliveries
-                 SET status = 'retrying', attempts = attempts + 1, last_error = $2
-                 WHERE event_id = $1",
-                &[&event_id, &error],
-            )
-            .await?;
-        Ok(())
-    }
-
-    async fn finish(&self, event_id: Uuid, status: &str, note: Option<&str>) -> anyhow::Result<()> {
-        let client = self.pool.get().await?;
-        client
-            .execute(
-                "UPDATE message_deliveries
-                 SET status = $2, attempts = attempts + 1, last_error = coalesce($3, last_error),
-                     sent_at = CASE WHEN $2 = 'sent' THEN now() END
-                 WHERE event_id = $1",
-                &[&event_id, &status, &note],
-            )
-            .await?;
-        Ok(())
     }
 }

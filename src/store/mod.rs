@@ -5,6 +5,7 @@
 
 pub mod checkpoints;
 pub mod claims;
+pub mod deliveries;
 pub mod event_log;
 pub mod follows;
 pub mod idempotency;

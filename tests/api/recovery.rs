@@ -449,7 +449,12 @@ async fn a_sign_up_and_its_mail_and_a_reset_and_its_code_each_commit_once() {
         [
             vec!["AccountRegistered", "SessionStarted", "CodeIssued"],
             vec!["CodeIssued"],
-            vec!["CodeUsed", "EmailVerified", "PasswordChanged", "SessionsEnded"],
+            vec![
+                "CodeUsed",
+                "EmailVerified",
+                "PasswordChanged",
+                "SessionsEnded"
+            ],
         ]
     );
 }

@@ -174,8 +174,8 @@ impl AdminApi {
                 return Err(ApiError::validation(vec![FieldError::new("email", invalid)]).into());
             }
         };
-        let (changes, username) =
-            parse_profile_changes(body.profile).map_err(ApiError::validation)?;
+        let (changes, username) = parse_profile_changes(body.profile, ctx.now().date_naive())
+            .map_err(ApiError::validation)?;
         let edit = AccountEdit {
             changes,
             username,

@@ -4,15 +4,13 @@
 mod types;
 
 use super::ApiTags;
-use super::auth::SignedIn;
+use super::auth::{SignedIn, Viewer};
 use super::problem::{Problems, statuses::*};
 use super::views::Done;
 use crate::service;
 use crate::service::Context;
 use crate::service::executor::CommandMetadata;
 use crate::store::follows::Side;
-use poem::Request;
-use poem::http::header;
 use poem::web::Data;
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
@@ -173,7 +171,7 @@ impl FollowsApi {
     async fn followers(
         &self,
         ctx: Data<&Context>,
-        req: &Request,
+        viewer: Viewer,
         /// The user.
         id: Path<Uuid>,
         /// Page, from 1.
@@ -195,7 +193,7 @@ impl FollowsApi {
     {
         page_of(
             &ctx,
-            req,
+            viewer.0,
             id.0,
             Side::Followers,
             page.0,
@@ -216,7 +214,7 @@ impl FollowsApi {
     async fn following(
         &self,
         ctx: Data<&Context>,
-        req: &Request,
+        viewer: Viewer,
         /// The user.
         id: Path<Uuid>,
         /// Page, from 1.
@@ -238,7 +236,7 @@ impl FollowsApi {
     {
         page_of(
             &ctx,
-            req,
+            viewer.0,
             id.0,
             Side::Following,
             page.0,
@@ -251,25 +249,13 @@ impl FollowsApi {
 
 async fn page_of<const S: u64>(
     ctx: &Context,
-    req: &Request,
+    viewer: Option<Uuid>,
     user: Uuid,
     side: Side,
     page: i64,
     per_page: i64,
     min_position: Option<i64>,
 ) -> Result<Json<FollowPageView>, Problems<S>> {
-    // Signed in or not: a signed-in user sees their own hidden follows.
-    let viewer = match req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-    {
-        Some(token) => service::sessions::authenticate(ctx, token)
-            .await?
-            .map(|s| s.account_id),
-        None => None,
-    };
     let found =
         service::follows::follow_page(ctx, viewer, user, side, page, per_page, min_position)
             .await?;
