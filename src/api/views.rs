@@ -52,6 +52,16 @@ pub enum RoleView {
     Owner,
 }
 
+impl From<Role> for RoleView {
+    fn from(role: Role) -> Self {
+        match role {
+            Role::User => Self::User,
+            Role::Admin => Self::Admin,
+            Role::Owner => Self::Owner,
+        }
+    }
+}
+
 impl From<RoleView> for Role {
     fn from(view: RoleView) -> Self {
         match view {
@@ -189,11 +199,7 @@ impl AccountView {
             phone: text(account.phone.as_ref().map(|v| v.as_str())),
             phone_verified: account.phone_verified,
             profile: ProfileView::of(profile),
-            role: match account.role {
-                Role::User => RoleView::User,
-                Role::Admin => RoleView::Admin,
-                Role::Owner => RoleView::Owner,
-            },
+            role: account.role.into(),
             status: match account.status {
                 AccountStatus::Blocked => StatusView::Blocked,
                 _ => StatusView::Active,

@@ -1,7 +1,7 @@
 //! Administration: roles, actions on other accounts (edit, block, feature, delete), accounts as
 //! they were at an instant, the account list, and `accounts admin create` for the command line.
 
-use super::executor::{CommandMetadata, Committed};
+use super::executor::{CommandMetadata, Committed, Unit};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
 use crate::domain::account::{Account, AccountCommand, ProfileChanges, Proof, Role};
@@ -10,14 +10,6 @@ use crate::store::event_log::{self};
 use crate::store::sessions::ActiveSession;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
-
-fn rank(role: Role) -> u8 {
-    match role {
-        Role::User => 0,
-        Role::Admin => 1,
-        Role::Owner => 2,
-    }
-}
 
 /// The caller's account, if its role is at least `role`; else `Forbidden`.
 pub(super) async fn require_role(
@@ -28,7 +20,7 @@ pub(super) async fn require_role(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    if rank(account.role) >= rank(role) {
+    if account.role.at_least(role) {
         Ok(account)
     } else {
         Err(ServiceError::Forbidden)
@@ -222,19 +214,31 @@ async fn admin_commands(
     metadata: &CommandMetadata,
     commands: impl Fn(&Account) -> Vec<AccountCommand>,
 ) -> Result<Committed<Account>, ServiceError> {
-    let role = if owner_only { Role::Owner } else { Role::Admin };
-    let acting = require_role(ctx, caller, role).await?;
-    let target = super::accounts::account(ctx, id).await?.state;
-    if id != caller.account_id && acting.role != Role::Owner && target.role != Role::User {
+    let needed = if owner_only { Role::Owner } else { Role::Admin };
+    let metadata = metadata.with_actor(caller.account_id);
+    // Both roles are read inside the transaction, which locks both accounts: a demotion
+    // committed meanwhile cannot slip between the check and the change.
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[id, caller.account_id]).await?;
+    let outcome = act_on(&mut unit, caller.account_id, needed, id, commands).await;
+    unit.finish(outcome).await
+}
+
+async fn act_on(
+    unit: &mut Unit,
+    caller: Uuid,
+    needed: Role,
+    id: Uuid,
+    commands: impl FnOnce(&Account) -> Vec<AccountCommand>,
+) -> Result<Committed<Account>, ServiceError> {
+    let acting = super::accounts::active(unit.load::<Account>(caller).await?)?.state;
+    if !acting.role.at_least(needed) {
         return Err(ServiceError::Forbidden);
     }
-    super::accounts::run_account_commands(
-        ctx,
-        id,
-        &metadata.with_actor(caller.account_id),
-        commands,
-    )
-    .await
+    let target = super::accounts::active(unit.load::<Account>(id).await?)?.state;
+    if !acting.role.may_act_on(target.role, id == caller) {
+        return Err(ServiceError::Forbidden);
+    }
+    super::accounts::run_account_commands_in(unit, id, commands, Vec::new()).await
 }
 
 /// A page of accounts from the `users` read model.

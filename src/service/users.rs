@@ -189,7 +189,7 @@ mod tests {
                 birthday: NaiveDate::from_ymd_opt(1990, 12, 10),
                 ..ProfileRow::default()
             },
-            role: "user".into(),
+            role: crate::domain::account::Role::User,
             status: "active".into(),
             featured: false,
             show_phone: false,

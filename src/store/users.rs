@@ -1,5 +1,6 @@
 //! Queries of the `users` read model (`projections/users.sql`, schema `projection_users`).
 
+use crate::domain::account::Role;
 use chrono::{DateTime, NaiveDate, Utc};
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Row;
@@ -25,7 +26,7 @@ pub struct UserRow {
     /// What the user tells about themselves.
     pub profile: ProfileRow,
     /// `user`, `admin` or `owner`.
-    pub role: String,
+    pub role: Role,
     /// `active` or `blocked`.
     pub status: String,
     /// Featured by an administrator.
@@ -87,7 +88,8 @@ impl UserRow {
                 province: row.get(11),
                 city: row.get(12),
             },
-            role: row.get(13),
+            // A role the read model holds is one `Role::as_str` wrote.
+            role: Role::parse(row.get(13)).unwrap_or_default(),
             status: row.get(14),
             featured: row.get(15),
             show_phone: row.get(16),
@@ -168,7 +170,7 @@ pub struct AdminFilter {
     /// Featured or not.
     pub featured: Option<bool>,
     /// This role.
-    pub role: Option<String>,
+    pub role: Option<Role>,
     /// Created at or after.
     pub created_from: Option<DateTime<Utc>>,
     /// Created before.
@@ -248,7 +250,7 @@ pub async fn admin_list(
     if let Some(role) = &filter.role {
         conditions.push(format!(
             "role = {}",
-            push(&mut params, Box::new(role.clone()))
+            push(&mut params, Box::new(role.as_str()))
         ));
     }
     if let Some(from) = filter.created_from {

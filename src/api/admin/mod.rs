@@ -102,7 +102,7 @@ impl AdminApi {
             email_verified: email_verified.0,
             blocked: blocked.0,
             featured: featured.0,
-            role: role.0.map(|role| Role::from(role).as_str().to_owned()),
+            role: role.0.map(Role::from),
             created_from: created_from.0,
             created_before: created_before.0,
         };

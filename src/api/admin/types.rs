@@ -69,9 +69,9 @@ pub struct AdminUserItem {
     /// Avatar URL.
     #[oai(skip_serializing_if_is_none)]
     pub avatar_url: Option<String>,
-    /// `user`, `admin` or `owner`.
+    /// The role.
     #[oai(skip_serializing_if_is_none)]
-    pub role: Option<String>,
+    pub role: Option<RoleView>,
     /// `active` or `blocked`.
     #[oai(skip_serializing_if_is_none)]
     pub status: Option<String>,
@@ -113,7 +113,7 @@ impl AdminUserItem {
             email_verified: wanted("email_verified").then_some(row.email_verified),
             phone: row.phone.filter(|_| wanted("phone")),
             avatar_url: row.profile.avatar_url.filter(|_| wanted("avatar_url")),
-            role: wanted("role").then_some(row.role),
+            role: wanted("role").then_some(row.role.into()),
             status: wanted("status").then_some(row.status),
             featured: wanted("featured").then_some(row.featured),
             created_at: wanted("created_at").then_some(row.created_at),

@@ -47,6 +47,33 @@ impl Role {
             Self::Owner => "owner",
         }
     }
+
+    /// The role named `name` (`user`, `admin`, `owner`), as `as_str` writes it.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::User, Self::Admin, Self::Owner]
+            .into_iter()
+            .find(|role| role.as_str() == name)
+    }
+
+    /// Whether this role has at least the powers of `other`: owner > admin > user.
+    pub fn at_least(self, other: Self) -> bool {
+        let rank = |role: Self| match role {
+            Self::User => 0,
+            Self::Admin => 1,
+            Self::Owner => 2,
+        };
+        rank(self) >= rank(other)
+    }
+
+    /// Whether an administrator with this role may act on an account with role `target`:
+    /// admins act on users and on themselves (`own`), owners on anyone.
+    pub fn may_act_on(self, target: Self, own: bool) -> bool {
+        match self {
+            Self::Owner => true,
+            Self::Admin => own || target == Self::User,
+            Self::User => false,
+        }
+    }
 }
 
 /// What others may see of an account.

@@ -844,3 +844,20 @@ fn an_account_with_an_unproven_email_adds_no_phone() {
             at: t0(),
         }]);
 }
+
+#[test]
+fn owners_act_on_anyone_admins_on_users_and_themselves() {
+    assert!(Role::Owner.may_act_on(Role::Owner, false));
+    assert!(Role::Owner.may_act_on(Role::Admin, false));
+    assert!(Role::Admin.may_act_on(Role::User, false));
+    assert!(Role::Admin.may_act_on(Role::Admin, true));
+    assert!(!Role::Admin.may_act_on(Role::Admin, false));
+    assert!(!Role::Admin.may_act_on(Role::Owner, false));
+    assert!(!Role::User.may_act_on(Role::User, true));
+    assert!(Role::Owner.at_least(Role::Admin) && Role::Admin.at_least(Role::Admin));
+    assert!(!Role::User.at_least(Role::Admin));
+    for role in [Role::User, Role::Admin, Role::Owner] {
+        assert_eq!(Role::parse(role.as_str()), Some(role));
+    }
+    assert_eq!(Role::parse("root"), None);
+}
