@@ -44,8 +44,10 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
         },
         secrets,
         nats: connect_nats(&config.nats_url).await?,
-        projections: ProjectionWatch::start(&config.database_url),
-        read_wait: Duration::from_millis(config.read_wait_ms),
+        projections: ProjectionWatch::start(
+            &config.database_url,
+            Duration::from_millis(config.read_wait_ms),
+        ),
         clock: crate::clock::Clock::default(),
     })
 }

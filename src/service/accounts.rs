@@ -11,6 +11,7 @@ use crate::domain::account::{
     decide,
 };
 use crate::store::claims::ClaimKind;
+use crate::store::sessions::ActiveSession;
 use uuid::Uuid;
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
@@ -157,9 +158,20 @@ pub(super) async fn run_account_command(
     ctx: &Context,
     account_id: Uuid,
     metadata: &CommandMetadata,
-    command: impl Fn(&Account) -> AccountCommand,
+    command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    run_account_commands(ctx, account_id, metadata, |account| vec![command(account)]).await
+    run_account_commands(ctx, account_id, metadata, |_| vec![command.clone()]).await
+}
+
+/// Runs a command of the signed-in caller on their own account (the caller is the actor).
+pub(super) async fn run_own_command(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    command: AccountCommand,
+) -> Result<Committed<Account>, ServiceError> {
+    let metadata = metadata.with_actor(caller.account_id);
+    run_account_command(ctx, caller.account_id, &metadata, command).await
 }
 
 /// Runs several account commands as one: each is decided on the state the ones before it

@@ -290,11 +290,16 @@ async fn vouch_for_unproven_address(
     let password = crate::domain::values::Password::parse(password, &[email.as_str()])
         .map_err(|invalid| anyhow::anyhow!("--password: {}", invalid.message))?;
     let sealed = ctx.hasher.hash(&password).await?;
-    super::accounts::run_account_command(ctx, id, metadata, |_| AccountCommand::ResetPassword {
-        new_password: sealed.clone(),
-        proven: IdentifierKind::Email,
-        now: ctx.now(),
-    })
+    super::accounts::run_account_command(
+        ctx,
+        id,
+        metadata,
+        AccountCommand::ResetPassword {
+            new_password: sealed.clone(),
+            proven: IdentifierKind::Email,
+            now: ctx.now(),
+        },
+    )
     .await
     .map_err(|error| anyhow::anyhow!("vouching for the address: {error}"))?;
     Ok(())
@@ -348,10 +353,15 @@ pub async fn create_owner(
             (signed_in.account_id, true)
         }
     };
-    super::accounts::run_account_command(ctx, id, &metadata, |_| AccountCommand::ChangeRole {
-        role: Role::Owner,
-        now: ctx.now(),
-    })
+    super::accounts::run_account_command(
+        ctx,
+        id,
+        &metadata,
+        AccountCommand::ChangeRole {
+            role: Role::Owner,
+            now: ctx.now(),
+        },
+    )
     .await
     .map_err(|error| anyhow::anyhow!("promoting: {error}"))?;
     Ok((id, created))

@@ -66,10 +66,9 @@ pub struct Context {
     pub captcha: crate::captcha::Captcha,
     /// The operator's settings the use cases follow.
     pub policy: Policy,
-    /// Wake-ups when projections move, for reads that wait for a position.
+    /// Wake-ups when projections move, for reads that wait for a position (at most the
+    /// operator's `read_wait_ms`).
     pub projections: read_models::ProjectionWatch,
-    /// Longest wait of a query for `min_position`.
-    pub read_wait: std::time::Duration,
     /// The NATS connection, for readiness reports.
     pub nats: async_nats::Client,
 }

@@ -30,11 +30,11 @@ pub async fn update_profile(
     username: Option<Username>,
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
-    super::accounts::run_account_command(
+    super::accounts::run_own_command(
         ctx,
-        caller.account_id,
-        &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::UpdateProfile {
+        caller,
+        metadata,
+        AccountCommand::UpdateProfile {
             changes: changes.clone(),
             username: username.clone(),
             now: ctx.now(),
@@ -72,11 +72,11 @@ pub async fn change_password(
         return Err(ServiceError::PasswordUnchanged);
     }
     let sealed = ctx.hasher.hash(&new_password).await?;
-    let committed = super::accounts::run_account_command(
+    let committed = super::accounts::run_own_command(
         ctx,
-        caller.account_id,
-        &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::ChangePassword {
+        caller,
+        metadata,
+        AccountCommand::ChangePassword {
             verified_password: verified_password.clone(),
             new_password: sealed.clone(),
             keep_session: caller.id,
@@ -94,11 +94,11 @@ pub async fn change_privacy(
     privacy: Privacy,
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
-    super::accounts::run_account_command(
+    super::accounts::run_own_command(
         ctx,
-        caller.account_id,
-        &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::ChangePrivacy {
+        caller,
+        metadata,
+        AccountCommand::ChangePrivacy {
             privacy,
             now: ctx.now(),
         },
@@ -117,11 +117,11 @@ pub async fn delete_account(
         .await?
         .state;
     let verified_password = verify_password(ctx, caller.account_id, &account, password).await?;
-    let committed = super::accounts::run_account_command(
+    let committed = super::accounts::run_own_command(
         ctx,
-        caller.account_id,
-        &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::Delete {
+        caller,
+        metadata,
+        AccountCommand::Delete {
             proof: Proof::Password(verified_password.clone()),
             now: ctx.now(),
         },

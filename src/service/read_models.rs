@@ -11,15 +11,17 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Wake-ups when any projection moves.
+/// Wake-ups when any projection moves, and how long a read waits for one.
 #[derive(Clone)]
 pub struct ProjectionWatch {
     changes: watch::Receiver<u64>,
+    longest_wait: Duration,
 }
 
 impl ProjectionWatch {
-    /// Listens for projection changes on a connection of its own, reconnecting when it drops.
-    pub fn start(database_url: &str) -> Self {
+    /// Listens for projection changes on a connection of its own, reconnecting when it drops;
+    /// a read waits at most `longest_wait` for a position.
+    pub fn start(database_url: &str, longest_wait: Duration) -> Self {
         let (sender, changes) = watch::channel(0_u64);
         let database_url = database_url.to_owned();
         tokio::spawn(async move {
@@ -34,7 +36,10 @@ impl ProjectionWatch {
                 }
             }
         });
-        Self { changes }
+        Self {
+            changes,
+            longest_wait,
+        }
     }
 }
 
@@ -77,7 +82,8 @@ pub async fn read_model(
     Ok(ctx.pool.get().await?)
 }
 
-/// Waits until `projection` has reached `min_position` (if given), at most `read_wait`;
+/// Waits until `projection` has reached `min_position` (if given), at most the watch's
+/// longest wait;
 /// then `ReadModelBehind`.
 pub async fn wait_for_projection(
     ctx: &Context,
@@ -87,7 +93,7 @@ pub async fn wait_for_projection(
     let Some(position) = min_position else {
         return Ok(());
     };
-    let deadline = Instant::now() + ctx.read_wait;
+    let deadline = Instant::now() + ctx.projections.longest_wait;
     let mut changes = ctx.projections.changes.clone();
     changes.borrow_and_update();
     let client = ctx.pool.get().await?;

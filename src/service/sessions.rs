@@ -141,11 +141,11 @@ pub async fn end_sessions(
         SessionsToEnd::One(id) if id == caller.id => SessionEndReason::SignedOut,
         _ => SessionEndReason::EndedByUser,
     };
-    let committed = super::accounts::run_account_command(
+    let committed = super::accounts::run_own_command(
         ctx,
-        caller.account_id,
-        &metadata.with_actor(caller.account_id),
-        |_| AccountCommand::EndSessions {
+        caller,
+        metadata,
+        AccountCommand::EndSessions {
             which,
             reason,
             now: ctx.now(),
