@@ -15,7 +15,7 @@ use crate::service::executor::IdempotencyClaim;
 use crate::store::StoreError;
 use crate::store::idempotency::{self, StoredResponse};
 use deadpool_postgres::Pool;
-use poem::http::{HeaderValue, StatusCode, header};
+use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -105,10 +105,11 @@ pub async fn with_idempotency<E: Endpoint>(
             .into());
     }
     let body = req.take_body().into_bytes().await?;
+    let fingerprint = request_fingerprint(&req, &body);
     let claim = IdempotencyClaim {
-        scope: caller_scope(&req),
+        scope: caller_scope(&req, &fingerprint),
         key,
-        fingerprint: request_fingerprint(&req, &body),
+        fingerprint,
         used: Arc::new(AtomicBool::new(false)),
     };
     req.set_body(body);
@@ -133,13 +134,25 @@ pub async fn with_idempotency<E: Endpoint>(
     }
 }
 
-/// Keys belong to the caller: the bearer token's holder, or everyone who is not signed in.
-fn caller_scope(req: &Request) -> Vec<u8> {
-    let credentials = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map_or(&b"anonymous"[..], HeaderValue::as_bytes);
-    Sha256::digest(credentials).to_vec()
+/// Keys belong to the caller: the bearer token's holder. A caller who is not signed in has no
+/// identity to keep keys under, so an anonymous key belongs to its client address and its own
+/// request: the same request from there replays, and any other request is a new one, never an
+/// answer about the first (a `422` for a wrong password or code, a replay for the right one,
+/// would tell whoever learnt the key the secret with no throttle in the way).
+fn caller_scope(req: &Request, fingerprint: &[u8]) -> Vec<u8> {
+    let mut scope = Sha256::new();
+    match req.headers().get(header::AUTHORIZATION) {
+        Some(credentials) => scope.update(credentials.as_bytes()),
+        None => {
+            scope.update(b"anonymous\0");
+            if let Some(client) = req.extensions().get::<super::edge::ClientIp>() {
+                scope.update(client.0.to_string());
+            }
+            scope.update([0]);
+            scope.update(fingerprint);
+        }
+    }
+    scope.finalize().to_vec()
 }
 
 fn request_fingerprint(req: &Request, body: &[u8]) -> Vec<u8> {

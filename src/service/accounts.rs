@@ -11,7 +11,7 @@ use crate::domain::account::{
     decide,
 };
 use crate::store::claims::ClaimKind;
-use crate::store::sessions::ActiveSession;
+use crate::store::sessions::{self, ActiveSession};
 use uuid::Uuid;
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
@@ -163,7 +163,8 @@ pub(super) async fn run_account_command(
     run_account_commands(ctx, account_id, metadata, |_| vec![command.clone()]).await
 }
 
-/// Runs a command of the signed-in caller on their own account (the caller is the actor).
+/// Runs a command of the signed-in caller on their own account (the caller is the actor),
+/// while the caller's session is still live.
 pub(super) async fn run_own_command(
     ctx: &Context,
     caller: ActiveSession,
@@ -171,7 +172,27 @@ pub(super) async fn run_own_command(
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
     let metadata = metadata.with_actor(caller.account_id);
-    run_account_command(ctx, caller.account_id, &metadata, command).await
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[caller.account_id]).await?;
+    let outcome = match require_live(&unit, caller).await {
+        Ok(()) => {
+            run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new())
+                .await
+        }
+        Err(error) => Err(error),
+    };
+    unit.finish(outcome).await
+}
+
+/// Refuses (`Unauthenticated`) a caller whose session ended after it was authenticated (a
+/// block, a password reset, a proof of an unverified address), in a unit that locked the
+/// caller's account: the commands that end sessions hold that same lock, so a command of a
+/// session either commits before they do or sees the session ended.
+pub(super) async fn require_live(unit: &Unit, caller: ActiveSession) -> Result<(), ServiceError> {
+    if sessions::is_live(unit.client(), caller).await? {
+        Ok(())
+    } else {
+        Err(ServiceError::Unauthenticated)
+    }
 }
 
 /// Runs several account commands as one: each is decided on the state the ones before it

@@ -58,6 +58,7 @@ pub async fn confirm_email(
     let now = ctx.now();
     let committed = prove_and_change(
         ctx,
+        None,
         &[(proof, Purpose::VerifyEmail)],
         ChangedAccount::Holder(account_id),
         metadata,
@@ -198,6 +199,7 @@ async fn move_way_in(
         .collect();
     prove_and_change(
         ctx,
+        Some(caller),
         &proofs,
         ChangedAccount::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),

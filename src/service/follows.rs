@@ -1,6 +1,6 @@
 //! Follows: the account's `follow_graph` stream for changes, the `follows` read model for lists.
 
-use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::domain::follow_graph::{self, FollowCommand, FollowError, FollowGraph};
 use crate::store::follows::{self, FollowRow, Side};
@@ -106,18 +106,25 @@ async fn change_follows(
     metadata: &CommandMetadata,
     command: impl Fn(&FollowGraph) -> FollowCommand,
 ) -> Result<Committed<FollowGraph>, ServiceError> {
-    executor::execute(
-        &ctx.pool,
-        follow_graph::stream_id(caller.account_id),
-        &metadata.with_actor(caller.account_id),
-        |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
-        |_, _| Vec::new(),
-    )
-    .await
-    .map_err(|error| match error {
-        ExecuteError::Domain(error) => ServiceError::Follow(error),
-        ExecuteError::Store(error) => error.into(),
-    })
+    let stream = follow_graph::stream_id(caller.account_id);
+    let metadata = metadata.with_actor(caller.account_id);
+    // The account is locked too, so that a session ended meanwhile changes nothing.
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[stream, caller.account_id]).await?;
+    let outcome = match super::accounts::require_live(&unit, caller).await {
+        Ok(()) => unit
+            .run(
+                stream,
+                |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
+                |_, _| Vec::new(),
+            )
+            .await
+            .map_err(|error| match error {
+                ExecuteError::Domain(error) => ServiceError::Follow(error),
+                ExecuteError::Store(error) => error.into(),
+            }),
+        Err(error) => Err(error),
+    };
+    unit.finish(outcome).await
 }
 
 /// A page of a user's followers or followees, newest first. Hidden from others when the

@@ -9,6 +9,7 @@ use super::{Context, ServiceError};
 use crate::domain::account::{Account, AccountCommand};
 use crate::domain::code::Purpose;
 use crate::store::claims;
+use crate::store::sessions::ActiveSession;
 use uuid::Uuid;
 
 /// The account a proven change applies to.
@@ -30,9 +31,11 @@ impl ChangedAccount {
 
 /// Spends every proof (each for its purpose) and runs `commands` on the account, with the
 /// inline `writes` that go beside their events, in one transaction; returns the account's
-/// commit.
+/// commit. A signed-in `caller` (the changed account's own) must still have a live session
+/// inside the transaction.
 pub(super) async fn prove_and_change(
     ctx: &Context,
+    caller: Option<ActiveSession>,
     proofs: &[(&CodeProof, Purpose)],
     account: ChangedAccount,
     metadata: &CommandMetadata,
@@ -49,7 +52,14 @@ pub(super) async fn prove_and_change(
         .chain([account.id()])
         .collect();
     let mut unit = Unit::begin(&ctx.pool, metadata, &streams).await?;
-    let outcome = spend_and_change(&mut unit, &prepared, account, commands, writes).await;
+    let outcome = match caller {
+        Some(caller) => super::accounts::require_live(&unit, caller).await,
+        None => Ok(()),
+    };
+    let outcome = match outcome {
+        Ok(()) => spend_and_change(&mut unit, &prepared, account, commands, writes).await,
+        Err(error) => Err(error),
+    };
     unit.finish(outcome).await
 }
 

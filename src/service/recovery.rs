@@ -38,6 +38,7 @@ pub async fn sign_in_with_code(
     let start = plan.command.clone();
     let committed = prove_and_change(
         ctx,
+        None,
         &[(&proof, Purpose::SignIn)],
         ChangedAccount::Holder(account_id),
         &metadata.with_actor(account_id),
@@ -97,6 +98,7 @@ pub async fn sign_in_or_up_by_sms(
         register.into_iter().chain([plan.command.clone()]).collect();
     let committed = prove_and_change(
         ctx,
+        None,
         &[(&proof, Purpose::SignIn)],
         account,
         &metadata.with_actor(account_id),
@@ -140,6 +142,7 @@ pub async fn reset_password(
     let now = ctx.now();
     let committed = prove_and_change(
         ctx,
+        None,
         &[(proof, Purpose::ResetPassword)],
         ChangedAccount::Holder(account_id),
         metadata,
@@ -174,6 +177,7 @@ pub async fn delete_account_with_code(
     let now = ctx.now();
     let committed = prove_and_change(
         ctx,
+        Some(caller),
         &[(&proof, Purpose::DeleteAccount)],
         ChangedAccount::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),

@@ -147,6 +147,7 @@ async fn register(
         Some(proof) => {
             prove_and_change(
                 ctx,
+                None,
                 &[(&proof, Purpose::SignUp)],
                 ChangedAccount::Named(account_id),
                 &metadata,

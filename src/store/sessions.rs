@@ -137,6 +137,21 @@ pub async fn authenticate(
     Ok(Some(session))
 }
 
+/// Whether `session` is still live: not ended, not expired.
+pub async fn is_live(
+    client: &impl GenericClient,
+    session: ActiveSession,
+) -> Result<bool, StoreError> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM sessions
+             WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
+            &[&session.id, &session.account_id],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The live sessions of an account, newest first.
 pub async fn list_live(
     client: &impl GenericClient,

@@ -1,6 +1,6 @@
 //! Administration over HTTP: roles, actions, the audit trail and time travel.
 
-use crate::helpers::{PASSWORD, TestApp, make_owner, spawn_pipeline};
+use crate::helpers::{PASSWORD, TestApp, make_owner, spawn_app, spawn_pipeline};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -664,4 +664,55 @@ async fn an_admin_edit_commits_whole_or_not_at_all_under_one_idempotency_key() {
         &types[types.len() - 2..],
         ["ProfileUpdated", "EmailChanged"]
     );
+}
+
+/// A block ends the account's sessions under the account's lock, and a command of a session
+/// checks the session under that same lock: what the blocked user sent meanwhile commits
+/// before the block or not at all, whatever stream it changes.
+#[tokio::test]
+async fn nothing_a_session_sends_commits_after_a_block_ends_it() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let user = app.new_user().await;
+    let path = format!("/v1/admin/users/{}/block", user.id);
+    let profile_changes = (0..15).map(|n| {
+        let body = json!({"bio": format!("change {n}")});
+        async { app.patch("/v1/me", &user.token, body).await.status }
+    });
+    let new_addresses = (0..15).map(|n| {
+        let body = json!({
+            "receiver": "张三",
+            "receiver_phone": "18667018590",
+            "postcode": "310000",
+            "address": format!("浙江省杭州市西湖区文三路 {n} 号"),
+            "tag": "家"
+        });
+        async {
+            app.post("/v1/me/addresses", Some(&user.token), body)
+                .await
+                .status
+        }
+    });
+    let (blocked, changed, added) = tokio::join!(
+        post(&app, &path, &owner.token),
+        futures::future::join_all(profile_changes),
+        futures::future::join_all(new_addresses),
+    );
+    assert_eq!(blocked.status, 200, "{}", blocked.body);
+    for status in changed.into_iter().chain(added) {
+        assert!(status == 200 || status == 201 || status == 401, "{status}");
+    }
+    let late: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM events
+             WHERE event_type IN ('ProfileUpdated', 'AddressAdded')
+               AND position > (SELECT position FROM events WHERE event_type = 'AccountBlocked')",
+            &[],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(late, 0, "changes committed after the block");
 }

@@ -107,3 +107,31 @@ async fn an_empty_or_overlong_key_is_a_bad_request() {
         .assert_problem(400, "invalid_request");
     }
 }
+
+/// An anonymous key belongs to its client address and its own request: another request under
+/// the key (a guess at the password) is answered as itself, never as a `422` about the first
+/// or a replay of its session, and another address gets no replay either.
+#[tokio::test]
+async fn an_anonymous_key_answers_nothing_about_its_first_request() {
+    let app = crate::helpers::spawn_behind_proxy(|_| {}).await;
+    let user = app.new_user().await;
+    let sign_in = async |from: &str, password: &str| {
+        let headers = [("idempotency-key", "sign-in-1"), ("x-forwarded-for", from)];
+        let body = json!({"email": user.email, "password": password});
+        app.send(Method::POST, "/v1/sessions", None, Some(body), &headers)
+            .await
+    };
+    let first = sign_in("198.51.100.7", PASSWORD).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let replay = sign_in("198.51.100.7", PASSWORD).await;
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(replay.body["token"], first.body["token"]);
+
+    sign_in("198.51.100.7", "a wrong guess at it")
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let elsewhere = sign_in("203.0.113.9", PASSWORD).await;
+    assert_eq!(elsewhere.status, 201, "{}", elsewhere.body);
+    assert!(!elsewhere.headers.contains_key("idempotent-replayed"));
+    assert_ne!(elsewhere.body["token"], first.body["token"]);
+}
