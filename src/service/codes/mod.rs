@@ -1,16 +1,22 @@
-//! One-time codes: sending (`POST /v1/codes`) and checking them, for the flows that use them.
+//! One-time codes: sending (`POST /v1/codes`) and checking them (`check`), for the flows that
+//! use them.
 //!
 //! Every well-formed request is answered the same way whether or not an account holds the
 //! target, and counts against the same limits; only whether the code is delivered differs, and
 //! that is known to the mail and SMS workers alone (`deliver` in the event).
 
-use super::executor::{self, CommandMetadata, ExecuteError, Unit};
-use super::{Context, ServiceError};
-use crate::domain::account::{Account, IdentifierKind};
-use crate::domain::code::NewLink;
-use crate::domain::code::{
-    self, Channel, CodeCommand, CodeError, CodeEvent, Codes, Presented, Purpose,
+mod check;
+
+pub use check::{CodeProof, check_code};
+pub(super) use check::{
+    PreparedProof, check_in, check_proof, holder_of_proof, holder_of_target, prepare,
 };
+
+use super::executor::{CommandMetadata, ExecuteError, Unit};
+use super::{Context, ServiceError};
+use crate::domain::account::IdentifierKind;
+use crate::domain::code::NewLink;
+use crate::domain::code::{self, Channel, CodeCommand, CodeError, Codes, Purpose};
 use crate::domain::values::{Email, Phone};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::throttle;
@@ -202,183 +208,13 @@ pub(super) async fn issue_in(
     Ok(committed.position)
 }
 
-/// Checks a code; `consume` spends it. A wrong code is recorded (five kill it) and
-/// answered `CodeInvalid`.
-pub async fn check_code(
-    ctx: &Context,
-    target: &Target,
-    purpose: Purpose,
-    code: &str,
-    consume: bool,
-    metadata: &CommandMetadata,
-) -> Result<i64, ServiceError> {
-    let proof = CodeProof::Code {
-        target: target.clone(),
-        code: code.to_owned(),
-    };
-    check_proof(ctx, &proof, purpose, consume, metadata)
-        .await
-        .map(|(_, position)| position)
-}
-
-/// Checks (and with `consume`, spends) a code or a link token for `purpose`; returns the
-/// target it was sent to. A code or link issued before the last change of credentials or
-/// identifiers of the account holding the target proves nothing (`Account::codes_valid_from`).
-pub(super) async fn check_proof(
-    ctx: &Context,
-    proof: &CodeProof,
-    purpose: Purpose,
-    consume: bool,
-    metadata: &CommandMetadata,
-) -> Result<(Target, i64), ServiceError> {
-    let prepared = prepare(ctx, proof, purpose, consume).await?;
-    let mut unit = Unit::begin(&ctx.pool, metadata, &[prepared.stream]).await?;
-    let outcome = check_in(&mut unit, &prepared).await;
-    unit.finish(outcome).await
-}
-
-/// A proof ready to be checked inside a unit: its code stream, what was presented, and since
-/// when codes to its target count.
-#[derive(Debug, Clone)]
-pub(super) struct PreparedProof {
-    /// The code stream it is checked in.
-    pub stream: Uuid,
-    purpose: Purpose,
-    presented: Presented,
-    consume: bool,
-    issued_after: Option<chrono::DateTime<chrono::Utc>>,
-    now: chrono::DateTime<chrono::Utc>,
-}
-
-/// Reads what checking `proof` needs, before its unit begins.
-pub(super) async fn prepare(
-    ctx: &Context,
-    proof: &CodeProof,
-    purpose: Purpose,
-    consume: bool,
-) -> Result<PreparedProof, ServiceError> {
-    let stream = proof_stream(proof, purpose)?;
-    let presented = match proof {
-        CodeProof::Code { code, .. } => Presented::Code(code_hash(ctx, stream, code.trim())),
-        CodeProof::Link { token } => {
-            let secret = token
-                .trim()
-                .split_once('.')
-                .map_or("", |(_, secret)| secret);
-            Presented::Link(link_hash(ctx, stream, secret))
-        }
-    };
-    Ok(PreparedProof {
-        stream,
-        purpose,
-        presented,
-        consume,
-        issued_after: codes_valid_from(ctx, proof, stream).await?,
-        now: ctx.now(),
-    })
-}
-
-/// Checks a prepared proof in `unit` (which locked its stream); returns where it was sent and
-/// the code stream's position. A wrong code is recorded even though the use case ends there
-/// (`CodeInvalid`): the unit commits the failed attempt alone.
-pub(super) async fn check_in(
-    unit: &mut Unit,
-    prepared: &PreparedProof,
-) -> Result<(Target, i64), ServiceError> {
-    let command = CodeCommand::Check {
-        presented: prepared.presented.clone(),
-        consume: prepared.consume,
-        issued_after: prepared.issued_after,
-        now: prepared.now,
-    };
-    let (stream, purpose) = (prepared.stream, prepared.purpose);
-    let committed = unit
-        .run::<Codes, _>(
-            stream,
-            // A link names its stream: it must be one of this purpose's.
-            |codes| match &codes.target {
-                Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
-                    code::decide(codes, command)
-                }
-                _ => Err(CodeError::Invalid),
-            },
-            |_, _| Vec::new(),
-        )
-        .await
-        .map_err(from_code_error)?;
-    if committed
-        .events
-        .iter()
-        .any(|event| matches!(event, CodeEvent::CodeAttemptFailed { .. }))
-    {
-        unit.commit_refusal();
-        return Err(ServiceError::CodeInvalid);
-    }
-    let (channel, value) = committed.state.target.ok_or(ServiceError::CodeInvalid)?;
-    Ok((Target { channel, value }, committed.position))
-}
-
-/// Since when codes and links to the proof's target count for the account that holds it;
-/// `None` when no account holds it (sign-up, a new address or phone).
-async fn codes_valid_from(
-    ctx: &Context,
-    proof: &CodeProof,
-    stream: Uuid,
-) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
-    let Some(holder) = proof_holder(ctx, proof, stream).await? else {
-        return Ok(None);
-    };
-    let client = ctx.pool.get().await?;
-    let account = executor::load::<Account>(&client, holder).await?.state;
-    Ok(account.codes_valid_from)
-}
-
-/// The account holding a code's target, if any.
-pub(super) async fn holder_of_target(
-    ctx: &Context,
-    target: &Target,
-) -> Result<Option<Uuid>, ServiceError> {
-    let client = ctx.pool.get().await?;
-    Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
-}
-
-/// The account holding the target a code or link for `purpose` was sent to, if any.
-pub(super) async fn holder_of_proof(
-    ctx: &Context,
-    proof: &CodeProof,
-    purpose: Purpose,
-) -> Result<Option<Uuid>, ServiceError> {
-    proof_holder(ctx, proof, proof_stream(proof, purpose)?).await
-}
-
-/// The account holding the target a proof was sent to, if any. `stream` is the proof's
-/// code stream (a link names it; a code's is found from its target and purpose).
-async fn proof_holder(
-    ctx: &Context,
-    proof: &CodeProof,
-    stream: Uuid,
-) -> Result<Option<Uuid>, ServiceError> {
-    let client = ctx.pool.get().await?;
-    let target = match proof {
-        CodeProof::Code { target, .. } => target.clone(),
-        // A link names its stream, whose events name the target.
-        CodeProof::Link { .. } => {
-            match executor::load::<Codes>(&client, stream).await?.state.target {
-                Some((channel, value)) => Target { channel, value },
-                None => return Ok(None),
-            }
-        }
-    };
-    Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
-}
-
-fn link_hash(ctx: &Context, stream: Uuid, secret: &str) -> String {
+pub(in crate::service) fn link_hash(ctx: &Context, stream: Uuid, secret: &str) -> String {
     code_hash(ctx, stream, &format!("link:{secret}"))
 }
 
 /// The keyed hash of a code in its stream: without the service's key, the hashes in the
 /// log cannot be tried against the million possible codes.
-fn code_hash(ctx: &Context, stream: Uuid, code: &str) -> String {
+pub(super) fn code_hash(ctx: &Context, stream: Uuid, code: &str) -> String {
     let key = ctx.secrets.derive_key("one-time-codes");
     let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&key) else {
         unreachable!("HMAC accepts a 32-byte key");
@@ -386,38 +222,6 @@ fn code_hash(ctx: &Context, stream: Uuid, code: &str) -> String {
     mac.update(stream.as_bytes());
     mac.update(code.as_bytes());
     hex::encode(mac.finalize().into_bytes())
-}
-
-/// What a caller presents to prove a target: a code sent to it, or the token of a link.
-#[derive(Debug, Clone)]
-pub enum CodeProof {
-    /// A 6-digit code sent to `target`.
-    Code {
-        /// Where it was sent.
-        target: Target,
-        /// The code.
-        code: String,
-    },
-    /// The token of a link in a mail.
-    Link {
-        /// The token.
-        token: String,
-    },
-}
-
-/// The code stream a proof is checked in: a code's from its target and purpose; a link's is
-/// named in its token (`<stream>.<secret>`).
-fn proof_stream(proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
-    match proof {
-        CodeProof::Code { target, .. } => {
-            Ok(code::stream_id(target.channel, &target.value, purpose))
-        }
-        CodeProof::Link { token } => token
-            .trim()
-            .split_once('.')
-            .and_then(|(stream, _)| Uuid::parse_str(stream).ok())
-            .ok_or(ServiceError::CodeInvalid),
-    }
 }
 
 /// Mails for verification and password reset carry a link as well as the code.
@@ -429,7 +233,7 @@ fn link_lifetime(channel: Channel, purpose: Purpose) -> Option<chrono::Duration>
     }
 }
 
-fn from_code_error(error: ExecuteError<CodeError>) -> ServiceError {
+pub(super) fn from_code_error(error: ExecuteError<CodeError>) -> ServiceError {
     match error {
         ExecuteError::Domain(CodeError::TooMany(seconds)) => ServiceError::TooManyRequests(seconds),
         ExecuteError::Domain(CodeError::Invalid) => ServiceError::CodeInvalid,
