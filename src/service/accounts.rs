@@ -183,6 +183,29 @@ pub(super) async fn run_own_command(
     unit.finish(outcome).await
 }
 
+/// Runs a command of the caller's on another stream of theirs (address book, follow graph) in
+/// a unit that locks the account too, so that a session ended meanwhile changes nothing;
+/// `refused` maps the aggregate's refusals.
+pub(super) async fn run_own_stream<A: Aggregate, E>(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    stream: Uuid,
+    decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
+    refused: impl FnOnce(ExecuteError<E>) -> ServiceError,
+) -> Result<Committed<A>, ServiceError> {
+    let metadata = metadata.with_actor(caller.account_id);
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[stream, caller.account_id]).await?;
+    let outcome = match require_live(&unit, caller).await {
+        Ok(()) => unit
+            .run(stream, decide, |_, _| Vec::new())
+            .await
+            .map_err(refused),
+        Err(error) => Err(error),
+    };
+    unit.finish(outcome).await
+}
+
 /// Refuses (`Unauthenticated`) a caller whose session ended after it was authenticated (a
 /// block, a password reset, a proof of an unverified address), in a unit that locked the
 /// caller's account: the commands that end sessions hold that same lock, so a command of a

@@ -1,6 +1,6 @@
 //! Shipping addresses: the account's `address_book` stream.
 
-use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded, Unit};
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
 use super::{Context, FieldError, ServiceError};
 use crate::domain::address_book::{
     self, AddressBook, AddressChanges, AddressCommand, AddressError, AddressFields,
@@ -102,21 +102,15 @@ async fn change_address_book(
     command: AddressCommand,
 ) -> Result<Committed<AddressBook>, ServiceError> {
     let stream = address_book::stream_id(caller.account_id);
-    let metadata = metadata.with_actor(caller.account_id);
-    // The account is locked too, so that a session ended meanwhile changes nothing.
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[stream, caller.account_id]).await?;
-    let outcome = match super::accounts::require_live(&unit, caller).await {
-        Ok(()) => unit
-            .run(
-                stream,
-                |book: &AddressBook| address_book::decide(book, command),
-                |_, _| Vec::new(),
-            )
-            .await
-            .map_err(from_address_error),
-        Err(error) => Err(error),
-    };
-    unit.finish(outcome).await
+    super::accounts::run_own_stream(
+        ctx,
+        caller,
+        metadata,
+        stream,
+        |book: &AddressBook| address_book::decide(book, command),
+        from_address_error,
+    )
+    .await
 }
 
 fn from_address_error(error: ExecuteError<AddressError>) -> ServiceError {

@@ -1,6 +1,6 @@
 //! Follows: the account's `follow_graph` stream for changes, the `follows` read model for lists.
 
-use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded, Unit};
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
 use super::{Context, ServiceError};
 use crate::domain::follow_graph::{self, FollowCommand, FollowError, FollowGraph};
 use crate::store::follows::{self, FollowRow, Side};
@@ -107,24 +107,18 @@ async fn change_follows(
     command: impl Fn(&FollowGraph) -> FollowCommand,
 ) -> Result<Committed<FollowGraph>, ServiceError> {
     let stream = follow_graph::stream_id(caller.account_id);
-    let metadata = metadata.with_actor(caller.account_id);
-    // The account is locked too, so that a session ended meanwhile changes nothing.
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[stream, caller.account_id]).await?;
-    let outcome = match super::accounts::require_live(&unit, caller).await {
-        Ok(()) => unit
-            .run(
-                stream,
-                |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
-                |_, _| Vec::new(),
-            )
-            .await
-            .map_err(|error| match error {
-                ExecuteError::Domain(error) => ServiceError::Follow(error),
-                ExecuteError::Store(error) => error.into(),
-            }),
-        Err(error) => Err(error),
-    };
-    unit.finish(outcome).await
+    super::accounts::run_own_stream(
+        ctx,
+        caller,
+        metadata,
+        stream,
+        |graph: &FollowGraph| follow_graph::decide(graph, command(graph)),
+        |error| match error {
+            ExecuteError::Domain(error) => ServiceError::Follow(error),
+            ExecuteError::Store(error) => error.into(),
+        },
+    )
+    .await
 }
 
 /// A page of a user's followers or followees, newest first. Hidden from others when the
