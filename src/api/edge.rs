@@ -151,6 +151,13 @@ pub async fn around_every_request<E: Endpoint>(
             response.headers_mut().insert(REQUEST_ID, value);
         }
         add_security_headers(&path, &mut response);
+        if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body is not read: the connection closes after this answer, and
+            // the client is told so, rather than finding a broken pipe on its next request.
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if response.status() == StatusCode::METHOD_NOT_ALLOWED {
             if let Some(methods) = edge.allowed.for_path(&path) {
                 if let Ok(value) = HeaderValue::from_str(&methods) {

@@ -121,6 +121,10 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "captcha_required" => ("Solve the captcha to continue", "请先完成人机验证"),
         "captcha_invalid" => ("The captcha solution is not valid", "人机验证无效或已过期"),
         "read_model_behind" => ("Not up to date yet", "数据尚未同步，请稍后重试"),
+        "position_ahead" => (
+            "min_position is beyond the end of the log",
+            "min_position 超出了事件日志的末尾",
+        ),
         "email_taken" => ("This email address is already registered", "该邮箱已被注册"),
         "username_taken" => ("This username is already taken", "该用户名已被占用"),
         "phone_taken" => (

@@ -97,6 +97,9 @@ pub enum ServiceError {
     /// No such user (in the public read model).
     #[error("no such user")]
     UserNotFound,
+    /// `min_position` is beyond the end of the log: no command has answered it (yet).
+    #[error("min_position is beyond the end of the log")]
+    PositionAhead,
     /// The read model has not reached the requested position in time.
     #[error("the read model has not reached the requested position yet")]
     ReadModelBehind,

@@ -84,7 +84,7 @@ pub async fn read_model(
 
 /// Waits until `projection` has reached `min_position` (if given), at most the watch's
 /// longest wait;
-/// then `ReadModelBehind`.
+/// then `ReadModelBehind`. A position beyond the end of the log is `PositionAhead` at once.
 pub async fn wait_for_projection(
     ctx: &Context,
     projection: &str,
@@ -97,6 +97,10 @@ pub async fn wait_for_projection(
     let mut changes = ctx.projections.changes.clone();
     changes.borrow_and_update();
     let client = ctx.pool.get().await?;
+    // A position no command has answered would be waited for in vain.
+    if position > 0 && position > store::event_log::last_position(&client).await? {
+        return Err(ServiceError::PositionAhead);
+    }
     loop {
         if store::projections::has_reached(&client, projection, position).await? {
             return Ok(());

@@ -299,6 +299,14 @@ pub async fn read_range(
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
+/// The position of the last event appended (0 for an empty log), committed or not.
+pub async fn last_position(client: &impl GenericClient) -> Result<i64, StoreError> {
+    let row = client
+        .query_one("SELECT coalesce(max(position), 0) FROM events", &[])
+        .await?;
+    Ok(row.get(0))
+}
+
 /// The cursor of the last event that no running transaction can still precede: every event up
 /// to it is committed for good. `None` while the log has no such event.
 pub async fn last_final_cursor(

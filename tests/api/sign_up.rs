@@ -268,3 +268,21 @@ async fn many_sign_ups_from_one_address_need_a_captcha_within_the_hour() {
     app.clock.advance(chrono::Duration::hours(1));
     assert_eq!(sign_up_from("203.0.113.7", None).await.status, 201);
 }
+
+/// A body over the limit is not read to its end: the 413 says the connection closes, so that a
+/// client does not send its next request into a closed connection.
+#[tokio::test]
+async fn a_body_too_large_is_answered_with_connection_close() {
+    let app = spawn_app().await;
+    let huge = format!("{{\"email\":\"{}\"}}", "a".repeat(70 * 1024));
+    let answer = app
+        .client
+        .post(format!("{}/v1/accounts", app.address))
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(answer.status(), 413);
+    assert_eq!(answer.headers()["connection"], "close");
+}

@@ -182,3 +182,23 @@ async fn a_position_the_read_model_does_not_reach_in_time_is_503_with_retry_afte
     answer.assert_problem(503, "read_model_behind");
     assert_eq!(answer.headers["retry-after"], "1");
 }
+
+/// A position no command has answered is refused at once, whatever the read wait: waiting for
+/// it would hold a connection for nothing.
+#[tokio::test]
+async fn a_position_beyond_the_end_of_the_log_is_400_at_once() {
+    let app = spawn_app_with(|config| config.read_wait_ms = 60_000).await;
+    let user = app.new_user().await;
+    for path in [
+        format!("/v1/users/{}?min_position=9223372036854775807", user.id),
+        format!("/v1/users?ids={}&min_position=9223372036854775807", user.id),
+        format!(
+            "/v1/users/{}/followers?min_position=9223372036854775807",
+            user.id
+        ),
+    ] {
+        app.get(&path, None)
+            .await
+            .assert_problem(400, "position_ahead");
+    }
+}

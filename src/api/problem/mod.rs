@@ -224,6 +224,11 @@ impl From<ServiceError> for ApiError {
                 ),
             ServiceError::CaptchaInvalid => Self::new(S::PRECONDITION_REQUIRED, "captcha_invalid")
                 .with_detail("the captcha solution is wrong, expired or already used"),
+            ServiceError::PositionAhead => Self::new(S::BAD_REQUEST, "position_ahead")
+                .with_detail(
+                    "min_position is beyond the end of the log: give an Accounts-Position a \
+                     command answered",
+                ),
             ServiceError::ReadModelBehind => Self {
                 retry_after: Some(1),
                 ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
