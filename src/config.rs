@@ -66,6 +66,11 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_READ_WAIT_MS", default_value_t = 3000)]
     pub read_wait_ms: u64,
 
+    /// Queries that may wait for a read model at once (they hold no database connection
+    /// meanwhile); more answer 503 `read_model_behind` at once.
+    #[arg(long, env = "ACCOUNTS_MAX_WAITING_READS", default_value_t = 1024)]
+    pub max_waiting_reads: usize,
+
     /// SMTP server for mails: `smtp://user:pass@host:587?tls=required`, `smtps://host:465`, or
     /// `smtp://localhost:25` (no TLS). Without it, mails are written as .eml files in
     /// `<data-dir>/mail`.

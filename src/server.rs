@@ -47,6 +47,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
         projections: ProjectionWatch::start(
             &config.database_url,
             Duration::from_millis(config.read_wait_ms),
+            config.max_waiting_reads,
         ),
         clock: crate::clock::Clock::default(),
     })

@@ -100,6 +100,9 @@ pub enum ServiceError {
     /// `min_position` is beyond the end of the log: no command has answered it (yet).
     #[error("min_position is beyond the end of the log")]
     PositionAhead,
+    /// Too many reads wait for read models already.
+    #[error("too many reads are waiting for the read models")]
+    TooManyWaitingReads,
     /// The read model has not reached the requested position in time.
     #[error("the read model has not reached the requested position yet")]
     ReadModelBehind,

@@ -11,17 +11,19 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Wake-ups when any projection moves, and how long a read waits for one.
+/// Wake-ups when any projection moves, how long a read waits for one, and how many may.
 #[derive(Clone)]
 pub struct ProjectionWatch {
     changes: watch::Receiver<u64>,
     longest_wait: Duration,
+    waiting: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl ProjectionWatch {
     /// Listens for projection changes on a connection of its own, reconnecting when it drops;
-    /// a read waits at most `longest_wait` for a position.
-    pub fn start(database_url: &str, longest_wait: Duration) -> Self {
+    /// a read waits at most `longest_wait` for a position, and at most `max_waiting` wait at
+    /// once.
+    pub fn start(database_url: &str, longest_wait: Duration, max_waiting: usize) -> Self {
         let (sender, changes) = watch::channel(0_u64);
         let database_url = database_url.to_owned();
         tokio::spawn(async move {
@@ -39,6 +41,7 @@ impl ProjectionWatch {
         Self {
             changes,
             longest_wait,
+            waiting: std::sync::Arc::new(tokio::sync::Semaphore::new(max_waiting)),
         }
     }
 }
@@ -83,8 +86,10 @@ pub async fn read_model(
 }
 
 /// Waits until `projection` has reached `min_position` (if given), at most the watch's
-/// longest wait;
-/// then `ReadModelBehind`. A position beyond the end of the log is `PositionAhead` at once.
+/// longest wait; then `ReadModelBehind`. A position beyond the end of the log is
+/// `PositionAhead` at once. A waiting read holds no database connection between its checks
+/// (it wakes on the shared notifier of projection progress), and at most the watch's
+/// `max_waiting` wait at once: past them, `TooManyWaitingReads` at once.
 pub async fn wait_for_projection(
     ctx: &Context,
     projection: &str,
@@ -96,15 +101,20 @@ pub async fn wait_for_projection(
     let deadline = Instant::now() + ctx.projections.longest_wait;
     let mut changes = ctx.projections.changes.clone();
     changes.borrow_and_update();
-    let client = ctx.pool.get().await?;
-    // A position no command has answered would be waited for in vain.
-    if position > 0 && position > store::event_log::last_position(&client).await? {
-        return Err(ServiceError::PositionAhead);
-    }
-    loop {
+    {
+        let client = ctx.pool.get().await?;
+        // A position no command has answered would be waited for in vain.
+        if position > 0 && position > store::event_log::last_position(&client).await? {
+            return Err(ServiceError::PositionAhead);
+        }
         if store::projections::has_reached(&client, projection, position).await? {
             return Ok(());
         }
+    }
+    let Ok(_waiting) = ctx.projections.waiting.clone().try_acquire_owned() else {
+        return Err(ServiceError::TooManyWaitingReads);
+    };
+    loop {
         let now = Instant::now();
         if now >= deadline {
             return Err(ServiceError::ReadModelBehind);
@@ -113,6 +123,10 @@ pub async fn wait_for_projection(
         tokio::select! {
             _ = changes.changed() => {}
             _ = tokio::time::sleep(pause) => {}
+        }
+        let client = ctx.pool.get().await?;
+        if store::projections::has_reached(&client, projection, position).await? {
+            return Ok(());
         }
     }
 }

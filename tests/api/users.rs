@@ -202,3 +202,67 @@ async fn a_position_beyond_the_end_of_the_log_is_400_at_once() {
             .assert_problem(400, "position_ahead");
     }
 }
+
+/// Reads waiting for a read model hold no database connection: with more of them than the
+/// pool has connections, commands still go through while they wait.
+#[tokio::test]
+async fn reads_waiting_for_a_read_model_leave_the_pool_to_commands() {
+    // No projector runs, so the waiting reads wait their whole time, then answer 503.
+    let app = spawn_app_with(|config| {
+        config.db_pool_size = 4;
+        config.read_wait_ms = 5_000;
+    })
+    .await;
+    let user = app.new_user().await;
+    let changed = app
+        .patch("/v1/me", &user.token, json!({"display_name": "Waited for"}))
+        .await;
+    let path = format!("/v1/users/{}?min_position={}", user.id, changed.position());
+    let finished = std::sync::Mutex::new(Vec::new());
+    let reads = (0..12).map(|_| async {
+        let answer = app.get(&path, None).await;
+        finished.lock().expect("lock").push("read");
+        answer.status
+    });
+    let command = async {
+        let answer = app
+            .patch("/v1/me", &user.token, json!({"bio": "while others wait"}))
+            .await;
+        finished.lock().expect("lock").push("command");
+        answer.status
+    };
+    let (reads, command) = tokio::join!(futures::future::join_all(reads), command);
+    assert_eq!(command, StatusCode::OK);
+    assert!(reads.iter().all(|status| *status == 503), "{reads:?}");
+    assert_eq!(finished.lock().expect("lock")[0], "command");
+}
+
+/// At most `max_waiting_reads` queries wait for a read model at once: of 30 at once, the
+/// others answer 503 straight away rather than pile up.
+#[tokio::test]
+async fn reads_beyond_the_waiting_limit_answer_503_at_once() {
+    // No projector runs, so the waiting reads wait their whole time.
+    let app = spawn_app_with(|config| {
+        config.max_waiting_reads = 3;
+        config.read_wait_ms = 3_000;
+    })
+    .await;
+    let user = app.new_user().await;
+    let changed = app
+        .patch("/v1/me", &user.token, json!({"display_name": "Waited for"}))
+        .await;
+    let path = format!("/v1/users/{}?min_position={}", user.id, changed.position());
+    let answers =
+        futures::future::join_all((0..30).map(|_| async { app.get(&path, None).await })).await;
+    let turned_away = answers
+        .iter()
+        .filter(|answer| {
+            answer.status == 503
+                && answer.body["detail"]
+                    .as_str()
+                    .is_some_and(|detail| detail.starts_with("too many reads"))
+        })
+        .count();
+    assert!(answers.iter().all(|answer| answer.status == 503));
+    assert_eq!(turned_away, 27);
+}

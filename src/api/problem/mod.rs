@@ -229,6 +229,11 @@ impl From<ServiceError> for ApiError {
                     "min_position is beyond the end of the log: give an Accounts-Position a \
                      command answered",
                 ),
+            ServiceError::TooManyWaitingReads => Self {
+                retry_after: Some(1),
+                ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
+            }
+            .with_detail("too many reads are waiting for the read model; retry"),
             ServiceError::ReadModelBehind => Self {
                 retry_after: Some(1),
                 ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")

@@ -133,6 +133,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         // Off: tests sign many accounts up from one address; `sign_up.rs` tests the limit.
         sign_ups_per_address: 0,
         read_wait_ms: 5000,
+        max_waiting_reads: 1024,
         smtp_url: None,
         sms_webhook_url: None,
         sign_up_email_code: false,
