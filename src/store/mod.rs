@@ -63,7 +63,16 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Pool(_) => true,
-            Self::Database(error) => error.is_closed() || error.as_db_error().is_none(),
+            Self::Database(error) => {
+                // Closed or lost connections, and the server going away: a fast or crash
+                // shutdown (57P01, 57P02), not accepting connections yet (57P03), or a broken
+                // connection (class 08). A retry may well succeed.
+                error.is_closed()
+                    || error.as_db_error().is_none_or(|db| {
+                        let code = db.code().code();
+                        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+                    })
+            }
             _ => false,
         }
     }

@@ -229,3 +229,32 @@ async fn events_record_who_asked_and_from_where() {
     assert_eq!(row.get::<_, String>(1), "account");
     assert_eq!(row.get::<_, i64>(2), 3);
 }
+
+/// A connection the server ends (as a fast shutdown does, with `57P01`) counts as the database
+/// being away, which answers 503 with Retry-After, not as a statement the database refused.
+#[tokio::test]
+async fn a_connection_the_server_ends_counts_as_the_database_being_away() {
+    let app = spawn_app().await;
+    let pool = accounts::store::connect(&app.config.database_url, 1).expect("pool");
+    let client = pool.get().await.expect("connection");
+    let pid: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .expect("pid")
+        .get(0);
+    app.db
+        .execute("SELECT pg_terminate_backend($1)", &[&pid])
+        .await
+        .expect("terminate");
+    let error = client
+        .query_one("SELECT 1", &[])
+        .await
+        .expect_err("the connection is gone");
+    let error = accounts::store::StoreError::from(error);
+    assert!(error.is_unavailable(), "{error:?}");
+    let answer = accounts::service::ServiceError::from(error);
+    assert!(
+        matches!(answer, accounts::service::ServiceError::Unavailable),
+        "{answer:?}"
+    );
+}
