@@ -202,8 +202,9 @@ impl From<ServiceError> for ApiError {
                 Self::new(status, crate::service::follows::follow_error_code(error))
                     .with_detail(error.to_string())
             }
-            ServiceError::LastOwner => Self::new(S::CONFLICT, "last_owner")
-                .with_detail("promote another owner first"),
+            ServiceError::LastOwner => {
+                Self::new(S::CONFLICT, "last_owner").with_detail("promote another owner first")
+            }
             ServiceError::Forbidden => Self::new(S::FORBIDDEN, "forbidden"),
             ServiceError::CannotBlockSelf => Self::new(S::CONFLICT, "cannot_block_self")
                 .with_detail("another administrator can block this account"),
@@ -213,22 +214,23 @@ impl From<ServiceError> for ApiError {
                 .with_detail("at most 20 addresses; remove one first"),
             ServiceError::NoEmail => Self::new(S::CONFLICT, "no_email")
                 .with_detail("the account has no email address; add one with PUT /v1/me/email"),
-            ServiceError::EmailAlreadyVerified => {
-                Self::new(S::CONFLICT, "email_already_verified")
-            }
+            ServiceError::EmailAlreadyVerified => Self::new(S::CONFLICT, "email_already_verified"),
             ServiceError::EmailNotVerified => Self::new(S::CONFLICT, "email_not_verified")
-                .with_detail("verify the account's email address first (POST /v1/email-verification)"),
-            ServiceError::CaptchaRequired => Self::new(S::PRECONDITION_REQUIRED, "captcha_required")
                 .with_detail(
-                    "too many failed sign-ins: solve GET /v1/captcha and send the solution as `captcha`",
+                    "verify the account's email address first (POST /v1/email-verification)",
                 ),
+            ServiceError::CaptchaRequired => {
+                Self::new(S::PRECONDITION_REQUIRED, "captcha_required").with_detail(
+                    "too many attempts from here (failed sign-ins, or sign-ups within the hour): \
+                     solve GET /v1/captcha and send the solution as `captcha`",
+                )
+            }
             ServiceError::CaptchaInvalid => Self::new(S::PRECONDITION_REQUIRED, "captcha_invalid")
                 .with_detail("the captcha solution is wrong, expired or already used"),
-            ServiceError::PositionAhead => Self::new(S::BAD_REQUEST, "position_ahead")
-                .with_detail(
-                    "min_position is beyond the end of the log: give an Accounts-Position a \
+            ServiceError::PositionAhead => Self::new(S::BAD_REQUEST, "position_ahead").with_detail(
+                "min_position is beyond the end of the log: give an Accounts-Position a \
                      command answered",
-                ),
+            ),
             ServiceError::TooManyWaitingReads => Self {
                 retry_after: Some(1),
                 ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
