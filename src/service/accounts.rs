@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
 /// sessions ended.
-pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<InlineWrite> {
+fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<InlineWrite> {
     let mut writes = Vec::new();
     for event in events {
         match event {
@@ -153,14 +153,18 @@ pub(super) fn claim_of(identifier: &Identifier) -> (ClaimKind, String) {
     }
 }
 
-/// Runs an account command whose only inline writes are those its events imply.
+/// Runs an account command whose only inline writes are those its events imply, in a
+/// transaction of its own.
 pub(super) async fn run_account_command(
     ctx: &Context,
     account_id: Uuid,
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    run_account_commands(ctx, account_id, metadata, |_| vec![command.clone()]).await
+    let mut unit = Unit::begin(&ctx.pool, metadata, &[account_id]).await?;
+    let outcome =
+        run_account_commands_in(&mut unit, account_id, |_| vec![command], Vec::new()).await;
+    unit.finish(outcome).await
 }
 
 /// Runs a command of the signed-in caller on their own account (the caller is the actor),
@@ -171,15 +175,9 @@ pub(super) async fn run_own_command(
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    let metadata = metadata.with_actor(caller.account_id);
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[caller.account_id]).await?;
-    let outcome = match require_live(&unit, caller).await {
-        Ok(()) => {
-            run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new())
-                .await
-        }
-        Err(error) => Err(error),
-    };
+    let mut unit = own_unit(ctx, caller, metadata, &[]).await?;
+    let outcome =
+        run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new()).await;
     unit.finish(outcome).await
 }
 
@@ -194,41 +192,33 @@ pub(super) async fn run_own_stream<A: Aggregate, E>(
     decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
     refused: impl FnOnce(ExecuteError<E>) -> ServiceError,
 ) -> Result<Committed<A>, ServiceError> {
-    let metadata = metadata.with_actor(caller.account_id);
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[stream, caller.account_id]).await?;
-    let outcome = match require_live(&unit, caller).await {
-        Ok(()) => unit
-            .run(stream, decide, |_, _| Vec::new())
-            .await
-            .map_err(refused),
-        Err(error) => Err(error),
-    };
+    let mut unit = own_unit(ctx, caller, metadata, &[stream]).await?;
+    let outcome = unit
+        .run(stream, decide, |_, _| Vec::new())
+        .await
+        .map_err(refused);
     unit.finish(outcome).await
 }
 
-/// Refuses (`Unauthenticated`) a caller whose session ended after it was authenticated (a
-/// block, a password reset, a proof of an unverified address), in a unit that locked the
-/// caller's account: the commands that end sessions hold that same lock, so a command of a
-/// session either commits before they do or sees the session ended.
-pub(super) async fn require_live(unit: &Unit, caller: ActiveSession) -> Result<(), ServiceError> {
-    if sessions::is_live(unit.client(), caller).await? {
-        Ok(())
-    } else {
-        Err(ServiceError::Unauthenticated)
-    }
-}
-
-/// Runs several account commands as one: each is decided on the state the ones before it
-/// leave, and all their events (and inline writes) commit in one transaction, or none do.
-pub(super) async fn run_account_commands(
+/// Opens a unit for a command of the signed-in caller (the actor), over the caller's account
+/// and `streams`, once it sees the caller's session still live (`Unauthenticated` otherwise).
+/// The commands that end sessions (a block, a password reset, a proof of an unverified
+/// address) hold the account's lock too, so a command of a session either commits before them
+/// or finds the session ended.
+pub(super) async fn own_unit(
     ctx: &Context,
-    account_id: Uuid,
+    caller: ActiveSession,
     metadata: &CommandMetadata,
-    commands: impl Fn(&Account) -> Vec<AccountCommand>,
-) -> Result<Committed<Account>, ServiceError> {
-    let mut unit = Unit::begin(&ctx.pool, metadata, &[account_id]).await?;
-    let outcome = run_account_commands_in(&mut unit, account_id, commands, Vec::new()).await;
-    unit.finish(outcome).await
+    streams: &[Uuid],
+) -> Result<Unit, ServiceError> {
+    let metadata = metadata.with_actor(caller.account_id);
+    let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
+    let unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+    match sessions::is_live(unit.client(), caller).await {
+        Ok(true) => Ok(unit),
+        Ok(false) => unit.finish(Err(ServiceError::Unauthenticated)).await,
+        Err(error) => unit.finish(Err(error.into())).await,
+    }
 }
 
 /// Runs account commands in `unit` (which locked the account): each is decided on the state

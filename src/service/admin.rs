@@ -215,23 +215,20 @@ async fn admin_commands(
     commands: impl Fn(&Account) -> Vec<AccountCommand>,
 ) -> Result<Committed<Account>, ServiceError> {
     let needed = if owner_only { Role::Owner } else { Role::Admin };
-    let metadata = metadata.with_actor(caller.account_id);
     // Both roles are read inside the transaction, which locks both accounts: a demotion
     // committed meanwhile cannot slip between the check and the change.
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[id, caller.account_id]).await?;
-    let outcome = act_on(&mut unit, caller, needed, id, commands).await;
+    let mut unit = super::accounts::own_unit(ctx, caller, metadata, &[id]).await?;
+    let outcome = act_on(&mut unit, caller.account_id, needed, id, commands).await;
     unit.finish(outcome).await
 }
 
 async fn act_on(
     unit: &mut Unit,
-    session: ActiveSession,
+    caller: Uuid,
     needed: Role,
     id: Uuid,
     commands: impl FnOnce(&Account) -> Vec<AccountCommand>,
 ) -> Result<Committed<Account>, ServiceError> {
-    super::accounts::require_live(unit, session).await?;
-    let caller = session.account_id;
     let acting = super::accounts::active(unit.load::<Account>(caller).await?)?.state;
     if !acting.role.at_least(needed) {
         return Err(ServiceError::Forbidden);

@@ -190,10 +190,11 @@ where
         let mut unit = Unit::begin(pool, metadata, &[stream_id]).await?;
         let outcome = unit.run::<A, E>(stream_id, &decide, &inline_writes).await;
         match outcome {
-            Err(ExecuteError::Store(StoreError::VersionConflict { .. }))
+            Err(clash @ ExecuteError::Store(StoreError::VersionConflict { .. }))
                 if attempt < MAX_ATTEMPTS =>
             {
-                unit.finish(Ok::<(), StoreError>(())).await.ok();
+                // Rolled back; decided again on the stream as it is now.
+                unit.finish(Err::<(), _>(clash)).await.ok();
             }
             outcome => return unit.finish(outcome).await,
         }

@@ -51,15 +51,11 @@ pub(super) async fn prove_and_change(
         .map(|proof| proof.stream)
         .chain([account.id()])
         .collect();
-    let mut unit = Unit::begin(&ctx.pool, metadata, &streams).await?;
-    let outcome = match caller {
-        Some(caller) => super::accounts::require_live(&unit, caller).await,
-        None => Ok(()),
+    let mut unit = match caller {
+        Some(caller) => super::accounts::own_unit(ctx, caller, metadata, &streams).await?,
+        None => Unit::begin(&ctx.pool, metadata, &streams).await?,
     };
-    let outcome = match outcome {
-        Ok(()) => spend_and_change(&mut unit, &prepared, account, commands, writes).await,
-        Err(error) => Err(error),
-    };
+    let outcome = spend_and_change(&mut unit, &prepared, account, commands, writes).await;
     unit.finish(outcome).await
 }
 

@@ -1,7 +1,8 @@
 //! Public profiles from the `users` read model, read through the whole pipeline: command, log,
 //! relay, NATS, projector, query with `min_position`.
 
-use crate::helpers::{PASSWORD, spawn_app_with, spawn_pipeline};
+use crate::helpers::{PASSWORD, TestApp, User, spawn_app_with, spawn_pipeline};
+use accounts::config::Config;
 use reqwest::StatusCode;
 use serde_json::json;
 use uuid::Uuid;
@@ -203,21 +204,27 @@ async fn a_position_beyond_the_end_of_the_log_is_400_at_once() {
     }
 }
 
-/// Reads waiting for a read model hold no database connection: with more of them than the
-/// pool has connections, commands still go through while they wait.
-#[tokio::test]
-async fn reads_waiting_for_a_read_model_leave_the_pool_to_commands() {
-    // No projector runs, so the waiting reads wait their whole time, then answer 503.
-    let app = spawn_app_with(|config| {
-        config.db_pool_size = 4;
-        config.read_wait_ms = 5_000;
-    })
-    .await;
+/// An app with no projector, a user who changed their profile, and the query of their public
+/// profile at that change's position: a read that waits its whole time, then answers 503.
+async fn waiting_read(adjust: impl FnOnce(&mut Config)) -> (TestApp, User, String) {
+    let app = spawn_app_with(adjust).await;
     let user = app.new_user().await;
     let changed = app
         .patch("/v1/me", &user.token, json!({"display_name": "Waited for"}))
         .await;
     let path = format!("/v1/users/{}?min_position={}", user.id, changed.position());
+    (app, user, path)
+}
+
+/// Reads waiting for a read model hold no database connection: with more of them than the
+/// pool has connections, commands still go through while they wait.
+#[tokio::test]
+async fn reads_waiting_for_a_read_model_leave_the_pool_to_commands() {
+    let (app, user, path) = waiting_read(|config| {
+        config.db_pool_size = 4;
+        config.read_wait_ms = 5_000;
+    })
+    .await;
     let finished = std::sync::Mutex::new(Vec::new());
     let reads = (0..12).map(|_| async {
         let answer = app.get(&path, None).await;
@@ -241,17 +248,11 @@ async fn reads_waiting_for_a_read_model_leave_the_pool_to_commands() {
 /// others answer 503 straight away rather than pile up.
 #[tokio::test]
 async fn reads_beyond_the_waiting_limit_answer_503_at_once() {
-    // No projector runs, so the waiting reads wait their whole time.
-    let app = spawn_app_with(|config| {
+    let (app, _, path) = waiting_read(|config| {
         config.max_waiting_reads = 3;
         config.read_wait_ms = 3_000;
     })
     .await;
-    let user = app.new_user().await;
-    let changed = app
-        .patch("/v1/me", &user.token, json!({"display_name": "Waited for"}))
-        .await;
-    let path = format!("/v1/users/{}?min_position={}", user.id, changed.position());
     let answers =
         futures::future::join_all((0..30).map(|_| async { app.get(&path, None).await })).await;
     let turned_away = answers
