@@ -67,18 +67,17 @@ async fn register(
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
     let (claim_kind, claim_value) = super::accounts::claim_of(&identifier);
-    let unproven_email = match &identifier {
-        Identifier::Email(email) if code.is_none() && !ctx.policy.require_email_code => {
-            Some(Target::email(email))
-        }
-        _ => None,
-    };
     let identifier_kind = identifier.kind();
     let code_target = match &identifier {
         Identifier::Phone(_) => Some(Channel::Sms),
         Identifier::Email(_) if code.is_some() || ctx.policy.require_email_code => {
             Some(Channel::Email)
         }
+        _ => None,
+    };
+    // An address no code proves is owed a verification mail.
+    let unproven_email = match (&identifier, code_target) {
+        (Identifier::Email(email), None) => Some(Target::email(email)),
         _ => None,
     };
     if code_target.is_some() && code.is_none() {
