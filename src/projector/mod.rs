@@ -6,7 +6,9 @@
 //!    (or never), into a fresh schema swapped in at the end, while queries read the old one;
 //! 2. catches up from the log (so that it never depends on what JetStream still holds);
 //! 3. follows a durable JetStream pull consumer, `projection_<name>`, created from the
-//!    projection's own checkpoint, applying what arrives in batches.
+//!    projection's own checkpoint, applying what arrives in batches; while NATS is away (or
+//!    following it fails) it follows the PostgreSQL log instead, reading it every
+//!    `LOG_POLL`, and goes back to JetStream once NATS is connected again.
 //!
 //! Each batch is one transaction that also moves the projection's checkpoint (the commit-safe
 //! cursor of the last event applied) in `projections`, under that row's lock: an event at or
@@ -32,6 +34,11 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio_postgres::Client;
 use uuid::Uuid;
+
+/// How often the log is read while NATS is away.
+const LOG_POLL: Duration = Duration::from_millis(50);
+/// How long following JetStream waits for a message before it looks at the connection.
+const IDLE_CHECK: Duration = Duration::from_millis(200);
 
 /// How the projectors run.
 #[derive(Debug, Clone)]
@@ -67,6 +74,7 @@ impl ProjectorConfig {
 /// One projection's projector.
 pub struct Projector {
     definition: Arc<Definition>,
+    nats: async_nats::Client,
     jetstream: jetstream::Context,
     config: ProjectorConfig,
 }
@@ -76,7 +84,8 @@ impl Projector {
     pub fn new(definition: Definition, nats: async_nats::Client, config: ProjectorConfig) -> Self {
         Self {
             definition: Arc::new(definition),
-            jetstream: jetstream::new(nats),
+            jetstream: jetstream::new(nats.clone()),
+            nats,
             config,
         }
     }
@@ -140,17 +149,41 @@ impl Projector {
         let mut backoff = Duration::from_millis(100);
         loop {
             self.catch_up_from_log(leader).await?;
+            if !self.nats_connected() {
+                tracing::warn!(projection = %definition.name, "NATS is away; following the log");
+                self.follow_log(leader, Duration::ZERO).await?;
+                continue;
+            }
             match self.follow_jetstream(leader).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     if leader.is_closed() {
                         return Err(error);
                     }
-                    tracing::warn!(projection = %definition.name, error = format!("{error:#}"), retry_in = ?backoff, "following JetStream failed; reading the log meanwhile");
-                    tokio::time::sleep(backoff).await;
+                    tracing::warn!(projection = %definition.name, error = format!("{error:#}"), retry_in = ?backoff, "following JetStream failed; following the log meanwhile");
+                    self.follow_log(leader, backoff).await?;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
+        }
+    }
+
+    fn nats_connected(&self) -> bool {
+        self.nats.connection_state() == async_nats::connection::State::Connected
+    }
+
+    /// Applies the log as it grows, for at least `at_least` and until NATS is connected.
+    async fn follow_log(&self, leader: &mut Client, at_least: Duration) -> anyhow::Result<()> {
+        let until = tokio::time::Instant::now() + at_least;
+        loop {
+            self.catch_up_from_log(leader).await?;
+            if tokio::time::Instant::now() >= until && self.nats_connected() {
+                return Ok(());
+            }
+            if leader.is_closed() {
+                anyhow::bail!("the leadership connection closed");
+            }
+            tokio::time::sleep(LOG_POLL).await;
         }
     }
 
@@ -243,9 +276,10 @@ impl Projector {
                 return Ok(());
             }
             // Wait for one message, then take whatever else has already arrived.
-            let first = tokio::time::timeout(Duration::from_secs(1), messages.next()).await;
+            let first = tokio::time::timeout(IDLE_CHECK, messages.next()).await;
             let first = match first {
-                Err(_) => continue,
+                Err(_) if self.nats_connected() => continue,
+                Err(_) => anyhow::bail!("NATS is away"),
                 Ok(None) => anyhow::bail!("the consumer's message stream ended"),
                 Ok(Some(message)) => message?,
             };

@@ -364,3 +364,40 @@ async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models(
     stop.send(true).unwrap();
     counter.await.unwrap();
 }
+
+#[tokio::test]
+async fn read_models_keep_up_from_the_log_while_nats_is_away() {
+    let mut nats = OwnNats::start().await;
+    let url = nats.url();
+    let app = spawn_app_with(|config| {
+        config.nats_url = url;
+        config.relay = true;
+        config.projector = true;
+        // A read-your-write read gives up after 1 s.
+        config.read_wait_ms = 1000;
+    })
+    .await;
+    let user = app.new_user().await;
+    let online = changes(&app, &user, "online", 1).await;
+    wait_for_projection(&app, "users", online).await;
+    nats.stop().await;
+    for i in 0..5 {
+        let label = format!("offline {i}");
+        let position = changes(&app, &user, &label, 1).await;
+        let profile = app
+            .get(
+                &format!("/v1/users/{}?min_position={position}", user.id),
+                None,
+            )
+            .await;
+        assert_eq!(profile.status, 200, "read within 1 s: {}", profile.body);
+        assert_eq!(profile.body["bio"], format!("{label} 0"));
+    }
+    nats.restart().await;
+    let back = changes(&app, &user, "back", 3).await;
+    let profile = app
+        .get(&format!("/v1/users/{}?min_position={back}", user.id), None)
+        .await;
+    assert_eq!(profile.status, 200, "{}", profile.body);
+    assert_eq!(profile.body["bio"], "back 2");
+}
