@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    accounts::faults::configure_from_environment();
     match Cli::parse().command {
         Command::Serve(config) => accounts::server::serve(*config).await,
         Command::Migrate { database_url } => {

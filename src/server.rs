@@ -110,6 +110,7 @@ pub fn start_workers(
                 )?,
                 public_url: config.public_url.trim_end_matches('/').to_owned(),
                 consumer: "mail".to_owned(),
+                lease: std::time::Duration::from_secs(config.delivery_lease_secs.into()),
             },
         );
         tasks.push(tokio::spawn(worker.run(stop.clone())));

@@ -4,22 +4,22 @@
 //! same request (method, path, body) its stored answer is replayed (`Idempotent-Replayed: true`);
 //! with another request the answer is 422 `idempotency_key_reused`. A new key travels to the
 //! command executor, which claims it in the command's own transaction, so a command commits at
-//! most once per key even when two retries race. The successful answer is then stored, sealed
-//! because it may hold a session token.
+//! most once per key even when two retries race. That transaction commits here, once the
+//! answer is known, with the answer stored in it (sealed, because it may hold a session
+//! token): a command that committed always replays its answer, whatever crashes after, and
+//! one that did not commit leaves its key free for the retry.
 
 use super::edge::AllowedMethods;
 use super::problem::ApiError;
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
-use crate::service::executor::IdempotencyClaim;
+use crate::service::executor::{IdempotencyClaim, PendingCommit};
 use crate::store::StoreError;
 use crate::store::idempotency::{self, StoredResponse};
 use deadpool_postgres::Pool;
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 /// The request header.
@@ -106,12 +106,7 @@ pub async fn with_idempotency<E: Endpoint>(
     }
     let body = req.take_body().into_bytes().await?;
     let fingerprint = request_fingerprint(&req, &body);
-    let claim = IdempotencyClaim {
-        scope: caller_scope(&req, &fingerprint),
-        key,
-        fingerprint,
-        used: Arc::new(AtomicBool::new(false)),
-    };
+    let claim = IdempotencyClaim::new(caller_scope(&req, &fingerprint), key, fingerprint);
     req.set_body(body);
 
     match previous_answer(&pool, &secrets, &claim).await {
@@ -125,12 +120,20 @@ pub async fn with_idempotency<E: Endpoint>(
     }
     req.extensions_mut().insert(claim.clone());
     let outcome = next.call(req).await.map(IntoResponse::into_response);
+    if let Some(pending) = claim.take_pending() {
+        // The command succeeded: it commits with its answer, or not at all.
+        let response = outcome.unwrap_or_else(|error| error.into_response());
+        return commit_with_answer(pending, &secrets, &claim, response).await;
+    }
     match outcome {
-        Ok(response) if claim.used.load(Ordering::SeqCst) => {
-            Ok(store_answer(&pool, &secrets, &claim, response).await)
-        }
         Err(error) if is_key_in_use(&error) => await_first_answer(&pool, &secrets, &claim).await,
-        other => other,
+        Ok(response) if response.status().is_success() => Ok(response),
+        // A retry that raced the first request and lost, refused because the first one's
+        // change is made now (an email taken by itself, say): the first answer is the answer.
+        refused => match previous_answer(&pool, &secrets, &claim).await {
+            Ok(Some(replay)) => Ok(replay),
+            _ => refused,
+        },
     }
 }
 
@@ -237,18 +240,16 @@ fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response
     Ok(response.header(REPLAYED_HEADER, "true").body(body))
 }
 
-/// Stores a committed command's answer for retries, and returns it.
-async fn store_answer(
-    pool: &Pool,
+/// Commits a succeeded command with its answer stored for retries, and returns the answer;
+/// 503 when the commit fails (the retry then replays the answer or runs the command).
+async fn commit_with_answer(
+    pending: PendingCommit,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
     response: Response,
-) -> Response {
+) -> poem::Result<Response> {
     let (parts, body) = response.into_parts();
-    let bytes = match body.into_bytes().await {
-        Ok(bytes) => bytes,
-        Err(error) => return poem::Error::from(error).into_response(),
-    };
+    let bytes = body.into_bytes().await?;
     let stored = StoredResponse {
         status: parts.status.as_u16(),
         position: parts
@@ -258,15 +259,10 @@ async fn store_answer(
             .and_then(|value| value.parse().ok()),
         sealed_body: secrets.seal(&bytes),
     };
-    let saved = match pool.get().await {
-        Ok(client) => idempotency::store_response(&client, &claim.scope, &claim.key, &stored)
-            .await
-            .map_err(anyhow::Error::from),
-        Err(error) => Err(error.into()),
-    };
-    if let Err(error) = saved {
-        // The command committed; only the replay is lost. Retries get 409 until the key expires.
-        tracing::error!(%error, "could not store an idempotent answer");
-    }
-    Response::from_parts(parts, bytes.into())
+    pending
+        .commit_with_answer(claim, &stored)
+        .await
+        .map_err(store_error)?;
+    crate::faults::point("idempotency.after_commit").await;
+    Ok(Response::from_parts(parts, bytes.into()))
 }

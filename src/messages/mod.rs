@@ -1,11 +1,15 @@
 //! The mail worker: sends the mails and text messages that events ask for (one-time codes and
 //! links), from a durable JetStream consumer, at most once per event.
 //!
-//! Each event is claimed in `message_deliveries` before its mail is sent; a claim of a worker
-//! that died lapses after five minutes. Up to `DELIVERIES_IN_FLIGHT` messages are handled at
-//! once, and a message that fails for now (SMTP down, a 4xx answer, a gateway error) gives its
-//! claim and its place back and is redelivered by JetStream after a backoff, so that no message
-//! holds up the others. A message that can never be sent (an address the mailer refuses, a
+//! Each event is claimed in `message_deliveries` before its mail is sent, with a lease
+//! (`MailConfig::lease`): a worker that dies mid-send leaves a claim that lapses when its lease
+//! ends. A message is acknowledged only once its mail is sent or has failed for good; one
+//! claimed by another worker is redelivered when that worker's lease ends. Up to
+//! `DELIVERIES_IN_FLIGHT` messages are handled at once, and a message that fails for now (SMTP
+//! down, a 4xx answer, a gateway error) gives its claim and its place back and comes again
+//! after a backoff, so that no message holds up the others. A sweeper takes over, from the
+//! PostgreSQL log, every claim whose lease has passed (a dead worker's, or a retry that is
+//! due), so a delivery never depends on JetStream redelivering it. A message that can never be sent (an address the mailer refuses, a
 //! sealed code that does not open with this service's key, a 5xx answer) is recorded as
 //! `failed` at once and never retried. Mails go over SMTP (lettre) when `ACCOUNTS_SMTP_URL` is
 //! set, else into a folder as `.eml` files. Any number of workers may run: the claim keeps
@@ -17,12 +21,12 @@ mod transport;
 use crate::domain::code::Channel;
 use crate::domain::values::{Email, Phone};
 use crate::secrets::SecretBox;
-use crate::store::deliveries;
+use crate::store::deliveries::{self, Claim};
 use anyhow::Context as _;
 use async_nats::jetstream::{self, AckKind, consumer};
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
-use futures::TryStreamExt as _;
+use futures::{StreamExt as _, TryStreamExt as _};
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 use serde::Deserialize;
@@ -39,16 +43,21 @@ const DELIVERIES_IN_FLIGHT: usize = 16;
 
 /// What became of a message.
 enum Delivery {
-    /// Sent, skipped, failed for good, or not this worker's: acknowledged.
+    /// Sent, skipped or failed for good (by this worker or another): acknowledged.
     Done,
-    /// Failed for now: redelivered after a backoff.
-    RetryLater,
+    /// Failed for now, or held by another worker: due again after this long.
+    RetryIn(Duration),
 }
 
-/// How long JetStream waits before delivering a message again, after `delivered` tries:
-/// 200 ms doubling up to 10 s.
-fn retry_backoff(delivered: i64) -> Duration {
-    let doublings = u32::try_from(delivered.clamp(1, 7) - 1).unwrap_or(0);
+/// How often the sweeper looks for lapsed claims.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Lapsed claims the sweeper takes at once.
+const SWEEP_BATCH: i64 = 64;
+
+/// How long a delivery waits before its next try, after `tried` tries: 200 ms doubling up to
+/// 10 s.
+fn retry_backoff(tried: i64) -> Duration {
+    let doublings = u32::try_from(tried.clamp(1, 7) - 1).unwrap_or(0);
     (Duration::from_millis(200) * 2_u32.pow(doublings)).min(Duration::from_secs(10))
 }
 
@@ -69,6 +78,8 @@ pub struct MailConfig {
     pub public_url: String,
     /// Name of the durable consumer (one per deployment).
     pub consumer: String,
+    /// How long a claim lasts: a send that takes longer is given up as failed for now.
+    pub lease: Duration,
 }
 
 /// The part of a `CodeIssued` envelope the worker reads.
@@ -115,8 +126,16 @@ impl MailWorker {
         }
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true: follows JetStream and, beside it, sweeps lapsed claims.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            () = self.follow_with_restarts(shutdown.clone()) => {}
+            () = self.sweep() => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+
+    async fn follow_with_restarts(&self, mut shutdown: watch::Receiver<bool>) {
         let mut backoff = Duration::from_millis(200);
         while !*shutdown.borrow() {
             let outcome = tokio::select! {
@@ -131,6 +150,29 @@ impl MailWorker {
                 _ = shutdown.changed() => return,
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    /// Every `SWEEP_EVERY`, delivers the events whose claim lapsed, read from the log: this
+    /// needs no NATS, and picks up what a worker that died held.
+    async fn sweep(&self) {
+        loop {
+            tokio::time::sleep(SWEEP_EVERY).await;
+            let due = match deliveries::due(&self.pool, SWEEP_BATCH).await {
+                Ok(due) => due,
+                Err(error) => {
+                    tracing::warn!(error = %error, "could not look for lapsed deliveries");
+                    continue;
+                }
+            };
+            futures::stream::iter(due)
+                .for_each_concurrent(DELIVERIES_IN_FLIGHT, |(id, data)| async move {
+                    let envelope = serde_json::json!({ "id": id, "data": data });
+                    if let Err(error) = self.deliver(envelope.to_string().as_bytes()).await {
+                        tracing::warn!(error = format!("{error:#}"), event_id = %id, "delivery not recorded; it will come again");
+                    }
+                })
+                .await;
         }
     }
 
@@ -172,10 +214,7 @@ impl MailWorker {
     async fn handle(&self, message: jetstream::Message) {
         let reply = match self.deliver(&message.payload).await {
             Ok(Delivery::Done) => AckKind::Ack,
-            Ok(Delivery::RetryLater) => {
-                let delivered = message.info().map_or(1, |info| info.delivered);
-                AckKind::Nak(Some(retry_backoff(delivered)))
-            }
+            Ok(Delivery::RetryIn(delay)) => AckKind::Nak(Some(delay)),
             Err(error) => {
                 tracing::warn!(
                     error = format!("{error:#}"),
@@ -199,17 +238,35 @@ impl MailWorker {
             }
         };
         let data = &envelope.data;
-        if !data.deliver
-            || !deliveries::claim(&self.pool, envelope.id, data.channel.as_str()).await?
-        {
+        if !data.deliver {
             return Ok(Delivery::Done);
         }
+        let channel = data.channel.as_str();
+        let attempts =
+            match deliveries::claim(&self.pool, envelope.id, channel, self.config.lease).await? {
+                Claim::Taken { attempts } => attempts,
+                Claim::Finished => return Ok(Delivery::Done),
+                Claim::HeldUntil(until) => {
+                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                    return Ok(Delivery::RetryIn(wait + Duration::from_millis(100)));
+                }
+            };
+        crate::faults::point("mail.claimed").await;
         if Utc::now() >= data.expires_at {
             let note = "the code expired before it could be sent";
             deliveries::finish(&self.pool, envelope.id, "skipped", Some(note)).await?;
             return Ok(Delivery::Done);
         }
-        match self.send(envelope.id, data).await {
+        // Within the lease, or another worker could take the claim over and send it too.
+        let sent =
+            tokio::time::timeout(self.config.lease.mul_f64(0.8), self.send(envelope.id, data))
+                .await
+                .unwrap_or_else(|_| {
+                    Err(SendError::Transient(anyhow::anyhow!(
+                        "the server did not answer within the delivery lease"
+                    )))
+                });
+        match sent {
             Ok(()) => {
                 deliveries::finish(&self.pool, envelope.id, "sent", None).await?;
                 Ok(Delivery::Done)
@@ -223,8 +280,9 @@ impl MailWorker {
             Err(SendError::Transient(error)) => {
                 let message = format!("{error:#}");
                 tracing::warn!(event_id = %envelope.id, error = %message, "message not sent; retrying later");
-                deliveries::release(&self.pool, envelope.id, &message).await?;
-                Ok(Delivery::RetryLater)
+                let retry_in = retry_backoff(i64::from(attempts) + 1);
+                deliveries::release(&self.pool, envelope.id, &message, retry_in).await?;
+                Ok(Delivery::RetryIn(retry_in))
             }
         }
     }

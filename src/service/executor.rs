@@ -17,8 +17,7 @@ use crate::store::sessions::{self, NewSession};
 use crate::store::{StoreError, idempotency};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use uuid::Uuid;
 
 /// Attempts at a command whose stream moved underneath it.
@@ -60,6 +59,12 @@ pub async fn load<A: Aggregate>(
 }
 
 /// A key under which a command runs at most once, and the request it was first used for.
+///
+/// A unit that succeeds under a claim writes the key in its transaction and then, instead of
+/// committing, leaves the transaction with the claim ([`IdempotencyClaim::take_pending`]): the
+/// HTTP layer turns the use case's outcome into its answer and commits it with the answer
+/// ([`PendingCommit::commit_with_answer`]). So a committed command always has its answer
+/// stored, and a command that did not commit leaves its key free.
 #[derive(Debug, Clone)]
 pub struct IdempotencyClaim {
     /// Whose keys these are (hash of the caller's credentials, or of "anonymous").
@@ -68,8 +73,101 @@ pub struct IdempotencyClaim {
     pub key: String,
     /// Hash of the request (method, path, body).
     pub fingerprint: Vec<u8>,
-    /// Set once a command committed under this key.
-    pub used: Arc<AtomicBool>,
+    /// The transaction of the command that succeeded under this key, not yet committed.
+    pending: Arc<Mutex<Option<PendingCommit>>>,
+}
+
+impl IdempotencyClaim {
+    /// A claim of `key` in `scope` for the request with `fingerprint`.
+    pub fn new(scope: Vec<u8>, key: String, fingerprint: Vec<u8>) -> Self {
+        Self {
+            scope,
+            key,
+            fingerprint,
+            pending: Arc::default(),
+        }
+    }
+
+    /// The transaction of the command that succeeded under this key, which commits only
+    /// with its answer; `None` when no command succeeded (or it has been taken).
+    pub fn take_pending(&self) -> Option<PendingCommit> {
+        self.pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
+    fn leave_pending(&self, commit: PendingCommit) {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = Some(commit);
+    }
+}
+
+/// A succeeded command's transaction, holding its events, inline writes, stream locks and
+/// idempotency key, that commits together with the command's answer. Dropped, it rolls back.
+pub struct PendingCommit {
+    client: Option<deadpool_postgres::Object>,
+    appended: Vec<(&'static str, &'static str)>,
+}
+
+impl std::fmt::Debug for PendingCommit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingCommit")
+            .field("events", &self.appended.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PendingCommit {
+    /// Stores `answer` under the claim's key and commits the command with it. On `Err` the
+    /// command may not have committed (or, when the connection broke during `COMMIT`, may
+    /// have): either way a retry with the key gets its stored answer or runs the command.
+    pub async fn commit_with_answer(
+        self,
+        claim: &IdempotencyClaim,
+        answer: &idempotency::StoredResponse,
+    ) -> Result<(), StoreError> {
+        self.commit(Some((claim, answer))).await
+    }
+
+    async fn commit_without_answer(self) -> Result<(), StoreError> {
+        self.commit(None).await
+    }
+
+    async fn commit(
+        mut self,
+        answer: Option<(&IdempotencyClaim, &idempotency::StoredResponse)>,
+    ) -> Result<(), StoreError> {
+        let Some(client) = self.client.take() else {
+            return Ok(());
+        };
+        let committed = async {
+            if let Some((claim, answer)) = answer {
+                idempotency::store_response(&client, &claim.scope, &claim.key, answer).await?;
+            }
+            crate::faults::point("idempotency.before_commit").await;
+            client.batch_execute("COMMIT").await?;
+            Ok::<_, StoreError>(())
+        }
+        .await;
+        if committed.is_err() {
+            // Out of the pool: closing the connection rolls back whatever is left open.
+            drop(deadpool_postgres::Object::take(client));
+            return committed;
+        }
+        for (stream_type, event_type) in self.appended.drain(..) {
+            crate::telemetry::events_appended(stream_type, event_type);
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PendingCommit {
+    /// An answer never given (a cancelled request, a panic) leaves the command uncommitted.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
 }
 
 /// Who asked, from where, and why: stored as each event's metadata.
@@ -227,6 +325,14 @@ impl Unit {
         metadata: &CommandMetadata,
         streams: &[Uuid],
     ) -> Result<Self, StoreError> {
+        if let Some(claim) = &metadata.idempotency {
+            if let Some(earlier) = claim.take_pending() {
+                // A use case of more than one unit: its earlier unit commits now (with the key
+                // but without the answer), so this one never waits on its locks.
+                debug_assert!(false, "a second unit under one idempotency key");
+                earlier.commit_without_answer().await?;
+            }
+        }
         let client = pool.get().await?;
         let mut locked = streams.to_vec();
         locked.sort_unstable();
@@ -356,13 +462,16 @@ impl Unit {
                 client.batch_execute("ROLLBACK").await?;
                 return Err(error);
             }
+            // Committed by the HTTP layer together with the answer.
+            claim.leave_pending(PendingCommit {
+                client: Some(client),
+                appended: std::mem::take(&mut self.appended),
+            });
+            return Ok(());
         }
         client.batch_execute("COMMIT").await?;
         for (stream_type, event_type) in self.appended.drain(..) {
             crate::telemetry::events_appended(stream_type, event_type);
-        }
-        if let (true, Some(claim)) = (succeeded, &self.claim) {
-            claim.used.store(true, Ordering::SeqCst);
         }
         Ok(())
     }

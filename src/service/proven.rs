@@ -77,6 +77,8 @@ async fn spend_and_change(
             return Err(ServiceError::CodeInvalid);
         }
     }
+    // The codes are spent in the unit; the change they prove follows in the same transaction.
+    crate::faults::point("proven.between_proof_and_change").await;
     let state = unit.load::<Account>(account.id()).await?.state;
     let commands = commands(&state, &targets)?;
     run_account_commands_in(unit, account.id(), |_| commands, writes).await

@@ -1,37 +1,86 @@
-//! `message_deliveries`: one row per event whose mail or text is due, claimed by one worker
-//! at a time (`sending`, lapsing after five minutes), given back for a retry (`retrying`), or
-//! done for good (`sent`, `skipped`, `failed`).
+//! `message_deliveries`: one row per event whose mail or text is due. A worker claims an event
+//! with a lease (`sending` until `lease_until`); it gives the claim back for a retry at a later
+//! time (`retrying` until `lease_until`), or records it done for good (`sent`, `skipped`,
+//! `failed`). A lease that has passed, a dead worker's or a due retry's, is anyone's to take.
 
 use super::StoreError;
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
+use std::time::Duration;
 use uuid::Uuid;
 
-/// Claims an event for sending: false when it was sent, skipped or failed, or is being sent
-/// by a live worker.
-pub async fn claim(pool: &Pool, event_id: Uuid, channel: &str) -> Result<bool, StoreError> {
-    let client = pool.get().await?;
-    let claimed = client
-        .execute(
-            "INSERT INTO message_deliveries (event_id, channel, status) VALUES ($1, $2, 'sending')
-             ON CONFLICT (event_id) DO UPDATE SET status = 'sending', claimed_at = now()
-             WHERE message_deliveries.status = 'retrying'
-                OR (message_deliveries.status = 'sending'
-                    AND message_deliveries.claimed_at < now() - interval '5 minutes')",
-            &[&event_id, &channel],
-        )
-        .await?;
-    Ok(claimed == 1)
+/// Where an event's delivery stands for a worker that asked to claim it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker holds it now, until the lease ends; it was tried `attempts` times before.
+    Taken {
+        /// Tries before this one.
+        attempts: i32,
+    },
+    /// Sent, skipped or failed for good: nothing to do.
+    Finished,
+    /// Held by another worker, or waiting for its retry, until then.
+    HeldUntil(DateTime<Utc>),
 }
 
-/// Gives a claim back after a failure that may pass, for the redelivery to take.
-pub async fn release(pool: &Pool, event_id: Uuid, error: &str) -> Result<(), StoreError> {
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Claims an event's delivery for `lease`.
+pub async fn claim(
+    pool: &Pool,
+    event_id: Uuid,
+    channel: &str,
+    lease: Duration,
+) -> Result<Claim, StoreError> {
+    let client = pool.get().await?;
+    let taken = client
+        .query_opt(
+            "INSERT INTO message_deliveries (event_id, channel, status, lease_until)
+             VALUES ($1, $2, 'sending', now() + $3 * interval '1 millisecond')
+             ON CONFLICT (event_id) DO UPDATE
+                 SET status = 'sending', claimed_at = now(), lease_until = EXCLUDED.lease_until
+                 WHERE message_deliveries.status IN ('sending', 'retrying')
+                   AND message_deliveries.lease_until <= now()
+             RETURNING attempts",
+            &[&event_id, &channel, &millis(lease)],
+        )
+        .await?;
+    if let Some(taken) = taken {
+        return Ok(Claim::Taken {
+            attempts: taken.get(0),
+        });
+    }
+    let row = client
+        .query_opt(
+            "SELECT status IN ('sending', 'retrying'), lease_until
+             FROM message_deliveries WHERE event_id = $1",
+            &[&event_id],
+        )
+        .await?;
+    Ok(match row {
+        Some(row) if row.get::<_, bool>(0) => Claim::HeldUntil(row.get(1)),
+        // Finished, or (never seen: the row was there a moment ago) nothing to do.
+        _ => Claim::Finished,
+    })
+}
+
+/// Gives a claim back after a failure that may pass: it is due again after `retry_in`.
+pub async fn release(
+    pool: &Pool,
+    event_id: Uuid,
+    error: &str,
+    retry_in: Duration,
+) -> Result<(), StoreError> {
     let client = pool.get().await?;
     client
         .execute(
             "UPDATE message_deliveries
-             SET status = 'retrying', attempts = attempts + 1, last_error = $2
+             SET status = 'retrying', attempts = attempts + 1, last_error = $2,
+                 lease_until = now() + $3 * interval '1 millisecond'
              WHERE event_id = $1",
-            &[&event_id, &error],
+            &[&event_id, &error, &millis(retry_in)],
         )
         .await?;
     Ok(())
@@ -55,4 +104,21 @@ pub async fn finish(
         )
         .await?;
     Ok(())
+}
+
+/// Deliveries whose lease has passed (their worker died, or their retry is due), oldest
+/// first, at most `limit`: each event's id and data, read from the log.
+pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<(Uuid, serde_json::Value)>, StoreError> {
+    let client = pool.get().await?;
+    let rows = client
+        .query(
+            "SELECT e.event_id, e.data
+             FROM message_deliveries d JOIN events e ON e.event_id = d.event_id
+             WHERE d.status IN ('sending', 'retrying') AND d.lease_until <= now()
+             ORDER BY d.lease_until
+             LIMIT $1",
+            &[&limit],
+        )
+        .await?;
+    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

@@ -68,6 +68,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0008_security_fixes.sql"),
         rewrite: Some(Rewrite::CanonicalIdentifiers),
     },
+    Migration {
+        version: 9,
+        name: "delivery_leases",
+        sql: include_str!("../../migrations/0009_delivery_leases.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

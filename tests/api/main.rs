@@ -4,6 +4,8 @@ mod addresses;
 mod admin;
 mod audit;
 mod codes;
+#[cfg(feature = "failpoints")]
+mod crashes;
 mod event_log;
 mod follows;
 mod headers;

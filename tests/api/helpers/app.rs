@@ -136,6 +136,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         max_waiting_reads: 1024,
         smtp_url: None,
         sms_webhook_url: None,
+        delivery_lease_secs: 60,
         sign_up_email_code: false,
         public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),

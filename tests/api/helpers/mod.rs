@@ -4,6 +4,8 @@
 mod app;
 mod database;
 mod nats;
+#[cfg(feature = "failpoints")]
+mod process;
 mod scenarios;
 mod sms;
 mod smtp;
@@ -11,6 +13,8 @@ mod smtp;
 pub use app::*;
 pub use database::*;
 pub use nats::*;
+#[cfg(feature = "failpoints")]
+pub use process::*;
 pub use scenarios::*;
 pub use sms::*;
 pub use smtp::*;
