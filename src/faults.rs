@@ -4,7 +4,8 @@
 //! point is an empty `async fn`. With the feature, a point configured in the `FAILPOINTS`
 //! environment variable as `name=return` (or `name=1*return`, once) prints
 //! `fault point <name> reached` on standard error and then never returns, so that a test can
-//! kill the process exactly there (`fail` crate, as TiKV uses it).
+//! kill the process exactly there; as `name=return(<ms>)` it waits that many milliseconds and
+//! goes on, so that a test can break something meanwhile (`fail` crate, as TiKV uses it).
 
 /// Stops here for good when the point `name` is configured; returns at once otherwise.
 #[allow(
@@ -15,12 +16,15 @@ pub async fn point(name: &'static str) {
     #[cfg(feature = "failpoints")]
     {
         let reached = (|| {
-            fail::fail_point!(name, |_| true);
-            false
+            fail::fail_point!(name, |argument: Option<String>| Some(argument));
+            None
         })();
-        if reached {
+        if let Some(pause) = reached {
             eprintln!("fault point {name} reached");
-            std::future::pending::<()>().await;
+            match pause.and_then(|ms| ms.parse().ok()) {
+                Some(ms) => tokio::time::sleep(std::time::Duration::from_millis(ms)).await,
+                None => std::future::pending::<()>().await,
+            }
         }
     }
     #[cfg(not(feature = "failpoints"))]

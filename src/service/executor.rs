@@ -455,7 +455,10 @@ impl Unit {
         if !succeeded && !self.commit_refusal {
             return Ok(client.batch_execute("ROLLBACK").await?);
         }
-        if let (true, Some(claim)) = (succeeded, &self.claim) {
+        // A unit that recorded no event (a check before the command, a change to nothing) is
+        // no command to replay: it commits without the key.
+        let command = succeeded && !self.appended.is_empty();
+        if let (true, Some(claim)) = (command, &self.claim) {
             if let Err(error) =
                 idempotency::claim(&client, &claim.scope, &claim.key, &claim.fingerprint).await
             {

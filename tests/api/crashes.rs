@@ -3,7 +3,9 @@
 //! assume after a crash: a retry with the same `Idempotency-Key` gets the committed command's
 //! answer, or the command runs.
 
-use crate::helpers::{PASSWORD, ProcessSetup, ServedProcess, SmtpSink, code_in, connect};
+use crate::helpers::{
+    PASSWORD, ProcessSetup, ServedProcess, SmsGateway, SmtpSink, code_in, connect,
+};
 use serde_json::{Value, json};
 
 /// An answer from the child process.
@@ -250,4 +252,92 @@ async fn a_mail_held_by_a_worker_that_died_is_sent_after_the_restart_once() {
             .await;
     }
     assert_eq!(smtp.mails().len(), 10, "each mail once");
+}
+
+#[tokio::test]
+async fn a_command_in_flight_when_the_database_drops_its_connections_is_503_and_its_key_free() {
+    let setup = ProcessSetup::new().await;
+    let process = ServedProcess::start(&setup, "idempotency.before_commit=1*return(1500)").await;
+    let signed_up = post(
+        &process,
+        "/v1/accounts",
+        None,
+        json!({"email": "crash-db@example.com", "password": PASSWORD}),
+    )
+    .await;
+    let token = signed_up.body["session"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let patch = |key: &'static str| {
+        let url = format!("{}/v1/me", process.address);
+        let token = token.clone();
+        async move {
+            reqwest::Client::new()
+                .patch(url)
+                .bearer_auth(token)
+                .header("Idempotency-Key", key)
+                .json(&json!({"bio": "kept"}))
+                .send()
+                .await
+                .expect("an answer")
+        }
+    };
+    let in_flight = tokio::spawn(patch("bio-1"));
+    process
+        .wait_for_fault_point("idempotency.before_commit")
+        .await;
+    // What a fast shutdown does to every session: 57P01, connection closed.
+    let db = connect(&crate::helpers::server_url()).await;
+    let database = setup
+        .database_url
+        .rsplit('/')
+        .next()
+        .expect("a database name")
+        .to_owned();
+    db.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+        &[&database],
+    )
+    .await
+    .expect("terminate");
+    let answer = in_flight.await.expect("the request");
+    assert_eq!(answer.status(), 503);
+    assert!(answer.headers().contains_key("retry-after"));
+    assert_eq!(count_events(&setup, "ProfileUpdated").await, 0);
+
+    let retry = patch("bio-1").await;
+    assert_eq!(retry.status(), 200, "the key is free: the command runs");
+    assert!(!retry.headers().contains_key("idempotent-replayed"));
+    assert_eq!(count_events(&setup, "ProfileUpdated").await, 1);
+}
+
+#[tokio::test]
+async fn a_text_held_by_a_worker_that_died_is_sent_after_the_restart_once() {
+    let gateway = SmsGateway::start().await;
+    let mut setup = ProcessSetup::new().await;
+    setup.args = vec![
+        "--delivery-lease-secs".to_owned(),
+        "2".to_owned(),
+        "--sms-webhook-url".to_owned(),
+        gateway.url.clone(),
+    ];
+    let process = ServedProcess::start(&setup, "mail.claimed=1*return").await;
+    let phone = format!("+86139{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000);
+    let asked = post(
+        &process,
+        "/v1/codes",
+        None,
+        json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+    )
+    .await;
+    assert_eq!(asked.status, 202, "{}", asked.body);
+    process.wait_for_fault_point("mail.claimed").await;
+    process.kill().await;
+    assert!(gateway.texts().is_empty());
+
+    let _process = ServedProcess::start(&setup, "").await;
+    let (code, _) = gateway.wait_for_code(&phone, "sign_in").await;
+    assert_eq!(code.len(), 6);
+    assert_eq!(gateway.texts().len(), 1, "each text once");
 }

@@ -191,7 +191,9 @@ impl TestApp {
         .await
     }
 
-    /// Sends a request with an optional JSON body and bearer token.
+    /// Sends a request with an optional JSON body and bearer token. With
+    /// `ACCOUNTS_TEST_EVERY_KEY` set (`scripts/test` runs the HTTP tests so a second time), a
+    /// request without an `Idempotency-Key` gets a fresh one.
     pub async fn send(
         &self,
         method: Method,
@@ -211,6 +213,13 @@ impl TestApp {
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
+        }
+        if std::env::var_os("ACCOUNTS_TEST_EVERY_KEY").is_some()
+            && !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("idempotency-key"))
+        {
+            request = request.header("idempotency-key", Uuid::new_v4().to_string());
         }
         let response = request.send().await.expect("request");
         let status = response.status();
