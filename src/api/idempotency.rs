@@ -10,6 +10,7 @@
 //! one that did not commit leaves its key free for the retry.
 
 use super::edge::AllowedMethods;
+use super::i18n::Language;
 use super::problem::ApiError;
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
@@ -119,10 +120,13 @@ pub async fn with_idempotency<E: Endpoint>(
         Err(error) => return Err(error),
     }
     req.extensions_mut().insert(claim.clone());
+    let language = Language::of(&req);
     let outcome = next.call(req).await.map(IntoResponse::into_response);
     if let Some(pending) = claim.take_pending() {
-        // The command succeeded: it commits with its answer, or not at all.
-        let response = outcome.unwrap_or_else(|error| error.into_response());
+        // The command succeeded: it commits with its answer, or not at all. An error after it
+        // is stored as the problem answer the edge would make of it.
+        let response =
+            outcome.unwrap_or_else(|error| ApiError::from_poem(&error).to_response(language));
         return commit_with_answer(pending, &secrets, &claim, response).await;
     }
     match outcome {
