@@ -143,8 +143,8 @@ impl PendingCommit {
         let committed = async {
             if let Some((claim, answer)) = answer {
                 idempotency::store_response(&client, &claim.scope, &claim.key, answer).await?;
+                crate::faults::point("idempotency.before_commit").await;
             }
-            crate::faults::point("idempotency.before_commit").await;
             client.batch_execute("COMMIT").await?;
             Ok::<_, StoreError>(())
         }
@@ -465,18 +465,19 @@ impl Unit {
                 client.batch_execute("ROLLBACK").await?;
                 return Err(error);
             }
+        }
+        let ready = PendingCommit {
+            client: Some(client),
+            appended: std::mem::take(&mut self.appended),
+        };
+        match (command, &self.claim) {
             // Committed by the HTTP layer together with the answer.
-            claim.leave_pending(PendingCommit {
-                client: Some(client),
-                appended: std::mem::take(&mut self.appended),
-            });
-            return Ok(());
+            (true, Some(claim)) => {
+                claim.leave_pending(ready);
+                Ok(())
+            }
+            _ => ready.commit(None).await,
         }
-        client.batch_execute("COMMIT").await?;
-        for (stream_type, event_type) in self.appended.drain(..) {
-            crate::telemetry::events_appended(stream_type, event_type);
-        }
-        Ok(())
     }
 }
 

@@ -73,18 +73,27 @@ async fn count_events(setup: &ProcessSetup, event_type: &str) -> i64 {
         .get(0)
 }
 
+/// Signs up under `key` with a process that stops at the fault point `point`, kills it there,
+/// and starts the service again.
+async fn sign_up_killed_at(
+    setup: &ProcessSetup,
+    point: &str,
+    key: &str,
+    body: &Value,
+) -> ServedProcess {
+    let process = ServedProcess::start(setup, &format!("{point}=1*return")).await;
+    send_unanswered(&process, "/v1/accounts", Some(key), body.clone());
+    process.wait_for_fault_point(point).await;
+    process.kill().await;
+    ServedProcess::start(setup, "").await
+}
+
 #[tokio::test]
 async fn a_command_killed_before_it_commits_leaves_its_key_free_for_the_retry() {
     let setup = ProcessSetup::new().await;
-    let process = ServedProcess::start(&setup, "idempotency.before_commit=1*return").await;
     let sign_up = json!({"email": "crash-before@example.com", "password": PASSWORD});
-    send_unanswered(&process, "/v1/accounts", Some("sign-up-1"), sign_up.clone());
-    process
-        .wait_for_fault_point("idempotency.before_commit")
-        .await;
-    process.kill().await;
-
-    let process = ServedProcess::start(&setup, "").await;
+    let process =
+        sign_up_killed_at(&setup, "idempotency.before_commit", "sign-up-1", &sign_up).await;
     assert_eq!(count_events(&setup, "AccountRegistered").await, 0);
     let retry = post(&process, "/v1/accounts", Some("sign-up-1"), sign_up).await;
     assert_eq!(retry.status, 201, "the command runs: {}", retry.body);
@@ -95,15 +104,9 @@ async fn a_command_killed_before_it_commits_leaves_its_key_free_for_the_retry() 
 #[tokio::test]
 async fn a_command_killed_after_it_commits_replays_its_answer_to_the_retry() {
     let setup = ProcessSetup::new().await;
-    let process = ServedProcess::start(&setup, "idempotency.after_commit=1*return").await;
     let sign_up = json!({"email": "crash-after@example.com", "password": PASSWORD});
-    send_unanswered(&process, "/v1/accounts", Some("sign-up-1"), sign_up.clone());
-    process
-        .wait_for_fault_point("idempotency.after_commit")
-        .await;
-    process.kill().await;
-
-    let process = ServedProcess::start(&setup, "").await;
+    let process =
+        sign_up_killed_at(&setup, "idempotency.after_commit", "sign-up-1", &sign_up).await;
     let retry = post(&process, "/v1/accounts", Some("sign-up-1"), sign_up.clone()).await;
     assert_eq!(retry.status, 201, "the committed answer: {}", retry.body);
     assert!(retry.replayed);

@@ -65,6 +65,21 @@ async fn changes(app: &TestApp, user: &User, label: &str, count: usize) -> i64 {
     position
 }
 
+/// The whole pipeline (API, relay, projectors) on the test's own NATS server.
+async fn spawn_pipeline_on(
+    nats: &OwnNats,
+    adjust: impl FnOnce(&mut accounts::config::Config),
+) -> TestApp {
+    let url = nats.url();
+    spawn_app_with(|config| {
+        config.nats_url = url;
+        config.relay = true;
+        config.projector = true;
+        adjust(config);
+    })
+    .await
+}
+
 /// Every row of a projection's tables, as JSON text, in a stable order.
 async fn rows(app: &TestApp, sql: &str) -> Vec<String> {
     app.db
@@ -330,13 +345,7 @@ async fn two_projectors_of_one_projection_never_both_apply() {
 #[tokio::test]
 async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models() {
     let mut nats = OwnNats::start().await;
-    let url = nats.url();
-    let app = spawn_app_with(|config| {
-        config.nats_url = url;
-        config.relay = true;
-        config.projector = true;
-    })
-    .await;
+    let app = spawn_pipeline_on(&nats, |_| {}).await;
     let (stop, counter) = start_projector(&app, counting(), &nats.url()).await;
     let user = app.new_user().await;
     changes(&app, &user, "online", 10).await;
@@ -368,11 +377,7 @@ async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models(
 #[tokio::test]
 async fn read_models_keep_up_from_the_log_while_nats_is_away() {
     let mut nats = OwnNats::start().await;
-    let url = nats.url();
-    let app = spawn_app_with(|config| {
-        config.nats_url = url;
-        config.relay = true;
-        config.projector = true;
+    let app = spawn_pipeline_on(&nats, |config| {
         // A read-your-write read gives up after 3 s; following JetStream alone took 9-12 s.
         config.read_wait_ms = 3000;
     })
