@@ -61,6 +61,28 @@ fn send_unanswered(process: &ServedProcess, path: &str, key: Option<&str>, body:
     });
 }
 
+async fn sign_up(process: &ServedProcess, email: &str) -> Reply {
+    let signed_up = post(
+        process,
+        "/v1/accounts",
+        None,
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    signed_up
+}
+
+async fn sign_in(process: &ServedProcess, email: &str, password: &str) -> Reply {
+    post(
+        process,
+        "/v1/sessions",
+        None,
+        json!({"email": email, "password": password}),
+    )
+    .await
+}
+
 async fn count_events(setup: &ProcessSetup, event_type: &str) -> i64 {
     connect(&setup.database_url)
         .await
@@ -135,14 +157,7 @@ async fn a_password_reset_killed_after_spending_its_code_changes_nothing() {
     setup.smtp_url = Some(smtp.url());
     let process = ServedProcess::start(&setup, "proven.between_proof_and_change=1*return").await;
     let email = "crash-reset@example.com";
-    let signed_up = post(
-        &process,
-        "/v1/accounts",
-        None,
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
-    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    sign_up(&process, email).await;
     let asked = post(
         &process,
         "/v1/password-reset",
@@ -176,13 +191,7 @@ async fn a_password_reset_killed_after_spending_its_code_changes_nothing() {
         "the code is unspent"
     );
     assert_eq!(count_events(&setup, "PasswordChanged").await, 0);
-    let old = post(
-        &process,
-        "/v1/sessions",
-        None,
-        json!({"email": email, "password": PASSWORD}),
-    )
-    .await;
+    let old = sign_in(&process, email, PASSWORD).await;
     assert_eq!(
         old.status, 201,
         "the old password still works: {}",
@@ -191,13 +200,7 @@ async fn a_password_reset_killed_after_spending_its_code_changes_nothing() {
     let retry = post(&process, "/v1/password-reset/confirm", None, confirm).await;
     assert_eq!(retry.status, 204, "the retry resets: {}", retry.body);
     assert_eq!(count_events(&setup, "CodeUsed").await, 1);
-    let new = post(
-        &process,
-        "/v1/sessions",
-        None,
-        json!({"email": email, "password": new_password}),
-    )
-    .await;
+    let new = sign_in(&process, email, new_password).await;
     assert_eq!(new.status, 201, "{}", new.body);
 }
 
@@ -212,14 +215,7 @@ async fn a_mail_held_by_a_worker_that_died_is_sent_after_the_restart_once() {
         .map(|i| format!("crash-mail-{i}@example.com"))
         .collect();
     for email in &emails {
-        let signed_up = post(
-            &process,
-            "/v1/accounts",
-            None,
-            json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
-        assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+        sign_up(&process, email).await;
     }
     // One mail is held by a worker that stops there; SMTP is down for the nine others.
     process.wait_for_fault_point("mail.claimed").await;
@@ -261,13 +257,7 @@ async fn a_mail_held_by_a_worker_that_died_is_sent_after_the_restart_once() {
 async fn a_command_in_flight_when_the_database_drops_its_connections_is_503_and_its_key_free() {
     let setup = ProcessSetup::new().await;
     let process = ServedProcess::start(&setup, "idempotency.before_commit=1*return(1500)").await;
-    let signed_up = post(
-        &process,
-        "/v1/accounts",
-        None,
-        json!({"email": "crash-db@example.com", "password": PASSWORD}),
-    )
-    .await;
+    let signed_up = sign_up(&process, "crash-db@example.com").await;
     let token = signed_up.body["session"]["token"]
         .as_str()
         .expect("a token")
