@@ -2,7 +2,10 @@
 //!
 //! Passwords are hashed with argon2id (m = 19456 KiB, t = 2, p = 1, OWASP's recommendation) on
 //! blocking threads, at most `concurrency` at once so that a burst of sign-ins queues instead of
-//! exhausting memory and starving the async workers. The PHC hash is then sealed with the
+//! exhausting memory and starving the async workers. Each of those `concurrency` slots keeps its
+//! 19 MiB of argon2 working memory for the life of the hasher, so memory is bounded by
+//! `concurrency x 19 MiB` whatever the load, and no hash pays for allocating and faulting in
+//! fresh pages. The PHC hash (RFC 9106 parameters, PHC string format) is then sealed with the
 //! service key before it goes into an event.
 //!
 //! Session tokens are 256 random bits; only their SHA-256 is stored.
@@ -10,18 +13,76 @@
 use crate::domain::account::SealedPasswordHash;
 use crate::domain::values::Password;
 use crate::secrets::SecretBox;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::Semaphore;
 
 fn argon2id() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).unwrap_or(Params::DEFAULT);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+}
+
+/// Argon2 working memory: `m_cost` blocks of 1 KiB.
+///
+/// What it holds after a hash is no shortcut to guessing the password: with t = 2 passes every
+/// block has been rewritten from the whole memory, so checking a guess against it costs a full
+/// hash. The next hash overwrites it.
+type WorkingMemory = Box<[Block]>;
+
+fn working_memory(blocks: usize) -> WorkingMemory {
+    vec![Block::default(); blocks].into_boxed_slice()
+}
+
+/// The PHC string of `password` hashed with a fresh 16-byte salt, in `memory`.
+fn hash_in(memory: &mut [Block], password: &[u8]) -> anyhow::Result<String> {
+    let argon2 = argon2id();
+    let salt = random_bytes::<16>();
+    let mut output = [0_u8; 32];
+    argon2
+        .hash_password_into_with_memory(password, &salt, &mut output, memory)
+        .map_err(|error| anyhow::anyhow!("argon2: {error}"))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())
+            .map_err(|error| anyhow::anyhow!("argon2: {error}"))?,
+        salt: Some(Salt::new(&salt).map_err(|error| anyhow::anyhow!("argon2: {error}"))?),
+        hash: Some(Output::new(&output).map_err(|error| anyhow::anyhow!("argon2: {error}"))?),
+    };
+    Ok(hash.to_string())
+}
+
+/// Whether `password` matches the PHC string `hash`, hashed in `memory` (or in memory of its
+/// own when the hash asks for more than `memory` holds, as one made with other parameters
+/// may). Compares in constant time.
+fn verify_in(memory: &mut [Block], password: &[u8], hash: &str) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let algorithm = Algorithm::try_from(parsed.algorithm.as_str());
+    let version = parsed
+        .version
+        .map_or(Ok(Version::default()), Version::try_from);
+    let (Ok(algorithm), Ok(version), Ok(params)) = (algorithm, version, Params::try_from(&parsed))
+    else {
+        return false;
+    };
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = vec![0_u8; expected.len()];
+    let blocks = argon2.params().block_count();
+    let computed = match memory.get_mut(..blocks) {
+        Some(memory) => argon2.hash_password_into_with_memory(password, salt, &mut output, memory),
+        None => argon2.hash_password_into(password, salt, &mut output),
+    };
+    computed.is_ok() && Output::new(&output).is_ok_and(|output| output == *expected)
 }
 
 /// How many password checks a second `concurrency` hashes at once (the number of cores when
@@ -57,6 +118,8 @@ pub async fn verifications_per_second(
 #[derive(Clone)]
 pub struct PasswordHasher {
     permits: Arc<Semaphore>,
+    /// One working memory per permit, taken by the permit's holder for its hash.
+    memories: Arc<Mutex<Vec<WorkingMemory>>>,
     secrets: SecretBox,
     /// A real hash of a random password, verified against when there is no account, so that
     /// "no such account" takes as long as "wrong password".
@@ -66,16 +129,21 @@ pub struct PasswordHasher {
 impl PasswordHasher {
     /// A hasher running at most `concurrency` hashes at once.
     pub async fn new(concurrency: usize, secrets: SecretBox) -> anyhow::Result<Self> {
+        let blocks = argon2id().params().block_count();
+        let mut memories: Vec<WorkingMemory> = (0..concurrency.max(1))
+            .map(|_| working_memory(blocks))
+            .collect();
         let decoy_password = URL_SAFE_NO_PAD.encode(random_bytes::<24>());
-        let decoy = tokio::task::spawn_blocking(move || {
-            argon2id()
-                .hash_password(decoy_password.as_bytes())
-                .map(|hash| hash.to_string())
+        let (decoy, memory) = tokio::task::spawn_blocking(move || {
+            let mut memory = memories.pop().unwrap_or_else(|| working_memory(blocks));
+            let decoy = hash_in(&mut memory, decoy_password.as_bytes());
+            memories.push(memory);
+            decoy.map(|decoy| (decoy, memories))
         })
-        .await?
-        .map_err(|error| anyhow::anyhow!("argon2: {error}"))?;
+        .await??;
         Ok(Self {
-            permits: Arc::new(Semaphore::new(concurrency)),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            memories: Arc::new(Mutex::new(memory)),
             secrets,
             decoy: Arc::new(decoy),
         })
@@ -85,12 +153,7 @@ impl PasswordHasher {
     pub async fn hash(&self, password: &Password) -> anyhow::Result<SealedPasswordHash> {
         let text = password.expose().to_owned();
         let hash = self
-            .on_blocking_thread(move || {
-                argon2id()
-                    .hash_password(text.as_bytes())
-                    .map(|hash| hash.to_string())
-                    .map_err(|error| anyhow::anyhow!("argon2: {error}"))
-            })
+            .in_working_memory(move |memory| hash_in(memory, text.as_bytes()))
             .await??;
         Ok(SealedPasswordHash(self.secrets.seal_text(&hash)))
     }
@@ -110,22 +173,35 @@ impl PasswordHasher {
         let hash = hash.unwrap_or_else(|| self.decoy.as_ref().clone());
         let password = password.to_owned();
         let matches = self
-            .on_blocking_thread(move || {
-                argon2id()
-                    .verify_password(password.as_bytes(), hash.as_str())
-                    .is_ok()
-            })
+            .in_working_memory(move |memory| verify_in(memory, password.as_bytes(), &hash))
             .await
             .unwrap_or(false);
         known && matches
     }
 
-    async fn on_blocking_thread<T: Send + 'static>(
+    /// Runs `work` on a blocking thread with a permit and its working memory.
+    async fn in_working_memory<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.permits.acquire().await?;
-        Ok(tokio::task::spawn_blocking(work).await?)
+        let memories = self.memories.clone();
+        Ok(tokio::task::spawn_blocking(move || {
+            let taken = memories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            // Each permit holder finds one; a memory lost to a panic is made again.
+            let mut memory =
+                taken.unwrap_or_else(|| working_memory(argon2id().params().block_count()));
+            let outcome = work(&mut memory);
+            memories
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push(memory);
+            outcome
+        })
+        .await?)
     }
 }
 
@@ -178,6 +254,57 @@ mod tests {
                 .await
         );
         assert!(!hasher.verify("correct horse battery staple", None).await);
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_either_way() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let mut memory = working_memory(argon2id().params().block_count());
+        let ours = hash_in(&mut memory, b"correct horse battery staple").expect("hash");
+        assert!(
+            ours.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{ours}"
+        );
+        let parsed = PasswordHash::new(&ours).expect("a PHC string");
+        assert!(
+            argon2id()
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok(),
+            "the crate's own verifier accepts it"
+        );
+        // A hash the crate made, and one with more memory than a working memory holds.
+        let theirs = argon2id()
+            .hash_password(b"correct horse battery staple")
+            .expect("hash")
+            .to_string();
+        assert!(verify_in(
+            &mut memory,
+            b"correct horse battery staple",
+            &theirs
+        ));
+        assert!(!verify_in(
+            &mut memory,
+            b"wrong horse battery staple",
+            &theirs
+        ));
+        let bigger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32_768, 2, 1, None).expect("params"),
+        )
+        .hash_password(b"correct horse battery staple")
+        .expect("hash")
+        .to_string();
+        assert!(verify_in(
+            &mut memory,
+            b"correct horse battery staple",
+            &bigger
+        ));
+        assert!(!verify_in(
+            &mut memory,
+            b"correct horse",
+            "$argon2id$v=19$nonsense"
+        ));
     }
 
     #[test]
