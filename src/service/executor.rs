@@ -347,12 +347,12 @@ impl Unit {
             commit_refusal: false,
         };
         for stream_id in &unit.locked {
-            unit.client()
-                .execute(
-                    "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
-                    &[stream_id],
-                )
-                .await?;
+            crate::store::prepared::execute(
+                unit.client(),
+                "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
+                &[stream_id],
+            )
+            .await?;
         }
         Ok(unit)
     }

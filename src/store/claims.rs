@@ -41,13 +41,13 @@ pub async fn claim(
     value: &str,
     stream_id: Uuid,
 ) -> Result<(), StoreError> {
-    let inserted = client
-        .execute(
-            "INSERT INTO unique_claims (kind, value, stream_id) VALUES ($1, $2, $3)
+    let inserted = super::prepared::execute(
+        client,
+        "INSERT INTO unique_claims (kind, value, stream_id) VALUES ($1, $2, $3)
              ON CONFLICT (kind, value) DO NOTHING",
-            &[&kind.as_str(), &value, &stream_id],
-        )
-        .await?;
+        &[&kind.as_str(), &value, &stream_id],
+    )
+    .await?;
     if inserted == 1 {
         return Ok(());
     }
@@ -65,23 +65,23 @@ pub async fn release(
     value: &str,
     stream_id: Uuid,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "DELETE FROM unique_claims WHERE kind = $1 AND value = $2 AND stream_id = $3",
-            &[&kind.as_str(), &value, &stream_id],
-        )
-        .await?;
+    super::prepared::execute(
+        client,
+        "DELETE FROM unique_claims WHERE kind = $1 AND value = $2 AND stream_id = $3",
+        &[&kind.as_str(), &value, &stream_id],
+    )
+    .await?;
     Ok(())
 }
 
 /// Frees every identifier `stream_id` holds.
 pub async fn release_all(client: &impl GenericClient, stream_id: Uuid) -> Result<(), StoreError> {
-    client
-        .execute(
-            "DELETE FROM unique_claims WHERE stream_id = $1",
-            &[&stream_id],
-        )
-        .await?;
+    super::prepared::execute(
+        client,
+        "DELETE FROM unique_claims WHERE stream_id = $1",
+        &[&stream_id],
+    )
+    .await?;
     Ok(())
 }
 
@@ -91,12 +91,12 @@ pub async fn holder(
     kind: ClaimKind,
     value: &str,
 ) -> Result<Option<Uuid>, StoreError> {
-    let row = client
-        .query_opt(
-            "SELECT stream_id FROM unique_claims WHERE kind = $1 AND value = $2",
-            &[&kind.as_str(), &value],
-        )
-        .await?;
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT stream_id FROM unique_claims WHERE kind = $1 AND value = $2",
+        &[&kind.as_str(), &value],
+    )
+    .await?;
     Ok(row.map(|row| row.get(0)))
 }
 

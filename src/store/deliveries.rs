@@ -35,30 +35,30 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
-    let taken = client
-        .query_opt(
-            "INSERT INTO message_deliveries (event_id, channel, status, lease_until)
+    let taken = super::prepared::query_opt(
+        &client,
+        "INSERT INTO message_deliveries (event_id, channel, status, lease_until)
              VALUES ($1, $2, 'sending', now() + $3 * interval '1 millisecond')
              ON CONFLICT (event_id) DO UPDATE
                  SET status = 'sending', claimed_at = now(), lease_until = EXCLUDED.lease_until
                  WHERE message_deliveries.status IN ('sending', 'retrying')
                    AND message_deliveries.lease_until <= now()
              RETURNING attempts",
-            &[&event_id, &channel, &millis(lease)],
-        )
-        .await?;
+        &[&event_id, &channel, &millis(lease)],
+    )
+    .await?;
     if let Some(taken) = taken {
         return Ok(Claim::Taken {
             attempts: taken.get(0),
         });
     }
-    let row = client
-        .query_opt(
-            "SELECT status IN ('sending', 'retrying'), lease_until
+    let row = super::prepared::query_opt(
+        &client,
+        "SELECT status IN ('sending', 'retrying'), lease_until
              FROM message_deliveries WHERE event_id = $1",
-            &[&event_id],
-        )
-        .await?;
+        &[&event_id],
+    )
+    .await?;
     Ok(match row {
         Some(row) if row.get::<_, bool>(0) => Claim::HeldUntil(row.get(1)),
         // Finished, or (never seen: the row was there a moment ago) nothing to do.
@@ -74,15 +74,15 @@ pub async fn release(
     retry_in: Duration,
 ) -> Result<(), StoreError> {
     let client = pool.get().await?;
-    client
-        .execute(
-            "UPDATE message_deliveries
+    super::prepared::execute(
+        &client,
+        "UPDATE message_deliveries
              SET status = 'retrying', attempts = attempts + 1, last_error = $2,
                  lease_until = now() + $3 * interval '1 millisecond'
              WHERE event_id = $1",
-            &[&event_id, &error, &millis(retry_in)],
-        )
-        .await?;
+        &[&event_id, &error, &millis(retry_in)],
+    )
+    .await?;
     Ok(())
 }
 
@@ -94,15 +94,15 @@ pub async fn finish(
     note: Option<&str>,
 ) -> Result<(), StoreError> {
     let client = pool.get().await?;
-    client
-        .execute(
-            "UPDATE message_deliveries
+    super::prepared::execute(
+        &client,
+        "UPDATE message_deliveries
              SET status = $2, attempts = attempts + 1, last_error = coalesce($3, last_error),
                  sent_at = CASE WHEN $2 = 'sent' THEN now() END
              WHERE event_id = $1",
-            &[&event_id, &status, &note],
-        )
-        .await?;
+        &[&event_id, &status, &note],
+    )
+    .await?;
     Ok(())
 }
 
@@ -110,15 +110,15 @@ pub async fn finish(
 /// first, at most `limit`: each event's id and data, read from the log.
 pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<(Uuid, serde_json::Value)>, StoreError> {
     let client = pool.get().await?;
-    let rows = client
-        .query(
-            "SELECT e.event_id, e.data
+    let rows = super::prepared::query(
+        &client,
+        "SELECT e.event_id, e.data
              FROM message_deliveries d JOIN events e ON e.event_id = d.event_id
              WHERE d.status IN ('sending', 'retrying') AND d.lease_until <= now()
              ORDER BY d.lease_until
              LIMIT $1",
-            &[&limit],
-        )
-        .await?;
+        &[&limit],
+    )
+    .await?;
     Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
 }

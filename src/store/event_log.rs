@@ -104,8 +104,7 @@ pub async fn append_events(
     let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
     let versions: Vec<i32> = events.iter().map(|e| e.schema_version).collect();
     let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
-    let rows = client
-        .query(
+    let rows = super::prepared::query(client,
             "INSERT INTO events
                  (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
              SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema_version, e.data, $8
@@ -143,7 +142,7 @@ pub async fn load_stream(
     stream_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version");
-    let rows = client.query(&sql, &[&stream_id]).await?;
+    let rows = super::prepared::query(client, &sql, &[&stream_id]).await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
@@ -162,9 +161,7 @@ pub async fn load_stream_page(
            AND ($3::text[] IS NULL OR event_type = ANY($3))
          ORDER BY version DESC LIMIT $4"
     );
-    let rows = client
-        .query(&sql, &[&stream_id, &before, &types, &limit])
-        .await?;
+    let rows = super::prepared::query(client, &sql, &[&stream_id, &before, &types, &limit]).await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
@@ -181,7 +178,7 @@ pub async fn read_by_position(
          WHERE position > $1 AND ($2::text[] IS NULL OR event_type = ANY($2))
          ORDER BY position LIMIT $3"
     );
-    let rows = client.query(&sql, &[&after, &types, &limit]).await?;
+    let rows = super::prepared::query(client, &sql, &[&after, &types, &limit]).await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
@@ -195,7 +192,7 @@ pub async fn load_stream_as_of(
         "SELECT {EVENT_COLUMNS} FROM events
          WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY version"
     );
-    let rows = client.query(&sql, &[&stream_id, &as_of]).await?;
+    let rows = super::prepared::query(client, &sql, &[&stream_id, &as_of]).await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
@@ -245,9 +242,12 @@ pub async fn read_committed_after(
          ORDER BY transaction_id, position
          LIMIT $3"
     );
-    let rows = client
-        .query(&sql, &[&cursor.transaction_id, &cursor.position, &limit])
-        .await?;
+    let rows = super::prepared::query(
+        client,
+        &sql,
+        &[&cursor.transaction_id, &cursor.position, &limit],
+    )
+    .await?;
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 

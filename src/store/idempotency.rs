@@ -41,7 +41,7 @@ pub async fn lookup(
          FROM idempotency
          WHERE scope = $1 AND key = $2 AND created_at > now() - interval '{RETENTION}'"
     );
-    let row = client.query_opt(&sql, &[&scope, &key]).await?;
+    let row = super::prepared::query_opt(client, &sql, &[&scope, &key]).await?;
     Ok(row.map(|row| {
         let status: Option<i16> = row.get(1);
         let body: Option<Vec<u8>> = row.get(3);
@@ -73,8 +73,7 @@ pub async fn claim(
                  response_status = NULL, response_position = NULL, response_body = NULL
              WHERE idempotency.created_at <= now() - interval '{RETENTION}'"
     );
-    let claimed = client
-        .execute(&sql, &[&scope, &key, &fingerprint])
+    let claimed = super::prepared::execute(client, &sql, &[&scope, &key, &fingerprint])
         .await
         .map_err(|error| match violated_constraint(&error) {
             Some(_) => StoreError::IdempotencyKeyTaken,
@@ -94,25 +93,25 @@ pub async fn store_response(
     key: &str,
     response: &StoredResponse,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE idempotency
+    super::prepared::execute(
+        client,
+        "UPDATE idempotency
              SET response_status = $3, response_position = $4, response_body = $5
              WHERE scope = $1 AND key = $2",
-            &[
-                &scope,
-                &key,
-                &i16::try_from(response.status).unwrap_or(500),
-                &response.position,
-                &response.sealed_body,
-            ],
-        )
-        .await?;
+        &[
+            &scope,
+            &key,
+            &i16::try_from(response.status).unwrap_or(500),
+            &response.position,
+            &response.sealed_body,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
 /// Forgets keys past their retention.
 pub async fn purge_expired(client: &impl GenericClient) -> Result<u64, StoreError> {
     let sql = format!("DELETE FROM idempotency WHERE created_at <= now() - interval '{RETENTION}'");
-    Ok(client.execute(&sql, &[]).await?)
+    Ok(super::prepared::execute(client, &sql, &[]).await?)
 }

@@ -10,6 +10,7 @@ pub mod event_log;
 pub mod follows;
 pub mod idempotency;
 pub mod migrations;
+pub mod prepared;
 pub mod privileged;
 pub mod projections;
 pub mod sessions;

@@ -17,19 +17,19 @@ pub async fn set_role(
     account: Uuid,
     role: Role,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "DELETE FROM privileged_accounts WHERE account_id = $1",
-            &[&account],
+    super::prepared::execute(
+        client,
+        "DELETE FROM privileged_accounts WHERE account_id = $1",
+        &[&account],
+    )
+    .await?;
+    if role != Role::User {
+        super::prepared::execute(
+            client,
+            "INSERT INTO privileged_accounts (account_id, role) VALUES ($1, $2)",
+            &[&account, &role.as_str()],
         )
         .await?;
-    if role != Role::User {
-        client
-            .execute(
-                "INSERT INTO privileged_accounts (account_id, role) VALUES ($1, $2)",
-                &[&account, &role.as_str()],
-            )
-            .await?;
     }
     Ok(())
 }
@@ -40,16 +40,19 @@ pub async fn require_another_owner(
     client: &impl GenericClient,
     account: Uuid,
 ) -> Result<(), StoreError> {
-    client
-        .execute("SELECT pg_advisory_xact_lock($1)", &[&OWNER_CHECK_LOCK])
-        .await?;
-    let others: i64 = client
-        .query_one(
-            "SELECT count(*) FROM privileged_accounts WHERE role = 'owner' AND account_id <> $1",
-            &[&account],
-        )
-        .await?
-        .get(0);
+    super::prepared::execute(
+        client,
+        "SELECT pg_advisory_xact_lock($1)",
+        &[&OWNER_CHECK_LOCK],
+    )
+    .await?;
+    let others: i64 = super::prepared::query_one(
+        client,
+        "SELECT count(*) FROM privileged_accounts WHERE role = 'owner' AND account_id <> $1",
+        &[&account],
+    )
+    .await?
+    .get(0);
     if others == 0 {
         return Err(StoreError::LastOwner);
     }

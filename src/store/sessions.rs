@@ -53,22 +53,22 @@ pub struct SessionSummary {
 
 /// Records a new session.
 pub async fn open(client: &impl GenericClient, session: &NewSession) -> Result<(), StoreError> {
-    client
-        .execute(
-            "INSERT INTO sessions
+    super::prepared::execute(
+        client,
+        "INSERT INTO sessions
                  (id, token_hash, account_id, created_at, expires_at, last_seen_at, user_agent, ip)
              VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
-            &[
-                &session.id,
-                &session.token_hash,
-                &session.account_id,
-                &session.created_at,
-                &session.expires_at,
-                &session.user_agent,
-                &session.ip,
-            ],
-        )
-        .await?;
+        &[
+            &session.id,
+            &session.token_hash,
+            &session.account_id,
+            &session.created_at,
+            &session.expires_at,
+            &session.user_agent,
+            &session.ip,
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -79,13 +79,13 @@ pub async fn end(
     ids: &[Uuid],
     reason: &str,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE sessions SET ended_at = now(), end_reason = $3
+    super::prepared::execute(
+        client,
+        "UPDATE sessions SET ended_at = now(), end_reason = $3
              WHERE account_id = $1 AND id = ANY($2) AND ended_at IS NULL",
-            &[&account_id, &ids, &reason],
-        )
-        .await?;
+        &[&account_id, &ids, &reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -95,13 +95,13 @@ pub async fn end_all(
     account_id: Uuid,
     reason: &str,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE sessions SET ended_at = now(), end_reason = $2
+    super::prepared::execute(
+        client,
+        "UPDATE sessions SET ended_at = now(), end_reason = $2
              WHERE account_id = $1 AND ended_at IS NULL",
-            &[&account_id, &reason],
-        )
-        .await?;
+        &[&account_id, &reason],
+    )
+    .await?;
     Ok(())
 }
 
@@ -111,13 +111,13 @@ pub async fn authenticate(
     client: &impl GenericClient,
     token_hash: &[u8],
 ) -> Result<Option<ActiveSession>, StoreError> {
-    let row = client
-        .query_opt(
-            "SELECT id, account_id, last_seen_at < now() - interval '1 minute' FROM sessions
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT id, account_id, last_seen_at < now() - interval '1 minute' FROM sessions
              WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()",
-            &[&token_hash],
-        )
-        .await?;
+        &[&token_hash],
+    )
+    .await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -127,12 +127,12 @@ pub async fn authenticate(
     };
     let stale: bool = row.get(2);
     if stale {
-        client
-            .execute(
-                "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
-                &[&session.id],
-            )
-            .await?;
+        super::prepared::execute(
+            client,
+            "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+            &[&session.id],
+        )
+        .await?;
     }
     Ok(Some(session))
 }
@@ -142,13 +142,13 @@ pub async fn is_live(
     client: &impl GenericClient,
     session: ActiveSession,
 ) -> Result<bool, StoreError> {
-    let row = client
-        .query_opt(
-            "SELECT 1 FROM sessions
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT 1 FROM sessions
              WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
-            &[&session.id, &session.account_id],
-        )
-        .await?;
+        &[&session.id, &session.account_id],
+    )
+    .await?;
     Ok(row.is_some())
 }
 
@@ -157,14 +157,14 @@ pub async fn list_live(
     client: &impl GenericClient,
     account_id: Uuid,
 ) -> Result<Vec<SessionSummary>, StoreError> {
-    let rows = client
-        .query(
-            "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
+    let rows = super::prepared::query(
+        client,
+        "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
              WHERE account_id = $1 AND ended_at IS NULL AND expires_at > now()
              ORDER BY created_at DESC, id",
-            &[&account_id],
-        )
-        .await?;
+        &[&account_id],
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|row| SessionSummary {
@@ -188,5 +188,5 @@ pub async fn purge_finished(client: &impl GenericClient) -> Result<u64, StoreErr
         "DELETE FROM sessions
          WHERE least(coalesce(ended_at, expires_at), expires_at) < now() - interval '{RETENTION}'"
     );
-    Ok(client.execute(&sql, &[]).await?)
+    Ok(super::prepared::execute(client, &sql, &[]).await?)
 }

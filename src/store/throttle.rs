@@ -19,28 +19,28 @@ pub async fn reserve_attempt(
     window: Duration,
     limit: i32,
 ) -> Result<Option<i64>, StoreError> {
-    let reserved = client
-        .query_opt(
-            "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
+    let reserved = super::prepared::query_opt(
+        client,
+        "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
              VALUES ($1, 1, $2)
              ON CONFLICT (identifier_hash) DO UPDATE
                  SET failures = CASE WHEN t.last_failure_at > $3 THEN t.failures + 1 ELSE 1 END,
                      last_failure_at = $2
                  WHERE t.last_failure_at <= $3 OR t.failures < $4
              RETURNING failures",
-            &[&key, &now, &(now - window), &limit],
-        )
-        .await?;
+        &[&key, &now, &(now - window), &limit],
+    )
+    .await?;
     if reserved.is_some() {
         return Ok(None);
     }
-    let last: Option<DateTime<Utc>> = client
-        .query_opt(
-            "SELECT last_failure_at FROM sign_in_throttle WHERE identifier_hash = $1",
-            &[&key],
-        )
-        .await?
-        .map(|row| row.get(0));
+    let last: Option<DateTime<Utc>> = super::prepared::query_opt(
+        client,
+        "SELECT last_failure_at FROM sign_in_throttle WHERE identifier_hash = $1",
+        &[&key],
+    )
+    .await?
+    .map(|row| row.get(0));
     // A concurrent attempt decided at a later instant may have set `last`: never past `window`.
     let left = last.map_or(Duration::zero(), |last| last + window - now);
     let seconds = (left.num_milliseconds().max(0) + 999) / 1000;
@@ -55,41 +55,41 @@ pub async fn count_attempt(
     now: DateTime<Utc>,
     window: Duration,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "INSERT INTO sign_in_throttle (identifier_hash, failures, last_failure_at)
+    super::prepared::execute(
+        client,
+        "INSERT INTO sign_in_throttle (identifier_hash, failures, last_failure_at)
              VALUES ($1, 1, $2)
              ON CONFLICT (identifier_hash) DO UPDATE
                  SET failures = CASE WHEN sign_in_throttle.last_failure_at > $3
                                      THEN sign_in_throttle.failures + 1 ELSE 1 END,
                      last_failure_at = $2",
-            &[&key, &now, &(now - window)],
-        )
-        .await?;
+        &[&key, &now, &(now - window)],
+    )
+    .await?;
     Ok(())
 }
 
 /// Gives back one reserved attempt whose check succeeded, so that it does not count as a
 /// failure.
 pub async fn release_attempt(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE sign_in_throttle SET failures = failures - 1
+    super::prepared::execute(
+        client,
+        "UPDATE sign_in_throttle SET failures = failures - 1
              WHERE identifier_hash = $1 AND failures > 0",
-            &[&key],
-        )
-        .await?;
+        &[&key],
+    )
+    .await?;
     Ok(())
 }
 
 /// Forgets every attempt counted on `key` (after a successful sign-in for an identifier).
 pub async fn clear(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
-    client
-        .execute(
-            "DELETE FROM sign_in_throttle WHERE identifier_hash = $1",
-            &[&key],
-        )
-        .await?;
+    super::prepared::execute(
+        client,
+        "DELETE FROM sign_in_throttle WHERE identifier_hash = $1",
+        &[&key],
+    )
+    .await?;
     Ok(())
 }
 
@@ -99,13 +99,13 @@ pub async fn spend_captcha(
     challenge: &str,
     expires_at: DateTime<Utc>,
 ) -> Result<bool, StoreError> {
-    let inserted = client
-        .execute(
-            "INSERT INTO captcha_spent (challenge, expires_at) VALUES ($1, $2)
+    let inserted = super::prepared::execute(
+        client,
+        "INSERT INTO captcha_spent (challenge, expires_at) VALUES ($1, $2)
              ON CONFLICT (challenge) DO NOTHING",
-            &[&challenge, &expires_at],
-        )
-        .await?;
+        &[&challenge, &expires_at],
+    )
+    .await?;
     Ok(inserted == 1)
 }
 
@@ -114,21 +114,24 @@ pub async fn purge_expired(
     client: &impl GenericClient,
     window: Duration,
 ) -> Result<u64, StoreError> {
-    let captchas = client
-        .execute("DELETE FROM captcha_spent WHERE expires_at < now()", &[])
-        .await?;
-    let failures = client
-        .execute(
-            "DELETE FROM sign_in_throttle WHERE last_failure_at < $1",
-            &[&(Utc::now() - window)],
-        )
-        .await?;
-    let limits = client
-        .execute(
-            "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
-            &[],
-        )
-        .await?;
+    let captchas = super::prepared::execute(
+        client,
+        "DELETE FROM captcha_spent WHERE expires_at < now()",
+        &[],
+    )
+    .await?;
+    let failures = super::prepared::execute(
+        client,
+        "DELETE FROM sign_in_throttle WHERE last_failure_at < $1",
+        &[&(Utc::now() - window)],
+    )
+    .await?;
+    let limits = super::prepared::execute(
+        client,
+        "DELETE FROM rate_limits WHERE window_start < now() - interval '1 day'",
+        &[],
+    )
+    .await?;
     Ok(captchas + failures + limits)
 }
 
@@ -141,18 +144,18 @@ pub async fn hit_rate_limit(
     window: Duration,
     limit: i32,
 ) -> Result<Option<i64>, StoreError> {
-    let row = client
-        .query_one(
-            "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1)
+    let row = super::prepared::query_one(
+        client,
+        "INSERT INTO rate_limits (key, window_start, hits) VALUES ($1, $2, 1)
              ON CONFLICT (key) DO UPDATE
                  SET window_start = CASE WHEN rate_limits.window_start <= $3
                                          THEN $2 ELSE rate_limits.window_start END,
                      hits = CASE WHEN rate_limits.window_start <= $3
                                  THEN 1 ELSE rate_limits.hits + 1 END
              RETURNING window_start, hits",
-            &[&key, &now, &(now - window)],
-        )
-        .await?;
+        &[&key, &now, &(now - window)],
+    )
+    .await?;
     let window_start: DateTime<Utc> = row.get(0);
     let hits: i32 = row.get(1);
     if hits <= limit {
