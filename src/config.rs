@@ -82,8 +82,9 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SMS_WEBHOOK_URL", hide_env_values = true)]
     pub sms_webhook_url: Option<String>,
 
-    /// How long a mail worker's claim on a mail or text lasts, in seconds (1 to 3600): a send
-    /// must end within it, and a dead worker's claim is taken over once it has passed.
+    /// How long a mail worker's claim on a mail or text lasts unless renewed, in seconds (1 to
+    /// 3600): the worker renews it while it sends, and a dead worker's claim is taken over once
+    /// it has passed.
     #[arg(long, env = "ACCOUNTS_DELIVERY_LEASE_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u32).range(1..=3600))]
     pub delivery_lease_secs: u32,

@@ -131,6 +131,11 @@ pub async fn with_idempotency<E: Endpoint>(
     }
     match outcome {
         Err(error) if is_key_in_use(&error) => await_first_answer(&pool, &secrets, &claim).await,
+        // It changed nothing; its answer is kept so that a retry replays it rather than
+        // acting on whatever changed in between.
+        Ok(response) if response.status().is_success() && claim.succeeded_unchanged() => {
+            keep_unchanged_answer(&pool, &secrets, &claim, response).await
+        }
         Ok(response) if response.status().is_success() => Ok(response),
         // A retry that raced the first request and lost, refused because the first one's
         // change is made now (an email taken by itself, say): the first answer is the answer.
@@ -244,14 +249,39 @@ fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response
     Ok(response.header(REPLAYED_HEADER, "true").body(body))
 }
 
-/// Commits a succeeded command with its answer stored for retries, and returns the answer;
-/// 503 when the commit fails (the retry then replays the answer or runs the command).
-async fn commit_with_answer(
-    pending: PendingCommit,
+/// Keeps the answer of a command that succeeded without changing anything under its key, and
+/// returns it; the first answer when a concurrent request with the key got there first.
+async fn keep_unchanged_answer(
+    pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
     response: Response,
 ) -> poem::Result<Response> {
+    let (parts, bytes, stored) = answer_to_store(secrets, response).await?;
+    let client = pool.get().await.map_err(|e| store_error(e.into()))?;
+    let kept = idempotency::claim_with_response(
+        &client,
+        &claim.scope,
+        &claim.key,
+        &claim.fingerprint,
+        &stored,
+    )
+    .await
+    .map_err(store_error)?;
+    if kept {
+        return Ok(Response::from_parts(parts, bytes.into()));
+    }
+    match previous_answer(pool, secrets, claim).await? {
+        Some(first) => Ok(first),
+        None => Ok(Response::from_parts(parts, bytes.into())),
+    }
+}
+
+/// An answer's parts and body, and the sealed form kept for retries.
+async fn answer_to_store(
+    secrets: &SecretBox,
+    response: Response,
+) -> poem::Result<(poem::ResponseParts, bytes::Bytes, StoredResponse)> {
     let (parts, body) = response.into_parts();
     let bytes = body.into_bytes().await?;
     let stored = StoredResponse {
@@ -263,6 +293,18 @@ async fn commit_with_answer(
             .and_then(|value| value.parse().ok()),
         sealed_body: secrets.seal(&bytes),
     };
+    Ok((parts, bytes, stored))
+}
+
+/// Commits a succeeded command with its answer stored for retries, and returns the answer;
+/// 503 when the commit fails (the retry then replays the answer or runs the command).
+async fn commit_with_answer(
+    pending: PendingCommit,
+    secrets: &SecretBox,
+    claim: &IdempotencyClaim,
+    response: Response,
+) -> poem::Result<Response> {
+    let (parts, bytes, stored) = answer_to_store(secrets, response).await?;
     pending
         .commit_with_answer(claim, &stored)
         .await

@@ -49,6 +49,9 @@ enum Delivery {
     RetryIn(Duration),
 }
 
+/// The longest a send may take: RFC 5321's limit for a server's answer to the end of the mail
+/// (4.5.3.2.6). A send cut off then may still have been delivered; it is tried again.
+const MAX_SEND: Duration = Duration::from_secs(600);
 /// How often the sweeper looks for lapsed claims.
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Lapsed claims the sweeper takes at once.
@@ -78,7 +81,8 @@ pub struct MailConfig {
     pub public_url: String,
     /// Name of the durable consumer (one per deployment).
     pub consumer: String,
-    /// How long a claim lasts: a send that takes longer is given up as failed for now.
+    /// How long a claim lasts unless renewed: a worker renews its claims every third of it
+    /// while it sends, so a dead worker's claim lapses within one lease.
     pub lease: Duration,
 }
 
@@ -209,18 +213,20 @@ impl MailWorker {
     }
 
     /// Delivers one message and tells JetStream: acknowledged when sent, skipped or failed for
-    /// good; redelivered after a backoff when it failed for now; redelivered after the ack wait
-    /// when the database failed.
+    /// good; redelivered after a backoff when it failed for now or the database failed, and
+    /// when another worker's claim ends when that one holds it.
     async fn handle(&self, message: jetstream::Message) {
         let reply = match self.deliver(&message.payload).await {
             Ok(Delivery::Done) => AckKind::Ack,
             Ok(Delivery::RetryIn(delay)) => AckKind::Nak(Some(delay)),
             Err(error) => {
+                // The database failed: soon again, not after the consumer's ack wait.
                 tracing::warn!(
                     error = format!("{error:#}"),
                     "delivery not recorded; it will come again"
                 );
-                return;
+                let delivered = message.info().map_or(1, |info| info.delivered);
+                AckKind::Nak(Some(retry_backoff(delivered)))
             }
         };
         if let Err(error) = message.ack_with(reply).await {
@@ -257,15 +263,18 @@ impl MailWorker {
             deliveries::finish(&self.pool, envelope.id, "skipped", Some(note)).await?;
             return Ok(Delivery::Done);
         }
-        // Within the lease, or another worker could take the claim over and send it too.
-        let sent =
-            tokio::time::timeout(self.config.lease.mul_f64(0.8), self.send(envelope.id, data))
-                .await
-                .unwrap_or_else(|_| {
+        // The claim is renewed while the send lasts, so no other worker takes it over from a
+        // slow server and sends the mail again.
+        let sent = tokio::select! {
+            sent = tokio::time::timeout(MAX_SEND, self.send(envelope.id, data)) => {
+                sent.unwrap_or_else(|_| {
                     Err(SendError::Transient(anyhow::anyhow!(
-                        "the server did not answer within the delivery lease"
+                        "the server did not answer within {MAX_SEND:?}"
                     )))
-                });
+                })
+            }
+            () = self.keep_claim(envelope.id) => unreachable!("keep_claim never returns"),
+        };
         match sent {
             Ok(()) => {
                 deliveries::finish(&self.pool, envelope.id, "sent", None).await?;
@@ -283,6 +292,18 @@ impl MailWorker {
                 let retry_in = retry_backoff(i64::from(attempts) + 1);
                 deliveries::release(&self.pool, envelope.id, &message, retry_in).await?;
                 Ok(Delivery::RetryIn(retry_in))
+            }
+        }
+    }
+
+    /// Renews this worker's claim on `event_id` every third of the lease, for as long as it is
+    /// awaited.
+    async fn keep_claim(&self, event_id: Uuid) {
+        let lease = self.config.lease;
+        loop {
+            tokio::time::sleep(lease / 3).await;
+            if let Err(error) = deliveries::renew(&self.pool, event_id, lease).await {
+                tracing::warn!(%event_id, error = %error, "could not renew a delivery claim");
             }
         }
     }

@@ -290,7 +290,13 @@ impl Projector {
                     Some(None) | None => break,
                 }
             }
-            self.apply_messages(leader, &batch).await?;
+            let skipped = self.apply_messages(leader, &batch).await?;
+            if skipped > 0 {
+                // JetStream is delivering what the log already gave (after an outage, or a
+                // restart from an older sequence): read the log's tail rather than wait for
+                // JetStream to get through that backlog.
+                self.catch_up_from_log(leader).await?;
+            }
             if let Some(last) = batch.last() {
                 // All acknowledgements up to this one; a lost ack only means a redelivery,
                 // which the checkpoint skips.
@@ -301,11 +307,12 @@ impl Projector {
         }
     }
 
+    /// Applies a batch of messages; returns how many of their events were applied before.
     async fn apply_messages(
         &self,
         leader: &mut Client,
         batch: &[jetstream::Message],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
         let definition = &self.definition;
         let mut envelopes = Vec::with_capacity(batch.len());
         let mut last_sequence = 0_u64;
@@ -381,7 +388,7 @@ impl Projector {
                     outcome.applied,
                     outcome.failed,
                 );
-                Ok(())
+                Ok(outcome.skipped)
             }
             LiveOutcome::NotMine => {
                 anyhow::bail!("the live tables belong to another definition; standing by")

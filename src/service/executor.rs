@@ -17,6 +17,7 @@ use crate::store::sessions::{self, NewSession};
 use crate::store::{StoreError, idempotency};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use uuid::Uuid;
 
@@ -75,6 +76,8 @@ pub struct IdempotencyClaim {
     pub fingerprint: Vec<u8>,
     /// The transaction of the command that succeeded under this key, not yet committed.
     pending: Arc<Mutex<Option<PendingCommit>>>,
+    /// Set when a unit succeeded under this key without recording any event.
+    unchanged: Arc<AtomicBool>,
 }
 
 impl IdempotencyClaim {
@@ -85,6 +88,7 @@ impl IdempotencyClaim {
             key,
             fingerprint,
             pending: Arc::default(),
+            unchanged: Arc::default(),
         }
     }
 
@@ -95,6 +99,14 @@ impl IdempotencyClaim {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .take()
+    }
+
+    /// Whether a unit succeeded under this key without recording any event (a command that
+    /// changed nothing, or a check before the command): its answer is kept by
+    /// [`idempotency::claim_with_response`] after the fact, since there is nothing to commit it
+    /// with.
+    pub fn succeeded_unchanged(&self) -> bool {
+        self.unchanged.load(Ordering::SeqCst)
     }
 
     fn leave_pending(&self, commit: PendingCommit) {
@@ -455,9 +467,12 @@ impl Unit {
         if !succeeded && !self.commit_refusal {
             return Ok(client.batch_execute("ROLLBACK").await?);
         }
-        // A unit that recorded no event (a check before the command, a change to nothing) is
-        // no command to replay: it commits without the key.
+        // A unit that recorded no event (a check before the command, a change to nothing)
+        // commits without the key; the HTTP layer keeps its answer if it is the command's.
         let command = succeeded && !self.appended.is_empty();
+        if let (true, false, Some(claim)) = (succeeded, command, &self.claim) {
+            claim.unchanged.store(true, Ordering::SeqCst);
+        }
         if let (true, Some(claim)) = (command, &self.claim) {
             if let Err(error) =
                 idempotency::claim(&client, &claim.scope, &claim.key, &claim.fingerprint).await

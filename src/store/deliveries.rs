@@ -66,6 +66,19 @@ pub async fn claim(
     })
 }
 
+/// Extends a claim being sent by `lease` from now.
+pub async fn renew(pool: &Pool, event_id: Uuid, lease: Duration) -> Result<(), StoreError> {
+    let client = pool.get().await?;
+    super::prepared::execute(
+        &client,
+        "UPDATE message_deliveries SET lease_until = now() + $2 * interval '1 millisecond'
+         WHERE event_id = $1 AND status = 'sending'",
+        &[&event_id, &millis(lease)],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Gives a claim back after a failure that may pass: it is due again after `retry_in`.
 pub async fn release(
     pool: &Pool,

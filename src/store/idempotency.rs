@@ -86,6 +86,43 @@ pub async fn claim(
     }
 }
 
+/// Claims `key` with its answer at once, for a command that succeeded without changing
+/// anything (so there was no transaction to claim it in). False when the key was taken
+/// meanwhile (by a concurrent request with it).
+pub async fn claim_with_response(
+    client: &impl GenericClient,
+    scope: &[u8],
+    key: &str,
+    fingerprint: &[u8],
+    response: &StoredResponse,
+) -> Result<bool, StoreError> {
+    let sql = format!(
+        "INSERT INTO idempotency
+             (scope, key, request_fingerprint, response_status, response_position, response_body)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (scope, key) DO UPDATE
+             SET request_fingerprint = EXCLUDED.request_fingerprint, created_at = now(),
+                 response_status = EXCLUDED.response_status,
+                 response_position = EXCLUDED.response_position,
+                 response_body = EXCLUDED.response_body
+             WHERE idempotency.created_at <= now() - interval '{RETENTION}'"
+    );
+    let claimed = super::prepared::execute(
+        client,
+        &sql,
+        &[
+            &scope,
+            &key,
+            &fingerprint,
+            &i16::try_from(response.status).unwrap_or(500),
+            &response.position,
+            &response.sealed_body,
+        ],
+    )
+    .await?;
+    Ok(claimed == 1)
+}
+
 /// Stores the answer to the request that claimed `key`.
 pub async fn store_response(
     client: &impl GenericClient,

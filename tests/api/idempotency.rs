@@ -135,3 +135,35 @@ async fn an_anonymous_key_answers_nothing_about_its_first_request() {
     assert!(!elsewhere.headers.contains_key("idempotent-replayed"));
     assert_ne!(elsewhere.body["token"], first.body["token"]);
 }
+
+#[tokio::test]
+async fn a_command_that_changed_nothing_keeps_its_key_and_its_retry_changes_nothing_later() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let patch = |bio: &'static str, key: Option<&'static str>| {
+        let headers: Vec<(&str, &str)> = key.map(|k| ("idempotency-key", k)).into_iter().collect();
+        let token = user.token.clone();
+        let app = &app;
+        async move {
+            app.send(
+                Method::PATCH,
+                "/v1/me",
+                Some(&token),
+                Some(json!({"bio": bio})),
+                &headers,
+            )
+            .await
+        }
+    };
+    assert_eq!(patch("same", None).await.status, 200);
+    let unchanged = patch("same", Some("no-op-1")).await;
+    assert_eq!(unchanged.status, 200);
+    assert_eq!(patch("later", None).await.status, 200);
+    let retry = patch("same", Some("no-op-1")).await;
+    assert_eq!(retry.status, 200);
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(retry.body, unchanged.body, "the first answer");
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.body["bio"], "later", "the retry undid nothing");
+    assert_eq!(app.count_events(Some("ProfileUpdated")).await, 2);
+}

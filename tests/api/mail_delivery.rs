@@ -151,3 +151,25 @@ async fn messages_that_can_never_be_sent_are_failed_once_and_the_rest_go_out() {
         "{quoted}"
     );
 }
+
+#[tokio::test]
+async fn a_server_slower_than_the_lease_gets_each_mail_once() {
+    let smtp = SmtpSink::start().await;
+    // Answers the end of each mail after three leases.
+    smtp.answer_after(Duration::from_secs(3));
+    let url = smtp.url();
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.relay = true;
+        config.mail = true;
+        config.smtp_url = Some(url);
+        config.delivery_lease_secs = 1;
+    })
+    .await;
+    let user = app.new_user().await;
+    wait_for_delivery(&app, &user.email, "sent").await;
+    assert_eq!(
+        smtp.mails().len(),
+        1,
+        "the claim was kept while the server was slow"
+    );
+}

@@ -14,6 +14,8 @@ pub struct SmtpSink {
 #[derive(Clone, Default)]
 pub struct Recipients {
     refused: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, u16>>>,
+    /// How long the sink waits before answering the end of a mail (it keeps the mail first).
+    answer_after: std::sync::Arc<std::sync::Mutex<std::time::Duration>>,
     tried: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, usize>>>,
 }
 
@@ -48,6 +50,8 @@ impl mailin_embedded::Handler for SinkHandler {
     fn data_end(&mut self) -> mailin_embedded::Response {
         let mail = String::from_utf8_lossy(&std::mem::take(&mut self.current)).into_owned();
         self.mails.lock().expect("mails").push(mail);
+        let delay = *self.recipients.answer_after.lock().expect("delay");
+        std::thread::sleep(delay);
         mailin_embedded::response::OK
     }
 }
@@ -77,6 +81,11 @@ impl SmtpSink {
     }
 
     /// How many times a mail to `to` was tried.
+    /// Keeps each mail at once but answers its end only after `delay`, as a slow server does.
+    pub fn answer_after(&self, delay: std::time::Duration) {
+        *self.recipients.answer_after.lock().expect("delay") = delay;
+    }
+
     pub fn tries(&self, to: &str) -> usize {
         self.recipients
             .tried
