@@ -146,6 +146,84 @@ pub async fn load_stream(
     Ok(rows.iter().map(RecordedEvent::from_row).collect())
 }
 
+/// A stream's state as of one of its versions (`stream_snapshots`).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The version it is the state after.
+    pub version: i64,
+    /// The log position of that version's event.
+    pub position: i64,
+    /// The state, as the aggregate serializes it.
+    pub state: Value,
+}
+
+/// A stream's snapshot in `format`, if any, and the events after it (all of them without
+/// one), in version order: one statement.
+pub async fn load_stream_after_snapshot(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    format: &str,
+) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
+    let sql = format!(
+        "SELECT position, stream_type, stream_id, version, NULL::uuid AS event_id,
+                NULL::text AS event_type, 0 AS schema_version, state AS data,
+                NULL::jsonb AS metadata, taken_at AS recorded_at,
+                NULL::text AS transaction_id_text, 0 AS part
+         FROM stream_snapshots WHERE stream_id = $1 AND format = $2
+         UNION ALL
+         SELECT {EVENT_COLUMNS}, 1 AS part FROM events
+         WHERE stream_id = $1 AND version > coalesce(
+             (SELECT version FROM stream_snapshots WHERE stream_id = $1 AND format = $2), 0)
+         ORDER BY part, version"
+    );
+    let rows = super::prepared::query(client, &sql, &[&stream_id, &format]).await?;
+    let mut snapshot = None;
+    let mut events = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.get::<_, i32>(11) == 0 {
+            snapshot = Some(Snapshot {
+                version: row.get(3),
+                position: row.get(0),
+                state: row.get(7),
+            });
+        } else {
+            events.push(RecordedEvent::from_row(row));
+        }
+    }
+    Ok((snapshot, events))
+}
+
+/// Writes the state of a stream as of `version` (in the transaction of the command that
+/// reached it), unless a later one is kept.
+pub async fn save_snapshot(
+    client: &impl GenericClient,
+    stream_type: &str,
+    stream_id: Uuid,
+    format: &str,
+    snapshot: &Snapshot,
+) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "INSERT INTO stream_snapshots (stream_id, stream_type, version, position, format, state)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (stream_id) DO UPDATE
+             SET version = EXCLUDED.version, position = EXCLUDED.position,
+                 format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
+             WHERE stream_snapshots.version < EXCLUDED.version
+                OR stream_snapshots.format <> EXCLUDED.format",
+        &[
+            &stream_id,
+            &stream_type,
+            &snapshot.version,
+            &snapshot.position,
+            &format,
+            &snapshot.state,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A page of one stream's events, newest first: those before version `before` (all if `None`),
 /// of `types` if given, at most `limit`.
 pub async fn load_stream_page(

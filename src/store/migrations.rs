@@ -74,6 +74,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0009_delivery_leases.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 10,
+        name: "stream_snapshots",
+        sql: include_str!("../../migrations/0010_stream_snapshots.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -21,6 +21,7 @@ mod relay;
 mod sessions;
 mod sign_up;
 mod sms;
+mod snapshots;
 mod takeover;
 mod throttle;
 mod users;

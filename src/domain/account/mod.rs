@@ -19,6 +19,11 @@ pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 
 impl super::Aggregate for Account {
     const STREAM_TYPE: &'static str = "account";
+    const STATE_SOURCES: &'static [&'static str] = &[
+        include_str!("state.rs"),
+        include_str!("evolve.rs"),
+        include_str!("events.rs"),
+    ];
     type Event = AccountEvent;
     type Command = AccountCommand;
     type Error = AccountError;

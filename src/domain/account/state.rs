@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Where an account is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum AccountStatus {
     /// No such account: the stream is empty.
     #[default]
@@ -103,7 +103,7 @@ impl Default for Privacy {
 }
 
 /// The descriptive part of an account.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Profile {
     /// Name shown to others.
     pub display_name: Option<DisplayName>,
@@ -125,8 +125,8 @@ pub struct Profile {
     pub city: Option<PlaceName>,
 }
 
-/// An account, folded from its stream.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// An account, folded from its stream (and kept as a snapshot in that form).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     /// Life-cycle status.
     pub status: AccountStatus,

@@ -114,7 +114,7 @@ impl DomainEvent for AddressEvent {
 }
 
 /// An address in the book.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Address {
     /// Its id.
     pub id: Uuid,
@@ -129,7 +129,7 @@ pub struct Address {
 }
 
 /// An account's addresses.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AddressBook {
     /// Every address ever added, in the order added.
     pub addresses: Vec<Address>,
@@ -152,6 +152,7 @@ impl AddressBook {
 
 impl Aggregate for AddressBook {
     const STREAM_TYPE: &'static str = "address_book";
+    const STATE_SOURCES: &'static [&'static str] = &[include_str!("mod.rs")];
     type Event = AddressEvent;
     type Command = AddressCommand;
     type Error = AddressError;

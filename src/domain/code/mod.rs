@@ -150,7 +150,7 @@ impl DomainEvent for CodeEvent {
 }
 
 /// The code currently valid, if any.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CurrentCode {
     /// Keyed hash of the code.
     pub code_hash: String,
@@ -169,7 +169,7 @@ pub struct CurrentCode {
 }
 
 /// A target's codes for a purpose.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Codes {
     /// When codes were issued, oldest first (only the last hour matters).
     pub issued_at: Vec<DateTime<Utc>>,
@@ -181,6 +181,7 @@ pub struct Codes {
 
 impl Aggregate for Codes {
     const STREAM_TYPE: &'static str = "code";
+    const STATE_SOURCES: &'static [&'static str] = &[include_str!("mod.rs")];
     type Event = CodeEvent;
     type Command = CodeCommand;
     type Error = CodeError;

@@ -81,7 +81,7 @@ impl DomainEvent for FollowEvent {
 }
 
 /// A follow.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Follow {
     /// The group.
     pub group: String,
@@ -90,7 +90,7 @@ pub struct Follow {
 }
 
 /// An account's follows.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FollowGraph {
     /// Groups of the account's own, in name order.
     pub groups: BTreeSet<String>,
@@ -115,6 +115,7 @@ impl FollowGraph {
 
 impl Aggregate for FollowGraph {
     const STREAM_TYPE: &'static str = "follow_graph";
+    const STATE_SOURCES: &'static [&'static str] = &[include_str!("mod.rs")];
     type Event = FollowEvent;
     type Command = FollowCommand;
     type Error = FollowError;

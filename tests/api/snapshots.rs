@@ -1,0 +1,153 @@
+//! Snapshots: a stream loads from its latest snapshot and the events after it, to the same
+//! state as folding its whole history, and the log stays the truth when a snapshot is of
+//! another format or unreadable.
+
+use crate::helpers::{TestApp, spawn_app};
+use accounts::domain::account::Account;
+use accounts::service::executor::{Loaded, fold, load};
+use accounts::store::event_log::load_stream;
+use serde_json::json;
+use uuid::Uuid;
+
+async fn full_replay(app: &TestApp, id: Uuid) -> Loaded<Account> {
+    let client = app.pool.get().await.expect("connection");
+    fold(&load_stream(&client, id).await.expect("events")).expect("fold")
+}
+
+async fn loaded(app: &TestApp, id: Uuid) -> Loaded<Account> {
+    let client = app.pool.get().await.expect("connection");
+    load::<Account>(&client, id).await.expect("load")
+}
+
+async fn snapshot_version(app: &TestApp, id: Uuid) -> Option<i64> {
+    app.db
+        .query_opt(
+            "SELECT version FROM stream_snapshots WHERE stream_id = $1",
+            &[&id],
+        )
+        .await
+        .expect("snapshot")
+        .map(|row| row.get(0))
+}
+
+#[tokio::test]
+async fn a_long_history_loads_from_its_snapshot_to_the_state_of_a_full_replay() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for i in 0..40 {
+        let change = match i % 4 {
+            0 => json!({"bio": format!("bio {i}")}),
+            1 => json!({"display_name": format!("Name {i}"), "city": "Hangzhou"}),
+            2 => json!({"gender": if i % 8 == 2 { "female" } else { "male" }}),
+            _ => json!({"birthday": "1990-01-02", "country": format!("Country {i}")}),
+        };
+        let answer = app.patch("/v1/me", &user.token, change).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    let privacy = app
+        .put(
+            "/v1/me/privacy",
+            &user.token,
+            json!({"show_email": true, "show_phone": false, "show_birthday": true, "show_follows": false}),
+        )
+        .await;
+    assert!(privacy.status.is_success(), "{}", privacy.body);
+    assert_eq!(
+        app.sign_in(&user.email, crate::helpers::PASSWORD)
+            .await
+            .status,
+        201
+    );
+
+    let version = snapshot_version(&app, user.id).await.expect("a snapshot");
+    let loaded = loaded(&app, user.id).await;
+    assert_eq!(loaded.snapshot_version, version);
+    let full = full_replay(&app, user.id).await;
+    assert!(full.version - version < 16, "at most 15 events after it");
+    assert_eq!(loaded.state, full.state);
+    assert_eq!(
+        (loaded.version, loaded.position),
+        (full.version, full.position)
+    );
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.body["bio"], "bio 36");
+}
+
+#[tokio::test]
+async fn a_snapshot_of_another_format_or_unreadable_is_ignored_and_written_again() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for i in 0..20 {
+        let bio = json!({"bio": format!("bio {i}")});
+        assert_eq!(app.patch("/v1/me", &user.token, bio).await.status, 200);
+    }
+    assert!(snapshot_version(&app, user.id).await.is_some());
+    // An older build's snapshot, with a state this build would read wrongly.
+    app.db
+        .execute(
+            "UPDATE stream_snapshots SET format = 'older', state = jsonb_set(state, '{profile,bio}', '\"stale\"')
+             WHERE stream_id = $1",
+            &[&user.id],
+        )
+        .await
+        .expect("age the snapshot");
+    let loaded = loaded(&app, user.id).await;
+    assert_eq!(loaded.snapshot_version, 0, "replayed from the start");
+    assert_eq!(loaded.state, full_replay(&app, user.id).await.state);
+    assert_eq!(
+        app.get("/v1/me", Some(&user.token)).await.body["bio"],
+        "bio 19"
+    );
+    // The next command writes this build's snapshot.
+    assert_eq!(
+        app.patch("/v1/me", &user.token, json!({"bio": "again"}))
+            .await
+            .status,
+        200
+    );
+    let format: String = app
+        .db
+        .query_one(
+            "SELECT format FROM stream_snapshots WHERE stream_id = $1",
+            &[&user.id],
+        )
+        .await
+        .expect("format")
+        .get(0);
+    assert_ne!(format, "older");
+
+    // One of this build's format that does not read back: replayed too.
+    app.db
+        .execute(
+            "UPDATE stream_snapshots SET state = '{\"not\": \"an account\"}' WHERE stream_id = $1",
+            &[&user.id],
+        )
+        .await
+        .expect("break the snapshot");
+    assert_eq!(
+        loaded_state_bio(&app, user.id).await,
+        full_bio(&app, user.id).await
+    );
+    assert_eq!(
+        app.get("/v1/me", Some(&user.token)).await.body["bio"],
+        "again"
+    );
+}
+
+async fn loaded_state_bio(app: &TestApp, id: Uuid) -> Option<String> {
+    loaded(app, id)
+        .await
+        .state
+        .profile
+        .bio
+        .map(|bio| bio.as_str().to_owned())
+}
+
+async fn full_bio(app: &TestApp, id: Uuid) -> Option<String> {
+    full_replay(app, id)
+        .await
+        .state
+        .profile
+        .bio
+        .map(|bio| bio.as_str().to_owned())
+}
