@@ -47,7 +47,7 @@ pub fn declare_header(spec: &mut serde_json::Value) {
         "in": "header",
         "description": "Makes a retry safe: the same key with the same request replays the \
             first answer;\nwith another request it is `422 idempotency_key_reused`. Kept 24 \
-            hours per caller.",
+            hours per caller (without a bearer token: per client address and request).",
         "required": false,
         "deprecated": false,
         "explode": true,
@@ -134,15 +134,24 @@ pub async fn with_idempotency<E: Endpoint>(
         // It changed nothing; its answer is kept so that a retry replays it rather than
         // acting on whatever changed in between.
         Ok(response) if response.status().is_success() && claim.succeeded_unchanged() => {
-            keep_unchanged_answer(&pool, &secrets, &claim, response).await
+            keep_answer(&pool, &secrets, &claim, response).await
         }
         Ok(response) if response.status().is_success() => Ok(response),
-        // A retry that raced the first request and lost, refused because the first one's
-        // change is made now (an email taken by itself, say): the first answer is the answer.
-        refused => match previous_answer(&pool, &secrets, &claim).await {
-            Ok(Some(replay)) => Ok(replay),
-            _ => refused,
-        },
+        refused => {
+            // A retry that raced the first request and lost, refused because the first one's
+            // change is made now (an email taken by itself, say): the first answer is the answer.
+            if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim).await {
+                return Ok(replay);
+            }
+            let response =
+                refused.unwrap_or_else(|error| ApiError::from_poem(&error).to_response(language));
+            // Refused on the account's state as it was: the retry gets this answer, not a
+            // decision on whatever changed since. Refusals that may pass are not kept.
+            if claim.refused_in_unit() && is_lasting_refusal(response.status()) {
+                return keep_answer(&pool, &secrets, &claim, response).await;
+            }
+            Ok(response)
+        }
     }
 }
 
@@ -241,7 +250,11 @@ fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = Response::builder().status(status);
     if !body.is_empty() {
-        response = response.content_type("application/json; charset=utf-8");
+        response = response.content_type(if status.is_client_error() {
+            "application/problem+json"
+        } else {
+            "application/json; charset=utf-8"
+        });
     }
     if let Some(position) = stored.position {
         response = response.header(POSITION_HEADER, position);
@@ -249,9 +262,25 @@ fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response
     Ok(response.header(REPLAYED_HEADER, "true").body(body))
 }
 
-/// Keeps the answer of a command that succeeded without changing anything under its key, and
-/// returns it; the first answer when a concurrent request with the key got there first.
-async fn keep_unchanged_answer(
+/// Whether a refusal with `status` stands for the request as it was (a 4xx other than those
+/// that may pass: unauthenticated, timed out, too large, too early, captcha or rate limits).
+fn is_lasting_refusal(status: StatusCode) -> bool {
+    status.is_client_error()
+        && ![
+            StatusCode::UNAUTHORIZED,
+            StatusCode::REQUEST_TIMEOUT,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::TOO_EARLY,
+            StatusCode::PRECONDITION_REQUIRED,
+            StatusCode::TOO_MANY_REQUESTS,
+        ]
+        .contains(&status)
+}
+
+/// Keeps an answer that changed nothing under its key (a command that changed nothing, or a
+/// refusal), and returns it; the first answer when a concurrent request with the key got
+/// there first.
+async fn keep_answer(
     pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,

@@ -57,6 +57,35 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 /// Lapsed claims the sweeper takes at once.
 const SWEEP_BATCH: i64 = 64;
 
+/// An event a task of this worker is delivering, until the task ends (or is dropped).
+struct InFlight<'a> {
+    events: &'a std::sync::Mutex<std::collections::HashSet<Uuid>>,
+    event_id: Uuid,
+}
+
+impl<'a> InFlight<'a> {
+    /// Marks `event_id` in flight; `None` when another task has it.
+    fn enter(
+        events: &'a std::sync::Mutex<std::collections::HashSet<Uuid>>,
+        event_id: Uuid,
+    ) -> Option<Self> {
+        let entered = events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(event_id);
+        entered.then_some(Self { events, event_id })
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.events
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&self.event_id);
+    }
+}
+
 /// How long a delivery waits before its next try, after `tried` tries: 200 ms doubling up to
 /// 10 s.
 fn retry_backoff(tried: i64) -> Duration {
@@ -108,6 +137,10 @@ struct CodeIssuedData {
 
 /// Sends the mails of events.
 pub struct MailWorker {
+    /// This process's worker, as named in its claims.
+    id: Uuid,
+    /// Events this worker is delivering now: it asks to claim only others.
+    in_flight: std::sync::Mutex<std::collections::HashSet<Uuid>>,
     pool: Pool,
     jetstream: jetstream::Context,
     secrets: SecretBox,
@@ -123,6 +156,8 @@ impl MailWorker {
         config: MailConfig,
     ) -> Self {
         Self {
+            id: Uuid::new_v4(),
+            in_flight: std::sync::Mutex::default(),
             pool,
             jetstream: jetstream::new(nats),
             secrets,
@@ -234,22 +269,29 @@ impl MailWorker {
         }
     }
 
-    /// Sends the message an event asks for, once; `Err` only when the database fails.
+    /// Sends the message an event asks for, once; `Err` only when the database fails. One
+    /// task of this worker at a time works on an event; another comes back a moment later.
     async fn deliver(&self, payload: &[u8]) -> anyhow::Result<Delivery> {
-        let envelope = match serde_json::from_slice::<CodeIssuedEnvelope>(payload) {
-            Ok(envelope) => envelope,
-            Err(error) => {
-                tracing::warn!(%error, "a CodeIssued message that does not parse is dropped");
-                return Ok(Delivery::Done);
-            }
+        let Ok(envelope) = serde_json::from_slice::<CodeIssuedEnvelope>(payload) else {
+            tracing::warn!("a CodeIssued message that does not parse is dropped");
+            return Ok(Delivery::Done);
         };
+        let Some(_working) = InFlight::enter(&self.in_flight, envelope.id) else {
+            return Ok(Delivery::RetryIn(Duration::from_secs(1)));
+        };
+        self.deliver_envelope(envelope).await
+    }
+
+    async fn deliver_envelope(&self, envelope: CodeIssuedEnvelope) -> anyhow::Result<Delivery> {
         let data = &envelope.data;
         if !data.deliver {
             return Ok(Delivery::Done);
         }
         let channel = data.channel.as_str();
         let attempts =
-            match deliveries::claim(&self.pool, envelope.id, channel, self.config.lease).await? {
+            match deliveries::claim(&self.pool, envelope.id, channel, self.config.lease, self.id)
+                .await?
+            {
                 Claim::Taken { attempts } => attempts,
                 Claim::Finished => return Ok(Delivery::Done),
                 Claim::HeldUntil(until) => {

@@ -113,6 +113,8 @@ pub struct IdempotencyClaim {
     pending: Arc<Mutex<Option<PendingCommit>>>,
     /// Set when a unit succeeded under this key without recording any event.
     unchanged: Arc<AtomicBool>,
+    /// Set when a unit under this key ended in a refusal.
+    refused: Arc<AtomicBool>,
 }
 
 impl IdempotencyClaim {
@@ -124,6 +126,7 @@ impl IdempotencyClaim {
             fingerprint,
             pending: Arc::default(),
             unchanged: Arc::default(),
+            refused: Arc::default(),
         }
     }
 
@@ -142,6 +145,12 @@ impl IdempotencyClaim {
     /// with.
     pub fn succeeded_unchanged(&self) -> bool {
         self.unchanged.load(Ordering::SeqCst)
+    }
+
+    /// Whether a unit under this key ended in a refusal (decided on the stream's state, so a
+    /// retry could be decided otherwise later): the HTTP layer keeps the answer.
+    pub fn refused_in_unit(&self) -> bool {
+        self.refused.load(Ordering::SeqCst)
     }
 
     fn leave_pending(&self, commit: PendingCommit) {
@@ -517,6 +526,9 @@ impl Unit {
         let Some(client) = self.client.take() else {
             return Ok(());
         };
+        if let (false, Some(claim)) = (succeeded, &self.claim) {
+            claim.refused.store(true, Ordering::SeqCst);
+        }
         if !succeeded && !self.commit_refusal {
             return Ok(client.batch_execute("ROLLBACK").await?);
         }

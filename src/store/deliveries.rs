@@ -27,24 +27,30 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-/// Claims an event's delivery for `lease`.
+/// Claims an event's delivery for `lease`, for the worker process `worker`. A claim of the same
+/// worker is taken again whatever its lease: the worker asks only for events it is not sending
+/// (its claim was recorded, but the answer lost).
 pub async fn claim(
     pool: &Pool,
     event_id: Uuid,
     channel: &str,
     lease: Duration,
+    worker: Uuid,
 ) -> Result<Claim, StoreError> {
     let client = pool.get().await?;
     let taken = super::prepared::query_opt(
         &client,
-        "INSERT INTO message_deliveries (event_id, channel, status, lease_until)
-             VALUES ($1, $2, 'sending', now() + $3 * interval '1 millisecond')
-             ON CONFLICT (event_id) DO UPDATE
-                 SET status = 'sending', claimed_at = now(), lease_until = EXCLUDED.lease_until
-                 WHERE message_deliveries.status IN ('sending', 'retrying')
-                   AND message_deliveries.lease_until <= now()
-             RETURNING attempts",
-        &[&event_id, &channel, &millis(lease)],
+        "INSERT INTO message_deliveries (event_id, channel, status, lease_until, claimed_by)
+         VALUES ($1, $2, 'sending', now() + $3 * interval '1 millisecond', $4)
+         ON CONFLICT (event_id) DO UPDATE
+             SET status = 'sending', claimed_at = now(), lease_until = EXCLUDED.lease_until,
+                 claimed_by = EXCLUDED.claimed_by
+             WHERE (message_deliveries.status IN ('sending', 'retrying')
+                    AND message_deliveries.lease_until <= now())
+                OR (message_deliveries.status = 'sending'
+                    AND message_deliveries.claimed_by = EXCLUDED.claimed_by)
+         RETURNING attempts",
+        &[&event_id, &channel, &millis(lease), &worker],
     )
     .await?;
     if let Some(taken) = taken {

@@ -167,3 +167,44 @@ async fn a_command_that_changed_nothing_keeps_its_key_and_its_retry_changes_noth
     assert_eq!(me.body["bio"], "later", "the retry undid nothing");
     assert_eq!(app.count_events(Some("ProfileUpdated")).await, 2);
 }
+
+#[tokio::test]
+async fn a_refusal_keeps_its_key_so_its_retry_cannot_act_on_a_later_change() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let path = format!("/v1/me/following/{}", other.id);
+    let unfollow = || {
+        app.send(
+            Method::DELETE,
+            &path,
+            Some(&user.token),
+            None,
+            &[("idempotency-key", "unfollow-1")],
+        )
+    };
+    let refused = unfollow().await;
+    refused.assert_problem(404, "not_following");
+    // Another session of the account follows meanwhile.
+    let followed = app.put(&path, &user.token, json!({})).await;
+    assert!(followed.status.is_success(), "{}", followed.body);
+    let retry = unfollow().await;
+    retry.assert_problem(404, "not_following");
+    assert_eq!(retry.headers["idempotent-replayed"], "true");
+    assert_eq!(
+        app.count_events(Some("Unfollowed")).await,
+        0,
+        "the follow stands"
+    );
+    // Under a new key, the request is decided on the state as it is now.
+    let fresh = app
+        .send(
+            Method::DELETE,
+            &path,
+            Some(&user.token),
+            None,
+            &[("idempotency-key", "unfollow-2")],
+        )
+        .await;
+    assert!(fresh.status.is_success(), "{}", fresh.body);
+}

@@ -173,3 +173,29 @@ async fn a_server_slower_than_the_lease_gets_each_mail_once() {
         "the claim was kept while the server was slow"
     );
 }
+
+/// A worker whose claim was recorded but whose answer was lost (the connection broke at the
+/// commit) takes its own claim again at once; another worker waits for the lease.
+#[tokio::test]
+async fn a_workers_own_claim_whose_answer_was_lost_is_taken_again_at_once() {
+    use accounts::store::deliveries::{Claim, claim};
+    let app = crate::helpers::spawn_app().await;
+    let (event, worker, other) = (
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+        uuid::Uuid::new_v4(),
+    );
+    let lease = Duration::from_secs(60);
+    let first = claim(&app.pool, event, "email", lease, worker)
+        .await
+        .expect("claim");
+    assert_eq!(first, Claim::Taken { attempts: 0 });
+    let by_another = claim(&app.pool, event, "email", lease, other)
+        .await
+        .expect("claim");
+    assert!(matches!(by_another, Claim::HeldUntil(_)), "{by_another:?}");
+    let again = claim(&app.pool, event, "email", lease, worker)
+        .await
+        .expect("claim");
+    assert_eq!(again, Claim::Taken { attempts: 0 });
+}
