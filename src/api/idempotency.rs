@@ -21,6 +21,8 @@ use deadpool_postgres::Pool;
 use poem::http::{StatusCode, header};
 use poem::{Endpoint, IntoResponse, Request, Response};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, PoisonError};
 use std::time::Duration;
 
 /// The request header.
@@ -109,6 +111,9 @@ pub async fn with_idempotency<E: Endpoint>(
     let fingerprint = request_fingerprint(&req, &body);
     let claim = IdempotencyClaim::new(caller_scope(&req, &fingerprint), key, fingerprint);
     req.set_body(body);
+    // Requests with one key take turns in this process, so that a burst of duplicates waits
+    // for the first answer instead of spending attempts and rate limits of its own.
+    let _turn = KeyTurn::take(&claim).await;
 
     match previous_answer(&pool, &secrets, &claim).await {
         Ok(Some(replay)) => return Ok(replay),
@@ -151,6 +156,49 @@ pub async fn with_idempotency<E: Endpoint>(
                 return keep_answer(&pool, &secrets, &claim, response).await;
             }
             Ok(response)
+        }
+    }
+}
+
+/// This process's requests under one key, one at a time (bounded by `RACE_WAIT`; after it a
+/// request goes on, and the key's claim in the database still lets one command commit).
+struct KeyTurn {
+    key: Vec<u8>,
+    lock: Arc<tokio::sync::Mutex<()>>,
+    guard: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+type KeyLocks = std::sync::Mutex<HashMap<Vec<u8>, Arc<tokio::sync::Mutex<()>>>>;
+
+fn key_locks() -> &'static KeyLocks {
+    static LOCKS: OnceLock<KeyLocks> = OnceLock::new();
+    LOCKS.get_or_init(KeyLocks::default)
+}
+
+impl KeyTurn {
+    async fn take(claim: &IdempotencyClaim) -> Self {
+        let mut key = claim.scope.clone();
+        key.extend_from_slice(claim.key.as_bytes());
+        let lock = key_locks()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let guard = tokio::time::timeout(RACE_WAIT, lock.clone().lock_owned())
+            .await
+            .ok();
+        Self { key, lock, guard }
+    }
+}
+
+impl Drop for KeyTurn {
+    fn drop(&mut self) {
+        drop(self.guard.take());
+        let mut locks = key_locks().lock().unwrap_or_else(PoisonError::into_inner);
+        // Only the map and this turn hold it: nobody waits, so the entry goes.
+        if Arc::strong_count(&self.lock) == 2 {
+            locks.remove(&self.key);
         }
     }
 }

@@ -208,3 +208,29 @@ async fn a_refusal_keeps_its_key_so_its_retry_cannot_act_on_a_later_change() {
         .await;
     assert!(fresh.status.is_success(), "{}", fresh.body);
 }
+
+#[tokio::test]
+async fn a_burst_of_one_keyed_sign_in_waits_for_the_first_answer() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let body = json!({"email": user.email, "password": PASSWORD});
+    let answers = futures::future::join_all((0..10).map(|_| {
+        app.send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(body.clone()),
+            &[("idempotency-key", "sign-in-1")],
+        )
+    }))
+    .await;
+    for answer in &answers {
+        assert_eq!(answer.status, 201, "{}", answer.body);
+        assert_eq!(answer.body, answers[0].body, "one session");
+    }
+    let replayed = answers
+        .iter()
+        .filter(|answer| answer.headers.contains_key("idempotent-replayed"))
+        .count();
+    assert_eq!(replayed, 9);
+}
