@@ -91,9 +91,9 @@ async fn a_snapshot_of_another_format_or_unreadable_is_ignored_and_written_again
         )
         .await
         .expect("age the snapshot");
-    let loaded = loaded(&app, user.id).await;
-    assert_eq!(loaded.snapshot_version, 0, "replayed from the start");
-    assert_eq!(loaded.state, full_replay(&app, user.id).await.state);
+    let replayed = loaded(&app, user.id).await;
+    assert_eq!(replayed.snapshot_version, 0, "replayed from the start");
+    assert_eq!(replayed.state, full_replay(&app, user.id).await.state);
     assert_eq!(
         app.get("/v1/me", Some(&user.token)).await.body["bio"],
         "bio 19"
@@ -125,8 +125,8 @@ async fn a_snapshot_of_another_format_or_unreadable_is_ignored_and_written_again
         .await
         .expect("break the snapshot");
     assert_eq!(
-        loaded_state_bio(&app, user.id).await,
-        full_bio(&app, user.id).await
+        bio(&loaded(&app, user.id).await),
+        bio(&full_replay(&app, user.id).await)
     );
     assert_eq!(
         app.get("/v1/me", Some(&user.token)).await.body["bio"],
@@ -134,20 +134,7 @@ async fn a_snapshot_of_another_format_or_unreadable_is_ignored_and_written_again
     );
 }
 
-async fn loaded_state_bio(app: &TestApp, id: Uuid) -> Option<String> {
-    loaded(app, id)
-        .await
-        .state
-        .profile
-        .bio
-        .map(|bio| bio.as_str().to_owned())
-}
-
-async fn full_bio(app: &TestApp, id: Uuid) -> Option<String> {
-    full_replay(app, id)
-        .await
-        .state
-        .profile
-        .bio
-        .map(|bio| bio.as_str().to_owned())
+fn bio(loaded: &Loaded<Account>) -> Option<String> {
+    let bio = loaded.state.profile.bio.as_ref();
+    bio.map(|bio| bio.as_str().to_owned())
 }
