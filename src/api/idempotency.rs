@@ -126,12 +126,12 @@ pub async fn with_idempotency<E: Endpoint>(
     }
     req.extensions_mut().insert(claim.clone());
     let language = Language::of(&req);
+    // An error kept as an answer is the problem answer the edge would make of it.
+    let answer_of = |error: poem::Error| ApiError::from_poem(&error).to_response(language);
     let outcome = next.call(req).await.map(IntoResponse::into_response);
     if let Some(pending) = claim.take_pending() {
-        // The command succeeded: it commits with its answer, or not at all. An error after it
-        // is stored as the problem answer the edge would make of it.
-        let response =
-            outcome.unwrap_or_else(|error| ApiError::from_poem(&error).to_response(language));
+        // The command succeeded: it commits with its answer, or not at all.
+        let response = outcome.unwrap_or_else(answer_of);
         return commit_with_answer(pending, &secrets, &claim, response).await;
     }
     match outcome {
@@ -148,8 +148,7 @@ pub async fn with_idempotency<E: Endpoint>(
             if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim).await {
                 return Ok(replay);
             }
-            let response =
-                refused.unwrap_or_else(|error| ApiError::from_poem(&error).to_response(language));
+            let response = refused.unwrap_or_else(answer_of);
             // Refused on the account's state as it was: the retry gets this answer, not a
             // decision on whatever changed since. Refusals that may pass are not kept.
             if claim.refused_in_unit() && is_lasting_refusal(response.status()) {
@@ -336,17 +335,18 @@ async fn keep_answer(
 ) -> poem::Result<Response> {
     let (parts, bytes, stored) = answer_to_store(secrets, response).await?;
     let client = pool.get().await.map_err(|e| store_error(e.into()))?;
-    let kept = idempotency::claim_with_response(
+    let kept = idempotency::claim(
         &client,
         &claim.scope,
         &claim.key,
         &claim.fingerprint,
-        &stored,
+        Some(&stored),
     )
-    .await
-    .map_err(store_error)?;
-    if kept {
-        return Ok(Response::from_parts(parts, bytes.into()));
+    .await;
+    match kept {
+        Ok(()) => return Ok(Response::from_parts(parts, bytes.into())),
+        Err(StoreError::IdempotencyKeyTaken) => {}
+        Err(error) => return Err(store_error(error)),
     }
     match previous_answer(pool, secrets, claim).await? {
         Some(first) => Ok(first),

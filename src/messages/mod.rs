@@ -206,8 +206,14 @@ impl MailWorker {
             };
             futures::stream::iter(due)
                 .for_each_concurrent(DELIVERIES_IN_FLIGHT, |(id, data)| async move {
-                    let envelope = serde_json::json!({ "id": id, "data": data });
-                    if let Err(error) = self.deliver(envelope.to_string().as_bytes()).await {
+                    let data = match serde_json::from_value::<CodeIssuedData>(data) {
+                        Ok(data) => data,
+                        Err(error) => {
+                            tracing::warn!(%error, event_id = %id, "a CodeIssued event that does not parse is skipped");
+                            return;
+                        }
+                    };
+                    if let Err(error) = self.deliver_envelope(CodeIssuedEnvelope { id, data }).await {
                         tracing::warn!(error = format!("{error:#}"), event_id = %id, "delivery not recorded; it will come again");
                     }
                 })
@@ -269,20 +275,21 @@ impl MailWorker {
         }
     }
 
-    /// Sends the message an event asks for, once; `Err` only when the database fails. One
-    /// task of this worker at a time works on an event; another comes back a moment later.
+    /// Delivers the message of a JetStream payload.
     async fn deliver(&self, payload: &[u8]) -> anyhow::Result<Delivery> {
         let Ok(envelope) = serde_json::from_slice::<CodeIssuedEnvelope>(payload) else {
             tracing::warn!("a CodeIssued message that does not parse is dropped");
             return Ok(Delivery::Done);
         };
-        let Some(_working) = InFlight::enter(&self.in_flight, envelope.id) else {
-            return Ok(Delivery::RetryIn(Duration::from_secs(1)));
-        };
         self.deliver_envelope(envelope).await
     }
 
+    /// Sends the message an event asks for, once; `Err` only when the database fails. One
+    /// task of this worker at a time works on an event; another comes back a moment later.
     async fn deliver_envelope(&self, envelope: CodeIssuedEnvelope) -> anyhow::Result<Delivery> {
+        let Some(_working) = InFlight::enter(&self.in_flight, envelope.id) else {
+            return Ok(Delivery::RetryIn(Duration::from_secs(1)));
+        };
         let data = &envelope.data;
         if !data.deliver {
             return Ok(Delivery::Done);

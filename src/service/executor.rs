@@ -141,7 +141,7 @@ impl IdempotencyClaim {
 
     /// Whether a unit succeeded under this key without recording any event (a command that
     /// changed nothing, or a check before the command): its answer is kept by
-    /// [`idempotency::claim_with_response`] after the fact, since there is nothing to commit it
+    /// [`idempotency::claim`] after the fact, since there is nothing to commit it
     /// with.
     pub fn succeeded_unchanged(&self) -> bool {
         self.unchanged.load(Ordering::SeqCst)
@@ -540,7 +540,8 @@ impl Unit {
         }
         if let (true, Some(claim)) = (command, &self.claim) {
             if let Err(error) =
-                idempotency::claim(&client, &claim.scope, &claim.key, &claim.fingerprint).await
+                idempotency::claim(&client, &claim.scope, &claim.key, &claim.fingerprint, None)
+                    .await
             {
                 client.batch_execute("ROLLBACK").await?;
                 return Err(error);

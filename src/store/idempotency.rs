@@ -58,44 +58,16 @@ pub async fn lookup(
     }))
 }
 
-/// Claims `key` for a request, taking over a key whose retention has passed. Fails with
-/// `IdempotencyKeyTaken` when a concurrent request holds it.
+/// Claims `key` for a request, with its answer when it is known already (a request that
+/// changed nothing, so there is no transaction to claim it in), taking over a key whose
+/// retention has passed. Fails with `IdempotencyKeyTaken` when another request holds it.
 pub async fn claim(
     client: &impl GenericClient,
     scope: &[u8],
     key: &str,
     fingerprint: &[u8],
+    response: Option<&StoredResponse>,
 ) -> Result<(), StoreError> {
-    let sql = format!(
-        "INSERT INTO idempotency (scope, key, request_fingerprint) VALUES ($1, $2, $3)
-         ON CONFLICT (scope, key) DO UPDATE
-             SET request_fingerprint = EXCLUDED.request_fingerprint, created_at = now(),
-                 response_status = NULL, response_position = NULL, response_body = NULL
-             WHERE idempotency.created_at <= now() - interval '{RETENTION}'"
-    );
-    let claimed = super::prepared::execute(client, &sql, &[&scope, &key, &fingerprint])
-        .await
-        .map_err(|error| match violated_constraint(&error) {
-            Some(_) => StoreError::IdempotencyKeyTaken,
-            None => StoreError::Database(error),
-        })?;
-    if claimed == 1 {
-        Ok(())
-    } else {
-        Err(StoreError::IdempotencyKeyTaken)
-    }
-}
-
-/// Claims `key` with its answer at once, for a command that succeeded without changing
-/// anything (so there was no transaction to claim it in). False when the key was taken
-/// meanwhile (by a concurrent request with it).
-pub async fn claim_with_response(
-    client: &impl GenericClient,
-    scope: &[u8],
-    key: &str,
-    fingerprint: &[u8],
-    response: &StoredResponse,
-) -> Result<bool, StoreError> {
     let sql = format!(
         "INSERT INTO idempotency
              (scope, key, request_fingerprint, response_status, response_position, response_body)
@@ -107,20 +79,24 @@ pub async fn claim_with_response(
                  response_body = EXCLUDED.response_body
              WHERE idempotency.created_at <= now() - interval '{RETENTION}'"
     );
+    let status = response.map(|response| i16::try_from(response.status).unwrap_or(500));
+    let position = response.and_then(|response| response.position);
+    let body = response.map(|response| &response.sealed_body);
     let claimed = super::prepared::execute(
         client,
         &sql,
-        &[
-            &scope,
-            &key,
-            &fingerprint,
-            &i16::try_from(response.status).unwrap_or(500),
-            &response.position,
-            &response.sealed_body,
-        ],
+        &[&scope, &key, &fingerprint, &status, &position, &body],
     )
-    .await?;
-    Ok(claimed == 1)
+    .await
+    .map_err(|error| match violated_constraint(&error) {
+        Some(_) => StoreError::IdempotencyKeyTaken,
+        None => StoreError::Database(error),
+    })?;
+    if claimed == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::IdempotencyKeyTaken)
+    }
 }
 
 /// Stores the answer to the request that claimed `key`.
