@@ -13,6 +13,14 @@ use poem_openapi::auth::Bearer;
 #[oai(ty = "bearer", bearer_format = "opaque", checker = "live_session")]
 pub struct SignedIn(pub ActiveSession);
 
+// The same security scheme as `SignedIn` (same name and description in the document), for a
+// handler that checks the token itself in the statement that reads what it answers
+// (`GET /v1/me`): the bearer token, not yet checked.
+/// A signed-in caller: the session token named a live session.
+#[derive(SecurityScheme)]
+#[oai(rename = "SignedIn", ty = "bearer", bearer_format = "opaque")]
+pub struct SessionToken(pub Bearer);
+
 async fn live_session(req: &Request, bearer: Bearer) -> poem::Result<ActiveSession> {
     let ctx = req
         .data::<Context>()

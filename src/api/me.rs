@@ -1,7 +1,7 @@
 //! `/v1/me`: my account, profile, password, privacy, and deletion.
 
 use super::ApiTags;
-use super::auth::SignedIn;
+use super::auth::{SessionToken, SignedIn};
 use super::problem::{ApiError, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
@@ -110,13 +110,15 @@ impl MeApi {
     async fn get_me(
         &self,
         ctx: Data<&Context>,
-        caller: SignedIn,
+        token: SessionToken,
         /// Accepted for uniformity with other queries; this answer is always current.
         min_position: Query<Option<i64>>,
     ) -> Result<Json<AccountView>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let loaded = service::accounts::account(&ctx, caller.0.account_id).await?;
-        Ok(Json(AccountView::of(caller.0.account_id, &loaded.state)))
+        let (session, loaded) = service::accounts::of_session(&ctx, &token.0.token)
+            .await?
+            .ok_or(service::ServiceError::Unauthenticated)?;
+        Ok(Json(AccountView::of(session.account_id, &loaded.state)))
     }
 
     /// Update my profile

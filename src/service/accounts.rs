@@ -259,6 +259,21 @@ pub async fn account(ctx: &Context, account_id: Uuid) -> Result<Loaded<Account>,
     active(executor::load::<Account>(&client, account_id).await?)
 }
 
+/// The signed-in caller's account and session, for the bearer `token` of a live session, read
+/// in one statement (so the answer reflects the caller's last change); `None` when no live
+/// session has the token.
+pub async fn of_session(
+    ctx: &Context,
+    token: &str,
+) -> Result<Option<(ActiveSession, Loaded<Account>)>, ServiceError> {
+    let client = ctx.pool.get().await?;
+    let token_hash = crate::credentials::session_token_hash(token);
+    match executor::load_session_account::<Account>(&client, &token_hash).await? {
+        Some((session, loaded)) => Ok(Some((session, active(loaded)?))),
+        None => Ok(None),
+    }
+}
+
 /// The account if it exists and is not deleted (`AccountNotFound` otherwise).
 pub(super) fn active(loaded: Loaded<Account>) -> Result<Loaded<Account>, ServiceError> {
     match loaded.state.status {

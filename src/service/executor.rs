@@ -14,6 +14,7 @@ use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log::{self, NewEvent, RecordedEvent};
 use crate::store::privileged;
 use crate::store::sessions::{self, NewSession};
+use crate::store::throttle;
 use crate::store::{StoreError, idempotency};
 use deadpool_postgres::{GenericClient, Pool};
 use serde_json::json;
@@ -23,9 +24,6 @@ use uuid::Uuid;
 
 /// Attempts at a command whose stream moved underneath it.
 const MAX_ATTEMPTS: usize = 5;
-/// A command writes its stream's snapshot when this many events or more came after the last
-/// one, so a load folds fewer events than this whatever the stream's length.
-const SNAPSHOT_EVERY: i64 = 16;
 
 /// An aggregate loaded from its stream.
 #[derive(Debug, Clone)]
@@ -71,10 +69,39 @@ pub async fn load<A: Aggregate>(
     client: &impl GenericClient,
     stream_id: Uuid,
 ) -> Result<Loaded<A>, StoreError> {
-    let (snapshot, events) =
+    let read =
         event_log::load_stream_after_snapshot(client, stream_id, A::snapshot_format()).await?;
-    let Some(snapshot) = snapshot else {
-        return fold(&events);
+    fold_snapshot_and_tail(client, stream_id, read).await
+}
+
+/// The account of a live session whose token has the SHA-256 `token_hash`, with the session:
+/// one statement (`event_log::load_session_account`), and a second at most once a minute to
+/// mark the session seen. `None` when no live session has it.
+pub async fn load_session_account<A: Aggregate>(
+    client: &impl GenericClient,
+    token_hash: &[u8],
+) -> Result<Option<(sessions::ActiveSession, Loaded<A>)>, StoreError> {
+    let Some((session, stale, read)) =
+        event_log::load_session_account(client, token_hash, A::snapshot_format()).await?
+    else {
+        return Ok(None);
+    };
+    if stale {
+        sessions::mark_seen(client, session).await?;
+    }
+    let loaded = fold_snapshot_and_tail(client, session.account_id, read).await?;
+    Ok(Some((session, loaded)))
+}
+
+/// Folds the events after a snapshot into it; replays the whole stream when the snapshot does
+/// not read back (the log is the truth; the next command writes a good snapshot).
+async fn fold_snapshot_and_tail<A: Aggregate>(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    read: event_log::SnapshotAndTail,
+) -> Result<Loaded<A>, StoreError> {
+    let Some(snapshot) = read.snapshot else {
+        return fold(&read.events);
     };
     match serde_json::from_value::<A>(snapshot.state) {
         Ok(state) => {
@@ -84,10 +111,9 @@ pub async fn load<A: Aggregate>(
                 position: Some(snapshot.position),
                 snapshot_version: snapshot.version,
             };
-            fold_onto(base, &events)
+            fold_onto(base, &read.events)
         }
         Err(error) => {
-            // The log is the truth: replay it all; the next command writes a good snapshot.
             tracing::warn!(%stream_id, %error, "a snapshot does not read back; replaying");
             fold(&event_log::load_stream(client, stream_id).await?)
         }
@@ -280,6 +306,8 @@ pub enum InlineWrite {
     SetRole(Role),
     /// Refuse the command unless another owner remains.
     RequireAnotherOwner,
+    /// Give back the sign-in attempts reserved on these throttle keys (the sign-in succeeded).
+    ReleaseSignInAttempts(Vec<Vec<u8>>),
 }
 
 async fn apply_inline(
@@ -300,6 +328,7 @@ async fn apply_inline(
         InlineWrite::RequireAnotherOwner => {
             privileged::require_another_owner(client, stream_id).await
         }
+        InlineWrite::ReleaseSignInAttempts(keys) => throttle::release_attempts(client, keys).await,
     }
 }
 
@@ -451,16 +480,42 @@ impl Unit {
                     .unwrap_or_default(),
             })
             .collect::<Vec<_>>();
-        let positions = event_log::append_events(
-            self.client(),
-            A::STREAM_TYPE,
-            stream_id,
-            loaded.version,
-            &new_events,
-            &self.metadata,
-        )
-        .await?;
-        for write in inline_writes(&loaded.state, &events) {
+        let writes = inline_writes(&loaded.state, &events);
+        let state = events
+            .iter()
+            .fold(loaded.state, |state, event| state.evolve(event));
+        // Every stream's snapshot is its state at its head, written with its events; a state
+        // that does not serialize (it always does) is simply not snapshotted.
+        let snapshot = match new_events.is_empty() {
+            true => None,
+            false => serde_json::to_value(&state).ok(),
+        };
+        let positions = match &snapshot {
+            Some(snapshot) => {
+                event_log::append_events_with_state(
+                    self.client(),
+                    A::STREAM_TYPE,
+                    stream_id,
+                    loaded.version,
+                    &new_events,
+                    &self.metadata,
+                    (A::snapshot_format(), snapshot),
+                )
+                .await?
+            }
+            None => {
+                event_log::append_events(
+                    self.client(),
+                    A::STREAM_TYPE,
+                    stream_id,
+                    loaded.version,
+                    &new_events,
+                    &self.metadata,
+                )
+                .await?
+            }
+        };
+        for write in writes {
             apply_inline(self.client(), stream_id, &write).await?;
         }
         self.appended.extend(
@@ -468,28 +523,7 @@ impl Unit {
                 .iter()
                 .map(|event| (A::STREAM_TYPE, event.event_type)),
         );
-        let state = events
-            .iter()
-            .fold(loaded.state, |state, event| state.evolve(event));
         let position = positions.last().copied().or(loaded.position).unwrap_or(0);
-        let version = loaded.version + new_events.len() as i64;
-        let due = !events.is_empty() && version - loaded.snapshot_version >= SNAPSHOT_EVERY;
-        // A state that does not serialize (it always does) is simply not snapshotted.
-        if let (true, Ok(state)) = (due, serde_json::to_value(&state)) {
-            let snapshot = event_log::Snapshot {
-                version,
-                position,
-                state,
-            };
-            event_log::save_snapshot(
-                self.client(),
-                A::STREAM_TYPE,
-                stream_id,
-                A::snapshot_format(),
-                &snapshot,
-            )
-            .await?;
-        }
         Ok(Committed {
             state,
             events,

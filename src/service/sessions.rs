@@ -104,7 +104,9 @@ impl NewSessionPlan {
     }
 }
 
-/// Starts a session, after registering the account first when `register` is given.
+/// Starts a session, after registering the account first when `register` is given; `writes`
+/// commit with it.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the sign-in")]
 pub(super) async fn start_session(
     ctx: &Context,
     account_id: Uuid,
@@ -113,12 +115,13 @@ pub(super) async fn start_session(
     identifier: IdentifierKind,
     now: DateTime<Utc>,
     metadata: &CommandMetadata,
+    writes: Vec<InlineWrite>,
 ) -> Result<SignedIn, ServiceError> {
     let plan = NewSessionPlan::new(ctx, account_id, proof, identifier, now, metadata);
     let metadata = metadata.with_actor(account_id);
     let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
     let commands = register.into_iter().chain([plan.command.clone()]).collect();
-    let writes = vec![plan.write.clone()];
+    let writes = std::iter::once(plan.write.clone()).chain(writes).collect();
     let outcome = run_account_commands_in(&mut unit, account_id, |_| commands, writes).await;
     let committed = unit.finish(outcome).await?;
     Ok(plan.signed_in(account_id, committed))

@@ -3,7 +3,7 @@
 //! attempt through.
 
 use super::accounts::from_execute;
-use super::executor::{self, CommandMetadata, ExecuteError};
+use super::executor::{self, CommandMetadata, ExecuteError, InlineWrite};
 use super::sessions::SignedIn;
 use super::{Context, ServiceError};
 use crate::captcha;
@@ -99,6 +99,10 @@ pub async fn sign_in(
         .await?;
         return Err(ServiceError::InvalidCredentials);
     };
+    // The attempts reserved for this check are given back with the session, in its unit.
+    let reserved = std::iter::once(keys.identifier)
+        .chain(keys.address)
+        .collect();
     match super::sessions::start_session(
         ctx,
         account_id,
@@ -107,16 +111,11 @@ pub async fn sign_in(
         kind,
         now,
         metadata,
+        vec![InlineWrite::ReleaseSignInAttempts(reserved)],
     )
     .await
     {
-        Ok(signed_in) => {
-            let client = ctx.pool.get().await?;
-            for key in std::iter::once(&keys.identifier).chain(&keys.address) {
-                throttle::release_attempt(&client, key).await?;
-            }
-            Ok(signed_in)
-        }
+        Ok(signed_in) => Ok(signed_in),
         Err(ServiceError::AccountBlocked) => {
             sign_in_failed(
                 ctx,

@@ -71,18 +71,23 @@ const EVENT_COLUMNS: &str = "position, stream_type, stream_id, version, event_id
 
 impl RecordedEvent {
     fn from_row(row: &Row) -> Self {
+        Self::from_row_at(row, 0)
+    }
+
+    /// Reads [`EVENT_COLUMNS`] from a row where they start at column `first`.
+    fn from_row_at(row: &Row, first: usize) -> Self {
         Self {
-            position: row.get(0),
-            stream_type: row.get(1),
-            stream_id: row.get(2),
-            version: row.get(3),
-            event_id: row.get(4),
-            event_type: row.get(5),
-            schema_version: row.get(6),
-            data: row.get(7),
-            metadata: row.get(8),
-            recorded_at: row.get(9),
-            transaction_id: row.get(10),
+            position: row.get(first),
+            stream_type: row.get(first + 1),
+            stream_id: row.get(first + 2),
+            version: row.get(first + 3),
+            event_id: row.get(first + 4),
+            event_type: row.get(first + 5),
+            schema_version: row.get(first + 6),
+            data: row.get(first + 7),
+            metadata: row.get(first + 8),
+            recorded_at: row.get(first + 9),
+            transaction_id: row.get(first + 10),
         }
     }
 }
@@ -97,6 +102,61 @@ pub async fn append_events(
     events: &[NewEvent],
     metadata: &Value,
 ) -> Result<Vec<i64>, StoreError> {
+    append(
+        client,
+        stream_type,
+        stream_id,
+        expected_version,
+        events,
+        metadata,
+        None,
+    )
+    .await
+}
+
+/// Like [`append_events`], and in the same statement writes `state` (in `format`), the
+/// stream's state after them, as its snapshot: so every stream's snapshot is at its head, and a
+/// load reads one row instead of folding events.
+pub async fn append_events_with_state(
+    client: &impl GenericClient,
+    stream_type: &str,
+    stream_id: Uuid,
+    expected_version: i64,
+    events: &[NewEvent],
+    metadata: &Value,
+    (format, state): (&str, &Value),
+) -> Result<Vec<i64>, StoreError> {
+    let state = Some((format, state));
+    append(
+        client,
+        stream_type,
+        stream_id,
+        expected_version,
+        events,
+        metadata,
+        state,
+    )
+    .await
+}
+
+/// The events INSERT, as a query named `appended` returning `position` and `version`.
+const APPEND_SQL: &str = "INSERT INTO events
+         (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
+     SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema_version, e.data, $8
+     FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[])
+          WITH ORDINALITY AS e(id, type, schema_version, data, n)
+     ORDER BY e.n
+     RETURNING position, version";
+
+async fn append(
+    client: &impl GenericClient,
+    stream_type: &str,
+    stream_id: Uuid,
+    expected_version: i64,
+    events: &[NewEvent],
+    metadata: &Value,
+    state: Option<(&str, &Value)>,
+) -> Result<Vec<i64>, StoreError> {
     if events.is_empty() {
         return Ok(Vec::new());
     }
@@ -104,33 +164,47 @@ pub async fn append_events(
     let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
     let versions: Vec<i32> = events.iter().map(|e| e.schema_version).collect();
     let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
-    let rows = super::prepared::query(client,
-            "INSERT INTO events
-                 (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
-             SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema_version, e.data, $8
-             FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[])
-                  WITH ORDINALITY AS e(id, type, schema_version, data, n)
-             ORDER BY e.n
-             RETURNING position",
-            &[
-                &stream_type,
-                &stream_id,
-                &expected_version,
-                &ids,
-                &types,
-                &versions,
-                &data,
-                metadata,
-            ],
-        )
-        .await
-        .map_err(|error| match violated_constraint(&error) {
-            Some("events_stream_version") => StoreError::VersionConflict {
-                stream_id,
-                expected: expected_version,
-            },
-            _ => StoreError::Database(error),
-        })?;
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
+        &stream_type,
+        &stream_id,
+        &expected_version,
+        &ids,
+        &types,
+        &versions,
+        &data,
+        metadata,
+    ];
+    let rows = match state {
+        None => super::prepared::query(client, APPEND_SQL, &params).await,
+        Some((format, state)) => {
+            // One statement: both writes share the transaction id it takes, so the events stay
+            // the transaction's first write.
+            let sql = format!(
+                "WITH appended AS ({APPEND_SQL}),
+                 snapshot AS (
+                     INSERT INTO stream_snapshots
+                         (stream_id, stream_type, version, position, format, state)
+                     SELECT $2, $1, max(version), max(position), $9, $10 FROM appended
+                     ON CONFLICT (stream_id) DO UPDATE
+                         SET version = EXCLUDED.version, position = EXCLUDED.position,
+                             format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
+                         WHERE stream_snapshots.version < EXCLUDED.version
+                            OR stream_snapshots.format <> EXCLUDED.format
+                 )
+                 SELECT position, version FROM appended"
+            );
+            let mut all = params.to_vec();
+            all.extend([&format as &(dyn tokio_postgres::types::ToSql + Sync), state]);
+            super::prepared::query(client, &sql, &all).await
+        }
+    }
+    .map_err(|error| match violated_constraint(&error) {
+        Some("events_stream_version") => StoreError::VersionConflict {
+            stream_id,
+            expected: expected_version,
+        },
+        _ => StoreError::Database(error),
+    })?;
     let mut positions: Vec<i64> = rows.iter().map(|row| row.get(0)).collect();
     positions.sort_unstable();
     Ok(positions)
@@ -157,71 +231,97 @@ pub struct Snapshot {
     pub state: Value,
 }
 
-/// A stream's snapshot in `format`, if any, and the events after it (all of them without
-/// one), in version order: one statement.
+/// A stream's snapshot, if one in the asked format is kept, and the events after it (all of them
+/// without one), in version order.
+#[derive(Debug, Clone, Default)]
+pub struct SnapshotAndTail {
+    /// The snapshot.
+    pub snapshot: Option<Snapshot>,
+    /// The events after it.
+    pub events: Vec<RecordedEvent>,
+}
+
+/// The query of a stream's snapshot in a format and the events after it, joined to `from`, a
+/// table or subquery with the stream's id in the column named by `stream_id`; `format` names the
+/// format (a parameter). Its columns, after those of `from` that `select` lists, are the
+/// snapshot's version, position and state, then [`EVENT_COLUMNS`], NULL when no event follows
+/// the snapshot: one row per event after it, or one row with none. (Rows are left unsorted,
+/// which saves the server a sort on the hottest read: [`SnapshotAndTail::from_rows`] sorts.)
+fn snapshot_and_tail_sql(select: &str, from: &str, stream_id: &str, format: &str) -> String {
+    format!(
+        "SELECT {select} snapshot.version, snapshot.position, snapshot.state, tail.*
+         FROM {from}
+         LEFT JOIN stream_snapshots AS snapshot
+             ON snapshot.stream_id = {stream_id} AND snapshot.format = {format}
+         LEFT JOIN LATERAL (
+             SELECT {EVENT_COLUMNS} FROM events
+             WHERE events.stream_id = {stream_id}
+               AND events.version > coalesce(snapshot.version, 0)
+             ORDER BY events.version
+         ) AS tail ON true"
+    )
+}
+
+impl SnapshotAndTail {
+    /// Reads the rows of [`snapshot_and_tail_sql`] whose snapshot columns start at `first`.
+    fn from_rows(rows: &[Row], first: usize) -> Self {
+        let snapshot = rows.first().and_then(|row| {
+            let version: Option<i64> = row.get(first);
+            version.map(|version| Snapshot {
+                version,
+                position: row.get(first + 1),
+                state: row.get(first + 2),
+            })
+        });
+        let mut events: Vec<RecordedEvent> = rows
+            .iter()
+            .filter(|row| row.get::<_, Option<i64>>(first + 3).is_some())
+            .map(|row| RecordedEvent::from_row_at(row, first + 3))
+            .collect();
+        events.sort_unstable_by_key(|event| event.version);
+        Self { snapshot, events }
+    }
+}
+
+/// A stream's snapshot in `format`, if any, and the events after it: one statement.
 pub async fn load_stream_after_snapshot(
     client: &impl GenericClient,
     stream_id: Uuid,
     format: &str,
-) -> Result<(Option<Snapshot>, Vec<RecordedEvent>), StoreError> {
-    let sql = format!(
-        "SELECT position, stream_type, stream_id, version, NULL::uuid AS event_id,
-                NULL::text AS event_type, 0 AS schema_version, state AS data,
-                NULL::jsonb AS metadata, taken_at AS recorded_at,
-                NULL::text AS transaction_id_text, 0 AS part
-         FROM stream_snapshots WHERE stream_id = $1 AND format = $2
-         UNION ALL
-         SELECT {EVENT_COLUMNS}, 1 AS part FROM events
-         WHERE stream_id = $1 AND version > coalesce(
-             (SELECT version FROM stream_snapshots WHERE stream_id = $1 AND format = $2), 0)
-         ORDER BY part, version"
-    );
+) -> Result<SnapshotAndTail, StoreError> {
+    let sql = snapshot_and_tail_sql("", "(SELECT $1::uuid AS id) AS stream", "stream.id", "$2");
     let rows = super::prepared::query(client, &sql, &[&stream_id, &format]).await?;
-    let mut snapshot = None;
-    let mut events = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.get::<_, i32>(11) == 0 {
-            snapshot = Some(Snapshot {
-                version: row.get(3),
-                position: row.get(0),
-                state: row.get(7),
-            });
-        } else {
-            events.push(RecordedEvent::from_row(row));
-        }
-    }
-    Ok((snapshot, events))
+    Ok(SnapshotAndTail::from_rows(&rows, 0))
 }
 
-/// Writes the state of a stream as of `version` (in the transaction of the command that
-/// reached it), unless a later one is kept.
-pub async fn save_snapshot(
+/// The live session that a token's SHA-256 names, with whether it was last marked seen over a
+/// minute ago, and its account's snapshot in `format` and the events after it: one statement,
+/// so that a signed-in read of the caller's own account is one round trip. `None` when no live
+/// session has the token.
+pub async fn load_session_account(
     client: &impl GenericClient,
-    stream_type: &str,
-    stream_id: Uuid,
+    token_hash: &[u8],
     format: &str,
-    snapshot: &Snapshot,
-) -> Result<(), StoreError> {
-    super::prepared::execute(
-        client,
-        "INSERT INTO stream_snapshots (stream_id, stream_type, version, position, format, state)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (stream_id) DO UPDATE
-             SET version = EXCLUDED.version, position = EXCLUDED.position,
-                 format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
-             WHERE stream_snapshots.version < EXCLUDED.version
-                OR stream_snapshots.format <> EXCLUDED.format",
-        &[
-            &stream_id,
-            &stream_type,
-            &snapshot.version,
-            &snapshot.position,
-            &format,
-            &snapshot.state,
-        ],
-    )
-    .await?;
-    Ok(())
+) -> Result<Option<(super::sessions::ActiveSession, bool, SnapshotAndTail)>, StoreError> {
+    let sql = snapshot_and_tail_sql(
+        "session.id, session.account_id, session.stale,",
+        &format!("({}) AS session", super::sessions::LIVE_SESSION_SQL),
+        "session.account_id",
+        "$2",
+    );
+    let rows = super::prepared::query(client, &sql, &[&token_hash, &format]).await?;
+    let Some(first) = rows.first() else {
+        return Ok(None);
+    };
+    let session = super::sessions::ActiveSession {
+        id: first.get(0),
+        account_id: first.get(1),
+    };
+    Ok(Some((
+        session,
+        first.get(2),
+        SnapshotAndTail::from_rows(&rows, 3),
+    )))
 }
 
 /// A page of one stream's events, newest first: those before version `before` (all if `None`),

@@ -105,19 +105,19 @@ pub async fn end_all(
     Ok(())
 }
 
+/// The live session whose token hash is `$1`: its id, account, and whether it was last marked
+/// seen over a minute ago.
+pub(super) const LIVE_SESSION_SQL: &str =
+    "SELECT id, account_id, last_seen_at < now() - interval '1 minute' AS stale FROM sessions
+     WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()";
+
 /// The live session a token hash belongs to, marking it seen (at most once a minute, so that
 /// reads do not turn into a write each).
 pub async fn authenticate(
     client: &impl GenericClient,
     token_hash: &[u8],
 ) -> Result<Option<ActiveSession>, StoreError> {
-    let row = super::prepared::query_opt(
-        client,
-        "SELECT id, account_id, last_seen_at < now() - interval '1 minute' FROM sessions
-             WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()",
-        &[&token_hash],
-    )
-    .await?;
+    let row = super::prepared::query_opt(client, LIVE_SESSION_SQL, &[&token_hash]).await?;
     let Some(row) = row else {
         return Ok(None);
     };
@@ -125,16 +125,24 @@ pub async fn authenticate(
         id: row.get(0),
         account_id: row.get(1),
     };
-    let stale: bool = row.get(2);
-    if stale {
-        super::prepared::execute(
-            client,
-            "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
-            &[&session.id],
-        )
-        .await?;
+    if row.get::<_, bool>(2) {
+        mark_seen(client, session).await?;
     }
     Ok(Some(session))
+}
+
+/// Marks a session seen now (for one whose mark is over a minute old).
+pub async fn mark_seen(
+    client: &impl GenericClient,
+    session: ActiveSession,
+) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+        &[&session.id],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Whether `session` is still live: not ended, not expired.

@@ -82,6 +82,21 @@ pub async fn release_attempt(client: &impl GenericClient, key: &[u8]) -> Result<
     Ok(())
 }
 
+/// Gives back one reserved attempt on each of `keys` (a check that succeeded): one statement.
+pub async fn release_attempts(
+    client: &impl GenericClient,
+    keys: &[Vec<u8>],
+) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "UPDATE sign_in_throttle SET failures = failures - 1
+             WHERE identifier_hash = ANY($1) AND failures > 0",
+        &[&keys],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Forgets every attempt counted on `key` (after a successful sign-in for an identifier).
 pub async fn clear(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
     super::prepared::execute(

@@ -60,6 +60,52 @@ async fn requests_without_a_live_token_are_unauthenticated() {
 }
 
 #[tokio::test]
+async fn reading_my_account_checks_the_session_and_marks_it_seen_once_a_minute() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let last_seen = async || -> DateTime<Utc> {
+        app.db
+            .query_one(
+                "SELECT last_seen_at FROM sessions WHERE account_id = $1",
+                &[&user.id],
+            )
+            .await
+            .expect("session")
+            .get(0)
+    };
+    // Seen two minutes ago: the next read marks it seen now.
+    app.db
+        .execute(
+            "UPDATE sessions SET last_seen_at = now() - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .expect("age the session");
+    let me = app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["id"], user.id.to_string());
+    let seen = last_seen().await;
+    assert!(
+        Utc::now() - seen < Duration::seconds(30),
+        "marked seen: {seen}"
+    );
+    // Within the minute, reads leave the mark alone.
+    app.get("/v1/me", Some(&user.token)).await;
+    assert_eq!(last_seen().await, seen);
+    // Ended, the token reads nothing.
+    app.db
+        .execute(
+            "UPDATE sessions SET ended_at = now(), end_reason = 'signed_out'",
+            &[],
+        )
+        .await
+        .expect("end the session");
+    app.get("/v1/me", Some(&user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
 async fn my_sessions_list_marks_the_current_one() {
     let app = spawn_app().await;
     let user = app.new_user().await;
