@@ -13,9 +13,81 @@ use crate::store::event_log::{LogCursor, RecordedEvent};
 use futures::future::{join_all, maybe_done, try_join_all};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use tokio_postgres::types::Type;
-use tokio_postgres::{Client, Statement, Transaction};
+use tokio_postgres::{Client, GenericClient, Statement, Transaction};
 use uuid::Uuid;
+
+/// Statements prepared on one connection (a projector's leadership connection, or a
+/// rebuild's), by their SQL: each is parsed and planned once per connection instead of once per
+/// batch, and a later use is one round trip. A new connection needs a new `Prepared`.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    statements: Mutex<HashMap<String, Statement>>,
+    /// Whether the definition's batch function was created on this connection outside any
+    /// transaction, so that it lasts as long as the connection (see [`Prepared::ensure_batch_function`]).
+    batch_function: AtomicBool,
+}
+
+impl Prepared {
+    /// The statement for `sql`, prepared on `client`'s connection the first time.
+    pub async fn statement(
+        &self,
+        client: &impl GenericClient,
+        sql: &str,
+    ) -> Result<Statement, tokio_postgres::Error> {
+        let cached = self
+            .statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(sql)
+            .cloned();
+        if let Some(statement) = cached {
+            return Ok(statement);
+        }
+        let statement = client.prepare(sql).await?;
+        self.statements
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    /// Creates the definition's batch function (a `pg_temp` function: it lives as long as the
+    /// session) on `client`, outside any transaction, unless this connection has it: so no
+    /// rolled-back batch can take it away from under its prepared call.
+    pub async fn ensure_batch_function(
+        &self,
+        client: &Client,
+        definition: &Definition,
+    ) -> Result<(), tokio_postgres::Error> {
+        if self.batch_function.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        if !batch_function_exists(client, definition).await? {
+            client
+                .batch_execute(&definition.batch_function_sql())
+                .await?;
+        }
+        self.batch_function.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+async fn batch_function_exists(
+    client: &impl GenericClient,
+    definition: &Definition,
+) -> Result<bool, tokio_postgres::Error> {
+    let function = definition.batch_function();
+    Ok(client
+        .query_one(
+            "SELECT to_regprocedure($1) IS NOT NULL",
+            &[&format!("{function}(jsonb[])")],
+        )
+        .await?
+        .get(0))
+}
 
 /// An event on its way into a projection.
 #[derive(Debug, Clone)]
@@ -133,21 +205,24 @@ pub enum LiveOutcome {
 /// are skipped: they were applied already.
 pub async fn commit_live(
     client: &mut Client,
+    prepared: &Prepared,
     definition: &Definition,
     events: &[Pending],
     checkpoint: Option<&LogCursor>,
     stream_sequence: Option<i64>,
 ) -> Result<LiveOutcome, tokio_postgres::Error> {
+    prepared.ensure_batch_function(client, definition).await?;
     let mut tx = client.transaction().await?;
     tx.batch_execute(&format!("SET LOCAL search_path TO {}", definition.schema()))
         .await?;
-    let row = tx
-        .query_opt(
+    let state = prepared
+        .statement(
+            &tx,
             "SELECT definition_hash, generation, transaction_id::text, position
              FROM public.projections WHERE name = $1 FOR UPDATE",
-            &[&definition.name],
         )
         .await?;
+    let row = tx.query_opt(&state, &[&definition.name]).await?;
     let Some(row) = row else {
         return Ok(LiveOutcome::NotMine);
     };
@@ -164,7 +239,7 @@ pub async fn commit_live(
         .filter(|event| event.cursor.order() > floor.order())
         .cloned()
         .collect();
-    let mut outcome = apply(&mut tx, definition, generation, &fresh).await?;
+    let mut outcome = apply(&mut tx, prepared, definition, generation, &fresh).await?;
     outcome.skipped += events.len() - fresh.len();
     let last = fresh
         .iter()
@@ -173,11 +248,22 @@ pub async fn commit_live(
         .chain(std::iter::once(&floor))
         .max_by_key(|cursor| cursor.order())
         .unwrap_or(&floor);
-    tx.execute(
-        "UPDATE public.projections
-         SET transaction_id = $2::text::xid8, position = $3,
-             stream_sequence = greatest(stream_sequence, $4), updated_at = now()
-         WHERE name = $1",
+    // The checkpoint moves and listeners are told (at commit) in one statement.
+    let moved = prepared
+        .statement(
+            &tx,
+            "WITH moved AS (
+                 UPDATE public.projections
+                 SET transaction_id = $2::text::xid8, position = $3,
+                     stream_sequence = greatest(stream_sequence, $4), updated_at = now()
+                 WHERE name = $1
+                 RETURNING name
+             )
+             SELECT pg_notify('accounts_projections', name) FROM moved",
+        )
+        .await?;
+    tx.query(
+        &moved,
         &[
             &definition.name,
             &last.transaction_id,
@@ -186,7 +272,6 @@ pub async fn commit_live(
         ],
     )
     .await?;
-    notify(&tx, &definition.name).await?;
     tx.commit().await?;
     Ok(LiveOutcome::Committed(outcome))
 }
@@ -203,6 +288,7 @@ pub async fn notify(tx: &Transaction<'_>, name: &str) -> Result<(), tokio_postgr
 /// cannot be applied are recorded as failures of `generation`.
 pub async fn apply(
     tx: &mut Transaction<'_>,
+    prepared: &Prepared,
     definition: &Definition,
     generation: i64,
     events: &[Pending],
@@ -218,7 +304,7 @@ pub async fn apply(
         });
     }
     let whole = tx.savepoint("batch").await?;
-    match run_batch(&whole, definition, &handled).await {
+    match run_batch(&whole, prepared, definition, &handled).await {
         Ok(()) => {
             whole.commit().await?;
             return Ok(Applied {
@@ -261,26 +347,25 @@ pub async fn apply(
 }
 
 /// Runs every statement of every event, in order, in one call of the definition's batch
-/// function, created in the session on first use.
+/// function: a prepared call when `prepared` made the function last for the session, or else
+/// one that creates it in the transaction first when the session lacks it.
 async fn run_batch(
     tx: &Transaction<'_>,
+    prepared: &Prepared,
     definition: &Definition,
     events: &[&Pending],
 ) -> Result<(), tokio_postgres::Error> {
-    let function = definition.batch_function();
-    let exists: bool = tx
-        .query_one(
-            "SELECT to_regprocedure($1) IS NOT NULL",
-            &[&format!("{function}(jsonb[])")],
-        )
-        .await?
-        .get(0);
-    if !exists {
+    let call = format!("SELECT {}($1::jsonb[])", definition.batch_function());
+    let envelopes: Vec<&Value> = events.iter().map(|event| &event.envelope).collect();
+    if prepared.batch_function.load(Ordering::Relaxed) {
+        let statement = prepared.statement(tx, &call).await?;
+        tx.execute(&statement, &[&envelopes]).await?;
+        return Ok(());
+    }
+    if !batch_function_exists(tx, definition).await? {
         tx.batch_execute(&definition.batch_function_sql()).await?;
     }
-    let envelopes: Vec<&Value> = events.iter().map(|event| &event.envelope).collect();
-    tx.execute(&format!("SELECT {function}($1::jsonb[])"), &[&envelopes])
-        .await?;
+    tx.execute(&call, &[&envelopes]).await?;
     Ok(())
 }
 

@@ -127,6 +127,7 @@ impl Projector {
     /// Projects while this projector leads; returns on the first error.
     async fn lead(&self, leader: &mut Client) -> anyhow::Result<()> {
         let definition = &self.definition;
+        let prepared = &apply::Prepared::default();
         let state = apply::load_state(leader, &definition.name).await?;
         if state.as_ref().map(|s| s.definition_hash.as_str()) != Some(definition.hash.as_str()) {
             if apply::was_replaced(leader, definition).await? {
@@ -148,20 +149,20 @@ impl Projector {
         }
         let mut backoff = Duration::from_millis(100);
         loop {
-            self.catch_up_from_log(leader).await?;
+            self.catch_up_from_log(leader, prepared).await?;
             if !self.nats_connected() {
                 tracing::warn!(projection = %definition.name, "NATS is away; following the log");
-                self.follow_log(leader, Duration::ZERO).await?;
+                self.follow_log(leader, prepared, Duration::ZERO).await?;
                 continue;
             }
-            match self.follow_jetstream(leader).await {
+            match self.follow_jetstream(leader, prepared).await {
                 Ok(()) => return Ok(()),
                 Err(error) => {
                     if leader.is_closed() {
                         return Err(error);
                     }
                     tracing::warn!(projection = %definition.name, error = format!("{error:#}"), retry_in = ?backoff, "following JetStream failed; following the log meanwhile");
-                    self.follow_log(leader, backoff).await?;
+                    self.follow_log(leader, prepared, backoff).await?;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
                 }
             }
@@ -173,10 +174,15 @@ impl Projector {
     }
 
     /// Applies the log as it grows, for at least `at_least` and until NATS is connected.
-    async fn follow_log(&self, leader: &mut Client, at_least: Duration) -> anyhow::Result<()> {
+    async fn follow_log(
+        &self,
+        leader: &mut Client,
+        prepared: &apply::Prepared,
+        at_least: Duration,
+    ) -> anyhow::Result<()> {
         let until = tokio::time::Instant::now() + at_least;
         loop {
-            self.catch_up_from_log(leader).await?;
+            self.catch_up_from_log(leader, prepared).await?;
             if tokio::time::Instant::now() >= until && self.nats_connected() {
                 return Ok(());
             }
@@ -188,7 +194,11 @@ impl Projector {
     }
 
     /// Applies the events of the log after the checkpoint, up to the end of what is final.
-    async fn catch_up_from_log(&self, leader: &mut Client) -> anyhow::Result<()> {
+    async fn catch_up_from_log(
+        &self,
+        leader: &mut Client,
+        prepared: &apply::Prepared,
+    ) -> anyhow::Result<()> {
         let definition = &self.definition;
         let types = definition.event_types();
         loop {
@@ -215,7 +225,9 @@ impl Projector {
             let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
             // A partial batch is everything up to the tail: the checkpoint moves to the tail.
             let checkpoint = if full { None } else { Some(&tail) };
-            match apply::commit_live(leader, definition, &pending, checkpoint, None).await? {
+            match apply::commit_live(leader, prepared, definition, &pending, checkpoint, None)
+                .await?
+            {
                 LiveOutcome::Committed(outcome) => {
                     crate::telemetry::events_projected(
                         &definition.name,
@@ -234,7 +246,11 @@ impl Projector {
     }
 
     /// Follows the projection's durable consumer; returns `Ok` only if the leadership is lost.
-    async fn follow_jetstream(&self, leader: &mut Client) -> anyhow::Result<()> {
+    async fn follow_jetstream(
+        &self,
+        leader: &mut Client,
+        prepared: &apply::Prepared,
+    ) -> anyhow::Result<()> {
         let definition = &self.definition;
         let stream = crate::jetstream::ensure_stream(
             &self.jetstream,
@@ -290,12 +306,12 @@ impl Projector {
                     Some(None) | None => break,
                 }
             }
-            let skipped = self.apply_messages(leader, &batch).await?;
+            let skipped = self.apply_messages(leader, prepared, &batch).await?;
             if skipped > 0 {
                 // JetStream is delivering what the log already gave (after an outage, or a
                 // restart from an older sequence): read the log's tail rather than wait for
                 // JetStream to get through that backlog.
-                self.catch_up_from_log(leader).await?;
+                self.catch_up_from_log(leader, prepared).await?;
             }
             if let Some(last) = batch.last() {
                 // All acknowledgements up to this one; a lost ack only means a redelivery,
@@ -311,6 +327,7 @@ impl Projector {
     async fn apply_messages(
         &self,
         leader: &mut Client,
+        prepared: &apply::Prepared,
         batch: &[jetstream::Message],
     ) -> anyhow::Result<usize> {
         let definition = &self.definition;
@@ -332,12 +349,13 @@ impl Projector {
             .iter()
             .filter_map(|e| e.get("id")?.as_str()?.parse().ok())
             .collect();
-        let rows = leader
-            .query(
+        let lookup = prepared
+            .statement(
+                &*leader,
                 "SELECT event_id, transaction_id::text, position FROM public.events WHERE event_id = ANY($1)",
-                &[&ids],
             )
             .await?;
+        let rows = leader.query(&lookup, &[&ids]).await?;
         let cursors: std::collections::HashMap<Uuid, LogCursor> = rows
             .iter()
             .map(|row| {
@@ -380,7 +398,7 @@ impl Projector {
         }
         pending.sort_by_key(|event| event.cursor.order());
         let sequence = i64::try_from(last_sequence).ok();
-        match apply::commit_live(leader, definition, &pending, None, sequence).await? {
+        match apply::commit_live(leader, prepared, definition, &pending, None, sequence).await? {
             LiveOutcome::Committed(outcome) => {
                 tracing::debug!(projection = %definition.name, ?outcome, "batch applied");
                 crate::telemetry::events_projected(

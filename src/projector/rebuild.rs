@@ -254,7 +254,14 @@ impl Rebuild<'_> {
         )
         .await?;
         let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
-        let applied = apply::apply(tx, self.definition, self.generation, &pending).await?;
+        let applied = apply::apply(
+            tx,
+            &apply::Prepared::default(),
+            self.definition,
+            self.generation,
+            &pending,
+        )
+        .await?;
         Ok(RangeRead {
             applied,
             events: events.len(),
