@@ -4,8 +4,9 @@
 //! blocking threads, at most `concurrency` at once so that a burst of sign-ins queues instead of
 //! exhausting memory and starving the async workers. Each of those `concurrency` slots keeps its
 //! 19 MiB of argon2 working memory for the life of the hasher, so memory is bounded by
-//! `concurrency x 19 MiB` whatever the load, and no hash pays for allocating and faulting in
-//! fresh pages. The PHC hash (RFC 9106 parameters, PHC string format) is then sealed with the
+//! `concurrency x 19 MiB` whatever the load, and no hash under load pays for allocating fresh
+//! memory. After `IDLE_RELEASE` without a hash, the slots' pages go back to the system (the
+//! allocation stays; the next hash faults them in again), so an idle service holds none of it. The PHC hash (RFC 9106 parameters, PHC string format) is then sealed with the
 //! service key before it goes into an event.
 //!
 //! Session tokens are 256 random bits; only their SHA-256 is stored.
@@ -19,8 +20,14 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::Semaphore;
+
+/// How long the hasher goes without hashing before its working memory's pages go back to the
+/// system: between one and two of these after the last hash.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(5);
 
 fn argon2id() -> Argon2<'static> {
     let params = Params::new(19_456, 2, 1, None).unwrap_or(Params::DEFAULT);
@@ -36,6 +43,32 @@ type WorkingMemory = Box<[Block]>;
 
 fn working_memory(blocks: usize) -> WorkingMemory {
     vec![Block::default(); blocks].into_boxed_slice()
+}
+
+/// Hands the whole pages inside `memory` back to the system (`madvise(MADV_DONTNEED)`): its
+/// resident size drops, the allocation stays, and the pages read as zeros (faulted in again) at
+/// the next use. Returns the bytes handed back.
+fn release_pages(memory: &mut [Block]) -> usize {
+    // SAFETY: sysconf reads a constant of the system.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
+    let start = memory.as_mut_ptr() as usize;
+    let end = start + std::mem::size_of_val(memory);
+    let (first, last) = (start.div_ceil(page) * page, end / page * page);
+    if last <= first {
+        return 0;
+    }
+    // SAFETY: [first, last) lies inside `memory`, which is borrowed exclusively here, so no
+    // reference sees its bytes change. The memory is private and anonymous (the allocator's),
+    // where MADV_DONTNEED makes the pages read as zeros afterwards, and all-zero bytes are a
+    // valid `Block` (an array of integers). The allocator's own bookkeeping lies outside it.
+    let done = unsafe {
+        libc::madvise(
+            first as *mut libc::c_void,
+            last - first,
+            libc::MADV_DONTNEED,
+        )
+    };
+    if done == 0 { last - first } else { 0 }
 }
 
 /// The PHC string of `password` hashed with a fresh 16-byte salt, in `memory`.
@@ -120,6 +153,8 @@ pub struct PasswordHasher {
     permits: Arc<Semaphore>,
     /// One working memory per permit, taken by the permit's holder for its hash.
     memories: Arc<Mutex<Vec<WorkingMemory>>>,
+    /// Hashes begun, for the idle release.
+    uses: Arc<AtomicU64>,
     secrets: SecretBox,
     /// A real hash of a random password, verified against when there is no account, so that
     /// "no such account" takes as long as "wrong password".
@@ -141,12 +176,24 @@ impl PasswordHasher {
             decoy.map(|decoy| (decoy, memories))
         })
         .await??;
-        Ok(Self {
+        let hasher = Self {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             memories: Arc::new(Mutex::new(memory)),
+            uses: Arc::new(AtomicU64::new(0)),
             secrets,
             decoy: Arc::new(decoy),
-        })
+        };
+        tokio::spawn(release_when_idle(
+            Arc::downgrade(&hasher.memories),
+            hasher.uses.clone(),
+        ));
+        Ok(hasher)
+    }
+
+    /// Hands the pages of every working memory not in use back to the system now (as after
+    /// `IDLE_RELEASE` without a hash); returns the bytes handed back.
+    pub fn release_idle_memory(&self) -> usize {
+        release_pooled(&self.memories)
     }
 
     /// Hashes a new password and seals the hash.
@@ -185,6 +232,7 @@ impl PasswordHasher {
         work: impl FnOnce(&mut [Block]) -> T + Send + 'static,
     ) -> anyhow::Result<T> {
         let _permit = self.permits.acquire().await?;
+        self.uses.fetch_add(1, Ordering::Relaxed);
         let memories = self.memories.clone();
         Ok(tokio::task::spawn_blocking(move || {
             let taken = memories
@@ -203,6 +251,35 @@ impl PasswordHasher {
         })
         .await?)
     }
+}
+
+/// Releases the pooled working memories' pages once no hash began for a whole `IDLE_RELEASE`
+/// (and none since the last release); ends with the hasher.
+async fn release_when_idle(
+    memories: std::sync::Weak<Mutex<Vec<WorkingMemory>>>,
+    uses: Arc<AtomicU64>,
+) {
+    let mut every = tokio::time::interval(IDLE_RELEASE);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (mut seen, mut released_at) = (u64::MAX, u64::MAX);
+    loop {
+        every.tick().await;
+        let Some(memories) = memories.upgrade() else {
+            return;
+        };
+        let now = uses.load(Ordering::Relaxed);
+        if now == seen && now != released_at {
+            let bytes = release_pooled(&memories);
+            tracing::debug!(bytes, "hashing memory handed back after an idle spell");
+            released_at = now;
+        }
+        seen = now;
+    }
+}
+
+fn release_pooled(memories: &Mutex<Vec<WorkingMemory>>) -> usize {
+    let mut pooled = memories.lock().unwrap_or_else(PoisonError::into_inner);
+    pooled.iter_mut().map(|memory| release_pages(memory)).sum()
 }
 
 fn random_bytes<const N: usize>() -> [u8; N] {
@@ -254,6 +331,30 @@ mod tests {
                 .await
         );
         assert!(!hasher.verify("correct horse battery staple", None).await);
+    }
+
+    #[tokio::test]
+    async fn working_memory_handed_back_when_idle_still_hashes_and_verifies() {
+        let hasher = PasswordHasher::new(2, SecretBox::random())
+            .await
+            .expect("hasher");
+        let password = Password::parse("correct horse battery staple", &[]).expect("valid");
+        let before = hasher.hash(&password).await.expect("hash");
+        let released = hasher.release_idle_memory();
+        let working = 2 * argon2id().params().block_count() * std::mem::size_of::<Block>();
+        assert!(
+            released + 2 * 2 * 4096 >= working,
+            "{released} of {working} bytes handed back"
+        );
+        // The pages read as zeros now and are faulted in again: hashes made before and after
+        // verify alike, and a wrong password still fails.
+        let after = hasher.hash(&password).await.expect("hash");
+        hasher.release_idle_memory();
+        for sealed in [&before, &after] {
+            assert!(hasher.verify(password.expose(), Some(sealed)).await);
+            hasher.release_idle_memory();
+            assert!(!hasher.verify("not the password", Some(sealed)).await);
+        }
     }
 
     #[tokio::test]
