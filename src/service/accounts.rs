@@ -175,7 +175,7 @@ pub(super) async fn run_own_command(
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    let mut unit = own_unit(ctx, caller, metadata, &[]).await?;
+    let mut unit = own_unit_checked_on_load(ctx, caller, metadata, &[]).await?;
     let outcome =
         run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new()).await;
     unit.finish(outcome).await
@@ -192,7 +192,7 @@ pub(super) async fn run_own_stream<A: Aggregate, E>(
     decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
     refused: impl FnOnce(ExecuteError<E>) -> ServiceError,
 ) -> Result<Committed<A>, ServiceError> {
-    let mut unit = own_unit(ctx, caller, metadata, &[stream]).await?;
+    let mut unit = own_unit_checked_on_load(ctx, caller, metadata, &[stream]).await?;
     let outcome = unit
         .run(stream, decide, |_, _| Vec::new())
         .await
@@ -219,6 +219,21 @@ pub(super) async fn own_unit(
         Ok(false) => unit.finish(Err(ServiceError::Unauthenticated)).await,
         Err(error) => unit.finish(Err(error.into())).await,
     }
+}
+
+/// Like [`own_unit`], for a use case whose next step is a command: the session is checked in
+/// the statement that loads the command's stream, one round trip fewer.
+async fn own_unit_checked_on_load(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    streams: &[Uuid],
+) -> Result<Unit, ServiceError> {
+    let metadata = metadata.with_actor(caller.account_id);
+    let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+    unit.require_live_session(caller);
+    Ok(unit)
 }
 
 /// Runs account commands in `unit` (which locked the account): each is decided on the state

@@ -150,6 +150,7 @@ impl From<StoreError> for ServiceError {
             StoreError::ClaimTaken(kind) => Self::IdentifierTaken(kind),
             StoreError::IdempotencyKeyTaken => Self::IdempotencyKeyInUse,
             StoreError::LastOwner => Self::LastOwner,
+            StoreError::SessionEnded => Self::Unauthenticated,
             error if error.is_unavailable() => {
                 tracing::warn!(%error, "database unavailable");
                 Self::Unavailable

@@ -74,6 +74,19 @@ pub async fn load<A: Aggregate>(
     fold_snapshot_and_tail(client, stream_id, read).await
 }
 
+/// Like [`load`], only while `session` is live: `StoreError::SessionEnded` when it is not. One
+/// statement.
+pub async fn load_while_live<A: Aggregate>(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    session: sessions::ActiveSession,
+) -> Result<Loaded<A>, StoreError> {
+    let read = event_log::load_stream_while_live(client, stream_id, A::snapshot_format(), session)
+        .await?
+        .ok_or(StoreError::SessionEnded)?;
+    fold_snapshot_and_tail(client, stream_id, read).await
+}
+
 /// The account of a live session whose token has the SHA-256 `token_hash`, with the session:
 /// one statement (`event_log::load_session_account`), and a second at most once a minute to
 /// mark the session seen. `None` when no live session has it.
@@ -401,6 +414,9 @@ pub struct Unit {
     appended: Vec<(&'static str, &'static str)>,
     /// Set by a step whose refusal must still be recorded (a wrong code's failed attempt).
     commit_refusal: bool,
+    /// A session that must still be live, checked with the unit's first load (or at its
+    /// commit, if it loads nothing).
+    session_guard: Option<sessions::ActiveSession>,
 }
 
 impl Unit {
@@ -430,16 +446,27 @@ impl Unit {
             claim: metadata.idempotency.clone(),
             appended: Vec::new(),
             commit_refusal: false,
+            session_guard: None,
         };
-        for stream_id in &unit.locked {
-            crate::store::prepared::execute(
-                unit.client(),
-                "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
-                &[stream_id],
-            )
-            .await?;
-        }
+        // One statement takes them all, in the order of the array (a function scan yields its
+        // elements in order): every unit locks in one order, so no two wait on each other.
+        crate::store::prepared::execute(
+            unit.client(),
+            "SELECT pg_advisory_xact_lock(hashtextextended(stream::text, 0))
+             FROM unnest($1::uuid[]) AS stream",
+            &[&unit.locked],
+        )
+        .await?;
         Ok(unit)
+    }
+
+    /// Makes the unit's work depend on `session` being live: its first load checks it in the
+    /// same statement (`StoreError::SessionEnded` when it ended), or its commit does if it
+    /// loads nothing. The unit must hold the lock of the session's account, so that whatever
+    /// ends the session commits before the check or after the unit.
+    pub fn require_live_session(&mut self, session: sessions::ActiveSession) {
+        debug_assert!(self.locked.contains(&session.account_id));
+        self.session_guard = Some(session);
     }
 
     /// The unit's connection, inside its transaction (for reads of inline tables).
@@ -467,7 +494,7 @@ impl Unit {
             self.locked.contains(&stream_id),
             "a stream the unit did not lock"
         );
-        let loaded = load::<A>(self.client(), stream_id).await?;
+        let loaded = self.load::<A>(stream_id).await?;
         let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
         let new_events = events
             .iter()
@@ -531,9 +558,13 @@ impl Unit {
         })
     }
 
-    /// Loads a locked stream's aggregate as the unit sees it.
-    pub async fn load<A: Aggregate>(&self, stream_id: Uuid) -> Result<Loaded<A>, StoreError> {
-        load::<A>(self.client(), stream_id).await
+    /// Loads a locked stream's aggregate as the unit sees it (checking the unit's session
+    /// guard, the first time, in the same statement).
+    pub async fn load<A: Aggregate>(&mut self, stream_id: Uuid) -> Result<Loaded<A>, StoreError> {
+        match self.session_guard.take() {
+            Some(session) => load_while_live::<A>(self.client(), stream_id, session).await,
+            None => load::<A>(self.client(), stream_id).await,
+        }
     }
 
     /// Marks what the unit appended so far to be committed even though the use case ends in a
@@ -565,6 +596,12 @@ impl Unit {
         }
         if !succeeded && !self.commit_refusal {
             return Ok(client.batch_execute("ROLLBACK").await?);
+        }
+        if let Some(session) = self.session_guard.take() {
+            if !sessions::is_live(&client, session).await? {
+                client.batch_execute("ROLLBACK").await?;
+                return Err(StoreError::SessionEnded);
+            }
         }
         // A unit that recorded no event (a check before the command, a change to nothing)
         // commits without the key; the HTTP layer keeps its answer if it is the command's.

@@ -294,6 +294,32 @@ pub async fn load_stream_after_snapshot(
     Ok(SnapshotAndTail::from_rows(&rows, 0))
 }
 
+/// Like [`load_stream_after_snapshot`], only while `session` is live (not ended, not expired):
+/// `None` when it is not. One statement, so that a command of a signed-in caller checks the
+/// session and reads the stream it changes in one round trip.
+pub async fn load_stream_while_live(
+    client: &impl GenericClient,
+    stream_id: Uuid,
+    format: &str,
+    session: super::sessions::ActiveSession,
+) -> Result<Option<SnapshotAndTail>, StoreError> {
+    let sql = snapshot_and_tail_sql(
+        "",
+        "(SELECT $1::uuid AS id) AS stream
+         JOIN sessions AS session ON session.id = $3 AND session.account_id = $4
+             AND session.ended_at IS NULL AND session.expires_at > now()",
+        "stream.id",
+        "$2",
+    );
+    let rows = super::prepared::query(
+        client,
+        &sql,
+        &[&stream_id, &format, &session.id, &session.account_id],
+    )
+    .await?;
+    Ok((!rows.is_empty()).then(|| SnapshotAndTail::from_rows(&rows, 0)))
+}
+
 /// The live session that a token's SHA-256 names, with whether it was last marked seen over a
 /// minute ago, and its account's snapshot in `format` and the events after it: one statement,
 /// so that a signed-in read of the caller's own account is one round trip. `None` when no live

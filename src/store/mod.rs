@@ -51,6 +51,10 @@ pub enum StoreError {
     /// The change would leave no owner.
     #[error("the last owner cannot be demoted or deleted")]
     LastOwner,
+    /// The session a command was made in ended (or expired) before the command's unit read its
+    /// stream.
+    #[error("the session ended")]
+    SessionEnded,
     /// PostgreSQL answered with an error.
     #[error(transparent)]
     Database(#[from] tokio_postgres::Error),

@@ -105,6 +105,58 @@ async fn reading_my_account_checks_the_session_and_marks_it_seen_once_a_minute()
         .assert_problem(401, "unauthenticated");
 }
 
+/// A command is authenticated when it arrives, and its session is checked again, under the
+/// account's lock, in the statement that loads what it changes: a session ended while the
+/// command waited for the lock changes nothing.
+#[tokio::test]
+async fn a_command_whose_session_ends_while_it_waits_for_the_account_changes_nothing() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    // Another transaction holds the account's lock, as a concurrent command would.
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{}', 0))",
+            user.id
+        ))
+        .await
+        .expect("hold the account's lock");
+    let patch = app.patch("/v1/me", &user.token, json!({"bio": "after the end"}));
+    let end_then_release = async {
+        // Once the command waits for the lock (it was authenticated before), its session ends.
+        loop {
+            let waiting: i64 = app
+                .db
+                .query_one(
+                    "SELECT count(*) FROM pg_locks
+                     WHERE locktype = 'advisory' AND NOT granted AND database =
+                         (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
+                .await
+                .expect("locks")
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        app.db
+            .execute(
+                "UPDATE sessions SET ended_at = now(), end_reason = 'signed_out'
+                 WHERE account_id = $1",
+                &[&user.id],
+            )
+            .await
+            .expect("end the session");
+        holder.batch_execute("COMMIT").await.expect("release");
+    };
+    let (answer, ()) = tokio::join!(patch, end_then_release);
+    answer.assert_problem(401, "unauthenticated");
+    let types = app.event_types(user.id).await;
+    assert!(!types.iter().any(|t| t == "ProfileUpdated"), "{types:?}");
+}
+
 #[tokio::test]
 async fn my_sessions_list_marks_the_current_one() {
     let app = spawn_app().await;
