@@ -108,7 +108,7 @@ pub async fn load_session_account<A: Aggregate>(
 
 /// Folds the events after a snapshot into it; replays the whole stream when the snapshot does
 /// not read back (the log is the truth; the next command writes a good snapshot).
-async fn fold_snapshot_and_tail<A: Aggregate>(
+pub async fn fold_snapshot_and_tail<A: Aggregate>(
     client: &impl GenericClient,
     stream_id: Uuid,
     read: event_log::SnapshotAndTail,

@@ -7,11 +7,12 @@ use super::executor::{self, CommandMetadata, ExecuteError, InlineWrite};
 use super::sessions::SignedIn;
 use super::{Context, ServiceError};
 use crate::captcha;
+use crate::domain::Aggregate;
 use crate::domain::account::Identifier;
 use crate::domain::account::{
     Account, AccountCommand, AccountError, IdentifierKind, Proof, SignInFailure, decide,
 };
-use crate::store::claims::{self, ClaimKind};
+use crate::store::claims::ClaimKind;
 use crate::store::throttle;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -29,12 +30,9 @@ fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
     sha2::Sha256::digest(format!("{kind:?}:{value}").as_bytes()).to_vec()
 }
 
-/// The throttle's key for the password sign-ins of a known account, whatever identifier
-/// names it.
-fn account_throttle_hash(account_id: Uuid) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(format!("account:{account_id}").as_bytes()).to_vec()
-}
+// The key of a known account's password sign-ins, whatever identifier names it, is the
+// SHA-256 of `account:<id>`, made in the statement that finds the account
+// (`throttle::reserve_sign_in`).
 
 /// The throttle's key for a client address, beside the identifiers' in the same table.
 fn address_hash(ip: &str) -> Vec<u8> {
@@ -61,31 +59,55 @@ pub async fn sign_in(
     let kind = identifier.kind();
     let (claim_kind, value) = super::accounts::claim_of(identifier);
     let now = ctx.now();
+    // Known and unknown identifiers are throttled alike, so that answers reveal nothing. A
+    // known one counts against its account, so that its email, username and phone share one
+    // allowance. The address counts failures across identifiers. A success gives back only
+    // its own attempt: failures stay counted, or a sign-in of the owner's would hand a
+    // guesser a fresh allowance.
+    let address = metadata
+        .ip
+        .as_deref()
+        .filter(|_| ctx.policy.sign_in_failures_per_address > 0)
+        .map(address_hash);
+    let address_limit = i32::try_from(ctx.policy.sign_in_failures_per_address).unwrap_or(i32::MAX);
     let (account_id, account, keys) = {
         let client = ctx.pool.get().await?;
-        let account_id = claims::holder(&client, claim_kind, &value).await?;
-        // Known and unknown identifiers are throttled alike, so that answers reveal
-        // nothing. A known one counts against its account, so that its email, username
-        // and phone share one allowance. The address counts failures across identifiers.
-        // A success gives back only its own attempt: failures stay counted, or a sign-in
-        // of the owner's would hand a guesser a fresh allowance.
+        let found = throttle::reserve_sign_in(
+            &client,
+            claim_kind.as_str(),
+            &value,
+            &identifier_hash(claim_kind, &value),
+            address.as_deref().map(|key| (key, address_limit)),
+            now,
+            THROTTLE_WINDOW,
+            FAILURES_BEFORE_CAPTCHA,
+            Account::snapshot_format(),
+        )
+        .await?;
         let keys = ThrottleKeys {
-            identifier: match account_id {
-                Some(id) => account_throttle_hash(id),
-                None => identifier_hash(claim_kind, &value),
-            },
-            address: metadata
-                .ip
-                .as_deref()
-                .filter(|_| ctx.policy.sign_in_failures_per_address > 0)
-                .map(address_hash),
+            identifier: found.key,
+            address,
         };
-        reserve_sign_in_attempt(ctx, &client, &keys, captcha, now).await?;
-        let account = match account_id {
-            Some(id) => executor::load::<Account>(&client, id).await?.state,
+        let mut reserved = Vec::new();
+        let mut over_limit = Vec::new();
+        let outcomes = std::iter::once((&keys.identifier, found.reserved))
+            .chain(keys.address.iter().zip(found.address_reserved));
+        for (key, counted) in outcomes {
+            match counted {
+                true => reserved.push(key),
+                false => over_limit.push(key),
+            }
+        }
+        past_limits(ctx, &client, &reserved, &over_limit, captcha, now).await?;
+        let account = match found.holder {
+            Some(id) => {
+                executor::fold_snapshot_and_tail::<Account>(&client, id, found.stream)
+                    .await?
+                    .state
+            }
             None => Account::default(),
         };
-        (account_id, account, keys)
+        (found.holder, account, keys)
     };
     let verified = ctx.hasher.verify(password, account.password.as_ref()).await;
     let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
@@ -131,27 +153,17 @@ pub async fn sign_in(
     }
 }
 
-/// Counts a password sign-in attempt against the identifier and the address before its
-/// password is checked, so that parallel tries cannot all pass a limit read before any is
-/// counted. Past a limit, the attempt needs a solved captcha (`CaptchaRequired` without
-/// one, and then nothing is counted).
-async fn reserve_sign_in_attempt(
+/// Past a limit (`over_limit`, where the attempt was not counted), the attempt needs a solved
+/// captcha: `CaptchaRequired` without one, and then the attempts `reserved` on the other keys
+/// are given back, so that nothing is counted; with one, it counts on those keys too.
+async fn past_limits(
     ctx: &Context,
     client: &deadpool_postgres::Object,
-    keys: &ThrottleKeys,
+    reserved: &[&Vec<u8>],
+    over_limit: &[&Vec<u8>],
     captcha: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
-    let address_limit = i32::try_from(ctx.policy.sign_in_failures_per_address).unwrap_or(i32::MAX);
-    let limits = std::iter::once((&keys.identifier, FAILURES_BEFORE_CAPTCHA))
-        .chain(keys.address.iter().map(|key| (key, address_limit)));
-    let (mut reserved, mut over_limit) = (Vec::new(), Vec::new());
-    for (key, limit) in limits {
-        match throttle::reserve_attempt(client, key, now, THROTTLE_WINDOW, limit).await? {
-            None => reserved.push(key),
-            Some(_) => over_limit.push(key),
-        }
-    }
     if over_limit.is_empty() {
         return Ok(());
     }

@@ -18,7 +18,7 @@ pub enum ClaimKind {
 }
 
 impl ClaimKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Email => "email",
             Self::Username => "username",

@@ -247,7 +247,12 @@ pub struct SnapshotAndTail {
 /// snapshot's version, position and state, then [`EVENT_COLUMNS`], NULL when no event follows
 /// the snapshot: one row per event after it, or one row with none. (Rows are left unsorted,
 /// which saves the server a sort on the hottest read: [`SnapshotAndTail::from_rows`] sorts.)
-fn snapshot_and_tail_sql(select: &str, from: &str, stream_id: &str, format: &str) -> String {
+pub(super) fn snapshot_and_tail_sql(
+    select: &str,
+    from: &str,
+    stream_id: &str,
+    format: &str,
+) -> String {
     format!(
         "SELECT {select} snapshot.version, snapshot.position, snapshot.state, tail.*
          FROM {from}
@@ -264,7 +269,7 @@ fn snapshot_and_tail_sql(select: &str, from: &str, stream_id: &str, format: &str
 
 impl SnapshotAndTail {
     /// Reads the rows of [`snapshot_and_tail_sql`] whose snapshot columns start at `first`.
-    fn from_rows(rows: &[Row], first: usize) -> Self {
+    pub(super) fn from_rows(rows: &[Row], first: usize) -> Self {
         let snapshot = rows.first().and_then(|row| {
             let version: Option<i64> = row.get(first);
             version.map(|version| Snapshot {

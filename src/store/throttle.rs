@@ -47,6 +47,106 @@ pub async fn reserve_attempt(
     Ok(Some(seconds.clamp(1, window.num_seconds().max(1))))
 }
 
+/// What [`reserve_sign_in`] found and counted.
+#[derive(Debug)]
+pub struct SignInReservation {
+    /// The account holding the identifier, if any.
+    pub holder: Option<uuid::Uuid>,
+    /// The key the attempt counts against: the holder's account key, or the identifier's.
+    pub key: Vec<u8>,
+    /// Whether the attempt was counted on `key` (false: past its limit, nothing counted).
+    pub reserved: bool,
+    /// Whether it was counted on the address key, when one was given.
+    pub address_reserved: Option<bool>,
+    /// The holder's stream in `format` (empty without a holder).
+    pub stream: super::event_log::SnapshotAndTail,
+}
+
+/// A password sign-in's first statement: finds the account holding an identifier (`kind`,
+/// canonical `value`), reserves one attempt (as [`reserve_attempt`], within `limit`) on its
+/// account's key (SHA-256 of `account:<id>`, whatever identifier names it) or, with no holder,
+/// on `identifier_key`, and on `address` (its key and limit) when given, and reads the
+/// holder's snapshot in `format` and the events after it. One statement and one round trip
+/// before the password check.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "each is one input of the statement"
+)]
+pub async fn reserve_sign_in(
+    client: &impl GenericClient,
+    kind: &str,
+    value: &str,
+    identifier_key: &[u8],
+    address: Option<(&[u8], i32)>,
+    now: DateTime<Utc>,
+    window: Duration,
+    limit: i32,
+    format: &str,
+) -> Result<SignInReservation, StoreError> {
+    // One attempt on the key that `source` selects, within the limit in `limit`: as in
+    // `reserve_attempt`, returning a row only when it was counted.
+    let reserve = |source: &str, limit: &str| {
+        format!(
+            "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
+             {source}
+             ON CONFLICT (identifier_hash) DO UPDATE
+                 SET failures = CASE WHEN t.last_failure_at > $5 THEN t.failures + 1 ELSE 1 END,
+                     last_failure_at = $4
+                 WHERE t.last_failure_at <= $5 OR t.failures < {limit}
+             RETURNING failures"
+        )
+    };
+    let sql = format!(
+        "WITH holder AS (SELECT stream_id FROM unique_claims WHERE kind = $1 AND value = $2),
+         key AS (
+             SELECT coalesce(
+                 (SELECT sha256(convert_to('account:' || stream_id::text, 'UTF8')) FROM holder),
+                 $3) AS hash
+         ),
+         reserved AS ({}),
+         address_reserved AS ({})
+         {}",
+        reserve("SELECT hash, 1, $4 FROM key", "$6"),
+        reserve("SELECT $8::bytea, 1, $4 WHERE $8::bytea IS NOT NULL", "$9"),
+        super::event_log::snapshot_and_tail_sql(
+            "stream.id, stream.key, stream.reserved, stream.address_reserved,",
+            "(SELECT (SELECT stream_id FROM holder) AS id, (SELECT hash FROM key) AS key,
+                     EXISTS (SELECT 1 FROM reserved) AS reserved,
+                     CASE WHEN $8::bytea IS NULL THEN NULL
+                          ELSE EXISTS (SELECT 1 FROM address_reserved) END AS address_reserved
+             ) AS stream",
+            "stream.id",
+            "$7",
+        )
+    );
+    let (address_key, address_limit) = address.unzip();
+    let rows = super::prepared::query(
+        client,
+        &sql,
+        &[
+            &kind,
+            &value,
+            &identifier_key,
+            &now,
+            &(now - window),
+            &limit,
+            &format,
+            &address_key,
+            &address_limit.unwrap_or(i32::MAX),
+        ],
+    )
+    .await?;
+    // The statement always answers a row; without one, nothing is known to be counted.
+    let first = rows.first();
+    Ok(SignInReservation {
+        holder: first.and_then(|row| row.get(0)),
+        key: first.map_or_else(|| identifier_key.to_vec(), |row| row.get(1)),
+        reserved: first.is_some_and(|row| row.get(2)),
+        address_reserved: first.and_then(|row| row.get(3)),
+        stream: super::event_log::SnapshotAndTail::from_rows(&rows, 4),
+    })
+}
+
 /// Counts one more attempt on `key` whatever its limit (one a solved captcha let through); a
 /// count older than `window` starts again from one.
 pub async fn count_attempt(

@@ -215,3 +215,37 @@ async fn the_password_kept_at_verification_is_checked_only_with_a_right_code_and
     assert_eq!(count(&answers, 429), 25, "refused before any check");
     assert_eq!(app.count_events(Some("EmailVerified")).await, 0);
 }
+
+/// A known account's sign-ins count on one key, the SHA-256 of `account:<id>`, whichever of
+/// its identifiers names it (and the key keeps its form, so counts made before an upgrade
+/// still count).
+#[tokio::test]
+async fn a_known_accounts_attempts_count_on_its_account_key() {
+    use sha2::Digest as _;
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"username": "keyed"}))
+        .await;
+    app.sign_in(&user.email, WRONG)
+        .await
+        .assert_problem(401, "invalid_credentials");
+    let by_username = app
+        .post(
+            "/v1/sessions",
+            None,
+            json!({"username": "keyed", "password": WRONG}),
+        )
+        .await;
+    by_username.assert_problem(401, "invalid_credentials");
+    let key = sha2::Sha256::digest(format!("account:{}", user.id).as_bytes()).to_vec();
+    let failures: i32 = app
+        .db
+        .query_one(
+            "SELECT failures FROM sign_in_throttle WHERE identifier_hash = $1",
+            &[&key],
+        )
+        .await
+        .expect("the account's key")
+        .get(0);
+    assert_eq!(failures, 2);
+}
