@@ -211,9 +211,7 @@ pub(super) async fn own_unit(
     metadata: &CommandMetadata,
     streams: &[Uuid],
 ) -> Result<Unit, ServiceError> {
-    let metadata = metadata.with_actor(caller.account_id);
-    let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
-    let unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+    let unit = begin_own(ctx, caller, metadata, streams).await?;
     match sessions::is_live(unit.client(), caller).await {
         Ok(true) => Ok(unit),
         Ok(false) => unit.finish(Err(ServiceError::Unauthenticated)).await,
@@ -229,11 +227,21 @@ async fn own_unit_checked_on_load(
     metadata: &CommandMetadata,
     streams: &[Uuid],
 ) -> Result<Unit, ServiceError> {
-    let metadata = metadata.with_actor(caller.account_id);
-    let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+    let mut unit = begin_own(ctx, caller, metadata, streams).await?;
     unit.require_live_session(caller);
     Ok(unit)
+}
+
+/// A unit of the caller (the actor) over their account and `streams`.
+async fn begin_own(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    streams: &[Uuid],
+) -> Result<Unit, ServiceError> {
+    let metadata = metadata.with_actor(caller.account_id);
+    let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
+    Ok(Unit::begin(&ctx.pool, &metadata, &streams).await?)
 }
 
 /// Runs account commands in `unit` (which locked the account): each is decided on the state

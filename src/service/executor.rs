@@ -517,31 +517,16 @@ impl Unit {
             true => None,
             false => serde_json::to_value(&state).ok(),
         };
-        let positions = match &snapshot {
-            Some(snapshot) => {
-                event_log::append_events_with_state(
-                    self.client(),
-                    A::STREAM_TYPE,
-                    stream_id,
-                    loaded.version,
-                    &new_events,
-                    &self.metadata,
-                    (A::snapshot_format(), snapshot),
-                )
-                .await?
-            }
-            None => {
-                event_log::append_events(
-                    self.client(),
-                    A::STREAM_TYPE,
-                    stream_id,
-                    loaded.version,
-                    &new_events,
-                    &self.metadata,
-                )
-                .await?
-            }
-        };
+        let positions = event_log::append_events(
+            self.client(),
+            A::STREAM_TYPE,
+            stream_id,
+            loaded.version,
+            &new_events,
+            &self.metadata,
+            snapshot.as_ref().map(|state| (A::snapshot_format(), state)),
+        )
+        .await?;
         for write in writes {
             apply_inline(self.client(), stream_id, &write).await?;
         }

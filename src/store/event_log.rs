@@ -92,53 +92,6 @@ impl RecordedEvent {
     }
 }
 
-/// Appends `events` to a stream whose last version must be `expected_version` (0 for a new
-/// stream). Returns the position of each appended event.
-pub async fn append_events(
-    client: &impl GenericClient,
-    stream_type: &str,
-    stream_id: Uuid,
-    expected_version: i64,
-    events: &[NewEvent],
-    metadata: &Value,
-) -> Result<Vec<i64>, StoreError> {
-    append(
-        client,
-        stream_type,
-        stream_id,
-        expected_version,
-        events,
-        metadata,
-        None,
-    )
-    .await
-}
-
-/// Like [`append_events`], and in the same statement writes `state` (in `format`), the
-/// stream's state after them, as its snapshot: so every stream's snapshot is at its head, and a
-/// load reads one row instead of folding events.
-pub async fn append_events_with_state(
-    client: &impl GenericClient,
-    stream_type: &str,
-    stream_id: Uuid,
-    expected_version: i64,
-    events: &[NewEvent],
-    metadata: &Value,
-    (format, state): (&str, &Value),
-) -> Result<Vec<i64>, StoreError> {
-    let state = Some((format, state));
-    append(
-        client,
-        stream_type,
-        stream_id,
-        expected_version,
-        events,
-        metadata,
-        state,
-    )
-    .await
-}
-
 /// The events INSERT, as a query named `appended` returning `position` and `version`.
 const APPEND_SQL: &str = "INSERT INTO events
          (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
@@ -148,7 +101,12 @@ const APPEND_SQL: &str = "INSERT INTO events
      ORDER BY e.n
      RETURNING position, version";
 
-async fn append(
+/// Appends `events` to a stream whose last version must be `expected_version` (0 for a new
+/// stream), and with `state` (a format and the stream's state after them) writes that state as
+/// the stream's snapshot in the same statement: so every stream a command changes has its
+/// snapshot at its head, and a load reads one row instead of folding events. Returns the
+/// position of each appended event.
+pub async fn append_events(
     client: &impl GenericClient,
     stream_type: &str,
     stream_id: Uuid,

@@ -37,10 +37,11 @@ async fn a_stale_writer_gets_a_version_conflict() {
     let app = spawn_app().await;
     let stream = Uuid::new_v4();
     let meta = json!({});
-    event_log::append_events(&app.db, "test", stream, 0, &[event(1)], &meta)
+    event_log::append_events(&app.db, "test", stream, 0, &[event(1)], &meta, None)
         .await
         .expect("first append");
-    let stale = event_log::append_events(&app.db, "test", stream, 0, &[event(2)], &meta).await;
+    let stale =
+        event_log::append_events(&app.db, "test", stream, 0, &[event(2)], &meta, None).await;
     assert!(matches!(
         stale,
         Err(accounts::store::StoreError::VersionConflict { .. })
@@ -117,13 +118,29 @@ async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
 
     // `early` takes the lower position but commits last.
     let early_tx = early.transaction().await.expect("begin");
-    event_log::append_events(&early_tx, "test", Uuid::new_v4(), 0, &[event(1)], &meta)
-        .await
-        .expect("append");
+    event_log::append_events(
+        &early_tx,
+        "test",
+        Uuid::new_v4(),
+        0,
+        &[event(1)],
+        &meta,
+        None,
+    )
+    .await
+    .expect("append");
     let late_tx = late.transaction().await.expect("begin");
-    event_log::append_events(&late_tx, "test", Uuid::new_v4(), 0, &[event(2)], &meta)
-        .await
-        .expect("append");
+    event_log::append_events(
+        &late_tx,
+        "test",
+        Uuid::new_v4(),
+        0,
+        &[event(2)],
+        &meta,
+        None,
+    )
+    .await
+    .expect("append");
     late_tx.commit().await.expect("commit");
 
     // Position 2 is visible, but position 1 may still commit: the reader must wait.

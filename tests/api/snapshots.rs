@@ -161,6 +161,7 @@ async fn events_after_the_snapshot_are_folded_onto_it_by_commands_and_reads() {
         version,
         &[tail],
         &json!({}),
+        None,
     )
     .await
     .expect("append behind the snapshot");

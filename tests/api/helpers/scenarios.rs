@@ -43,6 +43,7 @@ pub async fn given_email_verified(app: &TestApp, user: &User) {
         version,
         &[verified],
         &json!({"request_id": "test"}),
+        None,
     )
     .await
     .expect("append");
