@@ -7,6 +7,22 @@ use deadpool_postgres::GenericClient;
 
 use super::StoreError;
 
+/// The statement that reserves one attempt on the key of the row `source` gives (its key,
+/// 1, `now`) when the key has had fewer than `limit` attempts since `since`, and counts
+/// nothing otherwise; a count older than `since` starts again. Returns a row only when it
+/// counted. The arguments name parameters of the enclosing statement.
+fn reserve_sql(source: &str, now: &str, since: &str, limit: &str) -> String {
+    format!(
+        "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
+         {source}
+         ON CONFLICT (identifier_hash) DO UPDATE
+             SET failures = CASE WHEN t.last_failure_at > {since} THEN t.failures + 1 ELSE 1 END,
+                 last_failure_at = {now}
+             WHERE t.last_failure_at <= {since} OR t.failures < {limit}
+         RETURNING failures"
+    )
+}
+
 /// Reserves one attempt on `key` before the check it guards runs: counts it at once, in one
 /// statement, when `key` has had fewer than `limit` attempts within `window` before `now`
 /// (`None`), and otherwise counts nothing and answers the seconds until the oldest counted
@@ -19,18 +35,9 @@ pub async fn reserve_attempt(
     window: Duration,
     limit: i32,
 ) -> Result<Option<i64>, StoreError> {
-    let reserved = super::prepared::query_opt(
-        client,
-        "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
-             VALUES ($1, 1, $2)
-             ON CONFLICT (identifier_hash) DO UPDATE
-                 SET failures = CASE WHEN t.last_failure_at > $3 THEN t.failures + 1 ELSE 1 END,
-                     last_failure_at = $2
-                 WHERE t.last_failure_at <= $3 OR t.failures < $4
-             RETURNING failures",
-        &[&key, &now, &(now - window), &limit],
-    )
-    .await?;
+    let sql = reserve_sql("VALUES ($1, 1, $2)", "$2", "$3", "$4");
+    let reserved =
+        super::prepared::query_opt(client, &sql, &[&key, &now, &(now - window), &limit]).await?;
     if reserved.is_some() {
         return Ok(None);
     }
@@ -83,19 +90,6 @@ pub async fn reserve_sign_in(
     limit: i32,
     format: &str,
 ) -> Result<SignInReservation, StoreError> {
-    // One attempt on the key that `source` selects, within the limit in `limit`: as in
-    // `reserve_attempt`, returning a row only when it was counted.
-    let reserve = |source: &str, limit: &str| {
-        format!(
-            "INSERT INTO sign_in_throttle AS t (identifier_hash, failures, last_failure_at)
-             {source}
-             ON CONFLICT (identifier_hash) DO UPDATE
-                 SET failures = CASE WHEN t.last_failure_at > $5 THEN t.failures + 1 ELSE 1 END,
-                     last_failure_at = $4
-                 WHERE t.last_failure_at <= $5 OR t.failures < {limit}
-             RETURNING failures"
-        )
-    };
     let sql = format!(
         "WITH holder AS (SELECT stream_id FROM unique_claims WHERE kind = $1 AND value = $2),
          key AS (
@@ -106,8 +100,13 @@ pub async fn reserve_sign_in(
          reserved AS ({}),
          address_reserved AS ({})
          {}",
-        reserve("SELECT hash, 1, $4 FROM key", "$6"),
-        reserve("SELECT $8::bytea, 1, $4 WHERE $8::bytea IS NOT NULL", "$9"),
+        reserve_sql("SELECT hash, 1, $4 FROM key", "$4", "$5", "$6"),
+        reserve_sql(
+            "SELECT $8::bytea, 1, $4 WHERE $8::bytea IS NOT NULL",
+            "$4",
+            "$5",
+            "$9"
+        ),
         super::event_log::snapshot_and_tail_sql(
             "stream.id, stream.key, stream.reserved, stream.address_reserved,",
             "(SELECT (SELECT stream_id FROM holder) AS id, (SELECT hash FROM key) AS key,
@@ -172,14 +171,7 @@ pub async fn count_attempt(
 /// Gives back one reserved attempt whose check succeeded, so that it does not count as a
 /// failure.
 pub async fn release_attempt(client: &impl GenericClient, key: &[u8]) -> Result<(), StoreError> {
-    super::prepared::execute(
-        client,
-        "UPDATE sign_in_throttle SET failures = failures - 1
-             WHERE identifier_hash = $1 AND failures > 0",
-        &[&key],
-    )
-    .await?;
-    Ok(())
+    release_attempts(client, &[key.to_vec()]).await
 }
 
 /// Gives back one reserved attempt on each of `keys` (a check that succeeded): one statement.
