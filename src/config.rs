@@ -57,7 +57,8 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Connections in the database pool.
+    /// Connections in the database pool for commands and reads; one more per CPU core is kept
+    /// open for the session checks, which share them (pipelined).
     #[arg(long, env = "ACCOUNTS_DB_POOL_SIZE", default_value_t = 32)]
     pub db_pool_size: usize,
 

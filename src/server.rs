@@ -29,10 +29,12 @@ pub async fn prepare_database(database_url: &str) -> anyhow::Result<()> {
 /// Builds the use cases' shared context from configuration.
 pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Result<Context> {
     crate::telemetry::init();
-    let pool = store::connect(&config.database_url, config.db_pool_size)?;
+    let read_lanes = std::thread::available_parallelism().map_or(2, usize::from);
+    let pool = store::connect(&config.database_url, config.db_pool_size + read_lanes)?;
     let hasher = PasswordHasher::new(config.hash_concurrency(), secrets.clone()).await?;
     let captcha = crate::captcha::Captcha::new(secrets.derive_key("captcha"));
     Ok(Context {
+        reads: store::shared_reads::SharedReads::new(pool.clone(), read_lanes),
         pool,
         hasher,
         captcha,

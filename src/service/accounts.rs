@@ -289,9 +289,9 @@ pub async fn of_session(
     ctx: &Context,
     token: &str,
 ) -> Result<Option<(ActiveSession, Loaded<Account>)>, ServiceError> {
-    let client = ctx.pool.get().await?;
+    let client = ctx.reads.lane().await?;
     let token_hash = crate::credentials::session_token_hash(token);
-    match executor::load_session_account::<Account>(&client, &token_hash).await? {
+    match executor::load_session_account::<Account>(&*client, &token_hash).await? {
         Some((session, loaded)) => Ok(Some((session, active(loaded)?))),
         None => Ok(None),
     }

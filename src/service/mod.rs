@@ -56,6 +56,9 @@ use deadpool_postgres::Pool;
 pub struct Context {
     /// The database.
     pub pool: Pool,
+    /// Connections shared by single-statement reads (the session checks), which PostgreSQL
+    /// then receives pipelined.
+    pub reads: crate::store::shared_reads::SharedReads,
     /// The time commands are decided at.
     pub clock: crate::clock::Clock,
     /// Password hashing (argon2id).

@@ -34,8 +34,8 @@ pub async fn authenticate(
     ctx: &Context,
     token: &str,
 ) -> Result<Option<ActiveSession>, ServiceError> {
-    let client = ctx.pool.get().await?;
-    Ok(sessions::authenticate(&client, &credentials::session_token_hash(token)).await?)
+    let client = ctx.reads.lane().await?;
+    Ok(sessions::authenticate(&*client, &credentials::session_token_hash(token)).await?)
 }
 
 /// A session about to start: the account command that records it, the inline row that

@@ -14,6 +14,7 @@ pub mod prepared;
 pub mod privileged;
 pub mod projections;
 pub mod sessions;
+pub mod shared_reads;
 pub mod throttle;
 pub mod users;
 

@@ -131,14 +131,17 @@ pub async fn authenticate(
     Ok(Some(session))
 }
 
-/// Marks a session seen now (for one whose mark is over a minute old).
+/// Marks a session seen now (for one whose mark is over a minute old). Never waits: while a
+/// command holds the session's row, the mark is skipped (the next read makes it), so that it
+/// can run on a connection that other reads share (`shared_reads`).
 pub async fn mark_seen(
     client: &impl GenericClient,
     session: ActiveSession,
 ) -> Result<(), StoreError> {
     super::prepared::execute(
         client,
-        "UPDATE sessions SET last_seen_at = now() WHERE id = $1",
+        "UPDATE sessions SET last_seen_at = now()
+         WHERE id = (SELECT id FROM sessions WHERE id = $1 FOR UPDATE SKIP LOCKED)",
         &[&session.id],
     )
     .await?;

@@ -463,3 +463,128 @@ async fn housekeeping_purges_old_throttle_rows_and_spent_captchas() {
         .get(0);
     assert_eq!(left, 0);
 }
+
+/// Session checks share a few connections, pipelined (`store::shared_reads`): many at once each
+/// get their own account, and an ended session reads nothing even among live ones.
+#[tokio::test]
+async fn many_signed_in_reads_at_once_each_get_their_own_account() {
+    let app = spawn_app().await;
+    let mut users = Vec::new();
+    for _ in 0..4 {
+        users.push(app.new_user().await);
+    }
+    let ended = app.new_user().await;
+    let signed_out = app.delete("/v1/sessions/current", &ended.token, None).await;
+    assert_eq!(signed_out.status, 204, "{}", signed_out.body);
+    let (app, ended) = (&app, &ended);
+    let reads = (0..48).map(|i| {
+        let user = &users[i % users.len()];
+        async move {
+            if i % 8 == 7 {
+                let answer = app.get("/v1/me", Some(&ended.token)).await;
+                answer.assert_problem(401, "unauthenticated");
+                return;
+            }
+            let path = if i % 2 == 0 { "/v1/me" } else { "/v1/sessions" };
+            let answer = app.get(path, Some(&user.token)).await;
+            assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+            if path == "/v1/me" {
+                assert_eq!(answer.body["id"], user.id.to_string());
+            }
+        }
+    });
+    futures::future::join_all(reads).await;
+}
+
+/// Marking a session seen never waits for a command holding the session's row: the reads that
+/// share its connection are not held up, and the mark is made by a later read.
+#[tokio::test]
+async fn reads_do_not_wait_for_a_command_holding_their_session() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    app.db
+        .execute(
+            "UPDATE sessions SET last_seen_at = now() - interval '2 minutes'",
+            &[],
+        )
+        .await
+        .expect("age the sessions");
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT 1 FROM sessions WHERE account_id = '{}' FOR UPDATE",
+            user.id
+        ))
+        .await
+        .expect("hold the session's row");
+    // More reads than there are shared connections, all while the row is held.
+    let app = &app;
+    let reads = (0..32).map(|i| {
+        let token = if i % 2 == 0 {
+            &user.token
+        } else {
+            &other.token
+        };
+        let path = if i % 4 < 2 { "/v1/me" } else { "/v1/sessions" };
+        async move { app.get(path, Some(token)).await.status }
+    });
+    let statuses = tokio::time::timeout(
+        std::time::Duration::from_secs(20),
+        futures::future::join_all(reads),
+    )
+    .await
+    .expect("the reads answer while the row is held");
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    let seen_recently = async || -> bool {
+        app.db
+            .query_one(
+                "SELECT last_seen_at > now() - interval '1 minute' FROM sessions
+                 WHERE account_id = $1",
+                &[&user.id],
+            )
+            .await
+            .expect("session")
+            .get(0)
+    };
+    holder.batch_execute("COMMIT").await.expect("release");
+    assert!(!seen_recently().await, "skipped while held");
+    assert_eq!(app.get("/v1/me", Some(&user.token)).await.status, 200);
+    assert!(seen_recently().await, "marked by the next read");
+}
+
+/// The shared connections come back after the database drops them (a restart).
+#[tokio::test]
+async fn signed_in_reads_recover_after_the_database_drops_every_connection() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    assert_eq!(app.get("/v1/me", Some(&user.token)).await.status, 200);
+    app.db
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()
+               AND application_name = 'accounts'",
+            &[],
+        )
+        .await
+        .expect("terminate");
+    // Reads in flight at the drop may fail with 503; once the drop is seen, every lane is new.
+    let mut recovered = false;
+    for _ in 0..50 {
+        let statuses = futures::future::join_all(
+            (0..8).map(|_| async { app.get("/v1/me", Some(&user.token)).await.status }),
+        )
+        .await;
+        if statuses.iter().all(|status| *status == 200) {
+            recovered = true;
+            break;
+        }
+        assert!(
+            statuses
+                .iter()
+                .all(|status| *status == 200 || *status == 503),
+            "{statuses:?}"
+        );
+    }
+    assert!(recovered, "the shared connections were replaced");
+}
