@@ -211,8 +211,11 @@ pub(super) async fn own_unit(
     metadata: &CommandMetadata,
     streams: &[Uuid],
 ) -> Result<Unit, ServiceError> {
-    let unit = begin_own(ctx, caller, metadata, streams).await?;
-    match sessions::is_live(unit.client(), caller).await {
+    let mut unit = begin_own(ctx, caller, metadata, streams).await?;
+    let live = unit
+        .began(async |client| sessions::is_live(client, caller).await)
+        .await;
+    match live {
         Ok(true) => Ok(unit),
         Ok(false) => unit.finish(Err(ServiceError::Unauthenticated)).await,
         Err(error) => unit.finish(Err(error.into())).await,

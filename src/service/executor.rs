@@ -409,6 +409,8 @@ where
 pub struct Unit {
     client: Option<deadpool_postgres::Object>,
     locked: Vec<Uuid>,
+    /// Whether BEGIN and the locks went out (with the unit's first statement), or may have.
+    began: bool,
     metadata: serde_json::Value,
     claim: Option<IdempotencyClaim>,
     appended: Vec<(&'static str, &'static str)>,
@@ -438,26 +440,51 @@ impl Unit {
         let mut locked = streams.to_vec();
         locked.sort_unstable();
         locked.dedup();
-        client.batch_execute("BEGIN").await?;
-        let unit = Self {
+        // The transaction begins with the unit's first statement (`began`), which it goes out
+        // with: a unit's BEGIN, locks and first load are one round trip.
+        Ok(Self {
             client: Some(client),
             locked,
+            began: false,
             metadata: metadata.to_json(),
             claim: metadata.idempotency.clone(),
             appended: Vec::new(),
             commit_refusal: false,
             session_guard: None,
-        };
+        })
+    }
+
+    /// Runs `first`, the unit's next statement(s), on its connection; when the transaction has
+    /// not begun yet, sends BEGIN and the locks ahead of it, pipelined (PostgreSQL runs them in
+    /// order, so `first` reads with the locks held). After an error the unit counts as begun: its
+    /// `finish` rolls back whatever of it ran.
+    pub(super) async fn began<T>(
+        &mut self,
+        first: impl AsyncFnOnce(&deadpool_postgres::Object) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let client = held(&self.client);
+        if self.began {
+            return first(client).await;
+        }
+        // From here the connection may be in the transaction, whatever the outcome: `end`
+        // rolls it back.
+        self.began = true;
+        // Prepared before anything is sent (no round trip once cached), so that the locks'
+        // statement goes out whole ahead of `first`'s.
+        let lock = client
+            .prepare_cached(
+                "SELECT pg_advisory_xact_lock(hashtextextended(stream::text, 0))
+                 FROM unnest($1::uuid[]) AS stream",
+            )
+            .await?;
         // One statement takes them all, in the order of the array (a function scan yields its
         // elements in order): every unit locks in one order, so no two wait on each other.
-        crate::store::prepared::execute(
-            unit.client(),
-            "SELECT pg_advisory_xact_lock(hashtextextended(stream::text, 0))
-             FROM unnest($1::uuid[]) AS stream",
-            &[&unit.locked],
-        )
-        .await?;
-        Ok(unit)
+        let (_, _, value) = futures::try_join!(
+            async { Ok::<_, StoreError>(client.batch_execute("BEGIN").await?) },
+            async { Ok::<_, StoreError>(client.execute(&lock, &[&self.locked]).await?) },
+            first(client),
+        )?;
+        Ok(value)
     }
 
     /// Makes the unit's work depend on `session` being live: its first load checks it in the
@@ -469,15 +496,15 @@ impl Unit {
         self.session_guard = Some(session);
     }
 
-    /// The unit's connection, inside its transaction (for reads of inline tables).
-    #[allow(
-        clippy::expect_used,
-        reason = "the connection is taken only by `finish`, which consumes the unit"
-    )]
-    pub fn client(&self) -> &deadpool_postgres::Object {
-        self.client
-            .as_ref()
-            .expect("a unit's connection is held until it finishes")
+    /// The unit's connection, inside its transaction (for reads of inline tables): begins the
+    /// transaction if no statement did yet.
+    pub async fn client(&mut self) -> Result<&deadpool_postgres::Object, StoreError> {
+        self.began(async |_| Ok(())).await?;
+        Ok(self.connection())
+    }
+
+    fn connection(&self) -> &deadpool_postgres::Object {
+        held(&self.client)
     }
 
     /// Runs a command on `stream_id`, one of the streams the unit locked.
@@ -517,19 +544,27 @@ impl Unit {
             true => None,
             false => serde_json::to_value(&state).ok(),
         };
-        let positions = event_log::append_events(
-            self.client(),
-            A::STREAM_TYPE,
-            stream_id,
-            loaded.version,
-            &new_events,
-            &self.metadata,
-            snapshot.as_ref().map(|state| (A::snapshot_format(), state)),
-        )
-        .await?;
-        for write in writes {
-            apply_inline(self.client(), stream_id, &write).await?;
-        }
+        // The inline writes go out right behind the events, pipelined: PostgreSQL runs them in
+        // order, so the events stay the transaction's first write, and the first error (the
+        // events' version conflict before the writes it aborts) is the one returned.
+        let client = self.connection();
+        let (positions, ()) = futures::try_join!(
+            event_log::append_events(
+                client,
+                A::STREAM_TYPE,
+                stream_id,
+                loaded.version,
+                &new_events,
+                &self.metadata,
+                snapshot.as_ref().map(|state| (A::snapshot_format(), state)),
+            ),
+            async {
+                for write in &writes {
+                    apply_inline(client, stream_id, write).await?;
+                }
+                Ok(())
+            },
+        )?;
         self.appended.extend(
             new_events
                 .iter()
@@ -547,8 +582,14 @@ impl Unit {
     /// guard, the first time, in the same statement).
     pub async fn load<A: Aggregate>(&mut self, stream_id: Uuid) -> Result<Loaded<A>, StoreError> {
         match self.session_guard.take() {
-            Some(session) => load_while_live::<A>(self.client(), stream_id, session).await,
-            None => load::<A>(self.client(), stream_id).await,
+            Some(session) => {
+                self.began(async |client| load_while_live::<A>(client, stream_id, session).await)
+                    .await
+            }
+            None => {
+                self.began(async |client| load::<A>(client, stream_id).await)
+                    .await
+            }
         }
     }
 
@@ -573,6 +614,14 @@ impl Unit {
     }
 
     async fn end(&mut self, succeeded: bool) -> Result<(), StoreError> {
+        if !self.began {
+            if !succeeded && !self.commit_refusal {
+                // Nothing was sent: the connection goes back to the pool as it came.
+                self.client.take();
+                return Ok(());
+            }
+            self.began(async |_| Ok(())).await?;
+        }
         let Some(client) = self.client.take() else {
             return Ok(());
         };
@@ -616,6 +665,17 @@ impl Unit {
             _ => ready.commit(None).await,
         }
     }
+}
+
+/// A unit's connection, which it holds until it finishes.
+#[allow(
+    clippy::expect_used,
+    reason = "the connection is taken only by `finish`, which consumes the unit"
+)]
+fn held(client: &Option<deadpool_postgres::Object>) -> &deadpool_postgres::Object {
+    client
+        .as_ref()
+        .expect("a unit's connection is held until it finishes")
 }
 
 impl Drop for Unit {

@@ -72,7 +72,7 @@ async fn spend_and_change(
     }
     if let (ChangedAccount::Holder(id), Some(first)) = (account, targets.first()) {
         // The target may have moved to another account since it was looked up.
-        let holder = claims::holder(unit.client(), first.claim_kind(), &first.value).await?;
+        let holder = claims::holder(unit.client().await?, first.claim_kind(), &first.value).await?;
         if holder != Some(id) {
             return Err(ServiceError::CodeInvalid);
         }

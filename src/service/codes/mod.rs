@@ -178,7 +178,7 @@ pub(super) async fn issue_in(
         target,
         mut command,
     } = code;
-    let holder = claims::holder(unit.client(), target.claim_kind(), &target.value).await?;
+    let holder = claims::holder(unit.client().await?, target.claim_kind(), &target.value).await?;
     if let CodeCommand::Issue {
         purpose, deliver, ..
     } = &mut command
