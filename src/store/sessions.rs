@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -131,21 +132,25 @@ pub async fn authenticate(
     Ok(Some(session))
 }
 
-/// Marks a session seen now (for one whose mark is over a minute old). Never waits: while a
-/// command holds the session's row, the mark is skipped (the next read makes it), so that it
-/// can run on a connection that other reads share (`shared_reads`).
+/// Marks a session seen now (for one whose mark is over a minute old), outside any
+/// transaction. Never waits more than 50 ms: while a command holds the session's row, or
+/// something holds the whole table (an index being built), the mark is skipped and a later read
+/// makes it, so that it can run on a connection that other reads share (`shared_reads`).
 pub async fn mark_seen(
     client: &impl GenericClient,
     session: ActiveSession,
 ) -> Result<(), StoreError> {
-    super::prepared::execute(
-        client,
-        "UPDATE sessions SET last_seen_at = now()
-         WHERE id = (SELECT id FROM sessions WHERE id = $1 FOR UPDATE SKIP LOCKED)",
-        &[&session.id],
-    )
-    .await?;
-    Ok(())
+    // One message, so one implicit transaction, to which the lock timeout is local.
+    let sql = format!(
+        "SET LOCAL lock_timeout = '50ms';
+         UPDATE sessions SET last_seen_at = now()
+         WHERE id = (SELECT id FROM sessions WHERE id = '{}' FOR UPDATE SKIP LOCKED)",
+        session.id
+    );
+    match client.batch_execute(&sql).await {
+        Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => Ok(()),
+        outcome => Ok(outcome?),
+    }
 }
 
 /// Whether `session` is still live: not ended, not expired.

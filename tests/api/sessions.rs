@@ -588,3 +588,54 @@ async fn signed_in_reads_recover_after_the_database_drops_every_connection() {
     }
     assert!(recovered, "the shared connections were replaced");
 }
+
+/// Nor does it wait for a lock on the whole table (an index being built takes one): the mark
+/// gives up after 50 ms, and other accounts' reads on the same shared connection go on.
+#[tokio::test]
+async fn reads_do_not_wait_for_a_lock_on_the_sessions_table() {
+    let app = spawn_app().await;
+    let stale = app.new_user().await;
+    let others = [app.new_user().await, app.new_user().await];
+    app.db
+        .execute(
+            "UPDATE sessions SET last_seen_at = now() - interval '2 minutes'
+             WHERE account_id = $1",
+            &[&stale.id],
+        )
+        .await
+        .expect("age one session");
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute("BEGIN; LOCK TABLE sessions IN SHARE MODE")
+        .await
+        .expect("hold the table as CREATE INDEX does");
+    let app = &app;
+    let reads = (0..24).map(|i| {
+        let (token, path) = match i % 3 {
+            0 => (&stale.token, "/v1/me"),
+            1 => (&others[0].token, "/v1/me"),
+            _ => (&others[1].token, "/v1/sessions"),
+        };
+        async move { app.get(path, Some(token)).await.status }
+    });
+    let statuses = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        futures::future::join_all(reads),
+    )
+    .await
+    .expect("the reads answer while the table is held");
+    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
+    holder.batch_execute("COMMIT").await.expect("release");
+    assert_eq!(app.get("/v1/me", Some(&stale.token)).await.status, 200);
+    let seen_recently: bool = app
+        .db
+        .query_one(
+            "SELECT last_seen_at > now() - interval '1 minute' FROM sessions
+             WHERE account_id = $1",
+            &[&stale.id],
+        )
+        .await
+        .expect("session")
+        .get(0);
+    assert!(seen_recently, "marked once the table is free");
+}
