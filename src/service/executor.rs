@@ -545,9 +545,13 @@ impl Unit {
             false => serde_json::to_value(&state).ok(),
         };
         // The inline writes go out right behind the events, pipelined: PostgreSQL runs them in
-        // order, so the events stay the transaction's first write, and the first error (the
-        // events' version conflict before the writes it aborts) is the one returned.
+        // order, so the events stay the transaction's first write (their statement is prepared
+        // first, or it would go out after the writes'), and the first error (the events'
+        // version conflict before the writes it aborts) is the one returned.
         let client = self.connection();
+        if !writes.is_empty() {
+            event_log::prepare_append(client, snapshot.is_some()).await?;
+        }
         let (positions, ()) = futures::try_join!(
             event_log::append_events(
                 client,

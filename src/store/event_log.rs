@@ -118,6 +118,40 @@ const APPEND_SQL: &str = "INSERT INTO events
      ORDER BY e.n
      RETURNING position, version";
 
+/// The statement [`append_events`] sends: with `state`, it writes the snapshot too, in one
+/// statement, so that both writes share the transaction id it takes and the events stay the
+/// transaction's first write.
+fn append_sql(state: bool) -> &'static str {
+    static WITH_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH appended AS ({APPEND_SQL}),
+             snapshot AS (
+                 INSERT INTO stream_snapshots
+                     (stream_id, stream_type, version, position, format, state)
+                 SELECT $2, $1, max(version), max(position), $9, $10 FROM appended
+                 ON CONFLICT (stream_id) DO UPDATE
+                     SET version = EXCLUDED.version, position = EXCLUDED.position,
+                         format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
+                     WHERE stream_snapshots.version < EXCLUDED.version
+                        OR stream_snapshots.format <> EXCLUDED.format
+             )
+             SELECT position, version FROM appended"
+        )
+    });
+    match state {
+        true => &WITH_STATE,
+        false => APPEND_SQL,
+    }
+}
+
+/// Prepares (once per connection) the statement that [`append_events`] with or without a
+/// `state` sends, so that a caller pipelining other statements behind the append knows the
+/// append goes out first: a statement still to be prepared would go out after them.
+pub async fn prepare_append(client: &impl GenericClient, state: bool) -> Result<(), StoreError> {
+    client.prepare_cached(append_sql(state)).await?;
+    Ok(())
+}
+
 /// Appends `events` to a stream whose last version must be `expected_version` (0 for a new
 /// stream), and with `state` (a format and the stream's state after them) writes that state as
 /// the stream's snapshot in the same statement: so every stream a command changes has its
@@ -150,27 +184,12 @@ pub async fn append_events(
         metadata,
     ];
     let rows = match state {
-        None => super::prepared::query(client, APPEND_SQL, &params).await,
+        None => super::prepared::query(client, append_sql(false), &params).await,
         Some((format, state)) => {
-            // One statement: both writes share the transaction id it takes, so the events stay
-            // the transaction's first write.
-            let sql = format!(
-                "WITH appended AS ({APPEND_SQL}),
-                 snapshot AS (
-                     INSERT INTO stream_snapshots
-                         (stream_id, stream_type, version, position, format, state)
-                     SELECT $2, $1, max(version), max(position), $9, $10 FROM appended
-                     ON CONFLICT (stream_id) DO UPDATE
-                         SET version = EXCLUDED.version, position = EXCLUDED.position,
-                             format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
-                         WHERE stream_snapshots.version < EXCLUDED.version
-                            OR stream_snapshots.format <> EXCLUDED.format
-                 )
-                 SELECT position, version FROM appended"
-            );
+            let sql = append_sql(true);
             let mut all = params.to_vec();
             all.extend([&format as &(dyn tokio_postgres::types::ToSql + Sync), state]);
-            super::prepared::query(client, &sql, &all).await
+            super::prepared::query(client, sql, &all).await
         }
     }
     .map_err(|error| match violated_constraint(&error) {
