@@ -48,10 +48,6 @@ impl ServedProcess {
     /// (`FAILPOINTS` syntax, e.g. `idempotency.before_commit=1*return`) configured, and waits
     /// until it answers.
     pub async fn start(setup: &ProcessSetup, failpoints: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .map(|addr| addr.port())
-            .expect("free port");
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_accounts"));
         command
             .arg("serve")
@@ -59,7 +55,9 @@ impl ServedProcess {
             .args(["--nats-url", &setup.nats_url])
             .args(["--nats-stream", &setup.stream])
             .args(["--nats-subject-prefix", &setup.subject_prefix])
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            // A port of its own choosing, which it prints: a port picked here and handed over
+            // could be taken meanwhile (by another test's outgoing connection, say).
+            .args(["--listen", "127.0.0.1:0"])
             .arg("--data-dir")
             .arg(&setup.data_dir)
             .args(["--sign-ups-per-address", "0"])
@@ -68,7 +66,7 @@ impl ServedProcess {
             .env("FAILPOINTS", failpoints)
             .env("RUST_LOG", "warn")
             .env_remove("ACCOUNTS_SMTP_URL")
-            .stdout(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .kill_on_drop(true);
         if let Some(smtp) = &setup.smtp_url {
@@ -84,9 +82,32 @@ impl ServedProcess {
                 kept.lock().expect("lines").push(line);
             }
         });
+        let stdout = child.stdout.take().expect("stdout");
+        let (listening, address) = tokio::sync::oneshot::channel();
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(stdout).lines();
+            let mut listening = Some(listening);
+            while let Ok(Some(line)) = reader.next_line().await {
+                if let Some(address) = line.strip_prefix("accounts is listening on ") {
+                    if let Some(listening) = listening.take() {
+                        listening.send(address.to_owned()).ok();
+                    }
+                }
+            }
+        });
+        let address = tokio::time::timeout(Duration::from_secs(60), address)
+            .await
+            .ok()
+            .and_then(Result::ok);
+        let Some(address) = address else {
+            panic!(
+                "the service never said where it listens; it logged:\n{}",
+                lines.lock().expect("lines").join("\n")
+            );
+        };
         let process = Self {
             child,
-            address: format!("http://127.0.0.1:{port}"),
+            address,
             lines,
         };
         let client = reqwest::Client::new();
