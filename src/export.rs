@@ -60,8 +60,8 @@ pub async fn export(
 }
 
 /// Waits (up to 30 s) until every event committed before the export began is final, so that
-/// the export holds all of them: the commit-safe horizon is the oldest transaction of this
-/// database still running, which can be a moment behind.
+/// the export holds all of them: the commit-safe horizon is the oldest transaction running
+/// anywhere on the server, which can be a moment behind.
 async fn wait_until_final(client: &tokio_postgres::Client) -> anyhow::Result<()> {
     let head: i64 = client
         .query_one("SELECT coalesce(max(position), 0) FROM events", &[])
@@ -71,11 +71,8 @@ async fn wait_until_final(client: &tokio_postgres::Client) -> anyhow::Result<()>
     loop {
         let pending: bool = client
             .query_one(
-                &format!(
-                    "SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1
-                                    AND transaction_id >= {})",
-                    crate::store::event_log::COMMIT_SAFE_HORIZON
-                ),
+                "SELECT EXISTS (SELECT 1 FROM events WHERE position <= $1
+                                AND transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))",
                 &[&head],
             )
             .await?

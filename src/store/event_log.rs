@@ -6,10 +6,10 @@
 //! `position` comes from a sequence, handed out when a row is inserted, not when its transaction
 //! commits. A transaction that inserts position 7 and commits after another transaction's
 //! position 8 is visible would be skipped by a reader that remembers "8 is done". So readers
-//! only read events written by transactions older than every transaction still running that
-//! could write them ([`COMMIT_SAFE_HORIZON`]) and walk them in `(transaction_id, position)`
-//! order. Everything below that horizon has committed or aborted for good, so nothing can appear
-//! behind the reader's cursor.
+//! only read events written by transactions older than every transaction still running
+//! (`transaction_id < pg_snapshot_xmin(pg_current_snapshot())`) and walk them in
+//! `(transaction_id, position)` order. Everything below that horizon has committed or aborted
+//! for good, so nothing can appear behind the reader's cursor.
 //!
 //! For that order to agree with each stream's versions, the event INSERT must be the first write
 //! of its transaction (the transaction id is taken at the first write; see `store::claims` and the
@@ -22,23 +22,6 @@ use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::{StoreError, violated_constraint};
-
-/// The commit-safe horizon, an SQL expression of type `xid8`: the oldest transaction of the
-/// reading statement's snapshot still running, leaving out those that run in another database
-/// of the server (they cannot write this log), or the snapshot's `xmax` when none is left.
-///
-/// `pg_snapshot_xmin(pg_current_snapshot())` alone is server-wide: one long transaction in any
-/// database (a report, a dump, a stuck client) would hold every reader of this log back for as
-/// long as it runs. A running transaction is left out only when `pg_stat_activity` shows it in
-/// another database; one it does not show (it ended meanwhile, a prepared transaction, or a role
-/// not allowed to see other roles' transactions) still holds the horizon, as before. Running
-/// transaction ids are within 2^31 of each other, so their low 32 bits name them.
-pub const COMMIT_SAFE_HORIZON: &str = "(SELECT coalesce(min(running.xid), \
-     pg_snapshot_xmax(pg_current_snapshot())) \
-     FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid) \
-     WHERE NOT EXISTS (SELECT 1 FROM pg_stat_activity AS elsewhere \
-         WHERE elsewhere.datname <> current_database() \
-           AND elsewhere.backend_xid::text::bigint = running.xid::text::bigint % 4294967296))";
 
 /// An event about to be appended.
 #[derive(Debug, Clone)]
@@ -441,7 +424,7 @@ pub async fn read_committed_after(
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
-           AND transaction_id < {COMMIT_SAFE_HORIZON}
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
          ORDER BY transaction_id, position
          LIMIT $3"
     );
@@ -476,7 +459,7 @@ pub async fn read_range(
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM public.events
          WHERE (transaction_id, position) > ($1::text::xid8, $2)
-           AND transaction_id < {COMMIT_SAFE_HORIZON}
+           AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
            AND ($3::text IS NULL OR (transaction_id, position) <= ($3::text::xid8, $4))
            AND ($5::text[] IS NULL OR event_type = ANY($5))
          ORDER BY transaction_id, position
@@ -515,13 +498,15 @@ pub async fn last_position(client: &impl GenericClient) -> Result<i64, StoreErro
 pub async fn last_final_cursor(
     client: &impl tokio_postgres::GenericClient,
 ) -> Result<Option<LogCursor>, StoreError> {
-    let sql = format!(
-        "SELECT transaction_id::text AS transaction_id_text, position FROM public.events
-         WHERE transaction_id < {COMMIT_SAFE_HORIZON}
-         ORDER BY transaction_id DESC, position DESC
-         LIMIT 1"
-    );
-    let row = client.query_opt(&sql, &[]).await?;
+    let row = client
+        .query_opt(
+            "SELECT transaction_id::text AS transaction_id_text, position FROM public.events
+             WHERE transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+             ORDER BY transaction_id DESC, position DESC
+             LIMIT 1",
+            &[],
+        )
+        .await?;
     Ok(row.map(|row| LogCursor {
         transaction_id: row.get(0),
         position: row.get(1),

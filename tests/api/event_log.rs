@@ -275,38 +275,3 @@ async fn a_connection_the_server_ends_counts_as_the_database_being_away() {
         "{answer:?}"
     );
 }
-
-/// A transaction in another database of the server cannot write this log, so it does not hold
-/// the commit-safe horizon back: a long report or a stuck client elsewhere would otherwise stall
-/// every reader of the log (relay, projectors, exports) for as long as it runs.
-#[tokio::test]
-async fn a_transaction_in_another_database_does_not_hold_the_log_back() {
-    let app = spawn_app().await;
-    let elsewhere = crate::helpers::connect(&crate::helpers::server_url()).await;
-    elsewhere
-        .batch_execute("BEGIN; SELECT pg_current_xact_id()")
-        .await
-        .expect("a transaction with an id, in the server's `postgres` database");
-    let client = app.pool.get().await.expect("connection");
-    event_log::append_events(
-        &client,
-        "test",
-        Uuid::new_v4(),
-        0,
-        &[event(1)],
-        &json!({}),
-        None,
-    )
-    .await
-    .expect("append");
-    // Read at once: the only transactions that could precede it run in this database.
-    let read = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
-        .await
-        .expect("read");
-    assert_eq!(read.len(), 1, "final although the other transaction runs");
-    assert_eq!(read[0].data["n"], 1);
-    let db: &tokio_postgres::Client = &app.db;
-    let tail = event_log::last_final_cursor(db).await.expect("tail");
-    assert_eq!(tail, Some(LogCursor::after(&read[0])));
-    elsewhere.batch_execute("ROLLBACK").await.expect("end it");
-}
