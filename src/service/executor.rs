@@ -618,23 +618,26 @@ impl Unit {
     }
 
     async fn end(&mut self, succeeded: bool) -> Result<(), StoreError> {
-        if !self.began {
-            if !succeeded && !self.commit_refusal {
+        if self.client.is_none() {
+            return Ok(());
+        }
+        if let (false, Some(claim)) = (succeeded, &self.claim) {
+            claim.refused.store(true, Ordering::SeqCst);
+        }
+        if !succeeded && !self.commit_refusal {
+            let client = self.client.take();
+            return match (self.began, client) {
+                (true, Some(client)) => Ok(client.batch_execute("ROLLBACK").await?),
                 // Nothing was sent: the connection goes back to the pool as it came.
-                self.client.take();
-                return Ok(());
-            }
+                _ => Ok(()),
+            };
+        }
+        if !self.began {
             self.began(async |_| Ok(())).await?;
         }
         let Some(client) = self.client.take() else {
             return Ok(());
         };
-        if let (false, Some(claim)) = (succeeded, &self.claim) {
-            claim.refused.store(true, Ordering::SeqCst);
-        }
-        if !succeeded && !self.commit_refusal {
-            return Ok(client.batch_execute("ROLLBACK").await?);
-        }
         if let Some(session) = self.session_guard.take() {
             if !sessions::is_live(&client, session).await? {
                 client.batch_execute("ROLLBACK").await?;
