@@ -1,4 +1,4 @@
-use crate::helpers::{PASSWORD, spawn_app, spawn_behind_proxy};
+use crate::helpers::{PASSWORD, TestApp, spawn_app, spawn_behind_proxy};
 use chrono::{DateTime, Duration, Utc};
 use reqwest::Method;
 use serde_json::json;
@@ -519,7 +519,6 @@ async fn reads_do_not_wait_for_a_command_holding_their_session() {
         .await
         .expect("hold the session's row");
     // More reads than there are shared connections, all while the row is held.
-    let app = &app;
     let reads = (0..32).map(|i| {
         let token = if i % 2 == 0 {
             &user.token
@@ -527,30 +526,19 @@ async fn reads_do_not_wait_for_a_command_holding_their_session() {
             &other.token
         };
         let path = if i % 4 < 2 { "/v1/me" } else { "/v1/sessions" };
-        async move { app.get(path, Some(token)).await.status }
+        (token.as_str(), path)
     });
-    let statuses = tokio::time::timeout(
-        std::time::Duration::from_secs(20),
-        futures::future::join_all(reads),
-    )
-    .await
-    .expect("the reads answer while the row is held");
-    assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
-    let seen_recently = async || -> bool {
-        app.db
-            .query_one(
-                "SELECT last_seen_at > now() - interval '1 minute' FROM sessions
-                 WHERE account_id = $1",
-                &[&user.id],
-            )
-            .await
-            .expect("session")
-            .get(0)
-    };
+    all_answer_ok_within(&app, reads, 20, "while the row is held").await;
     holder.batch_execute("COMMIT").await.expect("release");
-    assert!(!seen_recently().await, "skipped while held");
+    assert!(
+        !seen_within_a_minute(&app, user.id).await,
+        "skipped while held"
+    );
     assert_eq!(app.get("/v1/me", Some(&user.token)).await.status, 200);
-    assert!(seen_recently().await, "marked by the next read");
+    assert!(
+        seen_within_a_minute(&app, user.id).await,
+        "marked by the next read"
+    );
 }
 
 /// The shared connections come back after the database drops them (a restart).
@@ -609,33 +597,47 @@ async fn reads_do_not_wait_for_a_lock_on_the_sessions_table() {
         .batch_execute("BEGIN; LOCK TABLE sessions IN SHARE MODE")
         .await
         .expect("hold the table as CREATE INDEX does");
-    let app = &app;
-    let reads = (0..24).map(|i| {
-        let (token, path) = match i % 3 {
-            0 => (&stale.token, "/v1/me"),
-            1 => (&others[0].token, "/v1/me"),
-            _ => (&others[1].token, "/v1/sessions"),
-        };
-        async move { app.get(path, Some(token)).await.status }
+    let reads = (0..24).map(|i| match i % 3 {
+        0 => (stale.token.as_str(), "/v1/me"),
+        1 => (others[0].token.as_str(), "/v1/me"),
+        _ => (others[1].token.as_str(), "/v1/sessions"),
     });
+    all_answer_ok_within(&app, reads, 5, "while the table is held").await;
+    holder.batch_execute("COMMIT").await.expect("release");
+    assert_eq!(app.get("/v1/me", Some(&stale.token)).await.status, 200);
+    assert!(
+        seen_within_a_minute(&app, stale.id).await,
+        "marked once the table is free"
+    );
+}
+
+/// Sends the `(token, path)` reads all at once and checks that each answers 200 within
+/// `seconds` (`during` says what holds meanwhile).
+async fn all_answer_ok_within<'a>(
+    app: &TestApp,
+    reads: impl Iterator<Item = (&'a str, &'a str)>,
+    seconds: u64,
+    during: &str,
+) {
+    let reads = reads.map(|(token, path)| async move { app.get(path, Some(token)).await.status });
     let statuses = tokio::time::timeout(
-        std::time::Duration::from_secs(5),
+        std::time::Duration::from_secs(seconds),
         futures::future::join_all(reads),
     )
     .await
-    .expect("the reads answer while the table is held");
+    .unwrap_or_else(|_| panic!("the reads answer {during}"));
     assert!(statuses.iter().all(|status| *status == 200), "{statuses:?}");
-    holder.batch_execute("COMMIT").await.expect("release");
-    assert_eq!(app.get("/v1/me", Some(&stale.token)).await.status, 200);
-    let seen_recently: bool = app
-        .db
+}
+
+/// Whether the session of `account` was marked seen within the last minute.
+async fn seen_within_a_minute(app: &TestApp, account: uuid::Uuid) -> bool {
+    app.db
         .query_one(
             "SELECT last_seen_at > now() - interval '1 minute' FROM sessions
              WHERE account_id = $1",
-            &[&stale.id],
+            &[&account],
         )
         .await
         .expect("session")
-        .get(0);
-    assert!(seen_recently, "marked once the table is free");
+        .get(0)
 }
