@@ -18,6 +18,7 @@
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
+use std::sync::LazyLock;
 use tokio_postgres::Row;
 use uuid::Uuid;
 
@@ -105,7 +106,7 @@ const APPEND_SQL: &str = "INSERT INTO events
 /// statement, so that both writes share the transaction id it takes and the events stay the
 /// transaction's first write.
 fn append_sql(state: bool) -> &'static str {
-    static WITH_STATE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    static WITH_STATE: LazyLock<String> = LazyLock::new(|| {
         format!(
             "WITH appended AS ({APPEND_SQL}),
              snapshot AS (
@@ -271,8 +272,10 @@ pub async fn load_stream_after_snapshot(
     stream_id: Uuid,
     format: &str,
 ) -> Result<SnapshotAndTail, StoreError> {
-    let sql = snapshot_and_tail_sql("", "(SELECT $1::uuid AS id) AS stream", "stream.id", "$2");
-    let rows = super::prepared::query(client, &sql, &[&stream_id, &format]).await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        snapshot_and_tail_sql("", "(SELECT $1::uuid AS id) AS stream", "stream.id", "$2")
+    });
+    let rows = super::prepared::query(client, &SQL, &[&stream_id, &format]).await?;
     Ok(SnapshotAndTail::from_rows(&rows, 0))
 }
 
@@ -285,17 +288,19 @@ pub async fn load_stream_while_live(
     format: &str,
     session: super::sessions::ActiveSession,
 ) -> Result<Option<SnapshotAndTail>, StoreError> {
-    let sql = snapshot_and_tail_sql(
-        "",
-        "(SELECT $1::uuid AS id) AS stream
-         JOIN sessions AS session ON session.id = $3 AND session.account_id = $4
-             AND session.ended_at IS NULL AND session.expires_at > now()",
-        "stream.id",
-        "$2",
-    );
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        snapshot_and_tail_sql(
+            "",
+            "(SELECT $1::uuid AS id) AS stream
+             JOIN sessions AS session ON session.id = $3 AND session.account_id = $4
+                 AND session.ended_at IS NULL AND session.expires_at > now()",
+            "stream.id",
+            "$2",
+        )
+    });
     let rows = super::prepared::query(
         client,
-        &sql,
+        &SQL,
         &[&stream_id, &format, &session.id, &session.account_id],
     )
     .await?;
@@ -311,13 +316,15 @@ pub async fn load_session_account(
     token_hash: &[u8],
     format: &str,
 ) -> Result<Option<(super::sessions::ActiveSession, bool, SnapshotAndTail)>, StoreError> {
-    let sql = snapshot_and_tail_sql(
-        "session.id, session.account_id, session.stale,",
-        &format!("({}) AS session", super::sessions::LIVE_SESSION_SQL),
-        "session.account_id",
-        "$2",
-    );
-    let rows = super::prepared::query(client, &sql, &[&token_hash, &format]).await?;
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        snapshot_and_tail_sql(
+            "session.id, session.account_id, session.stale,",
+            &format!("({}) AS session", super::sessions::LIVE_SESSION_SQL),
+            "session.account_id",
+            "$2",
+        )
+    });
+    let rows = super::prepared::query(client, &SQL, &[&token_hash, &format]).await?;
     let Some(first) = rows.first() else {
         return Ok(None);
     };

@@ -38,18 +38,20 @@ pub async fn has_reached(
     }
     let transaction_id: String = cursor.get(0);
     let applied: i64 = cursor.get(1);
-    let sql = format!(
-        "WITH tail AS (
-             SELECT position FROM events
-             WHERE (transaction_id, position) > ($1::text::xid8, $2)
-             ORDER BY transaction_id, position
-             LIMIT {TAIL_LOOKED_AT}
-         )
-         SELECT (SELECT count(*) FROM tail) < {TAIL_LOOKED_AT}
-            AND NOT EXISTS (SELECT 1 FROM tail WHERE position <= $3)
-            AND coalesce((SELECT max(position) FROM events), 0) >= $3"
-    );
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        format!(
+            "WITH tail AS (
+                 SELECT position FROM events
+                 WHERE (transaction_id, position) > ($1::text::xid8, $2)
+                 ORDER BY transaction_id, position
+                 LIMIT {TAIL_LOOKED_AT}
+             )
+             SELECT (SELECT count(*) FROM tail) < {TAIL_LOOKED_AT}
+                AND NOT EXISTS (SELECT 1 FROM tail WHERE position <= $3)
+                AND coalesce((SELECT max(position) FROM events), 0) >= $3"
+        )
+    });
     let row =
-        super::prepared::query_one(client, &sql, &[&transaction_id, &applied, &position]).await?;
+        super::prepared::query_one(client, &SQL, &[&transaction_id, &applied, &position]).await?;
     Ok(row.get(0))
 }
