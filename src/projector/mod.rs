@@ -8,7 +8,10 @@
 //! 3. follows a durable JetStream pull consumer, `projection_<name>`, created from the
 //!    projection's own checkpoint, applying what arrives in batches; while NATS is away (or
 //!    following it fails) it follows the PostgreSQL log instead, reading it every
-//!    `LOG_POLL`, and goes back to JetStream once NATS is connected again.
+//!    `LOG_POLL`, and goes back to JetStream once NATS is connected again. While the consumer
+//!    is being set up, and whenever JetStream brings nothing for `IDLE_CHECK`, it reads the log
+//!    too, so that neither a hanging NATS request nor a relay that is away holds a read model
+//!    back.
 //!
 //! Each batch is one transaction that also moves the projection's checkpoint (the commit-safe
 //! cursor of the last event applied) in `projections`, under that row's lock: an event at or
@@ -37,7 +40,8 @@ use uuid::Uuid;
 
 /// How often the log is read while NATS is away.
 const LOG_POLL: Duration = Duration::from_millis(50);
-/// How long following JetStream waits for a message before it looks at the connection.
+/// How long following JetStream waits for a message before it looks at the connection and the
+/// log.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
 
 /// How the projectors run.
@@ -246,47 +250,31 @@ impl Projector {
     }
 
     /// Follows the projection's durable consumer; returns `Ok` only if the leadership is lost.
+    ///
+    /// The log is read meanwhile whenever JetStream brings nothing: while the consumer is being
+    /// set up (a request to a NATS server that has just gone away hangs until its timeout), and
+    /// after every `IDLE_CHECK` without a message (the relay may be away while NATS is not). So
+    /// a read model never waits on NATS for what the log already holds.
     async fn follow_jetstream(
         &self,
         leader: &mut Client,
         prepared: &apply::Prepared,
     ) -> anyhow::Result<()> {
-        let definition = &self.definition;
-        let stream = crate::jetstream::ensure_stream(
-            &self.jetstream,
-            &self.config.stream,
-            &self.config.subject_prefix,
-        )
-        .await?;
-        let durable = format!("projection_{}", definition.name);
-        let state = apply::load_state(leader, &definition.name)
+        let state = apply::load_state(leader, &self.definition.name)
             .await?
             .context("the projection has no state")?;
-        // Start from the checkpoint: whatever the consumer had delivered before is forgotten.
-        let _ = stream.delete_consumer(&durable).await;
-        let deliver_policy = match u64::try_from(state.stream_sequence) {
-            Ok(last) if last > 0 => consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: last + 1,
-            },
-            _ => consumer::DeliverPolicy::All,
+        let opening = self.open_consumer(state.stream_sequence);
+        tokio::pin!(opening);
+        let mut messages = loop {
+            tokio::select! {
+                opened = &mut opening => break opened?,
+                _ = tokio::time::sleep(LOG_POLL) => {}
+            }
+            if leader.is_closed() {
+                return Ok(());
+            }
+            self.catch_up_from_log(leader, prepared).await?;
         };
-        let consumer: consumer::PullConsumer = stream
-            .create_consumer(consumer::pull::Config {
-                durable_name: Some(durable),
-                filter_subject: format!("{}.>", self.config.subject_prefix),
-                deliver_policy,
-                ack_policy: consumer::AckPolicy::All,
-                max_ack_pending: 20_000,
-                ..Default::default()
-            })
-            .await
-            .context("creating the projection's consumer")?;
-        let mut messages = consumer
-            .stream()
-            .max_messages_per_batch(self.config.batch_size)
-            .heartbeat(Duration::from_secs(5))
-            .messages()
-            .await?;
         loop {
             if leader.is_closed() {
                 return Ok(());
@@ -294,7 +282,10 @@ impl Projector {
             // Wait for one message, then take whatever else has already arrived.
             let first = tokio::time::timeout(IDLE_CHECK, messages.next()).await;
             let first = match first {
-                Err(_) if self.nats_connected() => continue,
+                Err(_) if self.nats_connected() => {
+                    self.catch_up_from_log(leader, prepared).await?;
+                    continue;
+                }
                 Err(_) => anyhow::bail!("NATS is away"),
                 Ok(None) => anyhow::bail!("the consumer's message stream ended"),
                 Ok(Some(message)) => message?,
@@ -321,6 +312,43 @@ impl Projector {
                 }
             }
         }
+    }
+
+    /// (Re)creates the projection's durable consumer to deliver from after `stream_sequence`
+    /// (the last stream sequence applied; 0 for none) and opens its message stream. Whatever
+    /// the consumer had delivered before is forgotten: the checkpoint decides what is applied.
+    async fn open_consumer(&self, stream_sequence: i64) -> anyhow::Result<consumer::pull::Stream> {
+        let stream = crate::jetstream::ensure_stream(
+            &self.jetstream,
+            &self.config.stream,
+            &self.config.subject_prefix,
+        )
+        .await?;
+        let durable = format!("projection_{}", self.definition.name);
+        let _ = stream.delete_consumer(&durable).await;
+        let deliver_policy = match u64::try_from(stream_sequence) {
+            Ok(last) if last > 0 => consumer::DeliverPolicy::ByStartSequence {
+                start_sequence: last + 1,
+            },
+            _ => consumer::DeliverPolicy::All,
+        };
+        let consumer: consumer::PullConsumer = stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(durable),
+                filter_subject: format!("{}.>", self.config.subject_prefix),
+                deliver_policy,
+                ack_policy: consumer::AckPolicy::All,
+                max_ack_pending: 20_000,
+                ..Default::default()
+            })
+            .await
+            .context("creating the projection's consumer")?;
+        Ok(consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .messages()
+            .await?)
     }
 
     /// Applies a batch of messages; returns how many of their events were applied before.

@@ -375,6 +375,29 @@ async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models(
 }
 
 #[tokio::test]
+async fn read_models_keep_up_from_the_log_while_the_relay_is_away() {
+    // NATS is up but nothing publishes to it: the projectors read what the log holds.
+    let nats = OwnNats::start().await;
+    let app = spawn_pipeline_on(&nats, |config| {
+        config.relay = false;
+        config.read_wait_ms = 3000;
+    })
+    .await;
+    let user = app.new_user().await;
+    for label in ["first", "second"] {
+        let position = changes(&app, &user, label, 2).await;
+        let profile = app
+            .get(
+                &format!("/v1/users/{}?min_position={position}", user.id),
+                None,
+            )
+            .await;
+        assert_eq!(profile.status, 200, "read within 3 s: {}", profile.body);
+        assert_eq!(profile.body["bio"], format!("{label} 1"));
+    }
+}
+
+#[tokio::test]
 async fn read_models_keep_up_from_the_log_while_nats_is_away() {
     let mut nats = OwnNats::start().await;
     let app = spawn_pipeline_on(&nats, |config| {
