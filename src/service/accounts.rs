@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 /// The inline-table writes that follow from account events: identifiers claimed and freed,
 /// sessions ended.
-fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<InlineWrite> {
+pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -> Vec<InlineWrite> {
     let mut writes = Vec::new();
     for event in events {
         match event {

@@ -289,7 +289,7 @@ impl CommandMetadata {
         }
     }
 
-    fn to_json(&self) -> serde_json::Value {
+    pub(super) fn to_json(&self) -> serde_json::Value {
         json!({
             "actor": self.actor,
             "request_id": self.request_id,
@@ -523,17 +523,7 @@ impl Unit {
         );
         let loaded = self.load::<A>(stream_id).await?;
         let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
-        let new_events = events
-            .iter()
-            .map(|event| NewEvent {
-                event_id: Uuid::now_v7(),
-                event_type: event.event_type(),
-                schema_version: event.schema_version(),
-                data: serde_json::to_value(event)
-                    .map(|tagged| tagged["data"].clone())
-                    .unwrap_or_default(),
-            })
-            .collect::<Vec<_>>();
+        let new_events = to_new_events::<A>(&events);
         let writes = inline_writes(&loaded.state, &events);
         let state = events
             .iter()
@@ -672,6 +662,21 @@ impl Unit {
             _ => ready.commit(None).await,
         }
     }
+}
+
+/// Domain events as the log appends them, each with a fresh (time-ordered) event id.
+pub(super) fn to_new_events<A: Aggregate>(events: &[A::Event]) -> Vec<NewEvent> {
+    events
+        .iter()
+        .map(|event| NewEvent {
+            event_id: Uuid::now_v7(),
+            event_type: event.event_type(),
+            schema_version: event.schema_version(),
+            data: serde_json::to_value(event)
+                .map(|tagged| tagged["data"].clone())
+                .unwrap_or_default(),
+        })
+        .collect()
 }
 
 /// A unit's connection, which it holds until it finishes.

@@ -1,13 +1,15 @@
 //! Sessions: starting one (for sign-up and every way of signing in), authenticating a bearer
 //! token, listing and ending them.
 
-use super::accounts::run_account_commands_in;
-use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
+use super::accounts::{account_inline_writes, run_account_commands_in};
+use super::executor::{CommandMetadata, Committed, InlineWrite, Loaded, Unit, to_new_events};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
+use crate::domain::Aggregate;
 use crate::domain::account::{
-    Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd,
+    Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd, decide,
 };
+use crate::store::StoreError;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -125,6 +127,74 @@ pub(super) async fn start_session(
     let outcome = run_account_commands_in(&mut unit, account_id, |_| commands, writes).await;
     let committed = unit.finish(outcome).await?;
     Ok(plan.signed_in(account_id, committed))
+}
+
+/// Starts a session for a password sign-in on the account as read before the password was
+/// checked (`loaded`), in one statement that is the whole transaction: the `SessionStarted`
+/// event and snapshot appended at `loaded`'s version, the session's row, and the attempts
+/// reserved on the throttle keys `released` given back (`store::sessions::open_with_events`).
+/// `None` when that cannot be: the command is refused or does more than start the session, or
+/// a writer holds or took the account's stream meanwhile; then [`start_session`] does it under
+/// the stream's lock, as any command. Not for a command under an idempotency key, whose answer
+/// must commit with it.
+#[allow(clippy::too_many_arguments, reason = "each is one fact of the sign-in")]
+pub(super) async fn start_session_at_version(
+    ctx: &Context,
+    account_id: Uuid,
+    loaded: &Loaded<Account>,
+    proof: Proof,
+    identifier: IdentifierKind,
+    now: DateTime<Utc>,
+    metadata: &CommandMetadata,
+    released: &[Vec<u8>],
+) -> Result<Option<SignedIn>, ServiceError> {
+    debug_assert!(metadata.idempotency.is_none());
+    let plan = NewSessionPlan::new(ctx, account_id, proof, identifier, now, metadata);
+    let InlineWrite::OpenSession(session) = &plan.write else {
+        return Ok(None);
+    };
+    let Ok(events) = decide(&loaded.state, plan.command.clone()) else {
+        return Ok(None);
+    };
+    if !account_inline_writes(&loaded.state, &events).is_empty() {
+        return Ok(None);
+    }
+    let state = events
+        .iter()
+        .fold(loaded.state.clone(), |state, event| state.evolve(event));
+    let (Ok(snapshot), false) = (serde_json::to_value(&state), events.is_empty()) else {
+        return Ok(None);
+    };
+    let new_events = to_new_events::<Account>(&events);
+    let client = ctx.pool.get().await?;
+    let positions = match sessions::open_with_events(
+        &client,
+        Account::STREAM_TYPE,
+        loaded.version,
+        &new_events,
+        &metadata.with_actor(account_id).to_json(),
+        (Account::snapshot_format(), &snapshot),
+        session,
+        released,
+    )
+    .await
+    {
+        Ok(positions) => positions,
+        Err(StoreError::VersionConflict { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let Some(&position) = positions.last() else {
+        return Ok(None);
+    };
+    for event in &new_events {
+        crate::telemetry::events_appended(Account::STREAM_TYPE, event.event_type);
+    }
+    let committed = Committed {
+        state,
+        events,
+        position,
+    };
+    Ok(Some(plan.signed_in(account_id, committed)))
 }
 
 /// The caller's live sessions.

@@ -70,7 +70,7 @@ pub async fn sign_in(
         .filter(|_| ctx.policy.sign_in_failures_per_address > 0)
         .map(address_hash);
     let address_limit = i32::try_from(ctx.policy.sign_in_failures_per_address).unwrap_or(i32::MAX);
-    let (account_id, account, keys) = {
+    let (account_id, loaded, keys) = {
         let client = ctx.pool.get().await?;
         let found = throttle::reserve_sign_in(
             &client,
@@ -99,18 +99,21 @@ pub async fn sign_in(
             }
         }
         past_limits(ctx, &client, &reserved, &over_limit, captcha, now).await?;
-        let account = match found.holder {
+        let loaded = match found.holder {
             Some(id) => {
-                executor::fold_snapshot_and_tail::<Account>(&client, id, found.stream)
-                    .await?
-                    .state
+                Some(executor::fold_snapshot_and_tail::<Account>(&client, id, found.stream).await?)
             }
-            None => Account::default(),
+            None => None,
         };
-        (found.holder, account, keys)
+        (found.holder, loaded, keys)
     };
-    let verified = ctx.hasher.verify(password, account.password.as_ref()).await;
-    let (Some(account_id), true, Some(hash)) = (account_id, verified, account.password) else {
+    let hash = loaded
+        .as_ref()
+        .and_then(|loaded| loaded.state.password.as_ref());
+    let verified = ctx.hasher.verify(password, hash).await;
+    let (Some(account_id), true, Some(loaded), Some(hash)) =
+        (account_id, verified, &loaded, hash.cloned())
+    else {
         sign_in_failed(
             ctx,
             account_id,
@@ -122,9 +125,27 @@ pub async fn sign_in(
         return Err(ServiceError::InvalidCredentials);
     };
     // The attempts reserved for this check are given back with the session, in its unit.
-    let reserved = std::iter::once(keys.identifier)
+    let reserved: Vec<Vec<u8>> = std::iter::once(keys.identifier)
         .chain(keys.address)
         .collect();
+    // Most often nothing wrote the account since it was read: the session starts in one
+    // statement at the version read, without taking the stream's lock and reading it again.
+    if metadata.idempotency.is_none() {
+        if let Some(signed_in) = super::sessions::start_session_at_version(
+            ctx,
+            account_id,
+            loaded,
+            Proof::Password(hash.clone()),
+            kind,
+            now,
+            metadata,
+            &reserved,
+        )
+        .await?
+        {
+            return Ok(signed_in);
+        }
+    }
     match super::sessions::start_session(
         ctx,
         account_id,

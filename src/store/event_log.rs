@@ -20,6 +20,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use std::sync::LazyLock;
 use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{StoreError, violated_constraint};
@@ -93,14 +94,40 @@ impl RecordedEvent {
     }
 }
 
-/// The events INSERT, as a query named `appended` returning `position` and `version`.
-const APPEND_SQL: &str = "INSERT INTO events
+/// The events INSERT with `$guard` (SQL: nothing, or a `WHERE` on the statement's parameters),
+/// as a query named `appended` returning `position` and `version`.
+macro_rules! append_insert {
+    ($guard:literal) => {
+        concat!(
+            "INSERT INTO events
          (stream_type, stream_id, version, event_id, event_type, schema_version, data, metadata)
      SELECT $1, $2, $3 + e.n, e.id, e.type, e.schema_version, e.data, $8
      FROM unnest($4::uuid[], $5::text[], $6::int[], $7::jsonb[])
-          WITH ORDINALITY AS e(id, type, schema_version, data, n)
+          WITH ORDINALITY AS e(id, type, schema_version, data, n) ",
+            $guard,
+            "
      ORDER BY e.n
-     RETURNING position, version";
+     RETURNING position, version"
+        )
+    };
+}
+
+/// The events INSERT, as a query named `appended`.
+const APPEND_SQL: &str = append_insert!("");
+
+/// The snapshot written with the events (`$9` its format, `$10` the state), as a query named
+/// `snapshot` over `appended` (nothing when `appended` is empty).
+const SNAPSHOT_SQL: &str = "snapshot AS (
+                 INSERT INTO stream_snapshots
+                     (stream_id, stream_type, version, position, format, state)
+                 SELECT $2, $1, max(version), max(position), $9, $10 FROM appended
+                 HAVING count(*) > 0
+                 ON CONFLICT (stream_id) DO UPDATE
+                     SET version = EXCLUDED.version, position = EXCLUDED.position,
+                         format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
+                     WHERE stream_snapshots.version < EXCLUDED.version
+                        OR stream_snapshots.format <> EXCLUDED.format
+             )";
 
 /// The statement [`append_events`] sends: with `state`, it writes the snapshot too, in one
 /// statement, so that both writes share the transaction id it takes and the events stay the
@@ -108,24 +135,30 @@ const APPEND_SQL: &str = "INSERT INTO events
 fn append_sql(state: bool) -> &'static str {
     static WITH_STATE: LazyLock<String> = LazyLock::new(|| {
         format!(
-            "WITH appended AS ({APPEND_SQL}),
-             snapshot AS (
-                 INSERT INTO stream_snapshots
-                     (stream_id, stream_type, version, position, format, state)
-                 SELECT $2, $1, max(version), max(position), $9, $10 FROM appended
-                 ON CONFLICT (stream_id) DO UPDATE
-                     SET version = EXCLUDED.version, position = EXCLUDED.position,
-                         format = EXCLUDED.format, state = EXCLUDED.state, taken_at = now()
-                     WHERE stream_snapshots.version < EXCLUDED.version
-                        OR stream_snapshots.format <> EXCLUDED.format
-             )
-             SELECT position, version FROM appended"
+            "WITH appended AS ({APPEND_SQL}), {SNAPSHOT_SQL} SELECT position, version FROM appended"
         )
     });
     match state {
         true => &WITH_STATE,
         false => APPEND_SQL,
     }
+}
+
+/// A statement that is a command's whole transaction: it appends events with their snapshot
+/// (the parameters of [`append_events`] with a state, `$1` to `$10`) and runs `more` (further
+/// `, name AS (...)` queries on parameters from `$11`, each writing only when `appended` has
+/// rows), sent alone so that it commits by itself. It appends only if it takes the stream's
+/// advisory lock, the one a `Unit` holds, at once: then no unit is between its load and its
+/// append, and the transaction id is taken after the lock, as a unit's is. It returns no rows
+/// when the lock was held, and fails with the version conflict when the stream moved since the
+/// version the events were decided on. Either way, nothing was written.
+pub fn append_alone_sql(more: &str) -> String {
+    const GUARDED: &str = append_insert!("WHERE (SELECT held FROM locked)");
+    format!(
+        "WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtextextended($2::uuid::text, 0)) AS held),
+         appended AS ({GUARDED}), {SNAPSHOT_SQL}{more}
+         SELECT position, version FROM appended"
+    )
 }
 
 /// Prepares (once per connection) the statement that [`append_events`] with or without a
@@ -153,30 +186,95 @@ pub async fn append_events(
     if events.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<Uuid> = events.iter().map(|e| e.event_id).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.event_type).collect();
-    let versions: Vec<i32> = events.iter().map(|e| e.schema_version).collect();
-    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
-    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 8] = [
-        &stream_type,
-        &stream_id,
-        &expected_version,
-        &ids,
-        &types,
-        &versions,
-        &data,
-        metadata,
-    ];
+    let columns = Columns::of(events);
+    let params = columns.params(&stream_type, &stream_id, &expected_version, metadata);
     let rows = match state {
         None => super::prepared::query(client, append_sql(false), &params).await,
         Some((format, state)) => {
             let sql = append_sql(true);
             let mut all = params.to_vec();
-            all.extend([&format as &(dyn tokio_postgres::types::ToSql + Sync), state]);
+            all.extend([&format as &(dyn ToSql + Sync), state]);
             super::prepared::query(client, sql, &all).await
         }
+    };
+    positions(rows, stream_id, expected_version)
+}
+
+/// Runs a statement of [`append_alone_sql`]: `events` appended after `expected_version`, with
+/// `state` as the stream's snapshot, and `more` as the parameters from `$11`. Returns the
+/// positions of the events, none when another writer held the stream's lock, or
+/// `StoreError::VersionConflict` when the stream moved; then nothing was written.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the append's parameters, then the statement's"
+)]
+pub async fn append_alone(
+    client: &impl GenericClient,
+    sql: &str,
+    stream_type: &str,
+    stream_id: Uuid,
+    expected_version: i64,
+    events: &[NewEvent],
+    metadata: &Value,
+    (format, state): (&str, &Value),
+    more: &[&(dyn ToSql + Sync)],
+) -> Result<Vec<i64>, StoreError> {
+    let columns = Columns::of(events);
+    let params = columns.params(&stream_type, &stream_id, &expected_version, metadata);
+    let mut all = params.to_vec();
+    all.extend([&format as &(dyn ToSql + Sync), state]);
+    all.extend_from_slice(more);
+    let rows = super::prepared::query(client, sql, &all).await;
+    positions(rows, stream_id, expected_version)
+}
+
+/// The events' columns as the append's arrays (`$4` to `$7`).
+struct Columns<'a> {
+    ids: Vec<Uuid>,
+    types: Vec<&'a str>,
+    versions: Vec<i32>,
+    data: Vec<&'a Value>,
+}
+
+impl<'a> Columns<'a> {
+    fn of(events: &'a [NewEvent]) -> Self {
+        Self {
+            ids: events.iter().map(|e| e.event_id).collect(),
+            types: events.iter().map(|e| e.event_type).collect(),
+            versions: events.iter().map(|e| e.schema_version).collect(),
+            data: events.iter().map(|e| &e.data).collect(),
+        }
     }
-    .map_err(|error| match violated_constraint(&error) {
+
+    /// The append's parameters `$1` to `$8`.
+    fn params<'p>(
+        &'p self,
+        stream_type: &'p (dyn ToSql + Sync),
+        stream_id: &'p (dyn ToSql + Sync),
+        expected_version: &'p (dyn ToSql + Sync),
+        metadata: &'p (dyn ToSql + Sync),
+    ) -> [&'p (dyn ToSql + Sync); 8] {
+        [
+            stream_type,
+            stream_id,
+            expected_version,
+            &self.ids,
+            &self.types,
+            &self.versions,
+            &self.data,
+            metadata,
+        ]
+    }
+}
+
+/// The appended events' positions, in order, from an append's rows; the version conflict
+/// named when the unique version constraint refused them.
+fn positions(
+    rows: Result<Vec<Row>, tokio_postgres::Error>,
+    stream_id: Uuid,
+    expected_version: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let rows = rows.map_err(|error| match violated_constraint(&error) {
         Some("events_stream_version") => StoreError::VersionConflict {
             stream_id,
             expected: expected_version,

@@ -5,7 +5,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
-use super::StoreError;
+use super::{StoreError, event_log};
 
 /// A session to record at sign-in.
 #[derive(Debug, Clone)]
@@ -71,6 +71,63 @@ pub async fn open(client: &impl GenericClient, session: &NewSession) -> Result<(
     )
     .await?;
     Ok(())
+}
+
+/// A sign-in's whole transaction in one statement ([`event_log::append_alone_sql`]): the
+/// account's events (at `expected_version`, with `state` as its snapshot), the session's row,
+/// and the sign-in attempts reserved on the throttle keys `released` given back. Returns the
+/// events' positions; none when a writer held the account's lock, `StoreError::VersionConflict`
+/// when the account changed since `expected_version` (then nothing was written).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the append's parameters, then the session's"
+)]
+pub async fn open_with_events(
+    client: &impl GenericClient,
+    stream_type: &str,
+    expected_version: i64,
+    events: &[event_log::NewEvent],
+    metadata: &serde_json::Value,
+    state: (&str, &serde_json::Value),
+    session: &NewSession,
+    released: &[Vec<u8>],
+) -> Result<Vec<i64>, StoreError> {
+    static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        event_log::append_alone_sql(
+            ", session AS (
+                 INSERT INTO sessions
+                     (id, token_hash, account_id, created_at, expires_at, last_seen_at,
+                      user_agent, ip)
+                 SELECT $11, $12, $2, $13, $14, $13, $15, $16
+                 WHERE EXISTS (SELECT 1 FROM appended)
+             ),
+             released AS (
+                 UPDATE sign_in_throttle SET failures = failures - 1
+                 WHERE identifier_hash = ANY($17) AND failures > 0
+                   AND EXISTS (SELECT 1 FROM appended)
+             )",
+        )
+    });
+    event_log::append_alone(
+        client,
+        &SQL,
+        stream_type,
+        session.account_id,
+        expected_version,
+        events,
+        metadata,
+        state,
+        &[
+            &session.id,
+            &session.token_hash,
+            &session.created_at,
+            &session.expires_at,
+            &session.user_agent,
+            &session.ip,
+            &released,
+        ],
+    )
+    .await
 }
 
 /// Ends the given sessions of an account.

@@ -641,3 +641,165 @@ async fn seen_within_a_minute(app: &TestApp, account: uuid::Uuid) -> bool {
         .expect("session")
         .get(0)
 }
+
+/// The account's versions in the log's commit-safe order, `(transaction_id, position)`.
+async fn versions_in_log_order(app: &TestApp, id: uuid::Uuid) -> Vec<i64> {
+    app.db
+        .query(
+            "SELECT version FROM events WHERE stream_id = $1 ORDER BY transaction_id, position",
+            &[&id],
+        )
+        .await
+        .expect("versions")
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}
+
+#[tokio::test]
+async fn sign_ins_racing_changes_of_their_account_all_land_whole_and_in_order() {
+    // A sign-in starts its session at the version it read before the password check unless
+    // the account moved meanwhile: then it takes the account's lock like any command.
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let mut tokens = Vec::new();
+    for round in 0..3 {
+        let sign_ins =
+            futures::future::join_all((0..3).map(|_| app.sign_in(&user.email, PASSWORD)));
+        let changes = futures::future::join_all((0..30).map(|i| {
+            app.patch(
+                "/v1/me",
+                &user.token,
+                json!({"bio": format!("{round} {i}")}),
+            )
+        }));
+        let (sign_ins, changes) = tokio::join!(sign_ins, changes);
+        for answer in &changes {
+            assert_eq!(answer.status, 200, "{}", answer.body);
+        }
+        for answer in sign_ins {
+            assert_eq!(answer.status, 201, "{}", answer.body);
+            tokens.push(answer.body["token"].as_str().expect("token").to_owned());
+        }
+    }
+    // One change at a time beside each sign-in: it mostly lands between the sign-in's read and
+    // its write, when the account's lock is free but its version moved.
+    for round in 0..10 {
+        let (sign_in, change) = tokio::join!(
+            app.sign_in(&user.email, PASSWORD),
+            app.patch(
+                "/v1/me",
+                &user.token,
+                json!({"bio": format!("one {round}")})
+            )
+        );
+        assert_eq!(change.status, 200, "{}", change.body);
+        assert_eq!(sign_in.status, 201, "{}", sign_in.body);
+        tokens.push(sign_in.body["token"].as_str().expect("token").to_owned());
+    }
+    for token in &tokens {
+        let me = app.get("/v1/me", Some(token)).await;
+        assert_eq!(me.status, 200, "{}", me.body);
+    }
+    let types = app.event_types(user.id).await;
+    let count = |name: &str| types.iter().filter(|t| *t == name).count();
+    assert_eq!(count("SessionStarted"), 1 + 9 + 10);
+    assert_eq!(count("ProfileUpdated"), 90 + 10);
+    let versions = versions_in_log_order(&app, user.id).await;
+    assert_eq!(versions, (1..=versions.len() as i64).collect::<Vec<_>>());
+    let live: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE account_id = $1 AND ended_at IS NULL",
+            &[&user.id],
+        )
+        .await
+        .expect("sessions")
+        .get(0);
+    assert_eq!(live, 1 + 9 + 10);
+    let held: i64 = app
+        .db
+        .query_one(
+            "SELECT coalesce(sum(failures), 0) FROM sign_in_throttle",
+            &[],
+        )
+        .await
+        .expect("throttle")
+        .get(0);
+    assert_eq!(held, 0, "every reserved attempt was given back");
+    let snapshot: i64 = app
+        .db
+        .query_one(
+            "SELECT version FROM stream_snapshots WHERE stream_id = $1",
+            &[&user.id],
+        )
+        .await
+        .expect("snapshot")
+        .get(0);
+    assert_eq!(
+        snapshot,
+        versions.len() as i64,
+        "the snapshot is at the head"
+    );
+}
+
+#[tokio::test]
+async fn a_sign_in_while_a_command_holds_its_account_waits_and_lands_after_it() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let before = app.event_types(user.id).await.len();
+    let mut holder = crate::helpers::connect(&app.config.database_url).await;
+    let command = holder.transaction().await.expect("begin");
+    command
+        .execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
+            &[&user.id],
+        )
+        .await
+        .expect("lock");
+    let sign_in = tokio::spawn({
+        let app_address = app.address.clone();
+        let client = app.client.clone();
+        let email = user.email.clone();
+        async move {
+            client
+                .post(format!("{app_address}/v1/sessions"))
+                .json(&json!({"email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .expect("sign-in")
+                .status()
+        }
+    });
+    // Until the holder commits, the sign-in waits for the lock (it wrote nothing meanwhile).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let waiting: i64 = app
+            .db
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
+                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .await
+            .expect("locks")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sign-in never waited"
+        );
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(
+        app.event_types(user.id).await.len(),
+        before,
+        "nothing written yet"
+    );
+    command.commit().await.expect("commit");
+    assert_eq!(sign_in.await.expect("task"), 201);
+    let types = app.event_types(user.id).await;
+    assert_eq!(types.last().map(String::as_str), Some("SessionStarted"));
+}
