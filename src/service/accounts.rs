@@ -175,6 +175,30 @@ pub(super) async fn run_own_command(
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
+    // Without a key to commit with, the command goes in one statement when it can, which
+    // appends only while the session is live (the load checks it too, so that a session that
+    // has ended answers `Unauthenticated` without a unit).
+    if metadata.idempotency.is_none() {
+        let client = ctx.pool.get().await?;
+        // `SessionEnded` answers `Unauthenticated`.
+        let loaded =
+            executor::load_while_live::<Account>(&client, caller.account_id, caller).await?;
+        drop(client);
+        let alone = executor::try_alone(
+            &ctx.pool,
+            caller.account_id,
+            Some(caller),
+            &metadata.with_actor(caller.account_id),
+            loaded,
+            |account| decide(account, command.clone()),
+            account_inline_writes,
+        )
+        .await
+        .map_err(from_execute)?;
+        if let Some(committed) = alone {
+            return Ok(committed);
+        }
+    }
     let mut unit = own_unit_checked_on_load(ctx, caller, metadata, &[]).await?;
     let outcome =
         run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new()).await;

@@ -397,6 +397,116 @@ where
     }
 }
 
+/// A command decided on a stream as loaded outside any transaction, ready to be appended in a
+/// statement of its own ([`event_log::append_alone_sql`]) at the version it was decided on.
+pub(super) struct Decided<A: Aggregate> {
+    /// The version the events follow.
+    pub version: i64,
+    /// The events, as the aggregate has them.
+    pub events: Vec<A::Event>,
+    /// The events, as the log appends them.
+    pub new_events: Vec<NewEvent>,
+    /// The state after them.
+    pub state: A,
+    /// That state as its snapshot.
+    pub snapshot: serde_json::Value,
+}
+
+impl<A: Aggregate> Decided<A> {
+    /// `events` decided on `loaded`; `None` when there are none (nothing to append).
+    pub fn new(loaded: &Loaded<A>, events: Vec<A::Event>) -> Option<Self> {
+        if events.is_empty() {
+            return None;
+        }
+        let state = events
+            .iter()
+            .fold(loaded.state.clone(), |state, event| state.evolve(event));
+        let snapshot = serde_json::to_value(&state).ok()?;
+        Some(Self {
+            version: loaded.version,
+            new_events: to_new_events::<A>(&events),
+            events,
+            state,
+            snapshot,
+        })
+    }
+
+    /// The command committed at `positions` (those of its events); `None` when none was
+    /// appended (another writer held the stream's lock).
+    pub fn committed(self, positions: &[i64]) -> Option<Committed<A>> {
+        let &position = positions.last()?;
+        for event in &self.new_events {
+            crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
+        }
+        Some(Committed {
+            state: self.state,
+            events: self.events,
+            position,
+        })
+    }
+}
+
+/// Runs a command on `stream_id`, as `loaded` outside any transaction, in one statement that
+/// is its whole transaction, when it can: the command needs no inline write, no other writer
+/// holds the stream's lock or wrote the stream since `loaded`, and `session` (when given, a
+/// session of the account `stream_id`) is still live. Then `Some` with the outcome (a command
+/// that changes nothing commits nothing); otherwise `None`, having written nothing, and the
+/// caller runs it in a [`Unit`]. A refusal of `decide` is returned as is: it was decided on
+/// the stream as it was when loaded. Not for a command under an idempotency key, whose answer
+/// must commit with it.
+pub async fn try_alone<A, E>(
+    pool: &Pool,
+    stream_id: Uuid,
+    session: Option<sessions::ActiveSession>,
+    metadata: &CommandMetadata,
+    loaded: Loaded<A>,
+    decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
+    inline_writes: impl FnOnce(&A, &[A::Event]) -> Vec<InlineWrite>,
+) -> Result<Option<Committed<A>>, ExecuteError<E>>
+where
+    A: Aggregate,
+{
+    debug_assert!(metadata.idempotency.is_none());
+    let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+    if !inline_writes(&loaded.state, &events).is_empty() {
+        return Ok(None);
+    }
+    let Some(decided) = Decided::new(&loaded, events) else {
+        return Ok(Some(Committed {
+            position: loaded.position.unwrap_or(0),
+            state: loaded.state,
+            events: Vec::new(),
+        }));
+    };
+    static SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| event_log::append_alone_sql(false, ""));
+    static WHILE_LIVE_SQL: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| event_log::append_alone_sql(true, ""));
+    let session_id = session.map(|session| session.id);
+    let (sql, more): (&str, &[&(dyn tokio_postgres::types::ToSql + Sync)]) = match &session_id {
+        Some(id) => (&WHILE_LIVE_SQL, &[id]),
+        None => (&SQL, &[]),
+    };
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let appended = event_log::append_alone(
+        &client,
+        sql,
+        A::STREAM_TYPE,
+        stream_id,
+        decided.version,
+        &decided.new_events,
+        &metadata.to_json(),
+        (A::snapshot_format(), &decided.snapshot),
+        more,
+    )
+    .await;
+    match appended {
+        Ok(positions) => Ok(decided.committed(&positions)),
+        Err(StoreError::VersionConflict { .. }) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
 /// One transaction over the streams a use case changes: each stream's commands are decided on
 /// its state as loaded inside the transaction, and every stream's events, their inline writes
 /// and the idempotency claim commit together, or nothing does.

@@ -2,7 +2,7 @@
 //! token, listing and ending them.
 
 use super::accounts::{account_inline_writes, run_account_commands_in};
-use super::executor::{CommandMetadata, Committed, InlineWrite, Loaded, Unit, to_new_events};
+use super::executor::{CommandMetadata, Committed, Decided, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
@@ -159,21 +159,17 @@ pub(super) async fn start_session_at_version(
     if !account_inline_writes(&loaded.state, &events).is_empty() {
         return Ok(None);
     }
-    let state = events
-        .iter()
-        .fold(loaded.state.clone(), |state, event| state.evolve(event));
-    let (Ok(snapshot), false) = (serde_json::to_value(&state), events.is_empty()) else {
+    let Some(decided) = Decided::new(loaded, events) else {
         return Ok(None);
     };
-    let new_events = to_new_events::<Account>(&events);
     let client = ctx.pool.get().await?;
     let positions = match sessions::open_with_events(
         &client,
         Account::STREAM_TYPE,
-        loaded.version,
-        &new_events,
+        decided.version,
+        &decided.new_events,
         &metadata.with_actor(account_id).to_json(),
-        (Account::snapshot_format(), &snapshot),
+        (Account::snapshot_format(), &decided.snapshot),
         session,
         released,
     )
@@ -183,16 +179,8 @@ pub(super) async fn start_session_at_version(
         Err(StoreError::VersionConflict { .. }) => return Ok(None),
         Err(error) => return Err(error.into()),
     };
-    let Some(&position) = positions.last() else {
+    let Some(committed) = decided.committed(&positions) else {
         return Ok(None);
-    };
-    for event in &new_events {
-        crate::telemetry::events_appended(Account::STREAM_TYPE, event.event_type);
-    }
-    let committed = Committed {
-        state,
-        events,
-        position,
     };
     Ok(Some(plan.signed_in(account_id, committed)))
 }

@@ -2,8 +2,8 @@
 //! and client address before the password is checked) and the captcha that lets one more
 //! attempt through.
 
-use super::accounts::from_execute;
-use super::executor::{self, CommandMetadata, ExecuteError, InlineWrite};
+use super::accounts::{account_inline_writes, from_execute};
+use super::executor::{self, CommandMetadata, ExecuteError, InlineWrite, Loaded};
 use super::sessions::SignedIn;
 use super::{Context, ServiceError};
 use crate::captcha;
@@ -116,7 +116,7 @@ pub async fn sign_in(
     else {
         sign_in_failed(
             ctx,
-            account_id,
+            account_id.map(|id| (id, loaded)),
             kind,
             SignInFailure::WrongPassword,
             metadata,
@@ -162,7 +162,7 @@ pub async fn sign_in(
         Err(ServiceError::AccountBlocked) => {
             sign_in_failed(
                 ctx,
-                Some(account_id),
+                Some((account_id, None)),
                 kind,
                 SignInFailure::AccountBlocked,
                 metadata,
@@ -226,15 +226,16 @@ pub(super) async fn spend_captcha(
 }
 
 /// Records a failed sign-in in the account's history when it names an account (the attempt
-/// was counted before the password was checked).
+/// was counted before the password was checked): in one statement at the version `account`
+/// was read at, when given and still its version, or else under the account's lock.
 async fn sign_in_failed(
     ctx: &Context,
-    account_id: Option<Uuid>,
+    account: Option<(Uuid, Option<Loaded<Account>>)>,
     identifier: IdentifierKind,
     reason: SignInFailure,
     metadata: &CommandMetadata,
 ) -> Result<(), ServiceError> {
-    let Some(account_id) = account_id else {
+    let Some((account_id, loaded)) = account else {
         return Ok(());
     };
     let command = AccountCommand::RecordSignInFailure {
@@ -249,6 +250,23 @@ async fn sign_in_failed(
         idempotency: None,
         ..metadata.clone()
     };
+    if let Some(loaded) = loaded {
+        let alone = executor::try_alone::<Account, _>(
+            &ctx.pool,
+            account_id,
+            None,
+            &metadata,
+            loaded,
+            |account| decide(account, command.clone()),
+            account_inline_writes,
+        )
+        .await;
+        match alone {
+            Ok(Some(_)) | Err(ExecuteError::Domain(AccountError::NotFound)) => return Ok(()),
+            Ok(None) => {}
+            Err(error) => return Err(from_execute(error)),
+        }
+    }
     match executor::execute::<Account, _>(
         &ctx.pool,
         account_id,

@@ -146,17 +146,27 @@ fn append_sql(state: bool) -> &'static str {
 
 /// A statement that is a command's whole transaction: it appends events with their snapshot
 /// (the parameters of [`append_events`] with a state, `$1` to `$10`) and runs `more` (further
-/// `, name AS (...)` queries on parameters from `$11`, each writing only when `appended` has
-/// rows), sent alone so that it commits by itself. It appends only if it takes the stream's
-/// advisory lock, the one a `Unit` holds, at once: then no unit is between its load and its
-/// append, and the transaction id is taken after the lock, as a unit's is. It returns no rows
-/// when the lock was held, and fails with the version conflict when the stream moved since the
-/// version the events were decided on. Either way, nothing was written.
-pub fn append_alone_sql(more: &str) -> String {
-    const GUARDED: &str = append_insert!("WHERE (SELECT held FROM locked)");
+/// `, name AS (...)` queries on the parameters after those, each writing only when `appended`
+/// has rows), sent alone so that it commits by itself. It appends only if it takes the
+/// stream's advisory lock, the one a `Unit` holds, at once: then no unit is between its load
+/// and its append, and the transaction id is taken after the lock, as a unit's is. With
+/// `while_live`, only while the session `$11` of the account `$2` is live too (and `more`'s
+/// parameters start at `$12`). It returns no rows when the lock was held (or the session has
+/// ended), and fails with the version conflict when the stream moved since the version the
+/// events were decided on. Either way, nothing was written.
+pub fn append_alone_sql(while_live: bool, more: &str) -> String {
+    const LOCKED: &str = append_insert!("WHERE (SELECT held FROM locked)");
+    const LOCKED_WHILE_LIVE: &str = append_insert!(
+        "WHERE (SELECT held FROM locked) AND EXISTS (SELECT 1 FROM sessions
+             WHERE id = $11 AND account_id = $2 AND ended_at IS NULL AND expires_at > now())"
+    );
+    let guarded = match while_live {
+        true => LOCKED_WHILE_LIVE,
+        false => LOCKED,
+    };
     format!(
         "WITH locked AS (SELECT pg_try_advisory_xact_lock(hashtextextended($2::uuid::text, 0)) AS held),
-         appended AS ({GUARDED}), {SNAPSHOT_SQL}{more}
+         appended AS ({guarded}), {SNAPSHOT_SQL}{more}
          SELECT position, version FROM appended"
     )
 }
@@ -201,7 +211,7 @@ pub async fn append_events(
 }
 
 /// Runs a statement of [`append_alone_sql`]: `events` appended after `expected_version`, with
-/// `state` as the stream's snapshot, and `more` as the parameters from `$11`. Returns the
+/// `state` as the stream's snapshot, and `more` as the parameters after those. Returns the
 /// positions of the events, none when another writer held the stream's lock, or
 /// `StoreError::VersionConflict` when the stream moved; then nothing was written.
 #[allow(

@@ -94,6 +94,7 @@ pub async fn open_with_events(
 ) -> Result<Vec<i64>, StoreError> {
     static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         event_log::append_alone_sql(
+            false,
             ", session AS (
                  INSERT INTO sessions
                      (id, token_hash, account_id, created_at, expires_at, last_seen_at,

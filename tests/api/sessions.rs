@@ -803,3 +803,93 @@ async fn a_sign_in_while_a_command_holds_its_account_waits_and_lands_after_it() 
     let types = app.event_types(user.id).await;
     assert_eq!(types.last().map(String::as_str), Some("SessionStarted"));
 }
+
+#[tokio::test]
+async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_hold() {
+    use accounts::domain::account::{Account, AccountCommand, decide};
+    use accounts::service::executor::{CommandMetadata, Loaded, load, try_alone};
+    use accounts::store::sessions::ActiveSession;
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let session = ActiveSession {
+        id: app
+            .db
+            .query_one("SELECT id FROM sessions WHERE account_id = $1", &[&user.id])
+            .await
+            .expect("session")
+            .get(0),
+        account_id: user.id,
+    };
+    let loaded = || async {
+        let client = app.pool.get().await.expect("connection");
+        load::<Account>(&client, user.id).await.expect("load")
+    };
+    let alone = |loaded: Loaded<Account>, bio: &'static str| {
+        let changes = serde_json::from_value(json!({ "bio": bio })).expect("changes");
+        let command = AccountCommand::UpdateProfile {
+            changes,
+            username: None,
+            now: Utc::now(),
+        };
+        let pool = app.pool.clone();
+        async move {
+            try_alone::<Account, _>(
+                &pool,
+                user.id,
+                Some(session),
+                &CommandMetadata::default(),
+                loaded,
+                |account| decide(account, command),
+                |_, _| Vec::new(),
+            )
+            .await
+            .expect("no error")
+            .map(|committed| committed.position)
+        }
+    };
+    let bios = || async {
+        app.db
+            .query(
+                "SELECT data->'changes'->>'bio' FROM events
+                 WHERE stream_id = $1 AND event_type = 'ProfileUpdated' ORDER BY version",
+                &[&user.id],
+            )
+            .await
+            .expect("events")
+            .iter()
+            .map(|row| row.get::<_, String>(0))
+            .collect::<Vec<_>>()
+    };
+
+    assert!(alone(loaded().await, "first").await.is_some(), "all hold");
+
+    // The stream moved since the load.
+    let stale = loaded().await;
+    assert!(alone(loaded().await, "second").await.is_some());
+    assert_eq!(alone(stale, "stale").await, None);
+
+    // Another writer holds the stream's lock.
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{}', 0))",
+            user.id
+        ))
+        .await
+        .expect("hold the account's lock");
+    assert_eq!(alone(loaded().await, "locked out").await, None);
+    holder.batch_execute("COMMIT").await.expect("release");
+
+    // The session ended (here without an event, as an expiry would) after the load.
+    let before_the_end = loaded().await;
+    app.db
+        .execute(
+            "UPDATE sessions SET ended_at = now(), end_reason = 'signed_out' WHERE id = $1",
+            &[&session.id],
+        )
+        .await
+        .expect("end the session");
+    assert_eq!(alone(before_the_end, "after the end").await, None);
+
+    assert_eq!(bios().await, ["first", "second"]);
+}
