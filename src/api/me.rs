@@ -130,15 +130,17 @@ impl MeApi {
         &self,
         ctx: Data<&Context>,
         metadata: CommandMetadata,
-        caller: SignedIn,
+        token: SessionToken,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
         let (changes, username) =
             parse_profile_changes(body.0, ctx.now().date_naive()).map_err(ApiError::validation)?;
-        let committed =
-            service::profile::update_profile(&ctx, caller.0, changes, username, &metadata).await?;
+        // The token is checked in the statement that loads the account.
+        let (caller, committed) =
+            service::profile::update_profile(&ctx, &token.0.token, changes, username, &metadata)
+                .await?;
         Ok(AccountChanged::Ok(
-            Json(AccountView::of(caller.0.account_id, &committed.state)),
+            Json(AccountView::of(caller.account_id, &committed.state)),
             committed.position,
         ))
     }
@@ -236,11 +238,13 @@ impl MeApi {
         &self,
         ctx: Data<&Context>,
         metadata: CommandMetadata,
-        caller: SignedIn,
+        token: SessionToken,
         body: Json<PrivacyView>,
     ) -> Result<PrivacyChanged, Problems<SIGNED_IN_BODY>> {
-        let committed =
-            service::profile::change_privacy(&ctx, caller.0, body.0.into(), &metadata).await?;
+        // The token is checked in the statement that loads the account.
+        let (_, committed) =
+            service::profile::change_privacy(&ctx, &token.0.token, body.0.into(), &metadata)
+                .await?;
         Ok(PrivacyChanged::Ok(
             Json(committed.state.privacy.into()),
             committed.position,

@@ -175,30 +175,78 @@ pub(super) async fn run_own_command(
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    // Without a key to commit with, the command goes in one statement when it can, which
-    // appends only while the session is live (the load checks it too, so that a session that
-    // has ended answers `Unauthenticated` without a unit).
     if metadata.idempotency.is_none() {
         let client = ctx.pool.get().await?;
         // `SessionEnded` answers `Unauthenticated`.
         let loaded =
             executor::load_while_live::<Account>(&client, caller.account_id, caller).await?;
         drop(client);
-        let alone = executor::try_alone(
-            &ctx.pool,
-            caller.account_id,
-            Some(caller),
-            &metadata.with_actor(caller.account_id),
-            loaded,
-            |account| decide(account, command.clone()),
-            account_inline_writes,
-        )
-        .await
-        .map_err(from_execute)?;
-        if let Some(committed) = alone {
+        if let Some(committed) = run_own_alone(ctx, caller, metadata, loaded, &command).await? {
             return Ok(committed);
         }
     }
+    run_own_in_unit(ctx, caller, metadata, command).await
+}
+
+/// Like [`run_own_command`], for the caller whose session has the bearer `token`: the session
+/// is checked in the statement that loads the account (`Unauthenticated` when it is not live).
+/// Returns the session with the outcome.
+pub(super) async fn run_own_command_with_token(
+    ctx: &Context,
+    token: &str,
+    metadata: &CommandMetadata,
+    command: AccountCommand,
+) -> Result<(ActiveSession, Committed<Account>), ServiceError> {
+    let token_hash = crate::credentials::session_token_hash(token);
+    let loaded = {
+        let client = ctx.reads.lane().await?;
+        executor::load_session_account::<Account>(&*client, &token_hash).await?
+    };
+    let Some((caller, loaded)) = loaded else {
+        return Err(ServiceError::Unauthenticated);
+    };
+    if metadata.idempotency.is_none() {
+        if let Some(committed) = run_own_alone(ctx, caller, metadata, loaded, &command).await? {
+            return Ok((caller, committed));
+        }
+    }
+    Ok((
+        caller,
+        run_own_in_unit(ctx, caller, metadata, command).await?,
+    ))
+}
+
+/// Without a key to commit with, a command of the caller goes in one statement when it can
+/// (`executor::try_alone`), which appends only while the session is live; `None` when the
+/// command must run in a unit.
+async fn run_own_alone(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    loaded: Loaded<Account>,
+    command: &AccountCommand,
+) -> Result<Option<Committed<Account>>, ServiceError> {
+    executor::try_alone(
+        &ctx.pool,
+        caller.account_id,
+        Some(caller),
+        &metadata.with_actor(caller.account_id),
+        loaded,
+        |account| decide(account, command.clone()),
+        account_inline_writes,
+    )
+    .await
+    .map_err(from_execute)
+}
+
+/// Runs a command of the caller in a unit that holds the account's lock and checks the session
+/// as it loads the account.
+async fn run_own_in_unit(
+    ctx: &Context,
+    caller: ActiveSession,
+    metadata: &CommandMetadata,
+    command: AccountCommand,
+) -> Result<Committed<Account>, ServiceError> {
     let mut unit = own_unit_checked_on_load(ctx, caller, metadata, &[]).await?;
     let outcome =
         run_account_commands_in(&mut unit, caller.account_id, |_| vec![command], Vec::new()).await;

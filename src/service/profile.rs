@@ -22,21 +22,22 @@ fn recheck_hash(account_id: Uuid) -> Vec<u8> {
     sha2::Sha256::digest(format!("recheck:{account_id}").as_bytes()).to_vec()
 }
 
-/// Changes profile fields and perhaps the username.
+/// Changes profile fields and perhaps the username, for the caller whose session has the
+/// bearer `token` (`Unauthenticated` when it is not live); returns the session with the outcome.
 pub async fn update_profile(
     ctx: &Context,
-    caller: ActiveSession,
+    token: &str,
     changes: ProfileChanges,
     username: Option<Username>,
     metadata: &CommandMetadata,
-) -> Result<Committed<Account>, ServiceError> {
-    super::accounts::run_own_command(
+) -> Result<(ActiveSession, Committed<Account>), ServiceError> {
+    super::accounts::run_own_command_with_token(
         ctx,
-        caller,
+        token,
         metadata,
         AccountCommand::UpdateProfile {
-            changes: changes.clone(),
-            username: username.clone(),
+            changes,
+            username,
             now: ctx.now(),
         },
     )
@@ -87,16 +88,17 @@ pub async fn change_password(
     Ok(committed.position)
 }
 
-/// Replaces the privacy settings.
+/// Replaces the privacy settings, for the caller whose session has the bearer `token`
+/// (`Unauthenticated` when it is not live); returns the session with the outcome.
 pub async fn change_privacy(
     ctx: &Context,
-    caller: ActiveSession,
+    token: &str,
     privacy: Privacy,
     metadata: &CommandMetadata,
-) -> Result<Committed<Account>, ServiceError> {
-    super::accounts::run_own_command(
+) -> Result<(ActiveSession, Committed<Account>), ServiceError> {
+    super::accounts::run_own_command_with_token(
         ctx,
-        caller,
+        token,
         metadata,
         AccountCommand::ChangePrivacy {
             privacy,

@@ -57,6 +57,31 @@ async fn requests_without_a_live_token_are_unauthenticated() {
     app.get("/v1/sessions", Some("forged-token"))
         .await
         .assert_problem(401, "unauthenticated");
+
+    // The commands that check the token as they load the account refuse it alike, whether
+    // forged or signed out, and record nothing.
+    let user = app.new_user().await;
+    let out = app.delete("/v1/sessions/current", &user.token, None).await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    for token in ["forged-token", user.token.as_str()] {
+        app.patch("/v1/me", token, json!({"bio": "not mine"}))
+            .await
+            .assert_problem(401, "unauthenticated");
+        app.put(
+            "/v1/me/privacy",
+            token,
+            json!({"show_email": true, "show_phone": true, "show_birthday": true, "show_follows": true}),
+        )
+        .await
+        .assert_problem(401, "unauthenticated");
+    }
+    let types = app.event_types(user.id).await;
+    assert!(
+        !types
+            .iter()
+            .any(|t| t == "ProfileUpdated" || t == "PrivacyChanged"),
+        "{types:?}"
+    );
 }
 
 #[tokio::test]
