@@ -429,3 +429,32 @@ async fn read_models_keep_up_from_the_log_while_nats_is_away() {
     assert_eq!(profile.status, 200, "{}", profile.body);
     assert_eq!(profile.body["bio"], "back 2");
 }
+
+#[tokio::test]
+async fn a_read_waiting_for_events_no_read_model_shows_is_answered_under_their_load() {
+    // Sign-ins are events neither projection has statements for: their projectors pass them
+    // without a transaction each, yet a read waiting for their position is still answered.
+    let app = spawn_app_with(|config| {
+        config.relay = true;
+        config.projector = true;
+        config.read_wait_ms = 3000;
+    })
+    .await;
+    let user = app.new_user().await;
+    for round in 0..3 {
+        let sign_ins = futures::future::join_all(
+            (0..3).map(|_| app.sign_in(&user.email, crate::helpers::PASSWORD)),
+        )
+        .await;
+        let mut positions = Vec::new();
+        for answer in &sign_ins {
+            assert_eq!(answer.status, 201, "{}", answer.body);
+            positions.push(answer.position());
+        }
+        let last = positions.into_iter().max().expect("positions");
+        let profile = app
+            .get(&format!("/v1/users/{}?min_position={last}", user.id), None)
+            .await;
+        assert_eq!(profile.status, 200, "round {round}: {}", profile.body);
+    }
+}
