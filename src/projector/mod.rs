@@ -11,8 +11,7 @@
 //!    `LOG_POLL`, and goes back to JetStream once NATS is connected again. While the consumer
 //!    is being set up, and whenever JetStream brings nothing for `IDLE_CHECK`, it reads the log
 //!    too, so that neither a hanging NATS request nor a relay that is away holds a read model
-//!    back. A batch of only events the projection has no statements for moves the checkpoint
-//!    at most every `CHECKPOINT_LINGER`; the next batch or idle check moves it past them.
+//!    back.
 //!
 //! Each batch is one transaction that also moves the projection's checkpoint (the commit-safe
 //! cursor of the last event applied) in `projections`, under that row's lock: an event at or
@@ -41,11 +40,6 @@ use uuid::Uuid;
 
 /// How often the log is read while NATS is away.
 const LOG_POLL: Duration = Duration::from_millis(50);
-/// How long a projector may leave its checkpoint behind events it has no statements for while
-/// JetStream brings nothing else: each batch of them would otherwise be a transaction of its
-/// own (sign-ins, say, which no read model shows), and a read waiting for their position waits
-/// at most this long under such a load (`IDLE_CHECK` once JetStream falls quiet).
-const CHECKPOINT_LINGER: Duration = Duration::from_millis(50);
 /// How long following JetStream waits for a message before it looks at the connection and the
 /// log.
 const IDLE_CHECK: Duration = Duration::from_millis(200);
@@ -271,7 +265,6 @@ impl Projector {
             .context("the projection has no state")?;
         let opening = self.open_consumer(state.stream_sequence);
         tokio::pin!(opening);
-        let mut moved_at = tokio::time::Instant::now();
         let mut messages = loop {
             tokio::select! {
                 opened = &mut opening => break opened?,
@@ -304,33 +297,21 @@ impl Projector {
                     Some(None) | None => break,
                 }
             }
-            let handled = batch.iter().any(|message| self.handles(message));
-            if !handled && moved_at.elapsed() < CHECKPOINT_LINGER {
-                // Only events this projection has no statement for: the checkpoint passes them
-                // with the next batch, or the log's tail at the next idle check.
-                ack_up_to(batch.last()).await;
-                continue;
-            }
             let skipped = self.apply_messages(leader, prepared, &batch).await?;
-            moved_at = tokio::time::Instant::now();
             if skipped > 0 {
                 // JetStream is delivering what the log already gave (after an outage, or a
                 // restart from an older sequence): read the log's tail rather than wait for
                 // JetStream to get through that backlog.
                 self.catch_up_from_log(leader, prepared).await?;
             }
-            ack_up_to(batch.last()).await;
+            if let Some(last) = batch.last() {
+                // All acknowledgements up to this one; a lost ack only means a redelivery,
+                // which the checkpoint skips.
+                if let Err(error) = last.ack().await {
+                    tracing::debug!(error = %error, "acknowledgement not sent");
+                }
+            }
         }
-    }
-
-    /// Whether the projection has statements for the event of `message` (by its subject,
-    /// `<prefix>.<stream_type>.<event_type>`).
-    fn handles(&self, message: &jetstream::Message) -> bool {
-        message
-            .subject
-            .rsplit('.')
-            .next()
-            .is_some_and(|event_type| self.definition.handlers.contains_key(event_type))
     }
 
     /// (Re)creates the projection's durable consumer to deliver from after `stream_sequence`
@@ -458,16 +439,6 @@ impl Projector {
             LiveOutcome::NotMine => {
                 anyhow::bail!("the live tables belong to another definition; standing by")
             }
-        }
-    }
-}
-
-/// Acknowledges every message up to `last` (the consumer acknowledges all up to one); a lost
-/// acknowledgement only means a redelivery, which the checkpoint skips.
-async fn ack_up_to(last: Option<&jetstream::Message>) {
-    if let Some(last) = last {
-        if let Err(error) = last.ack().await {
-            tracing::debug!(error = %error, "acknowledgement not sent");
         }
     }
 }
