@@ -65,6 +65,24 @@ async fn changes(app: &TestApp, user: &User, label: &str, count: usize) -> i64 {
     position
 }
 
+/// Changes the bio `count` times, then reads the public profile at the last change's position:
+/// it must answer, with the last bio, within the read wait.
+async fn change_then_read(app: &TestApp, user: &User, label: &str, count: usize) {
+    let position = changes(app, user, label, count).await;
+    let profile = app
+        .get(
+            &format!("/v1/users/{}?min_position={position}", user.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        profile.status, 200,
+        "read within the wait: {}",
+        profile.body
+    );
+    assert_eq!(profile.body["bio"], format!("{label} {}", count - 1));
+}
+
 /// The whole pipeline (API, relay, projectors) on the test's own NATS server.
 async fn spawn_pipeline_on(
     nats: &OwnNats,
@@ -385,15 +403,7 @@ async fn read_models_keep_up_from_the_log_while_the_relay_is_away() {
     .await;
     let user = app.new_user().await;
     for label in ["first", "second"] {
-        let position = changes(&app, &user, label, 2).await;
-        let profile = app
-            .get(
-                &format!("/v1/users/{}?min_position={position}", user.id),
-                None,
-            )
-            .await;
-        assert_eq!(profile.status, 200, "read within 3 s: {}", profile.body);
-        assert_eq!(profile.body["bio"], format!("{label} 1"));
+        change_then_read(&app, &user, label, 2).await;
     }
 }
 
@@ -410,24 +420,10 @@ async fn read_models_keep_up_from_the_log_while_nats_is_away() {
     wait_for_projection(&app, "users", online).await;
     nats.stop().await;
     for i in 0..5 {
-        let label = format!("offline {i}");
-        let position = changes(&app, &user, &label, 1).await;
-        let profile = app
-            .get(
-                &format!("/v1/users/{}?min_position={position}", user.id),
-                None,
-            )
-            .await;
-        assert_eq!(profile.status, 200, "read within 3 s: {}", profile.body);
-        assert_eq!(profile.body["bio"], format!("{label} 0"));
+        change_then_read(&app, &user, &format!("offline {i}"), 1).await;
     }
     nats.restart().await;
-    let back = changes(&app, &user, "back", 3).await;
-    let profile = app
-        .get(&format!("/v1/users/{}?min_position={back}", user.id), None)
-        .await;
-    assert_eq!(profile.status, 200, "{}", profile.body);
-    assert_eq!(profile.body["bio"], "back 2");
+    change_then_read(&app, &user, "back", 3).await;
 }
 
 #[tokio::test]
