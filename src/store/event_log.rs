@@ -13,7 +13,9 @@
 //!
 //! For that order to agree with each stream's versions, the event INSERT must be the first write
 //! of its transaction (the transaction id is taken at the first write; see `store::claims` and the
-//! command executor, which write inline tables only after it).
+//! command executor, which write inline tables only after it), and its transaction must hold the
+//! stream's advisory lock before that write: a unit takes it at BEGIN, and a statement of
+//! [`append_alone_sql`], its own transaction, takes it (without waiting) before it inserts.
 
 use chrono::{DateTime, Utc};
 use deadpool_postgres::GenericClient;
