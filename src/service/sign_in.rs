@@ -170,6 +170,21 @@ pub async fn sign_in(
             .await?;
             Err(ServiceError::AccountBlocked)
         }
+        // The account changed after the password was checked: with another password, the one
+        // given is wrong now (and recorded as such); deleted, the account is unknown now. Both
+        // answer as a wrong password does, and the attempt stays counted.
+        Err(ServiceError::InvalidCredentials) => {
+            sign_in_failed(
+                ctx,
+                Some((account_id, None)),
+                kind,
+                SignInFailure::WrongPassword,
+                metadata,
+            )
+            .await?;
+            Err(ServiceError::InvalidCredentials)
+        }
+        Err(ServiceError::AccountNotFound) => Err(ServiceError::InvalidCredentials),
         Err(error) => Err(error),
     }
 }

@@ -918,3 +918,25 @@ async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_
 
     assert_eq!(bios().await, ["first", "second"]);
 }
+
+#[tokio::test]
+async fn sign_ins_racing_the_deletion_of_their_account_answer_as_a_wrong_password() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        let user = app.new_user().await;
+        let sign_ins =
+            futures::future::join_all((0..3).map(|_| app.sign_in(&user.email, PASSWORD)));
+        let deletion = app.delete("/v1/me", &user.token, Some(json!({ "password": PASSWORD })));
+        let (sign_ins, deletion) = tokio::join!(sign_ins, deletion);
+        assert_eq!(deletion.status, 204, "{}", deletion.body);
+        for answer in sign_ins {
+            match answer.status.as_u16() {
+                201 => {}
+                _ => answer.assert_problem(401, "invalid_credentials"),
+            }
+        }
+        app.sign_in(&user.email, PASSWORD)
+            .await
+            .assert_problem(401, "invalid_credentials");
+    }
+}
