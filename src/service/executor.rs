@@ -8,6 +8,7 @@
 //! answers it as a conflict). Neither the locks nor the loads assign a transaction id, so an
 //! event INSERT stays the transaction's first write (see `store::event_log`).
 
+use super::stream_queue;
 use crate::domain::account::Role;
 use crate::domain::{Aggregate, DomainEvent};
 use crate::store::claims::{self, ClaimKind};
@@ -202,6 +203,8 @@ impl IdempotencyClaim {
 pub struct PendingCommit {
     client: Option<deadpool_postgres::Object>,
     appended: Vec<(&'static str, &'static str)>,
+    /// The unit's turns in its streams' queues, until it commits or rolls back.
+    _turns: Vec<stream_queue::Turn>,
 }
 
 impl std::fmt::Debug for PendingCommit {
@@ -519,6 +522,9 @@ where
 pub struct Unit {
     client: Option<deadpool_postgres::Object>,
     locked: Vec<Uuid>,
+    /// Its turns in its streams' queues in this process (`stream_queue`), taken before its
+    /// connection and held until its transaction ends.
+    turns: Vec<stream_queue::Turn>,
     /// Whether BEGIN and the locks went out (with the unit's first statement), or may have.
     began: bool,
     metadata: serde_json::Value,
@@ -546,15 +552,18 @@ impl Unit {
                 earlier.commit_without_answer().await?;
             }
         }
-        let client = pool.get().await?;
         let mut locked = streams.to_vec();
         locked.sort_unstable();
         locked.dedup();
+        // Waiting for this process's other writers of these streams holds no connection.
+        let turns = stream_queue::turns(&locked).await;
+        let client = pool.get().await?;
         // The transaction begins with the unit's first statement (`began`), which it goes out
         // with: a unit's BEGIN, locks and first load are one round trip.
         Ok(Self {
             client: Some(client),
             locked,
+            turns,
             began: false,
             metadata: metadata.to_json(),
             claim: metadata.idempotency.clone(),
@@ -762,6 +771,7 @@ impl Unit {
         let ready = PendingCommit {
             client: Some(client),
             appended: std::mem::take(&mut self.appended),
+            _turns: std::mem::take(&mut self.turns),
         };
         match (command, &self.claim) {
             // Committed by the HTTP layer together with the answer.

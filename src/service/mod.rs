@@ -43,6 +43,7 @@ pub mod recovery;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;
+pub mod stream_queue;
 pub mod users;
 
 pub use error::{FieldError, ServiceError};

@@ -940,3 +940,54 @@ async fn sign_ins_racing_the_deletion_of_their_account_answer_as_a_wrong_passwor
             .assert_problem(401, "invalid_credentials");
     }
 }
+
+#[tokio::test]
+async fn commands_queued_on_one_account_leave_the_pool_to_the_others() {
+    // Commands waiting for one account's lock (here held by a slow transaction) wait in the
+    // process, not on pooled connections: another account's command answers meanwhile.
+    let app = crate::helpers::spawn_app_with(|config| config.db_pool_size = 4).await;
+    let (busy, other) = (app.new_user().await, app.new_user().await);
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{}', 0))",
+            busy.id
+        ))
+        .await
+        .expect("hold the account's lock");
+    let queued = futures::future::join_all(
+        (0..30).map(|i| app.patch("/v1/me", &busy.token, json!({"bio": format!("queued {i}")}))),
+    );
+    let meanwhile = async {
+        loop {
+            let waiting: i64 = app
+                .db
+                .query_one(
+                    "SELECT count(*) FROM pg_locks
+                     WHERE locktype = 'advisory' AND NOT granted AND database =
+                         (SELECT oid FROM pg_database WHERE datname = current_database())",
+                    &[],
+                )
+                .await
+                .expect("locks")
+                .get(0);
+            if waiting > 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(30),
+            app.patch("/v1/me", &other.token, json!({"bio": "not queued"})),
+        )
+        .await
+        .expect("answered while the other account's commands wait");
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        holder.batch_execute("COMMIT").await.expect("release");
+    };
+    let (queued, ()) = tokio::join!(queued, meanwhile);
+    for answer in queued {
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    assert_eq!(accounts::service::stream_queue::queued_streams(), 0);
+}
