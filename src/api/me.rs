@@ -10,7 +10,7 @@ use crate::domain::values::{
 };
 use crate::service;
 use crate::service::executor::CommandMetadata;
-use crate::service::{Context, FieldError};
+use crate::service::{Context, FieldError, ServiceError};
 use chrono::NaiveDate;
 use poem::web::Data;
 use poem_openapi::param::Query;
@@ -133,8 +133,14 @@ impl MeApi {
         token: SessionToken,
         body: Json<UpdateMeRequest>,
     ) -> Result<AccountChanged, Problems<SIGNED_IN_BODY>> {
-        let (changes, username) =
-            parse_profile_changes(body.0, ctx.now().date_naive()).map_err(ApiError::validation)?;
+        let (changes, username) = match parse_profile_changes(body.0, ctx.now().date_naive()) {
+            Ok(parsed) => parsed,
+            // A caller who is not signed in learns that first, as from every other endpoint.
+            Err(invalid) => match service::sessions::authenticate(&ctx, &token.0.token).await? {
+                Some(_) => return Err(ApiError::validation(invalid).into()),
+                None => return Err(ApiError::from(ServiceError::Unauthenticated).into()),
+            },
+        };
         // The token is checked in the statement that loads the account.
         let (caller, committed) =
             service::profile::update_profile(&ctx, &token.0.token, changes, username, &metadata)

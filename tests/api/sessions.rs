@@ -67,6 +67,10 @@ async fn requests_without_a_live_token_are_unauthenticated() {
         app.patch("/v1/me", token, json!({"bio": "not mine"}))
             .await
             .assert_problem(401, "unauthenticated");
+        // Not signed in comes first, whatever the body.
+        app.patch("/v1/me", token, json!({"birthday": "2999-01-01"}))
+            .await
+            .assert_problem(401, "unauthenticated");
         app.put(
             "/v1/me/privacy",
             token,
