@@ -134,6 +134,40 @@ async fn reading_my_account_checks_the_session_and_marks_it_seen_once_a_minute()
         .assert_problem(401, "unauthenticated");
 }
 
+/// A pooled connection in a transaction holding `account`'s advisory lock, as a command
+/// writing the account would; `COMMIT` on it releases the lock.
+async fn hold_account_lock(app: &TestApp, account: uuid::Uuid) -> deadpool_postgres::Object {
+    let holder = app.pool.get().await.expect("connection");
+    holder
+        .batch_execute(&format!(
+            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{account}', 0))"
+        ))
+        .await
+        .expect("hold the account's lock");
+    holder
+}
+
+/// Returns once some transaction of the test's database waits for an advisory lock.
+async fn until_a_writer_waits_for_a_lock(app: &TestApp) {
+    loop {
+        let waiting: i64 = app
+            .db
+            .query_one(
+                "SELECT count(*) FROM pg_locks
+                 WHERE locktype = 'advisory' AND NOT granted AND database =
+                     (SELECT oid FROM pg_database WHERE datname = current_database())",
+                &[],
+            )
+            .await
+            .expect("locks")
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
 /// A command is authenticated when it arrives, and its session is checked again, under the
 /// account's lock, in the statement that loads what it changes: a session ended while the
 /// command waited for the lock changes nothing.
@@ -142,34 +176,11 @@ async fn a_command_whose_session_ends_while_it_waits_for_the_account_changes_not
     let app = spawn_app().await;
     let user = app.new_user().await;
     // Another transaction holds the account's lock, as a concurrent command would.
-    let holder = app.pool.get().await.expect("connection");
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{}', 0))",
-            user.id
-        ))
-        .await
-        .expect("hold the account's lock");
+    let holder = hold_account_lock(&app, user.id).await;
     let patch = app.patch("/v1/me", &user.token, json!({"bio": "after the end"}));
     let end_then_release = async {
         // Once the command waits for the lock (it was authenticated before), its session ends.
-        loop {
-            let waiting: i64 = app
-                .db
-                .query_one(
-                    "SELECT count(*) FROM pg_locks
-                     WHERE locktype = 'advisory' AND NOT granted AND database =
-                         (SELECT oid FROM pg_database WHERE datname = current_database())",
-                    &[],
-                )
-                .await
-                .expect("locks")
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        until_a_writer_waits_for_a_lock(&app).await;
         app.db
             .execute(
                 "UPDATE sessions SET ended_at = now(), end_reason = 'signed_out'
@@ -777,15 +788,7 @@ async fn a_sign_in_while_a_command_holds_its_account_waits_and_lands_after_it() 
     let app = spawn_app().await;
     let user = app.new_user().await;
     let before = app.event_types(user.id).await.len();
-    let mut holder = crate::helpers::connect(&app.config.database_url).await;
-    let command = holder.transaction().await.expect("begin");
-    command
-        .execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1::uuid::text, 0))",
-            &[&user.id],
-        )
-        .await
-        .expect("lock");
+    let holder = hold_account_lock(&app, user.id).await;
     let sign_in = tokio::spawn({
         let app_address = app.address.clone();
         let client = app.client.clone();
@@ -801,33 +804,13 @@ async fn a_sign_in_while_a_command_holds_its_account_waits_and_lands_after_it() 
         }
     });
     // Until the holder commits, the sign-in waits for the lock (it wrote nothing meanwhile).
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let waiting: i64 = app
-            .db
-            .query_one(
-                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted
-                   AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
-                &[],
-            )
-            .await
-            .expect("locks")
-            .get(0);
-        if waiting > 0 {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the sign-in never waited"
-        );
-        tokio::task::yield_now().await;
-    }
+    until_a_writer_waits_for_a_lock(&app).await;
     assert_eq!(
         app.event_types(user.id).await.len(),
         before,
         "nothing written yet"
     );
-    command.commit().await.expect("commit");
+    holder.batch_execute("COMMIT").await.expect("release");
     assert_eq!(sign_in.await.expect("task"), 201);
     let types = app.event_types(user.id).await;
     assert_eq!(types.last().map(String::as_str), Some("SessionStarted"));
@@ -951,35 +934,12 @@ async fn commands_queued_on_one_account_leave_the_pool_to_the_others() {
     // process, not on pooled connections: another account's command answers meanwhile.
     let app = crate::helpers::spawn_app_with(|config| config.db_pool_size = 4).await;
     let (busy, other) = (app.new_user().await, app.new_user().await);
-    let holder = app.pool.get().await.expect("connection");
-    holder
-        .batch_execute(&format!(
-            "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('{}', 0))",
-            busy.id
-        ))
-        .await
-        .expect("hold the account's lock");
+    let holder = hold_account_lock(&app, busy.id).await;
     let queued = futures::future::join_all(
         (0..30).map(|i| app.patch("/v1/me", &busy.token, json!({"bio": format!("queued {i}")}))),
     );
     let meanwhile = async {
-        loop {
-            let waiting: i64 = app
-                .db
-                .query_one(
-                    "SELECT count(*) FROM pg_locks
-                     WHERE locktype = 'advisory' AND NOT granted AND database =
-                         (SELECT oid FROM pg_database WHERE datname = current_database())",
-                    &[],
-                )
-                .await
-                .expect("locks")
-                .get(0);
-            if waiting > 0 {
-                break;
-            }
-            tokio::task::yield_now().await;
-        }
+        until_a_writer_waits_for_a_lock(&app).await;
         let answer = tokio::time::timeout(
             std::time::Duration::from_secs(30),
             app.patch("/v1/me", &other.token, json!({"bio": "not queued"})),
