@@ -159,31 +159,17 @@ pub async fn sign_in(
     .await
     {
         Ok(signed_in) => Ok(signed_in),
-        Err(ServiceError::AccountBlocked) => {
-            sign_in_failed(
-                ctx,
-                Some((account_id, None)),
-                kind,
-                SignInFailure::AccountBlocked,
-                metadata,
-            )
-            .await?;
-            Err(ServiceError::AccountBlocked)
+        // A blocked account is refused and recorded. So is a password that the account changed
+        // after it was checked: the one given is wrong now, and the attempt stays counted.
+        Err(refused @ (ServiceError::AccountBlocked | ServiceError::InvalidCredentials)) => {
+            let reason = match refused {
+                ServiceError::AccountBlocked => SignInFailure::AccountBlocked,
+                _ => SignInFailure::WrongPassword,
+            };
+            sign_in_failed(ctx, Some((account_id, None)), kind, reason, metadata).await?;
+            Err(refused)
         }
-        // The account changed after the password was checked: with another password, the one
-        // given is wrong now (and recorded as such); deleted, the account is unknown now. Both
-        // answer as a wrong password does, and the attempt stays counted.
-        Err(ServiceError::InvalidCredentials) => {
-            sign_in_failed(
-                ctx,
-                Some((account_id, None)),
-                kind,
-                SignInFailure::WrongPassword,
-                metadata,
-            )
-            .await?;
-            Err(ServiceError::InvalidCredentials)
-        }
+        // Deleted after the password was checked, the account is unknown now.
         Err(ServiceError::AccountNotFound) => Err(ServiceError::InvalidCredentials),
         Err(error) => Err(error),
     }
