@@ -416,7 +416,8 @@ pub(super) struct Decided<A: Aggregate> {
 }
 
 impl<A: Aggregate> Decided<A> {
-    /// `events` decided on `loaded`; `None` when there are none (nothing to append).
+    /// `events` decided on `loaded`; `None` when there are none (nothing to append) or the
+    /// state after them does not serialize (no snapshot to write with them).
     pub fn new(loaded: &Loaded<A>, events: Vec<A::Event>) -> Option<Self> {
         if events.is_empty() {
             return None;
@@ -474,12 +475,16 @@ where
     if !inline_writes(&loaded.state, &events).is_empty() {
         return Ok(None);
     }
-    let Some(decided) = Decided::new(&loaded, events) else {
+    if events.is_empty() {
         return Ok(Some(Committed {
             position: loaded.position.unwrap_or(0),
             state: loaded.state,
-            events: Vec::new(),
+            events,
         }));
+    }
+    // A state that does not serialize (it always does) goes the unit's way, unsnapshotted.
+    let Some(decided) = Decided::new(&loaded, events) else {
+        return Ok(None);
     };
     static SQL: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| event_log::append_alone_sql(false, ""));
