@@ -231,7 +231,7 @@ async fn run_own_alone(
         caller.account_id,
         Some(caller),
         &metadata.with_actor(caller.account_id),
-        loaded,
+        &loaded,
         |account| decide(account, command.clone()),
         account_inline_writes,
     )

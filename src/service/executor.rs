@@ -406,48 +406,13 @@ pub(super) struct Decided<A: Aggregate> {
     /// The version the events follow.
     pub version: i64,
     /// The events, as the aggregate has them.
-    pub events: Vec<A::Event>,
+    events: Vec<A::Event>,
     /// The events, as the log appends them.
     pub new_events: Vec<NewEvent>,
     /// The state after them.
-    pub state: A,
+    state: A,
     /// That state as its snapshot.
     pub snapshot: serde_json::Value,
-}
-
-impl<A: Aggregate> Decided<A> {
-    /// `events` decided on `loaded`; `None` when there are none (nothing to append) or the
-    /// state after them does not serialize (no snapshot to write with them).
-    pub fn new(loaded: &Loaded<A>, events: Vec<A::Event>) -> Option<Self> {
-        if events.is_empty() {
-            return None;
-        }
-        let state = events
-            .iter()
-            .fold(loaded.state.clone(), |state, event| state.evolve(event));
-        let snapshot = serde_json::to_value(&state).ok()?;
-        Some(Self {
-            version: loaded.version,
-            new_events: to_new_events::<A>(&events),
-            events,
-            state,
-            snapshot,
-        })
-    }
-
-    /// The command committed at `positions` (those of its events); `None` when none was
-    /// appended (another writer held the stream's lock).
-    pub fn committed(self, positions: &[i64]) -> Option<Committed<A>> {
-        let &position = positions.last()?;
-        for event in &self.new_events {
-            crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
-        }
-        Some(Committed {
-            state: self.state,
-            events: self.events,
-            position,
-        })
-    }
 }
 
 /// Runs a command on `stream_id`, as `loaded` outside any transaction, in one statement that
@@ -463,7 +428,7 @@ pub async fn try_alone<A, E>(
     stream_id: Uuid,
     session: Option<sessions::ActiveSession>,
     metadata: &CommandMetadata,
-    loaded: Loaded<A>,
+    loaded: &Loaded<A>,
     decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
     inline_writes: impl FnOnce(&A, &[A::Event]) -> Vec<InlineWrite>,
 ) -> Result<Option<Committed<A>>, ExecuteError<E>>
@@ -471,21 +436,6 @@ where
     A: Aggregate,
 {
     debug_assert!(metadata.idempotency.is_none());
-    let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
-    if !inline_writes(&loaded.state, &events).is_empty() {
-        return Ok(None);
-    }
-    if events.is_empty() {
-        return Ok(Some(Committed {
-            position: loaded.position.unwrap_or(0),
-            state: loaded.state,
-            events,
-        }));
-    }
-    // A state that does not serialize (it always does) goes the unit's way, unsnapshotted.
-    let Some(decided) = Decided::new(&loaded, events) else {
-        return Ok(None);
-    };
     static SQL: std::sync::LazyLock<String> =
         std::sync::LazyLock::new(|| event_log::append_alone_sql(false, ""));
     static WHILE_LIVE_SQL: std::sync::LazyLock<String> =
@@ -495,24 +445,86 @@ where
         Some(id) => (&WHILE_LIVE_SQL, &[id]),
         None => (&SQL, &[]),
     };
-    let client = pool.get().await.map_err(StoreError::from)?;
-    let appended = event_log::append_alone(
-        &client,
-        sql,
-        A::STREAM_TYPE,
-        stream_id,
-        decided.version,
-        &decided.new_events,
-        &metadata.to_json(),
-        (A::snapshot_format(), &decided.snapshot),
-        more,
+    let metadata = metadata.to_json();
+    try_alone_with(
+        pool,
+        loaded,
+        decide,
+        inline_writes,
+        async |client, decided| {
+            event_log::append_alone(
+                client,
+                sql,
+                A::STREAM_TYPE,
+                stream_id,
+                decided.version,
+                &decided.new_events,
+                &metadata,
+                (A::snapshot_format(), &decided.snapshot),
+                more,
+            )
+            .await
+        },
     )
-    .await;
-    match appended {
-        Ok(positions) => Ok(decided.committed(&positions)),
-        Err(StoreError::VersionConflict { .. }) => Ok(None),
-        Err(error) => Err(error.into()),
+    .await
+}
+
+/// Like [`try_alone`], with `append` sending the statement of [`event_log::append_alone_sql`]
+/// (and whatever else it writes with the events): it returns the events' positions, none when
+/// it wrote nothing, or `StoreError::VersionConflict`, and is not called when the command has
+/// nothing to append.
+pub(super) async fn try_alone_with<A, E>(
+    pool: &Pool,
+    loaded: &Loaded<A>,
+    decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
+    inline_writes: impl FnOnce(&A, &[A::Event]) -> Vec<InlineWrite>,
+    append: impl AsyncFnOnce(&deadpool_postgres::Object, &Decided<A>) -> Result<Vec<i64>, StoreError>,
+) -> Result<Option<Committed<A>>, ExecuteError<E>>
+where
+    A: Aggregate,
+{
+    let events = decide(&loaded.state).map_err(ExecuteError::Domain)?;
+    if !inline_writes(&loaded.state, &events).is_empty() {
+        return Ok(None);
     }
+    if events.is_empty() {
+        return Ok(Some(Committed {
+            position: loaded.position.unwrap_or(0),
+            state: loaded.state.clone(),
+            events,
+        }));
+    }
+    let state = events
+        .iter()
+        .fold(loaded.state.clone(), |state, event| state.evolve(event));
+    // A state that does not serialize (it always does) goes the unit's way, unsnapshotted.
+    let Ok(snapshot) = serde_json::to_value(&state) else {
+        return Ok(None);
+    };
+    let decided = Decided {
+        version: loaded.version,
+        new_events: to_new_events::<A>(&events),
+        events,
+        state,
+        snapshot,
+    };
+    let client = pool.get().await.map_err(StoreError::from)?;
+    let positions = match append(&client, &decided).await {
+        Ok(positions) => positions,
+        Err(StoreError::VersionConflict { .. }) => return Ok(None),
+        Err(error) => return Err(error.into()),
+    };
+    let Some(&position) = positions.last() else {
+        return Ok(None);
+    };
+    for event in &decided.new_events {
+        crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
+    }
+    Ok(Some(Committed {
+        state: decided.state,
+        events: decided.events,
+        position,
+    }))
 }
 
 /// One transaction over the streams a use case changes: each stream's commands are decided on

@@ -2,14 +2,13 @@
 //! token, listing and ending them.
 
 use super::accounts::{account_inline_writes, run_account_commands_in};
-use super::executor::{CommandMetadata, Committed, Decided, InlineWrite, Loaded, Unit};
+use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
     Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd, decide,
 };
-use crate::store::StoreError;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -153,36 +152,35 @@ pub(super) async fn start_session_at_version(
     let InlineWrite::OpenSession(session) = &plan.write else {
         return Ok(None);
     };
-    let Ok(events) = decide(&loaded.state, plan.command.clone()) else {
-        return Ok(None);
-    };
-    if !account_inline_writes(&loaded.state, &events).is_empty() {
-        return Ok(None);
-    }
-    let Some(decided) = Decided::new(loaded, events) else {
-        return Ok(None);
-    };
-    let client = ctx.pool.get().await?;
-    let positions = match sessions::open_with_events(
-        &client,
-        Account::STREAM_TYPE,
-        decided.version,
-        &decided.new_events,
-        &metadata.with_actor(account_id).to_json(),
-        (Account::snapshot_format(), &decided.snapshot),
-        session,
-        released,
+    let event_metadata = metadata.with_actor(account_id).to_json();
+    let alone = executor::try_alone_with(
+        &ctx.pool,
+        loaded,
+        |account| decide(account, plan.command.clone()),
+        account_inline_writes,
+        async |client, decided| {
+            sessions::open_with_events(
+                client,
+                Account::STREAM_TYPE,
+                decided.version,
+                &decided.new_events,
+                &event_metadata,
+                (Account::snapshot_format(), &decided.snapshot),
+                session,
+                released,
+            )
+            .await
+        },
     )
-    .await
-    {
-        Ok(positions) => positions,
-        Err(StoreError::VersionConflict { .. }) => return Ok(None),
-        Err(error) => return Err(error.into()),
-    };
-    let Some(committed) = decided.committed(&positions) else {
-        return Ok(None);
-    };
-    Ok(Some(plan.signed_in(account_id, committed)))
+    .await;
+    match alone {
+        // A start that recorded nothing wrote no session row either (it always records one).
+        Ok(Some(committed)) if committed.events.is_empty() => Ok(None),
+        Ok(Some(committed)) => Ok(Some(plan.signed_in(account_id, committed))),
+        // Refused (a block, say): the unit refuses it again, and the sign-in records why.
+        Ok(None) | Err(ExecuteError::Domain(_)) => Ok(None),
+        Err(ExecuteError::Store(error)) => Err(error.into()),
+    }
 }
 
 /// The caller's live sessions.

@@ -257,7 +257,7 @@ async fn sign_in_failed(
             account_id,
             None,
             &metadata,
-            loaded,
+            &loaded,
             |account| decide(account, command.clone()),
             account_inline_writes,
         )

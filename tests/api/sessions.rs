@@ -850,7 +850,7 @@ async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_
                 user.id,
                 Some(session),
                 &CommandMetadata::default(),
-                loaded,
+                &loaded,
                 |account| decide(account, command),
                 |_, _| Vec::new(),
             )
