@@ -160,14 +160,17 @@ impl Relay {
         shutdown: &mut watch::Receiver<bool>,
     ) {
         let mut backoff = Duration::from_millis(50);
+        // The checkpoint as last read or saved: while this relay leads, nothing else moves it.
+        let mut checkpoint = None;
         while !*shutdown.borrow() && !leader.is_closed() {
-            let pause = match self.relay_batch().await {
+            let pause = match self.relay_batch(&mut checkpoint).await {
                 Ok(0) => self.config.idle_wait,
                 Ok(_) => {
                     backoff = Duration::from_millis(50);
                     continue;
                 }
                 Err(error) => {
+                    checkpoint = None;
                     tracing::warn!(error = format!("{error:#}"), retry_in = ?backoff, "relay batch failed");
                     let pause = backoff;
                     backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -181,13 +184,18 @@ impl Relay {
         }
     }
 
-    /// Publishes the next batch and checkpoints it. Returns how many events it published.
-    async fn relay_batch(&self) -> anyhow::Result<usize> {
+    /// Publishes the next batch after `checkpoint` (read from the database when `None`) and
+    /// checkpoints it. Returns how many events it published.
+    async fn relay_batch(&self, checkpoint: &mut Option<LogCursor>) -> anyhow::Result<usize> {
         let client = self.pool.get().await?;
-        let cursor = checkpoints::load(&client, CHECKPOINT).await?;
+        let cursor = match checkpoint.take() {
+            Some(cursor) => cursor,
+            None => checkpoints::load(&client, CHECKPOINT).await?,
+        };
         let events =
             event_log::read_committed_after(&client, &cursor, self.config.batch_size).await?;
         let Some(last) = events.last() else {
+            *checkpoint = Some(cursor);
             return Ok(0);
         };
         if !self.stream_ready.load(Ordering::Relaxed) {
@@ -221,7 +229,9 @@ impl Relay {
                 return Err(error).context("waiting for JetStream's acknowledgement");
             }
         }
-        checkpoints::save(&client, CHECKPOINT, &LogCursor::after(last)).await?;
+        let saved = LogCursor::after(last);
+        checkpoints::save(&client, CHECKPOINT, &saved).await?;
+        *checkpoint = Some(saved);
         crate::telemetry::events_published(events.len());
         Ok(events.len())
     }

@@ -16,7 +16,9 @@
 //! Each batch is one transaction that also moves the projection's checkpoint (the commit-safe
 //! cursor of the last event applied) in `projections`, under that row's lock: an event at or
 //! before the checkpoint is skipped, so redelivery never applies anything twice, and a rebuild
-//! swapping tables in waits for (or holds off) the live batch. On any error the projector drops
+//! swapping tables in waits for (or holds off) the live batch. A batch with nothing for the
+//! projection (a sign-in, for a projection of profiles) only moves the checkpoint, in one
+//! statement (`apply::advance_past`). On any error the projector drops
 //! its consumer and starts again from the checkpoint; while NATS is down it reads the log.
 
 pub mod apply;
@@ -225,6 +227,16 @@ impl Projector {
                 },
             )
             .await?;
+            if events.is_empty() {
+                // Nothing up to the tail is for this projection: only the checkpoint moves.
+                let advanced =
+                    apply::advance_past(leader, prepared, definition, &[], Some(&tail), None)
+                        .await?;
+                if advanced.is_none() {
+                    anyhow::bail!("the live tables belong to another definition");
+                }
+                return Ok(());
+            }
             let full = events.len() as i64 == self.config.log_batch_size;
             let pending: Vec<Pending> = events.iter().map(Pending::from_log).collect();
             // A partial batch is everything up to the tail: the checkpoint moves to the tail.
@@ -377,6 +389,33 @@ impl Projector {
             .iter()
             .filter_map(|e| e.get("id")?.as_str()?.parse().ok())
             .collect();
+        let handles = |envelope: &serde_json::Value| {
+            envelope
+                .get("type")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|event_type| definition.handlers.contains_key(event_type))
+        };
+        if !envelopes.iter().any(handles) {
+            // Nothing here for this projection (sign-ins, say): only the checkpoint moves.
+            let sequence = i64::try_from(last_sequence).ok();
+            let Some(advanced) =
+                apply::advance_past(leader, prepared, definition, &ids, None, sequence).await?
+            else {
+                anyhow::bail!("the live tables belong to another definition; standing by");
+            };
+            let foreign: Vec<Uuid> = ids
+                .iter()
+                .filter(|id| !advanced.logged.contains(id))
+                .copied()
+                .collect();
+            self.warn_of_foreign(&foreign);
+            crate::telemetry::events_projected(
+                &definition.name,
+                advanced.logged.len() - advanced.skipped,
+                0,
+            );
+            return Ok(advanced.skipped);
+        }
         let lookup = prepared
             .statement(
                 &*leader,
@@ -413,17 +452,7 @@ impl Projector {
                 })
             })
             .collect();
-        if let Some(first) = foreign.first() {
-            // One line a batch: a stream shared by mistake would otherwise log every message.
-            tracing::warn!(
-                projection = %definition.name,
-                ignored = foreign.len(),
-                first_event_id = %first,
-                stream = %self.config.stream,
-                "ignoring messages whose events are not in this database's log \
-                 (does another deployment publish to this stream?)"
-            );
-        }
+        self.warn_of_foreign(&foreign);
         pending.sort_by_key(|event| event.cursor.order());
         let sequence = i64::try_from(last_sequence).ok();
         match apply::commit_live(leader, prepared, definition, &pending, None, sequence).await? {
@@ -439,6 +468,21 @@ impl Projector {
             LiveOutcome::NotMine => {
                 anyhow::bail!("the live tables belong to another definition; standing by")
             }
+        }
+    }
+
+    /// One line a batch for messages whose events are not in this database's log: a stream
+    /// shared by mistake would otherwise log every message.
+    fn warn_of_foreign(&self, foreign: &[Uuid]) {
+        if let Some(first) = foreign.first() {
+            tracing::warn!(
+                projection = %self.definition.name,
+                ignored = foreign.len(),
+                first_event_id = %first,
+                stream = %self.config.stream,
+                "ignoring messages whose events are not in this database's log \
+                 (does another deployment publish to this stream?)"
+            );
         }
     }
 }

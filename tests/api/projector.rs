@@ -454,3 +454,169 @@ async fn a_read_waiting_for_events_no_read_model_shows_is_answered_under_their_l
         assert_eq!(profile.status, 200, "round {round}: {}", profile.body);
     }
 }
+
+/// Each projection's checkpoint, as `name position`.
+async fn checkpoints(app: &TestApp) -> Vec<String> {
+    rows(
+        app,
+        "SELECT name || ' ' || position FROM projections ORDER BY name",
+    )
+    .await
+}
+
+#[tokio::test]
+async fn messages_whose_events_are_not_in_this_log_move_no_checkpoint() {
+    // Another deployment publishing to this stream by mistake: its messages name events this
+    // log does not hold, some of a type a projection has statements for (users: ProfileUpdated)
+    // and some of a type none has (SessionStarted), so both the batch path and the path that
+    // only moves the checkpoint meet them. Neither moves a checkpoint, and the projections go
+    // on with this log's events.
+    let app = spawn_pipeline().await;
+    let user = app.new_user().await;
+    let before = changes(&app, &user, "before", 1).await;
+    wait_for_projection(&app, "users", before).await;
+    wait_for_projection(&app, "follows", before).await;
+    let settled = checkpoints(&app).await;
+
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let jetstream = async_nats::jetstream::new(nats);
+    let mut last_sequence = 0;
+    for event_type in ["SessionStarted", "ProfileUpdated", "SessionStarted"] {
+        let envelope = json!({
+            "id": uuid::Uuid::now_v7(), "type": event_type, "schema_version": 1,
+            "stream_type": "account", "stream_id": user.id, "version": 1_000,
+            "position": 1_000_000_000, "recorded_at": "2026-01-01T00:00:00Z",
+            "data": {"changes": {"bio": "foreign"}, "at": "2026-01-01T00:00:00Z"},
+            "metadata": {},
+        });
+        let subject = format!("{}.account.{event_type}", app.config.nats_subject_prefix);
+        let ack = jetstream
+            .publish(subject, serde_json::to_vec(&envelope).expect("json").into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+        last_sequence = ack.sequence;
+    }
+    let stream = jetstream
+        .get_stream(&app.config.nats_stream)
+        .await
+        .expect("stream");
+    for projection in ["users", "follows"] {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let floor = stream
+                .consumer_info(format!("projection_{projection}"))
+                .await
+                .map_or(0, |info| info.ack_floor.stream_sequence);
+            if floor >= last_sequence {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{projection} never acknowledged the foreign messages"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    assert_eq!(checkpoints(&app).await, settled);
+    change_then_read(&app, &user, "after", 1).await;
+    let profile = app.get(&format!("/v1/users/{}", user.id), None).await;
+    assert_eq!(profile.body["bio"], "after 0");
+}
+
+#[tokio::test]
+async fn a_checkpoint_moved_past_ignored_events_never_goes_back_nor_moves_for_another_definition() {
+    use accounts::projector::apply::{self, Prepared};
+    use accounts::store::event_log::LogCursor;
+    let app = crate::helpers::spawn_app().await;
+    let user = app.new_user().await;
+    let first = changes(&app, &user, "first", 1).await;
+    let second = changes(&app, &user, "second", 1).await;
+    let definition = counting();
+    rebuild(&app.config.database_url, &definition, 100)
+        .await
+        .expect("rebuild");
+    let client = accounts::leadership::connect(&app.config.database_url)
+        .await
+        .expect("connection");
+    let prepared = Prepared::default();
+    let cursor_of = |position: i64| {
+        let db = &app.db;
+        async move {
+            let row = db
+                .query_one(
+                    "SELECT transaction_id::text, position FROM events WHERE position = $1",
+                    &[&position],
+                )
+                .await
+                .expect("event");
+            LogCursor {
+                transaction_id: row.get(0),
+                position: row.get(1),
+            }
+        }
+    };
+    let checkpoint = || async {
+        rows(
+            &app,
+            "SELECT position::text FROM projections WHERE name = 'counting'",
+        )
+        .await
+    };
+    assert_eq!(checkpoint().await, [second.to_string()]);
+
+    // Behind the checkpoint: nothing moves, and the events asked about count as skipped.
+    let (first_cursor, second_cursor) = (cursor_of(first).await, cursor_of(second).await);
+    let first_id: uuid::Uuid = app
+        .db
+        .query_one("SELECT event_id FROM events WHERE position = $1", &[&first])
+        .await
+        .expect("event id")
+        .get(0);
+    let unknown = uuid::Uuid::now_v7();
+    let advanced = apply::advance_past(
+        &client,
+        &prepared,
+        &definition,
+        &[first_id, unknown],
+        Some(&first_cursor),
+        None,
+    )
+    .await
+    .expect("advance")
+    .expect("this definition's tables");
+    assert_eq!(advanced.logged, [first_id]);
+    assert_eq!(advanced.skipped, 1);
+    assert_eq!(checkpoint().await, [second.to_string()]);
+
+    // Ahead of it, for tables built from another definition: nothing moves either.
+    let third = changes(&app, &user, "third", 1).await;
+    let third_cursor = cursor_of(third).await;
+    let other = Definition::parse("counting", &format!("{COUNTING}\n-- another version\n"))
+        .expect("definition");
+    assert_ne!(other.hash, definition.hash);
+    let refused = apply::advance_past(&client, &prepared, &other, &[], Some(&third_cursor), None)
+        .await
+        .expect("advance");
+    assert_eq!(refused, None);
+    assert_eq!(checkpoint().await, [second.to_string()]);
+
+    // Ahead of it, for its own definition: it moves.
+    let moved = apply::advance_past(
+        &client,
+        &prepared,
+        &definition,
+        &[],
+        Some(&third_cursor),
+        None,
+    )
+    .await
+    .expect("advance")
+    .expect("this definition's tables");
+    assert_eq!(moved.skipped, 0);
+    assert_eq!(checkpoint().await, [third.to_string()]);
+    assert!(second_cursor.order() < third_cursor.order());
+}
