@@ -2,10 +2,11 @@
 //! address (through trusted proxies), the body read under a size cap and its JSON types checked
 //! against the document, and every error rendered as a problem answer in the caller's language.
 
-use super::body_types::BodySchemas;
+use super::body_types::{BodyProblem, BodySchemas};
 use super::i18n::Language;
 use super::problem::ApiError;
 use super::spec_index::SpecIndex;
+use crate::service::FieldError;
 use crate::service::executor::CommandMetadata;
 use bytes::Bytes;
 use ipnet::IpNet;
@@ -226,7 +227,8 @@ async fn buffer_body(req: &mut Request, limit: usize) -> poem::Result<Bytes> {
     Ok(bytes)
 }
 
-/// Refuses a JSON body with a value of another type than the document gives its field.
+/// Refuses a JSON body that does not hold what the document says (`api::body_types`), naming
+/// the field.
 fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::Result<()> {
     let json = req
         .headers()
@@ -236,13 +238,38 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
     if !json || body.is_empty() {
         return Ok(());
     }
-    schemas
-        .check(req.method().as_str(), req.uri().path(), body)
-        .map_err(|detail| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_body")
-                .with_detail(detail)
-                .into()
-        })
+    let Err(problem) = schemas.check(req.method().as_str(), req.uri().path(), body) else {
+        return Ok(());
+    };
+    let malformed = |field: String, code: &'static str, message: String| {
+        let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body").with_detail(&message);
+        if field.is_empty() {
+            return error;
+        }
+        ApiError {
+            errors: vec![FieldError {
+                field,
+                code,
+                message,
+            }],
+            ..error
+        }
+    };
+    Err(match problem {
+        BodyProblem::DuplicateField(field) => {
+            let message = format!("`{field}` appears more than once in its object");
+            malformed(field, "duplicate_field", message)
+        }
+        BodyProblem::WrongType { field, expected } if field.is_empty() => {
+            malformed(field, "wrong_type", format!("the body must be {expected}"))
+        }
+        BodyProblem::WrongType { field, expected } => {
+            let message = format!("`{field}` must be {expected}");
+            malformed(field, "wrong_type", message)
+        }
+        BodyProblem::Fields(errors) => ApiError::validation(errors),
+    }
+    .into())
 }
 
 fn too_large(limit: usize) -> poem::Error {

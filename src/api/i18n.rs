@@ -95,6 +95,11 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
         "too_many_requests" => ("Too many requests, retry later", "请求过于频繁，请稍后再试"),
         "code_invalid" => ("The code is not valid", "验证码错误或已失效"),
         "unknown_field" => ("No such field", "字段不存在"),
+        "duplicate_field" => (
+            "This field appears more than once",
+            "该字段在同一对象中重复出现",
+        ),
+        "wrong_type" => ("This field has the wrong type", "字段类型或取值不正确"),
         "last_owner" => (
             "The last owner cannot be demoted or deleted",
             "不能降级或删除最后一位所有者",

@@ -101,6 +101,7 @@ fn document(operations: &str) -> String {
         return operations.to_owned();
     };
     idempotency::declare_header(&mut spec);
+    body_types::declare_closed_bodies(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
 }
 

@@ -3,6 +3,7 @@
 mod addresses;
 mod admin;
 mod audit;
+mod bodies;
 mod codes;
 #[cfg(feature = "failpoints")]
 mod crashes;

@@ -163,9 +163,18 @@ async fn privacy_settings_start_private_and_can_be_replaced() {
         app.get("/v1/me/privacy", Some(&user.token)).await.body,
         wanted
     );
-    app.put("/v1/me/privacy", &user.token, json!({"show_email": true}))
-        .await
-        .assert_problem(400, "invalid_body");
+    let partial = app
+        .put("/v1/me/privacy", &user.token, json!({"show_email": true}))
+        .await;
+    partial.assert_problem(422, "validation_failed");
+    assert_eq!(
+        partial.field_errors(),
+        [
+            ("show_birthday".to_owned(), "required".to_owned()),
+            ("show_follows".to_owned(), "required".to_owned()),
+            ("show_phone".to_owned(), "required".to_owned())
+        ]
+    );
 }
 
 #[tokio::test]

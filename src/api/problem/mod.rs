@@ -106,6 +106,16 @@ impl ApiError {
             status: self.status.as_u16(),
             detail: match language {
                 Language::En => self.detail.clone(),
+                // The English detail is not translated, but the fields it names are.
+                Language::ZhCn if !self.errors.is_empty() => Some(
+                    self.errors
+                        .iter()
+                        .map(|error| {
+                            format!("`{}`：{}", error.field, title_of(error.code, language))
+                        })
+                        .collect::<Vec<_>>()
+                        .join("；"),
+                ),
                 Language::ZhCn => None,
             },
             code: self.code.to_owned(),

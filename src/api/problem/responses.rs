@@ -43,8 +43,10 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::BAD_REQUEST,
         400,
-        "The request is malformed: `invalid_body`, `invalid_request`; or a one-time code is \
-         `code_invalid` or `code_expired`.",
+        "The request is malformed: `invalid_body` (not JSON; or, naming the field in `errors`, \
+         a key twice in one object, `duplicate_field`, or a value of another type or outside \
+         its enum, `wrong_type`), `invalid_request`; or a one-time code is `code_invalid` or \
+         `code_expired`.",
     ),
     (
         statuses::UNAUTHORIZED,
@@ -83,8 +85,9 @@ const DOCUMENTED: &[(u64, u16, &str)] = &[
     (
         statuses::UNPROCESSABLE,
         422,
-        "Invalid fields (`validation_failed`, with `errors`), `idempotency_key_reused`, \
-         `cannot_follow_self`, `invalid_group_name`.",
+        "Invalid fields (`validation_failed`, with `errors`: among their codes, \
+         `unknown_field` for a field the operation does not take and `required` for one missing \
+         or null), `idempotency_key_reused`, `cannot_follow_self`, `invalid_group_name`.",
     ),
     (
         statuses::CAPTCHA,
