@@ -84,6 +84,22 @@ fn add_event_types(files: &mut BTreeMap<String, String>, stream_type: &str, even
     }
 }
 
+/// The name of every event type the log holds (`ProfileUpdated`, ...), of every stream type.
+pub fn event_type_names() -> &'static std::collections::BTreeSet<String> {
+    static NAMES: std::sync::OnceLock<std::collections::BTreeSet<String>> =
+        std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        schemas()
+            .keys()
+            .filter_map(|file| {
+                let (stream_and_type, _) = file.rsplit_once(".json")?;
+                let (_, event_type) = stream_and_type.split_once('.')?;
+                Some(event_type.to_owned())
+            })
+            .collect()
+    })
+}
+
 /// Every schema in one JSON object, keyed by file name.
 pub fn schemas_json() -> String {
     let all: BTreeMap<String, Value> = schemas()

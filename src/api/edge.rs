@@ -96,6 +96,98 @@ impl AllowedMethods {
     }
 }
 
+/// The parameters of each operation that the edge puts right before the operation reads them.
+#[derive(Debug, Clone, Default)]
+pub struct Parameters(Arc<SpecIndex<OperationParameters>>);
+
+#[derive(Debug, Default)]
+struct OperationParameters {
+    /// Path parameters in order: poem-openapi calls the n-th `param<n>` in its errors.
+    path: Vec<String>,
+    /// Query parameters holding a list (comma-separated, `explode: false`).
+    lists: Vec<String>,
+}
+
+impl Parameters {
+    /// Reads each operation's parameters from the OpenAPI document.
+    pub fn from_spec(spec: &serde_json::Value) -> Self {
+        Self(Arc::new(SpecIndex::from_spec(spec, |operation| {
+            let mut kept = OperationParameters::default();
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let Some(name) = parameter["name"].as_str() else {
+                    continue;
+                };
+                match parameter["in"].as_str() {
+                    Some("path") => kept.path.push(name.to_owned()),
+                    Some("query") if parameter["schema"]["type"] == "array" => {
+                        kept.lists.push(name.to_owned());
+                    }
+                    _ => {}
+                }
+            }
+            Some(kept)
+        })))
+    }
+
+    /// The query with every list parameter given more than once (`types=A&types=B`, the
+    /// exploded form generated clients send) joined into the one comma-separated value the
+    /// document declares (`types=A,B`); `None` when nothing needs joining. Values stay
+    /// percent-encoded as they came.
+    fn joined_query(&self, method: &str, path: &str, query: &str) -> Option<String> {
+        let lists = &self.0.operation(method, path)?.lists;
+        let mut pairs: Vec<(&str, Vec<&str>)> = Vec::new();
+        let mut joined = false;
+        for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let earlier = lists
+                .iter()
+                .any(|list| list == name)
+                .then(|| pairs.iter_mut().find(|(seen, _)| *seen == name))
+                .flatten();
+            match earlier {
+                Some((_, values)) => {
+                    values.push(value);
+                    joined = true;
+                }
+                None => pairs.push((name, vec![value])),
+            }
+        }
+        joined.then(|| {
+            pairs
+                .iter()
+                .map(|(name, values)| {
+                    let values: Vec<&str> =
+                        values.iter().copied().filter(|v| !v.is_empty()).collect();
+                    format!("{name}={}", values.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join("&")
+        })
+    }
+
+    /// Names the path parameter a poem-openapi error calls `param<n>` by its documented name,
+    /// in the detail and as a field error (`invalid_path_parameter`).
+    fn name_path_parameter(&self, method: &str, path: &str, error: &mut ApiError) {
+        let Some(operation) = self.0.operation(method, path) else {
+            return;
+        };
+        let Some(detail) = error.detail.as_mut() else {
+            return;
+        };
+        for (index, name) in operation.path.iter().enumerate() {
+            let internal = format!("`param{index}`");
+            if detail.contains(&internal) {
+                *detail = detail.replace(&internal, &format!("`{name}`"));
+                error.errors.push(FieldError {
+                    field: name.clone(),
+                    code: "invalid_path_parameter",
+                    message: detail.clone(),
+                });
+            }
+        }
+    }
+}
+
 /// What the edge knows of the API, built once from the configuration and the document.
 #[derive(Debug, Clone)]
 pub struct Edge {
@@ -105,6 +197,8 @@ pub struct Edge {
     pub allowed: AllowedMethods,
     /// The types of each JSON body.
     pub body_types: BodySchemas,
+    /// The path and list parameters of each operation.
+    pub parameters: Parameters,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: TrustedProxies,
 }
@@ -140,6 +234,14 @@ pub async fn around_every_request<E: Endpoint>(
         let checked = buffer_body(&mut req, edge.max_body_bytes)
             .await
             .and_then(|body| check_body_types(&req, &body, &edge.body_types));
+        let method = req.method().as_str().to_owned();
+        let joined = req
+            .uri()
+            .query()
+            .and_then(|query| edge.parameters.joined_query(&method, &path, query));
+        if let Some(uri) = joined.and_then(|joined| format!("{path}?{joined}").parse().ok()) {
+            *req.uri_mut() = uri;
+        }
         let outcome = match checked {
             Ok(()) => next.call(req).await.map(IntoResponse::into_response),
             Err(error) => Err(error),
@@ -177,6 +279,33 @@ pub async fn around_every_request<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// Wraps the operations (inside the idempotency layer, which stores their answers): an error
+/// parsing a path parameter names it as the document does, in its detail and as a field error
+/// (`invalid_path_parameter`), where poem-openapi calls the n-th one `param<n>`.
+pub async fn with_named_path_parameters<E: Endpoint>(
+    next: E,
+    req: Request,
+    parameters: Parameters,
+) -> poem::Result<Response> {
+    let method = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    next.call(req)
+        .await
+        .map(IntoResponse::into_response)
+        .map_err(|error| {
+            let mut problem = ApiError::from_poem(&error);
+            if problem.code != "invalid_request" {
+                return error;
+            }
+            parameters.name_path_parameter(&method, &path, &mut problem);
+            if problem.errors.is_empty() {
+                error
+            } else {
+                problem.into()
+            }
+        })
 }
 
 /// Headers that keep answers out of caches and pages out of frames, on every answer.

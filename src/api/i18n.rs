@@ -100,6 +100,8 @@ pub fn title_of(code: &str, language: Language) -> &'static str {
             "该字段在同一对象中重复出现",
         ),
         "wrong_type" => ("This field has the wrong type", "字段类型或取值不正确"),
+        "unknown_event_type" => ("No such event type", "事件类型不存在"),
+        "invalid_path_parameter" => ("This path parameter is not valid", "路径参数无效"),
         "last_owner" => (
             "The last owner cannot be demoted or deleted",
             "不能降级或删除最后一位所有者",

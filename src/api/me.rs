@@ -197,7 +197,9 @@ impl MeApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
-        /// Only these event types, comma-separated.
+        /// Only these event types: a comma-separated list (`types=A,B`), or the parameter
+        /// repeated (`types=A&types=B`). A name that is no event type is 400
+        /// `unknown_event_type`.
         #[oai(default, explode = false, validator(max_items = 50))]
         types: Query<Vec<String>>,
         /// Accepted for uniformity with other queries; this answer is always current.
@@ -205,7 +207,7 @@ impl MeApi {
         min_position: Query<Option<i64>>,
     ) -> Result<Json<EventPage>, Problems<SIGNED_IN>> {
         let _ = min_position;
-        let types = super::views::event_types(types.0);
+        let types = super::views::event_types(types.0)?;
         let (events, next_before) = service::audit::account_history(
             &ctx,
             caller.0.account_id,

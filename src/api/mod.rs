@@ -112,10 +112,12 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
     let document = document(&operations);
     let spec: serde_json::Value = serde_json::from_str(&document).unwrap_or_default();
     let allowed = edge::AllowedMethods::from_spec(&spec);
+    let parameters = edge::Parameters::from_spec(&spec);
     let edge = edge::Edge {
         max_body_bytes: config.max_body_bytes,
         allowed: allowed.clone(),
         body_types: body_types::BodySchemas::from_spec(&spec),
+        parameters: parameters.clone(),
         trusted_proxies: edge::TrustedProxies::new(&config.trusted_proxies),
     };
     // The Scalar page embeds the document verbatim; it gets the whole one.
@@ -142,6 +144,7 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
             poem::get(pages::reset_password_page).post(pages::reset_password_submit),
         )
         .nest("/", api)
+        .around(move |next, req| edge::with_named_path_parameters(next, req, parameters.clone()))
         .around(move |next, req| {
             idempotency::with_idempotency(next, req, pool.clone(), secrets.clone(), allowed.clone())
         })

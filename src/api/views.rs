@@ -1,7 +1,9 @@
 //! What the API shows of an account.
 
+use super::problem::ApiError;
 use crate::domain::account::{Account, AccountStatus, Privacy, Profile, Role};
 use crate::domain::values::Gender;
+use crate::service::FieldError;
 use crate::store::event_log::RecordedEvent;
 use crate::store::users::ProfileRow;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -328,19 +330,28 @@ pub enum Done {
     ),
 }
 
-/// The `types` filter of a log query, `None` for every type. A name with a NUL byte, which
-/// PostgreSQL text cannot hold, names no event type: it becomes the empty name, which matches none.
-pub fn event_types(types: Vec<String>) -> Option<Vec<String>> {
-    (!types.is_empty()).then(|| {
-        types
-            .into_iter()
-            .map(|name| {
-                if name.contains('\0') {
-                    String::new()
-                } else {
-                    name
-                }
-            })
-            .collect()
-    })
+/// The `types` filter of a log query, `None` for every type; a name that is no event type
+/// (`crate::events::event_type_names`) is refused, 400 `invalid_request` naming it, rather than
+/// matching nothing.
+pub fn event_types(types: Vec<String>) -> Result<Option<Vec<String>>, ApiError> {
+    let known = crate::events::event_type_names();
+    // `types=` (an empty list, as some clients send one) filters nothing.
+    let types: Vec<String> = types.into_iter().filter(|name| !name.is_empty()).collect();
+    let unknown: Vec<FieldError> = types
+        .iter()
+        .filter(|name| !known.contains(name.as_str()))
+        .map(|name| FieldError {
+            field: "types".to_owned(),
+            code: "unknown_event_type",
+            message: format!("`{}` is not an event type", name.escape_debug()),
+        })
+        .collect();
+    if let Some(first) = unknown.first() {
+        return Err(ApiError {
+            errors: unknown.clone(),
+            ..ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
+                .with_detail(first.message.clone())
+        });
+    }
+    Ok((!types.is_empty()).then_some(types))
 }

@@ -230,3 +230,86 @@ async fn a_value_outside_its_enum_is_named_in_both_languages() {
     );
     assert_eq!(chinese.body["errors"][0]["field"], "display_name");
 }
+
+#[tokio::test]
+async fn a_list_parameter_is_read_exploded_or_comma_separated_and_unknown_values_are_named() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"bio": "one"}))
+        .await;
+    let types = |path: &str| {
+        let app = &app;
+        let token = user.token.clone();
+        let path = path.to_owned();
+        async move {
+            let page = app.get(&path, Some(&token)).await;
+            assert_eq!(page.status, 200, "{path}: {}", page.body);
+            page.body["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|event| event["type"].as_str().expect("type").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    let both = ["ProfileUpdated", "AccountRegistered"];
+    assert_eq!(
+        types("/v1/me/events?types=ProfileUpdated,AccountRegistered").await,
+        both
+    );
+    // The exploded form generated clients send, with other parameters around it.
+    assert_eq!(
+        types("/v1/me/events?limit=10&types=ProfileUpdated&min_position=0&types=AccountRegistered")
+            .await,
+        both
+    );
+    assert_eq!(
+        types("/v1/me/events?types=ProfileUpdated&types=").await,
+        ["ProfileUpdated"]
+    );
+
+    for query in [
+        "types=ProfileUpdated&types=Nope",
+        "types=Nope,ProfileUpdated",
+    ] {
+        let refused = app
+            .get(&format!("/v1/me/events?{query}"), Some(&user.token))
+            .await;
+        refused.assert_problem(400, "invalid_request");
+        assert_eq!(
+            refused.field_errors(),
+            [("types".to_owned(), "unknown_event_type".to_owned())]
+        );
+        assert_eq!(refused.body["detail"], "`Nope` is not an event type");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_path_parameter_is_named_by_its_name() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let answer = app.get("/v1/users/not-a-uuid", None).await;
+    answer.assert_problem(400, "invalid_request");
+    assert_eq!(
+        answer.field_errors(),
+        [("id".to_owned(), "invalid_path_parameter".to_owned())]
+    );
+    let detail = answer.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("`id`") && !detail.contains("param0"),
+        "{detail}"
+    );
+    let answer = app.delete("/v1/me/addresses/12", &user.token, None).await;
+    answer.assert_problem(400, "invalid_request");
+    assert_eq!(answer.body["errors"][0]["field"], "id");
+}
+
+#[tokio::test]
+async fn an_empty_list_parameter_filters_nothing() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let all = app.get("/v1/me/events", Some(&user.token)).await;
+    let empty = app.get("/v1/me/events?types=", Some(&user.token)).await;
+    assert_eq!(empty.status, 200, "{}", empty.body);
+    assert_eq!(empty.body, all.body);
+}

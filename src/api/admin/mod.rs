@@ -346,11 +346,13 @@ impl AdminApi {
             validator(minimum(value = "1"), maximum(value = "100"))
         )]
         limit: Query<i64>,
-        /// Only these event types, comma-separated.
+        /// Only these event types: a comma-separated list (`types=A,B`), or the parameter
+        /// repeated (`types=A&types=B`). A name that is no event type is 400
+        /// `unknown_event_type`.
         #[oai(default, explode = false, validator(max_items = 50))]
         types: Query<Vec<String>>,
     ) -> Result<Json<LogPage>, Problems<{ SIGNED_IN | FORBIDDEN }>> {
-        let types = super::views::event_types(types.0);
+        let types = super::views::event_types(types.0)?;
         let events =
             service::audit::admin_log(&ctx, caller.0, after.0, types.as_deref(), limit.0).await?;
         let next_after = (events.len() as i64 == limit.0)
