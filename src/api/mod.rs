@@ -101,8 +101,55 @@ fn document(operations: &str) -> String {
         return operations.to_owned();
     };
     idempotency::declare_header(&mut spec);
+    plain_references(&mut spec);
     body_types::declare_closed_bodies(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
+}
+
+/// Replaces the wrapper poem-openapi puts around a described field of a named type,
+/// `{description, allOf: [{$ref}, {description}]}`, with the reference itself beside its
+/// description and default: `{$ref, description}`. Generators refuse the wrapper around
+/// anything but an object (openapi-python-client: "Cannot take allOf a non-object", dropping
+/// the operations that use it), and a reference is what every generator reads. OpenAPI 3.0
+/// tools ignore the siblings of a `$ref`; documentation viewers show them.
+fn plain_references(value: &mut serde_json::Value) {
+    use serde_json::Value;
+    const WRAPPER_KEYS: [&str; 2] = ["description", "default"];
+    match value {
+        Value::Object(object) => {
+            let reference = match object.get("allOf").and_then(Value::as_array) {
+                Some(parts) => parts.split_first().and_then(|(first, rest)| {
+                    let only_reference = first.as_object().is_some_and(|first| {
+                        first.len() == 1 && first.get("$ref").is_some_and(Value::is_string)
+                    });
+                    let rest_describes = rest.iter().all(|part| {
+                        part.as_object().is_some_and(|part| {
+                            part.keys().all(|key| WRAPPER_KEYS.contains(&key.as_str()))
+                        })
+                    });
+                    let wrapper_describes = object
+                        .keys()
+                        .all(|key| key == "allOf" || WRAPPER_KEYS.contains(&key.as_str()));
+                    (only_reference && rest_describes && wrapper_describes)
+                        .then(|| first["$ref"].clone())
+                }),
+                None => None,
+            };
+            if let Some(reference) = reference {
+                let parts = object.remove("allOf").unwrap_or_default();
+                for part in parts.as_array().into_iter().flatten().skip(1) {
+                    for (key, value) in part.as_object().into_iter().flatten() {
+                        object.entry(key.clone()).or_insert_with(|| value.clone());
+                    }
+                }
+                object.insert("$ref".to_owned(), reference);
+                return;
+            }
+            object.values_mut().for_each(plain_references);
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_references),
+        _ => {}
+    }
 }
 
 /// The whole HTTP application.
@@ -151,4 +198,36 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
         .data(ctx)
         .around(move |next, req| edge::around_every_request(next, req, edge.clone()))
         .into_endpoint()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn a_described_reference_is_the_reference_beside_its_description() {
+        let mut spec = json!({"properties": {
+            "role": {"description": "Role.", "allOf": [
+                {"$ref": "#/components/schemas/RoleView"}, {"description": "Role."}]},
+            "order_by": {"allOf": [
+                {"$ref": "#/components/schemas/OrderBy"}, {"default": "-created_at"}]},
+            "both": {"allOf": [{"$ref": "#/components/schemas/A"}, {"$ref": "#/components/schemas/B"}]},
+            "items": [{"allOf": [{"$ref": "#/components/schemas/A"}], "nullable": true}]
+        }});
+        super::plain_references(&mut spec);
+        assert_eq!(
+            spec["properties"]["role"],
+            json!({"description": "Role.", "$ref": "#/components/schemas/RoleView"})
+        );
+        assert_eq!(
+            spec["properties"]["order_by"],
+            json!({"default": "-created_at", "$ref": "#/components/schemas/OrderBy"})
+        );
+        // A real composition, or a wrapper that says more than a description, stays.
+        assert_eq!(
+            spec["properties"]["both"]["allOf"].as_array().map(Vec::len),
+            Some(2)
+        );
+        assert!(spec["properties"]["items"][0].get("allOf").is_some());
+    }
 }
