@@ -207,6 +207,23 @@ impl BodySchemas {
         if !fits {
             return Some((at.to_owned(), expected.to_owned()));
         }
+        if let (Some(format), Some(text)) = (schema["format"].as_str(), value.as_str()) {
+            let (fits, expected) = match format {
+                "date" => (
+                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+                    "a date (YYYY-MM-DD)",
+                ),
+                "date-time" => (
+                    chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+                    "a date and time (RFC 3339)",
+                ),
+                "uuid" => (uuid::Uuid::parse_str(text).is_ok(), "a UUID"),
+                _ => (true, ""),
+            };
+            if !fits {
+                return Some((at.to_owned(), expected.to_owned()));
+            }
+        }
         if let Some(allowed) = schema["enum"].as_array() {
             if !allowed.contains(value) {
                 let names: Vec<String> = allowed
@@ -453,6 +470,8 @@ mod tests {
                 "ThingPatch": {"type": "object", "properties": {
                     "name": {"type": "string", "maxLength": 3},
                     "shown": {"type": "boolean"},
+                    "born": {"type": "string", "format": "date"},
+                    "owner": {"type": "string", "format": "uuid"},
                     "kind": {"allOf": [{"$ref": "#/components/schemas/Kind"}]},
                     "tags": {"type": "array", "items": {"type": "string"}},
                     "place": {"type": "object", "properties": {"city": {"type": "string"}}}
@@ -516,6 +535,11 @@ mod tests {
             ),
             (json!({"kind": 1}), wrong_type("kind", "a string")),
             (json!({"kind": "zzz"}), wrong_type("kind", "one of: a, b")),
+            (
+                json!({"born": "1990-02-30"}),
+                wrong_type("born", "a date (YYYY-MM-DD)"),
+            ),
+            (json!({"owner": "12"}), wrong_type("owner", "a UUID")),
             (json!({"tags": "x"}), wrong_type("tags", "an array")),
             (json!({"tags": ["x", 2]}), wrong_type("tags[1]", "a string")),
             (

@@ -102,8 +102,27 @@ fn document(operations: &str) -> String {
     };
     idempotency::declare_header(&mut spec);
     plain_references(&mut spec);
+    standard_formats(&mut spec);
     body_types::declare_closed_bodies(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
+}
+
+/// Names poem-openapi's `naive-date` format (a `chrono::NaiveDate`, `YYYY-MM-DD`) by its
+/// standard name, `date` (RFC 3339 `full-date`), which generators turn into a date type.
+fn standard_formats(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            if object
+                .get("format")
+                .is_some_and(|format| format == "naive-date")
+            {
+                object.insert("format".to_owned(), "date".into());
+            }
+            object.values_mut().for_each(standard_formats);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(standard_formats),
+        _ => {}
+    }
 }
 
 /// Replaces the wrapper poem-openapi puts around a described field of a named type,
