@@ -152,6 +152,13 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SIGN_UPS_PER_ADDRESS", default_value_t = 20)]
     pub sign_ups_per_address: u32,
 
+    /// One-time codes (`POST /v1/codes`, and the codes a sign-up, a password reset or a
+    /// change of address sends) that one client address may ask for within an hour, after
+    /// which it is answered `429` with `Retry-After`; it caps the mails and text messages one
+    /// sender can make the service send to other people. 0 turns it off.
+    #[arg(long, env = "ACCOUNTS_CODES_PER_ADDRESS", default_value_t = 30)]
+    pub codes_per_address: u32,
+
     /// Password hashes computed at once (each takes 19 MiB and a core for ~15 ms); defaults to
     /// the number of cores.
     #[arg(long, env = "ACCOUNTS_HASH_CONCURRENCY")]

@@ -43,6 +43,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
             require_email_code: config.sign_up_email_code,
             sign_in_failures_per_address: config.sign_in_failures_per_address,
             sign_ups_per_address: config.sign_ups_per_address,
+            codes_per_address: config.codes_per_address,
         },
         secrets,
         nats: connect_nats(&config.nats_url).await?,

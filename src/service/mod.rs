@@ -88,6 +88,8 @@ pub struct Policy {
     pub sign_in_failures_per_address: u32,
     /// Sign-ups from one client address in an hour before the next need a captcha (0: never).
     pub sign_ups_per_address: u32,
+    /// Codes one client address may ask for in an hour (0: no limit).
+    pub codes_per_address: u32,
 }
 
 impl Context {

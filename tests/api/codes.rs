@@ -217,6 +217,46 @@ async fn one_client_address_gets_thirty_codes_an_hour() {
 }
 
 #[tokio::test]
+async fn the_hourly_codes_of_one_address_are_a_setting_held_under_parallel_requests() {
+    let app = spawn_behind_proxy(|config| config.codes_per_address = 5).await;
+    let someone = || format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
+    let answers = futures::future::join_all((0..32).map(|_| {
+        let to = someone();
+        let app = &app;
+        async move {
+            app.post_from("203.0.113.9", "/v1/codes", code_request(&to, "sign_up"))
+                .await
+        }
+    }))
+    .await;
+    let sent = answers.iter().filter(|answer| answer.status == 202).count();
+    assert_eq!(sent, 5);
+    for refused in answers.iter().filter(|answer| answer.status != 202) {
+        refused.assert_problem(429, "too_many_requests");
+    }
+
+    // 0 turns the limit off.
+    let app = spawn_behind_proxy(|config| config.codes_per_address = 0).await;
+    let answers = futures::future::join_all((0..32).map(|_| {
+        let to = someone();
+        let app = &app;
+        async move {
+            app.post_from("203.0.113.9", "/v1/codes", code_request(&to, "sign_up"))
+                .await
+        }
+    }))
+    .await;
+    assert!(
+        answers.iter().all(|answer| answer.status == 202),
+        "{:?}",
+        answers
+            .iter()
+            .map(|answer| answer.status)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
 async fn malformed_targets_are_refused_with_the_field() {
     let app = spawn_app().await;
     let answer = app

@@ -25,9 +25,6 @@ use hmac::Mac as _;
 use rand::Rng as _;
 use uuid::Uuid;
 
-/// Codes one client address may ask for in an hour.
-const CODES_PER_IP_PER_HOUR: i32 = 30;
-
 /// A code's target, normalized.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -111,7 +108,8 @@ pub(super) struct NewCode {
 }
 
 /// Draws a code (and a link, for the mails that carry one) for `purpose` to `target`, counted
-/// against the client address's hourly codes (`TooManyRequests` past them).
+/// against the client address's hourly codes (`Policy::codes_per_address`; `TooManyRequests`
+/// past them).
 pub(super) async fn new_code(
     ctx: &Context,
     target: &Target,
@@ -120,7 +118,8 @@ pub(super) async fn new_code(
     metadata: &CommandMetadata,
 ) -> Result<NewCode, ServiceError> {
     let now = ctx.now();
-    if let Some(ip) = &metadata.ip {
+    let limit = ctx.policy.codes_per_address;
+    if let Some(ip) = metadata.ip.as_ref().filter(|_| limit > 0) {
         let client = ctx.pool.get().await?;
         let key = format!("codes_per_ip:{ip}");
         if let Some(retry_after) = throttle::hit_rate_limit(
@@ -128,7 +127,7 @@ pub(super) async fn new_code(
             key.as_bytes(),
             now,
             chrono::Duration::hours(1),
-            CODES_PER_IP_PER_HOUR,
+            i32::try_from(limit).unwrap_or(i32::MAX),
         )
         .await?
         {

@@ -132,6 +132,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         sign_in_failures_per_address: 20,
         // Off: tests sign many accounts up from one address; `sign_up.rs` tests the limit.
         sign_ups_per_address: 0,
+        codes_per_address: 30,
         read_wait_ms: 5000,
         max_waiting_reads: 1024,
         smtp_url: None,
