@@ -153,7 +153,8 @@ impl MeApi {
 
     /// Change my password
     ///
-    /// Needs the current password (`403 wrong_password` otherwise). Every other session ends.
+    /// Needs the current password (`403 wrong_password` otherwise; after too many wrong ones,
+    /// `429` with `Retry-After`). Every other session ends.
     #[oai(
         path = "/v1/me/password",
         method = "put",
@@ -165,7 +166,7 @@ impl MeApi {
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<ChangePasswordRequest>,
-    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let position = service::profile::change_password(
             &ctx,
             caller.0,
@@ -262,7 +263,8 @@ impl MeApi {
     /// Delete my account
     ///
     /// Confirmed by the password (`403 wrong_password` otherwise) or by a code mailed for
-    /// `delete_account` (`400 code_invalid` otherwise). Every session ends, and the
+    /// `delete_account` (`400 code_invalid` otherwise); after too many wrong passwords, `429`
+    /// with `Retry-After`. Every session ends, and the
     /// email and username become free for new sign-ups. The history stays in the log.
     #[oai(path = "/v1/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
@@ -271,7 +273,7 @@ impl MeApi {
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<DeleteMeRequest>,
-    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN }>> {
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let position = match (&body.password, &body.code) {
             (Some(password), None) => {
                 service::profile::delete_account(&ctx, caller.0, password, &metadata).await?

@@ -103,8 +103,42 @@ fn document(operations: &str) -> String {
     idempotency::declare_header(&mut spec);
     plain_references(&mut spec);
     standard_formats(&mut spec);
+    declare_event_types(&mut spec);
     body_types::declare_closed_bodies(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
+}
+
+/// Declares the names a `types` query parameter (a list of event types) takes, as the enum of
+/// its items: the handlers refuse any other (`400 unknown_event_type`), and generated clients
+/// get a type for them.
+fn declare_event_types(spec: &mut serde_json::Value) {
+    let names: Vec<serde_json::Value> = crate::events::event_type_names()
+        .iter()
+        .map(|name| name.as_str().into())
+        .collect();
+    let Some(paths) = spec
+        .get_mut("paths")
+        .and_then(|paths| paths.as_object_mut())
+    else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(|path| path.as_object_mut())
+        .flat_map(|operations| operations.values_mut())
+    {
+        let parameters = operation
+            .get_mut("parameters")
+            .and_then(|parameters| parameters.as_array_mut());
+        for parameter in parameters.into_iter().flatten() {
+            if parameter["in"] == "query"
+                && parameter["name"] == "types"
+                && parameter["schema"]["items"]["type"] == "string"
+            {
+                parameter["schema"]["items"]["enum"] = serde_json::Value::Array(names.clone());
+            }
+        }
+    }
 }
 
 /// Names poem-openapi's `naive-date` format (a `chrono::NaiveDate`, `YYYY-MM-DD`) by its

@@ -1,9 +1,12 @@
 //! Plain HTML pages for the links in mails, usable without a front end:
 //! `GET /verify-email?token=` (a confirm button) and `GET /reset-password?token=` (a form for
-//! the new password). Their forms post back to the same paths.
+//! the new password). Their forms post back to the same paths. Each page says until when its
+//! link works, or that it does not any more (reading it spends nothing); a new password the
+//! service refuses brings the form back with the reasons, in the page's language.
 
 use super::edge::command_metadata;
 use super::i18n::Language;
+use crate::domain::code::Purpose;
 use crate::service;
 use crate::service::codes::CodeProof;
 use crate::service::{Context, ServiceError};
@@ -40,8 +43,16 @@ pub struct ResetForm {
 
 /// `GET /verify-email?token=`: a button that confirms the address.
 #[handler]
-pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>) -> Response {
+pub async fn verify_email_page(
+    req: &Request,
+    ctx: Data<&Context>,
+    Query(params): Query<TokenParams>,
+) -> Response {
     let zh = chinese(req);
+    let until = match link_works_until(&ctx, &params.token, Purpose::VerifyEmail, zh).await {
+        Ok(until) => until,
+        Err(page) => return page,
+    };
     let (title, note, label, button) = if zh {
         (
             "验证邮箱",
@@ -64,7 +75,7 @@ pub async fn verify_email_page(req: &Request, Query(params): Query<TokenParams>)
         title,
         &format!(
             "<form method=\"post\" action=\"/verify-email\">\
-             <input type=\"hidden\" name=\"token\" value=\"{}\"><p>{note}</p>\
+             <input type=\"hidden\" name=\"token\" value=\"{}\"><p>{note}</p><p>{until}</p>\
              <label>{label} <input type=\"password\" name=\"password\" maxlength=\"128\" \
              autocomplete=\"current-password\"></label> \
              <button type=\"submit\">{button}</button></form>",
@@ -102,8 +113,20 @@ pub async fn verify_email_submit(
 
 /// `GET /reset-password?token=`: a form for the new password.
 #[handler]
-pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams>) -> Response {
+pub async fn reset_password_page(
+    req: &Request,
+    ctx: Data<&Context>,
+    Query(params): Query<TokenParams>,
+) -> Response {
     let zh = chinese(req);
+    match link_works_until(&ctx, &params.token, Purpose::ResetPassword, zh).await {
+        Ok(until) => reset_form(zh, &params.token, &until),
+        Err(page) => page,
+    }
+}
+
+/// The new-password form for `token`, above `note` (HTML).
+fn reset_form(zh: bool, token: &str, note: &str) -> Response {
     let (title, label, button) = if zh {
         ("重置密码", "新密码", "保存")
     } else {
@@ -113,14 +136,36 @@ pub async fn reset_password_page(req: &Request, Query(params): Query<TokenParams
         zh,
         title,
         &format!(
-            "<form method=\"post\" action=\"/reset-password\">\
+            "<p>{note}</p><form method=\"post\" action=\"/reset-password\">\
              <input type=\"hidden\" name=\"token\" value=\"{}\">\
              <label>{label} <input type=\"password\" name=\"new_password\" minlength=\"8\" \
              maxlength=\"128\" autocomplete=\"new-password\" required></label> \
              <button type=\"submit\">{button}</button></form>",
-            escape(&params.token)
+            escape(token)
         ),
     )
+}
+
+/// "This link works until …" for a link that works, in the page's language; otherwise the
+/// page that says it does not (or that the service cannot tell now).
+async fn link_works_until(
+    ctx: &Context,
+    token: &str,
+    purpose: Purpose,
+    zh: bool,
+) -> Result<String, Response> {
+    match service::codes::link_expiry(ctx, token, purpose).await {
+        Ok(Some(until)) => {
+            let at = until.format("%Y-%m-%d %H:%M UTC");
+            Ok(if zh {
+                format!("此链接在 {at} 之前有效。")
+            } else {
+                format!("This link works until {at}.")
+            })
+        }
+        Ok(None) => Err(failure(zh, &ServiceError::CodeInvalid)),
+        Err(error) => Err(failure(zh, &error)),
+    }
 }
 
 /// `POST /reset-password`: sets the new password; every session ends.
@@ -131,7 +176,9 @@ pub async fn reset_password_submit(
     Form(form): Form<ResetForm>,
 ) -> Response {
     let zh = chinese(req);
-    let proof = CodeProof::Link { token: form.token };
+    let proof = CodeProof::Link {
+        token: form.token.clone(),
+    };
     match service::recovery::reset_password(
         &ctx,
         &proof,
@@ -146,6 +193,28 @@ pub async fn reset_password_submit(
             "密码已重置，请用新密码登录。",
             "Your password is changed. Sign in with the new one.",
         ),
+        Err(ServiceError::Validation(errors)) => {
+            // The link is still good: the form again, with the reasons.
+            let language = if zh { Language::ZhCn } else { Language::En };
+            let reasons: Vec<String> = errors
+                .iter()
+                .map(|error| match language {
+                    Language::En => escape(&error.message),
+                    Language::ZhCn => escape(super::i18n::title_of(error.code, language)),
+                })
+                .collect();
+            let note = if zh {
+                format!("不能使用这个新密码：{}。请换一个。", reasons.join("；"))
+            } else {
+                format!(
+                    "That new password cannot be used: {}. Choose another.",
+                    reasons.join("; ")
+                )
+            };
+            reset_form(zh, &form.token, &note)
+                .with_status(StatusCode::UNPROCESSABLE_ENTITY)
+                .into_response()
+        }
         Err(error) => failure(zh, &error),
     }
 }

@@ -458,3 +458,140 @@ async fn a_sign_up_and_its_mail_and_a_reset_and_its_code_each_commit_once() {
         ]
     );
 }
+
+/// Posts a link page's form in Chinese.
+async fn form_in_chinese(
+    app: &crate::helpers::TestApp,
+    path: &str,
+    fields: &[(&str, &str)],
+) -> (StatusCode, String) {
+    let response = app
+        .client
+        .post(format!("{}{path}", app.address))
+        .header("accept-language", "zh-CN")
+        .form(fields)
+        .send()
+        .await
+        .expect("form post");
+    (response.status(), response.text().await.expect("page"))
+}
+
+#[tokio::test]
+async fn link_pages_say_until_when_and_a_refused_password_brings_the_form_back_in_both_languages() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let asked_at = app.clock.now();
+    let mail = reset_code(&app, &smtp, &user).await;
+    let token = link_token_in(&mail, "reset-password");
+    let page_in = |language: &'static str| {
+        let app = &app;
+        let token = token.clone();
+        async move {
+            let response = app
+                .client
+                .get(format!("{}/reset-password?token={token}", app.address))
+                .header("accept-language", language)
+                .send()
+                .await
+                .expect("page");
+            (response.status(), response.text().await.expect("html"))
+        }
+    };
+
+    // Until when, in the page's language: an hour after it was sent.
+    let (status, html) = page_in("en").await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+    let until = (asked_at + chrono::Duration::hours(1)).format("%Y-%m-%d %H:%M UTC");
+    let a_minute_later = (asked_at + chrono::Duration::minutes(61)).format("%Y-%m-%d %H:%M UTC");
+    assert!(
+        html.contains(&format!("This link works until {until}."))
+            || html.contains(&format!("This link works until {a_minute_later}.")),
+        "{html}"
+    );
+    let (_, html) = page_in("zh-CN").await;
+    assert!(
+        html.contains("此链接在 ") && html.contains("之前有效"),
+        "{html}"
+    );
+    let verification = smtp
+        .wait_for_mail(&user.email, "Your code to verify your email address")
+        .await;
+    let verify = link_token_in(&verification, "verify-email");
+    let page = app
+        .get(&format!("/verify-email?token={verify}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert!(
+        page.body
+            .as_str()
+            .unwrap()
+            .contains("This link works until "),
+        "{}",
+        page.body
+    );
+
+    // A refused password: the form again, with the reason, and the link still good.
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(
+        html.contains("That new password cannot be used: "),
+        "{html}"
+    );
+    assert!(html.contains("name=\"new_password\""), "{html}");
+    assert!(html.contains(&format!("value=\"{token}\"")), "{html}");
+    let (status, html) = form_in_chinese(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{html}");
+    assert!(html.contains("不能使用这个新密码："), "{html}");
+    assert!(!html.contains("cannot be used"), "{html}");
+    assert!(html.contains("name=\"new_password\""), "{html}");
+    // Showing the page twice and refusing twice spent nothing.
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", &token), ("new_password", NEW_PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+
+    // A spent link's page says it no longer works, and so does the page of a link sent
+    // before the password changed.
+    let (status, html) = page_in("en").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("This link is not valid any more."), "{html}");
+    assert!(!html.contains("name=\"new_password\""), "{html}");
+    let page = app
+        .get(&format!("/verify-email?token={verify}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+
+    // And so does an expired one.
+    app.clock.advance(chrono::Duration::minutes(2));
+    let asked = app
+        .post("/v1/password-reset", None, json!({"email": user.email}))
+        .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let mails = smtp
+        .wait_for_mails(&user.email, "Your code to reset your password", 2)
+        .await;
+    let second = link_token_in(&mails[1], "reset-password");
+    let page = app
+        .get(&format!("/reset-password?token={second}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    app.clock.advance(chrono::Duration::minutes(61));
+    let page = app
+        .get(&format!("/reset-password?token={second}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+}

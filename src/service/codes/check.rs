@@ -180,6 +180,46 @@ async fn proof_holder(
     Ok(claims::holder(&client, target.claim_kind(), &target.value).await?)
 }
 
+/// When the link `token` for `purpose` stops working, if it works now: it names a stream of
+/// this purpose, its code is the stream's latest, unused, issued after the account's last
+/// credential change, and its time is not up. Reads only: showing a link's page spends nothing
+/// and counts no try.
+pub async fn link_expiry(
+    ctx: &Context,
+    token: &str,
+    purpose: Purpose,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, ServiceError> {
+    let proof = CodeProof::Link {
+        token: token.to_owned(),
+    };
+    let Ok(stream) = proof_stream(&proof, purpose) else {
+        return Ok(None);
+    };
+    let secret = token
+        .trim()
+        .split_once('.')
+        .map_or("", |(_, secret)| secret);
+    let presented = link_hash(ctx, stream, secret);
+    let codes = {
+        let client = ctx.pool.get().await?;
+        executor::load::<Codes>(&client, stream).await?.state
+    };
+    let of_this_purpose = codes
+        .target
+        .as_ref()
+        .is_some_and(|(channel, value)| code::stream_id(*channel, value, purpose) == stream);
+    let Some(current) = codes.current.filter(|current| {
+        of_this_purpose && !current.used && current.link_hash.as_deref() == Some(presented.as_str())
+    }) else {
+        return Ok(None);
+    };
+    let valid_from = codes_valid_from(ctx, &proof, stream).await?;
+    if valid_from.is_some_and(|from| current.issued_at < from) {
+        return Ok(None);
+    }
+    Ok(current.link_expires_at.filter(|at| *at > ctx.now()))
+}
+
 /// What a caller presents to prove a target: a code sent to it, or the token of a link.
 #[derive(Debug, Clone)]
 pub enum CodeProof {

@@ -7,7 +7,7 @@
 
 mod check;
 
-pub use check::{CodeProof, check_code};
+pub use check::{CodeProof, check_code, link_expiry};
 pub(super) use check::{
     PreparedProof, check_in, check_proof, holder_of_proof, holder_of_target, prepare,
 };
