@@ -110,7 +110,9 @@ fn document(operations: &str) -> String {
 
 /// Declares the names a `types` query parameter (a list of event types) takes, as the enum of
 /// its items: the handlers refuse any other (`400 unknown_event_type`), and generated clients
-/// get a type for them.
+/// get a type for them. The list has at least one name (`minItems`), since an empty one would
+/// be sent as `types=`, which reads as the one empty name: leaving the parameter out is how a
+/// query asks for every type.
 fn declare_event_types(spec: &mut serde_json::Value) {
     let names: Vec<serde_json::Value> = crate::events::event_type_names()
         .iter()
@@ -136,6 +138,10 @@ fn declare_event_types(spec: &mut serde_json::Value) {
                 && parameter["schema"]["items"]["type"] == "string"
             {
                 parameter["schema"]["items"]["enum"] = serde_json::Value::Array(names.clone());
+                if let Some(schema) = parameter["schema"].as_object_mut() {
+                    schema.remove("default");
+                    schema.insert("minItems".to_owned(), 1.into());
+                }
             }
         }
     }

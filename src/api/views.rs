@@ -335,8 +335,6 @@ pub enum Done {
 /// matching nothing.
 pub fn event_types(types: Vec<String>) -> Result<Option<Vec<String>>, ApiError> {
     let known = crate::events::event_type_names();
-    // `types=` (an empty list, as some clients send one) filters nothing.
-    let types: Vec<String> = types.into_iter().filter(|name| !name.is_empty()).collect();
     let unknown: Vec<FieldError> = types
         .iter()
         .filter(|name| !known.contains(name.as_str()))

@@ -1,6 +1,6 @@
 //! One-time codes end to end: request, the mail a real SMTP server receives, check.
 
-use crate::helpers::{SmtpSink, code_in, spawn_app, spawn_behind_proxy, spawn_with_mail};
+use crate::helpers::{Answer, SmtpSink, code_in, spawn_app, spawn_behind_proxy, spawn_with_mail};
 use serde_json::json;
 
 fn code_request(to: &str, purpose: &str) -> serde_json::Value {
@@ -216,19 +216,22 @@ async fn one_client_address_gets_thirty_codes_an_hour() {
     assert_eq!(ask_from("203.0.113.7", &someone()).await.status, 202);
 }
 
-#[tokio::test]
-async fn the_hourly_codes_of_one_address_are_a_setting_held_under_parallel_requests() {
-    let app = spawn_behind_proxy(|config| config.codes_per_address = 5).await;
-    let someone = || format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
-    let answers = futures::future::join_all((0..32).map(|_| {
-        let to = someone();
-        let app = &app;
+/// 32 code requests at once from one client address, each to another target.
+async fn codes_at_once_from_one_address(app: &crate::helpers::TestApp) -> Vec<Answer> {
+    futures::future::join_all((0..32).map(|_| {
+        let to = format!("someone-{}@example.com", uuid::Uuid::new_v4().simple());
         async move {
             app.post_from("203.0.113.9", "/v1/codes", code_request(&to, "sign_up"))
                 .await
         }
     }))
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn the_hourly_codes_of_one_address_are_a_setting_held_under_parallel_requests() {
+    let app = spawn_behind_proxy(|config| config.codes_per_address = 5).await;
+    let answers = codes_at_once_from_one_address(&app).await;
     let sent = answers.iter().filter(|answer| answer.status == 202).count();
     assert_eq!(sent, 5);
     for refused in answers.iter().filter(|answer| answer.status != 202) {
@@ -237,15 +240,7 @@ async fn the_hourly_codes_of_one_address_are_a_setting_held_under_parallel_reque
 
     // 0 turns the limit off.
     let app = spawn_behind_proxy(|config| config.codes_per_address = 0).await;
-    let answers = futures::future::join_all((0..32).map(|_| {
-        let to = someone();
-        let app = &app;
-        async move {
-            app.post_from("203.0.113.9", "/v1/codes", code_request(&to, "sign_up"))
-                .await
-        }
-    }))
-    .await;
+    let answers = codes_at_once_from_one_address(&app).await;
     assert!(
         answers.iter().all(|answer| answer.status == 202),
         "{:?}",
