@@ -363,7 +363,7 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+        .is_some_and(is_json);
     if !json || body.is_empty() {
         return Ok(());
     }
@@ -399,6 +399,22 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
         BodyProblem::Fields(errors) => ApiError::validation(errors),
     }
     .into())
+}
+
+/// Whether a `Content-Type` is one poem-openapi reads as JSON: `application/json` or any
+/// `application/<subtype>+json` (`merge-patch+json`, `problem+json`, ...), in any letter case
+/// and with any parameters. Every body it reads goes through the checks.
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || essence
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json") && subtype.len() > "+json".len())
 }
 
 fn too_large(limit: usize) -> poem::Error {
@@ -442,6 +458,30 @@ pub fn command_metadata(req: &Request) -> CommandMetadata {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn every_content_type_poem_reads_as_json_is_json() {
+        for json in [
+            "application/json",
+            "APPLICATION/JSON",
+            "application/json; charset=utf-8",
+            " Application/Json ;charset=UTF-8",
+            "application/merge-patch+json",
+            "application/vnd.api+json",
+            "application/problem+JSON",
+        ] {
+            assert!(super::is_json(json), "{json}");
+        }
+        for other in [
+            "application/jsonx",
+            "text/json",
+            "application/+json",
+            "text/plain",
+            "",
+        ] {
+            assert!(!super::is_json(other), "{other}");
+        }
+    }
     use super::*;
     use crate::config::parse_network;
 

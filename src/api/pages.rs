@@ -176,6 +176,12 @@ pub async fn reset_password_submit(
     Form(form): Form<ResetForm>,
 ) -> Response {
     let zh = chinese(req);
+    // A link that no longer works says so first, whatever the password: the form again would
+    // only lead to a second refusal.
+    let until = match link_works_until(&ctx, &form.token, Purpose::ResetPassword, zh).await {
+        Ok(until) => until,
+        Err(page) => return page,
+    };
     let proof = CodeProof::Link {
         token: form.token.clone(),
     };
@@ -204,10 +210,13 @@ pub async fn reset_password_submit(
                 })
                 .collect();
             let note = if zh {
-                format!("不能使用这个新密码：{}。请换一个。", reasons.join("；"))
+                format!(
+                    "不能使用这个新密码：{}。请换一个。{until}",
+                    reasons.join("；")
+                )
             } else {
                 format!(
-                    "That new password cannot be used: {}. Choose another.",
+                    "That new password cannot be used: {}. Choose another. {until}",
                     reasons.join("; ")
                 )
             };

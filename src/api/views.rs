@@ -353,3 +353,28 @@ pub fn event_types(types: Vec<String>) -> Result<Option<Vec<String>>, ApiError> 
     }
     Ok((!types.is_empty()).then_some(types))
 }
+
+/// `instant` when RFC 3339 can write it (a four-digit year, 0000 to 9999, well inside what
+/// PostgreSQL's `timestamptz` holds); otherwise 400 `invalid_request` naming the query
+/// parameter `field` (chrono reads `-9999-01-01T00:00:00Z` too).
+pub fn rfc3339_instant(
+    field: &str,
+    instant: Option<DateTime<Utc>>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    use chrono::Datelike as _;
+    match instant {
+        Some(at) if !(0..=9999).contains(&at.year()) => {
+            let message = format!("`{field}` must be an RFC 3339 instant, years 0000 to 9999");
+            Err(ApiError {
+                errors: vec![FieldError {
+                    field: field.to_owned(),
+                    code: "wrong_type",
+                    message: message.clone(),
+                }],
+                ..ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
+                    .with_detail(message)
+            })
+        }
+        instant => Ok(instant),
+    }
+}

@@ -576,6 +576,38 @@ async fn text_with_a_nul_byte_is_refused_or_matches_nothing() {
 }
 
 #[tokio::test]
+async fn an_instant_rfc_3339_cannot_write_is_named_not_a_server_error() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    for (path, field) in [
+        (
+            "/v1/admin/users?created_from=-9999-01-01T00:00:00Z",
+            "created_from",
+        ),
+        (
+            "/v1/admin/users?created_before=-0001-01-01T00:00:00Z",
+            "created_before",
+        ),
+        (
+            &format!("/v1/admin/users/{}?as_of=-9999-01-01T00:00:00Z", owner.id) as &str,
+            "as_of",
+        ),
+    ] {
+        let answer = app.get(path, Some(&owner.token)).await;
+        answer.assert_problem(400, "invalid_request");
+        assert_eq!(answer.body["errors"][0]["field"], field, "{path}");
+    }
+    let fine = app
+        .get(
+            "/v1/admin/users?created_from=0001-01-01T00:00:00Z",
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(fine.status, StatusCode::OK, "{}", fine.body);
+}
+
+#[tokio::test]
 async fn listing_by_last_change() {
     let app = spawn_pipeline().await;
     let owner = app.new_user().await;

@@ -315,3 +315,46 @@ async fn an_empty_name_in_a_list_parameter_is_no_event_type() {
         [("types".to_owned(), "unknown_event_type".to_owned())]
     );
 }
+
+#[tokio::test]
+async fn every_json_content_type_gets_the_same_checks() {
+    // poem reads any letter case and any `application/*+json` as JSON: none may skip them.
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for content_type in [
+        "APPLICATION/JSON",
+        "Application/Json; charset=UTF-8",
+        "application/merge-patch+json",
+        "application/vnd.api+json",
+    ] {
+        let response = app
+            .client
+            .patch(format!("{}/v1/me", app.address))
+            .bearer_auth(&user.token)
+            .header("content-type", content_type)
+            .body(r#"{"bio":"first","bio":"second"}"#)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400, "{content_type}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(
+            problem["errors"][0]["code"], "duplicate_field",
+            "{content_type}"
+        );
+        let response = app
+            .client
+            .patch(format!("{}/v1/me", app.address))
+            .bearer_auth(&user.token)
+            .header("content-type", content_type)
+            .body(r#"{"bio":"x","role":"owner"}"#)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 422, "{content_type}");
+    }
+    assert_eq!(
+        app.event_types(user.id).await,
+        ["AccountRegistered", "SessionStarted"]
+    );
+}

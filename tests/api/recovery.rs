@@ -531,6 +531,16 @@ async fn link_pages_say_until_when_and_a_refused_password_brings_the_form_back_i
         page.body
     );
 
+    // A link that does not work says so before the password is looked at.
+    let (status, html) = form(
+        &app,
+        "/reset-password",
+        &[("token", "not-a-link"), ("new_password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{html}");
+    assert!(html.contains("This link is not valid any more."), "{html}");
+
     // A refused password: the form again, with the reason, and the link still good.
     let (status, html) = form(
         &app,
@@ -543,6 +553,7 @@ async fn link_pages_say_until_when_and_a_refused_password_brings_the_form_back_i
         html.contains("That new password cannot be used: "),
         "{html}"
     );
+    assert!(html.contains("This link works until "), "{html}");
     assert!(html.contains("name=\"new_password\""), "{html}");
     assert!(html.contains(&format!("value=\"{token}\"")), "{html}");
     let (status, html) = form_in_chinese(

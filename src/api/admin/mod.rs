@@ -103,8 +103,8 @@ impl AdminApi {
             blocked: blocked.0,
             featured: featured.0,
             role: role.0.map(Role::from),
-            created_from: created_from.0,
-            created_before: created_before.0,
+            created_from: super::views::rfc3339_instant("created_from", created_from.0)?,
+            created_before: super::views::rfc3339_instant("created_before", created_before.0)?,
         };
         let order = crate::store::users::AdminOrder::from(order_by.0);
         let (rows, total) = service::admin::admin_list(
@@ -146,7 +146,8 @@ impl AdminApi {
         /// An instant (RFC 3339).
         as_of: Query<Option<DateTime<Utc>>>,
     ) -> Result<Json<AccountView>, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND }>> {
-        let account = service::admin::admin_account(&ctx, caller.0, id.0, as_of.0).await?;
+        let as_of = super::views::rfc3339_instant("as_of", as_of.0)?;
+        let account = service::admin::admin_account(&ctx, caller.0, id.0, as_of).await?;
         Ok(Json(AccountView::of(id.0, &account)))
     }
 
