@@ -209,10 +209,7 @@ impl BodySchemas {
         }
         if let (Some(format), Some(text)) = (schema["format"].as_str(), value.as_str()) {
             let (fits, expected) = match format {
-                "date" => (
-                    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
-                    "a date (YYYY-MM-DD)",
-                ),
+                "date" => (is_full_date(text), "a date (YYYY-MM-DD)"),
                 "date-time" => (
                     chrono::DateTime::parse_from_rfc3339(text).is_ok(),
                     "a date and time (RFC 3339)",
@@ -345,6 +342,17 @@ struct Shape<'a> {
     constrained: bool,
     /// The schema of further properties, when it takes them (`Null` for any).
     more: Option<&'a Value>,
+}
+
+/// Whether `text` is an RFC 3339 `full-date`: exactly `YYYY-MM-DD`, a real day. (chrono alone
+/// also takes `+1999-05-05`, `1998-5-6` and leading spaces.)
+fn is_full_date(text: &str) -> bool {
+    let shape = text.len() == 10
+        && text.bytes().enumerate().all(|(index, byte)| match index {
+            4 | 7 => byte == b'-',
+            _ => byte.is_ascii_digit(),
+        });
+    shape && chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
 }
 
 /// The path of field `name` inside `at`.
@@ -537,6 +545,18 @@ mod tests {
             (json!({"kind": "zzz"}), wrong_type("kind", "one of: a, b")),
             (
                 json!({"born": "1990-02-30"}),
+                wrong_type("born", "a date (YYYY-MM-DD)"),
+            ),
+            (
+                json!({"born": "+1999-05-05"}),
+                wrong_type("born", "a date (YYYY-MM-DD)"),
+            ),
+            (
+                json!({"born": "1998-5-6"}),
+                wrong_type("born", "a date (YYYY-MM-DD)"),
+            ),
+            (
+                json!({"born": "  1998-05-06"}),
                 wrong_type("born", "a date (YYYY-MM-DD)"),
             ),
             (json!({"owner": "12"}), wrong_type("owner", "a UUID")),
