@@ -536,6 +536,26 @@ async fn a_checkpoint_moved_past_ignored_events_never_goes_back_nor_moves_for_an
     let first = changes(&app, &user, "first", 1).await;
     let second = changes(&app, &user, "second", 1).await;
     let definition = counting();
+    // A rebuild reads up to the commit-safe horizon, which is server-wide: a transaction of
+    // another test still open would hold it before `second`. Wait until every event is final.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !app
+        .db
+        .query_one(
+            "SELECT count(*) = 0 FROM events
+             WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot())",
+            &[],
+        )
+        .await
+        .expect("horizon")
+        .get::<_, bool>(0)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the log never became final"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     rebuild(&app.config.database_url, &definition, 100)
         .await
         .expect("rebuild");
