@@ -371,18 +371,15 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
         return Ok(());
     };
     let malformed = |field: String, code: &'static str, message: String| {
-        let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body").with_detail(&message);
+        let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body");
         if field.is_empty() {
-            return error;
+            return error.with_detail(message);
         }
-        ApiError {
-            errors: vec![FieldError {
-                field,
-                code,
-                message,
-            }],
-            ..error
-        }
+        error.naming(vec![FieldError {
+            field,
+            code,
+            message,
+        }])
     };
     Err(match problem {
         BodyProblem::DuplicateField(field) => {
@@ -458,6 +455,8 @@ pub fn command_metadata(req: &Request) -> CommandMetadata {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::config::parse_network;
 
     #[test]
     fn every_content_type_poem_reads_as_json_is_json() {
@@ -482,8 +481,6 @@ mod tests {
             assert!(!super::is_json(other), "{other}");
         }
     }
-    use super::*;
-    use crate::config::parse_network;
 
     fn proxies(networks: &[&str]) -> TrustedProxies {
         let networks: Vec<IpNet> = networks

@@ -344,12 +344,10 @@ pub fn event_types(types: Vec<String>) -> Result<Option<Vec<String>>, ApiError> 
             message: format!("`{}` is not an event type", name.escape_debug()),
         })
         .collect();
-    if let Some(first) = unknown.first() {
-        return Err(ApiError {
-            errors: unknown.clone(),
-            ..ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
-                .with_detail(first.message.clone())
-        });
+    if !unknown.is_empty() {
+        return Err(
+            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request").naming(unknown),
+        );
     }
     Ok((!types.is_empty()).then_some(types))
 }
@@ -363,18 +361,15 @@ pub fn rfc3339_instant(
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     use chrono::Datelike as _;
     match instant {
-        Some(at) if !(0..=9999).contains(&at.year()) => {
-            let message = format!("`{field}` must be an RFC 3339 instant, years 0000 to 9999");
-            Err(ApiError {
-                errors: vec![FieldError {
-                    field: field.to_owned(),
-                    code: "wrong_type",
-                    message: message.clone(),
-                }],
-                ..ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
-                    .with_detail(message)
-            })
-        }
+        Some(at) if !(0..=9999).contains(&at.year()) => Err(ApiError::new(
+            poem::http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+        )
+        .naming(vec![FieldError {
+            field: field.to_owned(),
+            code: "wrong_type",
+            message: format!("`{field}` must be an RFC 3339 instant, years 0000 to 9999"),
+        }])),
         instant => Ok(instant),
     }
 }

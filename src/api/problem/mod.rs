@@ -90,6 +90,16 @@ impl ApiError {
         self
     }
 
+    /// The fields at fault, the first one's message as the detail: a problem about one or more
+    /// named fields that is not a `validation_failed` (a malformed body, a query parameter).
+    pub fn naming(self, errors: Vec<FieldError>) -> Self {
+        Self {
+            detail: errors.first().map(|error| error.message.clone()),
+            errors,
+            ..self
+        }
+    }
+
     /// A validation failure of several fields.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self {
