@@ -2,7 +2,7 @@
 
 use super::ApiTags;
 use super::i18n::Language;
-use super::problem::{ApiError, Problems, statuses::*};
+use super::problem::{ApiError, FieldCode, Problems, statuses::*};
 use super::views::AccountView;
 use crate::domain::account::Identifier;
 use crate::domain::values::{DisplayName, Email, Password, Phone, Username};
@@ -188,11 +188,11 @@ fn one_identifier<'a>(
         (None, Some(username), None) => Ok(GivenIdentifier::Username(username)),
         (None, None, Some(phone)) => Ok(GivenIdentifier::Phone(phone)),
         (None, None, None) => Err(refused(
-            "identifier_required",
+            FieldCode::IdentifierRequired.as_str(),
             "give an email, a username or a phone",
         )),
         _ => Err(refused(
-            "one_identifier_only",
+            FieldCode::OneIdentifierOnly.as_str(),
             "give only one of email, username and phone",
         )),
     }

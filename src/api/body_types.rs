@@ -17,6 +17,7 @@
 //! them; constraints beyond the type (lengths, formats) stay with the operation, which reports
 //! them per field. Field paths use dots and indexes: `place.city`, `tags[1]`.
 
+use super::problem::FieldCode;
 use super::spec_index::SpecIndex;
 use crate::service::FieldError;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -57,7 +58,7 @@ struct Inner {
 impl BodySchemas {
     /// Reads the body schemas from the OpenAPI document.
     pub fn from_spec(spec: &Value) -> Self {
-        let operations = SpecIndex::from_spec(spec, |operation| {
+        let operations = SpecIndex::from_spec(spec, |_, operation| {
             let content = operation["requestBody"]["content"].as_object()?;
             let (_, media) = content
                 .iter()
@@ -153,7 +154,7 @@ impl BodySchemas {
                             None if shape.constrained => out.push(FieldError {
                                 message: format!("`{path}` is not a field of this request"),
                                 field: path,
-                                code: "unknown_field",
+                                code: FieldCode::UnknownField.as_str(),
                             }),
                             None => {}
                         },
@@ -165,7 +166,7 @@ impl BodySchemas {
                         out.push(FieldError {
                             message: format!("`{path}` is required"),
                             field: path,
-                            code: "required",
+                            code: crate::domain::values::Refusal::Required.as_str(),
                         });
                     }
                 }
@@ -221,6 +222,11 @@ impl BodySchemas {
                 return Some((at.to_owned(), expected.to_owned()));
             }
         }
+        if let (Some(most), Some(text)) = (schema["maxLength"].as_u64(), value.as_str()) {
+            if text.chars().count() as u64 > most {
+                return Some((at.to_owned(), format!("text of at most {most} characters")));
+            }
+        }
         if let Some(allowed) = schema["enum"].as_array() {
             if !allowed.contains(value) {
                 let names: Vec<String> = allowed
@@ -236,10 +242,21 @@ impl BodySchemas {
         }
         match value {
             Value::Object(fields) => fields.iter().find_map(|(name, field)| {
-                let schema = schema["properties"]
+                let property = schema["properties"]
                     .get(name)
                     .or_else(|| schema.get("additionalProperties"))?;
-                self.mismatch(schema, field, &join(at, name))
+                let required = schema["required"]
+                    .as_array()
+                    .is_some_and(|required| required.iter().any(|r| r == name.as_str()));
+                // A required null is named as missing (`required`); an optional field the
+                // document does not mark `nullable` is left out, not null.
+                if field.is_null() && !required && property["nullable"] != true {
+                    return Some((
+                        join(at, name),
+                        "a value, not null (leave it out)".to_owned(),
+                    ));
+                }
+                self.mismatch(property, field, &join(at, name))
             }),
             Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| {
                 self.mismatch(&schema["items"], item, &format!("{at}[{index}]"))
@@ -477,6 +494,7 @@ mod tests {
             "components": {"schemas": {
                 "ThingPatch": {"type": "object", "properties": {
                     "name": {"type": "string", "maxLength": 3},
+                    "nick": {"type": "string", "nullable": true},
                     "shown": {"type": "boolean"},
                     "born": {"type": "string", "format": "date"},
                     "owner": {"type": "string", "format": "uuid"},
@@ -523,12 +541,33 @@ mod tests {
 
     #[test]
     fn bodies_of_the_documented_shape_pass_whatever_else_is_wrong_with_them() {
-        let body = json!({"name": "far too long", "shown": true, "kind": "a", "tags": ["x"],
+        let body = json!({"name": "abc", "shown": true, "kind": "a", "tags": ["x"],
                           "place": {"city": "杭州"}});
         assert_eq!(check("/v1/things/7", body), Ok(()));
+        assert_eq!(check("/v1/things/7", json!({"nick": null})), Ok(()));
+    }
+
+    #[test]
+    fn null_is_a_value_only_where_the_document_says_nullable() {
         assert_eq!(
-            check("/v1/things/7", json!({"name": null, "place": null})),
-            Ok(())
+            check("/v1/things/7", json!({"name": null})),
+            wrong_type("name", "a value, not null (leave it out)")
+        );
+        assert_eq!(
+            check("/v1/things/7", json!({"place": {"city": null}})),
+            wrong_type("place.city", "a value, not null (leave it out)")
+        );
+        assert_eq!(
+            named(
+                schemas().check(
+                    "POST",
+                    "/v1/things",
+                    json!({"name": null, "place": {"city": "x"}})
+                        .to_string()
+                        .as_bytes()
+                )
+            ),
+            ["required name"]
         );
     }
 
@@ -537,6 +576,11 @@ mod tests {
         let cases = [
             (json!({"name": false}), wrong_type("name", "a string")),
             (json!({"name": 12}), wrong_type("name", "a string")),
+            (
+                json!({"name": "abcd"}),
+                wrong_type("name", "text of at most 3 characters"),
+            ),
+            (json!({"name": "äöü"}), Ok(())),
             (
                 json!({"shown": "yes"}),
                 wrong_type("shown", "true or false"),
@@ -625,7 +669,7 @@ mod tests {
             duplicate("tags[1].b")
         );
         // The same key in two objects is no duplicate.
-        assert_eq!(raw(r#"{"place":{"city":"a"},"name":"city"}"#), Ok(()));
+        assert_eq!(raw(r#"{"place":{"city":"a"},"name":"cit"}"#), Ok(()));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use super::body_types::{BodyProblem, BodySchemas};
 use super::i18n::Language;
-use super::problem::ApiError;
+use super::problem::{ApiError, FieldCode, ProblemCode};
 use super::spec_index::SpecIndex;
 use crate::service::FieldError;
 use crate::service::executor::CommandMetadata;
@@ -80,7 +80,7 @@ pub struct AllowedMethods(Arc<SpecIndex<()>>);
 impl AllowedMethods {
     /// Reads the paths and their methods from the OpenAPI document.
     pub fn from_spec(spec: &serde_json::Value) -> Self {
-        Self(Arc::new(SpecIndex::from_spec(spec, |_| Some(()))))
+        Self(Arc::new(SpecIndex::from_spec(spec, |_, _| Some(()))))
     }
 
     /// True when the path has an operation for the method.
@@ -102,89 +102,229 @@ pub struct Parameters(Arc<SpecIndex<OperationParameters>>);
 
 #[derive(Debug, Default)]
 struct OperationParameters {
-    /// Path parameters in order: poem-openapi calls the n-th `param<n>` in its errors.
-    path: Vec<String>,
+    /// Path parameters in order, with the index of their segment in the path: poem-openapi
+    /// calls the n-th `param<n>` in its errors.
+    path: Vec<(usize, String)>,
+    /// Every query parameter, with what its value must be, in words.
+    query: Vec<(String, String)>,
     /// Query parameters holding a list (comma-separated, `explode: false`).
     lists: Vec<String>,
+}
+
+impl OperationParameters {
+    fn expectation(&self, name: &str) -> Option<&str> {
+        self.query
+            .iter()
+            .find(|(known, _)| known == name)
+            .map(|(_, expected)| expected.as_str())
+    }
 }
 
 impl Parameters {
     /// Reads each operation's parameters from the OpenAPI document.
     pub fn from_spec(spec: &serde_json::Value) -> Self {
-        Self(Arc::new(SpecIndex::from_spec(spec, |operation| {
-            let mut kept = OperationParameters::default();
-            for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                let Some(name) = parameter["name"].as_str() else {
-                    continue;
-                };
-                match parameter["in"].as_str() {
-                    Some("path") => kept.path.push(name.to_owned()),
-                    Some("query") if parameter["schema"]["type"] == "array" => {
-                        kept.lists.push(name.to_owned());
+        let schemas = &spec["components"]["schemas"];
+        Self(Arc::new(SpecIndex::from_spec(
+            spec,
+            |template, operation| {
+                let mut kept = OperationParameters::default();
+                for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                    let Some(name) = parameter["name"].as_str() else {
+                        continue;
+                    };
+                    match parameter["in"].as_str() {
+                        Some("path") => {
+                            let placeholder = format!("{{{name}}}");
+                            let segment = template
+                                .split('/')
+                                .position(|segment| segment == placeholder)
+                                .unwrap_or(usize::MAX);
+                            kept.path.push((segment, name.to_owned()));
+                        }
+                        Some("query") => {
+                            let schema = &parameter["schema"];
+                            if schema["type"] == "array" {
+                                kept.lists.push(name.to_owned());
+                            }
+                            kept.query
+                                .push((name.to_owned(), expected_value(schema, schemas)));
+                        }
+                        _ => {}
                     }
-                    _ => {}
                 }
-            }
-            Some(kept)
-        })))
+                Some(kept)
+            },
+        )))
     }
 
-    /// The query with every list parameter given more than once (`types=A&types=B`, the
-    /// exploded form generated clients send) joined into the one comma-separated value the
-    /// document declares (`types=A,B`); `None` when nothing needs joining. Values stay
-    /// percent-encoded as they came.
-    fn joined_query(&self, method: &str, path: &str, query: &str) -> Option<String> {
-        let lists = &self.0.operation(method, path)?.lists;
-        let mut pairs: Vec<(&str, Vec<&str>)> = Vec::new();
+    /// The query as the operation reads it: every list parameter given more than once
+    /// (`types=A&types=B`, the exploded form generated clients send) joined into the one
+    /// comma-separated value the document declares (`types=A,B`), values percent-encoded as
+    /// they came; `Ok(None)` when nothing needs joining. A parameter the operation does not
+    /// take (`unknown_field`), or another one given twice (`duplicate_field`), is 400
+    /// `invalid_request` naming it. Paths the document does not have pass as they are.
+    fn checked_query(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(operation) = self.0.operation(method, path) else {
+            return Ok(None);
+        };
+        let mut pairs: Vec<(String, Vec<&str>)> = Vec::new();
         let mut joined = false;
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let earlier = lists
-                .iter()
-                .any(|list| list == name)
-                .then(|| pairs.iter_mut().find(|(seen, _)| *seen == name))
-                .flatten();
-            match earlier {
-                Some((_, values)) => {
+            let (raw_name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name: String = url::form_urlencoded::parse(raw_name.as_bytes())
+                .next()
+                .map(|(name, _)| name.into_owned())
+                .unwrap_or_default();
+            if operation.expectation(&name).is_none() {
+                let known: Vec<&str> = operation.query.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(ApiError::bad_parameter(
+                    &name,
+                    FieldCode::UnknownField,
+                    match known.as_slice() {
+                        [] => format!(
+                            "`{}` is not a parameter: this operation takes none",
+                            name.escape_debug()
+                        ),
+                        known => format!(
+                            "`{}` is not a parameter of this operation; it takes {}",
+                            name.escape_debug(),
+                            known.join(", ")
+                        ),
+                    },
+                ));
+            }
+            match pairs.iter_mut().find(|(seen, _)| *seen == name) {
+                Some((_, values)) if operation.lists.contains(&name) => {
                     values.push(value);
                     joined = true;
+                }
+                Some(_) => {
+                    return Err(ApiError::bad_parameter(
+                        &name,
+                        FieldCode::DuplicateField,
+                        format!("`{name}` is given more than once; give it once"),
+                    ));
                 }
                 None => pairs.push((name, vec![value])),
             }
         }
-        joined.then(|| {
+        Ok(joined.then(|| {
             pairs
                 .iter()
                 .map(|(name, values)| {
                     let values: Vec<&str> =
                         values.iter().copied().filter(|v| !v.is_empty()).collect();
+                    let name: String =
+                        url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
                     format!("{name}={}", values.join(","))
                 })
                 .collect::<Vec<_>>()
                 .join("&")
-        })
+        }))
     }
 
-    /// Names the path parameter a poem-openapi error calls `param<n>` by its documented name,
-    /// in the detail and as a field error (`invalid_path_parameter`).
-    fn name_path_parameter(&self, method: &str, path: &str, error: &mut ApiError) {
-        let Some(operation) = self.0.operation(method, path) else {
-            return;
-        };
-        let Some(detail) = error.detail.as_mut() else {
-            return;
-        };
-        for (index, name) in operation.path.iter().enumerate() {
-            let internal = format!("`param{index}`");
-            if detail.contains(&internal) {
-                *detail = detail.replace(&internal, &format!("`{name}`"));
-                error.errors.push(FieldError {
-                    field: name.clone(),
-                    code: "invalid_path_parameter",
-                    message: detail.clone(),
-                });
+    /// The problem for a parameter poem-openapi could not read: named as the document names
+    /// it (poem-openapi calls the n-th path parameter `param<n>`), with what it must be.
+    fn parameter_problem(&self, method: &str, path: &str, error: &poem::Error) -> Option<ApiError> {
+        let operation = self.0.operation(method, path)?;
+        let unreadable = error
+            .downcast_ref::<poem_openapi::error::ParseParamError>()
+            .map(|parse| (parse.name, parse.reason.as_str()))
+            .or_else(|| {
+                error
+                    .downcast_ref::<poem_openapi::error::ParsePathError>()
+                    .map(|parse| (parse.name, parse.reason.as_str()))
+            });
+        if let Some((name, reason)) = unreadable {
+            let path_name = name
+                .strip_prefix("param")
+                .and_then(|index| index.parse::<usize>().ok())
+                .and_then(|index| operation.path.get(index))
+                .map(|(_, name)| name.as_str());
+            return Some(match path_name {
+                Some(name) => ApiError::bad_parameter(
+                    name,
+                    FieldCode::InvalidPathParameter,
+                    format!("`{name}` is not valid here: {reason}"),
+                ),
+                None => {
+                    let message = match operation.expectation(name) {
+                        Some(expected) if !expected.is_empty() => {
+                            format!("`{name}` must be {expected}")
+                        }
+                        _ => format!("`{name}` is not valid: {reason}"),
+                    };
+                    ApiError::bad_parameter(name, FieldCode::WrongType, message)
+                }
+            });
+        }
+        if error.is::<poem::error::ParsePathError>() {
+            // A path segment that is not UTF-8 once percent-decoded.
+            let segments: Vec<&str> = path.split('/').collect();
+            let name = operation.path.iter().find_map(|(segment, name)| {
+                let raw = segments.get(*segment)?;
+                percent_encoding::percent_decode_str(raw)
+                    .decode_utf8()
+                    .is_err()
+                    .then_some(name)
+            })?;
+            return Some(ApiError::bad_parameter(
+                name,
+                FieldCode::InvalidPathParameter,
+                format!("`{name}` is not UTF-8 text once percent-decoded"),
+            ));
+        }
+        None
+    }
+}
+
+/// What a parameter of `schema` must be, in words ("an integer from 1 to 100"); empty when the
+/// schema says nothing a reader needs.
+fn expected_value(schema: &serde_json::Value, schemas: &serde_json::Value) -> String {
+    if let Some(reference) = schema["$ref"].as_str() {
+        let name = reference.trim_start_matches("#/components/schemas/");
+        return expected_value(&schemas[name], schemas);
+    }
+    if let Some(allowed) = schema["enum"].as_array() {
+        let names: Vec<&str> = allowed.iter().filter_map(|v| v.as_str()).collect();
+        return format!("one of: {}", names.join(", "));
+    }
+    // poem-openapi writes bounds as floats (`1.0`); they are whole numbers here.
+    let bound = |key: &str| schema[key].as_f64().map(|bound| bound.round() as i64);
+    let range = match (bound("minimum"), bound("maximum")) {
+        (Some(min), Some(max)) => format!(" from {min} to {max}"),
+        (Some(min), None) => format!(" of at least {min}"),
+        (None, Some(max)) => format!(" of at most {max}"),
+        (None, None) => String::new(),
+    };
+    match (schema["type"].as_str(), schema["format"].as_str()) {
+        (Some("integer"), _) => format!("an integer{range}"),
+        (Some("boolean"), _) => "true or false".to_owned(),
+        (Some("string"), Some("date-time")) => "a date and time (RFC 3339)".to_owned(),
+        (Some("string"), Some("date")) => "a date (YYYY-MM-DD)".to_owned(),
+        (Some("string"), Some("uuid")) => "a UUID".to_owned(),
+        (Some("string"), _) => match schema["maxLength"].as_u64() {
+            Some(max) => format!("text of at most {max} characters"),
+            None => String::new(),
+        },
+        (Some("array"), _) => {
+            let items = expected_value(&schema["items"], schemas);
+            let most = schema["maxItems"]
+                .as_u64()
+                .map(|max| format!(" of at most {max} items"))
+                .unwrap_or_default();
+            if items.is_empty() {
+                format!("a comma-separated list{most}")
+            } else {
+                format!("a comma-separated list{most}, each {items}")
             }
         }
+        _ => String::new(),
     }
 }
 
@@ -235,13 +375,22 @@ pub async fn around_every_request<E: Endpoint>(
             .await
             .and_then(|body| check_body_types(&req, &body, &edge.body_types));
         let method = req.method().as_str().to_owned();
-        let joined = req
+        let query = req
             .uri()
             .query()
-            .and_then(|query| edge.parameters.joined_query(&method, &path, query));
-        if let Some(uri) = joined.and_then(|joined| format!("{path}?{joined}").parse().ok()) {
-            *req.uri_mut() = uri;
-        }
+            .map(|query| edge.parameters.checked_query(&method, &path, query))
+            .transpose()
+            .map(Option::flatten);
+        let checked = checked.and_then(|()| match query {
+            Ok(Some(joined)) => {
+                if let Ok(uri) = format!("{path}?{joined}").parse() {
+                    *req.uri_mut() = uri;
+                }
+                Ok(())
+            }
+            Ok(None) => Ok(()),
+            Err(problem) => Err(problem.into()),
+        });
         let outcome = match checked {
             Ok(()) => next.call(req).await.map(IntoResponse::into_response),
             Err(error) => Err(error),
@@ -281,10 +430,10 @@ pub async fn around_every_request<E: Endpoint>(
     .await
 }
 
-/// Wraps the operations (inside the idempotency layer, which stores their answers): an error
-/// parsing a path parameter names it as the document does, in its detail and as a field error
-/// (`invalid_path_parameter`), where poem-openapi calls the n-th one `param<n>`.
-pub async fn with_named_path_parameters<E: Endpoint>(
+/// Wraps the operations (inside the idempotency layer, which stores their answers): a
+/// parameter poem-openapi could not read is named as the document names it, with what it must
+/// be, in the detail and as a field error (`invalid_path_parameter` or `wrong_type`).
+pub async fn with_named_parameters<E: Endpoint>(
     next: E,
     req: Request,
     parameters: Parameters,
@@ -294,18 +443,12 @@ pub async fn with_named_path_parameters<E: Endpoint>(
     next.call(req)
         .await
         .map(IntoResponse::into_response)
-        .map_err(|error| {
-            let mut problem = ApiError::from_poem(&error);
-            if problem.code != "invalid_request" {
-                return error;
-            }
-            parameters.name_path_parameter(&method, &path, &mut problem);
-            if problem.errors.is_empty() {
-                error
-            } else {
-                problem.into()
-            }
-        })
+        .map_err(
+            |error| match parameters.parameter_problem(&method, &path, &error) {
+                Some(problem) => problem.into(),
+                None => error,
+            },
+        )
 }
 
 /// Headers that keep answers out of caches and pages out of frames, on every answer.
@@ -370,28 +513,30 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
     let Err(problem) = schemas.check(req.method().as_str(), req.uri().path(), body) else {
         return Ok(());
     };
-    let malformed = |field: String, code: &'static str, message: String| {
-        let error = ApiError::new(StatusCode::BAD_REQUEST, "invalid_body");
+    let malformed = |field: String, code: FieldCode, message: String| {
+        let error = ApiError::new(ProblemCode::InvalidBody);
         if field.is_empty() {
             return error.with_detail(message);
         }
         error.naming(vec![FieldError {
             field,
-            code,
+            code: code.as_str(),
             message,
         }])
     };
     Err(match problem {
         BodyProblem::DuplicateField(field) => {
             let message = format!("`{field}` appears more than once in its object");
-            malformed(field, "duplicate_field", message)
+            malformed(field, FieldCode::DuplicateField, message)
         }
-        BodyProblem::WrongType { field, expected } if field.is_empty() => {
-            malformed(field, "wrong_type", format!("the body must be {expected}"))
-        }
+        BodyProblem::WrongType { field, expected } if field.is_empty() => malformed(
+            field,
+            FieldCode::WrongType,
+            format!("the body must be {expected}"),
+        ),
         BodyProblem::WrongType { field, expected } => {
             let message = format!("`{field}` must be {expected}");
-            malformed(field, "wrong_type", message)
+            malformed(field, FieldCode::WrongType, message)
         }
         BodyProblem::Fields(errors) => ApiError::validation(errors),
     }
@@ -415,7 +560,7 @@ fn is_json(content_type: &str) -> bool {
 }
 
 fn too_large(limit: usize) -> poem::Error {
-    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large")
+    ApiError::new(ProblemCode::PayloadTooLarge)
         .with_detail(format!("a request body has at most {limit} bytes"))
         .into()
 }

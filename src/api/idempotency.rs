@@ -11,7 +11,7 @@
 
 use super::edge::AllowedMethods;
 use super::i18n::Language;
-use super::problem::ApiError;
+use super::problem::{ApiError, FieldCode, ProblemCode};
 use crate::secrets::SecretBox;
 use crate::service::ServiceError;
 use crate::service::executor::{IdempotencyClaim, PendingCommit};
@@ -94,18 +94,21 @@ pub async fn with_idempotency<E: Endpoint>(
     // Only requests that reach a command: a wrong method or path is answered by the router.
     let is_command = is_command_method(req.method().as_str())
         && allowed.allows(req.uri().path(), req.method().as_str());
+    // A key that is not visible ASCII reads as empty: refused, not ignored.
     let key = req
         .headers()
         .get(HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned);
+        .map(|value| value.to_str().unwrap_or_default().to_owned());
     let (true, Some(key)) = (is_command, key) else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
     if key.is_empty() || key.len() > MAX_KEY_LEN {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request")
-            .with_detail("an Idempotency-Key has 1 to 255 characters")
-            .into());
+        return Err(ApiError::bad_parameter(
+            HEADER,
+            FieldCode::InvalidHeader,
+            "an Idempotency-Key has 1 to 255 visible ASCII characters",
+        )
+        .into());
     }
     let body = req.take_body().into_bytes().await?;
     let fingerprint = request_fingerprint(&req, &body);
@@ -236,7 +239,7 @@ fn request_fingerprint(req: &Request, body: &[u8]) -> Vec<u8> {
 fn is_key_in_use(error: &poem::Error) -> bool {
     error
         .downcast_ref::<ApiError>()
-        .is_some_and(|api| api.code == "idempotency_key_in_use")
+        .is_some_and(|api| api.code == ProblemCode::IdempotencyKeyInUse)
 }
 
 fn store_error(error: StoreError) -> poem::Error {
@@ -257,11 +260,7 @@ async fn previous_answer(
         return Ok(None);
     };
     if seen.fingerprint != claim.fingerprint {
-        return Err(
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
-                .with_detail("this Idempotency-Key was first used with a different request")
-                .into(),
-        );
+        return Err(ApiError::new(ProblemCode::IdempotencyKeyReused).into());
     }
     match seen.response {
         Some(stored) => Ok(Some(replay(secrets, &stored)?)),

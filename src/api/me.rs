@@ -2,11 +2,11 @@
 
 use super::ApiTags;
 use super::auth::{SessionToken, SignedIn};
-use super::problem::{ApiError, Problems, statuses::*};
+use super::problem::{ApiError, FieldCode, Problems, statuses::*};
 use super::views::{AccountView, Done, EventPage, EventView, GenderView, PrivacyView};
 use crate::domain::account::ProfileChanges;
 use crate::domain::values::{
-    Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Username,
+    Bio, Birthday, DisplayName, ImageUrl, InvalidValue, PlaceName, Refusal, Username,
 };
 use crate::service;
 use crate::service::executor::CommandMetadata;
@@ -284,7 +284,7 @@ impl MeApi {
             _ => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "password".to_owned(),
-                    code: "password_or_code",
+                    code: FieldCode::PasswordOrCode.as_str(),
                     message: "give exactly one of `password` and `code`".to_owned(),
                 }])
                 .into());
@@ -311,7 +311,7 @@ pub(super) fn parse_profile_changes(
             errors.push(FieldError::new(
                 "username",
                 InvalidValue {
-                    code: "required",
+                    code: Refusal::Required,
                     message: "a username cannot be removed, only changed".to_owned(),
                 },
             ));

@@ -105,6 +105,7 @@ fn document(operations: &str) -> String {
     standard_formats(&mut spec);
     declare_event_types(&mut spec);
     body_types::declare_closed_bodies(&mut spec);
+    problem::catalog::declare_codes(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
 }
 
@@ -250,7 +251,7 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
             poem::get(pages::reset_password_page).post(pages::reset_password_submit),
         )
         .nest("/", api)
-        .around(move |next, req| edge::with_named_path_parameters(next, req, parameters.clone()))
+        .around(move |next, req| edge::with_named_parameters(next, req, parameters.clone()))
         .around(move |next, req| {
             idempotency::with_idempotency(next, req, pool.clone(), secrets.clone(), allowed.clone())
         })

@@ -206,7 +206,10 @@ pub async fn reset_password_submit(
                 .iter()
                 .map(|error| match language {
                     Language::En => escape(&error.message),
-                    Language::ZhCn => escape(super::i18n::title_of(error.code, language)),
+                    Language::ZhCn => escape(
+                        super::problem::catalog::field_title(error.code)
+                            .map_or(error.message.as_str(), |title| title.zh),
+                    ),
                 })
                 .collect();
             let note = if zh {

@@ -5,7 +5,7 @@ use super::ApiTags;
 use super::auth::SignedIn;
 use super::codes::CodeAccepted;
 use super::i18n::Language;
-use super::problem::{ApiError, Problems, statuses::*};
+use super::problem::{ApiError, FieldCode, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::code::{CODE_LIFETIME, Channel};
 use crate::domain::values::{Email, Phone};
@@ -166,7 +166,7 @@ impl RecoveryApi {
             _ => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "email".to_owned(),
-                    code: "one_identifier_only",
+                    code: FieldCode::OneIdentifierOnly.as_str(),
                     message: "give exactly one of `email` and `phone`".to_owned(),
                 }])
                 .into());
@@ -366,7 +366,7 @@ pub(super) fn proof_of(
         }
         _ => Err(ApiError::validation(vec![FieldError {
             field: "token".to_owned(),
-            code: "token_or_code",
+            code: FieldCode::TokenOrCode.as_str(),
             message: "give `token`, or `email` and `code`".to_owned(),
         }])),
     }

@@ -3,7 +3,7 @@
 use super::ApiTags;
 use super::accounts::parse_identifier;
 use super::auth::SignedIn;
-use super::problem::{ApiError, Problems, statuses::*};
+use super::problem::{ApiError, FieldCode, Problems, statuses::*};
 use super::views::{AccountView, Done};
 use crate::domain::account::Identifier;
 use crate::domain::account::SessionsToEnd;
@@ -194,7 +194,7 @@ impl SessionsApi {
             (None, Some(_), Identifier::Username(_)) => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "code".to_owned(),
-                    code: "code_needs_email",
+                    code: FieldCode::CodeNeedsEmail.as_str(),
                     message: "codes are sent to an email address or a phone: sign in with \
                               `email` or `phone` and `code`"
                         .to_owned(),
@@ -204,7 +204,7 @@ impl SessionsApi {
             _ => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "password".to_owned(),
-                    code: "password_or_code",
+                    code: FieldCode::PasswordOrCode.as_str(),
                     message: "give exactly one of `password` and `code`".to_owned(),
                 }])
                 .into());

@@ -33,9 +33,10 @@ impl PathTemplate {
 pub struct SpecIndex<T>(Vec<(PathTemplate, String, T)>);
 
 impl<T> SpecIndex<T> {
-    /// Indexes the operations of `spec`: `keep` gets each operation's JSON and returns what to
-    /// keep of it, or `None` to leave it out. Methods are upper case.
-    pub fn from_spec(spec: &Value, keep: impl Fn(&Value) -> Option<T>) -> Self {
+    /// Indexes the operations of `spec`: `keep` gets each operation's path template
+    /// (`/v1/users/{id}`) and JSON and returns what to keep of it, or `None` to leave it out.
+    /// Methods are upper case.
+    pub fn from_spec(spec: &Value, keep: impl Fn(&str, &Value) -> Option<T>) -> Self {
         let mut operations: Vec<(PathTemplate, String, T)> =
             spec["paths"]
                 .as_object()
@@ -45,7 +46,7 @@ impl<T> SpecIndex<T> {
                     let keep = &keep;
                     methods.as_object().into_iter().flatten().filter_map(
                         move |(method, operation)| {
-                            let kept = keep(operation)?;
+                            let kept = keep(path, operation)?;
                             Some((PathTemplate::new(path), method.to_ascii_uppercase(), kept))
                         },
                     )

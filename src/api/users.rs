@@ -1,13 +1,12 @@
 //! `/v1/users`: public profiles, from the `users` read model.
 
 use super::ApiTags;
-use super::problem::{ApiError, Problems, statuses::*};
+use super::problem::{ApiError, FieldCode, Problems, statuses::*};
 use super::views::ProfileView;
 use crate::service;
 use crate::service::Context;
 use crate::service::users::{MAX_USERS_PER_REQUEST, PublicProfile};
 use chrono::{DateTime, Utc};
-use poem::http::StatusCode;
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -123,8 +122,11 @@ impl UsersApi {
                 .map(Uuid::parse_str)
                 .collect::<Result<_, _>>()
                 .map_err(|error| {
-                    ApiError::new(StatusCode::BAD_REQUEST, "invalid_request")
-                        .with_detail(format!("`ids` must be comma-separated UUIDs: {error}"))
+                    ApiError::bad_parameter(
+                        "ids",
+                        FieldCode::WrongType,
+                        format!("`ids` must be comma-separated UUIDs: {error}"),
+                    )
                 })?,
         };
         debug_assert!(ids.len() <= MAX_USERS_PER_REQUEST);

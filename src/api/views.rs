@@ -1,6 +1,6 @@
 //! What the API shows of an account.
 
-use super::problem::ApiError;
+use super::problem::{ApiError, FieldCode, ProblemCode};
 use crate::domain::account::{Account, AccountStatus, Privacy, Profile, Role};
 use crate::domain::values::Gender;
 use crate::service::FieldError;
@@ -340,14 +340,12 @@ pub fn event_types(types: Vec<String>) -> Result<Option<Vec<String>>, ApiError> 
         .filter(|name| !known.contains(name.as_str()))
         .map(|name| FieldError {
             field: "types".to_owned(),
-            code: "unknown_event_type",
+            code: FieldCode::UnknownEventType.as_str(),
             message: format!("`{}` is not an event type", name.escape_debug()),
         })
         .collect();
     if !unknown.is_empty() {
-        return Err(
-            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request").naming(unknown),
-        );
+        return Err(ApiError::new(ProblemCode::InvalidRequest).naming(unknown));
     }
     Ok((!types.is_empty()).then_some(types))
 }
@@ -361,15 +359,11 @@ pub fn rfc3339_instant(
 ) -> Result<Option<DateTime<Utc>>, ApiError> {
     use chrono::Datelike as _;
     match instant {
-        Some(at) if !(0..=9999).contains(&at.year()) => Err(ApiError::new(
-            poem::http::StatusCode::BAD_REQUEST,
-            "invalid_request",
-        )
-        .naming(vec![FieldError {
-            field: field.to_owned(),
-            code: "wrong_type",
-            message: format!("`{field}` must be an RFC 3339 instant, years 0000 to 9999"),
-        }])),
+        Some(at) if !(0..=9999).contains(&at.year()) => Err(ApiError::bad_parameter(
+            field,
+            FieldCode::WrongType,
+            format!("`{field}` must be an RFC 3339 instant, years 0000 to 9999"),
+        )),
         instant => Ok(instant),
     }
 }

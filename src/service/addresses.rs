@@ -120,7 +120,7 @@ fn from_address_error(error: ExecuteError<AddressError>) -> ServiceError {
         ExecuteError::Domain(AddressError::PostcodeMismatch) => {
             ServiceError::Validation(vec![FieldError {
                 field: "postcode".to_owned(),
-                code: "invalid_postcode",
+                code: crate::domain::values::Refusal::InvalidPostcode.as_str(),
                 message: "the postcode does not suit the receiver's country (6 digits in \
                           mainland China)"
                     .to_owned(),

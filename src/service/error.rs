@@ -2,7 +2,7 @@
 //! status and a stable code, in one place.
 
 use crate::domain::account::AccountError;
-use crate::domain::values::InvalidValue;
+use crate::domain::values::{InvalidValue, Refusal};
 use crate::store::StoreError;
 use crate::store::claims::ClaimKind;
 
@@ -22,7 +22,7 @@ impl FieldError {
     pub fn new(field: &str, invalid: InvalidValue) -> Self {
         Self {
             field: field.to_owned(),
-            code: invalid.code,
+            code: invalid.code.as_str(),
             message: invalid.message,
         }
     }
@@ -137,7 +137,7 @@ impl ServiceError {
         Self::invalid(
             field,
             InvalidValue {
-                code: "required",
+                code: Refusal::Required,
                 message: message.to_owned(),
             },
         )

@@ -2,7 +2,7 @@
 
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
 use super::{Context, ServiceError};
-use crate::domain::follow_graph::{self, FollowCommand, FollowError, FollowGraph};
+use crate::domain::follow_graph::{self, FollowCommand, FollowGraph};
 use crate::store::follows::{self, FollowRow, Side};
 use crate::store::sessions::ActiveSession;
 use crate::store::users;
@@ -162,17 +162,4 @@ pub async fn my_following(
     let (follows, _) =
         follows::page(&client, caller.account_id, Side::Following, 10_000, 0).await?;
     Ok((groups, follows))
-}
-
-/// The HTTP code of a refused follow command.
-pub fn follow_error_code(error: FollowError) -> &'static str {
-    match error {
-        FollowError::SelfFollow => "cannot_follow_self",
-        FollowError::GroupNotFound => "group_not_found",
-        FollowError::GroupExists => "group_exists",
-        FollowError::TooManyGroups => "group_limit_reached",
-        FollowError::BuiltInGroup => "group_undeletable",
-        FollowError::BadGroupName => "invalid_group_name",
-        FollowError::NotFollowing => "not_following",
-    }
 }

@@ -48,7 +48,7 @@ async fn invalid_profile_fields_are_all_reported_and_nothing_changes() {
                 "avatar_url": "ftp://example.com/a.png",
                 "bio": "x".repeat(501),
                 "birthday": "2999-01-01",
-                "username": null
+                "username": "9"
             }),
         )
         .await;
@@ -60,8 +60,17 @@ async fn invalid_profile_fields_are_all_reported_and_nothing_changes() {
             ("bio".into(), "invalid_bio".into()),
             ("birthday".into(), "invalid_birthday".into()),
             ("display_name".into(), "invalid_display_name".into()),
-            ("username".into(), "required".into()),
+            ("username".into(), "invalid_username".into()),
         ]
+    );
+    // The document does not mark `username` nullable: null is not "no change".
+    let null = app
+        .patch("/v1/me", &user.token, json!({"username": null}))
+        .await;
+    null.assert_problem(400, "invalid_body");
+    assert_eq!(
+        null.field_errors(),
+        [("username".to_owned(), "wrong_type".to_owned())]
     );
     assert_eq!(
         app.event_types(user.id).await,

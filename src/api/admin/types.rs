@@ -1,7 +1,7 @@
 //! The bodies, pages and answers of the administration operations.
 
 use crate::api::me::UpdateMeRequest;
-use crate::api::problem::ApiError;
+use crate::api::problem::{ApiError, FieldCode};
 use crate::api::views::{AccountView, EventView, RoleView};
 use crate::domain::account::Account;
 use crate::service::executor::Committed;
@@ -197,8 +197,8 @@ pub(super) fn default_limit() -> i64 {
     50
 }
 
-/// The `fields` an item keeps, from a comma-separated list (`400 unknown_field` for a field
-/// not in `LISTABLE`).
+/// The `fields` an item keeps, from a comma-separated list (`400 invalid_request` naming `fields`,
+/// `unknown_field`, for a field not in `LISTABLE`).
 pub(super) fn listed_fields(list: Option<&str>) -> Result<Vec<String>, ApiError> {
     let fields: Vec<String> = list
         .map(|list| {
@@ -209,14 +209,15 @@ pub(super) fn listed_fields(list: Option<&str>) -> Result<Vec<String>, ApiError>
         })
         .unwrap_or_default();
     if let Some(unknown) = fields.iter().find(|f| !LISTABLE.contains(&f.as_str())) {
-        return Err(
-            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "unknown_field").with_detail(
-                format!(
-                    "`{unknown}` is not a field; fields are {}",
-                    LISTABLE.join(", ")
-                ),
+        return Err(ApiError::bad_parameter(
+            "fields",
+            FieldCode::UnknownField,
+            format!(
+                "`{}` is not a field; fields are {}",
+                unknown.escape_debug(),
+                LISTABLE.join(", ")
             ),
-        );
+        ));
     }
     Ok(fields)
 }
@@ -227,8 +228,11 @@ pub(super) fn id_list(list: &str) -> Result<Vec<Uuid>, ApiError> {
         .map(Uuid::parse_str)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|error| {
-            ApiError::new(poem::http::StatusCode::BAD_REQUEST, "invalid_request")
-                .with_detail(format!("`ids`: {error}"))
+            ApiError::bad_parameter(
+                "ids",
+                FieldCode::WrongType,
+                format!("`ids` must be comma-separated UUIDs: {error}"),
+            )
         })
 }
 

@@ -6,11 +6,13 @@
 //! for validation failures. Operations declare which statuses they can answer through the
 //! `Problems<STATUSES>` type, so the OpenAPI document lists exactly those.
 
+pub mod catalog;
 mod responses;
 
+pub use catalog::{FieldCode, ProblemCode};
 pub use responses::{Problems, statuses};
 
-use super::i18n::{Language, title_of};
+use super::i18n::Language;
 use crate::service::{FieldError, ServiceError};
 use crate::store::claims::ClaimKind;
 use poem::http::{HeaderValue, StatusCode, header};
@@ -52,11 +54,12 @@ pub struct ProblemField {
 /// An error on its way to becoming a problem answer.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// HTTP status.
+    /// HTTP status: the code's, but for a `request_failed` from poem.
     pub status: StatusCode,
     /// Stable code.
-    pub code: &'static str,
-    /// English detail, when there is more to say than the title.
+    pub code: ProblemCode,
+    /// English detail about this request, in place of the code's own (an English answer only;
+    /// a Chinese one names the fields in `errors`, or gives the code's own detail).
     pub detail: Option<String>,
     /// Invalid fields.
     pub errors: Vec<FieldError>,
@@ -66,17 +69,17 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", self.code, self.status)
+        write!(f, "{} ({})", self.code.as_str(), self.status)
     }
 }
 
 impl std::error::Error for ApiError {}
 
 impl ApiError {
-    /// An error with a status and code.
-    pub fn new(status: StatusCode, code: &'static str) -> Self {
+    /// An error with a code, answered with the code's status.
+    pub fn new(code: ProblemCode) -> Self {
         Self {
-            status,
+            status: code.status(),
             code,
             detail: None,
             errors: Vec::new(),
@@ -100,35 +103,57 @@ impl ApiError {
         }
     }
 
+    /// 400 `invalid_request` about one query parameter or header, named in `errors`.
+    pub fn bad_parameter(field: &str, code: FieldCode, message: impl Into<String>) -> Self {
+        Self::new(ProblemCode::InvalidRequest).naming(vec![FieldError {
+            field: field.to_owned(),
+            code: code.as_str(),
+            message: message.into(),
+        }])
+    }
+
+    /// Asks the caller to retry after `seconds` (`Retry-After`).
+    pub fn retry_in(self, seconds: u64) -> Self {
+        Self {
+            retry_after: Some(seconds),
+            ..self
+        }
+    }
+
     /// A validation failure of several fields.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         Self {
             errors,
-            ..Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed")
+            ..Self::new(ProblemCode::ValidationFailed)
         }
     }
 
     /// Renders the problem answer in `language`.
     pub fn to_response(&self, language: Language) -> Response {
+        let field_title = |error: &FieldError| match catalog::field_title(error.code) {
+            Some(title) => title.of(language).to_owned(),
+            None => error.message.clone(),
+        };
         let problem = Problem {
-            kind: format!("/problems/{}", self.code),
-            title: title_of(self.code, language).to_owned(),
+            kind: format!("/problems/{}", self.code.as_str()),
+            title: self.code.title().of(language).to_owned(),
             status: self.status.as_u16(),
             detail: match language {
-                Language::En => self.detail.clone(),
+                Language::En => self
+                    .detail
+                    .clone()
+                    .or_else(|| self.code.detail().map(|detail| detail.en.to_owned())),
                 // The English detail is not translated, but the fields it names are.
                 Language::ZhCn if !self.errors.is_empty() => Some(
                     self.errors
                         .iter()
-                        .map(|error| {
-                            format!("`{}`：{}", error.field, title_of(error.code, language))
-                        })
+                        .map(|error| format!("`{}`：{}", error.field, field_title(error)))
                         .collect::<Vec<_>>()
                         .join("；"),
                 ),
-                Language::ZhCn => None,
+                Language::ZhCn => self.code.detail().map(|detail| detail.zh.to_owned()),
             },
-            code: self.code.to_owned(),
+            code: self.code.as_str().to_owned(),
             errors: (!self.errors.is_empty()).then(|| {
                 self.errors
                     .iter()
@@ -137,7 +162,7 @@ impl ApiError {
                         code: error.code.to_owned(),
                         message: match language {
                             Language::En => error.message.clone(),
-                            Language::ZhCn => title_of(error.code, language).to_owned(),
+                            Language::ZhCn => field_title(error),
                         },
                     })
                     .collect()
@@ -170,16 +195,16 @@ impl ApiError {
             StatusCode::BAD_REQUEST
                 if error.is::<poem_openapi::error::ParseRequestPayloadError>() =>
             {
-                "invalid_body"
+                ProblemCode::InvalidBody
             }
-            StatusCode::BAD_REQUEST => "invalid_request",
-            StatusCode::UNAUTHORIZED => "unauthenticated",
-            StatusCode::NOT_FOUND => "not_found",
-            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
-            StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
-            status if status.is_server_error() => "internal_error",
-            _ => "request_failed",
+            StatusCode::BAD_REQUEST => ProblemCode::InvalidRequest,
+            StatusCode::UNAUTHORIZED => ProblemCode::Unauthenticated,
+            StatusCode::NOT_FOUND => ProblemCode::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => ProblemCode::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => ProblemCode::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => ProblemCode::UnsupportedMediaType,
+            status if status.is_server_error() => ProblemCode::InternalError,
+            _ => ProblemCode::RequestFailed,
         };
         let detail = match status {
             StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => None,
@@ -187,107 +212,83 @@ impl ApiError {
             _ => Some(error.to_string()),
         };
         Self {
+            status,
             detail,
-            ..Self::new(status, code)
+            ..Self::new(code)
         }
     }
 }
 
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
-        use StatusCode as S;
-        match error {
-            ServiceError::Validation(errors) => Self::validation(errors),
-            ServiceError::Unauthenticated => Self::new(S::UNAUTHORIZED, "unauthenticated"),
-            ServiceError::InvalidCredentials => Self::new(S::UNAUTHORIZED, "invalid_credentials"),
-            ServiceError::WrongPassword => Self::new(S::FORBIDDEN, "wrong_password"),
-            ServiceError::AccountBlocked => Self::new(S::FORBIDDEN, "account_blocked"),
-            ServiceError::AccountNotFound => Self::new(S::NOT_FOUND, "account_not_found"),
-            ServiceError::SessionNotFound => Self::new(S::NOT_FOUND, "session_not_found"),
-            ServiceError::UserNotFound => Self::new(S::NOT_FOUND, "user_not_found"),
-            ServiceError::TooManyRequests(seconds) => Self {
-                retry_after: Some(u64::try_from(seconds.max(1)).unwrap_or(1)),
-                ..Self::new(S::TOO_MANY_REQUESTS, "too_many_requests")
-            },
-            ServiceError::CodeInvalid => Self::new(S::BAD_REQUEST, "code_invalid")
-                .with_detail("the code is wrong, used, or dead after too many tries"),
-            ServiceError::CodeExpired => Self::new(S::BAD_REQUEST, "code_expired"),
-            ServiceError::Follow(error) => {
-                use crate::domain::follow_graph::FollowError as F;
-                let status = match error {
-                    F::SelfFollow | F::BadGroupName => S::UNPROCESSABLE_ENTITY,
-                    F::GroupNotFound | F::NotFollowing => S::NOT_FOUND,
-                    F::GroupExists | F::TooManyGroups | F::BuiltInGroup => S::CONFLICT,
+        use ProblemCode as P;
+        let code = match error {
+            ServiceError::Validation(errors) => return Self::validation(errors),
+            ServiceError::PasswordUnchanged => {
+                return Self::validation(vec![FieldError {
+                    field: "new_password".to_owned(),
+                    code: FieldCode::PasswordUnchanged.as_str(),
+                    message: "the new password must differ from the current one".to_owned(),
+                }]);
+            }
+            ServiceError::TooManyRequests(seconds) => {
+                return Self {
+                    retry_after: Some(u64::try_from(seconds.max(1)).unwrap_or(1)),
+                    ..Self::new(P::TooManyRequests)
                 };
-                Self::new(status, crate::service::follows::follow_error_code(error))
-                    .with_detail(error.to_string())
             }
-            ServiceError::LastOwner => {
-                Self::new(S::CONFLICT, "last_owner").with_detail("promote another owner first")
+            ServiceError::IdempotencyKeyInUse => {
+                return Self::new(P::IdempotencyKeyInUse).retry_in(1);
             }
-            ServiceError::Forbidden => Self::new(S::FORBIDDEN, "forbidden"),
-            ServiceError::CannotBlockSelf => Self::new(S::CONFLICT, "cannot_block_self")
-                .with_detail("another administrator can block this account"),
-            ServiceError::FollowsHidden => Self::new(S::FORBIDDEN, "follows_hidden"),
-            ServiceError::AddressNotFound => Self::new(S::NOT_FOUND, "address_not_found"),
-            ServiceError::AddressBookFull => Self::new(S::CONFLICT, "address_limit_reached")
-                .with_detail("at most 20 addresses; remove one first"),
-            ServiceError::NoEmail => Self::new(S::CONFLICT, "no_email")
-                .with_detail("the account has no email address; add one with PUT /v1/me/email"),
-            ServiceError::EmailAlreadyVerified => Self::new(S::CONFLICT, "email_already_verified"),
-            ServiceError::EmailNotVerified => Self::new(S::CONFLICT, "email_not_verified")
-                .with_detail(
-                    "verify the account's email address first (POST /v1/email-verification)",
-                ),
-            ServiceError::CaptchaRequired => {
-                Self::new(S::PRECONDITION_REQUIRED, "captcha_required").with_detail(
-                    "too many attempts from here (failed sign-ins, or sign-ups within the hour): \
-                     solve GET /v1/captcha and send the solution as `captcha`",
-                )
+            ServiceError::Unavailable => return Self::new(P::ServiceUnavailable).retry_in(1),
+            ServiceError::ReadModelBehind => return Self::new(P::ReadModelBehind).retry_in(1),
+            ServiceError::TooManyWaitingReads => {
+                return Self::new(P::ReadModelBehind)
+                    .retry_in(1)
+                    .with_detail("too many reads are waiting for the read model; retry");
             }
-            ServiceError::CaptchaInvalid => Self::new(S::PRECONDITION_REQUIRED, "captcha_invalid")
-                .with_detail("the captcha solution is wrong, expired or already used"),
-            ServiceError::PositionAhead => Self::new(S::BAD_REQUEST, "position_ahead").with_detail(
-                "min_position is beyond the end of the log: give an Accounts-Position a \
-                     command answered",
-            ),
-            ServiceError::TooManyWaitingReads => Self {
-                retry_after: Some(1),
-                ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
-            }
-            .with_detail("too many reads are waiting for the read model; retry"),
-            ServiceError::ReadModelBehind => Self {
-                retry_after: Some(1),
-                ..Self::new(S::SERVICE_UNAVAILABLE, "read_model_behind")
-            }
-            .with_detail("the read model has not reached min_position yet; retry"),
-            ServiceError::IdentifierTaken(ClaimKind::Email) => {
-                Self::new(S::CONFLICT, "email_taken")
-            }
-            ServiceError::IdentifierTaken(ClaimKind::Username) => {
-                Self::new(S::CONFLICT, "username_taken")
-            }
-            ServiceError::IdentifierTaken(ClaimKind::Phone) => {
-                Self::new(S::CONFLICT, "phone_taken")
-            }
-            ServiceError::PasswordUnchanged => Self::validation(vec![FieldError {
-                field: "new_password".to_owned(),
-                code: "password_unchanged",
-                message: "the new password must differ from the current one".to_owned(),
-            }]),
-            ServiceError::IdempotencyKeyInUse => Self {
-                retry_after: Some(1),
-                ..Self::new(S::CONFLICT, "idempotency_key_in_use")
-            },
-            ServiceError::Unavailable => Self {
-                retry_after: Some(1),
-                ..Self::new(S::SERVICE_UNAVAILABLE, "service_unavailable")
-            },
             ServiceError::Internal(error) => {
                 tracing::error!(error = format!("{error:#}"), "internal error");
-                Self::new(S::INTERNAL_SERVER_ERROR, "internal_error")
+                P::InternalError
             }
-        }
+            ServiceError::Unauthenticated => P::Unauthenticated,
+            ServiceError::InvalidCredentials => P::InvalidCredentials,
+            ServiceError::WrongPassword => P::WrongPassword,
+            ServiceError::AccountBlocked => P::AccountBlocked,
+            ServiceError::AccountNotFound => P::AccountNotFound,
+            ServiceError::SessionNotFound => P::SessionNotFound,
+            ServiceError::UserNotFound => P::UserNotFound,
+            ServiceError::CodeInvalid => P::CodeInvalid,
+            ServiceError::CodeExpired => P::CodeExpired,
+            ServiceError::Follow(error) => {
+                use crate::domain::follow_graph::FollowError as F;
+                match error {
+                    F::SelfFollow => P::CannotFollowSelf,
+                    F::GroupNotFound => P::GroupNotFound,
+                    F::GroupExists => P::GroupExists,
+                    F::TooManyGroups => P::GroupLimitReached,
+                    F::BuiltInGroup => P::GroupUndeletable,
+                    F::BadGroupName => P::InvalidGroupName,
+                    F::NotFollowing => P::NotFollowing,
+                }
+            }
+            ServiceError::LastOwner => P::LastOwner,
+            ServiceError::Forbidden => P::Forbidden,
+            ServiceError::CannotBlockSelf => P::CannotBlockSelf,
+            ServiceError::FollowsHidden => P::FollowsHidden,
+            ServiceError::AddressNotFound => P::AddressNotFound,
+            ServiceError::AddressBookFull => P::AddressLimitReached,
+            ServiceError::NoEmail => P::NoEmail,
+            ServiceError::EmailAlreadyVerified => P::EmailAlreadyVerified,
+            ServiceError::EmailNotVerified => P::EmailNotVerified,
+            ServiceError::CaptchaRequired => P::CaptchaRequired,
+            ServiceError::CaptchaInvalid => P::CaptchaInvalid,
+            ServiceError::PositionAhead => P::PositionAhead,
+            ServiceError::IdentifierTaken(ClaimKind::Email) => P::EmailTaken,
+            ServiceError::IdentifierTaken(ClaimKind::Username) => P::UsernameTaken,
+            ServiceError::IdentifierTaken(ClaimKind::Phone) => P::PhoneTaken,
+        };
+        Self::new(code)
     }
 }
 

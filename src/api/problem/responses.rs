@@ -1,11 +1,13 @@
 //! Which problem statuses each operation declares (`Problems<STATUSES>`), so that the OpenAPI
 //! document lists exactly those, each with what its codes mean.
 
-use super::{ApiError, Problem};
+use super::{ApiError, Problem, ProblemCode};
 use crate::service::ServiceError;
+use poem::http::StatusCode;
 use poem_openapi::ApiResponse;
 use poem_openapi::registry::{MetaMediaType, MetaResponse, MetaResponses, Registry};
 use poem_openapi::types::Type;
+use std::sync::OnceLock;
 
 /// Bit flags naming the problem statuses an operation can answer.
 pub mod statuses {
@@ -39,75 +41,86 @@ pub mod statuses {
     pub const SIGNED_IN_BODY: u64 = BODY | UNAUTHORIZED | CONFLICT;
 }
 
-const DOCUMENTED: &[(u64, u16, &str)] = &[
+/// Each documented status with what it means; the codes it answers with are added from the
+/// catalogue.
+const DOCUMENTED: &[(u64, StatusCode, &str)] = &[
     (
         statuses::BAD_REQUEST,
-        400,
-        "The request is malformed: `invalid_body` (not JSON; or, naming the field in `errors`, \
-         a key twice in one object, `duplicate_field`, or a value of another type or outside \
-         its enum, `wrong_type`), `invalid_request`; or a one-time code is `code_invalid` or \
-         `code_expired`.",
+        StatusCode::BAD_REQUEST,
+        "The request is malformed: the body is not JSON, or a body field or parameter is of \
+         another type, outside its enum, given twice or unknown (named in `errors`); or a \
+         one-time code is refused.",
     ),
     (
         statuses::UNAUTHORIZED,
-        401,
-        "Not signed in (`unauthenticated`), or `invalid_credentials`.",
+        StatusCode::UNAUTHORIZED,
+        "Not signed in, or the credentials are wrong.",
     ),
     (
         statuses::FORBIDDEN,
-        403,
-        "Refused: `account_blocked`, `wrong_password`, `follows_hidden`, `forbidden` (role, or an \
-         admin acting on an admin or owner).",
+        StatusCode::FORBIDDEN,
+        "Refused to this caller.",
     ),
-    (
-        statuses::NOT_FOUND,
-        404,
-        "Not found: `account_not_found`, `session_not_found`, `user_not_found`, \
-         `address_not_found`, `group_not_found`, `not_following`.",
-    ),
+    (statuses::NOT_FOUND, StatusCode::NOT_FOUND, "Not found."),
     (
         statuses::CONFLICT,
-        409,
-        "Conflicts with current state: `email_taken`, `username_taken`, `idempotency_key_in_use`, \
-         `email_already_verified`, `email_not_verified`, `no_email`, `address_limit_reached`, `group_exists`, \
-         `group_limit_reached`, `group_undeletable`, `last_owner`, `cannot_block_self`.",
+        StatusCode::CONFLICT,
+        "Conflicts with the current state.",
     ),
     (
         statuses::TOO_LARGE,
-        413,
-        "The body is too large: `payload_too_large`.",
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "The body is too large.",
     ),
     (
         statuses::UNSUPPORTED,
-        415,
-        "The body is not JSON: `unsupported_media_type`.",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "The body is not JSON.",
     ),
     (
         statuses::UNPROCESSABLE,
-        422,
-        "Invalid fields (`validation_failed`, with `errors`: among their codes, \
-         `unknown_field` for a field the operation does not take and `required` for one missing \
-         or null), `idempotency_key_reused`, `cannot_follow_self`, `invalid_group_name`.",
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "Refused: invalid fields are named in `errors` (among their codes, `unknown_field` for \
+         a field the operation does not take and `required` for one missing or null).",
     ),
     (
         statuses::CAPTCHA,
-        428,
-        "A solved captcha is needed (many failed sign-ins for this identifier or from this \
-         address, or many sign-ups from this address): `captcha_required` (solve `GET \
-         /v1/captcha` and send the solution as `captcha`), or `captcha_invalid`.",
+        StatusCode::PRECONDITION_REQUIRED,
+        "A solved captcha is needed: solve `GET /v1/captcha` and send the solution as \
+         `captcha`.",
     ),
     (
         statuses::TOO_MANY,
-        429,
-        "Too many requests (`too_many_requests`): retry after the seconds in Retry-After.",
+        StatusCode::TOO_MANY_REQUESTS,
+        "Too many requests: retry after the seconds in Retry-After.",
     ),
     (
         statuses::UNAVAILABLE,
-        503,
-        "Temporarily unavailable: `service_unavailable`, or `read_model_behind` when the read \
-         model has not reached `min_position` in time; see Retry-After.",
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Temporarily unavailable: retry after the seconds in Retry-After.",
     ),
 ];
+
+/// The description of each documented status: what it means, then each problem code of the
+/// catalogue that answers with it and its title (`request_failed`, poem's answer for a status
+/// no code names, is never one of these).
+fn descriptions() -> &'static [(u64, u16, String)] {
+    static DESCRIPTIONS: OnceLock<Vec<(u64, u16, String)>> = OnceLock::new();
+    DESCRIPTIONS.get_or_init(|| {
+        DOCUMENTED
+            .iter()
+            .map(|(flag, status, meaning)| {
+                let codes: Vec<String> = ProblemCode::ALL
+                    .iter()
+                    .filter(|code| code.status() == *status && **code != ProblemCode::RequestFailed)
+                    .map(|code| format!("`{}` ({})", code.as_str(), code.title().en))
+                    .collect();
+                let description = format!("{meaning} Codes: {}.", codes.join("; "));
+                (*flag, status.as_u16(), description)
+            })
+            .collect()
+    })
+}
 
 /// The problem answers of an operation that can fail with the statuses in `STATUSES`.
 #[derive(Debug)]
@@ -115,11 +128,11 @@ pub struct Problems<const STATUSES: u64>(pub ApiError);
 
 impl<const STATUSES: u64> ApiResponse for Problems<STATUSES> {
     fn meta() -> MetaResponses {
-        let responses = DOCUMENTED
+        let responses = descriptions()
             .iter()
             .filter(|(flag, _, _)| STATUSES & flag != 0)
             .map(|(_, status, description)| MetaResponse {
-                description,
+                description: description.as_str(),
                 status: Some(*status),
                 status_range: None,
                 content: vec![MetaMediaType {

@@ -1,6 +1,6 @@
 //! Shipping address fields: receiver, address line, tag and postcode.
 
-use super::{InvalidValue, Phone, bounded_text};
+use super::{InvalidValue, Phone, Refusal, bounded_text};
 use serde::{Deserialize, Serialize};
 
 /// Who receives parcels at an address: 1 to 20 characters.
@@ -14,7 +14,7 @@ impl Receiver {
         bounded_text(
             raw,
             20,
-            "invalid_receiver",
+            Refusal::InvalidReceiver,
             "a receiver's name has 1 to 20 characters",
         )
         .map(Self)
@@ -37,7 +37,7 @@ impl AddressLine {
         bounded_text(
             raw,
             200,
-            "invalid_address",
+            Refusal::InvalidAddress,
             "an address has 1 to 200 characters",
         )
         .map(Self)
@@ -57,7 +57,7 @@ pub struct AddressTag(String);
 impl AddressTag {
     /// Parses a tag.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        bounded_text(raw, 10, "invalid_tag", "a tag has 1 to 10 characters").map(Self)
+        bounded_text(raw, 10, Refusal::InvalidTag, "a tag has 1 to 10 characters").map(Self)
     }
 
     /// The tag.
@@ -86,12 +86,12 @@ impl Postcode {
             Ok(Self(value.to_owned()))
         } else if chinese {
             Err(InvalidValue::new(
-                "invalid_postcode",
+                Refusal::InvalidPostcode,
                 "a mainland China postcode has 6 digits",
             ))
         } else {
             Err(InvalidValue::new(
-                "invalid_postcode",
+                Refusal::InvalidPostcode,
                 "a postcode has 3 to 10 digits",
             ))
         }
@@ -105,7 +105,7 @@ impl Postcode {
             Ok(Self(value.to_owned()))
         } else {
             Err(InvalidValue::new(
-                "invalid_postcode",
+                Refusal::InvalidPostcode,
                 "a postcode has 3 to 10 digits (6 in mainland China)",
             ))
         }

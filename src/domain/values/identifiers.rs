@@ -1,6 +1,6 @@
 //! The values that name an account: email address, username, phone number, and its password.
 
-use super::{InvalidValue, char_count};
+use super::{InvalidValue, Refusal, char_count};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -24,7 +24,7 @@ impl Email {
 
     /// Parses an address into its canonical form.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
-        let invalid = |message: &str| InvalidValue::new("invalid_email", message);
+        let invalid = |message: &str| InvalidValue::new(Refusal::InvalidEmail, message);
         let (local, domain) = raw
             .trim()
             .rsplit_once('@')
@@ -105,7 +105,7 @@ impl Username {
         let length = value.len();
         if !(3..=30).contains(&length) {
             return Err(InvalidValue::new(
-                "invalid_username",
+                Refusal::InvalidUsername,
                 "a username has 3 to 30 characters",
             ));
         }
@@ -115,7 +115,7 @@ impl Username {
             Ok(Self(value.to_owned()))
         } else {
             Err(InvalidValue::new(
-                "invalid_username",
+                Refusal::InvalidUsername,
                 "a username starts with a letter and has only letters, digits and underscores",
             ))
         }
@@ -173,7 +173,7 @@ impl Phone {
         match e164 {
             Some(e164) => Ok(Self(e164)),
             None => Err(InvalidValue::new(
-                "invalid_phone",
+                Refusal::InvalidPhone,
                 "this is not a valid phone number: give it in international form \
                  (+8613812345678) or as an 11-digit mainland China mobile number",
             )),
@@ -224,20 +224,20 @@ impl Password {
         let chars = char_count(raw);
         if chars < Self::MIN_CHARS {
             return Err(InvalidValue::new(
-                "password_too_short",
+                Refusal::PasswordTooShort,
                 "a password has at least 8 characters",
             ));
         }
         if chars > Self::MAX_CHARS {
             return Err(InvalidValue::new(
-                "password_too_long",
+                Refusal::PasswordTooLong,
                 "a password has at most 128 characters",
             ));
         }
         let estimate = zxcvbn::zxcvbn(raw, context);
         if estimate.score() < Self::MIN_SCORE {
             return Err(InvalidValue::new(
-                "password_too_weak",
+                Refusal::PasswordTooWeak,
                 "this password is too easy to guess: use a longer phrase or mix unrelated words",
             ));
         }

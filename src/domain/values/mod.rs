@@ -11,17 +11,77 @@ pub use address::{AddressLine, AddressTag, Postcode, Receiver};
 pub use identifiers::{Email, Password, Phone, Username};
 pub use profile::{Bio, Birthday, DisplayName, Gender, ImageUrl, PlaceName};
 
+/// Declares `Refusal` with its stable snake_case spellings and the list of them all, so that a
+/// code is spelled once and a new one cannot be left out of `Refusal::ALL`.
+macro_rules! refusals {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// Why a request field was refused: the stable `code` the API reports for the field
+        /// (its titles in English and Chinese are in `api::problem::catalog`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Refusal {
+            $($(#[doc = $doc])* $variant,)*
+        }
+
+        impl Refusal {
+            /// Every refusal.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The stable snake_case code, e.g. `password_too_short`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+refusals! {
+    /// A field the request needs is missing or null.
+    Required = "required",
+    /// Not an email address (RFC 5321 / 5322 addr-spec with an IDNA domain).
+    InvalidEmail = "invalid_email",
+    /// Not a username (3 to 30 letters, digits or underscores, starting with a letter).
+    InvalidUsername = "invalid_username",
+    /// Not a phone number (E.164).
+    InvalidPhone = "invalid_phone",
+    /// A password under 8 characters.
+    PasswordTooShort = "password_too_short",
+    /// A password over 128 characters.
+    PasswordTooLong = "password_too_long",
+    /// A password too easy to guess (zxcvbn score under 3, in line with OWASP ASVS V2.1.7).
+    PasswordTooWeak = "password_too_weak",
+    /// Not a display name (1 to 32 characters).
+    InvalidDisplayName = "invalid_display_name",
+    /// Not a bio (at most 500 characters).
+    InvalidBio = "invalid_bio",
+    /// Not an http or https URL.
+    InvalidUrl = "invalid_url",
+    /// Not a place name (1 to 64 characters).
+    InvalidPlace = "invalid_place",
+    /// Not a birthday (1900-01-01 to today).
+    InvalidBirthday = "invalid_birthday",
+    /// Not a receiver's name (1 to 20 characters).
+    InvalidReceiver = "invalid_receiver",
+    /// Not an address line (1 to 200 characters).
+    InvalidAddress = "invalid_address",
+    /// Not an address tag (1 to 10 characters).
+    InvalidTag = "invalid_tag",
+    /// Not a postcode (6 digits in mainland China, 3 to 10 elsewhere).
+    InvalidPostcode = "invalid_postcode",
+}
+
 /// Why a value was refused: a stable machine code and an English explanation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InvalidValue {
-    /// Stable, snake_case code, e.g. `password_too_short`.
-    pub code: &'static str,
+    /// Why, e.g. `Refusal::PasswordTooShort`.
+    pub code: Refusal,
     /// A human-readable explanation in English.
     pub message: String,
 }
 
 impl InvalidValue {
-    pub(crate) fn new(code: &'static str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(code: Refusal, message: impl Into<String>) -> Self {
         Self {
             code,
             message: message.into(),
@@ -41,7 +101,7 @@ pub(crate) fn char_count(value: &str) -> usize {
 pub(crate) fn bounded_text(
     raw: &str,
     max: usize,
-    code: &'static str,
+    code: Refusal,
     message: &str,
 ) -> Result<String, InvalidValue> {
     let value = raw.trim();

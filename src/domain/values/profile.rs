@@ -1,6 +1,6 @@
 //! Profile fields: display name, bio, avatar URL, place names, birthday, gender.
 
-use super::{InvalidValue, char_count, has_control_chars};
+use super::{InvalidValue, Refusal, char_count, has_control_chars};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -15,7 +15,7 @@ impl DisplayName {
         let value = raw.trim();
         if value.is_empty() || char_count(value) > 32 || has_control_chars(value) {
             return Err(InvalidValue::new(
-                "invalid_display_name",
+                Refusal::InvalidDisplayName,
                 "a display name has 1 to 32 characters and no control characters",
             ));
         }
@@ -40,7 +40,7 @@ impl Bio {
         let stray_control = value.chars().any(|c| c.is_control() && c != '\n');
         if char_count(value) > 500 || stray_control {
             return Err(InvalidValue::new(
-                "invalid_bio",
+                Refusal::InvalidBio,
                 "a bio has at most 500 characters and no control characters but line breaks",
             ));
         }
@@ -68,7 +68,7 @@ impl ImageUrl {
         match parsed {
             Some(url) if value.len() <= 2048 => Ok(Self(url.to_string())),
             _ => Err(InvalidValue::new(
-                "invalid_url",
+                Refusal::InvalidUrl,
                 "an image address is an http or https URL of at most 2048 characters",
             )),
         }
@@ -91,7 +91,7 @@ impl PlaceName {
         let value = raw.trim();
         if value.is_empty() || char_count(value) > 64 || has_control_chars(value) {
             return Err(InvalidValue::new(
-                "invalid_place",
+                Refusal::InvalidPlace,
                 "a place name has 1 to 64 characters",
             ));
         }
@@ -115,7 +115,7 @@ impl Birthday {
         let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or(NaiveDate::MIN);
         if date < earliest || date > today {
             return Err(InvalidValue::new(
-                "invalid_birthday",
+                Refusal::InvalidBirthday,
                 "a birthday lies between 1900-01-01 and today",
             ));
         }

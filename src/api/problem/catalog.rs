@@ -1,0 +1,453 @@
+//! The catalogue of stable codes: every problem `code` with its HTTP status, English and
+//! Chinese title and, where there is more to say, detail; and every field `code` (in a
+//! problem's `errors`) with its titles. Each code is spelled here once. The problem map
+//! (`ApiError::from(ServiceError)`), the statuses the OpenAPI document lists with their codes,
+//! and the translations are all read from these tables, so they cannot drift apart; that each
+//! entry has both languages is checked by the compiler (every column is required) and by the
+//! tests below.
+
+use super::super::i18n::Language;
+use crate::domain::values::Refusal;
+use poem::http::StatusCode;
+
+/// One value in English and in Simplified Chinese.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    /// English.
+    pub en: &'static str,
+    /// Simplified Chinese (zh-CN).
+    pub zh: &'static str,
+}
+
+impl Text {
+    /// The text in `language`.
+    pub fn of(self, language: Language) -> &'static str {
+        match language {
+            Language::En => self.en,
+            Language::ZhCn => self.zh,
+        }
+    }
+}
+
+macro_rules! optional_text {
+    () => {
+        None
+    };
+    ($en:literal, $zh:literal) => {
+        Some(Text { en: $en, zh: $zh })
+    };
+}
+
+/// Declares `ProblemCode` from rows `Variant = "code", STATUS, "title", "标题"` with an optional
+/// `detail "detail", "说明"`.
+macro_rules! problem_codes {
+    ($($variant:ident = $code:literal, $status:ident, $en:literal, $zh:literal
+        $(, detail $detail_en:literal, $detail_zh:literal)?;)*) => {
+        /// A stable problem `code` (RFC 9457 problem details, extension member `code`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ProblemCode {
+            $(#[doc = $en] $variant,)*
+        }
+
+        impl ProblemCode {
+            /// Every problem code, in the catalogue's order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The stable snake_case code.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            /// The HTTP status a problem with this code answers with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// The problem's title.
+            pub fn title(self) -> Text {
+                match self {
+                    $(Self::$variant => Text { en: $en, zh: $zh },)*
+                }
+            }
+
+            /// What the caller can do about it, when the title does not say it all.
+            pub fn detail(self) -> Option<Text> {
+                match self {
+                    $(Self::$variant => optional_text!($($detail_en, $detail_zh)?),)*
+                }
+            }
+        }
+    };
+}
+
+/// Declares `FieldCode`, the field codes the HTTP layer gives (the domain's are `Refusal`).
+macro_rules! field_codes {
+    ($($variant:ident = $code:literal, $en:literal, $zh:literal;)*) => {
+        /// A stable field `code` in a problem's `errors` given by the HTTP layer.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum FieldCode {
+            $(#[doc = $en] $variant,)*
+        }
+
+        impl FieldCode {
+            /// Every field code of the HTTP layer.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
+
+            /// The stable snake_case code.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+
+            /// What the code means.
+            pub fn title(self) -> Text {
+                match self {
+                    $(Self::$variant => Text { en: $en, zh: $zh },)*
+                }
+            }
+        }
+    };
+}
+
+problem_codes! {
+    InvalidBody = "invalid_body", BAD_REQUEST,
+        "The request body is not valid JSON of the expected shape",
+        "请求体不是预期格式的 JSON";
+    InvalidRequest = "invalid_request", BAD_REQUEST,
+        "The request is malformed", "请求格式错误";
+    CodeInvalid = "code_invalid", BAD_REQUEST,
+        "The code is not valid", "验证码错误或已失效",
+        detail "The code is wrong, already used, or dead after too many tries.",
+        "验证码错误、已被使用，或因尝试次数过多而失效。";
+    CodeExpired = "code_expired", BAD_REQUEST,
+        "The code has expired", "验证码已过期",
+        detail "Ask for a new code (POST /v1/codes).", "请重新获取验证码（POST /v1/codes）。";
+    PositionAhead = "position_ahead", BAD_REQUEST,
+        "min_position is beyond the end of the log", "min_position 超出了事件日志的末尾",
+        detail "Give an Accounts-Position that a command answered.",
+        "请使用命令应答中的 Accounts-Position。";
+    Unauthenticated = "unauthenticated", UNAUTHORIZED,
+        "Sign in first", "请先登录";
+    InvalidCredentials = "invalid_credentials", UNAUTHORIZED,
+        "Wrong account or password", "账号或密码错误";
+    WrongPassword = "wrong_password", FORBIDDEN,
+        "The password is wrong", "密码错误";
+    AccountBlocked = "account_blocked", FORBIDDEN,
+        "This account is blocked", "该账号已被封禁";
+    Forbidden = "forbidden", FORBIDDEN,
+        "Your role does not allow this", "权限不足",
+        detail "Only an administrator may do this, and only an owner may act on an administrator \
+                or owner.",
+        "只有管理员可以执行此操作，且只有所有者可以操作管理员或所有者。";
+    FollowsHidden = "follows_hidden", FORBIDDEN,
+        "This user hides their follows", "该用户未公开关注列表";
+    NotFound = "not_found", NOT_FOUND,
+        "Not found", "未找到";
+    AccountNotFound = "account_not_found", NOT_FOUND,
+        "No such account", "账号不存在";
+    SessionNotFound = "session_not_found", NOT_FOUND,
+        "No such session", "会话不存在";
+    UserNotFound = "user_not_found", NOT_FOUND,
+        "No such user", "用户不存在";
+    AddressNotFound = "address_not_found", NOT_FOUND,
+        "No such address", "地址不存在";
+    GroupNotFound = "group_not_found", NOT_FOUND,
+        "No such group", "分组不存在";
+    NotFollowing = "not_following", NOT_FOUND,
+        "You do not follow this user", "未关注该用户";
+    MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
+        "Method not allowed", "不支持该请求方法";
+    EmailTaken = "email_taken", CONFLICT,
+        "This email address is already registered", "该邮箱已被注册";
+    UsernameTaken = "username_taken", CONFLICT,
+        "This username is already taken", "该用户名已被占用";
+    PhoneTaken = "phone_taken", CONFLICT,
+        "This phone number is already registered", "该手机号已被注册";
+    IdempotencyKeyInUse = "idempotency_key_in_use", CONFLICT,
+        "A request with this Idempotency-Key is still running",
+        "使用该幂等键的请求仍在处理中",
+        detail "Retry after the seconds in Retry-After to get its answer.",
+        "请在 Retry-After 指定的秒数后重试以获取其应答。";
+    EmailAlreadyVerified = "email_already_verified", CONFLICT,
+        "The email address is already verified", "邮箱已验证";
+    EmailNotVerified = "email_not_verified", CONFLICT,
+        "Verify your email address first", "请先验证邮箱",
+        detail "Verify the account's email address first (POST /v1/email-verification).",
+        "请先验证账号的邮箱（POST /v1/email-verification）。";
+    NoEmail = "no_email", CONFLICT,
+        "The account has no email address", "账号未绑定邮箱",
+        detail "Add one with PUT /v1/me/email.", "请先通过 PUT /v1/me/email 绑定邮箱。";
+    AddressLimitReached = "address_limit_reached", CONFLICT,
+        "The address book is full", "收货地址数量已达上限",
+        detail "An account keeps at most 20 addresses: remove one first.",
+        "每个账号最多保存 20 个地址，请先删除一个。";
+    GroupExists = "group_exists", CONFLICT,
+        "A group with this name exists", "分组已存在";
+    GroupLimitReached = "group_limit_reached", CONFLICT,
+        "Too many groups", "分组数量已达上限",
+        detail "An account has at most 20 groups of its own.", "每个账号最多创建 20 个分组。";
+    GroupUndeletable = "group_undeletable", CONFLICT,
+        "This group cannot be deleted", "默认分组不能删除",
+        detail "The built-in groups `default` and `special` stay.",
+        "内置分组 `default` 与 `special` 不能删除。";
+    LastOwner = "last_owner", CONFLICT,
+        "The last owner cannot be demoted or deleted", "不能降级或删除最后一位所有者",
+        detail "Promote another owner first.", "请先将另一位用户设为所有者。";
+    CannotBlockSelf = "cannot_block_self", CONFLICT,
+        "You cannot block your own account", "不能封禁自己的账号",
+        detail "Another administrator can block this account.", "可由另一位管理员封禁该账号。";
+    PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE,
+        "The request body is too large", "请求体过大";
+    UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
+        "Send the body as application/json", "请以 application/json 发送请求体";
+    ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY,
+        "Some fields are invalid", "部分字段无效";
+    IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY,
+        "This Idempotency-Key was used for another request", "该幂等键已用于其他请求",
+        detail "An Idempotency-Key names one request: use a new key for a different request.",
+        "一个幂等键只对应一个请求，不同的请求请使用新的幂等键。";
+    CannotFollowSelf = "cannot_follow_self", UNPROCESSABLE_ENTITY,
+        "You cannot follow yourself", "不能关注自己";
+    InvalidGroupName = "invalid_group_name", UNPROCESSABLE_ENTITY,
+        "A group name has 1 to 20 characters", "分组名为 1 到 20 个字符";
+    CaptchaRequired = "captcha_required", PRECONDITION_REQUIRED,
+        "Solve the captcha to continue", "请先完成人机验证",
+        detail "Too many failed sign-ins for this account or from this address, or too many \
+                sign-ups from this address within the hour: solve GET /v1/captcha and send the \
+                solution as `captcha`.",
+        "该账号或当前网络地址登录失败次数过多，或当前网络地址一小时内注册过多：请完成 \
+         GET /v1/captcha 的挑战，并将结果作为 `captcha` 字段提交。";
+    CaptchaInvalid = "captcha_invalid", PRECONDITION_REQUIRED,
+        "The captcha solution is not valid", "人机验证无效或已过期",
+        detail "The solution is wrong, expired or already used: solve a new GET /v1/captcha.",
+        "验证结果错误、已过期或已被使用：请重新完成 GET /v1/captcha 的挑战。";
+    TooManyRequests = "too_many_requests", TOO_MANY_REQUESTS,
+        "Too many requests, retry later", "请求过于频繁，请稍后再试",
+        detail "Retry after the seconds in Retry-After.", "请在 Retry-After 指定的秒数后重试。";
+    InternalError = "internal_error", INTERNAL_SERVER_ERROR,
+        "Something went wrong on our side", "服务器内部错误";
+    ServiceUnavailable = "service_unavailable", SERVICE_UNAVAILABLE,
+        "Temporarily unavailable, retry shortly", "服务暂时不可用，请稍后重试",
+        detail "Retry after the seconds in Retry-After.", "请在 Retry-After 指定的秒数后重试。";
+    ReadModelBehind = "read_model_behind", SERVICE_UNAVAILABLE,
+        "Not up to date yet", "数据尚未同步，请稍后重试",
+        detail "The read model has not reached min_position in time: retry after the seconds \
+                in Retry-After.",
+        "读模型尚未同步到 min_position：请在 Retry-After 指定的秒数后重试。";
+    RequestFailed = "request_failed", BAD_REQUEST,
+        "The request failed", "请求失败";
+}
+
+field_codes! {
+    UnknownField = "unknown_field", "No such field", "字段不存在";
+    DuplicateField = "duplicate_field",
+        "This field appears more than once", "该字段在同一对象中重复出现";
+    WrongType = "wrong_type", "This field has the wrong type", "字段类型或取值不正确";
+    UnknownEventType = "unknown_event_type", "No such event type", "事件类型不存在";
+    InvalidPathParameter = "invalid_path_parameter",
+        "This path parameter is not valid", "路径参数无效";
+    IdentifierRequired = "identifier_required",
+        "Give an email, a username or a phone number", "请提供邮箱、用户名或手机号";
+    OneIdentifierOnly = "one_identifier_only",
+        "Give only one of email, username and phone number", "邮箱、用户名和手机号只能提供一个";
+    PasswordOrCode = "password_or_code",
+        "Give either a password or a code", "请提供密码或验证码中的一个";
+    TokenOrCode = "token_or_code",
+        "Give either the link's token or a code", "请提供链接中的令牌或验证码中的一个";
+    CodeNeedsEmail = "code_needs_email",
+        "A code signs in with an email address or a phone number",
+        "验证码登录须使用邮箱或手机号";
+    InvalidHeader = "invalid_header", "This header is not valid", "请求头无效";
+    PasswordUnchanged = "password_unchanged",
+        "The new password must differ from the current one", "新密码不能与旧密码相同";
+}
+
+/// What a domain refusal means, in both languages. The match has no wildcard, so a new
+/// `Refusal` does not compile until it has both.
+pub fn refusal_title(refusal: Refusal) -> Text {
+    let (en, zh) = match refusal {
+        Refusal::Required => ("This field is required", "此字段为必填项"),
+        Refusal::InvalidEmail => ("This is not a valid email address", "邮箱格式错误"),
+        Refusal::InvalidUsername => (
+            "A username has 3 to 30 letters, digits or underscores and starts with a letter",
+            "用户名为 3 到 30 位字母、数字或下划线，且以字母开头",
+        ),
+        Refusal::InvalidPhone => ("This is not a valid phone number", "手机号格式错误"),
+        Refusal::PasswordTooShort => ("A password has at least 8 characters", "密码至少 8 位"),
+        Refusal::PasswordTooLong => ("A password has at most 128 characters", "密码最多 128 位"),
+        Refusal::PasswordTooWeak => ("This password is too easy to guess", "密码太容易被猜到"),
+        Refusal::InvalidDisplayName => (
+            "A display name has 1 to 32 characters",
+            "昵称为 1 到 32 个字符",
+        ),
+        Refusal::InvalidBio => ("A bio has at most 500 characters", "简介最多 500 个字符"),
+        Refusal::InvalidUrl => ("Give an http or https URL", "请提供 http 或 https 链接"),
+        Refusal::InvalidPlace => (
+            "A place name has 1 to 64 characters",
+            "地名为 1 到 64 个字符",
+        ),
+        Refusal::InvalidBirthday => (
+            "A birthday lies between 1900-01-01 and today",
+            "生日须在 1900-01-01 与今天之间",
+        ),
+        Refusal::InvalidReceiver => (
+            "A receiver's name has 1 to 20 characters",
+            "收货人姓名为 1 到 20 个字符",
+        ),
+        Refusal::InvalidAddress => (
+            "An address line has 1 to 200 characters",
+            "详细地址为 1 到 200 个字符",
+        ),
+        Refusal::InvalidTag => ("A tag has 1 to 10 characters", "标签为 1 到 10 个字符"),
+        Refusal::InvalidPostcode => (
+            "A postcode has 6 digits in mainland China, 3 to 10 elsewhere",
+            "邮政编码在中国大陆为 6 位数字，其他地区为 3 到 10 位数字",
+        ),
+    };
+    Text { en, zh }
+}
+
+/// The meaning of a field code from any layer (`FieldCode` or `Refusal`).
+pub fn field_title(code: &str) -> Option<Text> {
+    FieldCode::ALL
+        .iter()
+        .find(|field| field.as_str() == code)
+        .map(|field| field.title())
+        .or_else(|| {
+            Refusal::ALL
+                .iter()
+                .find(|refusal| refusal.as_str() == code)
+                .map(|refusal| refusal_title(*refusal))
+        })
+}
+
+/// Every field code with its meaning, the domain's first.
+pub fn field_codes() -> impl Iterator<Item = (&'static str, Text)> {
+    Refusal::ALL
+        .iter()
+        .map(|refusal| (refusal.as_str(), refusal_title(*refusal)))
+        .chain(
+            FieldCode::ALL
+                .iter()
+                .map(|field| (field.as_str(), field.title())),
+        )
+}
+
+/// Lists the catalogue in the document: every problem code with its status and title on
+/// `Problem.code`, every field code with its title on `ProblemField.code`. The codes stay plain
+/// strings in the schema (not an enum) so that a client built today keeps reading answers with
+/// a code added later.
+pub fn declare_codes(spec: &mut serde_json::Value) {
+    let problems: Vec<String> = ProblemCode::ALL
+        .iter()
+        .map(|code| {
+            format!(
+                "`{}` ({}): {}",
+                code.as_str(),
+                code.status().as_u16(),
+                code.title().en
+            )
+        })
+        .collect();
+    let fields: Vec<String> = field_codes()
+        .map(|(code, title)| format!("`{code}`: {}", title.en))
+        .collect();
+    let schemas = &mut spec["components"]["schemas"];
+    if let Some(code) = schemas["Problem"]["properties"]["code"].as_object_mut() {
+        code.insert(
+            "description".to_owned(),
+            format!(
+                "Stable machine-readable code; the problem type is `/problems/<code>`. One of: {}.",
+                problems.join("; ")
+            )
+            .into(),
+        );
+    }
+    if let Some(code) = schemas["ProblemField"]["properties"]["code"].as_object_mut() {
+        code.insert(
+            "description".to_owned(),
+            format!(
+                "Stable machine-readable code of what is wrong with the field. One of: {}.",
+                fields.join("; ")
+            )
+            .into(),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn is_chinese(text: &str) -> bool {
+        text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c))
+    }
+
+    fn assert_both_languages(code: &str, text: Text) {
+        assert!(
+            !text.en.trim().is_empty() && !is_chinese(text.en),
+            "{code}: English text {:?}",
+            text.en
+        );
+        assert!(is_chinese(text.zh), "{code}: Chinese text {:?}", text.zh);
+    }
+
+    #[test]
+    fn every_code_has_an_english_and_a_chinese_title_and_detail() {
+        for code in ProblemCode::ALL {
+            assert_both_languages(code.as_str(), code.title());
+            if let Some(detail) = code.detail() {
+                assert_both_languages(code.as_str(), detail);
+            }
+        }
+        for (code, title) in field_codes() {
+            assert_both_languages(code, title);
+        }
+    }
+
+    #[test]
+    fn every_code_is_snake_case_and_spelled_once_across_problems_and_fields() {
+        let mut seen = HashSet::new();
+        let codes = ProblemCode::ALL
+            .iter()
+            .map(|code| code.as_str())
+            .chain(field_codes().map(|(code, _)| code));
+        for code in codes {
+            assert!(
+                !code.is_empty()
+                    && code.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    && !code.starts_with('_')
+                    && !code.ends_with('_'),
+                "{code} is not snake_case"
+            );
+            assert!(seen.insert(code), "{code} appears twice");
+        }
+    }
+
+    #[test]
+    fn problems_are_client_or_server_errors_and_field_codes_are_found_by_name() {
+        for code in ProblemCode::ALL {
+            let status = code.status();
+            assert!(
+                status.is_client_error() || status.is_server_error(),
+                "{}",
+                code.as_str()
+            );
+        }
+        for (code, title) in field_codes() {
+            assert_eq!(field_title(code), Some(title));
+        }
+        assert_eq!(field_title("no_such_code"), None);
+        assert_eq!(
+            field_title("phone_taken"),
+            None,
+            "a problem code is not a field code"
+        );
+    }
+}

@@ -1,0 +1,260 @@
+//! Problem answers come from one catalogue: each code has its status, and a title (and a
+//! detail where there is more to say) in English and Chinese; the document lists them; and a
+//! parameter or header the service cannot read is named like a body field.
+
+use crate::helpers::{TestApp, spawn_app};
+use reqwest::Method;
+use reqwest::header::HeaderValue;
+use serde_json::{Value, json};
+
+const ZH: &[(&str, &str)] = &[("accept-language", "zh-CN")];
+
+fn privacy(show_follows: bool) -> Value {
+    json!({"show_phone": false, "show_email": false, "show_birthday": false,
+           "show_follows": show_follows})
+}
+
+fn has_chinese(text: &Value) -> bool {
+    text.as_str()
+        .is_some_and(|text| text.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)))
+}
+
+#[tokio::test]
+async fn a_conflict_answers_with_its_own_title_in_either_language() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let again = json!({"email": user.email, "password": "an unrelated long phrase 7"});
+    let english = app.post("/v1/accounts", None, again.clone()).await;
+    english.assert_problem(409, "email_taken");
+    assert_eq!(
+        english.body["title"],
+        "This email address is already registered"
+    );
+    let chinese = app
+        .send(Method::POST, "/v1/accounts", None, Some(again), ZH)
+        .await;
+    chinese.assert_problem(409, "email_taken");
+    assert_eq!(chinese.body["title"], "该邮箱已被注册");
+    assert_eq!(chinese.headers["content-language"], "zh-CN");
+}
+
+#[tokio::test]
+async fn a_fixed_detail_is_given_in_chinese_too() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let key = [("idempotency-key", "one-key"), ("accept-language", "zh-CN")];
+    let first = app
+        .send(
+            Method::PUT,
+            "/v1/me/privacy",
+            Some(&user.token),
+            Some(privacy(false)),
+            &key,
+        )
+        .await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let reused = app
+        .send(
+            Method::PUT,
+            "/v1/me/privacy",
+            Some(&user.token),
+            Some(privacy(true)),
+            &key,
+        )
+        .await;
+    reused.assert_problem(422, "idempotency_key_reused");
+    assert!(has_chinese(&reused.body["title"]), "{}", reused.body);
+    assert!(has_chinese(&reused.body["detail"]), "{}", reused.body);
+}
+
+#[tokio::test]
+async fn every_refused_field_reads_in_chinese_by_its_own_title() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let answer = app
+        .send(
+            Method::POST,
+            "/v1/me/addresses",
+            Some(&user.token),
+            Some(json!({
+                "receiver": " ",
+                "receiver_phone": "18667018590",
+                "address": " ",
+                "postcode": "31",
+                "tag": " ",
+            })),
+            ZH,
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    let errors = answer.body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 4, "{}", answer.body);
+    for error in errors {
+        assert!(has_chinese(&error["message"]), "{error}");
+        assert_ne!(error["message"], "请求失败", "{error}");
+    }
+    let detail = answer.body["detail"].as_str().expect("detail");
+    for field in ["receiver", "address", "postcode", "tag"] {
+        assert!(detail.contains(&format!("`{field}`")), "{detail}");
+    }
+}
+
+#[tokio::test]
+async fn the_document_lists_every_code_under_the_status_it_answers_with() {
+    let app = spawn_app().await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let listed = spec["components"]["schemas"]["Problem"]["properties"]["code"]["description"]
+        .as_str()
+        .expect("Problem.code description");
+    for code in ["phone_taken", "captcha_required", "read_model_behind"] {
+        assert!(listed.contains(&format!("`{code}`")), "{listed}");
+    }
+    let sign_up = &spec["paths"]["/v1/accounts"]["post"]["responses"];
+    let conflicts = sign_up["409"]["description"].as_str().expect("409");
+    for code in ["email_taken", "username_taken", "phone_taken"] {
+        assert!(conflicts.contains(&format!("`{code}`")), "{conflicts}");
+    }
+    let fields = spec["components"]["schemas"]["ProblemField"]["properties"]["code"]["description"]
+        .as_str()
+        .expect("ProblemField.code description");
+    for code in [
+        "identifier_required",
+        "invalid_receiver",
+        "wrong_type",
+        "unknown_field",
+    ] {
+        assert!(fields.contains(&format!("`{code}`")), "{fields}");
+    }
+}
+
+/// The (field, code) pairs and the detail of a 400 `invalid_request`.
+async fn refused_parameter(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+) -> (Vec<(String, String)>, String) {
+    let answer = app.get(path, Some(token)).await;
+    answer.assert_problem(400, "invalid_request");
+    let detail = answer.body["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    (answer.field_errors(), detail)
+}
+
+#[tokio::test]
+async fn a_query_parameter_that_is_unknown_repeated_or_unreadable_is_named() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let named = |field: &str, code: &str| vec![(field.to_owned(), code.to_owned())];
+
+    let (errors, detail) = refused_parameter(&app, "/v1/me/events?limt=5", &user.token).await;
+    assert_eq!(errors, named("limt", "unknown_field"));
+    assert!(
+        detail.contains("limit"),
+        "the known ones are listed: {detail}"
+    );
+
+    let (errors, _) = refused_parameter(&app, "/v1/me?verbose=1", &user.token).await;
+    assert_eq!(errors, named("verbose", "unknown_field"));
+
+    let (errors, _) = refused_parameter(&app, "/v1/me/events?limit=5&limit=50", &user.token).await;
+    assert_eq!(errors, named("limit", "duplicate_field"));
+
+    for value in ["abc", "0", "101"] {
+        let (errors, detail) =
+            refused_parameter(&app, &format!("/v1/me/events?limit={value}"), &user.token).await;
+        assert_eq!(errors, named("limit", "wrong_type"));
+        assert_eq!(detail, "`limit` must be an integer from 1 to 100");
+    }
+
+    // The same in Chinese: the detail names the parameter.
+    let chinese = app
+        .send(
+            Method::GET,
+            "/v1/me/events?limit=abc",
+            Some(&user.token),
+            None,
+            ZH,
+        )
+        .await;
+    chinese.assert_problem(400, "invalid_request");
+    let detail = chinese.body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("`limit`") && has_chinese(&chinese.body["detail"]),
+        "{detail}"
+    );
+
+    // Encoded names are read decoded; lists still join.
+    let listed = app
+        .get(
+            "/v1/me/events?%74ypes=AccountRegistered&types=SessionStarted",
+            Some(&user.token),
+        )
+        .await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert_eq!(listed.body["events"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn a_path_parameter_that_is_not_utf8_is_named() {
+    let app = spawn_app().await;
+    let answer = app.get("/v1/users/%FF%FE", None).await;
+    answer.assert_problem(400, "invalid_request");
+    assert_eq!(
+        answer.field_errors(),
+        [("id".to_owned(), "invalid_path_parameter".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn an_idempotency_key_that_is_empty_or_not_ascii_is_refused_by_name() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let events = app.count_events(None).await;
+    for key in [
+        HeaderValue::from_static(""),
+        HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
+    ] {
+        let response = app
+            .client
+            .put(format!("{}/v1/me/privacy", app.address))
+            .bearer_auth(&user.token)
+            .header("idempotency-key", key)
+            .json(&privacy(false))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400);
+        let body: Value = response.json().await.expect("problem");
+        assert_eq!(body["code"], "invalid_request", "{body}");
+        assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "{body}");
+        assert_eq!(body["errors"][0]["code"], "invalid_header", "{body}");
+    }
+    assert_eq!(app.count_events(None).await, events, "nothing was done");
+}
+
+#[tokio::test]
+async fn a_body_field_longer_than_the_document_allows_is_named() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let address = json!({
+        "receiver": "张三",
+        "receiver_phone": "18667018590",
+        "address": "浙江省杭州市西湖区文三路 1 号",
+        "postcode": "310000",
+        "tag": "家".repeat(101),
+    });
+    let answer = app
+        .post("/v1/me/addresses", Some(&user.token), address)
+        .await;
+    answer.assert_problem(400, "invalid_body");
+    assert_eq!(
+        answer.field_errors(),
+        [("tag".to_owned(), "wrong_type".to_owned())]
+    );
+    assert_eq!(
+        answer.body["detail"],
+        "`tag` must be text of at most 100 characters"
+    );
+}
