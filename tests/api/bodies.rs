@@ -219,16 +219,31 @@ async fn a_value_outside_its_enum_is_named_in_both_languages() {
             Method::PATCH,
             "/v1/me",
             Some(&user.token),
-            Some(json!({"display_name": 7})),
+            Some(json!({"gender": "robot"})),
             &[("accept-language", "zh-CN")],
         )
         .await;
     chinese.assert_problem(400, "invalid_body");
+    // The title in Chinese, and the values allowed as they are.
     assert_eq!(
         chinese.body["detail"],
-        "`display_name`：字段类型或取值不正确"
+        "`gender`：字段类型或取值不正确（`gender` must be one of: unknown, male, female）"
     );
-    assert_eq!(chinese.body["errors"][0]["field"], "display_name");
+    assert_eq!(chinese.body["errors"][0]["field"], "gender");
+}
+
+#[tokio::test]
+async fn a_body_of_many_unknown_fields_is_refused_with_the_first_fifty_named() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let body: serde_json::Map<String, Value> = (0..2_000)
+        .map(|n| (format!("field_{n:04}"), Value::from(n)))
+        .collect();
+    let answer = app.patch("/v1/me", &user.token, Value::Object(body)).await;
+    answer.assert_problem(422, "validation_failed");
+    let errors = answer.field_errors();
+    assert_eq!(errors.len(), 50);
+    assert!(errors.iter().all(|(_, code)| code == "unknown_field"));
 }
 
 #[tokio::test]

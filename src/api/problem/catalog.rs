@@ -326,6 +326,23 @@ pub fn field_title(code: &str) -> Option<Text> {
         })
 }
 
+/// True for the field codes whose English message names the value refused or the values
+/// allowed (`wrong_type`, `unknown_field`, ...): a Chinese answer keeps that message after the
+/// code's title. A domain refusal's message only restates its title.
+pub fn names_values(code: &str) -> bool {
+    use FieldCode as F;
+    [
+        F::UnknownField,
+        F::DuplicateField,
+        F::WrongType,
+        F::UnknownEventType,
+        F::InvalidPathParameter,
+        F::InvalidHeader,
+    ]
+    .iter()
+    .any(|field| field.as_str() == code)
+}
+
 /// Every field code with its meaning, the domain's first.
 pub fn field_codes() -> impl Iterator<Item = (&'static str, Text)> {
     Refusal::ALL

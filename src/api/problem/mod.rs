@@ -20,6 +20,10 @@ use poem::{IntoResponse, Response};
 use poem_openapi::Object;
 use poem_openapi::types::ToJSON;
 
+/// Most field errors one answer lists: a body of many unknown fields is refused just the same,
+/// without an answer many times its size.
+pub const MAX_FIELD_ERRORS: usize = 50;
+
 /// A problem detail (RFC 9457).
 #[derive(Debug, Clone, Object)]
 pub struct Problem {
@@ -35,7 +39,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable machine-readable code.
     pub code: String,
-    /// The invalid fields, for validation problems.
+    /// The invalid fields, for validation problems: at most 50 (`MAX_FIELD_ERRORS`).
     #[oai(skip_serializing_if_is_none)]
     pub errors: Option<Vec<ProblemField>>,
 }
@@ -130,10 +134,16 @@ impl ApiError {
 
     /// Renders the problem answer in `language`.
     pub fn to_response(&self, language: Language) -> Response {
+        // In Chinese a field reads by its code's title; a code of the HTTP layer keeps the
+        // English particulars (the value refused, the values allowed) after it.
         let field_title = |error: &FieldError| match catalog::field_title(error.code) {
+            Some(title) if language == Language::ZhCn && catalog::names_values(error.code) => {
+                format!("{}（{}）", title.zh, error.message)
+            }
             Some(title) => title.of(language).to_owned(),
             None => error.message.clone(),
         };
+        let errors = &self.errors[..self.errors.len().min(MAX_FIELD_ERRORS)];
         let problem = Problem {
             kind: format!("/problems/{}", self.code.as_str()),
             title: self.code.title().of(language).to_owned(),
@@ -144,8 +154,8 @@ impl ApiError {
                     .clone()
                     .or_else(|| self.code.detail().map(|detail| detail.en.to_owned())),
                 // The English detail is not translated, but the fields it names are.
-                Language::ZhCn if !self.errors.is_empty() => Some(
-                    self.errors
+                Language::ZhCn if !errors.is_empty() => Some(
+                    errors
                         .iter()
                         .map(|error| format!("`{}`：{}", error.field, field_title(error)))
                         .collect::<Vec<_>>()
@@ -154,8 +164,8 @@ impl ApiError {
                 Language::ZhCn => self.code.detail().map(|detail| detail.zh.to_owned()),
             },
             code: self.code.as_str().to_owned(),
-            errors: (!self.errors.is_empty()).then(|| {
-                self.errors
+            errors: (!errors.is_empty()).then(|| {
+                errors
                     .iter()
                     .map(|error| ProblemField {
                         field: error.field.clone(),
