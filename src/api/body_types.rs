@@ -49,8 +49,9 @@ pub struct BodySchemas(Arc<Inner>);
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// The JSON body schema of each operation that takes one.
-    operations: SpecIndex<Value>,
+    /// The JSON body schema of each operation, and whether it needs a body; `null` for an
+    /// operation that takes none.
+    operations: SpecIndex<(Value, bool)>,
     /// `components.schemas`, for `$ref`.
     schemas: Value,
 }
@@ -59,11 +60,14 @@ impl BodySchemas {
     /// Reads the body schemas from the OpenAPI document.
     pub fn from_spec(spec: &Value) -> Self {
         let operations = SpecIndex::from_spec(spec, |_, operation| {
-            let content = operation["requestBody"]["content"].as_object()?;
+            let body = &operation["requestBody"];
+            let Some(content) = body["content"].as_object() else {
+                return Some((Value::Null, false));
+            };
             let (_, media) = content
                 .iter()
                 .find(|(media_type, _)| media_type.starts_with("application/json"))?;
-            Some(media["schema"].clone())
+            Some((media["schema"].clone(), body["required"] == true))
         });
         Self(Arc::new(Inner {
             operations,
@@ -71,15 +75,38 @@ impl BodySchemas {
         }))
     }
 
-    /// Checks a JSON body sent to `method path`. Bodies that are no JSON at all, and
-    /// operations that take none, are left to poem.
+    /// Checks a JSON body sent to `method path`: a body an operation needs and lacks (empty,
+    /// or `null`) is the body of the wrong type. Bodies that are no JSON at all, and paths the
+    /// document does not have, are left to poem.
     pub fn check(&self, method: &str, path: &str, body: &[u8]) -> Result<(), BodyProblem> {
-        let Some(schema) = self.0.operations.operation(method, path) else {
+        let Some((schema, required)) = self.0.operations.operation(method, path) else {
             return Ok(());
         };
+        let missing = || BodyProblem::WrongType {
+            field: String::new(),
+            expected: "a JSON object".to_owned(),
+        };
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return if *required { Err(missing()) } else { Ok(()) };
+        }
         let Ok(value) = serde_json::from_slice::<Value>(body) else {
             return Ok(());
         };
+        if schema.is_null() {
+            // An operation that takes no body takes an empty one, `null` or `{}`.
+            let nothing =
+                value.is_null() || value.as_object().is_some_and(serde_json::Map::is_empty);
+            return match nothing {
+                true => Ok(()),
+                false => Err(BodyProblem::WrongType {
+                    field: String::new(),
+                    expected: "empty: this operation takes no body".to_owned(),
+                }),
+            };
+        }
+        if value.is_null() {
+            return Err(missing());
+        }
         if let Some(field) = duplicate_key(body) {
             return Err(BodyProblem::DuplicateField(field));
         }
@@ -487,7 +514,7 @@ mod tests {
                         "schema": {"type": "object", "properties": {"n": {"type": "integer"}}}}}}}
                 },
                 "/v1/things": {
-                    "post": {"requestBody": {"content": {"application/json": {
+                    "post": {"requestBody": {"required": true, "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/NewThing"}}}}}
                 }
             },
@@ -545,6 +572,19 @@ mod tests {
                           "place": {"city": "杭州"}});
         assert_eq!(check("/v1/things/7", body), Ok(()));
         assert_eq!(check("/v1/things/7", json!({"nick": null})), Ok(()));
+    }
+
+    #[test]
+    fn a_body_the_operation_needs_cannot_be_empty_or_null() {
+        let object = Err(BodyProblem::WrongType {
+            field: String::new(),
+            expected: "a JSON object".to_owned(),
+        });
+        for body in [&b""[..], b"  \n", b"null"] {
+            assert_eq!(schemas().check("POST", "/v1/things", body), object);
+        }
+        // A body the operation may go without.
+        assert_eq!(schemas().check("PATCH", "/v1/things/7", b""), Ok(()));
     }
 
     #[test]
@@ -716,8 +756,14 @@ mod tests {
         let body = json!({"name": 1}).to_string();
         assert_eq!(
             schemas().check("DELETE", "/v1/things/7", body.as_bytes()),
-            Ok(())
+            Err(BodyProblem::WrongType {
+                field: String::new(),
+                expected: "empty: this operation takes no body".to_owned()
+            })
         );
+        assert_eq!(schemas().check("DELETE", "/v1/things/7", b"{}"), Ok(()));
+        assert_eq!(schemas().check("DELETE", "/v1/things/7", b""), Ok(()));
+        assert_eq!(schemas().check("DELETE", "/v1/things/7", b"null"), Ok(()));
         assert_eq!(
             schemas().check("PATCH", "/v1/other", body.as_bytes()),
             Ok(())

@@ -102,21 +102,34 @@ pub struct Parameters(Arc<SpecIndex<OperationParameters>>);
 
 #[derive(Debug, Default)]
 struct OperationParameters {
-    /// Path parameters in order, with the index of their segment in the path: poem-openapi
-    /// calls the n-th `param<n>` in its errors.
-    path: Vec<(usize, String)>,
-    /// Every query parameter, with what its value must be, in words.
-    query: Vec<(String, String)>,
+    /// Path parameters in order: poem-openapi calls the n-th `param<n>` in its errors.
+    path: Vec<PathParameter>,
+    /// Every query parameter.
+    query: Vec<QueryParameter>,
     /// Query parameters holding a list (comma-separated, `explode: false`).
     lists: Vec<String>,
 }
 
+#[derive(Debug)]
+struct PathParameter {
+    name: String,
+    /// The index of its segment in the path.
+    segment: usize,
+    /// What its value must be, in words.
+    expected: String,
+}
+
+#[derive(Debug)]
+struct QueryParameter {
+    name: String,
+    required: bool,
+    /// What its value must be, in words.
+    expected: String,
+}
+
 impl OperationParameters {
-    fn expectation(&self, name: &str) -> Option<&str> {
-        self.query
-            .iter()
-            .find(|(known, _)| known == name)
-            .map(|(_, expected)| expected.as_str())
+    fn query_parameter(&self, name: &str) -> Option<&QueryParameter> {
+        self.query.iter().find(|known| known.name == name)
     }
 }
 
@@ -139,15 +152,22 @@ impl Parameters {
                                 .split('/')
                                 .position(|segment| segment == placeholder)
                                 .unwrap_or(usize::MAX);
-                            kept.path.push((segment, name.to_owned()));
+                            kept.path.push(PathParameter {
+                                name: name.to_owned(),
+                                segment,
+                                expected: expected_value(&parameter["schema"], schemas),
+                            });
                         }
                         Some("query") => {
                             let schema = &parameter["schema"];
                             if schema["type"] == "array" {
                                 kept.lists.push(name.to_owned());
                             }
-                            kept.query
-                                .push((name.to_owned(), expected_value(schema, schemas)));
+                            kept.query.push(QueryParameter {
+                                name: name.to_owned(),
+                                required: parameter["required"] == true,
+                                expected: expected_value(schema, schemas),
+                            });
                         }
                         _ => {}
                     }
@@ -180,8 +200,8 @@ impl Parameters {
                 .next()
                 .map(|(name, _)| name.into_owned())
                 .unwrap_or_default();
-            if operation.expectation(&name).is_none() {
-                let known: Vec<&str> = operation.query.iter().map(|(n, _)| n.as_str()).collect();
+            if operation.query_parameter(&name).is_none() {
+                let known: Vec<&str> = operation.query.iter().map(|q| q.name.as_str()).collect();
                 return Err(ApiError::bad_parameter(
                     &name,
                     FieldCode::UnknownField,
@@ -229,8 +249,15 @@ impl Parameters {
     }
 
     /// The problem for a parameter poem-openapi could not read: named as the document names
-    /// it (poem-openapi calls the n-th path parameter `param<n>`), with what it must be.
-    fn parameter_problem(&self, method: &str, path: &str, error: &poem::Error) -> Option<ApiError> {
+    /// it (poem-openapi calls the n-th path parameter `param<n>`), with what it must be, or as
+    /// `required` when a required one is missing.
+    fn parameter_problem(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        error: &poem::Error,
+    ) -> Option<ApiError> {
         let operation = self.0.operation(method, path)?;
         let unreadable = error
             .downcast_ref::<poem_openapi::error::ParseParamError>()
@@ -240,43 +267,57 @@ impl Parameters {
                     .downcast_ref::<poem_openapi::error::ParsePathError>()
                     .map(|parse| (parse.name, parse.reason.as_str()))
             });
+        let must_be = |name: &str, expected: &str, reason: &str| match expected {
+            "" => format!("`{name}` is not valid: {reason}"),
+            expected => format!("`{name}` must be {expected}"),
+        };
         if let Some((name, reason)) = unreadable {
-            let path_name = name
+            let path_parameter = name
                 .strip_prefix("param")
                 .and_then(|index| index.parse::<usize>().ok())
-                .and_then(|index| operation.path.get(index))
-                .map(|(_, name)| name.as_str());
-            return Some(match path_name {
-                Some(name) => ApiError::bad_parameter(
-                    name,
+                .and_then(|index| operation.path.get(index));
+            if let Some(parameter) = path_parameter {
+                return Some(ApiError::bad_parameter(
+                    &parameter.name,
                     FieldCode::InvalidPathParameter,
-                    format!("`{name}` is not valid here: {reason}"),
-                ),
-                None => {
-                    let message = match operation.expectation(name) {
-                        Some(expected) if !expected.is_empty() => {
-                            format!("`{name}` must be {expected}")
-                        }
-                        _ => format!("`{name}` is not valid: {reason}"),
-                    };
-                    ApiError::bad_parameter(name, FieldCode::WrongType, message)
-                }
-            });
+                    must_be(&parameter.name, &parameter.expected, reason),
+                ));
+            }
+            let parameter = operation.query_parameter(name)?;
+            let given =
+                url::form_urlencoded::parse(query.as_bytes()).any(|(given, _)| given == name);
+            if parameter.required && !given {
+                return Some(
+                    ApiError::new(ProblemCode::InvalidRequest).naming(vec![FieldError {
+                        field: name.to_owned(),
+                        code: crate::domain::values::Refusal::Required.as_str(),
+                        message: format!("`{name}` is required"),
+                    }]),
+                );
+            }
+            return Some(ApiError::bad_parameter(
+                name,
+                FieldCode::WrongType,
+                must_be(name, &parameter.expected, reason),
+            ));
         }
         if error.is::<poem::error::ParsePathError>() {
             // A path segment that is not UTF-8 once percent-decoded.
             let segments: Vec<&str> = path.split('/').collect();
-            let name = operation.path.iter().find_map(|(segment, name)| {
-                let raw = segments.get(*segment)?;
-                percent_encoding::percent_decode_str(raw)
-                    .decode_utf8()
-                    .is_err()
-                    .then_some(name)
+            let parameter = operation.path.iter().find(|parameter| {
+                segments.get(parameter.segment).is_some_and(|raw| {
+                    percent_encoding::percent_decode_str(raw)
+                        .decode_utf8()
+                        .is_err()
+                })
             })?;
             return Some(ApiError::bad_parameter(
-                name,
+                &parameter.name,
                 FieldCode::InvalidPathParameter,
-                format!("`{name}` is not UTF-8 text once percent-decoded"),
+                format!(
+                    "`{}` is not UTF-8 text once percent-decoded",
+                    parameter.name
+                ),
             ));
         }
         None
@@ -308,10 +349,25 @@ fn expected_value(schema: &serde_json::Value, schemas: &serde_json::Value) -> St
         (Some("string"), Some("date-time")) => "a date and time (RFC 3339)".to_owned(),
         (Some("string"), Some("date")) => "a date (YYYY-MM-DD)".to_owned(),
         (Some("string"), Some("uuid")) => "a UUID".to_owned(),
-        (Some("string"), _) => match schema["maxLength"].as_u64() {
-            Some(max) => format!("text of at most {max} characters"),
-            None => String::new(),
-        },
+        (Some("string"), _) => {
+            const NO_NUL: &str = r"^[^\x00]*$";
+            const UUID_LIST: &str = r"^[0-9a-fA-F]{8}-";
+            let pattern = schema["pattern"].as_str().unwrap_or_default();
+            if pattern.starts_with(UUID_LIST) {
+                return "comma-separated UUIDs, at most 100".to_owned();
+            }
+            let length = match (schema["minLength"].as_u64(), schema["maxLength"].as_u64()) {
+                (Some(min), Some(max)) if min > 0 => format!("text of {min} to {max} characters"),
+                (_, Some(max)) => format!("text of at most {max} characters"),
+                (Some(min), None) if min > 0 => format!("text of at least {min} characters"),
+                _ => "text".to_owned(),
+            };
+            match pattern {
+                "" => length,
+                NO_NUL => format!("{length} without NUL characters"),
+                pattern => format!("{length} matching `{pattern}`"),
+            }
+        }
         (Some("array"), _) => {
             let items = expected_value(&schema["items"], schemas);
             let most = schema["maxItems"]
@@ -440,11 +496,12 @@ pub async fn with_named_parameters<E: Endpoint>(
 ) -> poem::Result<Response> {
     let method = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or_default().to_owned();
     next.call(req)
         .await
         .map(IntoResponse::into_response)
         .map_err(
-            |error| match parameters.parameter_problem(&method, &path, &error) {
+            |error| match parameters.parameter_problem(&method, &path, &query, &error) {
                 Some(problem) => problem.into(),
                 None => error,
             },
@@ -507,7 +564,8 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(is_json);
-    if !json || body.is_empty() {
+    // A body missing where the operation needs one is named whatever its content type says.
+    if !json && !body.is_empty() {
         return Ok(());
     }
     let Err(problem) = schemas.check(req.method().as_str(), req.uri().path(), body) else {

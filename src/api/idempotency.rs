@@ -94,11 +94,16 @@ pub async fn with_idempotency<E: Endpoint>(
     // Only requests that reach a command: a wrong method or path is answered by the router.
     let is_command = is_command_method(req.method().as_str())
         && allowed.allows(req.uri().path(), req.method().as_str());
-    // A key that is not visible ASCII reads as empty: refused, not ignored.
-    let key = req
-        .headers()
-        .get(HEADER)
-        .map(|value| value.to_str().unwrap_or_default().to_owned());
+    // A key with anything but visible ASCII (RFC 9110 VCHAR), or given twice, reads as
+    // empty: refused below, not ignored.
+    let given: Vec<&poem::http::HeaderValue> = req.headers().get_all(HEADER).iter().collect();
+    let key = match given.as_slice() {
+        [] => None,
+        [value] if value.as_bytes().iter().all(u8::is_ascii_graphic) => {
+            Some(String::from_utf8_lossy(value.as_bytes()).into_owned())
+        }
+        _ => Some(String::new()),
+    };
     let (true, Some(key)) = (is_command, key) else {
         return next.call(req).await.map(IntoResponse::into_response);
     };
@@ -106,7 +111,7 @@ pub async fn with_idempotency<E: Endpoint>(
         return Err(ApiError::bad_parameter(
             HEADER,
             FieldCode::InvalidHeader,
-            "an Idempotency-Key has 1 to 255 visible ASCII characters",
+            "give one Idempotency-Key of 1 to 255 visible ASCII characters (no spaces)",
         )
         .into());
     }

@@ -112,6 +112,7 @@ impl MeApi {
         ctx: Data<&Context>,
         token: SessionToken,
         /// Accepted for uniformity with other queries; this answer is always current.
+        #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<AccountView>, Problems<SIGNED_IN>> {
         let _ = min_position;
@@ -230,6 +231,7 @@ impl MeApi {
         ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; this answer is always current.
+        #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<PrivacyView>, Problems<SIGNED_IN>> {
         let _ = min_position;

@@ -106,6 +106,7 @@ fn document(operations: &str) -> String {
     declare_event_types(&mut spec);
     body_types::declare_closed_bodies(&mut spec);
     problem::catalog::declare_codes(&mut spec);
+    problem::declare_everywhere(&mut spec);
     serde_json::to_string_pretty(&spec).unwrap_or_else(|_| operations.to_owned())
 }
 
@@ -244,11 +245,15 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
         .at("/openapi.json", spec_endpoint)
         .at(
             "/verify-email",
-            poem::get(pages::verify_email_page).post(pages::verify_email_submit),
+            poem::get(pages::verify_email_page)
+                .post(pages::verify_email_submit)
+                .around(pages::as_pages),
         )
         .at(
             "/reset-password",
-            poem::get(pages::reset_password_page).post(pages::reset_password_submit),
+            poem::get(pages::reset_password_page)
+                .post(pages::reset_password_submit)
+                .around(pages::as_pages),
         )
         .nest("/", api)
         .around(move |next, req| edge::with_named_parameters(next, req, parameters.clone()))

@@ -272,6 +272,38 @@ fn failure(zh: bool, error: &ServiceError) -> Response {
     }
 }
 
+/// Wraps the pages: a request their handlers cannot read (a token given twice, a form sent as
+/// JSON, a body too large) gets a page in the caller's language, as a person opening a link
+/// expects, not a problem document.
+pub async fn as_pages<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<Response> {
+    let zh = chinese(&req);
+    match next.call(req).await {
+        Ok(response) => Ok(response.into_response()),
+        Err(error) => {
+            let status = error.status();
+            let (chinese, english) = match status {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                    "请通过页面上的表单提交。",
+                    "Send the form from the page (application/x-www-form-urlencoded).",
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE => ("提交的内容过大。", "The form is too large."),
+                StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
+                    ("页面不存在。", "There is no such page.")
+                }
+                status if status.is_server_error() => (
+                    "出了点问题，请稍后再试。",
+                    "Something went wrong. Try again in a moment.",
+                ),
+                _ => (
+                    "这个链接无效。请使用邮件中的链接，或重新申请。",
+                    "This link is not valid. Use the link in the mail, or ask for a new one.",
+                ),
+            };
+            Ok(result(zh, status, chinese, english))
+        }
+    }
+}
+
 fn result(zh: bool, status: StatusCode, chinese: &str, english: &str) -> Response {
     let text = if zh { chinese } else { english };
     page(zh, text, "").with_status(status).into_response()

@@ -163,11 +163,19 @@ impl RecoveryApi {
         let target = match (&body.email, &body.phone) {
             (Some(email), None) => Target::parse(Channel::Email, email, "email")?,
             (None, Some(phone)) => Target::parse(Channel::Sms, phone, "phone")?,
-            _ => {
+            (None, None) => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "email".to_owned(),
+                    code: FieldCode::IdentifierRequired.as_str(),
+                    message: "give the account's `email` or `phone`".to_owned(),
+                }])
+                .into());
+            }
+            (Some(_), Some(_)) => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "phone".to_owned(),
                     code: FieldCode::OneIdentifierOnly.as_str(),
-                    message: "give exactly one of `email` and `phone`".to_owned(),
+                    message: "give only one of `email` and `phone`".to_owned(),
                 }])
                 .into());
             }

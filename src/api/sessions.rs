@@ -285,6 +285,7 @@ impl SessionsApi {
         ctx: Data<&Context>,
         caller: SignedIn,
         /// Accepted for uniformity with other queries; sessions are always current.
+        #[oai(validator(minimum(value = "0")))]
         min_position: Query<Option<i64>>,
     ) -> Result<Json<Vec<SessionView>>, Problems<SIGNED_IN>> {
         let _ = min_position;

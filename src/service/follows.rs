@@ -3,6 +3,7 @@
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, Loaded};
 use super::{Context, ServiceError};
 use crate::domain::follow_graph::{self, FollowCommand, FollowGraph};
+use crate::domain::values::{InvalidValue, Refusal};
 use crate::store::follows::{self, FollowRow, Side};
 use crate::store::sessions::ActiveSession;
 use crate::store::users;
@@ -45,6 +46,9 @@ pub async fn follow(
                 error => error,
             })?;
     }
+    if let Some(group) = &group {
+        checked_group_name("group", group)?;
+    }
     change_follows(ctx, caller, metadata, |_| FollowCommand::Follow {
         follower: caller.account_id,
         followee,
@@ -52,6 +56,22 @@ pub async fn follow(
         now: ctx.now(),
     })
     .await
+}
+
+/// Why a follow group's name is refused.
+pub fn bad_group_name() -> InvalidValue {
+    InvalidValue::new(
+        Refusal::InvalidGroupName,
+        "a group name has 1 to 20 characters and no control characters",
+    )
+}
+
+/// A group name the request gives in `field`, refused (`invalid_group_name`) before any command
+/// when the domain would refuse it.
+fn checked_group_name(field: &str, raw: &str) -> Result<(), ServiceError> {
+    follow_graph::group_name(raw)
+        .map(|_| ())
+        .map_err(|_| ServiceError::invalid(field, bad_group_name()))
 }
 
 /// Stops following `followee`.
@@ -76,6 +96,7 @@ pub async fn create_group(
     name: &str,
     metadata: &CommandMetadata,
 ) -> Result<Committed<FollowGraph>, ServiceError> {
+    checked_group_name("name", name)?;
     change_follows(ctx, caller, metadata, |_| FollowCommand::CreateGroup {
         follower: caller.account_id,
         name: name.to_owned(),

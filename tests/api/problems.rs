@@ -208,14 +208,17 @@ async fn a_path_parameter_that_is_not_utf8_is_named() {
 }
 
 #[tokio::test]
-async fn an_idempotency_key_that_is_empty_or_not_ascii_is_refused_by_name() {
+async fn an_idempotency_key_that_is_empty_not_visible_ascii_or_doubled_is_refused_by_name() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     let events = app.count_events(None).await;
-    for key in [
+    let keys = [
         HeaderValue::from_static(""),
         HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap(),
-    ] {
+        HeaderValue::from_static("a b"),
+        HeaderValue::from_static("a\tb"),
+    ];
+    for key in keys {
         let response = app
             .client
             .put(format!("{}/v1/me/privacy", app.address))
@@ -231,6 +234,18 @@ async fn an_idempotency_key_that_is_empty_or_not_ascii_is_refused_by_name() {
         assert_eq!(body["errors"][0]["field"], "Idempotency-Key", "{body}");
         assert_eq!(body["errors"][0]["code"], "invalid_header", "{body}");
     }
+    // Two keys: which one would the answer be kept under? Refused too.
+    let response = app
+        .client
+        .put(format!("{}/v1/me/privacy", app.address))
+        .bearer_auth(&user.token)
+        .header("idempotency-key", "first")
+        .header("idempotency-key", "second")
+        .json(&privacy(false))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(response.status(), 400);
     assert_eq!(app.count_events(None).await, events, "nothing was done");
 }
 
@@ -256,5 +271,169 @@ async fn a_body_field_longer_than_the_document_allows_is_named() {
     assert_eq!(
         answer.body["detail"],
         "`tag` must be text of at most 100 characters"
+    );
+}
+
+#[tokio::test]
+async fn every_operation_documents_the_problems_any_request_can_meet() {
+    let app = spawn_app().await;
+    let spec = app.get("/openapi.json", None).await.body;
+    let mut operations = 0;
+    for (path, methods) in spec["paths"].as_object().expect("paths") {
+        for (method, operation) in methods.as_object().expect("methods") {
+            for status in ["400", "413"] {
+                assert!(
+                    operation["responses"].get(status).is_some(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+            operations += 1;
+        }
+    }
+    assert!(operations > 40, "{operations}");
+}
+
+#[tokio::test]
+async fn a_body_is_named_when_missing_null_or_sent_where_none_is_taken() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    for body in ["", "null", " "] {
+        let response = app
+            .client
+            .patch(format!("{}/v1/me", app.address))
+            .bearer_auth(&user.token)
+            .header("content-type", "application/json")
+            .header("accept-language", "zh-CN")
+            .body(body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400, "{body:?}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["code"], "invalid_body");
+        assert_eq!(
+            problem["detail"], "the body must be a JSON object",
+            "{problem}"
+        );
+    }
+    let session = app.get("/v1/sessions", Some(&user.token)).await.body[0]["id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    let events = app.count_events(None).await;
+    for body in [json!({"zzz": 1}), json!([1])] {
+        let answer = app
+            .send(
+                Method::DELETE,
+                &format!("/v1/sessions/{session}"),
+                Some(&user.token),
+                Some(body),
+                &[],
+            )
+            .await;
+        answer.assert_problem(400, "invalid_body");
+        assert_eq!(
+            answer.body["detail"],
+            "the body must be empty: this operation takes no body"
+        );
+    }
+    assert_eq!(app.count_events(None).await, events, "the session lives on");
+    let signed_out = app
+        .send(
+            Method::DELETE,
+            &format!("/v1/sessions/{session}"),
+            Some(&user.token),
+            Some(json!({})),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        signed_out.status, 204,
+        "`{{}}` is no body: {}",
+        signed_out.body
+    );
+}
+
+#[tokio::test]
+async fn every_query_parameter_reads_in_words_and_a_missing_one_is_required() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let named = |field: &str, code: &str| vec![(field.to_owned(), code.to_owned())];
+
+    let (errors, detail) = refused_parameter(&app, "/v1/users/not-a-uuid", &user.token).await;
+    assert_eq!(errors, named("id", "invalid_path_parameter"));
+    assert_eq!(detail, "`id` must be a UUID");
+
+    let (errors, detail) = refused_parameter(&app, "/v1/me?min_position=-1", &user.token).await;
+    assert_eq!(errors, named("min_position", "wrong_type"));
+    assert_eq!(detail, "`min_position` must be an integer of at least 0");
+
+    let (errors, detail) = refused_parameter(&app, "/v1/users/lookup", &user.token).await;
+    assert_eq!(errors, named("username", "required"));
+    assert_eq!(detail, "`username` is required");
+
+    let (_, detail) = refused_parameter(&app, "/v1/users/lookup?username=a%00b", &user.token).await;
+    assert_eq!(
+        detail,
+        "`username` must be text of 1 to 64 characters without NUL characters"
+    );
+
+    let (errors, detail) = refused_parameter(&app, "/v1/users?ids=zz", &user.token).await;
+    assert_eq!(errors, named("ids", "wrong_type"));
+    assert_eq!(detail, "`ids` must be comma-separated UUIDs, at most 100");
+}
+
+#[tokio::test]
+async fn a_follow_group_name_is_refused_by_the_field_that_gives_it() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    let long = "长".repeat(21);
+    let created = app
+        .post(
+            "/v1/me/follow-groups",
+            Some(&alice.token),
+            json!({"name": long}),
+        )
+        .await;
+    created.assert_problem(422, "validation_failed");
+    assert_eq!(
+        created.field_errors(),
+        [("name".to_owned(), "invalid_group_name".to_owned())]
+    );
+    let followed = app
+        .put(
+            &format!("/v1/me/following/{}", bob.id),
+            &alice.token,
+            json!({"group": long}),
+        )
+        .await;
+    followed.assert_problem(422, "validation_failed");
+    assert_eq!(
+        followed.field_errors(),
+        [("group".to_owned(), "invalid_group_name".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_password_reset_names_what_is_missing_or_doubled() {
+    let app = spawn_app().await;
+    let none = app.post("/v1/password-reset", None, json!({})).await;
+    none.assert_problem(422, "validation_failed");
+    assert_eq!(
+        none.field_errors(),
+        [("email".to_owned(), "identifier_required".to_owned())]
+    );
+    let both = app
+        .post(
+            "/v1/password-reset",
+            None,
+            json!({"email": "a@example.com", "phone": "+8613812345678"}),
+        )
+        .await;
+    both.assert_problem(422, "validation_failed");
+    assert_eq!(
+        both.field_errors(),
+        [("phone".to_owned(), "one_identifier_only".to_owned())]
     );
 }

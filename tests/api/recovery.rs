@@ -4,7 +4,7 @@ use crate::helpers::{
     PASSWORD, SmtpSink, code_in, form, link_token_in, mailed_code, make_owner, reset_code,
     spawn_with_mail,
 };
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::json;
 
 const NEW_PASSWORD: &str = "a brand new horse battery";
@@ -605,4 +605,60 @@ async fn link_pages_say_until_when_and_a_refused_password_brings_the_form_back_i
         .get(&format!("/reset-password?token={second}"), None)
         .await;
     assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+}
+
+#[tokio::test]
+async fn a_link_page_is_a_page_even_for_a_request_it_cannot_read_and_dies_with_its_account() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = reset_code(&app, &smtp, &user).await;
+    let token = link_token_in(&mail, "reset-password");
+    let html_page = |answer: &crate::helpers::Answer| {
+        answer
+            .headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.starts_with("text/html"))
+    };
+
+    // A token given twice, or the form sent as JSON: a page saying so, in either language.
+    let twice = app
+        .get(&format!("/reset-password?token={token}&token=x"), None)
+        .await;
+    assert_eq!(twice.status, StatusCode::BAD_REQUEST);
+    assert!(html_page(&twice), "{:?}", twice.headers);
+    let chinese = app
+        .send(
+            Method::GET,
+            &format!("/reset-password?token={token}&token=x"),
+            None,
+            None,
+            &[("accept-language", "zh-CN")],
+        )
+        .await;
+    assert!(
+        chinese
+            .body
+            .as_str()
+            .is_some_and(|html| html.contains("链接无效")),
+        "{}",
+        chinese.body
+    );
+    let json = app
+        .post("/reset-password", None, json!({"token": token}))
+        .await;
+    assert_eq!(json.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert!(html_page(&json), "{:?}", json.headers);
+
+    // Once the account is deleted, its link's page says the link is dead at once.
+    app.delete("/v1/me", &user.token, Some(json!({"password": PASSWORD})))
+        .await;
+    let page = app
+        .get(&format!("/reset-password?token={token}"), None)
+        .await;
+    assert_eq!(page.status, StatusCode::BAD_REQUEST, "{}", page.body);
+    let html = page.body.as_str().expect("html");
+    assert!(!html.contains("name=\"new_password\""), "{html}");
+    assert!(!html.contains("works until"), "{html}");
 }

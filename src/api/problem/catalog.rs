@@ -213,8 +213,6 @@ problem_codes! {
         "一个幂等键只对应一个请求，不同的请求请使用新的幂等键。";
     CannotFollowSelf = "cannot_follow_self", UNPROCESSABLE_ENTITY,
         "You cannot follow yourself", "不能关注自己";
-    InvalidGroupName = "invalid_group_name", UNPROCESSABLE_ENTITY,
-        "A group name has 1 to 20 characters", "分组名为 1 到 20 个字符";
     CaptchaRequired = "captcha_required", PRECONDITION_REQUIRED,
         "Solve the captcha to continue", "请先完成人机验证",
         detail "Too many failed sign-ins for this account or from this address, or too many \
@@ -252,9 +250,12 @@ field_codes! {
     InvalidPathParameter = "invalid_path_parameter",
         "This path parameter is not valid", "路径参数无效";
     IdentifierRequired = "identifier_required",
-        "Give an email, a username or a phone number", "请提供邮箱、用户名或手机号";
+        "Give the account's identifier: an email address, a username or a phone number, of \
+         those the operation takes",
+        "请提供账号标识：邮箱、用户名或手机号（以本操作接受的为准）";
     OneIdentifierOnly = "one_identifier_only",
-        "Give only one of email, username and phone number", "邮箱、用户名和手机号只能提供一个";
+        "Give only one identifier (email address, username or phone number)",
+        "只能提供一个账号标识（邮箱、用户名或手机号）";
     PasswordOrCode = "password_or_code",
         "Give either a password or a code", "请提供密码或验证码中的一个";
     TokenOrCode = "token_or_code",
@@ -304,6 +305,10 @@ pub fn refusal_title(refusal: Refusal) -> Text {
             "详细地址为 1 到 200 个字符",
         ),
         Refusal::InvalidTag => ("A tag has 1 to 10 characters", "标签为 1 到 10 个字符"),
+        Refusal::InvalidGroupName => (
+            "A group name has 1 to 20 characters",
+            "分组名为 1 到 20 个字符",
+        ),
         Refusal::InvalidPostcode => (
             "A postcode has 6 digits in mainland China, 3 to 10 elsewhere",
             "邮政编码在中国大陆为 6 位数字，其他地区为 3 到 10 位数字",

@@ -10,7 +10,7 @@ pub mod catalog;
 mod responses;
 
 pub use catalog::{FieldCode, ProblemCode};
-pub use responses::{Problems, statuses};
+pub use responses::{Problems, declare_everywhere, statuses};
 
 use super::i18n::Language;
 use crate::service::{FieldError, ServiceError};
@@ -161,7 +161,12 @@ impl ApiError {
                         .collect::<Vec<_>>()
                         .join("；"),
                 ),
-                Language::ZhCn => self.code.detail().map(|detail| detail.zh.to_owned()),
+                // A detail written for this request is English only: better than none.
+                Language::ZhCn => self
+                    .code
+                    .detail()
+                    .map(|detail| detail.zh.to_owned())
+                    .or_else(|| self.detail.clone()),
             },
             code: self.code.as_str().to_owned(),
             errors: (!errors.is_empty()).then(|| {
@@ -278,7 +283,13 @@ impl From<ServiceError> for ApiError {
                     F::GroupExists => P::GroupExists,
                     F::TooManyGroups => P::GroupLimitReached,
                     F::BuiltInGroup => P::GroupUndeletable,
-                    F::BadGroupName => P::InvalidGroupName,
+                    // The service names the field before the command; this is a backstop.
+                    F::BadGroupName => {
+                        return Self::validation(vec![FieldError::new(
+                            "name",
+                            crate::service::follows::bad_group_name(),
+                        )]);
+                    }
                     F::NotFollowing => P::NotFollowing,
                 }
             }

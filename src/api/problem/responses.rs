@@ -122,6 +122,46 @@ fn descriptions() -> &'static [(u64, u16, String)] {
     })
 }
 
+/// Declares on every operation of the document the problems any request can meet, whatever
+/// the operation: `400` (a query parameter it does not take, a body it does not take) and `413`
+/// (a body over the size limit, which is refused before the operation is known).
+pub fn declare_everywhere(spec: &mut serde_json::Value) {
+    let everywhere: Vec<(String, serde_json::Value)> = descriptions()
+        .iter()
+        .filter(|(flag, _, _)| *flag & (statuses::BAD_REQUEST | statuses::TOO_LARGE) != 0)
+        .map(|(_, status, description)| {
+            let answer = serde_json::json!({
+                "description": description,
+                "content": {"application/problem+json": {
+                    "schema": {"$ref": "#/components/schemas/Problem"}
+                }}
+            });
+            (status.to_string(), answer)
+        })
+        .collect();
+    let Some(paths) = spec["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+        .flat_map(|operations| operations.values_mut())
+    {
+        let Some(responses) = operation["responses"].as_object_mut() else {
+            continue;
+        };
+        for (status, answer) in &everywhere {
+            responses
+                .entry(status.clone())
+                .or_insert_with(|| answer.clone());
+        }
+        let mut sorted: Vec<(String, serde_json::Value)> =
+            std::mem::take(responses).into_iter().collect();
+        sorted.sort_by(|(a, _), (b, _)| a.cmp(b));
+        responses.extend(sorted);
+    }
+}
+
 /// The problem answers of an operation that can fail with the statuses in `STATUSES`.
 #[derive(Debug)]
 pub struct Problems<const STATUSES: u64>(pub ApiError);

@@ -69,6 +69,8 @@ refusals! {
     InvalidTag = "invalid_tag",
     /// Not a postcode (6 digits in mainland China, 3 to 10 elsewhere).
     InvalidPostcode = "invalid_postcode",
+    /// Not a follow group's name (1 to 20 characters).
+    InvalidGroupName = "invalid_group_name",
 }
 
 /// Why a value was refused: a stable machine code and an English explanation.

@@ -181,8 +181,8 @@ async fn proof_holder(
 }
 
 /// When the link `token` for `purpose` stops working, if it works now: it names a stream of
-/// this purpose, its code is the stream's latest, unused, issued after the account's last
-/// credential change, and its time is not up. Reads only: showing a link's page spends nothing
+/// this purpose, its code is the stream's latest, unused, issued after the last credential
+/// change of the account that holds its address (there is one), and its time is not up. Reads only: showing a link's page spends nothing
 /// and counts no try.
 pub async fn link_expiry(
     ctx: &Context,
@@ -213,8 +213,19 @@ pub async fn link_expiry(
     }) else {
         return Ok(None);
     };
-    let valid_from = codes_valid_from(ctx, &proof, stream).await?;
-    if valid_from.is_some_and(|from| current.issued_at < from) {
+    // Every link is for an account's address: once no account holds it (deleted, or moved to
+    // another address), the link is dead, as its form would find.
+    let Some(holder) = proof_holder(ctx, &proof, stream).await? else {
+        return Ok(None);
+    };
+    let account = {
+        let client = ctx.pool.get().await?;
+        executor::load::<Account>(&client, holder).await?.state
+    };
+    if account
+        .codes_valid_from
+        .is_some_and(|from| current.issued_at < from)
+    {
         return Ok(None);
     }
     Ok(current.link_expires_at.filter(|at| *at > ctx.now()))
