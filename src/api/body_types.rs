@@ -41,6 +41,17 @@ pub enum BodyProblem {
     },
     /// Unknown fields and missing required ones, in the order met.
     Fields(Vec<FieldError>),
+    /// The operation needs a body (a JSON object) and got none, or `null`.
+    Missing,
+    /// The operation takes no body and got one (other than `{}` or `null`).
+    Unwanted,
+    /// The body, sent as JSON, is not JSON: where the parser stopped (1-based).
+    NotJson {
+        /// Line.
+        line: usize,
+        /// Column.
+        column: usize,
+    },
 }
 
 /// The request body schema of each operation that takes JSON, read from the OpenAPI document.
@@ -75,37 +86,49 @@ impl BodySchemas {
         }))
     }
 
-    /// Checks a JSON body sent to `method path`: a body an operation needs and lacks (empty,
-    /// or `null`) is the body of the wrong type. Bodies that are no JSON at all, and paths the
-    /// document does not have, are left to poem.
-    pub fn check(&self, method: &str, path: &str, body: &[u8]) -> Result<(), BodyProblem> {
+    /// Checks a body sent to `method path`, `json` when its content type says JSON. An
+    /// operation that takes no body takes an empty one, `null` or `{}`, whatever the content
+    /// type; one that needs a body refuses an empty one or `null`. A body of another content
+    /// type, for an operation that takes one, and paths the document does not have, are left to
+    /// poem (415).
+    pub fn check(
+        &self,
+        method: &str,
+        path: &str,
+        body: &[u8],
+        json: bool,
+    ) -> Result<(), BodyProblem> {
         let Some((schema, required)) = self.0.operations.operation(method, path) else {
             return Ok(());
         };
-        let missing = || BodyProblem::WrongType {
-            field: String::new(),
-            expected: "a JSON object".to_owned(),
-        };
         if body.iter().all(u8::is_ascii_whitespace) {
-            return if *required { Err(missing()) } else { Ok(()) };
-        }
-        let Ok(value) = serde_json::from_slice::<Value>(body) else {
-            return Ok(());
-        };
-        if schema.is_null() {
-            // An operation that takes no body takes an empty one, `null` or `{}`.
-            let nothing =
-                value.is_null() || value.as_object().is_some_and(serde_json::Map::is_empty);
-            return match nothing {
-                true => Ok(()),
-                false => Err(BodyProblem::WrongType {
-                    field: String::new(),
-                    expected: "empty: this operation takes no body".to_owned(),
-                }),
+            return if *required {
+                Err(BodyProblem::Missing)
+            } else {
+                Ok(())
             };
         }
+        let parsed = serde_json::from_slice::<Value>(body);
+        if schema.is_null() {
+            return match parsed {
+                Ok(value)
+                    if value.is_null()
+                        || value.as_object().is_some_and(serde_json::Map::is_empty) =>
+                {
+                    Ok(())
+                }
+                _ => Err(BodyProblem::Unwanted),
+            };
+        }
+        if !json {
+            return Ok(());
+        }
+        let value = parsed.map_err(|error| BodyProblem::NotJson {
+            line: error.line(),
+            column: error.column(),
+        })?;
         if value.is_null() {
-            return Err(missing());
+            return Err(BodyProblem::Missing);
         }
         if let Some(field) = duplicate_key(body) {
             return Err(BodyProblem::DuplicateField(field));
@@ -545,7 +568,7 @@ mod tests {
     }
 
     fn check(path: &str, body: serde_json::Value) -> Result<(), BodyProblem> {
-        schemas().check("PATCH", path, body.to_string().as_bytes())
+        schemas().check("PATCH", path, body.to_string().as_bytes(), true)
     }
 
     fn wrong_type(field: &str, expected: &str) -> Result<(), BodyProblem> {
@@ -576,15 +599,19 @@ mod tests {
 
     #[test]
     fn a_body_the_operation_needs_cannot_be_empty_or_null() {
-        let object = Err(BodyProblem::WrongType {
-            field: String::new(),
-            expected: "a JSON object".to_owned(),
-        });
         for body in [&b""[..], b"  \n", b"null"] {
-            assert_eq!(schemas().check("POST", "/v1/things", body), object);
+            assert_eq!(
+                schemas().check("POST", "/v1/things", body, true),
+                Err(BodyProblem::Missing)
+            );
         }
+        // Whatever its content type says.
+        assert_eq!(
+            schemas().check("POST", "/v1/things", b"", false),
+            Err(BodyProblem::Missing)
+        );
         // A body the operation may go without.
-        assert_eq!(schemas().check("PATCH", "/v1/things/7", b""), Ok(()));
+        assert_eq!(schemas().check("PATCH", "/v1/things/7", b"", true), Ok(()));
     }
 
     #[test]
@@ -604,7 +631,8 @@ mod tests {
                     "/v1/things",
                     json!({"name": null, "place": {"city": "x"}})
                         .to_string()
-                        .as_bytes()
+                        .as_bytes(),
+                    true
                 )
             ),
             ["required name"]
@@ -660,7 +688,7 @@ mod tests {
     #[test]
     fn unknown_fields_and_missing_required_ones_are_named_together_at_every_depth() {
         let post = |body: serde_json::Value| {
-            schemas().check("POST", "/v1/things", body.to_string().as_bytes())
+            schemas().check("POST", "/v1/things", body.to_string().as_bytes(), true)
         };
         assert_eq!(
             named(check(
@@ -697,7 +725,7 @@ mod tests {
 
     #[test]
     fn a_key_twice_in_one_object_is_refused_by_its_path() {
-        let raw = |body: &str| schemas().check("PATCH", "/v1/things/7", body.as_bytes());
+        let raw = |body: &str| schemas().check("PATCH", "/v1/things/7", body.as_bytes(), true);
         let duplicate = |field: &str| Err(BodyProblem::DuplicateField(field.to_owned()));
         assert_eq!(raw(r#"{"name":"a","name":"b"}"#), duplicate("name"));
         assert_eq!(
@@ -754,22 +782,35 @@ mod tests {
             ["unknown_field name"]
         );
         let body = json!({"name": 1}).to_string();
+        // An operation that takes no body: any body but `{}` and `null`, JSON or not.
+        for (body, json) in [
+            (body.as_bytes(), true),
+            (b"{\"x\":", true),
+            (b"hello", false),
+            (b"x=1", false),
+        ] {
+            assert_eq!(
+                schemas().check("DELETE", "/v1/things/7", body, json),
+                Err(BodyProblem::Unwanted)
+            );
+        }
+        for nothing in [&b"{}"[..], b"", b"null", b" { } "] {
+            assert_eq!(
+                schemas().check("DELETE", "/v1/things/7", nothing, true),
+                Ok(())
+            );
+        }
         assert_eq!(
-            schemas().check("DELETE", "/v1/things/7", body.as_bytes()),
-            Err(BodyProblem::WrongType {
-                field: String::new(),
-                expected: "empty: this operation takes no body".to_owned()
-            })
-        );
-        assert_eq!(schemas().check("DELETE", "/v1/things/7", b"{}"), Ok(()));
-        assert_eq!(schemas().check("DELETE", "/v1/things/7", b""), Ok(()));
-        assert_eq!(schemas().check("DELETE", "/v1/things/7", b"null"), Ok(()));
-        assert_eq!(
-            schemas().check("PATCH", "/v1/other", body.as_bytes()),
+            schemas().check("PATCH", "/v1/other", body.as_bytes(), true),
             Ok(())
         );
         assert_eq!(
-            schemas().check("PATCH", "/v1/things/7", b"{not json"),
+            schemas().check("PATCH", "/v1/things/7", b"{not json", true),
+            Err(BodyProblem::NotJson { line: 1, column: 2 })
+        );
+        // Another content type, for an operation that takes JSON, is poem's (415).
+        assert_eq!(
+            schemas().check("PATCH", "/v1/things/7", b"{not json", false),
             Ok(())
         );
     }

@@ -218,6 +218,16 @@ impl Parameters {
                     },
                 ));
             }
+            let readable = percent_encoding::percent_decode_str(&value.replace('+', " "))
+                .decode_utf8()
+                .is_ok();
+            if !readable {
+                return Err(ApiError::bad_parameter(
+                    &name,
+                    FieldCode::WrongType,
+                    format!("`{name}` is not UTF-8 text once percent-decoded"),
+                ));
+            }
             match pairs.iter_mut().find(|(seen, _)| *seen == name) {
                 Some((_, values)) if operation.lists.contains(&name) => {
                     values.push(value);
@@ -237,8 +247,7 @@ impl Parameters {
             pairs
                 .iter()
                 .map(|(name, values)| {
-                    let values: Vec<&str> =
-                        values.iter().copied().filter(|v| !v.is_empty()).collect();
+                    // An empty item stays, to be refused as the comma list's would be.
                     let name: String =
                         url::form_urlencoded::byte_serialize(name.as_bytes()).collect();
                     format!("{name}={}", values.join(","))
@@ -246,6 +255,28 @@ impl Parameters {
                 .collect::<Vec<_>>()
                 .join("&")
         }))
+    }
+
+    /// Refuses a path whose UUID parameter is not in the hyphenated form the document gives
+    /// (`urn:uuid:…`, braces and bare hex would name the same account by another spelling).
+    fn checked_path(&self, method: &str, path: &str) -> Result<(), ApiError> {
+        let Some(operation) = self.0.operation(method, path) else {
+            return Ok(());
+        };
+        let segments: Vec<&str> = path.split('/').collect();
+        for parameter in operation.path.iter().filter(|p| p.expected == "a UUID") {
+            let canonical = segments
+                .get(parameter.segment)
+                .is_none_or(|raw| raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok());
+            if !canonical {
+                return Err(ApiError::bad_parameter(
+                    &parameter.name,
+                    FieldCode::InvalidPathParameter,
+                    format!("`{}` must be a UUID", parameter.name),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The problem for a parameter poem-openapi could not read: named as the document names
@@ -437,6 +468,18 @@ pub async fn around_every_request<E: Endpoint>(
             .map(|query| edge.parameters.checked_query(&method, &path, query))
             .transpose()
             .map(Option::flatten);
+        let single_authorization = req.headers().get_all(header::AUTHORIZATION).iter().count() <= 1;
+        let checked = checked
+            .and_then(|()| match single_authorization {
+                true => Ok(()),
+                false => Err(ApiError::bad_parameter(
+                    "Authorization",
+                    FieldCode::InvalidHeader,
+                    "give one Authorization header",
+                )
+                .into()),
+            })
+            .and_then(|()| Ok(edge.parameters.checked_path(&method, &path)?));
         let checked = checked.and_then(|()| match query {
             Ok(Some(joined)) => {
                 if let Ok(uri) = format!("{path}?{joined}").parse() {
@@ -453,6 +496,9 @@ pub async fn around_every_request<E: Endpoint>(
         };
         let mut response = match outcome {
             Ok(response) => response,
+            Err(error) if super::pages::PATHS.contains(&path.as_str()) => {
+                super::pages::error_page(language == Language::ZhCn, error.status())
+            }
             Err(error) => ApiError::from_poem(&error).to_response(language),
         };
         if let Ok(value) = HeaderValue::from_str(&request_id) {
@@ -564,39 +610,44 @@ fn check_body_types(req: &Request, body: &[u8], schemas: &BodySchemas) -> poem::
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(is_json);
-    // A body missing where the operation needs one is named whatever its content type says.
-    if !json && !body.is_empty() {
-        return Ok(());
-    }
-    let Err(problem) = schemas.check(req.method().as_str(), req.uri().path(), body) else {
+    let Err(problem) = schemas.check(req.method().as_str(), req.uri().path(), body, json) else {
         return Ok(());
     };
     let malformed = |field: String, code: FieldCode, message: String| {
-        let error = ApiError::new(ProblemCode::InvalidBody);
-        if field.is_empty() {
-            return error.with_detail(message);
-        }
-        error.naming(vec![FieldError {
+        ApiError::new(ProblemCode::InvalidBody).naming(vec![FieldError {
             field,
             code: code.as_str(),
             message,
         }])
     };
+    let body_problem = ApiError::new(ProblemCode::InvalidBody);
     Err(match problem {
         BodyProblem::DuplicateField(field) => {
             let message = format!("`{field}` appears more than once in its object");
             malformed(field, FieldCode::DuplicateField, message)
         }
-        BodyProblem::WrongType { field, expected } if field.is_empty() => malformed(
-            field,
-            FieldCode::WrongType,
-            format!("the body must be {expected}"),
-        ),
+        BodyProblem::WrongType { field, expected } if field.is_empty() => body_problem
+            .with_details(
+                format!("the body must be {expected}"),
+                format!("请求体必须是 {expected}"),
+            ),
         BodyProblem::WrongType { field, expected } => {
             let message = format!("`{field}` must be {expected}");
             malformed(field, FieldCode::WrongType, message)
         }
         BodyProblem::Fields(errors) => ApiError::validation(errors),
+        BodyProblem::Missing => body_problem.with_details(
+            "the body must be a JSON object",
+            "请求体必须是一个 JSON 对象",
+        ),
+        BodyProblem::Unwanted => body_problem.with_details(
+            "the body must be empty: this operation takes no body",
+            "本操作不接受请求体，请不要发送",
+        ),
+        BodyProblem::NotJson { line, column } => body_problem.with_details(
+            format!("the body is not valid JSON (line {line}, column {column})"),
+            format!("请求体不是有效的 JSON（第 {line} 行第 {column} 列）"),
+        ),
     }
     .into())
 }
@@ -619,7 +670,10 @@ fn is_json(content_type: &str) -> bool {
 
 fn too_large(limit: usize) -> poem::Error {
     ApiError::new(ProblemCode::PayloadTooLarge)
-        .with_detail(format!("a request body has at most {limit} bytes"))
+        .with_details(
+            format!("a request body has at most {limit} bytes"),
+            format!("请求体最多 {limit} 字节"),
+        )
         .into()
 }
 

@@ -45,7 +45,11 @@ pub fn is_command_method(method: &str) -> bool {
 pub fn declare_header(spec: &mut serde_json::Value) {
     let parameter = serde_json::json!({
         "name": HEADER,
-        "schema": { "type": "string", "maxLength": MAX_KEY_LEN, "minLength": 1 },
+        "schema": {
+            "type": "string", "maxLength": MAX_KEY_LEN, "minLength": 1,
+            // Visible ASCII (RFC 9110 VCHAR): no spaces, no control characters.
+            "pattern": "^[!-~]+$"
+        },
         "in": "header",
         "description": "Makes a retry safe: the same key with the same request replays the \
             first answer;\nwith another request it is `422 idempotency_key_reused`. Kept 24 \
@@ -231,14 +235,41 @@ fn caller_scope(req: &Request, fingerprint: &[u8]) -> Vec<u8> {
     scope.finalize().to_vec()
 }
 
+/// What identifies a request under its key: method, path and query, and the body by meaning.
+/// A JSON body counts as its value with keys sorted (spacing and key order do not make another
+/// request), and an empty body, `null` and `{}` alike as none, as the edge takes them.
 fn request_fingerprint(req: &Request, body: &[u8]) -> Vec<u8> {
     let mut hasher = Sha256::new();
     hasher.update(req.method().as_str());
     hasher.update([0]);
     hasher.update(req.uri().path_and_query().map_or("", |pq| pq.as_str()));
     hasher.update([0]);
-    hasher.update(body);
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) => {}
+        Ok(value) => hasher.update(sorted_keys(value).to_string()),
+        Err(_) if body.iter().all(u8::is_ascii_whitespace) => {}
+        Err(_) => hasher.update(body),
+    }
     hasher.finalize().to_vec()
+}
+
+/// `value` with the keys of every object in sorted order.
+fn sorted_keys(value: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::Object(object) => {
+            let mut fields: Vec<(String, Value)> = object.into_iter().collect();
+            fields.sort_by(|(a, _), (b, _)| a.cmp(b));
+            Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(key, value)| (key, sorted_keys(value)))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(sorted_keys).collect()),
+        other => other,
+    }
 }
 
 fn is_key_in_use(error: &poem::Error) -> bool {

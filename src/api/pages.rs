@@ -49,10 +49,14 @@ pub async fn verify_email_page(
     Query(params): Query<TokenParams>,
 ) -> Response {
     let zh = chinese(req);
-    let until = match link_works_until(&ctx, &params.token, Purpose::VerifyEmail, zh).await {
-        Ok(until) => until,
-        Err(page) => return page,
-    };
+    match link_works_until(&ctx, &params.token, Purpose::VerifyEmail, zh).await {
+        Ok(until) => verify_form(zh, &params.token, &until),
+        Err(page) => page,
+    }
+}
+
+/// The confirmation form for `token`, with `note` (HTML) above the password.
+fn verify_form(zh: bool, token: &str, note_html: &str) -> Response {
     let (title, note, label, button) = if zh {
         (
             "验证邮箱",
@@ -75,11 +79,11 @@ pub async fn verify_email_page(
         title,
         &format!(
             "<form method=\"post\" action=\"/verify-email\">\
-             <input type=\"hidden\" name=\"token\" value=\"{}\"><p>{note}</p><p>{until}</p>\
+             <input type=\"hidden\" name=\"token\" value=\"{}\"><p>{note}</p><p>{note_html}</p>\
              <label>{label} <input type=\"password\" name=\"password\" maxlength=\"128\" \
              autocomplete=\"current-password\"></label> \
              <button type=\"submit\">{button}</button></form>",
-            escape(&params.token)
+            escape(token)
         ),
     )
 }
@@ -92,9 +96,26 @@ pub async fn verify_email_submit(
     Form(form): Form<VerifyForm>,
 ) -> Response {
     let zh = chinese(req);
-    let proof = CodeProof::Link { token: form.token };
+    let proof = CodeProof::Link {
+        token: form.token.clone(),
+    };
     let password = Some(form.password.as_str()).filter(|password| !password.is_empty());
     match service::contact::confirm_email(&ctx, &proof, password, &command_metadata(req)).await {
+        Err(ServiceError::WrongPassword) => {
+            // The link still works: the form again, saying why.
+            let until = match link_works_until(&ctx, &form.token, Purpose::VerifyEmail, zh).await {
+                Ok(until) => until,
+                Err(page) => return page,
+            };
+            let note = if zh {
+                format!("密码不对。请重试，或留空。{until}")
+            } else {
+                format!("That is not the account's password. Try again, or leave it empty. {until}")
+            };
+            verify_form(zh, &form.token, &note)
+                .with_status(StatusCode::FORBIDDEN)
+                .into_response()
+        }
         Ok(_) => result(
             zh,
             StatusCode::OK,
@@ -279,29 +300,35 @@ pub async fn as_pages<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<
     let zh = chinese(&req);
     match next.call(req).await {
         Ok(response) => Ok(response.into_response()),
-        Err(error) => {
-            let status = error.status();
-            let (chinese, english) = match status {
-                StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-                    "请通过页面上的表单提交。",
-                    "Send the form from the page (application/x-www-form-urlencoded).",
-                ),
-                StatusCode::PAYLOAD_TOO_LARGE => ("提交的内容过大。", "The form is too large."),
-                StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
-                    ("页面不存在。", "There is no such page.")
-                }
-                status if status.is_server_error() => (
-                    "出了点问题，请稍后再试。",
-                    "Something went wrong. Try again in a moment.",
-                ),
-                _ => (
-                    "这个链接无效。请使用邮件中的链接，或重新申请。",
-                    "This link is not valid. Use the link in the mail, or ask for a new one.",
-                ),
-            };
-            Ok(result(zh, status, chinese, english))
-        }
+        Err(error) => Ok(error_page(zh, error.status())),
     }
+}
+
+/// The paths of the pages.
+pub const PATHS: [&str; 2] = ["/verify-email", "/reset-password"];
+
+/// The page for a request to a page that failed with `status` before its handler could say
+/// more (the edge's body limit, or what `as_pages` catches).
+pub fn error_page(zh: bool, status: StatusCode) -> Response {
+    let (chinese, english) = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "请通过页面上的表单提交。",
+            "Send the form from the page (application/x-www-form-urlencoded).",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ("提交的内容过大。", "The form is too large."),
+        StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_FOUND => {
+            ("页面不存在。", "There is no such page.")
+        }
+        status if status.is_server_error() => (
+            "出了点问题，请稍后再试。",
+            "Something went wrong. Try again in a moment.",
+        ),
+        _ => (
+            "这个链接无效。请使用邮件中的链接，或重新申请。",
+            "This link is not valid. Use the link in the mail, or ask for a new one.",
+        ),
+    };
+    result(zh, status, chinese, english)
 }
 
 fn result(zh: bool, status: StatusCode, chinese: &str, english: &str) -> Response {

@@ -311,10 +311,7 @@ async fn a_body_is_named_when_missing_null_or_sent_where_none_is_taken() {
         assert_eq!(response.status(), 400, "{body:?}");
         let problem: Value = response.json().await.expect("problem");
         assert_eq!(problem["code"], "invalid_body");
-        assert_eq!(
-            problem["detail"], "the body must be a JSON object",
-            "{problem}"
-        );
+        assert_eq!(problem["detail"], "请求体必须是一个 JSON 对象", "{problem}");
     }
     let session = app.get("/v1/sessions", Some(&user.token)).await.body[0]["id"]
         .as_str()
@@ -436,4 +433,147 @@ async fn a_password_reset_names_what_is_missing_or_doubled() {
         both.field_errors(),
         [("phone".to_owned(), "one_identifier_only".to_owned())]
     );
+}
+
+#[tokio::test]
+async fn a_body_that_is_no_json_is_refused_in_both_languages_wherever_it_is_sent() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let raw = |method: Method, path: &str, content_type: &'static str, body: &'static str| {
+        let request = app
+            .client
+            .request(method, format!("{}{path}", app.address))
+            .bearer_auth(&user.token)
+            .header("content-type", content_type)
+            .header("accept-language", "zh-CN")
+            .body(body);
+        async move {
+            let response = request.send().await.expect("request");
+            let status = response.status().as_u16();
+            (status, response.json::<Value>().await.expect("problem"))
+        }
+    };
+    let (status, problem) = raw(Method::PATCH, "/v1/me", "application/json", r#"{"bio":"#).await;
+    assert_eq!(status, 400);
+    assert_eq!(problem["detail"], "请求体不是有效的 JSON（第 1 行第 7 列）");
+    let session = app.get("/v1/sessions", Some(&user.token)).await.body[0]["id"]
+        .as_str()
+        .expect("session id")
+        .to_owned();
+    let path = format!("/v1/sessions/{session}");
+    for (content_type, body) in [
+        ("application/json", r#"{"reason":"#),
+        ("text/plain", "hello"),
+        ("application/x-www-form-urlencoded", "x=1"),
+    ] {
+        let (status, problem) = raw(Method::DELETE, &path, content_type, body).await;
+        assert_eq!(status, 400, "{content_type}: {problem}");
+        assert_eq!(problem["detail"], "本操作不接受请求体，请不要发送");
+    }
+    assert_eq!(
+        app.get("/v1/me", Some(&user.token)).await.status,
+        200,
+        "still signed in"
+    );
+    let (status, problem) = raw(Method::PATCH, "/v1/me", "text/plain", "{}").await;
+    assert_eq!(status, 415);
+    assert_eq!(problem["code"], "unsupported_media_type");
+    assert!(has_chinese(&problem["detail"]), "{problem}");
+}
+
+#[tokio::test]
+async fn an_english_validation_failure_names_its_fields_in_the_detail_too() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let answer = app
+        .post(
+            "/v1/me/follow-groups",
+            Some(&user.token),
+            json!({"name": ""}),
+        )
+        .await;
+    answer.assert_problem(422, "validation_failed");
+    let detail = answer.body["detail"].as_str().expect("detail");
+    assert!(detail.starts_with("`name`: "), "{detail}");
+}
+
+#[tokio::test]
+async fn a_request_naming_things_twice_or_by_another_spelling_is_refused() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let other = app.new_user().await;
+    let named = |field: &str, code: &str| vec![(field.to_owned(), code.to_owned())];
+
+    // Two Authorization headers, in either order.
+    for tokens in [
+        [user.token.as_str(), "bogus"],
+        ["bogus", user.token.as_str()],
+    ] {
+        let response = app
+            .client
+            .get(format!("{}/v1/me", app.address))
+            .header("authorization", format!("Bearer {}", tokens[0]))
+            .header("authorization", format!("Bearer {}", tokens[1]))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status(), 400);
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["errors"][0]["field"], "Authorization", "{problem}");
+    }
+
+    // A UUID in another spelling than the document's.
+    let id = other.id.to_string();
+    for spelling in [
+        format!("urn:uuid:{id}"),
+        format!("%7B{id}%7D"),
+        id.replace('-', ""),
+    ] {
+        let (errors, detail) =
+            refused_parameter(&app, &format!("/v1/users/{spelling}"), &user.token).await;
+        assert_eq!(errors, named("id", "invalid_path_parameter"), "{spelling}");
+        assert_eq!(detail, "`id` must be a UUID");
+    }
+
+    // A query value that is not UTF-8, and an empty item in a list given twice.
+    let (errors, _) = refused_parameter(&app, "/v1/users/lookup?username=%FF", &user.token).await;
+    assert_eq!(errors, named("username", "wrong_type"));
+    let (errors, _) = refused_parameter(
+        &app,
+        "/v1/me/events?types=AccountRegistered&types=",
+        &user.token,
+    )
+    .await;
+    assert_eq!(errors, named("types", "unknown_event_type"));
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_same_request_however_its_json_is_written() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let patch = |body: &'static str| {
+        let request = app
+            .client
+            .patch(format!("{}/v1/me", app.address))
+            .bearer_auth(&user.token)
+            .header("content-type", "application/json")
+            .header("idempotency-key", "same-change")
+            .body(body);
+        async move {
+            let response = request.send().await.expect("request");
+            (
+                response.status().as_u16(),
+                response.headers().get("idempotent-replayed").is_some(),
+            )
+        }
+    };
+    assert_eq!(
+        patch(r#"{"bio":"one","gender":"female"}"#).await,
+        (200, false)
+    );
+    assert_eq!(
+        patch(r#"{ "gender" : "female", "bio" : "one" }"#).await,
+        (200, true)
+    );
+    assert_eq!(patch(r#"{"bio":"two","gender":"female"}"#).await.0, 422);
 }

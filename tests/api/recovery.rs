@@ -662,3 +662,72 @@ async fn a_link_page_is_a_page_even_for_a_request_it_cannot_read_and_dies_with_i
     assert!(!html.contains("name=\"new_password\""), "{html}");
     assert!(!html.contains("works until"), "{html}");
 }
+
+#[tokio::test]
+async fn a_wrong_password_on_the_verify_page_brings_its_form_back_and_a_large_form_gets_a_page() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = app.new_user().await;
+    let mail = smtp
+        .wait_for_mail(&user.email, "Your code to verify your email address")
+        .await;
+    let token = link_token_in(&mail, "verify-email");
+    let (status, html) = form(
+        &app,
+        "/verify-email",
+        &[("token", &token), ("password", "not the password at all")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        html.contains("<form method=\"post\" action=\"/verify-email\">"),
+        "{html}"
+    );
+    assert!(
+        html.contains("That is not the account's password"),
+        "{html}"
+    );
+    assert!(html.contains("This link works until "), "{html}");
+    let (status, html) = form_in_chinese(
+        &app,
+        "/verify-email",
+        &[("token", &token), ("password", "not the password at all")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{html}");
+    assert!(
+        html.contains("密码不对") && html.contains("<form"),
+        "{html}"
+    );
+
+    // A form over the body limit: a page too, not a problem document.
+    let huge = "x".repeat(70_000);
+    let response = app
+        .client
+        .post(format!("{}/reset-password", app.address))
+        .form(&[("token", token.as_str()), ("new_password", huge.as_str())])
+        .send()
+        .await
+        .expect("form post");
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(content_type.starts_with("text/html"), "{content_type}");
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("The form is too large.")
+    );
+    // The address stays unverified: the right password still verifies it.
+    let (status, html) = form(
+        &app,
+        "/verify-email",
+        &[("token", &token), ("password", PASSWORD)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{html}");
+}

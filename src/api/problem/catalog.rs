@@ -161,7 +161,9 @@ problem_codes! {
     NotFollowing = "not_following", NOT_FOUND,
         "You do not follow this user", "未关注该用户";
     MethodNotAllowed = "method_not_allowed", METHOD_NOT_ALLOWED,
-        "Method not allowed", "不支持该请求方法";
+        "Method not allowed", "不支持该请求方法",
+        detail "This path does not take this method: see the Allow header.",
+        "该路径不支持此请求方法，请查看 Allow 响应头。";
     EmailTaken = "email_taken", CONFLICT,
         "This email address is already registered", "该邮箱已被注册";
     UsernameTaken = "username_taken", CONFLICT,
@@ -204,7 +206,9 @@ problem_codes! {
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE,
         "The request body is too large", "请求体过大";
     UnsupportedMediaType = "unsupported_media_type", UNSUPPORTED_MEDIA_TYPE,
-        "Send the body as application/json", "请以 application/json 发送请求体";
+        "The body's content type is not taken", "不支持该请求体的内容类型",
+        detail "Send the body as JSON (Content-Type: application/json).",
+        "请以 JSON 发送请求体（Content-Type: application/json）。";
     ValidationFailed = "validation_failed", UNPROCESSABLE_ENTITY,
         "Some fields are invalid", "部分字段无效";
     IdempotencyKeyReused = "idempotency_key_reused", UNPROCESSABLE_ENTITY,
@@ -278,16 +282,29 @@ pub fn refusal_title(refusal: Refusal) -> Text {
             "A username has 3 to 30 letters, digits or underscores and starts with a letter",
             "用户名为 3 到 30 位字母、数字或下划线，且以字母开头",
         ),
-        Refusal::InvalidPhone => ("This is not a valid phone number", "手机号格式错误"),
+        Refusal::InvalidPhone => (
+            "This is not a valid phone number: give it in international form (+8613812345678) \
+             or as an 11-digit mainland China mobile number",
+            "手机号格式错误：请使用国际格式（如 +8613812345678）或 11 位中国大陆手机号",
+        ),
         Refusal::PasswordTooShort => ("A password has at least 8 characters", "密码至少 8 位"),
         Refusal::PasswordTooLong => ("A password has at most 128 characters", "密码最多 128 位"),
-        Refusal::PasswordTooWeak => ("This password is too easy to guess", "密码太容易被猜到"),
-        Refusal::InvalidDisplayName => (
-            "A display name has 1 to 32 characters",
-            "昵称为 1 到 32 个字符",
+        Refusal::PasswordTooWeak => (
+            "This password is too easy to guess: use a longer phrase or mix unrelated words",
+            "密码太容易被猜到：请使用更长的短语，或组合几个不相关的词",
         ),
-        Refusal::InvalidBio => ("A bio has at most 500 characters", "简介最多 500 个字符"),
-        Refusal::InvalidUrl => ("Give an http or https URL", "请提供 http 或 https 链接"),
+        Refusal::InvalidDisplayName => (
+            "A display name has 1 to 32 characters and no control characters",
+            "昵称为 1 到 32 个字符，且不含控制字符",
+        ),
+        Refusal::InvalidBio => (
+            "A bio has at most 500 characters and no control characters but line breaks",
+            "简介最多 500 个字符，除换行外不含控制字符",
+        ),
+        Refusal::InvalidUrl => (
+            "Give an http or https URL of at most 2048 characters",
+            "请提供 http 或 https 链接，最多 2048 个字符",
+        ),
         Refusal::InvalidPlace => (
             "A place name has 1 to 64 characters",
             "地名为 1 到 64 个字符",

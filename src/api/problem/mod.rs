@@ -65,6 +65,8 @@ pub struct ApiError {
     /// English detail about this request, in place of the code's own (an English answer only;
     /// a Chinese one names the fields in `errors`, or gives the code's own detail).
     pub detail: Option<String>,
+    /// The same detail in Chinese, when it is written for this request in both languages.
+    pub detail_zh: Option<String>,
     /// Invalid fields.
     pub errors: Vec<FieldError>,
     /// Seconds after which a retry may succeed.
@@ -86,6 +88,7 @@ impl ApiError {
             status: code.status(),
             code,
             detail: None,
+            detail_zh: None,
             errors: Vec::new(),
             retry_after: None,
         }
@@ -94,6 +97,13 @@ impl ApiError {
     /// Adds an English detail.
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
         self.detail = Some(detail.into());
+        self
+    }
+
+    /// Adds a detail written for this request in English and in Chinese.
+    pub fn with_details(mut self, english: impl Into<String>, chinese: impl Into<String>) -> Self {
+        self.detail = Some(english.into());
+        self.detail_zh = Some(chinese.into());
         self
     }
 
@@ -152,7 +162,17 @@ impl ApiError {
                 Language::En => self
                     .detail
                     .clone()
-                    .or_else(|| self.code.detail().map(|detail| detail.en.to_owned())),
+                    .or_else(|| self.code.detail().map(|detail| detail.en.to_owned()))
+                    .or_else(|| {
+                        // A validation failure names its fields here too, as in Chinese.
+                        (!errors.is_empty()).then(|| {
+                            errors
+                                .iter()
+                                .map(|error| format!("`{}`: {}", error.field, error.message))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        })
+                    }),
                 // The English detail is not translated, but the fields it names are.
                 Language::ZhCn if !errors.is_empty() => Some(
                     errors
@@ -161,11 +181,11 @@ impl ApiError {
                         .collect::<Vec<_>>()
                         .join("；"),
                 ),
-                // A detail written for this request is English only: better than none.
+                // A detail written for this request in English only: better than none.
                 Language::ZhCn => self
-                    .code
-                    .detail()
-                    .map(|detail| detail.zh.to_owned())
+                    .detail_zh
+                    .clone()
+                    .or_else(|| self.code.detail().map(|detail| detail.zh.to_owned()))
                     .or_else(|| self.detail.clone()),
             },
             code: self.code.as_str().to_owned(),
@@ -222,7 +242,11 @@ impl ApiError {
             _ => ProblemCode::RequestFailed,
         };
         let detail = match status {
-            StatusCode::UNAUTHORIZED | StatusCode::NOT_FOUND => None,
+            // The catalogue says it better than poem, in both languages.
+            StatusCode::UNAUTHORIZED
+            | StatusCode::NOT_FOUND
+            | StatusCode::METHOD_NOT_ALLOWED
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE => None,
             status if status.is_server_error() => None,
             _ => Some(error.to_string()),
         };
