@@ -38,63 +38,20 @@ macro_rules! optional_text {
     };
 }
 
-/// Declares `ProblemCode` from rows `Variant = "code", STATUS, "title", "标题"` with an optional
-/// `detail "detail", "说明"`.
-macro_rules! problem_codes {
-    ($($variant:ident = $code:literal, $status:ident, $en:literal, $zh:literal
-        $(, detail $detail_en:literal, $detail_zh:literal)?;)*) => {
-        /// A stable problem `code` (RFC 9457 problem details, extension member `code`).
+/// Declares an enum of stable codes from rows `Variant = "code", "title", "标题"`: the enum,
+/// its spellings (`as_str`), its titles (`title`) and the list of all (`ALL`).
+macro_rules! code_enum {
+    ($(#[doc = $doc:literal])* $name:ident {
+        $($variant:ident = $code:literal, $en:literal, $zh:literal;)*
+    }) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum ProblemCode {
+        pub enum $name {
             $(#[doc = $en] $variant,)*
         }
 
-        impl ProblemCode {
-            /// Every problem code, in the catalogue's order.
-            pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
-
-            /// The stable snake_case code.
-            pub fn as_str(self) -> &'static str {
-                match self {
-                    $(Self::$variant => $code,)*
-                }
-            }
-
-            /// The HTTP status a problem with this code answers with.
-            pub fn status(self) -> StatusCode {
-                match self {
-                    $(Self::$variant => StatusCode::$status,)*
-                }
-            }
-
-            /// The problem's title.
-            pub fn title(self) -> Text {
-                match self {
-                    $(Self::$variant => Text { en: $en, zh: $zh },)*
-                }
-            }
-
-            /// What the caller can do about it, when the title does not say it all.
-            pub fn detail(self) -> Option<Text> {
-                match self {
-                    $(Self::$variant => optional_text!($($detail_en, $detail_zh)?),)*
-                }
-            }
-        }
-    };
-}
-
-/// Declares `FieldCode`, the field codes the HTTP layer gives (the domain's are `Refusal`).
-macro_rules! field_codes {
-    ($($variant:ident = $code:literal, $en:literal, $zh:literal;)*) => {
-        /// A stable field `code` in a problem's `errors` given by the HTTP layer.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum FieldCode {
-            $(#[doc = $en] $variant,)*
-        }
-
-        impl FieldCode {
-            /// Every field code of the HTTP layer.
+        impl $name {
+            /// Every code, in the catalogue's order.
             pub const ALL: &'static [Self] = &[$(Self::$variant,)*];
 
             /// The stable snake_case code.
@@ -108,6 +65,34 @@ macro_rules! field_codes {
             pub fn title(self) -> Text {
                 match self {
                     $(Self::$variant => Text { en: $en, zh: $zh },)*
+                }
+            }
+        }
+    };
+}
+
+/// Declares `ProblemCode` from rows `Variant = "code", STATUS, "title", "标题"` with an optional
+/// `detail "detail", "说明"`.
+macro_rules! problem_codes {
+    ($($variant:ident = $code:literal, $status:ident, $en:literal, $zh:literal
+        $(, detail $detail_en:literal, $detail_zh:literal)?;)*) => {
+        code_enum! {
+            /// A stable problem `code` (RFC 9457 problem details, extension member `code`).
+            ProblemCode { $($variant = $code, $en, $zh;)* }
+        }
+
+        impl ProblemCode {
+            /// The HTTP status a problem with this code answers with.
+            pub fn status(self) -> StatusCode {
+                match self {
+                    $(Self::$variant => StatusCode::$status,)*
+                }
+            }
+
+            /// What the caller can do about it, when the title does not say it all.
+            pub fn detail(self) -> Option<Text> {
+                match self {
+                    $(Self::$variant => optional_text!($($detail_en, $detail_zh)?),)*
                 }
             }
         }
@@ -245,31 +230,35 @@ problem_codes! {
         "The request failed", "请求失败";
 }
 
-field_codes! {
-    UnknownField = "unknown_field", "No such field", "字段不存在";
-    DuplicateField = "duplicate_field",
-        "This field appears more than once", "该字段在同一对象中重复出现";
-    WrongType = "wrong_type", "This field has the wrong type", "字段类型或取值不正确";
-    UnknownEventType = "unknown_event_type", "No such event type", "事件类型不存在";
-    InvalidPathParameter = "invalid_path_parameter",
-        "This path parameter is not valid", "路径参数无效";
-    IdentifierRequired = "identifier_required",
-        "Give the account's identifier: an email address, a username or a phone number, of \
-         those the operation takes",
-        "请提供账号标识：邮箱、用户名或手机号（以本操作接受的为准）";
-    OneIdentifierOnly = "one_identifier_only",
-        "Give only one identifier (email address, username or phone number)",
-        "只能提供一个账号标识（邮箱、用户名或手机号）";
-    PasswordOrCode = "password_or_code",
-        "Give either a password or a code", "请提供密码或验证码中的一个";
-    TokenOrCode = "token_or_code",
-        "Give either the link's token or a code", "请提供链接中的令牌或验证码中的一个";
-    CodeNeedsEmail = "code_needs_email",
-        "A code signs in with an email address or a phone number",
-        "验证码登录须使用邮箱或手机号";
-    InvalidHeader = "invalid_header", "This header is not valid", "请求头无效";
-    PasswordUnchanged = "password_unchanged",
-        "The new password must differ from the current one", "新密码不能与旧密码相同";
+code_enum! {
+    /// A stable field `code` in a problem's `errors` given by the HTTP layer (the domain's
+    /// are `Refusal`).
+    FieldCode {
+        UnknownField = "unknown_field", "No such field", "字段不存在";
+        DuplicateField = "duplicate_field",
+            "This field appears more than once", "该字段在同一对象中重复出现";
+        WrongType = "wrong_type", "This field has the wrong type", "字段类型或取值不正确";
+        UnknownEventType = "unknown_event_type", "No such event type", "事件类型不存在";
+        InvalidPathParameter = "invalid_path_parameter",
+            "This path parameter is not valid", "路径参数无效";
+        IdentifierRequired = "identifier_required",
+            "Give the account's identifier: an email address, a username or a phone number, of \
+             those the operation takes",
+            "请提供账号标识：邮箱、用户名或手机号（以本操作接受的为准）";
+        OneIdentifierOnly = "one_identifier_only",
+            "Give only one identifier (email address, username or phone number)",
+            "只能提供一个账号标识（邮箱、用户名或手机号）";
+        PasswordOrCode = "password_or_code",
+            "Give either a password or a code", "请提供密码或验证码中的一个";
+        TokenOrCode = "token_or_code",
+            "Give either the link's token or a code", "请提供链接中的令牌或验证码中的一个";
+        CodeNeedsEmail = "code_needs_email",
+            "A code signs in with an email address or a phone number",
+            "验证码登录须使用邮箱或手机号";
+        InvalidHeader = "invalid_header", "This header is not valid", "请求头无效";
+        PasswordUnchanged = "password_unchanged",
+            "The new password must differ from the current one", "新密码不能与旧密码相同";
+    }
 }
 
 /// What a domain refusal means, in both languages. The match has no wildcard, so a new
