@@ -111,12 +111,7 @@ impl BodySchemas {
         let parsed = serde_json::from_slice::<Value>(body);
         if schema.is_null() {
             return match parsed {
-                Ok(value)
-                    if value.is_null()
-                        || value.as_object().is_some_and(serde_json::Map::is_empty) =>
-                {
-                    Ok(())
-                }
+                Ok(value) if is_no_body(&value) => Ok(()),
                 _ => Err(BodyProblem::Unwanted),
             };
         }
@@ -316,6 +311,11 @@ impl BodySchemas {
     }
 }
 
+/// True for the JSON bodies that say nothing, and pass where no body is taken: `null` and `{}`.
+pub fn is_no_body(value: &Value) -> bool {
+    value.is_null() || value.as_object().is_some_and(serde_json::Map::is_empty)
+}
+
 /// Marks every object schema a request body holds (at any depth, through `$ref`, `allOf` and
 /// `items`) that names its properties and says nothing of others with
 /// `additionalProperties: false`: the document then says what [`BodySchemas::check`] does,
@@ -371,22 +371,17 @@ pub fn declare_closed_bodies(spec: &mut Value) {
             }
         }
     }
-    if let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) {
-        for operations in paths.values_mut().filter_map(Value::as_object_mut) {
-            for operation in operations.values_mut() {
-                let content = operation
-                    .get_mut("requestBody")
-                    .and_then(|body| body.get_mut("content"))
-                    .and_then(Value::as_object_mut);
-                if let Some(content) = content {
-                    for schema in content
-                        .values_mut()
-                        .filter_map(|media| media.get_mut("schema"))
-                    {
-                        close(schema);
-                    }
-                }
-            }
+    for (_, operation) in super::spec_index::operations_mut(spec) {
+        let content = operation
+            .get_mut("requestBody")
+            .and_then(|body| body.get_mut("content"))
+            .and_then(Value::as_object_mut);
+        for schema in content
+            .into_iter()
+            .flat_map(|content| content.values_mut())
+            .filter_map(|media| media.get_mut("schema"))
+        {
+            close(schema);
         }
     }
 }

@@ -115,6 +115,8 @@ struct PathParameter {
     name: String,
     /// The index of its segment in the path.
     segment: usize,
+    /// A UUID (`format: uuid`): only its hyphenated spelling names the resource.
+    uuid: bool,
     /// What its value must be, in words.
     expected: String,
 }
@@ -125,12 +127,6 @@ struct QueryParameter {
     required: bool,
     /// What its value must be, in words.
     expected: String,
-}
-
-impl OperationParameters {
-    fn query_parameter(&self, name: &str) -> Option<&QueryParameter> {
-        self.query.iter().find(|known| known.name == name)
-    }
 }
 
 impl Parameters {
@@ -155,6 +151,7 @@ impl Parameters {
                             kept.path.push(PathParameter {
                                 name: name.to_owned(),
                                 segment,
+                                uuid: parameter["schema"]["format"] == "uuid",
                                 expected: expected_value(&parameter["schema"], schemas),
                             });
                         }
@@ -177,21 +174,114 @@ impl Parameters {
         )))
     }
 
+    /// The request's path and query checked against its operation, found once; `Ok(Some)`
+    /// holds the query to read instead of the one sent (see `checked_query`). Paths the
+    /// document does not have pass as they are.
+    fn checked(
+        &self,
+        method: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(operation) = self.0.operation(method, path) else {
+            return Ok(None);
+        };
+        operation.checked_path(path)?;
+        query.map_or(Ok(None), |query| operation.checked_query(query))
+    }
+
+    /// The problem for a parameter poem-openapi could not read: named as the document names
+    /// it (poem-openapi calls the n-th path parameter `param<n>`), with what it must be, or as
+    /// `required` when a required one is missing.
+    fn parameter_problem(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        error: &poem::Error,
+    ) -> Option<ApiError> {
+        let operation = self.0.operation(method, path)?;
+        let (name, reason) = error
+            .downcast_ref::<poem_openapi::error::ParseParamError>()
+            .map(|parse| (parse.name, parse.reason.as_str()))
+            .or_else(|| {
+                error
+                    .downcast_ref::<poem_openapi::error::ParsePathError>()
+                    .map(|parse| (parse.name, parse.reason.as_str()))
+            })?;
+        let must_be = |name: &str, expected: &str| match expected {
+            "" => format!("`{name}` is not valid: {reason}"),
+            expected => format!("`{name}` must be {expected}"),
+        };
+        let path_parameter = name
+            .strip_prefix("param")
+            .and_then(|index| index.parse::<usize>().ok())
+            .and_then(|index| operation.path.get(index));
+        if let Some(parameter) = path_parameter {
+            return Some(ApiError::bad_parameter(
+                &parameter.name,
+                FieldCode::InvalidPathParameter,
+                must_be(&parameter.name, &parameter.expected),
+            ));
+        }
+        let parameter = operation.query_parameter(name)?;
+        let given = url::form_urlencoded::parse(query.as_bytes()).any(|(given, _)| given == name);
+        if parameter.required && !given {
+            return Some(
+                ApiError::new(ProblemCode::InvalidRequest).naming(vec![FieldError {
+                    field: name.to_owned(),
+                    code: crate::domain::values::Refusal::Required.as_str(),
+                    message: format!("`{name}` is required"),
+                }]),
+            );
+        }
+        Some(ApiError::bad_parameter(
+            name,
+            FieldCode::WrongType,
+            must_be(name, &parameter.expected),
+        ))
+    }
+}
+
+impl OperationParameters {
+    fn query_parameter(&self, name: &str) -> Option<&QueryParameter> {
+        self.query.iter().find(|known| known.name == name)
+    }
+
+    /// Refuses a path segment of a parameter that is not UTF-8 once percent-decoded, and a
+    /// UUID parameter not in the hyphenated form the document gives (`urn:uuid:…`, braces and
+    /// bare hex would name the same resource by another spelling).
+    fn checked_path(&self, path: &str) -> Result<(), ApiError> {
+        let segments: Vec<&str> = path.split('/').collect();
+        for parameter in &self.path {
+            let Some(raw) = segments.get(parameter.segment) else {
+                continue;
+            };
+            let refused = |message: String| {
+                ApiError::bad_parameter(&parameter.name, FieldCode::InvalidPathParameter, message)
+            };
+            if !is_utf8_once_decoded(raw) {
+                let message = format!(
+                    "`{}` is not UTF-8 text once percent-decoded",
+                    parameter.name
+                );
+                return Err(refused(message));
+            }
+            if parameter.uuid && !(raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok()) {
+                return Err(refused(format!("`{}` must be a UUID", parameter.name)));
+            }
+        }
+        Ok(())
+    }
+
     /// The query as the operation reads it: every list parameter given more than once
     /// (`types=A&types=B`, the exploded form generated clients send) joined into the one
     /// comma-separated value the document declares (`types=A,B`), values percent-encoded as
     /// they came; `Ok(None)` when nothing needs joining. A parameter the operation does not
     /// take (`unknown_field`), or another one given twice (`duplicate_field`), is 400
-    /// `invalid_request` naming it. Paths the document does not have pass as they are.
-    fn checked_query(
-        &self,
-        method: &str,
-        path: &str,
-        query: &str,
-    ) -> Result<Option<String>, ApiError> {
-        let Some(operation) = self.0.operation(method, path) else {
-            return Ok(None);
-        };
+    /// `invalid_request` naming it, and so is a value that is not UTF-8.
+    fn checked_query(&self, query: &str) -> Result<Option<String>, ApiError> {
+        let operation = self;
         let mut pairs: Vec<(String, Vec<&str>)> = Vec::new();
         let mut joined = false;
         for pair in query.split('&').filter(|pair| !pair.is_empty()) {
@@ -218,10 +308,7 @@ impl Parameters {
                     },
                 ));
             }
-            let readable = percent_encoding::percent_decode_str(&value.replace('+', " "))
-                .decode_utf8()
-                .is_ok();
-            if !readable {
+            if !is_utf8_once_decoded(value) {
                 return Err(ApiError::bad_parameter(
                     &name,
                     FieldCode::WrongType,
@@ -256,103 +343,13 @@ impl Parameters {
                 .join("&")
         }))
     }
+}
 
-    /// Refuses a path whose UUID parameter is not in the hyphenated form the document gives
-    /// (`urn:uuid:…`, braces and bare hex would name the same account by another spelling).
-    fn checked_path(&self, method: &str, path: &str) -> Result<(), ApiError> {
-        let Some(operation) = self.0.operation(method, path) else {
-            return Ok(());
-        };
-        let segments: Vec<&str> = path.split('/').collect();
-        for parameter in operation.path.iter().filter(|p| p.expected == "a UUID") {
-            let canonical = segments
-                .get(parameter.segment)
-                .is_none_or(|raw| raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok());
-            if !canonical {
-                return Err(ApiError::bad_parameter(
-                    &parameter.name,
-                    FieldCode::InvalidPathParameter,
-                    format!("`{}` must be a UUID", parameter.name),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// The problem for a parameter poem-openapi could not read: named as the document names
-    /// it (poem-openapi calls the n-th path parameter `param<n>`), with what it must be, or as
-    /// `required` when a required one is missing.
-    fn parameter_problem(
-        &self,
-        method: &str,
-        path: &str,
-        query: &str,
-        error: &poem::Error,
-    ) -> Option<ApiError> {
-        let operation = self.0.operation(method, path)?;
-        let unreadable = error
-            .downcast_ref::<poem_openapi::error::ParseParamError>()
-            .map(|parse| (parse.name, parse.reason.as_str()))
-            .or_else(|| {
-                error
-                    .downcast_ref::<poem_openapi::error::ParsePathError>()
-                    .map(|parse| (parse.name, parse.reason.as_str()))
-            });
-        let must_be = |name: &str, expected: &str, reason: &str| match expected {
-            "" => format!("`{name}` is not valid: {reason}"),
-            expected => format!("`{name}` must be {expected}"),
-        };
-        if let Some((name, reason)) = unreadable {
-            let path_parameter = name
-                .strip_prefix("param")
-                .and_then(|index| index.parse::<usize>().ok())
-                .and_then(|index| operation.path.get(index));
-            if let Some(parameter) = path_parameter {
-                return Some(ApiError::bad_parameter(
-                    &parameter.name,
-                    FieldCode::InvalidPathParameter,
-                    must_be(&parameter.name, &parameter.expected, reason),
-                ));
-            }
-            let parameter = operation.query_parameter(name)?;
-            let given =
-                url::form_urlencoded::parse(query.as_bytes()).any(|(given, _)| given == name);
-            if parameter.required && !given {
-                return Some(
-                    ApiError::new(ProblemCode::InvalidRequest).naming(vec![FieldError {
-                        field: name.to_owned(),
-                        code: crate::domain::values::Refusal::Required.as_str(),
-                        message: format!("`{name}` is required"),
-                    }]),
-                );
-            }
-            return Some(ApiError::bad_parameter(
-                name,
-                FieldCode::WrongType,
-                must_be(name, &parameter.expected, reason),
-            ));
-        }
-        if error.is::<poem::error::ParsePathError>() {
-            // A path segment that is not UTF-8 once percent-decoded.
-            let segments: Vec<&str> = path.split('/').collect();
-            let parameter = operation.path.iter().find(|parameter| {
-                segments.get(parameter.segment).is_some_and(|raw| {
-                    percent_encoding::percent_decode_str(raw)
-                        .decode_utf8()
-                        .is_err()
-                })
-            })?;
-            return Some(ApiError::bad_parameter(
-                &parameter.name,
-                FieldCode::InvalidPathParameter,
-                format!(
-                    "`{}` is not UTF-8 text once percent-decoded",
-                    parameter.name
-                ),
-            ));
-        }
-        None
-    }
+/// True when `raw`, percent-decoded, is UTF-8 text.
+fn is_utf8_once_decoded(raw: &str) -> bool {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .is_ok()
 }
 
 /// What a parameter of `schema` must be, in words ("an integer from 1 to 100"); empty when the
@@ -460,36 +457,8 @@ pub async fn around_every_request<E: Endpoint>(
         let started = std::time::Instant::now();
         let checked = buffer_body(&mut req, edge.max_body_bytes)
             .await
-            .and_then(|body| check_body_types(&req, &body, &edge.body_types));
-        let method = req.method().as_str().to_owned();
-        let query = req
-            .uri()
-            .query()
-            .map(|query| edge.parameters.checked_query(&method, &path, query))
-            .transpose()
-            .map(Option::flatten);
-        let single_authorization = req.headers().get_all(header::AUTHORIZATION).iter().count() <= 1;
-        let checked = checked
-            .and_then(|()| match single_authorization {
-                true => Ok(()),
-                false => Err(ApiError::bad_parameter(
-                    "Authorization",
-                    FieldCode::InvalidHeader,
-                    "give one Authorization header",
-                )
-                .into()),
-            })
-            .and_then(|()| Ok(edge.parameters.checked_path(&method, &path)?));
-        let checked = checked.and_then(|()| match query {
-            Ok(Some(joined)) => {
-                if let Ok(uri) = format!("{path}?{joined}").parse() {
-                    *req.uri_mut() = uri;
-                }
-                Ok(())
-            }
-            Ok(None) => Ok(()),
-            Err(problem) => Err(problem.into()),
-        });
+            .and_then(|body| check_body_types(&req, &body, &edge.body_types))
+            .and_then(|()| Ok(check_parameters(&mut req, &edge.parameters)?));
         let outcome = match checked {
             Ok(()) => next.call(req).await.map(IntoResponse::into_response),
             Err(error) => Err(error),
@@ -530,6 +499,24 @@ pub async fn around_every_request<E: Endpoint>(
     }
     .instrument(span)
     .await
+}
+
+/// Refuses two `Authorization` headers, then checks the path and query against the operation
+/// (`Parameters::checked`), putting the query it reads in place of the one sent.
+fn check_parameters(req: &mut Request, parameters: &Parameters) -> Result<(), ApiError> {
+    if req.headers().get_all(header::AUTHORIZATION).iter().count() > 1 {
+        return Err(ApiError::bad_parameter(
+            "Authorization",
+            FieldCode::InvalidHeader,
+            "give one Authorization header",
+        ));
+    }
+    let path = req.uri().path();
+    let read = parameters.checked(req.method().as_str(), path, req.uri().query())?;
+    if let Some(uri) = read.and_then(|query| format!("{path}?{query}").parse().ok()) {
+        *req.uri_mut() = uri;
+    }
+    Ok(())
 }
 
 /// Wraps the operations (inside the idempotency layer, which stores their answers): a

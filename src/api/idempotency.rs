@@ -58,31 +58,23 @@ pub fn declare_header(spec: &mut serde_json::Value) {
         "deprecated": false,
         "explode": true,
     });
-    let Some(paths) = spec
-        .get_mut("paths")
-        .and_then(|paths| paths.as_object_mut())
-    else {
-        return;
-    };
-    for operations in paths.values_mut().filter_map(|path| path.as_object_mut()) {
-        for (method, operation) in operations.iter_mut() {
-            if !is_command_method(&method.to_ascii_uppercase()) {
-                continue;
-            }
-            let Some(operation) = operation.as_object_mut() else {
-                continue;
-            };
-            if !operation.contains_key("parameters") {
-                // Where poem-openapi puts them: before the body and the responses.
-                let at = operation
-                    .keys()
-                    .position(|key| key == "requestBody" || key == "responses")
-                    .unwrap_or(operation.len());
-                operation.shift_insert(at, "parameters".to_owned(), serde_json::json!([]));
-            }
-            if let Some(parameters) = operation["parameters"].as_array_mut() {
-                parameters.insert(0, parameter.clone());
-            }
+    for (method, operation) in super::spec_index::operations_mut(spec) {
+        if !is_command_method(&method.to_ascii_uppercase()) {
+            continue;
+        }
+        let Some(operation) = operation.as_object_mut() else {
+            continue;
+        };
+        if !operation.contains_key("parameters") {
+            // Where poem-openapi puts them: before the body and the responses.
+            let at = operation
+                .keys()
+                .position(|key| key == "requestBody" || key == "responses")
+                .unwrap_or(operation.len());
+            operation.shift_insert(at, "parameters".to_owned(), serde_json::json!([]));
+        }
+        if let Some(parameters) = operation["parameters"].as_array_mut() {
+            parameters.insert(0, parameter.clone());
         }
     }
 }
@@ -245,7 +237,7 @@ fn request_fingerprint(req: &Request, body: &[u8]) -> Vec<u8> {
     hasher.update(req.uri().path_and_query().map_or("", |pq| pq.as_str()));
     hasher.update([0]);
     match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(value) if value.is_null() || value.as_object().is_some_and(|o| o.is_empty()) => {}
+        Ok(value) if super::body_types::is_no_body(&value) => {}
         Ok(value) => hasher.update(sorted_keys(value).to_string()),
         Err(_) if body.iter().all(u8::is_ascii_whitespace) => {}
         Err(_) => hasher.update(body),

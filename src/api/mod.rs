@@ -120,17 +120,7 @@ fn declare_event_types(spec: &mut serde_json::Value) {
         .iter()
         .map(|name| name.as_str().into())
         .collect();
-    let Some(paths) = spec
-        .get_mut("paths")
-        .and_then(|paths| paths.as_object_mut())
-    else {
-        return;
-    };
-    for operation in paths
-        .values_mut()
-        .filter_map(|path| path.as_object_mut())
-        .flat_map(|operations| operations.values_mut())
-    {
+    for (_, operation) in spec_index::operations_mut(spec) {
         let parameters = operation
             .get_mut("parameters")
             .and_then(|parameters| parameters.as_array_mut());
@@ -245,15 +235,11 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
         .at("/openapi.json", spec_endpoint)
         .at(
             "/verify-email",
-            poem::get(pages::verify_email_page)
-                .post(pages::verify_email_submit)
-                .around(pages::as_pages),
+            poem::get(pages::verify_email_page).post(pages::verify_email_submit),
         )
         .at(
             "/reset-password",
-            poem::get(pages::reset_password_page)
-                .post(pages::reset_password_submit)
-                .around(pages::as_pages),
+            poem::get(pages::reset_password_page).post(pages::reset_password_submit),
         )
         .nest("/", api)
         .around(move |next, req| edge::with_named_parameters(next, req, parameters.clone()))

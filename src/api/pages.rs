@@ -222,12 +222,11 @@ pub async fn reset_password_submit(
         ),
         Err(ServiceError::Validation(errors)) => {
             // The link is still good: the form again, with the reasons.
-            let language = if zh { Language::ZhCn } else { Language::En };
             let reasons: Vec<String> = errors
                 .iter()
-                .map(|error| match language {
-                    Language::En => escape(&error.message),
-                    Language::ZhCn => escape(
+                .map(|error| match zh {
+                    false => escape(&error.message),
+                    true => escape(
                         super::problem::catalog::field_title(error.code)
                             .map_or(error.message.as_str(), |title| title.zh),
                     ),
@@ -293,22 +292,13 @@ fn failure(zh: bool, error: &ServiceError) -> Response {
     }
 }
 
-/// Wraps the pages: a request their handlers cannot read (a token given twice, a form sent as
-/// JSON, a body too large) gets a page in the caller's language, as a person opening a link
-/// expects, not a problem document.
-pub async fn as_pages<E: poem::Endpoint>(next: E, req: Request) -> poem::Result<Response> {
-    let zh = chinese(&req);
-    match next.call(req).await {
-        Ok(response) => Ok(response.into_response()),
-        Err(error) => Ok(error_page(zh, error.status())),
-    }
-}
-
 /// The paths of the pages.
 pub const PATHS: [&str; 2] = ["/verify-email", "/reset-password"];
 
 /// The page for a request to a page that failed with `status` before its handler could say
-/// more (the edge's body limit, or what `as_pages` catches).
+/// more (a token given twice, a form sent as JSON, a body over the limit): the edge answers
+/// every failed request to `PATHS` with it, as a person opening a link expects, not with a
+/// problem document.
 pub fn error_page(zh: bool, status: StatusCode) -> Response {
     let (chinese, english) = match status {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (

@@ -5,6 +5,18 @@
 
 use serde_json::Value;
 
+/// Every operation of an OpenAPI document, with its method (lower case, as the document has
+/// it), for the passes that rewrite the document.
+pub fn operations_mut(spec: &mut Value) -> impl Iterator<Item = (&str, &mut Value)> {
+    spec.get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|paths| paths.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|methods| methods.iter_mut())
+        .map(|(method, operation)| (method.as_str(), operation))
+}
+
 /// A documented path, split at `/`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct PathTemplate(Vec<String>);

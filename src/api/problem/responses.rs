@@ -139,14 +139,7 @@ pub fn declare_everywhere(spec: &mut serde_json::Value) {
             (status.to_string(), answer)
         })
         .collect();
-    let Some(paths) = spec["paths"].as_object_mut() else {
-        return;
-    };
-    for operation in paths
-        .values_mut()
-        .filter_map(serde_json::Value::as_object_mut)
-        .flat_map(|operations| operations.values_mut())
-    {
+    for (_, operation) in crate::api::spec_index::operations_mut(spec) {
         let Some(responses) = operation["responses"].as_object_mut() else {
             continue;
         };
