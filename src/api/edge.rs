@@ -175,8 +175,8 @@ impl Parameters {
     }
 
     /// The request's path and query checked against its operation, found once; `Ok(Some)`
-    /// holds the query to read instead of the one sent (see `checked_query`). Paths the
-    /// document does not have pass as they are.
+    /// holds the path and query to read instead of the ones sent (see `checked_path` and
+    /// `checked_query`). Paths the document does not have pass as they are.
     fn checked(
         &self,
         method: &str,
@@ -186,8 +186,16 @@ impl Parameters {
         let Some(operation) = self.0.operation(method, path) else {
             return Ok(None);
         };
-        operation.checked_path(path)?;
-        query.map_or(Ok(None), |query| operation.checked_query(query))
+        let canonical_path = operation.checked_path(path)?;
+        let read_query = query.map_or(Ok(None), |query| operation.checked_query(query))?;
+        if canonical_path.is_none() && read_query.is_none() {
+            return Ok(None);
+        }
+        let path = canonical_path.as_deref().unwrap_or(path);
+        Ok(Some(match read_query.as_deref().or(query) {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_owned(),
+        }))
     }
 
     /// The problem for a parameter poem-openapi could not read: named as the document names
@@ -250,9 +258,12 @@ impl OperationParameters {
 
     /// Refuses a path segment of a parameter that is not UTF-8 once percent-decoded, and a
     /// UUID parameter not in the hyphenated form the document gives (`urn:uuid:…`, braces and
-    /// bare hex would name the same resource by another spelling).
-    fn checked_path(&self, path: &str) -> Result<(), ApiError> {
-        let segments: Vec<&str> = path.split('/').collect();
+    /// bare hex would name the same resource by another spelling). `Ok(Some)` is the path with
+    /// its UUIDs in lower case, when one came in upper case: every layer after (idempotency's
+    /// fingerprint included) then sees one spelling of each resource.
+    fn checked_path(&self, path: &str) -> Result<Option<String>, ApiError> {
+        let mut segments: Vec<String> = path.split('/').map(str::to_owned).collect();
+        let mut lowered = false;
         for parameter in &self.path {
             let Some(raw) = segments.get(parameter.segment) else {
                 continue;
@@ -270,8 +281,12 @@ impl OperationParameters {
             if parameter.uuid && !(raw.len() == 36 && uuid::Uuid::try_parse(raw).is_ok()) {
                 return Err(refused(format!("`{}` must be a UUID", parameter.name)));
             }
+            if parameter.uuid && raw.bytes().any(|byte| byte.is_ascii_uppercase()) {
+                segments[parameter.segment] = raw.to_ascii_lowercase();
+                lowered = true;
+            }
         }
-        Ok(())
+        Ok(lowered.then(|| segments.join("/")))
     }
 
     /// The query as the operation reads it: every list parameter given more than once
@@ -513,7 +528,7 @@ fn check_parameters(req: &mut Request, parameters: &Parameters) -> Result<(), Ap
     }
     let path = req.uri().path();
     let read = parameters.checked(req.method().as_str(), path, req.uri().query())?;
-    if let Some(uri) = read.and_then(|query| format!("{path}?{query}").parse().ok()) {
+    if let Some(uri) = read.and_then(|path_and_query| path_and_query.parse().ok()) {
         *req.uri_mut() = uri;
     }
     Ok(())

@@ -577,3 +577,40 @@ async fn an_idempotency_key_replays_the_same_request_however_its_json_is_written
     );
     assert_eq!(patch(r#"{"bio":"two","gender":"female"}"#).await.0, 422);
 }
+
+#[tokio::test]
+async fn a_uuid_in_upper_case_names_the_same_resource_and_replays_under_its_key() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let address = json!({
+        "receiver": "张三",
+        "receiver_phone": "18667018590",
+        "address": "浙江省杭州市西湖区文三路 1 号",
+        "postcode": "310000",
+        "tag": "家",
+    });
+    let created = app
+        .post("/v1/me/addresses", Some(&user.token), address)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body[0]["id"].as_str().expect("id").to_owned();
+    let make_default = |spelling: String| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            app.send(
+                Method::POST,
+                &format!("/v1/me/addresses/{spelling}/default"),
+                Some(&token),
+                None,
+                &[("idempotency-key", "one-default")],
+            )
+            .await
+        }
+    };
+    let first = make_default(id.clone()).await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    let again = make_default(id.to_ascii_uppercase()).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+}
