@@ -107,6 +107,11 @@ pub struct Config {
     )]
     pub mail_from: String,
 
+    /// The issuer an authenticator app shows beside a TOTP code (RFC 6238; the `issuer` of the
+    /// `otpauth://` URI, Key Uri Format): the product's name. No colon.
+    #[arg(long, env = "ACCOUNTS_TOTP_ISSUER", default_value = "Accounts")]
+    pub totp_issuer: String,
+
     /// Require a code sent to the address (`POST /v1/codes`, purpose `sign_up`) for a sign-up
     /// by email; the address is then verified from the start.
     #[arg(long, env = "ACCOUNTS_SIGN_UP_EMAIL_CODE")]

@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod domain;
 pub mod events;
 pub mod export;
+pub mod factors;
 pub mod faults;
 pub mod jetstream;
 pub mod leadership;

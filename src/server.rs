@@ -44,6 +44,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
             sign_in_failures_per_address: config.sign_in_failures_per_address,
             sign_ups_per_address: config.sign_ups_per_address,
             codes_per_address: config.codes_per_address,
+            totp_issuer: config.totp_issuer.replace(':', " "),
         },
         secrets,
         nats: connect_nats(&config.nats_url).await?,
@@ -172,7 +173,8 @@ async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
     let sessions = store::sessions::purge_finished(&client).await?;
     let throttle =
         store::throttle::purge_expired(&client, crate::service::sign_in::THROTTLE_WINDOW).await?;
-    tracing::debug!(keys, sessions, throttle, "purged expired rows");
+    let challenges = store::challenges::purge_expired(&client).await?;
+    tracing::debug!(keys, sessions, throttle, challenges, "purged expired rows");
     Ok(())
 }
 

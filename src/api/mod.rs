@@ -13,6 +13,7 @@ mod health;
 mod i18n;
 pub mod idempotency;
 mod me;
+mod mfa;
 mod pages;
 pub mod problem;
 mod recovery;
@@ -39,6 +40,8 @@ pub enum ApiTags {
     Recovery,
     /// My account.
     Me,
+    /// Second factors: TOTP (RFC 6238) and recovery codes.
+    SecondFactors,
     /// Shipping addresses.
     Addresses,
     /// Follows and follow groups.
@@ -58,6 +61,7 @@ type Apis = (
     recovery::RecoveryApi,
     recovery::PhoneApi,
     me::MeApi,
+    mfa::MfaApi,
     addresses::AddressesApi,
     follows::FollowsApi,
     admin::AdminApi,
@@ -74,6 +78,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             recovery::RecoveryApi,
             recovery::PhoneApi,
             me::MeApi,
+            mfa::MfaApi,
             addresses::AddressesApi,
             follows::FollowsApi,
             admin::AdminApi,

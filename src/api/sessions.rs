@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use poem::web::Data;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 /// Sign-in by email or username, with the password.
@@ -79,6 +79,15 @@ enum SmsSignInResponse {
         #[oai(header = "Accounts-Position")]
         i64,
     ),
+    /// The code is right and the phone's account has a second factor: no session yet; answer
+    /// the challenge with it (`POST /v1/sessions/mfa`).
+    #[oai(status = 202)]
+    MfaRequired(
+        Json<MfaChallengeView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
 }
 
 /// A proof-of-work challenge (ALTCHA-compatible): find `number` in `0..=maxnumber` such that
@@ -130,11 +139,161 @@ pub struct SessionView {
     pub ip: Option<String>,
     /// True for the session making this request.
     pub current: bool,
+    /// Authenticator assurance level (NIST SP 800-63B): `aal2` when a second factor was proven
+    /// with the first, else `aal1`.
+    pub aal: Aal,
+    /// The factors it was signed in with, first factor first.
+    pub methods: Vec<AuthenticationMethod>,
+}
+
+/// Authenticator assurance level (NIST SP 800-63B).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum Aal {
+    /// One factor.
+    Aal1,
+    /// Two factors of different kinds.
+    Aal2,
+}
+
+/// A factor a session was signed in with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AuthenticationMethod {
+    /// The password.
+    Password,
+    /// A one-time code mailed or texted to the account.
+    Code,
+    /// A TOTP code (RFC 6238).
+    Totp,
+    /// A recovery code.
+    RecoveryCode,
+}
+
+impl AuthenticationMethod {
+    fn parse(name: &str) -> Option<Self> {
+        match name {
+            "password" => Some(Self::Password),
+            "code" => Some(Self::Code),
+            "totp" => Some(Self::Totp),
+            "recovery_code" => Some(Self::RecoveryCode),
+            _ => None,
+        }
+    }
+}
+
+/// A second factor a challenge can be answered with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum SecondFactorView {
+    /// A TOTP code (`totp_code`).
+    Totp,
+    /// A recovery code (`recovery_code`).
+    RecoveryCode,
+}
+
+/// The first factor is proven; the account has a second factor: answer this challenge with
+/// it (`POST /v1/sessions/mfa`) to get the session.
+#[derive(Debug, Object)]
+pub struct MfaChallengeView {
+    /// Always `true`: no session yet.
+    pub mfa_required: bool,
+    /// The challenge token: single-use, dead after 5 minutes or 5 wrong answers.
+    pub challenge: String,
+    /// The second factors that can answer it.
+    pub methods: Vec<SecondFactorView>,
+    /// When the challenge dies.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl MfaChallengeView {
+    fn of(challenge: service::sessions::Challenge) -> Self {
+        use crate::domain::account::SecondFactorMethod as M;
+        Self {
+            mfa_required: true,
+            challenge: challenge.token,
+            methods: challenge
+                .methods
+                .iter()
+                .map(|method| match method {
+                    M::Totp => SecondFactorView::Totp,
+                    M::RecoveryCode => SecondFactorView::RecoveryCode,
+                })
+                .collect(),
+            expires_at: challenge.expires_at,
+        }
+    }
+}
+
+/// The second step of a sign-in: the challenge and one second factor.
+#[derive(Debug, Object)]
+pub struct MfaSignInRequest {
+    /// The challenge token `POST /v1/sessions` answered.
+    #[oai(validator(max_length = 128))]
+    pub challenge: String,
+    /// A 6-digit TOTP code from the authenticator app (give this or `recovery_code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub totp_code: Option<String>,
+    /// One of the account's recovery codes (give this or `totp_code`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub recovery_code: Option<String>,
+}
+
+impl NewSessionView {
+    fn of(signed_in: service::sessions::SignedIn) -> Self {
+        Self {
+            token: signed_in.token,
+            expires_at: signed_in.expires_at,
+            session_id: signed_in.session_id,
+            account: AccountView::of(signed_in.account_id, &signed_in.account),
+        }
+    }
 }
 
 #[derive(ApiResponse)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one answer, built once and written out at once"
+)]
 enum SignInResponse {
     /// Signed in.
+    #[oai(status = 201)]
+    Created(
+        Json<NewSessionView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+    /// The first factor is right and the account has a second factor: no session yet;
+    /// answer the challenge with it (`POST /v1/sessions/mfa`).
+    #[oai(status = 200)]
+    MfaRequired(
+        Json<MfaChallengeView>,
+        /// Log position of the command's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+impl SignInResponse {
+    fn of(outcome: service::sessions::SignInOutcome) -> Self {
+        use service::sessions::SignInOutcome as O;
+        match outcome {
+            O::SignedIn(signed_in) => {
+                let position = signed_in.position;
+                Self::Created(Json(NewSessionView::of(signed_in)), position)
+            }
+            O::Challenged(challenge) => {
+                let position = challenge.position;
+                Self::MfaRequired(Json(MfaChallengeView::of(challenge)), position)
+            }
+        }
+    }
+}
+
+#[derive(ApiResponse)]
+enum MfaSignInResponse {
+    /// Signed in with both factors (`aal2`).
     #[oai(status = 201)]
     Created(
         Json<NewSessionView>,
@@ -158,6 +317,10 @@ impl SessionsApi {
     /// address, within 30 minutes, `428 captcha_required` until a solved captcha comes with it.
     /// A mailed code proves the address: on an account whose address was not verified, it
     /// verifies it, removes the password set before and ends every other session.
+    ///
+    /// On an account with a second factor (TOTP), the right password or code answers `200`
+    /// with `mfa_required: true` and a challenge instead of a session: send it with a TOTP or
+    /// recovery code to `POST /v1/sessions/mfa` within 5 minutes.
     #[oai(path = "/v1/sessions", method = "post", operation_id = "signIn")]
     async fn sign_in(
         &self,
@@ -210,21 +373,57 @@ impl SessionsApi {
                 .into());
             }
         };
-        Ok(SignInResponse::Created(
-            Json(NewSessionView {
-                token: signed_in.token,
-                expires_at: signed_in.expires_at,
-                session_id: signed_in.session_id,
-                account: AccountView::of(signed_in.account_id, &signed_in.account),
-            }),
-            signed_in.position,
+        Ok(SignInResponse::of(signed_in))
+    }
+
+    /// Sign in: the second factor
+    ///
+    /// Answers the challenge `POST /v1/sessions` gave an account with a second factor, with a
+    /// TOTP code or a recovery code: the session starts (`aal2`). Each code works once. A
+    /// wrong or used code is `401 mfa_invalid`; a challenge expired (5 minutes), answered, or
+    /// with 5 wrong answers is dead: `401 mfa_challenge_expired` (sign in again). Every answer
+    /// is counted before it is checked, and after 10 wrong second factors for the account in
+    /// 30 minutes, `429` with `Retry-After`.
+    #[oai(
+        path = "/v1/sessions/mfa",
+        method = "post",
+        operation_id = "signInWithSecondFactor"
+    )]
+    async fn sign_in_with_second_factor(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        body: Json<MfaSignInRequest>,
+    ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | TOO_MANY }>> {
+        use service::second_factor::ChallengeAnswer;
+        let answer = match (&body.totp_code, &body.recovery_code) {
+            (Some(code), None) => ChallengeAnswer::Totp(code),
+            (None, Some(code)) => ChallengeAnswer::RecoveryCode(code),
+            _ => {
+                return Err(ApiError::validation(vec![FieldError {
+                    field: "totp_code".to_owned(),
+                    code: FieldCode::TotpOrRecoveryCode.as_str(),
+                    message: "give exactly one of `totp_code` and `recovery_code`".to_owned(),
+                }])
+                .into());
+            }
+        };
+        let signed_in =
+            service::second_factor::answer_challenge(&ctx, &body.challenge, answer, &metadata)
+                .await?;
+        let position = signed_in.position;
+        Ok(MfaSignInResponse::Created(
+            Json(NewSessionView::of(signed_in)),
+            position,
         ))
     }
 
     /// Sign in or up by text message
     ///
     /// With a `sign_in` code texted to the phone (`POST /v1/codes`, channel `sms`): signs in to
-    /// the phone's account (`200`), or creates one with the phone and no password (`201`).
+    /// the phone's account (`200`), or creates one with the phone and no password (`201`). When
+    /// the phone's account has a second factor, `202` with a challenge for it instead of a
+    /// session (`POST /v1/sessions/mfa`).
     #[oai(
         path = "/v1/sessions/sms",
         method = "post",
@@ -246,17 +445,20 @@ impl SessionsApi {
             &metadata,
         )
         .await?;
-        let position = signed_in.position;
-        let view = Json(NewSessionView {
-            token: signed_in.token,
-            expires_at: signed_in.expires_at,
-            session_id: signed_in.session_id,
-            account: AccountView::of(signed_in.account_id, &signed_in.account),
-        });
-        Ok(if created {
-            SmsSignInResponse::SignedUp(view, position)
-        } else {
-            SmsSignInResponse::SignedIn(view, position)
+        use service::sessions::SignInOutcome as O;
+        Ok(match signed_in {
+            O::Challenged(challenge) => {
+                let position = challenge.position;
+                SmsSignInResponse::MfaRequired(Json(MfaChallengeView::of(challenge)), position)
+            }
+            O::SignedIn(signed_in) => {
+                let position = signed_in.position;
+                let view = Json(NewSessionView::of(signed_in));
+                match created {
+                    true => SmsSignInResponse::SignedUp(view, position),
+                    false => SmsSignInResponse::SignedIn(view, position),
+                }
+            }
         })
     }
 
@@ -301,6 +503,15 @@ impl SessionsApi {
                     expires_at: s.expires_at,
                     user_agent: s.user_agent,
                     ip: s.ip,
+                    aal: match s.second_factor_at {
+                        Some(_) => Aal::Aal2,
+                        None => Aal::Aal1,
+                    },
+                    methods: s
+                        .methods
+                        .iter()
+                        .filter_map(|name| AuthenticationMethod::parse(name))
+                        .collect(),
                 })
                 .collect(),
         ))

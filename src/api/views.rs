@@ -262,7 +262,8 @@ pub struct EventView {
     pub position: i64,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
-    /// The event's data (password hashes left out), as in `openapi/events/`.
+    /// The event's data, as in `openapi/events/`, with its sealed secrets left out: password
+    /// hashes (`password`), TOTP secrets (`secret`) and recovery-code hashes (`codes`).
     pub data: serde_json::Value,
     /// The signed-in account that caused it, when not the account itself signing up or in.
     #[oai(skip_serializing_if_is_none)]
@@ -283,7 +284,9 @@ impl EventView {
     pub fn of(event: &RecordedEvent) -> Self {
         let mut data = event.data.clone();
         if let Some(object) = data.as_object_mut() {
-            object.remove("password");
+            for secret in ["password", "secret", "codes"] {
+                object.remove(secret);
+            }
         }
         let text = |key: &str| {
             event

@@ -83,7 +83,15 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::EmailVerified { .. }
             | AccountEvent::AccountUnblocked { .. }
             | AccountEvent::UnverifiedPasswordRemoved { .. }
-            | AccountEvent::FeaturedChanged { .. } => {}
+            | AccountEvent::FeaturedChanged { .. }
+            | AccountEvent::SecondFactorChallenged { .. }
+            | AccountEvent::TotpEnrolmentStarted { .. }
+            | AccountEvent::TotpEnabled { .. }
+            | AccountEvent::TotpCodeUsed { .. }
+            | AccountEvent::TotpRemoved { .. }
+            | AccountEvent::RecoveryCodesGenerated { .. }
+            | AccountEvent::RecoveryCodeUsed { .. }
+            | AccountEvent::RecoveryCodesRevoked { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
             }
@@ -327,6 +335,17 @@ pub(super) async fn run_account_commands_in(
     commands: impl FnOnce(&Account) -> Vec<AccountCommand>,
     writes: Vec<InlineWrite>,
 ) -> Result<Committed<Account>, ServiceError> {
+    run_account_commands_with(unit, account_id, commands, |_| writes).await
+}
+
+/// Like [`run_account_commands_in`], with the inline writes beyond those the events imply
+/// chosen by the events decided (`writes`).
+pub(super) async fn run_account_commands_with(
+    unit: &mut Unit,
+    account_id: Uuid,
+    commands: impl FnOnce(&Account) -> Vec<AccountCommand>,
+    writes: impl FnOnce(&[AccountEvent]) -> Vec<InlineWrite>,
+) -> Result<Committed<Account>, ServiceError> {
     unit.run(
         account_id,
         |account: &Account| {
@@ -343,7 +362,7 @@ pub(super) async fn run_account_commands_in(
         },
         |account, events| {
             let mut all = account_inline_writes(account, events);
-            all.extend(writes);
+            all.extend(writes(events));
             all
         },
     )

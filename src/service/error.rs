@@ -118,6 +118,27 @@ pub enum ServiceError {
     /// The idempotency key is being used by a request still running.
     #[error("a request with this idempotency key is in progress")]
     IdempotencyKeyInUse,
+    /// The account has a second factor: the sign-in must answer its challenge.
+    #[error("a second factor is required")]
+    SecondFactorRequired,
+    /// The second factor is wrong or was used already.
+    #[error("the second factor is not valid")]
+    MfaInvalid,
+    /// The second-factor challenge is unknown, expired, answered, or out of tries.
+    #[error("the second-factor challenge is no longer valid")]
+    MfaChallengeExpired,
+    /// The action needs a second factor: proven in the session within 10 minutes, or sent.
+    #[error("the action needs a second factor")]
+    StepUpRequired,
+    /// The account has no second factor.
+    #[error("the account has no second factor")]
+    MfaNotEnabled,
+    /// TOTP is enabled already.
+    #[error("TOTP is already enabled")]
+    TotpAlreadyEnabled,
+    /// No TOTP enrolment waits for confirmation.
+    #[error("no TOTP enrolment is pending")]
+    TotpNotPending,
     /// The database cannot be reached.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -151,6 +172,7 @@ impl From<StoreError> for ServiceError {
             StoreError::IdempotencyKeyTaken => Self::IdempotencyKeyInUse,
             StoreError::LastOwner => Self::LastOwner,
             StoreError::SessionEnded => Self::Unauthenticated,
+            StoreError::ChallengeSpent => Self::MfaChallengeExpired,
             error if error.is_unavailable() => {
                 tracing::warn!(%error, "database unavailable");
                 Self::Unavailable
@@ -177,6 +199,12 @@ impl From<AccountError> for ServiceError {
             AccountError::EmailNotVerified => Self::EmailNotVerified,
             AccountError::AddressMismatch => Self::CodeInvalid,
             AccountError::TooManyPhoneChanges(seconds) => Self::TooManyRequests(seconds),
+            AccountError::SecondFactorRequired => Self::SecondFactorRequired,
+            AccountError::SecondFactorInvalid => Self::MfaInvalid,
+            AccountError::StepUpRequired => Self::StepUpRequired,
+            AccountError::SecondFactorNotEnabled => Self::MfaNotEnabled,
+            AccountError::TotpAlreadyEnabled => Self::TotpAlreadyEnabled,
+            AccountError::TotpNotPending => Self::TotpNotPending,
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
                 "a new account id collided with an existing stream"
             )),

@@ -11,6 +11,7 @@
 use super::stream_queue;
 use crate::domain::account::Role;
 use crate::domain::{Aggregate, DomainEvent};
+use crate::store::challenges::{self, NewChallenge};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log::{self, NewEvent, RecordedEvent};
 use crate::store::privileged;
@@ -324,6 +325,11 @@ pub enum InlineWrite {
     RequireAnotherOwner,
     /// Give back the sign-in attempts reserved on these throttle keys (the sign-in succeeded).
     ReleaseSignInAttempts(Vec<Vec<u8>>),
+    /// Record a second-factor challenge.
+    OpenChallenge(NewChallenge),
+    /// Spend the second-factor challenge with this token hash at this instant, or refuse the
+    /// unit (`ChallengeSpent`) when it is spent or dead.
+    SpendChallenge(Vec<u8>, chrono::DateTime<chrono::Utc>),
 }
 
 async fn apply_inline(
@@ -345,6 +351,10 @@ async fn apply_inline(
             privileged::require_another_owner(client, stream_id).await
         }
         InlineWrite::ReleaseSignInAttempts(keys) => throttle::release_attempts(client, keys).await,
+        InlineWrite::OpenChallenge(challenge) => challenges::open(client, challenge).await,
+        InlineWrite::SpendChallenge(token_hash, now) => {
+            challenges::spend(client, token_hash, *now).await
+        }
     }
 }
 

@@ -40,6 +40,7 @@ pub mod profile;
 mod proven;
 pub mod read_models;
 pub mod recovery;
+pub mod second_factor;
 pub mod sessions;
 pub mod sign_in;
 pub mod sign_up;
@@ -90,6 +91,8 @@ pub struct Policy {
     pub sign_ups_per_address: u32,
     /// Codes one client address may ask for in an hour (0: no limit).
     pub codes_per_address: u32,
+    /// The issuer authenticator apps show beside TOTP codes.
+    pub totp_issuer: String,
 }
 
 impl Context {

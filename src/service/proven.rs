@@ -2,11 +2,11 @@
 //! one transaction, so that both happen or neither does. A refused change leaves its codes
 //! unspent for a retry; a wrong code is recorded (five kill it) and nothing else happens.
 
-use super::accounts::run_account_commands_in;
+use super::accounts::run_account_commands_with;
 use super::codes::{self, CodeProof, PreparedProof, Target};
 use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
 use super::{Context, ServiceError};
-use crate::domain::account::{Account, AccountCommand};
+use crate::domain::account::{Account, AccountCommand, AccountEvent};
 use crate::domain::code::Purpose;
 use crate::store::claims;
 use crate::store::sessions::ActiveSession;
@@ -42,6 +42,20 @@ pub(super) async fn prove_and_change(
     commands: impl FnOnce(&Account, &[Target]) -> Result<Vec<AccountCommand>, ServiceError>,
     writes: Vec<InlineWrite>,
 ) -> Result<Committed<Account>, ServiceError> {
+    prove_and_change_with(ctx, caller, proofs, account, metadata, commands, |_| writes).await
+}
+
+/// Like [`prove_and_change`], with the inline writes beyond those the events imply chosen by
+/// the events decided (`writes`).
+pub(super) async fn prove_and_change_with(
+    ctx: &Context,
+    caller: Option<ActiveSession>,
+    proofs: &[(&CodeProof, Purpose)],
+    account: ChangedAccount,
+    metadata: &CommandMetadata,
+    commands: impl FnOnce(&Account, &[Target]) -> Result<Vec<AccountCommand>, ServiceError>,
+    writes: impl FnOnce(&[AccountEvent]) -> Vec<InlineWrite>,
+) -> Result<Committed<Account>, ServiceError> {
     let mut prepared = Vec::with_capacity(proofs.len());
     for (proof, purpose) in proofs {
         prepared.push(codes::prepare(ctx, proof, *purpose, true).await?);
@@ -64,7 +78,7 @@ async fn spend_and_change(
     prepared: &[PreparedProof],
     account: ChangedAccount,
     commands: impl FnOnce(&Account, &[Target]) -> Result<Vec<AccountCommand>, ServiceError>,
-    writes: Vec<InlineWrite>,
+    writes: impl FnOnce(&[AccountEvent]) -> Vec<InlineWrite>,
 ) -> Result<Committed<Account>, ServiceError> {
     let mut targets = Vec::with_capacity(prepared.len());
     for proof in prepared {
@@ -81,5 +95,5 @@ async fn spend_and_change(
     crate::faults::point("proven.between_proof_and_change").await;
     let state = unit.load::<Account>(account.id()).await?.state;
     let commands = commands(&state, &targets)?;
-    run_account_commands_in(unit, account.id(), |_| commands, writes).await
+    run_account_commands_with(unit, account.id(), |_| commands, writes).await
 }

@@ -4,8 +4,8 @@
 
 use super::codes::{CodeProof, Target};
 use super::executor::CommandMetadata;
-use super::proven::{ChangedAccount, prove_and_change};
-use super::sessions::{NewSessionPlan, SignedIn};
+use super::proven::{ChangedAccount, prove_and_change, prove_and_change_with};
+use super::sessions::{SignInOutcome, SignInPlan};
 use super::{Context, ServiceError};
 use crate::domain::account::{AccountCommand, Identifier, IdentifierKind, Proof};
 use crate::domain::code::Purpose;
@@ -13,13 +13,14 @@ use crate::domain::values::{Password, Phone};
 use crate::store::sessions::ActiveSession;
 use uuid::Uuid;
 
-/// Signs in with a code sent to the account's email address or phone.
+/// Signs in with a code sent to the account's email address or phone (a challenge for an
+/// account with a second factor).
 pub async fn sign_in_with_code(
     ctx: &Context,
     target: &Target,
     code: &str,
     metadata: &CommandMetadata,
-) -> Result<SignedIn, ServiceError> {
+) -> Result<SignInOutcome, ServiceError> {
     let proof = CodeProof::Code {
         target: target.clone(),
         code: code.to_owned(),
@@ -27,7 +28,7 @@ pub async fn sign_in_with_code(
     let account_id = super::codes::holder_of_target(ctx, target)
         .await?
         .ok_or(ServiceError::CodeInvalid)?;
-    let plan = NewSessionPlan::new(
+    let plan = SignInPlan::new(
         ctx,
         account_id,
         Proof::Code,
@@ -35,31 +36,30 @@ pub async fn sign_in_with_code(
         ctx.now(),
         metadata,
     );
-    let start = plan.command.clone();
-    let committed = prove_and_change(
+    let committed = prove_and_change_with(
         ctx,
         None,
         &[(&proof, Purpose::SignIn)],
         ChangedAccount::Holder(account_id),
         &metadata.with_actor(account_id),
-        |_, _| Ok(vec![start]),
-        vec![plan.write.clone()],
+        |account, _| Ok(vec![plan.command(account)]),
+        |events| vec![plan.write(events)],
     )
     .await?;
-    Ok(plan.signed_in(account_id, committed))
+    Ok(plan.outcome(account_id, committed))
 }
 
-/// Signs in with a texted `sign_in` code, or, when no account has the phone, signs up
-/// with it (no password), under the same per-address sign-up limit as `sign_up`
-/// (`CaptchaRequired` past it without a solved `captcha`). Returns whether the account is
-/// new.
+/// Signs in with a texted `sign_in` code (a challenge for an account with a second factor),
+/// or, when no account has the phone, signs up with it (no password), under the same
+/// per-address sign-up limit as `sign_up` (`CaptchaRequired` past it without a solved
+/// `captcha`). Returns whether the account is new.
 pub async fn sign_in_or_up_by_sms(
     ctx: &Context,
     phone: &Phone,
     code: &str,
     captcha: Option<&str>,
     metadata: &CommandMetadata,
-) -> Result<(SignedIn, bool), ServiceError> {
+) -> Result<(SignInOutcome, bool), ServiceError> {
     let target = Target::phone(phone);
     let holder = super::codes::holder_of_target(ctx, &target).await?;
     // A new phone signs up: it counts against the address's sign-ups like any other, and
@@ -86,7 +86,7 @@ pub async fn sign_in_or_up_by_sms(
         ),
     };
     let account_id = account.id();
-    let plan = NewSessionPlan::new(
+    let plan = SignInPlan::new(
         ctx,
         account_id,
         Proof::Code,
@@ -94,19 +94,22 @@ pub async fn sign_in_or_up_by_sms(
         now,
         metadata,
     );
-    let commands: Vec<AccountCommand> =
-        register.into_iter().chain([plan.command.clone()]).collect();
-    let committed = prove_and_change(
+    let committed = prove_and_change_with(
         ctx,
         None,
         &[(&proof, Purpose::SignIn)],
         account,
         &metadata.with_actor(account_id),
-        |_, _| Ok(commands),
-        vec![plan.write.clone()],
+        |account, _| {
+            Ok(register
+                .into_iter()
+                .chain([plan.command(account)])
+                .collect())
+        },
+        |events| vec![plan.write(events)],
     )
     .await?;
-    Ok((plan.signed_in(account_id, committed), holder.is_none()))
+    Ok((plan.outcome(account_id, committed), holder.is_none()))
 }
 
 /// Asks for a password reset: a code and a link to the address, if an account has it. The

@@ -1,14 +1,16 @@
 //! Sessions: starting one (for sign-up and every way of signing in), authenticating a bearer
 //! token, listing and ending them.
 
-use super::accounts::{account_inline_writes, run_account_commands_in};
+use super::accounts::{account_inline_writes, run_account_commands_with};
 use super::executor::{self, CommandMetadata, Committed, ExecuteError, InlineWrite, Loaded, Unit};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
-    Account, AccountCommand, IdentifierKind, Proof, SessionEndReason, SessionsToEnd, decide,
+    Account, AccountCommand, AccountEvent, IdentifierKind, Proof, SecondFactor, SecondFactorMethod,
+    SessionEndReason, SessionsToEnd, SignInMethod, decide,
 };
+use crate::store::challenges::NewChallenge;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -52,12 +54,14 @@ pub(super) struct NewSessionPlan {
 }
 
 impl NewSessionPlan {
-    /// A session for `account_id`, signed in with `proof` through `identifier`, lasting the
-    /// policy's session lifetime from `now`.
+    /// A session for `account_id`, signed in with `proof` (and `second_factor`, which an
+    /// account that has one requires) through `identifier`, lasting the policy's session
+    /// lifetime from `now`.
     pub fn new(
         ctx: &Context,
         account_id: Uuid,
         proof: Proof,
+        second_factor: Option<SecondFactor>,
         identifier: IdentifierKind,
         now: DateTime<Utc>,
         metadata: &CommandMetadata,
@@ -65,6 +69,16 @@ impl NewSessionPlan {
         let IssuedToken { token, hash } = credentials::issue_session_token();
         let session_id = Uuid::now_v7();
         let expires_at = now + ctx.policy.session_ttl;
+        let first = match &proof {
+            Proof::Password(_) => SignInMethod::Password,
+            Proof::Code | Proof::Administrator => SignInMethod::Code,
+            Proof::Challenged { method, .. } => *method,
+        };
+        let second = second_factor.as_ref().map(SecondFactor::method);
+        let methods = std::iter::once(first.as_str())
+            .chain(second.map(|method| method.as_str()))
+            .map(str::to_owned)
+            .collect();
         let session = NewSession {
             id: session_id,
             token_hash: hash,
@@ -73,10 +87,13 @@ impl NewSessionPlan {
             expires_at,
             user_agent: metadata.user_agent.clone(),
             ip: metadata.ip.clone(),
+            methods,
+            second_factor_at: second.map(|_| now),
         };
         let command = AccountCommand::StartSession {
             session_id,
             proof,
+            second_factor,
             identifier,
             ip: metadata.ip.clone(),
             user_agent: metadata.user_agent.clone(),
@@ -105,27 +122,178 @@ impl NewSessionPlan {
     }
 }
 
-/// Starts a session, after registering the account first when `register` is given; `writes`
-/// commit with it.
-#[allow(clippy::too_many_arguments, reason = "each is one fact of the sign-in")]
-pub(super) async fn start_session(
+/// How long a second-factor challenge lives unanswered.
+pub const CHALLENGE_TTL: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A second-factor challenge: the sign-in's first factor was proven on an account with a
+/// second factor, which `POST /v1/sessions/mfa` answers with the challenge's token.
+#[derive(Debug, Clone)]
+pub struct Challenge {
+    /// The challenge token, shown to the client once (only its SHA-256 is kept).
+    pub token: String,
+    /// When it dies unanswered.
+    pub expires_at: DateTime<Utc>,
+    /// The second factors that can answer it.
+    pub methods: Vec<SecondFactorMethod>,
+    /// Log position of the `SecondFactorChallenged` event.
+    pub position: i64,
+}
+
+/// What a proven first factor gave: a session, or, on an account with a second factor, a
+/// challenge for it.
+#[derive(Debug, Clone)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one outcome, moved once into the answer"
+)]
+pub enum SignInOutcome {
+    /// Signed in.
+    SignedIn(SignedIn),
+    /// The second factor is needed: answer the challenge.
+    Challenged(Challenge),
+}
+
+/// A challenge about to be issued: the account command that records it, the inline row that
+/// makes its token work, and what the client is shown.
+struct ChallengePlan {
+    command: AccountCommand,
+    write: InlineWrite,
+    token: String,
+    expires_at: DateTime<Utc>,
+}
+
+impl ChallengePlan {
+    fn new(
+        account_id: Uuid,
+        proof: Proof,
+        identifier: IdentifierKind,
+        now: DateTime<Utc>,
+        metadata: &CommandMetadata,
+    ) -> Self {
+        let IssuedToken { token, hash } = credentials::issue_session_token();
+        let id = Uuid::now_v7();
+        let expires_at = now + CHALLENGE_TTL;
+        let method = match &proof {
+            Proof::Password(_) => SignInMethod::Password,
+            Proof::Code | Proof::Administrator => SignInMethod::Code,
+            Proof::Challenged { method, .. } => *method,
+        };
+        let challenge = NewChallenge {
+            id,
+            token_hash: hash,
+            account_id,
+            identifier: identifier.as_str(),
+            method: method.as_str(),
+            created_at: now,
+            expires_at,
+        };
+        Self {
+            command: AccountCommand::ChallengeSecondFactor {
+                challenge_id: id,
+                proof,
+                identifier,
+                ip: metadata.ip.clone(),
+                user_agent: metadata.user_agent.clone(),
+                expires_at,
+                now,
+            },
+            write: InlineWrite::OpenChallenge(challenge),
+            token,
+            expires_at,
+        }
+    }
+}
+
+/// A sign-in whose first factor is proven: a session, or a challenge when the account (as the
+/// command finds it, under its lock) has a second factor.
+pub(super) struct SignInPlan {
+    session: NewSessionPlan,
+    challenge: ChallengePlan,
+}
+
+impl SignInPlan {
+    /// A sign-in of `account_id` proven by `proof` through `identifier` at `now`.
+    pub fn new(
+        ctx: &Context,
+        account_id: Uuid,
+        proof: Proof,
+        identifier: IdentifierKind,
+        now: DateTime<Utc>,
+        metadata: &CommandMetadata,
+    ) -> Self {
+        Self {
+            session: NewSessionPlan::new(
+                ctx,
+                account_id,
+                proof.clone(),
+                None,
+                identifier,
+                now,
+                metadata,
+            ),
+            challenge: ChallengePlan::new(account_id, proof, identifier, now, metadata),
+        }
+    }
+
+    /// The command for `account`: the challenge when it has a second factor, else the session.
+    pub fn command(&self, account: &Account) -> AccountCommand {
+        match account.factors.enabled() {
+            true => self.challenge.command.clone(),
+            false => self.session.command.clone(),
+        }
+    }
+
+    /// The inline row the decided `events` need: the challenge's or the session's.
+    pub fn write(&self, events: &[AccountEvent]) -> InlineWrite {
+        match challenged(events) {
+            true => self.challenge.write.clone(),
+            false => self.session.write.clone(),
+        }
+    }
+
+    /// What the client is told once the sign-in's account commands committed.
+    pub fn outcome(self, account_id: Uuid, committed: Committed<Account>) -> SignInOutcome {
+        match challenged(&committed.events) {
+            true => SignInOutcome::Challenged(Challenge {
+                token: self.challenge.token,
+                expires_at: self.challenge.expires_at,
+                methods: committed.state.factors.methods(),
+                position: committed.position,
+            }),
+            false => SignInOutcome::SignedIn(self.session.signed_in(account_id, committed)),
+        }
+    }
+}
+
+fn challenged(events: &[AccountEvent]) -> bool {
+    events
+        .iter()
+        .any(|event| matches!(event, AccountEvent::SecondFactorChallenged { .. }))
+}
+
+/// Signs in under the account's lock: a session, or a second-factor challenge when the account
+/// has a second factor; `writes` commit with it.
+pub(super) async fn sign_in_in_unit(
     ctx: &Context,
     account_id: Uuid,
-    register: Option<AccountCommand>,
     proof: Proof,
     identifier: IdentifierKind,
     now: DateTime<Utc>,
     metadata: &CommandMetadata,
     writes: Vec<InlineWrite>,
-) -> Result<SignedIn, ServiceError> {
-    let plan = NewSessionPlan::new(ctx, account_id, proof, identifier, now, metadata);
+) -> Result<SignInOutcome, ServiceError> {
+    let plan = SignInPlan::new(ctx, account_id, proof, identifier, now, metadata);
     let metadata = metadata.with_actor(account_id);
     let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
-    let commands = register.into_iter().chain([plan.command.clone()]).collect();
-    let writes = std::iter::once(plan.write.clone()).chain(writes).collect();
-    let outcome = run_account_commands_in(&mut unit, account_id, |_| commands, writes).await;
+    let outcome = run_account_commands_with(
+        &mut unit,
+        account_id,
+        |account| vec![plan.command(account)],
+        |events| std::iter::once(plan.write(events)).chain(writes).collect(),
+    )
+    .await;
     let committed = unit.finish(outcome).await?;
-    Ok(plan.signed_in(account_id, committed))
+    Ok(plan.outcome(account_id, committed))
 }
 
 /// Starts a session for a password sign-in on the account as read before the password was
@@ -148,7 +316,7 @@ pub(super) async fn start_session_at_version(
     released: &[Vec<u8>],
 ) -> Result<Option<SignedIn>, ServiceError> {
     debug_assert!(metadata.idempotency.is_none());
-    let plan = NewSessionPlan::new(ctx, account_id, proof, identifier, now, metadata);
+    let plan = NewSessionPlan::new(ctx, account_id, proof, None, identifier, now, metadata);
     let InlineWrite::OpenSession(session) = &plan.write else {
         return Ok(None);
     };

@@ -4,7 +4,7 @@
 
 use super::accounts::{account_inline_writes, from_execute};
 use super::executor::{self, CommandMetadata, ExecuteError, InlineWrite, Loaded};
-use super::sessions::SignedIn;
+use super::sessions::SignInOutcome;
 use super::{Context, ServiceError};
 use crate::captcha;
 use crate::domain::Aggregate;
@@ -47,15 +47,16 @@ struct ThrottleKeys {
     address: Option<Vec<u8>>,
 }
 
-/// Signs in with an identifier and password. Unknown accounts and wrong passwords answer
-/// alike, in about the same time.
+/// Signs in with an identifier and password: a session, or, for an account with a second
+/// factor, a challenge for it. Unknown accounts and wrong passwords answer alike, in about the
+/// same time.
 pub async fn sign_in(
     ctx: &Context,
     identifier: &Identifier,
     password: &str,
     captcha: Option<&str>,
     metadata: &CommandMetadata,
-) -> Result<SignedIn, ServiceError> {
+) -> Result<SignInOutcome, ServiceError> {
     let kind = identifier.kind();
     let (claim_kind, value) = super::accounts::claim_of(identifier);
     let now = ctx.now();
@@ -130,7 +131,8 @@ pub async fn sign_in(
         .collect();
     // Most often nothing wrote the account since it was read: the session starts in one
     // statement at the version read, without taking the stream's lock and reading it again.
-    if metadata.idempotency.is_none() {
+    // An account with a second factor is challenged for it in a unit.
+    if metadata.idempotency.is_none() && !loaded.state.factors.enabled() {
         if let Some(signed_in) = super::sessions::start_session_at_version(
             ctx,
             account_id,
@@ -143,13 +145,12 @@ pub async fn sign_in(
         )
         .await?
         {
-            return Ok(signed_in);
+            return Ok(SignInOutcome::SignedIn(signed_in));
         }
     }
-    match super::sessions::start_session(
+    match super::sessions::sign_in_in_unit(
         ctx,
         account_id,
-        None,
         Proof::Password(hash),
         kind,
         now,
@@ -158,7 +159,7 @@ pub async fn sign_in(
     )
     .await
     {
-        Ok(signed_in) => Ok(signed_in),
+        Ok(outcome) => Ok(outcome),
         // A blocked account is refused and recorded. So is a password that the account changed
         // after it was checked: the one given is wrong now, and the attempt stays counted.
         Err(refused @ (ServiceError::AccountBlocked | ServiceError::InvalidCredentials)) => {
@@ -229,7 +230,7 @@ pub(super) async fn spend_captcha(
 /// Records a failed sign-in in the account's history when it names an account (the attempt
 /// was counted before the password was checked): in one statement at the version `account`
 /// was read at, when given and still its version, or else under the account's lock.
-async fn sign_in_failed(
+pub(super) async fn sign_in_failed(
     ctx: &Context,
     account: Option<(Uuid, Option<Loaded<Account>>)>,
     identifier: IdentifierKind,

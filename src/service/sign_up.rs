@@ -136,6 +136,7 @@ async fn register(
         ctx,
         account_id,
         session_proof,
+        None,
         identifier_kind,
         now,
         &metadata,

@@ -80,6 +80,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0010_stream_snapshots.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 11,
+        name: "second_factors",
+        sql: include_str!("../../migrations/0011_second_factors.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -3,6 +3,7 @@
 //! Every statement is parameterized. Functions take a `GenericClient` so they run inside a
 //! command's transaction or on their own, as the caller needs.
 
+pub mod challenges;
 pub mod checkpoints;
 pub mod claims;
 pub mod deliveries;
@@ -52,6 +53,9 @@ pub enum StoreError {
     /// The change would leave no owner.
     #[error("the last owner cannot be demoted or deleted")]
     LastOwner,
+    /// The second-factor challenge was answered already, or died, before its session started.
+    #[error("the challenge was spent or expired")]
+    ChallengeSpent,
     /// The session a command was made in ended (or expired) before the command's unit read its
     /// stream.
     #[error("the session ended")]

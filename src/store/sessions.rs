@@ -24,6 +24,11 @@ pub struct NewSession {
     pub user_agent: Option<String>,
     /// Client address.
     pub ip: Option<String>,
+    /// The factors it was signed in with: `password` or `code`, then `totp` or
+    /// `recovery_code` when a second factor was proven.
+    pub methods: Vec<String>,
+    /// When it proved a second factor, if it did (then it is at AAL2).
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 /// The session a valid token belongs to.
@@ -50,6 +55,10 @@ pub struct SessionSummary {
     pub user_agent: Option<String>,
     /// Client address at sign-in.
     pub ip: Option<String>,
+    /// The factors it was signed in with.
+    pub methods: Vec<String>,
+    /// When it proved a second factor, if it did.
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
 /// Records a new session.
@@ -57,8 +66,9 @@ pub async fn open(client: &impl GenericClient, session: &NewSession) -> Result<(
     super::prepared::execute(
         client,
         "INSERT INTO sessions
-                 (id, token_hash, account_id, created_at, expires_at, last_seen_at, user_agent, ip)
-             VALUES ($1, $2, $3, $4, $5, $4, $6, $7)",
+                 (id, token_hash, account_id, created_at, expires_at, last_seen_at, user_agent, ip,
+                  methods, second_factor_at)
+             VALUES ($1, $2, $3, $4, $5, $4, $6, $7, $8, $9)",
         &[
             &session.id,
             &session.token_hash,
@@ -67,6 +77,8 @@ pub async fn open(client: &impl GenericClient, session: &NewSession) -> Result<(
             &session.expires_at,
             &session.user_agent,
             &session.ip,
+            &session.methods,
+            &session.second_factor_at,
         ],
     )
     .await?;
@@ -98,8 +110,8 @@ pub async fn open_with_events(
             ", session AS (
                  INSERT INTO sessions
                      (id, token_hash, account_id, created_at, expires_at, last_seen_at,
-                      user_agent, ip)
-                 SELECT $11, $12, $2, $13, $14, $13, $15, $16
+                      user_agent, ip, methods, second_factor_at)
+                 SELECT $11, $12, $2, $13, $14, $13, $15, $16, $18, $19
                  WHERE EXISTS (SELECT 1 FROM appended)
              ),
              released AS (
@@ -126,6 +138,8 @@ pub async fn open_with_events(
             &session.user_agent,
             &session.ip,
             &released,
+            &session.methods,
+            &session.second_factor_at,
         ],
     )
     .await
@@ -233,7 +247,9 @@ pub async fn list_live(
 ) -> Result<Vec<SessionSummary>, StoreError> {
     let rows = super::prepared::query(
         client,
-        "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip FROM sessions
+        "SELECT id, created_at, last_seen_at, expires_at, user_agent, ip, methods,
+                second_factor_at
+             FROM sessions
              WHERE account_id = $1 AND ended_at IS NULL AND expires_at > now()
              ORDER BY created_at DESC, id",
         &[&account_id],
@@ -248,8 +264,26 @@ pub async fn list_live(
             expires_at: row.get(3),
             user_agent: row.get(4),
             ip: row.get(5),
+            methods: row.get(6),
+            second_factor_at: row.get(7),
         })
         .collect())
+}
+
+/// When the live `session` last proved a second factor (`None` if it never did, or is not
+/// live).
+pub async fn second_factor_at(
+    client: &impl GenericClient,
+    session: ActiveSession,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT second_factor_at FROM sessions
+             WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
+        &[&session.id, &session.account_id],
+    )
+    .await?;
+    Ok(row.and_then(|row| row.get(0)))
 }
 
 /// How long ended or expired sessions are kept (for "my sessions" history and support) before

@@ -17,6 +17,7 @@ mod idempotency;
 mod identifiers;
 mod mail_delivery;
 mod me;
+mod mfa;
 mod problems;
 mod projector;
 mod recovery;

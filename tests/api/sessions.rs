@@ -351,6 +351,8 @@ async fn sessions_finished_a_month_ago_are_purged_and_live_ones_kept() {
         expires_at: long_ago + Duration::days(14),
         user_agent: None,
         ip: None,
+        methods: vec!["password".to_owned()],
+        second_factor_at: None,
     };
     sessions::open(&app.db, &old).await.expect("open");
     let purged = sessions::purge_finished(&app.db).await.expect("purge");

@@ -120,6 +120,16 @@ problem_codes! {
         "Sign in first", "请先登录";
     InvalidCredentials = "invalid_credentials", UNAUTHORIZED,
         "Wrong account or password", "账号或密码错误";
+    MfaInvalid = "mfa_invalid", UNAUTHORIZED,
+        "The second factor is wrong or was used already", "二次验证错误或已被使用",
+        detail "Each TOTP code and each recovery code works once. After 5 wrong answers the \
+                challenge is dead: sign in again.",
+        "每个动态验证码和恢复码只能使用一次。答错 5 次后本次挑战失效，请重新登录。";
+    MfaChallengeExpired = "mfa_challenge_expired", UNAUTHORIZED,
+        "The sign-in challenge is no longer valid", "登录挑战已失效",
+        detail "It expired after 5 minutes, was answered already, or had 5 wrong answers: sign \
+                in again (POST /v1/sessions).",
+        "挑战已超过 5 分钟、已被使用或已答错 5 次：请重新登录（POST /v1/sessions）。";
     WrongPassword = "wrong_password", FORBIDDEN,
         "The password is wrong", "密码错误";
     AccountBlocked = "account_blocked", FORBIDDEN,
@@ -129,6 +139,13 @@ problem_codes! {
         detail "Only an administrator may do this, and only an owner may act on an administrator \
                 or owner.",
         "只有管理员可以执行此操作，且只有所有者可以操作管理员或所有者。";
+    MfaStepUpRequired = "mfa_step_up_required", FORBIDDEN,
+        "This action needs your second factor", "此操作需要二次验证",
+        detail "Send `mfa_code` (a TOTP code or a recovery code) with the request, or sign in \
+                with your second factor: a session that proved it in the last 10 minutes may \
+                act without.",
+        "请在请求中附上 `mfa_code`（动态验证码或恢复码），或使用二次验证重新登录：\
+         10 分钟内完成过二次验证的会话无需再次提供。";
     FollowsHidden = "follows_hidden", FORBIDDEN,
         "This user hides their follows", "该用户未公开关注列表";
     NotFound = "not_found", NOT_FOUND,
@@ -173,6 +190,15 @@ problem_codes! {
         "The address book is full", "收货地址数量已达上限",
         detail "An account keeps at most 20 addresses: remove one first.",
         "每个账号最多保存 20 个地址，请先删除一个。";
+    MfaNotEnabled = "mfa_not_enabled", CONFLICT,
+        "The account has no second factor", "账号未开启二次验证",
+        detail "Enrol TOTP first (POST /v1/me/mfa/totp).", "请先开启动态验证码（POST /v1/me/mfa/totp）。";
+    TotpAlreadyEnabled = "totp_already_enabled", CONFLICT,
+        "TOTP is already enabled", "动态验证码已开启",
+        detail "Remove it first (DELETE /v1/me/mfa/totp).", "请先关闭（DELETE /v1/me/mfa/totp）。";
+    TotpNotPending = "totp_not_pending", CONFLICT,
+        "No TOTP enrolment is waiting for confirmation", "没有待确认的动态验证码",
+        detail "Start one with POST /v1/me/mfa/totp.", "请先通过 POST /v1/me/mfa/totp 开始绑定。";
     GroupExists = "group_exists", CONFLICT,
         "A group with this name exists", "分组已存在";
     GroupLimitReached = "group_limit_reached", CONFLICT,
@@ -258,6 +284,8 @@ code_enum! {
         InvalidHeader = "invalid_header", "This header is not valid", "请求头无效";
         PasswordUnchanged = "password_unchanged",
             "The new password must differ from the current one", "新密码不能与旧密码相同";
+        TotpOrRecoveryCode = "totp_or_recovery_code",
+            "Give either a TOTP code or a recovery code", "请提供动态验证码或恢复码中的一个";
     }
 }
 
@@ -314,6 +342,10 @@ pub fn refusal_title(refusal: Refusal) -> Text {
         Refusal::InvalidGroupName => (
             "A group name has 1 to 20 characters",
             "分组名为 1 到 20 个字符",
+        ),
+        Refusal::MfaCodeInvalid => (
+            "This code is wrong or was used already: each TOTP code and recovery code works once",
+            "验证码错误或已被使用：每个动态验证码和恢复码只能使用一次",
         ),
         Refusal::InvalidPostcode => (
             "A postcode has 6 digits in mainland China, 3 to 10 elsewhere",

@@ -332,6 +332,17 @@ impl From<ServiceError> for ApiError {
             ServiceError::IdentifierTaken(ClaimKind::Email) => P::EmailTaken,
             ServiceError::IdentifierTaken(ClaimKind::Username) => P::UsernameTaken,
             ServiceError::IdentifierTaken(ClaimKind::Phone) => P::PhoneTaken,
+            ServiceError::MfaInvalid => P::MfaInvalid,
+            ServiceError::MfaChallengeExpired => P::MfaChallengeExpired,
+            ServiceError::StepUpRequired => P::MfaStepUpRequired,
+            ServiceError::MfaNotEnabled => P::MfaNotEnabled,
+            ServiceError::TotpAlreadyEnabled => P::TotpAlreadyEnabled,
+            ServiceError::TotpNotPending => P::TotpNotPending,
+            // The sign-in use cases answer it with a challenge: it never gets this far.
+            ServiceError::SecondFactorRequired => {
+                tracing::error!("a sign-in needing a second factor was not challenged");
+                P::InternalError
+            }
         };
         Self::new(code)
     }

@@ -3,7 +3,9 @@
 
 use super::events::{
     IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInFailure,
+    SignInMethod,
 };
+use super::factors::{RecoveryCodeHash, SealedTotpSecret, SecondFactor, StepUp};
 use super::state::{Privacy, Role};
 use crate::domain::values::{DisplayName, Email, Phone, Username};
 use chrono::{DateTime, Utc};
@@ -50,6 +52,14 @@ pub enum Proof {
     Code,
     /// An administrator acts (authorized by the caller; named in the event's metadata).
     Administrator,
+    /// A first factor proven (`method`) when the sign-in's second-factor challenge was issued
+    /// at `at`: it stands while no credential or identifier changed since.
+    Challenged {
+        /// How the first factor was proven.
+        method: SignInMethod,
+        /// When the challenge was issued.
+        at: DateTime<Utc>,
+    },
 }
 
 /// A request to change an account.
@@ -74,6 +84,9 @@ pub enum AccountCommand {
         session_id: Uuid,
         /// The password (verified against this hash) or a code.
         proof: Proof,
+        /// The second factor, which an account that has one requires
+        /// (`SecondFactorRequired` without it).
+        second_factor: Option<SecondFactor>,
         /// Which identifier the caller named.
         identifier: IdentifierKind,
         /// Client address.
@@ -82,6 +95,62 @@ pub enum AccountCommand {
         user_agent: Option<String>,
         /// When the session will expire.
         expires_at: DateTime<Utc>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// A first factor was proven on an account with a second factor: record the challenge
+    /// that the second must answer (`SecondFactorNotEnabled` when the account has none).
+    ChallengeSecondFactor {
+        /// The challenge's id.
+        challenge_id: Uuid,
+        /// The first factor: the password (verified against this hash) or a code.
+        proof: Proof,
+        /// Which identifier the caller named.
+        identifier: IdentifierKind,
+        /// Client address.
+        ip: Option<String>,
+        /// Client user agent.
+        user_agent: Option<String>,
+        /// When the challenge dies.
+        expires_at: DateTime<Utc>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Start TOTP enrolment with a new secret (replacing one pending), confirmed by the
+    /// account's password when it has one.
+    StartTotpEnrolment {
+        /// The new secret, sealed.
+        secret: SealedTotpSecret,
+        /// The password hash the caller's password matched, for an account with a password.
+        verified_password: Option<SealedPasswordHash>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Confirm the pending TOTP secret with a code of it, and issue the first recovery codes.
+    ConfirmTotp {
+        /// The pending secret the code was checked against (`TotpNotPending` when another
+        /// enrolment replaced it meanwhile).
+        secret: SealedTotpSecret,
+        /// The time step the code matched the pending secret at.
+        time_step: u64,
+        /// The keyed hashes of the new recovery codes.
+        recovery_codes: Vec<RecoveryCodeHash>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Remove TOTP (a step-up action); the recovery codes go with the last second factor.
+    RemoveTotp {
+        /// The second factor confirming it.
+        step_up: StepUp,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Replace the recovery codes with a new set (a step-up action).
+    RegenerateRecoveryCodes {
+        /// The keyed hashes of the new codes.
+        codes: Vec<RecoveryCodeHash>,
+        /// The second factor confirming it.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },

@@ -5,6 +5,9 @@ use super::events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
     SignInMethod,
 };
+use super::factors::{
+    RECOVERY_CODES_PER_SET, RecoveryCodeHash, SecondFactor, SecondFactorMethod, StepUp,
+};
 use super::state::{Account, AccountStatus, Profile, Role};
 use chrono::{DateTime, Utc};
 
@@ -38,6 +41,25 @@ pub enum AccountError {
     /// The account's email address must be proven first.
     #[error("the email address is not verified")]
     EmailNotVerified,
+    /// The account has a second factor: a session needs it too.
+    #[error("a second factor is required")]
+    SecondFactorRequired,
+    /// The second factor is wrong, or was used already (a replayed TOTP time step, a spent
+    /// recovery code).
+    #[error("the second factor is not valid")]
+    SecondFactorInvalid,
+    /// The action needs a second factor, proven in the session lately or sent with it.
+    #[error("the action needs a second factor")]
+    StepUpRequired,
+    /// The account has no second factor (for a command about one).
+    #[error("the account has no second factor")]
+    SecondFactorNotEnabled,
+    /// TOTP is on already: remove it before enrolling again.
+    #[error("TOTP is already enabled")]
+    TotpAlreadyEnabled,
+    /// No TOTP enrolment is waiting for its confirming code.
+    #[error("no TOTP enrolment is pending")]
+    TotpNotPending,
 }
 
 /// How many times the phone number may change in 30 days.
@@ -102,6 +124,7 @@ pub fn decide(
         AccountCommand::StartSession {
             session_id,
             proof,
+            second_factor,
             identifier,
             ip,
             user_agent,
@@ -112,6 +135,16 @@ pub fn decide(
             if account.status == AccountStatus::Blocked {
                 return Err(AccountError::Blocked);
             }
+            let (second_factor, used) = match second_factor {
+                Some(factor) => {
+                    let (method, used) = use_second_factor(account, &factor, now)?;
+                    (Some(method), Some(used))
+                }
+                None if account.factors.enabled() => {
+                    return Err(AccountError::SecondFactorRequired);
+                }
+                None => (None, None),
+            };
             // A code mailed to an address not yet verified proves it, and ends what was set
             // up before by whoever signed up with it.
             let mut events = match (&proof, identifier, &account.email) {
@@ -120,15 +153,105 @@ pub fn decide(
                 }
                 _ => Vec::new(),
             };
+            events.extend(used);
             events.push(AccountEvent::SessionStarted {
                 session_id,
+                identifier,
+                method,
+                second_factor,
+                ip,
+                user_agent,
+                expires_at,
+                at: now,
+            });
+            Ok(events)
+        }
+        AccountCommand::ChallengeSecondFactor {
+            challenge_id,
+            proof,
+            identifier,
+            ip,
+            user_agent,
+            expires_at,
+            now,
+        } => {
+            let method = ensure_proof(account, &proof)?;
+            if account.status == AccountStatus::Blocked {
+                return Err(AccountError::Blocked);
+            }
+            if !account.factors.enabled() {
+                return Err(AccountError::SecondFactorNotEnabled);
+            }
+            Ok(vec![AccountEvent::SecondFactorChallenged {
+                challenge_id,
                 identifier,
                 method,
                 ip,
                 user_agent,
                 expires_at,
                 at: now,
-            });
+            }])
+        }
+        AccountCommand::StartTotpEnrolment {
+            secret,
+            verified_password,
+            now,
+        } => {
+            if account.factors.totp.is_some() {
+                return Err(AccountError::TotpAlreadyEnabled);
+            }
+            // Whoever signed up with an address they may not own must not lock its owner out
+            // with a second factor of theirs: the first proof of the address removes only the
+            // password and sessions (`UnverifiedPasswordRemoved`).
+            if account.email_unproven() {
+                return Err(AccountError::EmailNotVerified);
+            }
+            match (&account.password, &verified_password) {
+                (None, None) => {}
+                (_, Some(verified)) => ensure_password(account, verified)?,
+                (Some(_), None) => return Err(AccountError::InvalidCredentials),
+            }
+            Ok(vec![AccountEvent::TotpEnrolmentStarted { secret, at: now }])
+        }
+        AccountCommand::ConfirmTotp {
+            secret,
+            time_step,
+            recovery_codes,
+            now,
+        } => {
+            if account.factors.totp.is_some() {
+                return Err(AccountError::TotpAlreadyEnabled);
+            }
+            if account.factors.totp_pending.as_ref() != Some(&secret) {
+                return Err(AccountError::TotpNotPending);
+            }
+            Ok(vec![
+                AccountEvent::TotpEnabled { time_step, at: now },
+                recovery_codes_generated(recovery_codes, now),
+            ])
+        }
+        AccountCommand::RemoveTotp { step_up, now } => {
+            if !account.factors.enabled() {
+                return Err(AccountError::SecondFactorNotEnabled);
+            }
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::TotpRemoved { at: now });
+            // TOTP is the only second factor: the codes that stand in for it go with it.
+            if !account.factors.recovery_codes.is_empty() {
+                events.push(AccountEvent::RecoveryCodesRevoked { at: now });
+            }
+            Ok(events)
+        }
+        AccountCommand::RegenerateRecoveryCodes {
+            codes,
+            step_up,
+            now,
+        } => {
+            if !account.factors.enabled() {
+                return Err(AccountError::SecondFactorNotEnabled);
+            }
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(recovery_codes_generated(codes, now));
             Ok(events)
         }
         AccountCommand::EndSessions { which, reason, now } => {
@@ -316,7 +439,73 @@ fn ensure_proof(account: &Account, proof: &Proof) -> Result<SignInMethod, Accoun
         }
         Proof::Code => Ok(SignInMethod::Code),
         Proof::Administrator => Ok(SignInMethod::Code),
+        // A credential or identifier changed after the challenge: what proved the first
+        // factor then proves nothing now.
+        Proof::Challenged { method, at } => match account.codes_valid_from {
+            Some(valid_from) if *at < valid_from => Err(AccountError::InvalidCredentials),
+            _ => Ok(*method),
+        },
     }
+}
+
+/// The event that spends a second factor, and its method; `SecondFactorInvalid` when the
+/// account has no such factor, the TOTP time step is not after the last one accepted (a
+/// replay, or an older code), or the recovery code is not one of its unused codes.
+fn use_second_factor(
+    account: &Account,
+    factor: &SecondFactor,
+    now: DateTime<Utc>,
+) -> Result<(SecondFactorMethod, AccountEvent), AccountError> {
+    let factors = &account.factors;
+    match factor {
+        SecondFactor::Totp { time_step } => {
+            let fresh = factors.totp_last_step.is_none_or(|last| *time_step > last);
+            if factors.totp.is_none() || !fresh {
+                return Err(AccountError::SecondFactorInvalid);
+            }
+            Ok((
+                SecondFactorMethod::Totp,
+                AccountEvent::TotpCodeUsed {
+                    time_step: *time_step,
+                    at: now,
+                },
+            ))
+        }
+        SecondFactor::RecoveryCode(hash) => {
+            let index = factors
+                .recovery_codes
+                .iter()
+                .position(|code| code.as_ref() == Some(hash))
+                .and_then(|index| u8::try_from(index).ok())
+                .ok_or(AccountError::SecondFactorInvalid)?;
+            Ok((
+                SecondFactorMethod::RecoveryCode,
+                AccountEvent::RecoveryCodeUsed { index, at: now },
+            ))
+        }
+    }
+}
+
+/// What confirms a step-up action of an account with a second factor: a second factor proven
+/// in the session lately, or one sent with the request (spent by the events returned).
+fn ensure_step_up(
+    account: &Account,
+    step_up: &StepUp,
+    now: DateTime<Utc>,
+) -> Result<Vec<AccountEvent>, AccountError> {
+    if !account.factors.enabled() {
+        return Ok(Vec::new());
+    }
+    match step_up {
+        StepUp::Recent => Ok(Vec::new()),
+        StepUp::Factor(factor) => Ok(vec![use_second_factor(account, factor, now)?.1]),
+        StepUp::Missing => Err(AccountError::StepUpRequired),
+    }
+}
+
+fn recovery_codes_generated(codes: Vec<RecoveryCodeHash>, now: DateTime<Utc>) -> AccountEvent {
+    debug_assert_eq!(codes.len(), RECOVERY_CODES_PER_SET);
+    AccountEvent::RecoveryCodesGenerated { codes, at: now }
 }
 
 fn ensure_password(account: &Account, verified: &SealedPasswordHash) -> Result<(), AccountError> {

@@ -1,6 +1,7 @@
 //! What can happen to an account. Released events never change: a new layout is a new
 //! `schema_version` with an upcaster.
 
+use super::factors::{RecoveryCodeHash, SealedTotpSecret, SecondFactorMethod};
 use super::state::{Privacy, Role};
 use crate::domain::DomainEvent;
 use crate::domain::values::{
@@ -34,6 +35,25 @@ pub enum IdentifierKind {
     Phone,
 }
 
+impl IdentifierKind {
+    /// Every kind.
+    pub const ALL: [Self; 3] = [Self::Email, Self::Username, Self::Phone];
+
+    /// The snake_case name (`email`, `username`, `phone`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Username => "username",
+            Self::Phone => "phone",
+        }
+    }
+
+    /// The kind `as_str` names.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
+}
+
 /// How a session was signed in.
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
@@ -45,6 +65,23 @@ pub enum SignInMethod {
     Password,
     /// With a one-time code.
     Code,
+}
+
+impl SignInMethod {
+    /// The snake_case name (`password`, `code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Code => "code",
+        }
+    }
+
+    /// The method `as_str` names.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Self::Password, Self::Code]
+            .into_iter()
+            .find(|method| method.as_str() == name)
+    }
 }
 
 /// Why sessions ended.
@@ -74,6 +111,8 @@ pub enum SignInFailure {
     WrongPassword,
     /// The password was right but the account is blocked.
     AccountBlocked,
+    /// The first factor was proven, the second factor was wrong or used already.
+    SecondFactorInvalid,
 }
 
 /// Profile fields that a change touches: absent = unchanged, `Some(None)` = cleared.
@@ -223,6 +262,9 @@ pub enum AccountEvent {
         /// Password or code.
         #[serde(default)]
         method: SignInMethod,
+        /// The second factor proven with the first, if any (then the session is at AAL2).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        second_factor: Option<SecondFactorMethod>,
         /// Client address.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
@@ -320,6 +362,75 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A sign-in proved its first factor on an account with a second factor: instead of a
+    /// session, it got a short-lived, single-use challenge to answer with the second.
+    SecondFactorChallenged {
+        /// The challenge.
+        challenge_id: Uuid,
+        /// Which identifier the caller named.
+        identifier: IdentifierKind,
+        /// How the first factor was proven.
+        method: SignInMethod,
+        /// Client address.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        ip: Option<String>,
+        /// Client user agent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user_agent: Option<String>,
+        /// When the challenge dies unanswered.
+        expires_at: DateTime<Utc>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// TOTP enrolment (RFC 6238) started: a new secret, not active until a first code from it
+    /// confirms it (`TotpEnabled`).
+    TotpEnrolmentStarted {
+        /// The secret, sealed with the service's key.
+        secret: SealedTotpSecret,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The pending TOTP secret was confirmed by a code of it: sign-in now needs a second factor.
+    TotpEnabled {
+        /// The confirming code's time step (RFC 6238 `T`): no code of it or before is taken
+        /// again.
+        time_step: u64,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A TOTP code was accepted (for a sign-in or a step-up): its time step is spent.
+    TotpCodeUsed {
+        /// The code's time step (RFC 6238 `T`).
+        time_step: u64,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// TOTP was removed (confirmed by a second factor).
+    TotpRemoved {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A new set of single-use recovery codes, voiding the set before. Only their keyed
+    /// hashes are kept; the codes were shown once.
+    RecoveryCodesGenerated {
+        /// The codes' keyed hashes, in the order they were shown.
+        codes: Vec<RecoveryCodeHash>,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A recovery code was used (for a sign-in or a step-up) and is spent.
+    RecoveryCodeUsed {
+        /// Its place in the set (0-based, in the order shown).
+        index: u8,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The recovery codes were voided: the account has no second factor left for them to
+    /// stand in for.
+    RecoveryCodesRevoked {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -347,6 +458,14 @@ impl DomainEvent for AccountEvent {
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::UnverifiedPasswordRemoved { .. } => "UnverifiedPasswordRemoved",
             Self::AccountDeleted { .. } => "AccountDeleted",
+            Self::SecondFactorChallenged { .. } => "SecondFactorChallenged",
+            Self::TotpEnrolmentStarted { .. } => "TotpEnrolmentStarted",
+            Self::TotpEnabled { .. } => "TotpEnabled",
+            Self::TotpCodeUsed { .. } => "TotpCodeUsed",
+            Self::TotpRemoved { .. } => "TotpRemoved",
+            Self::RecoveryCodesGenerated { .. } => "RecoveryCodesGenerated",
+            Self::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
+            Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",
         }
     }
 }

@@ -113,6 +113,37 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.email_verified = true;
             account.codes_valid_from = Some(*at);
         }
+        // History only: the challenge itself is an inline row.
+        AccountEvent::SecondFactorChallenged { .. } => {}
+        AccountEvent::TotpEnrolmentStarted { secret, .. } => {
+            account.factors.totp_pending = Some(secret.clone());
+        }
+        AccountEvent::TotpEnabled { time_step, at } => {
+            let factors = &mut account.factors;
+            factors.totp = factors.totp_pending.take();
+            factors.totp_last_step = Some(*time_step);
+            factors.enabled_at = Some(*at);
+        }
+        AccountEvent::TotpCodeUsed { time_step, .. } => {
+            let last = &mut account.factors.totp_last_step;
+            *last = Some(last.map_or(*time_step, |last| last.max(*time_step)));
+        }
+        AccountEvent::TotpRemoved { .. } => {
+            let factors = &mut account.factors;
+            factors.totp = None;
+            factors.totp_pending = None;
+            factors.totp_last_step = None;
+            factors.enabled_at = None;
+        }
+        AccountEvent::RecoveryCodesGenerated { codes, .. } => {
+            account.factors.recovery_codes = codes.iter().cloned().map(Some).collect();
+        }
+        AccountEvent::RecoveryCodeUsed { index, .. } => {
+            if let Some(code) = account.factors.recovery_codes.get_mut(usize::from(*index)) {
+                *code = None;
+            }
+        }
+        AccountEvent::RecoveryCodesRevoked { .. } => account.factors.recovery_codes.clear(),
     }
     if let Some(at) = change_time(event) {
         account.updated_at = Some(at);
@@ -136,8 +167,16 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::AccountUnblocked { at }
         | AccountEvent::UnverifiedPasswordRemoved { at }
         | AccountEvent::FeaturedChanged { at, .. }
+        | AccountEvent::TotpEnabled { at, .. }
+        | AccountEvent::TotpRemoved { at }
+        | AccountEvent::RecoveryCodesGenerated { at, .. }
+        | AccountEvent::RecoveryCodesRevoked { at }
         | AccountEvent::AccountDeleted { at } => Some(*at),
-        AccountEvent::SessionStarted { .. }
+        AccountEvent::SecondFactorChallenged { .. }
+        | AccountEvent::TotpEnrolmentStarted { .. }
+        | AccountEvent::TotpCodeUsed { .. }
+        | AccountEvent::RecoveryCodeUsed { .. }
+        | AccountEvent::SessionStarted { .. }
         | AccountEvent::SessionsEnded { .. }
         | AccountEvent::SignInFailed { .. } => None,
     }

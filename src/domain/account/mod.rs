@@ -5,6 +5,9 @@ mod commands;
 mod decide;
 mod events;
 mod evolve;
+#[cfg(test)]
+mod factor_tests;
+mod factors;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -15,6 +18,10 @@ pub use events::{
     AccountEvent, IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason,
     SignInFailure, SignInMethod,
 };
+pub use factors::{
+    RECOVERY_CODES_PER_SET, RecoveryCodeHash, STEP_UP_WINDOW, SealedTotpSecret, SecondFactor,
+    SecondFactorMethod, SecondFactors, StepUp,
+};
 pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 
 impl super::Aggregate for Account {
@@ -23,6 +30,7 @@ impl super::Aggregate for Account {
         include_str!("state.rs"),
         include_str!("evolve.rs"),
         include_str!("events.rs"),
+        include_str!("factors.rs"),
     ];
     type Event = AccountEvent;
     type Command = AccountCommand;

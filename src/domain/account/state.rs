@@ -1,6 +1,7 @@
 //! The account as its events leave it.
 
 use super::events::SealedPasswordHash;
+use super::factors::SecondFactors;
 use crate::domain::values::{
     Bio, Birthday, DisplayName, Email, Gender, ImageUrl, Phone, PlaceName, Username,
 };
@@ -162,6 +163,9 @@ pub struct Account {
     /// by each change of credentials or identifiers (registration, password change or reset,
     /// email or phone change, block), so that what was sent before cannot be used after.
     pub codes_valid_from: Option<DateTime<Utc>>,
+    /// Second factors: TOTP and recovery codes.
+    #[serde(default)]
+    pub factors: SecondFactors,
 }
 
 impl Account {

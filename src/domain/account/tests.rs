@@ -42,6 +42,7 @@ fn started(id: Uuid, at: DateTime<Utc>) -> AccountEvent {
         session_id: id,
         identifier: IdentifierKind::Email,
         method: SignInMethod::Password,
+        second_factor: None,
         ip: None,
         user_agent: None,
         expires_at: at + Duration::days(14),
@@ -84,6 +85,7 @@ fn sign_in(verified: &str, id: Uuid, now: DateTime<Utc>) -> AccountCommand {
     AccountCommand::StartSession {
         session_id: id,
         proof: Proof::Password(hash(verified)),
+        second_factor: None,
         identifier: IdentifierKind::Email,
         ip: None,
         user_agent: None,
@@ -431,6 +433,7 @@ fn a_code_signs_in_without_the_password() {
         .when(AccountCommand::StartSession {
             session_id: new_session,
             proof: Proof::Code,
+            second_factor: None,
             identifier: IdentifierKind::Email,
             ip: None,
             user_agent: None,
@@ -441,6 +444,7 @@ fn a_code_signs_in_without_the_password() {
             session_id: new_session,
             identifier: IdentifierKind::Email,
             method: SignInMethod::Code,
+            second_factor: None,
             ip: None,
             user_agent: None,
             expires_at: t0() + Duration::days(14),
@@ -541,6 +545,7 @@ fn the_first_proof_of_an_address_without_the_password_removes_it_and_ends_every_
         .when(AccountCommand::StartSession {
             session_id: session(3),
             proof: Proof::Password(hash("one")),
+            second_factor: None,
             identifier: IdentifierKind::Email,
             ip: None,
             user_agent: None,
@@ -566,6 +571,7 @@ fn signing_in_by_a_mailed_code_proves_an_unverified_address() {
         .when(AccountCommand::StartSession {
             session_id: new,
             proof: Proof::Code,
+            second_factor: None,
             identifier: IdentifierKind::Email,
             ip: None,
             user_agent: None,
@@ -587,6 +593,7 @@ fn signing_in_by_a_mailed_code_proves_an_unverified_address() {
                 session_id: new,
                 identifier: IdentifierKind::Email,
                 method: SignInMethod::Code,
+                second_factor: None,
                 ip: None,
                 user_agent: None,
                 expires_at: later + Duration::days(14),

@@ -71,6 +71,8 @@ refusals! {
     InvalidPostcode = "invalid_postcode",
     /// Not a follow group's name (1 to 20 characters).
     InvalidGroupName = "invalid_group_name",
+    /// A second factor's code (TOTP, RFC 6238, or recovery code) that is wrong or was used.
+    MfaCodeInvalid = "mfa_code_invalid",
 }
 
 /// Why a value was refused: a stable machine code and an English explanation.

@@ -141,6 +141,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         sign_up_email_code: false,
         public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),
+        totp_issuer: "Accounts".to_owned(),
         api: true,
         relay: false,
         projector: false,

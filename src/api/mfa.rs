@@ -1,0 +1,240 @@
+//! `/v1/me/mfa`: my second factors (TOTP, RFC 6238, and recovery codes).
+
+use super::ApiTags;
+use super::auth::SignedIn;
+use super::problem::{Problems, statuses::*};
+use super::views::Done;
+use crate::service;
+use crate::service::Context;
+use crate::service::executor::CommandMetadata;
+use chrono::{DateTime, Utc};
+use poem::web::Data;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+/// My second factors.
+#[derive(Debug, Object)]
+pub struct MfaView {
+    /// TOTP is on: sign-in asks for a second factor, and step-up actions need one.
+    pub totp: bool,
+    /// A TOTP enrolment waits for its confirming code (`POST /v1/me/mfa/totp/confirm`).
+    pub totp_pending: bool,
+    /// When TOTP was turned on.
+    #[oai(skip_serializing_if_is_none)]
+    pub totp_enabled_at: Option<DateTime<Utc>>,
+    /// Recovery codes left unused (of 10).
+    pub recovery_codes_left: u32,
+}
+
+/// Confirms adding a second factor.
+#[derive(Debug, Object)]
+pub struct StartTotpRequest {
+    /// The account's password; required when the account has one.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
+}
+
+/// What an authenticator app needs to enrol (RFC 6238: HMAC-SHA-1, 6 digits, 30 s).
+#[derive(Debug, Object)]
+pub struct TotpEnrolmentView {
+    /// The shared secret in base32 (RFC 4648, no padding), for typing into the app.
+    pub secret: String,
+    /// The `otpauth://totp/...` URI (Key Uri Format) that the app scans.
+    pub otpauth_uri: String,
+    /// The URI as a QR code: an SVG image (`image/svg+xml` text).
+    pub qr_svg: String,
+}
+
+/// The first code from the authenticator app.
+#[derive(Debug, Object)]
+pub struct ConfirmTotpRequest {
+    /// The 6-digit code the app shows now.
+    #[oai(validator(max_length = 32))]
+    pub code: String,
+}
+
+/// Recovery codes, shown this once.
+#[derive(Debug, Object)]
+pub struct RecoveryCodesView {
+    /// 10 single-use codes (`XXXXX-XXXXX`; case, spaces and hyphens do not matter), each a
+    /// second factor once when the authenticator is lost. Only their hashes are kept.
+    pub recovery_codes: Vec<String>,
+}
+
+/// A step-up: a second factor sent with a sensitive action.
+#[derive(Debug, Object)]
+pub struct StepUpRequest {
+    /// A TOTP code or a recovery code. Not needed when this session proved a second factor
+    /// in the last 10 minutes (signed in with one); otherwise `403 mfa_step_up_required`.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum TotpEnrolmentStarted {
+    /// Enrolment started: scan the QR code (or type the secret), then confirm with a code.
+    #[oai(status = 200)]
+    Ok(
+        Json<TotpEnrolmentView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
+enum RecoveryCodesIssued {
+    /// The new recovery codes, shown this once.
+    #[oai(status = 200)]
+    Ok(
+        Json<RecoveryCodesView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+/// My second factors.
+pub struct MfaApi;
+
+#[OpenApi(tag = "ApiTags::SecondFactors")]
+impl MfaApi {
+    /// Get my second factors
+    ///
+    /// Whether TOTP is on or pending, and how many recovery codes are left.
+    #[oai(path = "/v1/me/mfa", method = "get", operation_id = "getMfa")]
+    async fn get_mfa(
+        &self,
+        ctx: Data<&Context>,
+        caller: SignedIn,
+    ) -> Result<Json<MfaView>, Problems<SIGNED_IN>> {
+        let factors = service::second_factor::factors(&ctx, caller.0).await?;
+        Ok(Json(MfaView {
+            totp: factors.totp,
+            totp_pending: factors.totp_pending,
+            totp_enabled_at: factors.enabled_at,
+            recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(u32::MAX),
+        }))
+    }
+
+    /// Start TOTP enrolment
+    ///
+    /// A new TOTP secret (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps) for an
+    /// authenticator app: its base32 text, `otpauth://` URI and QR code. Not active until
+    /// confirmed with a first code; a second call replaces a pending secret. Needs the
+    /// account's password when it has one (`403 wrong_password`; `429` after too many) and a
+    /// verified email address (`409 email_not_verified`); `409 totp_already_enabled` when TOTP
+    /// is on. The secret is kept sealed with the service's key.
+    #[oai(path = "/v1/me/mfa/totp", method = "post", operation_id = "startTotp")]
+    async fn start_totp(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<StartTotpRequest>,
+    ) -> Result<TotpEnrolmentStarted, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
+        let enrolment = service::second_factor::start_totp_enrolment(
+            &ctx,
+            caller.0,
+            body.password.as_deref(),
+            &metadata,
+        )
+        .await?;
+        let shown = enrolment.provisioning;
+        Ok(TotpEnrolmentStarted::Ok(
+            Json(TotpEnrolmentView {
+                secret: shown.secret,
+                otpauth_uri: shown.otpauth_uri,
+                qr_svg: shown.qr_svg,
+            }),
+            enrolment.position,
+        ))
+    }
+
+    /// Confirm TOTP
+    ///
+    /// Turns TOTP on with a code from the app (the current one, or one step either side), and
+    /// answers 10 recovery codes, shown this once. From then, sign-in asks for a second factor.
+    /// A wrong code is `422` naming `code` (`mfa_code_invalid`); `409 totp_not_pending` without
+    /// an enrolment.
+    #[oai(
+        path = "/v1/me/mfa/totp/confirm",
+        method = "post",
+        operation_id = "confirmTotp"
+    )]
+    async fn confirm_totp(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<ConfirmTotpRequest>,
+    ) -> Result<RecoveryCodesIssued, Problems<SIGNED_IN_BODY>> {
+        let issued =
+            service::second_factor::confirm_totp(&ctx, caller.0, &body.code, &metadata).await?;
+        Ok(RecoveryCodesIssued::Ok(
+            Json(RecoveryCodesView {
+                recovery_codes: issued.codes,
+            }),
+            issued.position,
+        ))
+    }
+
+    /// Remove TOTP
+    ///
+    /// Turns TOTP off and voids the recovery codes. A step-up action: send `mfa_code` unless
+    /// this session proved a second factor in the last 10 minutes (`403
+    /// mfa_step_up_required`); a wrong code is `422` naming `mfa_code`, and after 10 wrong
+    /// second factors in 30 minutes, `429`. `409 mfa_not_enabled` when TOTP is off.
+    #[oai(
+        path = "/v1/me/mfa/totp",
+        method = "delete",
+        operation_id = "removeTotp"
+    )]
+    async fn remove_totp(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<StepUpRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
+        let position = service::second_factor::remove_totp(
+            &ctx,
+            caller.0,
+            body.mfa_code.as_deref(),
+            &metadata,
+        )
+        .await?;
+        Ok(Done::NoContent(position))
+    }
+
+    /// Get new recovery codes
+    ///
+    /// 10 new recovery codes, shown this once; the old ones stop working. A step-up action, as
+    /// removing TOTP is. `409 mfa_not_enabled` without a second factor.
+    #[oai(
+        path = "/v1/me/mfa/recovery-codes",
+        method = "post",
+        operation_id = "regenerateRecoveryCodes"
+    )]
+    async fn regenerate_recovery_codes(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<StepUpRequest>,
+    ) -> Result<RecoveryCodesIssued, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
+        let issued = service::second_factor::regenerate_recovery_codes(
+            &ctx,
+            caller.0,
+            body.mfa_code.as_deref(),
+            &metadata,
+        )
+        .await?;
+        Ok(RecoveryCodesIssued::Ok(
+            Json(RecoveryCodesView {
+                recovery_codes: issued.codes,
+            }),
+            issued.position,
+        ))
+    }
+}

@@ -1,0 +1,387 @@
+//! Second factors: given these events, when this command, then these events (or this error).
+
+use super::*;
+use crate::domain::testing::{self, Given};
+use crate::domain::values::Email;
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use uuid::Uuid;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+fn password() -> SealedPasswordHash {
+    SealedPasswordHash("sealed:one".to_owned())
+}
+
+fn secret(label: &str) -> SealedTotpSecret {
+    SealedTotpSecret(format!("sealed:{label}"))
+}
+
+fn code(n: usize) -> RecoveryCodeHash {
+    RecoveryCodeHash(format!("hash:{n}"))
+}
+
+fn codes(from: usize) -> Vec<RecoveryCodeHash> {
+    (from..from + RECOVERY_CODES_PER_SET).map(code).collect()
+}
+
+fn registered(email_verified: bool) -> Vec<AccountEvent> {
+    let email = Email::parse("alice@example.com").expect("email");
+    let mut events = vec![AccountEvent::AccountRegistered {
+        email: Some(email.clone()),
+        username: None,
+        phone: None,
+        display_name: None,
+        password: Some(password()),
+        role: Role::User,
+        at: t0(),
+    }];
+    if email_verified {
+        events.push(AccountEvent::EmailVerified { email, at: t0() });
+    }
+    events
+}
+
+/// An account with TOTP confirmed at time step 100 and the recovery codes 0..10.
+fn with_totp() -> Vec<AccountEvent> {
+    let mut events = registered(true);
+    events.extend([
+        AccountEvent::TotpEnrolmentStarted {
+            secret: secret("a"),
+            at: t0(),
+        },
+        AccountEvent::TotpEnabled {
+            time_step: 100,
+            at: t0(),
+        },
+        AccountEvent::RecoveryCodesGenerated {
+            codes: codes(0),
+            at: t0(),
+        },
+    ]);
+    events
+}
+
+fn given(events: &[AccountEvent]) -> Given<Account> {
+    testing::given(events)
+}
+
+fn sign_in(second_factor: Option<SecondFactor>) -> AccountCommand {
+    AccountCommand::StartSession {
+        session_id: Uuid::from_u128(7),
+        proof: Proof::Password(password()),
+        second_factor,
+        identifier: IdentifierKind::Email,
+        ip: None,
+        user_agent: None,
+        expires_at: t0() + Duration::days(14),
+        now: t0(),
+    }
+}
+
+fn started(second_factor: Option<SecondFactorMethod>) -> AccountEvent {
+    AccountEvent::SessionStarted {
+        session_id: Uuid::from_u128(7),
+        identifier: IdentifierKind::Email,
+        method: SignInMethod::Password,
+        second_factor,
+        ip: None,
+        user_agent: None,
+        expires_at: t0() + Duration::days(14),
+        at: t0(),
+    }
+}
+
+fn totp(time_step: u64) -> SecondFactor {
+    SecondFactor::Totp { time_step }
+}
+
+#[test]
+fn enrolling_needs_the_password_and_a_proven_address_and_activates_nothing() {
+    let enrol = |verified_password| AccountCommand::StartTotpEnrolment {
+        secret: secret("a"),
+        verified_password,
+        now: t0(),
+    };
+    given(&registered(false))
+        .when(enrol(Some(password())))
+        .then_error(AccountError::EmailNotVerified);
+    let verified = given(&registered(true));
+    verified
+        .when(enrol(None))
+        .then_error(AccountError::InvalidCredentials);
+    verified
+        .when(enrol(Some(SealedPasswordHash("sealed:other".to_owned()))))
+        .then_error(AccountError::InvalidCredentials);
+    let pending =
+        verified
+            .when(enrol(Some(password())))
+            .then(&[AccountEvent::TotpEnrolmentStarted {
+                secret: secret("a"),
+                at: t0(),
+            }]);
+    assert!(!pending.factors.enabled(), "not active until confirmed");
+    Given(pending).when(sign_in(None)).then(&[started(None)]);
+}
+
+#[test]
+fn confirming_enables_totp_with_ten_recovery_codes_and_sign_in_then_needs_it() {
+    let mut history = registered(true);
+    history.push(AccountEvent::TotpEnrolmentStarted {
+        secret: secret("a"),
+        at: t0(),
+    });
+    let enabled = given(&history)
+        .when(AccountCommand::ConfirmTotp {
+            secret: secret("a"),
+            time_step: 100,
+            recovery_codes: codes(0),
+            now: t0(),
+        })
+        .then(&[
+            AccountEvent::TotpEnabled {
+                time_step: 100,
+                at: t0(),
+            },
+            AccountEvent::RecoveryCodesGenerated {
+                codes: codes(0),
+                at: t0(),
+            },
+        ]);
+    assert_eq!(enabled.factors.totp, Some(secret("a")));
+    assert_eq!(enabled.factors.recovery_codes_left(), 10);
+    assert_eq!(
+        enabled.factors.methods(),
+        vec![SecondFactorMethod::Totp, SecondFactorMethod::RecoveryCode]
+    );
+    Given(enabled)
+        .when(sign_in(None))
+        .then_error(AccountError::SecondFactorRequired);
+}
+
+#[test]
+fn confirming_needs_a_pending_enrolment_and_enrolling_again_needs_removal_first() {
+    let confirm = |label| AccountCommand::ConfirmTotp {
+        secret: secret(label),
+        time_step: 1,
+        recovery_codes: codes(0),
+        now: t0(),
+    };
+    given(&registered(true))
+        .when(confirm("a"))
+        .then_error(AccountError::TotpNotPending);
+    // A code checked against a secret that another enrolment replaced confirms nothing.
+    let mut replaced = registered(true);
+    for label in ["a", "b"] {
+        replaced.push(AccountEvent::TotpEnrolmentStarted {
+            secret: secret(label),
+            at: t0(),
+        });
+    }
+    given(&replaced)
+        .when(confirm("a"))
+        .then_error(AccountError::TotpNotPending);
+    assert_eq!(given(&replaced).when(confirm("b")).events().len(), 2);
+    given(&with_totp())
+        .when(AccountCommand::StartTotpEnrolment {
+            secret: secret("b"),
+            verified_password: Some(password()),
+            now: t0(),
+        })
+        .then_error(AccountError::TotpAlreadyEnabled);
+}
+
+#[test]
+fn a_totp_time_step_signs_in_once_and_never_an_older_one() {
+    let account = given(&with_totp());
+    // The confirming code's step is spent already.
+    account
+        .when(sign_in(Some(totp(100))))
+        .then_error(AccountError::SecondFactorInvalid);
+    let after = account.when(sign_in(Some(totp(101)))).then(&[
+        AccountEvent::TotpCodeUsed {
+            time_step: 101,
+            at: t0(),
+        },
+        started(Some(SecondFactorMethod::Totp)),
+    ]);
+    let after = Given(after);
+    after
+        .when(sign_in(Some(totp(101))))
+        .then_error(AccountError::SecondFactorInvalid);
+    after
+        .when(sign_in(Some(totp(99))))
+        .then_error(AccountError::SecondFactorInvalid);
+    assert_eq!(after.when(sign_in(Some(totp(102)))).events().len(), 2);
+}
+
+#[test]
+fn a_recovery_code_signs_in_once() {
+    let account = given(&with_totp());
+    let after = account
+        .when(sign_in(Some(SecondFactor::RecoveryCode(code(3)))))
+        .then(&[
+            AccountEvent::RecoveryCodeUsed { index: 3, at: t0() },
+            started(Some(SecondFactorMethod::RecoveryCode)),
+        ]);
+    assert_eq!(after.factors.recovery_codes_left(), 9);
+    Given(after)
+        .when(sign_in(Some(SecondFactor::RecoveryCode(code(3)))))
+        .then_error(AccountError::SecondFactorInvalid);
+    account
+        .when(sign_in(Some(SecondFactor::RecoveryCode(code(99)))))
+        .then_error(AccountError::SecondFactorInvalid);
+}
+
+#[test]
+fn a_second_factor_proves_nothing_on_an_account_without_one() {
+    given(&registered(true))
+        .when(sign_in(Some(totp(5))))
+        .then_error(AccountError::SecondFactorInvalid);
+}
+
+#[test]
+fn a_challenge_is_recorded_only_for_a_proven_first_factor_of_an_account_with_a_second() {
+    let challenge = |proof| AccountCommand::ChallengeSecondFactor {
+        challenge_id: Uuid::from_u128(9),
+        proof,
+        identifier: IdentifierKind::Email,
+        ip: None,
+        user_agent: None,
+        expires_at: t0() + Duration::minutes(5),
+        now: t0(),
+    };
+    given(&registered(true))
+        .when(challenge(Proof::Password(password())))
+        .then_error(AccountError::SecondFactorNotEnabled);
+    let account = given(&with_totp());
+    account
+        .when(challenge(Proof::Password(SealedPasswordHash(
+            "sealed:other".to_owned(),
+        ))))
+        .then_error(AccountError::InvalidCredentials);
+    account
+        .when(challenge(Proof::Code))
+        .then(&[AccountEvent::SecondFactorChallenged {
+            challenge_id: Uuid::from_u128(9),
+            identifier: IdentifierKind::Email,
+            method: SignInMethod::Code,
+            ip: None,
+            user_agent: None,
+            expires_at: t0() + Duration::minutes(5),
+            at: t0(),
+        }]);
+    let mut blocked = with_totp();
+    blocked.push(AccountEvent::AccountBlocked { at: t0() });
+    given(&blocked)
+        .when(challenge(Proof::Password(password())))
+        .then_error(AccountError::Blocked);
+}
+
+#[test]
+fn a_challenge_answered_after_a_password_change_proves_nothing() {
+    let answer = |issued_at| AccountCommand::StartSession {
+        session_id: Uuid::from_u128(7),
+        proof: Proof::Challenged {
+            method: SignInMethod::Password,
+            at: issued_at,
+        },
+        second_factor: Some(totp(101)),
+        identifier: IdentifierKind::Email,
+        ip: None,
+        user_agent: None,
+        expires_at: t0() + Duration::days(14),
+        now: t0() + Duration::minutes(2),
+    };
+    let mut history = with_totp();
+    history.push(AccountEvent::PasswordChanged {
+        password: SealedPasswordHash("sealed:two".to_owned()),
+        at: t0() + Duration::minutes(1),
+    });
+    let account = given(&history);
+    account
+        .when(answer(t0()))
+        .then_error(AccountError::InvalidCredentials);
+    assert_eq!(
+        account
+            .when(answer(t0() + Duration::minutes(1)))
+            .events()
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn removing_totp_is_a_step_up_action_and_takes_the_recovery_codes_with_it() {
+    let account = given(&with_totp());
+    let remove = |step_up| AccountCommand::RemoveTotp { step_up, now: t0() };
+    account
+        .when(remove(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    account
+        .when(remove(StepUp::Factor(totp(100))))
+        .then_error(AccountError::SecondFactorInvalid);
+    account.when(remove(StepUp::Factor(totp(101)))).then(&[
+        AccountEvent::TotpCodeUsed {
+            time_step: 101,
+            at: t0(),
+        },
+        AccountEvent::TotpRemoved { at: t0() },
+        AccountEvent::RecoveryCodesRevoked { at: t0() },
+    ]);
+    let removed = account.when(remove(StepUp::Recent)).then(&[
+        AccountEvent::TotpRemoved { at: t0() },
+        AccountEvent::RecoveryCodesRevoked { at: t0() },
+    ]);
+    assert_eq!(removed.factors, SecondFactors::default());
+    let removed = Given(removed);
+    removed.when(sign_in(None)).then(&[started(None)]);
+    removed
+        .when(remove(StepUp::Recent))
+        .then_error(AccountError::SecondFactorNotEnabled);
+    removed
+        .when(sign_in(Some(SecondFactor::RecoveryCode(code(1)))))
+        .then_error(AccountError::SecondFactorInvalid);
+}
+
+#[test]
+fn new_recovery_codes_void_the_old_set_and_need_a_step_up() {
+    let account = given(&with_totp());
+    let regenerate = |step_up| AccountCommand::RegenerateRecoveryCodes {
+        codes: codes(10),
+        step_up,
+        now: t0(),
+    };
+    account
+        .when(regenerate(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    let renewed = account
+        .when(regenerate(StepUp::Factor(SecondFactor::RecoveryCode(
+            code(0),
+        ))))
+        .then(&[
+            AccountEvent::RecoveryCodeUsed { index: 0, at: t0() },
+            AccountEvent::RecoveryCodesGenerated {
+                codes: codes(10),
+                at: t0(),
+            },
+        ]);
+    assert_eq!(renewed.factors.recovery_codes_left(), 10);
+    let renewed = Given(renewed);
+    renewed
+        .when(sign_in(Some(SecondFactor::RecoveryCode(code(1)))))
+        .then_error(AccountError::SecondFactorInvalid);
+    assert_eq!(
+        renewed
+            .when(sign_in(Some(SecondFactor::RecoveryCode(code(11)))))
+            .events()
+            .len(),
+        2
+    );
+    given(&registered(true))
+        .when(regenerate(StepUp::Recent))
+        .then_error(AccountError::SecondFactorNotEnabled);
+}

@@ -1,0 +1,133 @@
+//! Second factors as the account holds them (OWASP ASVS 5.0 V6, NIST SP 800-63B): a TOTP
+//! authenticator (RFC 6238) and single-use recovery codes. What needs the service's key
+//! (opening the TOTP secret, hashing a recovery code) is done before a command; the account
+//! decides what the result proves: whether a time step was used already, whether a recovery
+//! code is one of its unused ones.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How long after a second factor was proven in a session that session may take a step-up
+/// action (change a credential, remove a factor, delete the account) without another.
+pub const STEP_UP_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
+
+/// How many recovery codes a set holds.
+pub const RECOVERY_CODES_PER_SET: usize = 10;
+
+/// A TOTP shared secret (RFC 6238 `K`, 160 random bits), sealed with the service's key before
+/// it enters an event, so that neither the log nor its subscribers hold it in clear.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct SealedTotpSecret(pub String);
+
+impl std::fmt::Debug for SealedTotpSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SealedTotpSecret(..)")
+    }
+}
+
+/// A recovery code's keyed hash: HMAC-SHA-256 of the code (upper case, without separators)
+/// under a key derived from the service's key, in hex. Codes carry 50 random bits, so a keyed
+/// hash is as safe to keep as a slow one, and checking a code costs no password hash.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(transparent)]
+pub struct RecoveryCodeHash(pub String);
+
+impl std::fmt::Debug for RecoveryCodeHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RecoveryCodeHash(..)")
+    }
+}
+
+/// A second factor, as sessions and events name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactorMethod {
+    /// A TOTP code (RFC 6238) from an authenticator app.
+    Totp,
+    /// One of the single-use recovery codes.
+    RecoveryCode,
+}
+
+impl SecondFactorMethod {
+    /// The snake_case name (`totp`, `recovery_code`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+        }
+    }
+}
+
+/// A second factor presented with a command, checked as far as the service's key allows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SecondFactor {
+    /// A TOTP code that matched the account's secret at this time step (RFC 6238 `T`, the
+    /// Unix time divided by 30 s). The account accepts each step once.
+    Totp {
+        /// The matched time step.
+        time_step: u64,
+    },
+    /// A recovery code, by its keyed hash: the account finds it among its unused codes.
+    RecoveryCode(RecoveryCodeHash),
+}
+
+impl SecondFactor {
+    /// Which kind of second factor it is.
+    pub fn method(&self) -> SecondFactorMethod {
+        match self {
+            Self::Totp { .. } => SecondFactorMethod::Totp,
+            Self::RecoveryCode(_) => SecondFactorMethod::RecoveryCode,
+        }
+    }
+}
+
+/// How a step-up action is confirmed by an account that has a second factor.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepUp {
+    /// The caller's session proved a second factor within `STEP_UP_WINDOW`.
+    Recent,
+    /// A second factor came with the request.
+    Factor(SecondFactor),
+    /// Neither: an account with a second factor is refused (`StepUpRequired`).
+    Missing,
+}
+
+/// The account's second factors.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SecondFactors {
+    /// A TOTP secret enrolled and not yet confirmed by a first code.
+    pub totp_pending: Option<SealedTotpSecret>,
+    /// The confirmed TOTP secret.
+    pub totp: Option<SealedTotpSecret>,
+    /// The last TOTP time step accepted: no code of it or before is accepted again.
+    pub totp_last_step: Option<u64>,
+    /// The current set of recovery codes; a used one is `None`.
+    pub recovery_codes: Vec<Option<RecoveryCodeHash>>,
+    /// When TOTP was confirmed.
+    pub enabled_at: Option<DateTime<Utc>>,
+}
+
+impl SecondFactors {
+    /// Whether the account has a second factor: sign-in asks for it, step-up actions need it.
+    pub fn enabled(&self) -> bool {
+        self.totp.is_some()
+    }
+
+    /// How many recovery codes are left unused.
+    pub fn recovery_codes_left(&self) -> usize {
+        self.recovery_codes.iter().flatten().count()
+    }
+
+    /// The second factors a sign-in may be completed with.
+    pub fn methods(&self) -> Vec<SecondFactorMethod> {
+        let mut methods = Vec::new();
+        if self.totp.is_some() {
+            methods.push(SecondFactorMethod::Totp);
+        }
+        if self.recovery_codes_left() > 0 {
+            methods.push(SecondFactorMethod::RecoveryCode);
+        }
+        methods
+    }
+}

@@ -1,0 +1,448 @@
+//! Second factors (OWASP ASVS 5.0 V6, NIST SP 800-63B AAL2): TOTP enrolment, confirmation and
+//! removal, recovery codes, the second step of a sign-in (answering its challenge), and the
+//! step-up that sensitive actions need from an account with a second factor.
+//!
+//! Every second factor checked counts first against the account (at most
+//! `FAILURES_PER_ACCOUNT` wrong ones within `sign_in::THROTTLE_WINDOW`, then
+//! `TooManyRequests`), whoever presents it: a sign-in's challenge, which itself dies after
+//! `CHALLENGE_ANSWERS`, or a signed-in caller's step-up. So neither new challenges (each
+//! costing a proven password) nor a stolen session buy more guesses.
+
+use super::accounts::{self, run_account_commands_in, run_own_command};
+use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
+use super::sessions::{NewSessionPlan, SignedIn};
+use super::sign_in::THROTTLE_WINDOW;
+use super::{Context, ServiceError};
+use crate::domain::account::{
+    Account, AccountCommand, IdentifierKind, Proof, STEP_UP_WINDOW, SecondFactor, SignInFailure,
+    SignInMethod, StepUp,
+};
+use crate::factors::{self, TotpProvisioning};
+use crate::store::sessions::ActiveSession;
+use crate::store::{challenges, sessions, throttle};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// Answers a sign-in's challenge takes before it dies.
+pub const CHALLENGE_ANSWERS: i32 = 5;
+
+/// Wrong second factors an account takes within the throttle window before every further one
+/// is refused (`TooManyRequests`) until the window passes.
+pub const FAILURES_PER_ACCOUNT: i32 = 10;
+
+/// The throttle's key for the second factors of an account.
+fn throttle_key(account_id: Uuid) -> Vec<u8> {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(format!("second_factor:{account_id}").as_bytes()).to_vec()
+}
+
+/// The caller's second factors, as `GET /v1/me/mfa` shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Factors {
+    /// TOTP is confirmed and on.
+    pub totp: bool,
+    /// A TOTP enrolment waits for its confirming code.
+    pub totp_pending: bool,
+    /// When TOTP was confirmed.
+    pub enabled_at: Option<DateTime<Utc>>,
+    /// Unused recovery codes.
+    pub recovery_codes_left: usize,
+}
+
+/// The caller's second factors.
+pub async fn factors(ctx: &Context, caller: ActiveSession) -> Result<Factors, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    let factors = &account.factors;
+    Ok(Factors {
+        totp: factors.totp.is_some(),
+        totp_pending: factors.totp_pending.is_some(),
+        enabled_at: factors.enabled_at,
+        recovery_codes_left: factors.recovery_codes_left(),
+    })
+}
+
+/// A TOTP enrolment started: what the authenticator app takes.
+pub struct TotpEnrolment {
+    /// The secret, URI and QR code.
+    pub provisioning: TotpProvisioning,
+    /// Log position of the `TotpEnrolmentStarted` event.
+    pub position: i64,
+}
+
+/// Starts TOTP enrolment for the caller with a new secret (replacing one pending): confirmed
+/// by the account's password when it has one (re-checked and throttled as for other signed-in
+/// actions). Not active until `confirm_totp`. `TotpAlreadyEnabled` when TOTP is on;
+/// `EmailNotVerified` while the account's address is unproven.
+pub async fn start_totp_enrolment(
+    ctx: &Context,
+    caller: ActiveSession,
+    password: Option<&str>,
+    metadata: &CommandMetadata,
+) -> Result<TotpEnrolment, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    if account.factors.totp.is_some() {
+        return Err(ServiceError::TotpAlreadyEnabled);
+    }
+    if account.email_unproven() {
+        return Err(ServiceError::EmailNotVerified);
+    }
+    let verified_password = match (&account.password, password) {
+        (Some(_), Some(password)) => {
+            Some(super::profile::verify_password(ctx, caller.account_id, &account, password).await?)
+        }
+        (Some(_), None) => {
+            return Err(ServiceError::required(
+                "password",
+                "give the account's password to add a second factor",
+            ));
+        }
+        (None, _) => None,
+    };
+    let secret = factors::new_totp_secret(&ctx.secrets);
+    let committed = run_own_command(
+        ctx,
+        caller,
+        metadata,
+        AccountCommand::StartTotpEnrolment {
+            secret: secret.sealed,
+            verified_password,
+            now: ctx.now(),
+        },
+    )
+    .await?;
+    let label = account_label(&committed.state, caller.account_id);
+    Ok(TotpEnrolment {
+        provisioning: factors::provisioning(&secret.bytes, &ctx.policy.totp_issuer, &label),
+        position: committed.position,
+    })
+}
+
+/// What an authenticator app shows the account as: its email address, else its username, else
+/// its phone number, else its id.
+fn account_label(account: &Account, account_id: Uuid) -> String {
+    account
+        .email
+        .as_ref()
+        .map(|email| email.as_str().to_owned())
+        .or_else(|| {
+            account
+                .username
+                .as_ref()
+                .map(|name| name.as_str().to_owned())
+        })
+        .or_else(|| {
+            account
+                .phone
+                .as_ref()
+                .map(|phone| phone.as_str().to_owned())
+        })
+        .unwrap_or_else(|| account_id.to_string())
+}
+
+/// A new set of recovery codes, shown once.
+pub struct NewRecoveryCodes {
+    /// The codes (`XXXXX-XXXXX`).
+    pub codes: Vec<String>,
+    /// Log position of the command's last event.
+    pub position: i64,
+}
+
+/// Confirms the pending TOTP enrolment with a code from the authenticator app: TOTP is on
+/// from then, and the first recovery codes are issued. A wrong code is a validation failure
+/// naming `code` (`mfa_code_invalid`); `TotpNotPending` without an enrolment.
+pub async fn confirm_totp(
+    ctx: &Context,
+    caller: ActiveSession,
+    code: &str,
+    metadata: &CommandMetadata,
+) -> Result<NewRecoveryCodes, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    if account.factors.totp.is_some() {
+        return Err(ServiceError::TotpAlreadyEnabled);
+    }
+    let pending = account
+        .factors
+        .totp_pending
+        .clone()
+        .ok_or(ServiceError::TotpNotPending)?;
+    let secret = factors::open_totp_secret(&ctx.secrets, &pending)
+        .map_err(|error| ServiceError::Internal(error.into()))?;
+    let now = ctx.now();
+    let time_step =
+        factors::matching_time_step(&secret, code, now).ok_or_else(|| code_invalid("code"))?;
+    let (codes, recovery_codes) = factors::new_recovery_codes(&ctx.secrets);
+    let committed = run_own_command(
+        ctx,
+        caller,
+        metadata,
+        AccountCommand::ConfirmTotp {
+            secret: pending,
+            time_step,
+            recovery_codes,
+            now,
+        },
+    )
+    .await?;
+    Ok(NewRecoveryCodes {
+        codes,
+        position: committed.position,
+    })
+}
+
+/// Removes the caller's TOTP, and the recovery codes with it: a step-up action
+/// (`StepUpRequired` without a second factor proven lately in the session or `mfa_code`).
+pub async fn remove_totp(
+    ctx: &Context,
+    caller: ActiveSession,
+    mfa_code: Option<&str>,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let now = ctx.now();
+    let committed = run_step_up_command(ctx, caller, mfa_code, metadata, |step_up| {
+        AccountCommand::RemoveTotp { step_up, now }
+    })
+    .await?;
+    Ok(committed.position)
+}
+
+/// Replaces the caller's recovery codes with a new set, voiding the old: a step-up action.
+pub async fn regenerate_recovery_codes(
+    ctx: &Context,
+    caller: ActiveSession,
+    mfa_code: Option<&str>,
+    metadata: &CommandMetadata,
+) -> Result<NewRecoveryCodes, ServiceError> {
+    let now = ctx.now();
+    let (codes, hashes) = factors::new_recovery_codes(&ctx.secrets);
+    let committed = run_step_up_command(ctx, caller, mfa_code, metadata, |step_up| {
+        AccountCommand::RegenerateRecoveryCodes {
+            codes: hashes,
+            step_up,
+            now,
+        }
+    })
+    .await?;
+    Ok(NewRecoveryCodes {
+        codes,
+        position: committed.position,
+    })
+}
+
+/// Runs a step-up action of the caller's: `command` gets how the step-up is proven, from
+/// `mfa_code` (a TOTP or recovery code, counted against the account before it is checked) or
+/// else from the session's last second factor. A wrong `mfa_code` is a validation failure
+/// naming it (`mfa_code_invalid`).
+pub(super) async fn run_step_up_command(
+    ctx: &Context,
+    caller: ActiveSession,
+    mfa_code: Option<&str>,
+    metadata: &CommandMetadata,
+    command: impl FnOnce(StepUp) -> AccountCommand,
+) -> Result<Committed<Account>, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    let (step_up, reserved) = step_up(ctx, caller, &account, mfa_code).await?;
+    match run_own_command(ctx, caller, metadata, command(step_up)).await {
+        Ok(committed) => {
+            if reserved {
+                let client = ctx.pool.get().await?;
+                throttle::release_attempt(&client, &throttle_key(caller.account_id)).await?;
+            }
+            Ok(committed)
+        }
+        Err(ServiceError::MfaInvalid) => Err(code_invalid("mfa_code")),
+        Err(error) => Err(error),
+    }
+}
+
+/// How the caller proves a step-up on `account`, and whether a code was counted against the
+/// account for it. `TooManyRequests` past the account's limit.
+async fn step_up(
+    ctx: &Context,
+    caller: ActiveSession,
+    account: &Account,
+    mfa_code: Option<&str>,
+) -> Result<(StepUp, bool), ServiceError> {
+    if !account.factors.enabled() {
+        return Ok((StepUp::Missing, false));
+    }
+    let client = ctx.pool.get().await?;
+    let now = ctx.now();
+    let Some(code) = mfa_code else {
+        let recent = sessions::second_factor_at(&client, caller)
+            .await?
+            .is_some_and(|at| now - at <= STEP_UP_WINDOW);
+        return Ok((
+            if recent {
+                StepUp::Recent
+            } else {
+                StepUp::Missing
+            },
+            false,
+        ));
+    };
+    reserve(&client, caller.account_id, now).await?;
+    let factor = read_code(ctx, account, code, now).ok_or_else(|| code_invalid("mfa_code"))?;
+    Ok((StepUp::Factor(factor), true))
+}
+
+/// Counts one second factor against the account before it is checked.
+async fn reserve(
+    client: &deadpool_postgres::Object,
+    account_id: Uuid,
+    now: DateTime<Utc>,
+) -> Result<(), ServiceError> {
+    match throttle::reserve_attempt(
+        client,
+        &throttle_key(account_id),
+        now,
+        THROTTLE_WINDOW,
+        FAILURES_PER_ACCOUNT,
+    )
+    .await?
+    {
+        Some(retry_after) => Err(ServiceError::TooManyRequests(retry_after)),
+        None => Ok(()),
+    }
+}
+
+/// A code typed for either factor: digits only are a TOTP code (matched to its time step, or
+/// `None`), anything else a recovery code (by its keyed hash; the account finds it or not).
+fn read_code(
+    ctx: &Context,
+    account: &Account,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Option<SecondFactor> {
+    let digits = code
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .all(|c| c.is_ascii_digit());
+    match digits {
+        true => totp_factor(ctx, account, code, now),
+        false => Some(SecondFactor::RecoveryCode(factors::recovery_code_hash(
+            &ctx.secrets,
+            code,
+        ))),
+    }
+}
+
+/// The TOTP time step `code` matches on the account's secret, if it has one and it does.
+fn totp_factor(
+    ctx: &Context,
+    account: &Account,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Option<SecondFactor> {
+    let sealed = account.factors.totp.as_ref()?;
+    let secret = factors::open_totp_secret(&ctx.secrets, sealed).ok()?;
+    factors::matching_time_step(&secret, code, now)
+        .map(|time_step| SecondFactor::Totp { time_step })
+}
+
+fn code_invalid(field: &str) -> ServiceError {
+    ServiceError::invalid(
+        field,
+        crate::domain::values::InvalidValue {
+            code: crate::domain::values::Refusal::MfaCodeInvalid,
+            message: "the code is wrong or was used already".to_owned(),
+        },
+    )
+}
+
+/// The second factor answering a sign-in's challenge.
+#[derive(Debug, Clone, Copy)]
+pub enum ChallengeAnswer<'a> {
+    /// A TOTP code.
+    Totp(&'a str),
+    /// A recovery code.
+    RecoveryCode(&'a str),
+}
+
+/// Answers a sign-in's second-factor challenge (the token `POST /v1/sessions` gave): with a
+/// right, unused factor, the session starts (at AAL2) and the challenge is spent, in one
+/// transaction. Each answer is counted against the challenge and the account before it is
+/// checked: `MfaChallengeExpired` for a challenge unknown, expired, answered or out of
+/// answers (or whose account changed its credentials since), `TooManyRequests` past the
+/// account's limit, `MfaInvalid` for a wrong or used factor (recorded as a failed sign-in).
+pub async fn answer_challenge(
+    ctx: &Context,
+    token: &str,
+    answer: ChallengeAnswer<'_>,
+    metadata: &CommandMetadata,
+) -> Result<SignedIn, ServiceError> {
+    let token_hash = crate::credentials::session_token_hash(token);
+    let now = ctx.now();
+    let challenge = {
+        let client = ctx.pool.get().await?;
+        let challenge = challenges::reserve(&client, &token_hash, CHALLENGE_ANSWERS, now)
+            .await?
+            .ok_or(ServiceError::MfaChallengeExpired)?;
+        reserve(&client, challenge.account_id, now).await?;
+        challenge
+    };
+    let account_id = challenge.account_id;
+    let (Some(identifier), Some(method)) = (
+        IdentifierKind::parse(&challenge.identifier),
+        SignInMethod::parse(&challenge.method),
+    ) else {
+        return Err(ServiceError::Internal(anyhow::anyhow!(
+            "challenge {} names an unknown identifier or method",
+            challenge.id
+        )));
+    };
+    let loaded = match accounts::account(ctx, account_id).await {
+        Ok(loaded) => loaded,
+        Err(ServiceError::AccountNotFound) => return Err(ServiceError::MfaChallengeExpired),
+        Err(error) => return Err(error),
+    };
+    let factor = match answer {
+        ChallengeAnswer::Totp(code) => totp_factor(ctx, &loaded.state, code, now),
+        ChallengeAnswer::RecoveryCode(code) => Some(SecondFactor::RecoveryCode(
+            factors::recovery_code_hash(&ctx.secrets, code),
+        )),
+    };
+    let failed = async |loaded| {
+        super::sign_in::sign_in_failed(
+            ctx,
+            Some((account_id, loaded)),
+            identifier,
+            SignInFailure::SecondFactorInvalid,
+            metadata,
+        )
+        .await?;
+        Err(ServiceError::MfaInvalid)
+    };
+    let Some(factor) = factor else {
+        return failed(Some(loaded)).await;
+    };
+    let plan = NewSessionPlan::new(
+        ctx,
+        account_id,
+        Proof::Challenged {
+            method,
+            at: challenge.created_at,
+        },
+        Some(factor),
+        identifier,
+        now,
+        metadata,
+    );
+    let writes = vec![
+        plan.write.clone(),
+        InlineWrite::SpendChallenge(token_hash, now),
+        InlineWrite::ReleaseSignInAttempts(vec![throttle_key(account_id)]),
+    ];
+    let metadata = metadata.with_actor(account_id);
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+    let command = plan.command.clone();
+    let outcome = run_account_commands_in(&mut unit, account_id, |_| vec![command], writes).await;
+    match unit.finish(outcome).await {
+        Ok(committed) => Ok(plan.signed_in(account_id, committed)),
+        Err(ServiceError::MfaInvalid) => failed(None).await,
+        // The password or an identifier changed since the challenge, or the account went.
+        Err(ServiceError::InvalidCredentials | ServiceError::AccountNotFound) => {
+            Err(ServiceError::MfaChallengeExpired)
+        }
+        Err(error) => Err(error),
+    }
+}

@@ -1,0 +1,660 @@
+//! Second factors over HTTP: TOTP enrolment and confirmation, sign-in in two steps with a TOTP
+//! or recovery code, replay and parallel guessing refused, step-up for sensitive actions, and
+//! no secret in clear in the log or on NATS.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// A user whose TOTP is on: the secret's bytes and the recovery codes shown at confirmation.
+struct Enrolled {
+    user: User,
+    secret: Vec<u8>,
+    recovery_codes: Vec<String>,
+}
+
+fn secret_of(answer: &Answer) -> Vec<u8> {
+    let base32 = answer.body["secret"].as_str().expect("secret").to_owned();
+    totp_rs::Secret::Encoded(base32)
+        .to_bytes()
+        .expect("base32 secret")
+}
+
+/// The code an authenticator app shows now, by the service's clock.
+fn code_now(app: &TestApp, secret: &[u8]) -> String {
+    accounts::factors::totp_code(secret, app.clock.now())
+}
+
+/// Moves the service's clock to the next TOTP time step, as waiting 30 s would.
+fn next_step(app: &TestApp) {
+    app.clock.advance(chrono::Duration::seconds(30));
+}
+
+async fn enrolled(app: &TestApp) -> Enrolled {
+    let user = app.new_user().await;
+    given_email_verified(app, &user).await;
+    let started = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&user.token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let secret = secret_of(&started);
+    let confirmed = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&user.token),
+            json!({"code": code_now(app, &secret)}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let recovery_codes = confirmed.body["recovery_codes"]
+        .as_array()
+        .expect("codes")
+        .iter()
+        .map(|code| code.as_str().expect("code").to_owned())
+        .collect();
+    Enrolled {
+        user,
+        secret,
+        recovery_codes,
+    }
+}
+
+/// Signs in with the password and returns the second-factor challenge.
+async fn challenge(app: &TestApp, user: &User) -> String {
+    let answer = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["mfa_required"], true);
+    assert!(answer.body.get("token").is_none(), "no session yet");
+    answer.body["challenge"]
+        .as_str()
+        .expect("challenge")
+        .to_owned()
+}
+
+async fn answer(app: &TestApp, challenge: &str, factor: Value) -> Answer {
+    let mut body = json!({ "challenge": challenge });
+    for (name, value) in factor.as_object().expect("object") {
+        body[name] = value.clone();
+    }
+    app.post("/v1/sessions/mfa", None, body).await
+}
+
+async fn mfa_of(app: &TestApp, token: &str) -> Value {
+    let answer = app.get("/v1/me/mfa", Some(token)).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    answer.body
+}
+
+#[tokio::test]
+async fn totp_is_enrolled_confirmed_by_a_code_and_then_signs_in_as_the_second_factor() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    given_email_verified(&app, &user).await;
+    let without = app
+        .post("/v1/me/mfa/totp", Some(&user.token), json!({}))
+        .await;
+    without.assert_problem(422, "validation_failed");
+    assert_eq!(
+        without.field_errors(),
+        vec![("password".to_owned(), "required".to_owned())]
+    );
+    app.post(
+        "/v1/me/mfa/totp",
+        Some(&user.token),
+        json!({"password": "not the password at all"}),
+    )
+    .await
+    .assert_problem(403, "wrong_password");
+
+    let started = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&user.token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let secret = secret_of(&started);
+    assert_eq!(secret.len(), 20, "160 bits");
+    let uri = started.body["otpauth_uri"].as_str().expect("uri");
+    assert!(uri.starts_with("otpauth://totp/Accounts:"), "{uri}");
+    assert!(uri.contains("issuer=Accounts"), "{uri}");
+    // SHA-1, 6 digits and 30 s are the Key Uri Format's defaults, which the URI leaves out.
+    for other in [
+        "algorithm=SHA256",
+        "algorithm=SHA512",
+        "digits=8",
+        "period=60",
+    ] {
+        assert!(!uri.contains(other), "{uri}");
+    }
+    assert!(
+        started.body["qr_svg"]
+            .as_str()
+            .expect("svg")
+            .contains("<svg")
+    );
+    let pending = mfa_of(&app, &user.token).await;
+    assert_eq!(
+        pending,
+        json!({"totp": false, "totp_pending": true, "recovery_codes_left": 0})
+    );
+    // Not active until confirmed.
+    assert_eq!(app.sign_in(&user.email, PASSWORD).await.status, 201);
+
+    let wrong = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&user.token),
+            json!({"code": "000000"}),
+        )
+        .await;
+    wrong.assert_problem(422, "validation_failed");
+    assert_eq!(
+        wrong.field_errors(),
+        vec![("code".to_owned(), "mfa_code_invalid".to_owned())]
+    );
+    let confirming_code = code_now(&app, &secret);
+    let confirmed = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&user.token),
+            json!({"code": confirming_code}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let codes = confirmed.body["recovery_codes"].as_array().expect("codes");
+    assert_eq!(codes.len(), 10);
+    let mfa = mfa_of(&app, &user.token).await;
+    assert_eq!(mfa["totp"], true);
+    assert_eq!(mfa["recovery_codes_left"], 10);
+    app.post(
+        "/v1/me/mfa/totp",
+        Some(&user.token),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .assert_problem(409, "totp_already_enabled");
+
+    // The password alone now answers a challenge, not a session.
+    let signed_in = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    assert_eq!(
+        signed_in.body["methods"],
+        json!(["totp", "recovery_code"]),
+        "{}",
+        signed_in.body
+    );
+    let challenge = signed_in.body["challenge"].as_str().expect("challenge");
+    // The confirming code's time step is spent.
+    answer(&app, challenge, json!({"totp_code": confirming_code}))
+        .await
+        .assert_problem(401, "mfa_invalid");
+    next_step(&app);
+    let code = code_now(&app, &secret);
+    let session = answer(&app, challenge, json!({ "totp_code": code })).await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let token = session.body["token"].as_str().expect("token");
+    assert_eq!(session.body["account"]["id"], user.id.to_string());
+    // The challenge is spent, and the code too, on any challenge.
+    answer(&app, challenge, json!({ "totp_code": code }))
+        .await
+        .assert_problem(401, "mfa_challenge_expired");
+    let again = self::challenge(&app, &user).await;
+    answer(&app, &again, json!({ "totp_code": code }))
+        .await
+        .assert_problem(401, "mfa_invalid");
+
+    let sessions = app.get("/v1/sessions", Some(token)).await;
+    let listed = sessions.body.as_array().expect("sessions");
+    let current = listed
+        .iter()
+        .find(|session| session["current"] == true)
+        .expect("current");
+    assert_eq!(current["aal"], "aal2");
+    assert_eq!(current["methods"], json!(["password", "totp"]));
+    let first = listed
+        .iter()
+        .find(|session| session["current"] == false)
+        .expect("the sign-up's session");
+    assert_eq!(first["aal"], "aal1");
+    assert_eq!(first["methods"], json!(["password"]));
+
+    let history = app.event_types(user.id).await;
+    for expected in [
+        "TotpEnrolmentStarted",
+        "TotpEnabled",
+        "RecoveryCodesGenerated",
+        "SecondFactorChallenged",
+        "TotpCodeUsed",
+        "SignInFailed",
+    ] {
+        assert!(
+            history.iter().any(|t| t == expected),
+            "{expected}: {history:?}"
+        );
+    }
+    let mine = app
+        .get(
+            "/v1/me/events?types=TotpEnrolmentStarted,TotpEnabled,TotpCodeUsed,RecoveryCodesGenerated",
+            Some(token),
+        )
+        .await;
+    assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
+    let events = mine.body["events"].as_array().expect("events");
+    assert_eq!(events.len(), 4, "{events:?}");
+    for event in events {
+        let data = event["data"].as_object().expect("data");
+        assert!(data.contains_key("at"), "{event}");
+        assert!(
+            !data.contains_key("secret") && !data.contains_key("codes"),
+            "{event}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_recovery_code_signs_in_once_however_it_is_typed() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let user = &enrolled.user;
+    let code = &enrolled.recovery_codes[3];
+    let typed = format!("  {}  ", code.to_lowercase().replace('-', " "));
+    let challenge = challenge(&app, user).await;
+    let session = answer(&app, &challenge, json!({ "recovery_code": typed })).await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let token = session.body["token"].as_str().expect("token");
+    assert_eq!(mfa_of(&app, token).await["recovery_codes_left"], 9);
+    let sessions = app.get("/v1/sessions", Some(token)).await;
+    let current = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|session| session["current"] == true)
+        .cloned()
+        .expect("current");
+    assert_eq!(current["methods"], json!(["password", "recovery_code"]));
+
+    let again = self::challenge(&app, user).await;
+    answer(&app, &again, json!({ "recovery_code": code }))
+        .await
+        .assert_problem(401, "mfa_invalid");
+    answer(&app, &again, json!({ "recovery_code": "AAAAA-BBBBB" }))
+        .await
+        .assert_problem(401, "mfa_invalid");
+    let both = answer(
+        &app,
+        &again,
+        json!({"recovery_code": enrolled.recovery_codes[4], "totp_code": "123456"}),
+    )
+    .await;
+    both.assert_problem(422, "validation_failed");
+    assert_eq!(
+        both.field_errors(),
+        vec![("totp_code".to_owned(), "totp_or_recovery_code".to_owned())]
+    );
+    let fresh = answer(
+        &app,
+        &again,
+        json!({ "recovery_code": enrolled.recovery_codes[4] }),
+    )
+    .await;
+    assert_eq!(fresh.status, StatusCode::CREATED, "{}", fresh.body);
+}
+
+#[tokio::test]
+async fn thirty_parallel_wrong_answers_get_five_checks_and_then_the_challenge_is_dead() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let challenge = challenge(&app, &enrolled.user).await;
+    let failures_before = app.count_events(Some("SignInFailed")).await;
+    let answers = futures::future::join_all((0..30).map(|n| {
+        let app = &app;
+        let challenge = challenge.clone();
+        async move {
+            answer(app, &challenge, json!({"totp_code": format!("{:06}", n)}))
+                .await
+                .body["code"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        }
+    }))
+    .await;
+    let invalid = answers.iter().filter(|code| *code == "mfa_invalid").count();
+    let dead = answers
+        .iter()
+        .filter(|code| *code == "mfa_challenge_expired")
+        .count();
+    assert_eq!((invalid, dead), (5, 25), "{answers:?}");
+    assert_eq!(
+        app.count_events(Some("SignInFailed")).await - failures_before,
+        5,
+        "each checked answer is recorded"
+    );
+    next_step(&app);
+    answer(
+        &app,
+        &challenge,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await
+    .assert_problem(401, "mfa_challenge_expired");
+}
+
+#[tokio::test]
+async fn thirty_parallel_right_answers_start_one_session() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let challenge = challenge(&app, &enrolled.user).await;
+    next_step(&app);
+    let code = code_now(&app, &enrolled.secret);
+    let statuses = futures::future::join_all((0..30).map(|_| {
+        let app = &app;
+        let (challenge, code) = (challenge.clone(), code.clone());
+        async move {
+            answer(app, &challenge, json!({ "totp_code": code }))
+                .await
+                .status
+        }
+    }))
+    .await;
+    let created = statuses.iter().filter(|status| **status == 201).count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|status| [201, 401].contains(&status.as_u16()))
+    );
+    let sessions: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM sessions WHERE account_id = $1 AND 'totp' = ANY(methods)",
+            &[&enrolled.user.id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(sessions, 1);
+}
+
+#[tokio::test]
+async fn wrong_second_factors_are_limited_per_account_whatever_the_challenge() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    // Ten wrong answers over two challenges (each takes five).
+    for _ in 0..2 {
+        let challenge = challenge(&app, &enrolled.user).await;
+        for n in 0..5 {
+            answer(
+                &app,
+                &challenge,
+                json!({"recovery_code": format!("WRONG-{n:05}")}),
+            )
+            .await
+            .assert_problem(401, "mfa_invalid");
+        }
+    }
+    let challenge = challenge(&app, &enrolled.user).await;
+    next_step(&app);
+    let limited = answer(
+        &app,
+        &challenge,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await;
+    limited.assert_problem(429, "too_many_requests");
+    assert!(limited.retry_after() > 0);
+}
+
+#[tokio::test]
+async fn a_challenge_dies_after_five_minutes_and_when_the_password_changes() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let old = challenge(&app, &enrolled.user).await;
+    app.clock.advance(chrono::Duration::minutes(6));
+    answer(
+        &app,
+        &old,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await
+    .assert_problem(401, "mfa_challenge_expired");
+
+    let before_change = challenge(&app, &enrolled.user).await;
+    let changed = app
+        .put(
+            "/v1/me/password",
+            &enrolled.user.token,
+            json!({"current_password": PASSWORD, "new_password": "quiet violet lantern harbor"}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    next_step(&app);
+    answer(
+        &app,
+        &before_change,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await
+    .assert_problem(401, "mfa_challenge_expired");
+}
+
+#[tokio::test]
+async fn removing_totp_and_renewing_recovery_codes_need_a_second_factor() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    // The sign-up's session never proved a second factor.
+    let token = &enrolled.user.token;
+    app.delete("/v1/me/mfa/totp", token, Some(json!({})))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    app.post("/v1/me/mfa/recovery-codes", Some(token), json!({}))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    let wrong = app
+        .post(
+            "/v1/me/mfa/recovery-codes",
+            Some(token),
+            json!({"mfa_code": "999999"}),
+        )
+        .await;
+    wrong.assert_problem(422, "validation_failed");
+    assert_eq!(
+        wrong.field_errors(),
+        vec![("mfa_code".to_owned(), "mfa_code_invalid".to_owned())]
+    );
+
+    // With a recovery code sent along: a new set, the old one void.
+    let renewed = app
+        .post(
+            "/v1/me/mfa/recovery-codes",
+            Some(token),
+            json!({"mfa_code": enrolled.recovery_codes[0]}),
+        )
+        .await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+    let new_codes = renewed.body["recovery_codes"].as_array().expect("codes");
+    assert_eq!(new_codes.len(), 10);
+    let challenge = challenge(&app, &enrolled.user).await;
+    answer(
+        &app,
+        &challenge,
+        json!({"recovery_code": enrolled.recovery_codes[1]}),
+    )
+    .await
+    .assert_problem(401, "mfa_invalid");
+
+    // A session that proved a second factor in the last 10 minutes needs none sent.
+    next_step(&app);
+    let session = answer(
+        &app,
+        &challenge,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let strong = session.body["token"].as_str().expect("token").to_owned();
+    app.clock.advance(chrono::Duration::minutes(11));
+    app.delete("/v1/me/mfa/totp", &strong, Some(json!({})))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    let fresh = self::challenge(&app, &enrolled.user).await;
+    let session = answer(
+        &app,
+        &fresh,
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let strong = session.body["token"].as_str().expect("token").to_owned();
+    let removed = app
+        .delete("/v1/me/mfa/totp", &strong, Some(json!({})))
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    assert_eq!(
+        mfa_of(&app, &strong).await,
+        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0})
+    );
+    assert_eq!(
+        app.sign_in(&enrolled.user.email, PASSWORD).await.status,
+        201
+    );
+    app.delete("/v1/me/mfa/totp", &strong, Some(json!({})))
+        .await
+        .assert_problem(409, "mfa_not_enabled");
+}
+
+#[tokio::test]
+async fn a_mailed_sign_in_code_is_a_first_factor_only() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let enrolled = enrolled(&app).await;
+    let email = &enrolled.user.email;
+    app.post(
+        "/v1/codes",
+        None,
+        json!({"channel": "email", "to": email, "purpose": "sign_in"}),
+    )
+    .await;
+    let code = code_in(&smtp.wait_for_mail(email, "Your code to sign in").await);
+    let signed_in = app
+        .post("/v1/sessions", None, json!({"email": email, "code": code}))
+        .await;
+    assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
+    assert_eq!(signed_in.body["mfa_required"], true);
+    next_step(&app);
+    let session = answer(
+        &app,
+        signed_in.body["challenge"].as_str().expect("challenge"),
+        json!({"totp_code": code_now(&app, &enrolled.secret)}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+    let sessions = app
+        .get(
+            "/v1/sessions",
+            Some(session.body["token"].as_str().expect("token")),
+        )
+        .await;
+    let current = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|session| session["current"] == true)
+        .cloned()
+        .expect("current");
+    assert_eq!(current["methods"], json!(["code", "totp"]));
+}
+
+#[tokio::test]
+async fn an_unproven_address_cannot_add_a_second_factor() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.post(
+        "/v1/me/mfa/totp",
+        Some(&user.token),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .assert_problem(409, "email_not_verified");
+    app.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&user.token),
+        json!({"code": "123456"}),
+    )
+    .await
+    .assert_problem(409, "totp_not_pending");
+}
+
+#[tokio::test]
+async fn totp_secrets_and_recovery_codes_are_nowhere_in_clear() {
+    let app = spawn_pipeline().await;
+    let enrolled = enrolled(&app).await;
+    let base32 = totp_rs::Secret::Raw(enrolled.secret.clone())
+        .to_encoded()
+        .to_string();
+    let mut secrets = vec![base32.clone(), hex::encode(&enrolled.secret)];
+    for code in &enrolled.recovery_codes {
+        secrets.push(code.clone());
+        secrets.push(code.replace('-', ""));
+    }
+    let dump: String = app
+        .db
+        .query_one(
+            "SELECT string_agg(data::text || metadata::text, ' ') FROM events",
+            &[],
+        )
+        .await
+        .expect("dump")
+        .get(0);
+    let snapshots: String = app
+        .db
+        .query_one(
+            "SELECT coalesce(string_agg(state::text, ' '), '') FROM stream_snapshots",
+            &[],
+        )
+        .await
+        .expect("snapshots")
+        .get(0);
+    for secret in &secrets {
+        assert!(!dump.contains(secret.as_str()), "{secret} is in the log");
+        assert!(
+            !snapshots.contains(secret.as_str()),
+            "{secret} is in a snapshot"
+        );
+    }
+    assert!(dump.contains("TotpEnabled") || app.count_events(Some("TotpEnabled")).await == 1);
+
+    let position = app.count_events(None).await;
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let stream = async_nats::jetstream::new(nats)
+        .get_stream(&app.config.nats_stream)
+        .await
+        .expect("stream");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let published = loop {
+        let mut stream = stream.clone();
+        let published = stream.info().await.expect("info").state.messages;
+        if i64::try_from(published).expect("count") >= position {
+            break published;
+        }
+        assert!(std::time::Instant::now() < deadline, "the relay publishes");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    for sequence in 1..=published {
+        let message = stream.get_raw_message(sequence).await.expect("message");
+        let payload = String::from_utf8_lossy(&message.payload);
+        for secret in &secrets {
+            assert!(!payload.contains(secret.as_str()), "{secret} is in NATS");
+        }
+    }
+}
