@@ -26,6 +26,8 @@ CREATE TABLE users (
     role          text        NOT NULL,
     status        text        NOT NULL DEFAULT 'active',
     featured      boolean     NOT NULL DEFAULT false,
+    -- A second factor (TOTP) is on.
+    mfa_enabled   boolean     NOT NULL DEFAULT false,
     -- The domain's defaults (domain::account::Privacy): contact details and birthday hidden.
     show_phone    boolean     NOT NULL DEFAULT false,
     show_email    boolean     NOT NULL DEFAULT false,
@@ -49,6 +51,7 @@ CREATE INDEX users_role_created ON users (role, created_at);
 CREATE INDEX users_status_created ON users (status, created_at);
 CREATE INDEX users_featured_created ON users (featured, created_at);
 CREATE INDEX users_verified_created ON users (email_verified, created_at);
+CREATE INDEX users_mfa_created ON users (mfa_enabled, created_at);
 
 -- on AccountRegistered
 INSERT INTO users (id, username, display_name, email, phone, role, created_at, updated_at, version)
@@ -120,5 +123,11 @@ WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 -- on FeaturedChanged
 UPDATE users
 SET featured = ($1->'data'->>'featured')::boolean,
+    updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on TotpEnabled, TotpRemoved, SecondFactorsReset
+UPDATE users
+SET mfa_enabled = ($1->>'type' = 'TotpEnabled'),
     updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;

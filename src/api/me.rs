@@ -60,6 +60,10 @@ pub struct ChangePasswordRequest {
     /// The new password: 8 to 128 characters, not easy to guess.
     #[oai(validator(max_length = 1024))]
     pub new_password: String,
+    /// A TOTP or recovery code, when the account has a second factor and this session did not
+    /// prove one in the last 10 minutes (`403 mfa_step_up_required` otherwise).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
 }
 
 /// Confirmation of account deletion: the password, or a code sent to the account's email
@@ -72,6 +76,10 @@ pub struct DeleteMeRequest {
     /// The code (give this or `password`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub code: Option<String>,
+    /// A TOTP or recovery code, when the account has a second factor and this session did not
+    /// prove one in the last 10 minutes (`403 mfa_step_up_required` otherwise).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -155,7 +163,9 @@ impl MeApi {
     /// Change my password
     ///
     /// Needs the current password (`403 wrong_password` otherwise; after too many wrong ones,
-    /// `429` with `Retry-After`). Every other session ends.
+    /// `429` with `Retry-After`) and, from an account with a second factor, `mfa_code` unless
+    /// this session proved one in the last 10 minutes (`403 mfa_step_up_required`). Every other
+    /// session ends.
     #[oai(
         path = "/v1/me/password",
         method = "put",
@@ -173,6 +183,7 @@ impl MeApi {
             caller.0,
             &body.current_password,
             &body.new_password,
+            body.mfa_code.as_deref(),
             &metadata,
         )
         .await?;
@@ -266,7 +277,8 @@ impl MeApi {
     ///
     /// Confirmed by the password (`403 wrong_password` otherwise) or by a code mailed for
     /// `delete_account` (`400 code_invalid` otherwise); after too many wrong passwords, `429`
-    /// with `Retry-After`. Every session ends, and the
+    /// with `Retry-After`. An account with a second factor sends `mfa_code` too, unless this
+    /// session proved one in the last 10 minutes (`403 mfa_step_up_required`). Every session ends, and the
     /// email and username become free for new sign-ups. The history stays in the log.
     #[oai(path = "/v1/me", method = "delete", operation_id = "deleteMe")]
     async fn delete_me(
@@ -278,10 +290,24 @@ impl MeApi {
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let position = match (&body.password, &body.code) {
             (Some(password), None) => {
-                service::profile::delete_account(&ctx, caller.0, password, &metadata).await?
+                service::profile::delete_account(
+                    &ctx,
+                    caller.0,
+                    password,
+                    body.mfa_code.as_deref(),
+                    &metadata,
+                )
+                .await?
             }
             (None, Some(code)) => {
-                service::recovery::delete_account_with_code(&ctx, caller.0, code, &metadata).await?
+                service::recovery::delete_account_with_code(
+                    &ctx,
+                    caller.0,
+                    code,
+                    body.mfa_code.as_deref(),
+                    &metadata,
+                )
+                .await?
             }
             _ => {
                 return Err(ApiError::validation(vec![FieldError {

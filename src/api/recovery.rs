@@ -88,6 +88,10 @@ pub struct ChangeEmailRequest {
     /// account's password (counted like every re-check).
     #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
     pub password: Option<String>,
+    /// A TOTP or recovery code, when the account has a second factor and this session did not
+    /// prove one in the last 10 minutes (`403 mfa_step_up_required` otherwise).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
 }
 
 /// A new phone number, proven by a code texted to it and, when the account has a phone, one
@@ -112,6 +116,10 @@ pub struct ChangePhoneRequest {
     /// (counted like every re-check).
     #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
     pub password: Option<String>,
+    /// A TOTP or recovery code, when the account has a second factor and this session did not
+    /// prove one in the last 10 minutes (`403 mfa_step_up_required` otherwise).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
 }
 
 #[derive(ApiResponse)]
@@ -281,8 +289,10 @@ impl RecoveryApi {
     ///
     /// Proven by a code sent to the new address (`POST /v1/codes`, purpose `change_email`)
     /// and, when the current address is verified, by a code sent to it as well (or the
-    /// password): a session alone does not move a proven address. The new address counts as
-    /// verified; the old one becomes free, and codes sent before stop working.
+    /// password): a session alone does not move a proven address. An account with a second
+    /// factor sends `mfa_code` too, unless this session proved one in the last 10 minutes
+    /// (`403 mfa_step_up_required`). The new address counts as verified; the old one becomes
+    /// free, and codes sent before stop working.
     #[oai(path = "/v1/me/email", method = "put", operation_id = "changeEmail")]
     async fn change_email(
         &self,
@@ -302,6 +312,7 @@ impl RecoveryApi {
                 code: body.current_email_code.as_deref(),
                 password: body.password.as_deref(),
             },
+            body.mfa_code.as_deref(),
             &metadata,
         )
         .await?;
@@ -324,7 +335,9 @@ impl PhoneApi {
     /// address (`current_email_code`) or the password, as a session alone adds no way in. At
     /// most 2 changes in 30 days (`429` with Retry-After). An
     /// account whose email address is not verified yet adds no phone (`409
-    /// email_not_verified`): whoever signed up with an address may not own it.
+    /// email_not_verified`): whoever signed up with an address may not own it. An account with
+    /// a second factor sends `mfa_code` too, unless this session proved one in the last 10
+    /// minutes (`403 mfa_step_up_required`).
     #[oai(path = "/v1/me/phone", method = "put", operation_id = "changePhone")]
     async fn change_phone(
         &self,
@@ -345,6 +358,7 @@ impl PhoneApi {
                 code: body.current_email_code.as_deref(),
                 password: body.password.as_deref(),
             },
+            body.mfa_code.as_deref(),
             &metadata,
         )
         .await?;

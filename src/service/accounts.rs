@@ -91,7 +91,8 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::TotpRemoved { .. }
             | AccountEvent::RecoveryCodesGenerated { .. }
             | AccountEvent::RecoveryCodeUsed { .. }
-            | AccountEvent::RecoveryCodesRevoked { .. } => {}
+            | AccountEvent::RecoveryCodesRevoked { .. }
+            | AccountEvent::SecondFactorsReset { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
             }

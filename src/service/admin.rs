@@ -4,7 +4,7 @@
 use super::executor::{CommandMetadata, Committed, Unit};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
-use crate::domain::account::{Account, AccountCommand, ProfileChanges, Proof, Role};
+use crate::domain::account::{Account, AccountCommand, ProfileChanges, Proof, Role, StepUp};
 use crate::domain::values::{Email, Username};
 use crate::store::event_log::{self};
 use crate::store::sessions::ActiveSession;
@@ -100,6 +100,7 @@ pub async fn edit_account(
         if let Some(email) = &email {
             commands.push(AccountCommand::ChangeEmail {
                 email: email.clone(),
+                step_up: StepUp::Administrator,
                 now,
             });
         }
@@ -172,6 +173,23 @@ pub async fn set_featured(
     .await
 }
 
+/// Removes every second factor of an account (TOTP and recovery codes), for an owner who lost
+/// them; the event names the administrator.
+pub async fn reset_second_factors(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    admin_command(ctx, caller, id, false, metadata, |_| {
+        AccountCommand::ResetSecondFactors {
+            administrator: caller.account_id,
+            now: ctx.now(),
+        }
+    })
+    .await
+}
+
 /// Deletes an account as an administrator; the last owner stays (`LastOwner`).
 pub async fn delete_account(
     ctx: &Context,
@@ -182,6 +200,7 @@ pub async fn delete_account(
     admin_command(ctx, caller, id, false, metadata, |_| {
         AccountCommand::Delete {
             proof: Proof::Administrator,
+            step_up: StepUp::Administrator,
             now: ctx.now(),
         }
     })

@@ -5,6 +5,7 @@
 use super::codes::{CodeProof, Target};
 use super::executor::{CommandMetadata, Committed};
 use super::proven::{ChangedAccount, prove_and_change};
+use super::second_factor::StepUpCheck;
 use super::{Context, ServiceError};
 use crate::domain::account::{Account, AccountCommand};
 use crate::domain::code::Purpose;
@@ -78,13 +79,16 @@ pub async fn confirm_email(
 }
 
 /// Moves the caller to a new email address, proven by a code sent to it and, when the
-/// current address is verified, by a code sent to that one or the password.
+/// current address is verified, by a code sent to that one or the password; and by a second
+/// factor when the account has one (`mfa_code`, or one proven lately in the session).
+#[allow(clippy::too_many_arguments, reason = "each is one proof of the change")]
 pub async fn change_email(
     ctx: &Context,
     caller: ActiveSession,
     email: &Email,
     code: &str,
     current: CurrentEmailProof<'_>,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
     let target = Target::email(email);
@@ -98,16 +102,18 @@ pub async fn change_email(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
     let current = prove_current_way_in(ctx, caller, &account, current).await?;
     let change = AccountCommand::ChangeEmail {
         email: email.clone(),
+        step_up: step_up.step_up.clone(),
         now: ctx.now(),
     };
     let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    move_way_in(
+    let outcome = move_way_in(
         ctx,
         caller,
         current,
@@ -116,12 +122,15 @@ pub async fn change_email(
         change,
         metadata,
     )
-    .await
+    .await;
+    step_up.settle(ctx, outcome).await
 }
 
 /// Moves the caller to a new phone number, proven by a code texted to it and, when the
 /// account has a phone, by one texted to the old number too. At most
-/// `MAX_PHONE_CHANGES_PER_30_DAYS` changes in 30 days.
+/// `MAX_PHONE_CHANGES_PER_30_DAYS` changes in 30 days. An account with a second factor
+/// proves it too (`mfa_code`, or one proven lately in the session).
+#[allow(clippy::too_many_arguments, reason = "each is one proof of the change")]
 pub async fn change_phone(
     ctx: &Context,
     caller: ActiveSession,
@@ -129,6 +138,7 @@ pub async fn change_phone(
     code: &str,
     current_phone_code: Option<&str>,
     current: CurrentEmailProof<'_>,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
     let account = super::accounts::account(ctx, caller.account_id)
@@ -138,6 +148,7 @@ pub async fn change_phone(
     if account.email_unproven() {
         return Err(ServiceError::EmailNotVerified);
     }
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
     let target = Target::phone(phone);
     if let Some(holder) = super::codes::holder_of_target(ctx, &target).await? {
         if holder != caller.account_id {
@@ -163,13 +174,14 @@ pub async fn change_phone(
     };
     let change = AccountCommand::ChangePhone {
         phone: phone.clone(),
+        step_up: step_up.step_up.clone(),
         now: ctx.now(),
     };
     let new = CodeProof::Code {
         target,
         code: code.to_owned(),
     };
-    move_way_in(
+    let outcome = move_way_in(
         ctx,
         caller,
         current,
@@ -178,7 +190,8 @@ pub async fn change_phone(
         change,
         metadata,
     )
-    .await
+    .await;
+    step_up.settle(ctx, outcome).await
 }
 
 /// Spends the code to the new address or number (after the current way in's, when that is a

@@ -2,6 +2,7 @@
 //! re-check (throttled per account) that confirms sensitive changes.
 
 use super::executor::{CommandMetadata, Committed};
+use super::second_factor::StepUpCheck;
 use super::sign_in::THROTTLE_WINDOW;
 use super::{Context, ServiceError};
 use crate::domain::account::{
@@ -44,12 +45,15 @@ pub async fn update_profile(
     .await
 }
 
-/// Replaces the password, proven by the current one; every other session ends.
+/// Replaces the password, proven by the current one and, when the account has a second
+/// factor, by that too (`mfa_code`, or one proven lately in the session); every other session
+/// ends.
 pub async fn change_password(
     ctx: &Context,
     caller: ActiveSession,
     current_password: &str,
     new_password: &str,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
     let account = super::accounts::account(ctx, caller.account_id)
@@ -67,13 +71,14 @@ pub async fn change_password(
     );
     let new_password = Password::parse(new_password, &context)
         .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
     let verified_password =
         verify_password(ctx, caller.account_id, &account, current_password).await?;
     if current_password == new_password.expose() {
         return Err(ServiceError::PasswordUnchanged);
     }
     let sealed = ctx.hasher.hash(&new_password).await?;
-    let committed = super::accounts::run_own_command(
+    let outcome = super::accounts::run_own_command(
         ctx,
         caller,
         metadata,
@@ -81,11 +86,12 @@ pub async fn change_password(
             verified_password: verified_password.clone(),
             new_password: sealed.clone(),
             keep_session: caller.id,
+            step_up: step_up.step_up.clone(),
             now: ctx.now(),
         },
     )
-    .await?;
-    Ok(committed.position)
+    .await;
+    Ok(step_up.settle(ctx, outcome).await?.position)
 }
 
 /// Replaces the privacy settings, for the caller whose session has the bearer `token`
@@ -108,28 +114,32 @@ pub async fn change_privacy(
     .await
 }
 
-/// Deletes the caller's account, confirmed by its password. Its identifiers become free.
+/// Deletes the caller's account, confirmed by its password, and by a second factor when the
+/// account has one. Its identifiers become free.
 pub async fn delete_account(
     ctx: &Context,
     caller: ActiveSession,
     password: &str,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
     let verified_password = verify_password(ctx, caller.account_id, &account, password).await?;
-    let committed = super::accounts::run_own_command(
+    let outcome = super::accounts::run_own_command(
         ctx,
         caller,
         metadata,
         AccountCommand::Delete {
             proof: Proof::Password(verified_password.clone()),
+            step_up: step_up.step_up.clone(),
             now: ctx.now(),
         },
     )
-    .await?;
-    Ok(committed.position)
+    .await;
+    Ok(step_up.settle(ctx, outcome).await?.position)
 }
 
 /// Checks the password confirming a signed-in action (OWASP ASVS 2.2.1: counted per account

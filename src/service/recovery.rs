@@ -5,6 +5,7 @@
 use super::codes::{CodeProof, Target};
 use super::executor::CommandMetadata;
 use super::proven::{ChangedAccount, prove_and_change, prove_and_change_with};
+use super::second_factor::StepUpCheck;
 use super::sessions::{SignInOutcome, SignInPlan};
 use super::{Context, ServiceError};
 use crate::domain::account::{AccountCommand, Identifier, IdentifierKind, Proof};
@@ -162,36 +163,39 @@ pub async fn reset_password(
     Ok(committed.position)
 }
 
-/// Deletes the caller's account, confirmed by a code sent to its email address.
+/// Deletes the caller's account, confirmed by a code sent to its email address, and by a
+/// second factor when the account has one (`mfa_code`, or one proven lately in the session).
 pub async fn delete_account_with_code(
     ctx: &Context,
     caller: ActiveSession,
     code: &str,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
     let email = account.email.as_ref().ok_or(ServiceError::CodeInvalid)?;
     let proof = CodeProof::Code {
         target: Target::email(email),
         code: code.to_owned(),
     };
     let now = ctx.now();
-    let committed = prove_and_change(
+    let delete = AccountCommand::Delete {
+        proof: Proof::Code,
+        step_up: step_up.step_up.clone(),
+        now,
+    };
+    let outcome = prove_and_change(
         ctx,
         Some(caller),
         &[(&proof, Purpose::DeleteAccount)],
         ChangedAccount::Named(caller.account_id),
         &metadata.with_actor(caller.account_id),
-        |_, _| {
-            Ok(vec![AccountCommand::Delete {
-                proof: Proof::Code,
-                now,
-            }])
-        },
+        |_, _| Ok(vec![delete]),
         Vec::new(),
     )
-    .await?;
-    Ok(committed.position)
+    .await;
+    Ok(step_up.settle(ctx, outcome).await?.position)
 }

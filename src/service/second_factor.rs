@@ -228,10 +228,8 @@ pub async fn regenerate_recovery_codes(
     })
 }
 
-/// Runs a step-up action of the caller's: `command` gets how the step-up is proven, from
-/// `mfa_code` (a TOTP or recovery code, counted against the account before it is checked) or
-/// else from the session's last second factor. A wrong `mfa_code` is a validation failure
-/// naming it (`mfa_code_invalid`).
+/// Runs a step-up action of the caller's on their own account: `command` gets how the step-up
+/// is proven ([`StepUpCheck`]).
 pub(super) async fn run_step_up_command(
     ctx: &Context,
     caller: ActiveSession,
@@ -240,49 +238,80 @@ pub(super) async fn run_step_up_command(
     command: impl FnOnce(StepUp) -> AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
     let account = accounts::account(ctx, caller.account_id).await?.state;
-    let (step_up, reserved) = step_up(ctx, caller, &account, mfa_code).await?;
-    match run_own_command(ctx, caller, metadata, command(step_up)).await {
-        Ok(committed) => {
-            if reserved {
-                let client = ctx.pool.get().await?;
-                throttle::release_attempt(&client, &throttle_key(caller.account_id)).await?;
-            }
-            Ok(committed)
-        }
-        Err(ServiceError::MfaInvalid) => Err(code_invalid("mfa_code")),
-        Err(error) => Err(error),
-    }
+    let check = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let command = command(check.step_up.clone());
+    let outcome = run_own_command(ctx, caller, metadata, command).await;
+    check.settle(ctx, outcome).await
 }
 
-/// How the caller proves a step-up on `account`, and whether a code was counted against the
-/// account for it. `TooManyRequests` past the account's limit.
-async fn step_up(
-    ctx: &Context,
-    caller: ActiveSession,
-    account: &Account,
-    mfa_code: Option<&str>,
-) -> Result<(StepUp, bool), ServiceError> {
-    if !account.factors.enabled() {
-        return Ok((StepUp::Missing, false));
+/// How a signed-in caller proves a step-up action (OWASP ASVS 5.0 V6.3: re-authentication with
+/// the second factor before a sensitive change) on their account, as far as the service can
+/// before the command: the session proved a second factor within `STEP_UP_WINDOW`, or
+/// `mfa_code` (a TOTP or recovery code, counted against the account before it is checked)
+/// came with the request. The account decides the rest (a time step or recovery code already
+/// used).
+pub(super) struct StepUpCheck {
+    /// What the command is given.
+    pub step_up: StepUp,
+    account_id: Uuid,
+    /// A code was counted against the account: given back once the command commits.
+    counted: bool,
+}
+
+impl StepUpCheck {
+    /// The check for `caller` acting on `account`: `StepUpRequired` at once, before any costly
+    /// check, when the account has a second factor and neither the session nor the request
+    /// proves one; a code that matches nothing is a validation failure naming `mfa_code`;
+    /// `TooManyRequests` past the account's limit of wrong second factors.
+    pub(super) async fn of(
+        ctx: &Context,
+        caller: ActiveSession,
+        account: &Account,
+        mfa_code: Option<&str>,
+    ) -> Result<Self, ServiceError> {
+        let of = |step_up, counted| Self {
+            step_up,
+            account_id: caller.account_id,
+            counted,
+        };
+        if !account.factors.enabled() {
+            return Ok(of(StepUp::Missing, false));
+        }
+        let client = ctx.pool.get().await?;
+        let now = ctx.now();
+        let Some(code) = mfa_code else {
+            let recent = sessions::second_factor_at(&client, caller)
+                .await?
+                .is_some_and(|at| now - at <= STEP_UP_WINDOW);
+            return match recent {
+                true => Ok(of(StepUp::Recent, false)),
+                false => Err(ServiceError::StepUpRequired),
+            };
+        };
+        reserve(&client, caller.account_id, now).await?;
+        let factor = read_code(ctx, account, code, now).ok_or_else(|| code_invalid("mfa_code"))?;
+        Ok(of(StepUp::Factor(factor), true))
     }
-    let client = ctx.pool.get().await?;
-    let now = ctx.now();
-    let Some(code) = mfa_code else {
-        let recent = sessions::second_factor_at(&client, caller)
-            .await?
-            .is_some_and(|at| now - at <= STEP_UP_WINDOW);
-        return Ok((
-            if recent {
-                StepUp::Recent
-            } else {
-                StepUp::Missing
-            },
-            false,
-        ));
-    };
-    reserve(&client, caller.account_id, now).await?;
-    let factor = read_code(ctx, account, code, now).ok_or_else(|| code_invalid("mfa_code"))?;
-    Ok((StepUp::Factor(factor), true))
+
+    /// The command's outcome: once it committed, the code counted is given back; a second
+    /// factor the account refused (used already) is a validation failure naming `mfa_code`.
+    pub(super) async fn settle<T>(
+        self,
+        ctx: &Context,
+        outcome: Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        match outcome {
+            Ok(done) => {
+                if self.counted {
+                    let client = ctx.pool.get().await?;
+                    throttle::release_attempt(&client, &throttle_key(self.account_id)).await?;
+                }
+                Ok(done)
+            }
+            Err(ServiceError::MfaInvalid) => Err(code_invalid("mfa_code")),
+            Err(error) => Err(error),
+        }
+    }
 }
 
 /// Counts one second factor against the account before it is checked.

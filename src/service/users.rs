@@ -192,6 +192,7 @@ mod tests {
             role: crate::domain::account::Role::User,
             status: "active".into(),
             featured: false,
+            mfa_enabled: false,
             show_phone: false,
             show_email: false,
             show_birthday: false,

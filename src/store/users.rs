@@ -31,6 +31,8 @@ pub struct UserRow {
     pub status: String,
     /// Featured by an administrator.
     pub featured: bool,
+    /// Has a second factor (TOTP).
+    pub mfa_enabled: bool,
     /// Others see the masked phone.
     pub show_phone: bool,
     /// Others see the masked email.
@@ -68,7 +70,7 @@ pub struct ProfileRow {
 
 const COLUMNS: &str = "id, username, display_name, email, phone, avatar_url, cover_url, bio, \
      gender, birthday, country, province, city, role, status, featured, show_phone, show_email, \
-     show_birthday, show_follows, created_at, updated_at, email_verified";
+     show_birthday, show_follows, created_at, updated_at, email_verified, mfa_enabled";
 
 impl UserRow {
     fn from_row(row: &Row) -> Self {
@@ -99,6 +101,7 @@ impl UserRow {
             created_at: row.get(20),
             updated_at: row.get(21),
             email_verified: row.get(22),
+            mfa_enabled: row.get(23),
         }
     }
 }
@@ -169,6 +172,8 @@ pub struct AdminFilter {
     pub blocked: Option<bool>,
     /// Featured or not.
     pub featured: Option<bool>,
+    /// With a second factor or without.
+    pub mfa_enabled: Option<bool>,
     /// This role.
     pub role: Option<Role>,
     /// Created at or after.
@@ -245,6 +250,12 @@ pub async fn admin_list(
         conditions.push(format!(
             "featured = {}",
             push(&mut params, Box::new(featured))
+        ));
+    }
+    if let Some(mfa_enabled) = filter.mfa_enabled {
+        conditions.push(format!(
+            "mfa_enabled = {}",
+            push(&mut params, Box::new(mfa_enabled))
         ));
     }
     if let Some(role) = &filter.role {

@@ -431,7 +431,11 @@ async fn a_challenge_dies_after_five_minutes_and_when_the_password_changes() {
         .put(
             "/v1/me/password",
             &enrolled.user.token,
-            json!({"current_password": PASSWORD, "new_password": "quiet violet lantern harbor"}),
+            json!({
+                "current_password": PASSWORD,
+                "new_password": "quiet violet lantern harbor",
+                "mfa_code": enrolled.recovery_codes[0],
+            }),
         )
         .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
@@ -657,4 +661,132 @@ async fn totp_secrets_and_recovery_codes_are_nowhere_in_clear() {
             assert!(!payload.contains(secret.as_str()), "{secret} is in NATS");
         }
     }
+}
+
+#[tokio::test]
+async fn credentials_identifiers_and_deletion_need_the_second_factor_too() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let token = &enrolled.user.token;
+    let new_password = "quiet violet lantern harbor";
+    let change = |mfa_code: Option<&str>| {
+        let mut body = json!({"current_password": PASSWORD, "new_password": new_password});
+        if let Some(code) = mfa_code {
+            body["mfa_code"] = code.into();
+        }
+        body
+    };
+    app.put("/v1/me/password", token, change(None))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    let wrong = app
+        .put("/v1/me/password", token, change(Some("111111")))
+        .await;
+    wrong.assert_problem(422, "validation_failed");
+    assert_eq!(
+        wrong.field_errors(),
+        vec![("mfa_code".to_owned(), "mfa_code_invalid".to_owned())]
+    );
+    // Refused before any code is looked at.
+    app.put(
+        "/v1/me/email",
+        token,
+        json!({"email": "new@example.com", "code": "123456", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "mfa_step_up_required");
+    app.put(
+        "/v1/me/phone",
+        token,
+        json!({"phone": "+8613812345678", "code": "123456", "password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "mfa_step_up_required");
+    app.delete("/v1/me", token, Some(json!({"password": PASSWORD})))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+
+    next_step(&app);
+    let code = code_now(&app, &enrolled.secret);
+    let changed = app.put("/v1/me/password", token, change(Some(&code))).await;
+    assert_eq!(changed.status, StatusCode::NO_CONTENT, "{}", changed.body);
+    // The time step is spent: the same code proves nothing twice.
+    let replayed = app
+        .delete(
+            "/v1/me",
+            token,
+            Some(json!({"password": new_password, "mfa_code": code})),
+        )
+        .await;
+    replayed.assert_problem(422, "validation_failed");
+    let deleted = app
+        .delete(
+            "/v1/me",
+            token,
+            Some(json!({"password": new_password, "mfa_code": enrolled.recovery_codes[9]})),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.body);
+}
+
+#[tokio::test]
+async fn an_administrator_removes_a_users_second_factors_and_lists_who_has_one() {
+    let app = spawn_pipeline().await;
+    let enrolled = enrolled(&app).await;
+    let plain = app.new_user().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let path = format!("/v1/admin/users/{}/mfa", enrolled.user.id);
+    app.delete(&path, &plain.token, None)
+        .await
+        .assert_problem(403, "forbidden");
+
+    let listed = |answer: Answer| -> Vec<String> {
+        assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        answer.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|item| item["id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let query = |position: i64, mfa: bool| {
+        format!(
+            "/v1/admin/users?ids={},{}&mfa_enabled={mfa}&fields=id,mfa_enabled&min_position={position}",
+            enrolled.user.id, plain.id
+        )
+    };
+    let position = app.count_events(None).await;
+    let with = app.get(&query(position, true), Some(&owner.token)).await;
+    assert_eq!(with.body["items"][0]["mfa_enabled"], true, "{}", with.body);
+    assert_eq!(listed(with), vec![enrolled.user.id.to_string()]);
+    let without = app.get(&query(position, false), Some(&owner.token)).await;
+    assert_eq!(listed(without), vec![plain.id.to_string()]);
+
+    let reset = app.delete(&path, &owner.token, None).await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    let event = app
+        .db
+        .query_one(
+            "SELECT data, metadata FROM events
+             WHERE stream_id = $1 AND event_type = 'SecondFactorsReset'",
+            &[&enrolled.user.id],
+        )
+        .await
+        .expect("event");
+    let (data, metadata): (Value, Value) = (event.get(0), event.get(1));
+    assert_eq!(data["administrator"], owner.id.to_string());
+    assert_eq!(metadata["actor"], owner.id.to_string());
+    assert_eq!(
+        mfa_of(&app, &enrolled.user.token).await,
+        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0})
+    );
+    assert_eq!(
+        app.sign_in(&enrolled.user.email, PASSWORD).await.status,
+        201
+    );
+    let with = app
+        .get(&query(reset.position(), true), Some(&owner.token))
+        .await;
+    assert!(listed(with).is_empty());
 }

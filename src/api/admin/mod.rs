@@ -59,6 +59,8 @@ impl AdminApi {
         blocked: Query<Option<bool>>,
         /// Featured or not.
         featured: Query<Option<bool>>,
+        /// With a second factor (TOTP) or without.
+        mfa_enabled: Query<Option<bool>>,
         /// This role.
         role: Query<Option<RoleView>>,
         /// Created at or after (RFC 3339).
@@ -102,6 +104,7 @@ impl AdminApi {
             email_verified: email_verified.0,
             blocked: blocked.0,
             featured: featured.0,
+            mfa_enabled: mfa_enabled.0,
             role: role.0.map(Role::from),
             created_from: super::views::rfc3339_instant("created_from", created_from.0)?,
             created_before: super::views::rfc3339_instant("created_before", created_before.0)?,
@@ -268,6 +271,30 @@ impl AdminApi {
         let featured = body.featured;
         let committed =
             service::admin::set_featured(&ctx, caller.0, id.0, featured, &metadata).await?;
+        Ok(Changed::of(id.0, &committed))
+    }
+
+    /// Remove an account's second factors
+    ///
+    /// For an owner who lost their authenticator and recovery codes: TOTP and the recovery
+    /// codes go, and sign-in needs the first factor only until the owner enrols again. The
+    /// event (`SecondFactorsReset`) names the administrator; the owner is mailed.
+    #[oai(
+        path = "/v1/admin/users/:id/mfa",
+        method = "delete",
+        operation_id = "adminResetMfa"
+    )]
+    async fn reset_mfa(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        /// Account id.
+        id: Path<Uuid>,
+    ) -> Result<Changed, Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | UNPROCESSABLE }>>
+    {
+        let committed =
+            service::admin::reset_second_factors(&ctx, caller.0, id.0, &metadata).await?;
         Ok(Changed::of(id.0, &committed))
     }
 

@@ -78,6 +78,9 @@ pub struct AdminUserItem {
     /// Featured.
     #[oai(skip_serializing_if_is_none)]
     pub featured: Option<bool>,
+    /// Has a second factor (TOTP).
+    #[oai(skip_serializing_if_is_none)]
+    pub mfa_enabled: Option<bool>,
     /// Created.
     #[oai(skip_serializing_if_is_none)]
     pub created_at: Option<DateTime<Utc>>,
@@ -98,6 +101,7 @@ pub(super) const LISTABLE: &[&str] = &[
     "role",
     "status",
     "featured",
+    "mfa_enabled",
     "created_at",
     "updated_at",
 ];
@@ -116,6 +120,7 @@ impl AdminUserItem {
             role: wanted("role").then_some(row.role.into()),
             status: wanted("status").then_some(row.status),
             featured: wanted("featured").then_some(row.featured),
+            mfa_enabled: wanted("mfa_enabled").then_some(row.mfa_enabled),
             created_at: wanted("created_at").then_some(row.created_at),
             updated_at: wanted("updated_at").then_some(row.updated_at),
         }

@@ -145,6 +145,13 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Remove every second factor (an administrator's decision, for an owner who lost them).
+    ResetSecondFactors {
+        /// The administrator.
+        administrator: Uuid,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Replace the recovery codes with a new set (a step-up action).
     RegenerateRecoveryCodes {
         /// The keyed hashes of the new codes.
@@ -193,6 +200,8 @@ pub enum AccountCommand {
         new_password: SealedPasswordHash,
         /// The session that asked, which stays signed in.
         keep_session: Uuid,
+        /// The second factor confirming it, for an account that has one.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },
@@ -221,6 +230,8 @@ pub enum AccountCommand {
     ChangeEmail {
         /// The new address.
         email: Email,
+        /// The second factor confirming it, for an account that has one.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },
@@ -228,6 +239,8 @@ pub enum AccountCommand {
     ChangePhone {
         /// The new number.
         phone: Phone,
+        /// The second factor confirming it, for an account that has one.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },
@@ -266,6 +279,8 @@ pub enum AccountCommand {
     Delete {
         /// The password (verified against this hash) or a code.
         proof: Proof,
+        /// The second factor confirming it, for an account that has one.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },

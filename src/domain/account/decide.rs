@@ -242,6 +242,15 @@ pub fn decide(
             }
             Ok(events)
         }
+        AccountCommand::ResetSecondFactors { administrator, now } => {
+            if account.factors == super::factors::SecondFactors::default() {
+                return Ok(Vec::new());
+            }
+            Ok(vec![AccountEvent::SecondFactorsReset {
+                administrator,
+                at: now,
+            }])
+        }
         AccountCommand::RegenerateRecoveryCodes {
             codes,
             step_up,
@@ -280,17 +289,19 @@ pub fn decide(
             verified_password,
             new_password,
             keep_session,
+            step_up,
             now,
         } => {
             ensure_password(account, &verified_password)?;
+            let mut events = ensure_step_up(account, &step_up, now)?;
             let others = account
                 .sessions_live_at(now)
                 .filter(|id| *id != keep_session)
                 .collect();
-            let mut events = vec![AccountEvent::PasswordChanged {
+            events.push(AccountEvent::PasswordChanged {
                 password: new_password,
                 at: now,
-            }];
+            });
             events.extend(sessions_ended(
                 others,
                 SessionEndReason::PasswordChanged,
@@ -304,9 +315,15 @@ pub fn decide(
             }
             Ok(vec![AccountEvent::PrivacyChanged { privacy, at: now }])
         }
-        AccountCommand::Delete { proof, now } => {
+        AccountCommand::Delete {
+            proof,
+            step_up,
+            now,
+        } => {
             ensure_proof(account, &proof)?;
-            Ok(vec![AccountEvent::AccountDeleted { at: now }])
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::AccountDeleted { at: now });
+            Ok(events)
         }
         AccountCommand::ResetPassword {
             new_password,
@@ -382,7 +399,11 @@ pub fn decide(
             }
             Ok(vec![AccountEvent::FeaturedChanged { featured, at: now }])
         }
-        AccountCommand::ChangePhone { phone, now } => {
+        AccountCommand::ChangePhone {
+            phone,
+            step_up,
+            now,
+        } => {
             if account.phone.as_ref() == Some(&phone) {
                 return Ok(Vec::new());
             }
@@ -404,21 +425,29 @@ pub fn decide(
                     (wait.num_milliseconds().max(0) + 999) / 1000,
                 ));
             }
-            Ok(vec![AccountEvent::PhoneChanged {
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::PhoneChanged {
                 phone,
                 previous: account.phone.clone(),
                 at: now,
-            }])
+            });
+            Ok(events)
         }
-        AccountCommand::ChangeEmail { email, now } => {
+        AccountCommand::ChangeEmail {
+            email,
+            step_up,
+            now,
+        } => {
             if account.email.as_ref() == Some(&email) {
                 return Ok(Vec::new());
             }
-            Ok(vec![AccountEvent::EmailChanged {
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::EmailChanged {
                 email,
                 previous: account.email.clone(),
                 at: now,
-            }])
+            });
+            Ok(events)
         }
     }
 }
@@ -497,7 +526,7 @@ fn ensure_step_up(
         return Ok(Vec::new());
     }
     match step_up {
-        StepUp::Recent => Ok(Vec::new()),
+        StepUp::Recent | StepUp::Administrator => Ok(Vec::new()),
         StepUp::Factor(factor) => Ok(vec![use_second_factor(account, factor, now)?.1]),
         StepUp::Missing => Err(AccountError::StepUpRequired),
     }

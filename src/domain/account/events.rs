@@ -431,6 +431,14 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// An administrator removed every second factor of the account (TOTP, pending or on, and
+    /// the recovery codes), for an owner who lost them: sign-in needs the first factor only.
+    SecondFactorsReset {
+        /// The administrator who did it.
+        administrator: Uuid,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -466,6 +474,7 @@ impl DomainEvent for AccountEvent {
             Self::RecoveryCodesGenerated { .. } => "RecoveryCodesGenerated",
             Self::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
             Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",
+            Self::SecondFactorsReset { .. } => "SecondFactorsReset",
         }
     }
 }

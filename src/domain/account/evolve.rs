@@ -144,6 +144,7 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             }
         }
         AccountEvent::RecoveryCodesRevoked { .. } => account.factors.recovery_codes.clear(),
+        AccountEvent::SecondFactorsReset { .. } => account.factors = Default::default(),
     }
     if let Some(at) = change_time(event) {
         account.updated_at = Some(at);
@@ -171,6 +172,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::TotpRemoved { at }
         | AccountEvent::RecoveryCodesGenerated { at, .. }
         | AccountEvent::RecoveryCodesRevoked { at }
+        | AccountEvent::SecondFactorsReset { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::TotpEnrolmentStarted { .. }

@@ -385,3 +385,85 @@ fn new_recovery_codes_void_the_old_set_and_need_a_step_up() {
         .when(regenerate(StepUp::Recent))
         .then_error(AccountError::SecondFactorNotEnabled);
 }
+
+#[test]
+fn credentials_identifiers_and_deletion_need_a_step_up_once_a_second_factor_is_on() {
+    let account = given(&with_totp());
+    let change_password = |step_up| AccountCommand::ChangePassword {
+        verified_password: password(),
+        new_password: SealedPasswordHash("sealed:two".to_owned()),
+        keep_session: Uuid::from_u128(1),
+        step_up,
+        now: t0(),
+    };
+    account
+        .when(change_password(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    account
+        .when(change_password(StepUp::Factor(totp(101))))
+        .then(&[
+            AccountEvent::TotpCodeUsed {
+                time_step: 101,
+                at: t0(),
+            },
+            AccountEvent::PasswordChanged {
+                password: SealedPasswordHash("sealed:two".to_owned()),
+                at: t0(),
+            },
+        ]);
+    let delete = |step_up| AccountCommand::Delete {
+        proof: Proof::Password(password()),
+        step_up,
+        now: t0(),
+    };
+    account
+        .when(delete(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    account
+        .when(delete(StepUp::Recent))
+        .then(&[AccountEvent::AccountDeleted { at: t0() }]);
+    let email = Email::parse("new@example.com").expect("email");
+    let change_email = |step_up| AccountCommand::ChangeEmail {
+        email: email.clone(),
+        step_up,
+        now: t0(),
+    };
+    account
+        .when(change_email(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    account
+        .when(change_email(StepUp::Factor(SecondFactor::RecoveryCode(
+            code(42),
+        ))))
+        .then_error(AccountError::SecondFactorInvalid);
+    assert_eq!(
+        account
+            .when(change_email(StepUp::Administrator))
+            .events()
+            .len(),
+        1,
+        "an administrator needs no factor of the owner's"
+    );
+    // Without a second factor, nothing is asked.
+    given(&registered(true))
+        .when(change_password(StepUp::Missing))
+        .events();
+}
+
+#[test]
+fn an_administrator_resets_every_second_factor_once() {
+    let reset = AccountCommand::ResetSecondFactors {
+        administrator: Uuid::from_u128(5),
+        now: t0(),
+    };
+    let after = given(&with_totp())
+        .when(reset.clone())
+        .then(&[AccountEvent::SecondFactorsReset {
+            administrator: Uuid::from_u128(5),
+            at: t0(),
+        }]);
+    assert_eq!(after.factors, SecondFactors::default());
+    let after = Given(after);
+    after.when(reset.clone()).then(&[]);
+    after.when(sign_in(None)).then(&[started(None)]);
+}

@@ -91,6 +91,9 @@ pub enum StepUp {
     Factor(SecondFactor),
     /// Neither: an account with a second factor is refused (`StepUpRequired`).
     Missing,
+    /// An administrator acts on the account (named in the event's metadata): the owner's
+    /// second factor is not theirs to give.
+    Administrator,
 }
 
 /// The account's second factors.

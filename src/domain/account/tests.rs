@@ -219,6 +219,7 @@ fn changing_the_password_ends_every_other_session() {
         verified_password: hash("one"),
         new_password: hash("two"),
         keep_session: session(2),
+        step_up: StepUp::Missing,
         now: t0(),
     })
     .then(&[
@@ -241,6 +242,7 @@ fn changing_the_password_needs_the_current_one() {
             verified_password: hash("guess"),
             new_password: hash("two"),
             keep_session: session(1),
+            step_up: StepUp::Missing,
             now: t0(),
         })
         .then_error(AccountError::InvalidCredentials);
@@ -341,12 +343,14 @@ fn deleting_needs_the_password_and_ends_everything() {
     given(&[registered()])
         .when(AccountCommand::Delete {
             proof: Proof::Password(hash("guess")),
+            step_up: StepUp::Missing,
             now: t0(),
         })
         .then_error(AccountError::InvalidCredentials);
     given(&[registered(), started(session(1), t0())])
         .when(AccountCommand::Delete {
             proof: Proof::Password(hash("one")),
+            step_up: StepUp::Missing,
             now: t0(),
         })
         .then(&[AccountEvent::AccountDeleted { at: t0() }]);
@@ -666,6 +670,7 @@ fn a_new_email_replaces_the_old_and_counts_as_verified() {
     account
         .when(AccountCommand::ChangeEmail {
             email: new.clone(),
+            step_up: StepUp::Missing,
             now: t0(),
         })
         .then(&[AccountEvent::EmailChanged {
@@ -751,6 +756,7 @@ fn a_phone_changes_at_most_twice_in_thirty_days() {
     account
         .when(AccountCommand::ChangePhone {
             phone: phone(3),
+            step_up: StepUp::Missing,
             now: t0() + day * 2,
         })
         .then_error(AccountError::TooManyPhoneChanges(28 * 24 * 3600));
@@ -758,6 +764,7 @@ fn a_phone_changes_at_most_twice_in_thirty_days() {
     account
         .when(AccountCommand::ChangePhone {
             phone: phone(3),
+            step_up: StepUp::Missing,
             now: later,
         })
         .then(&[AccountEvent::PhoneChanged {
@@ -769,6 +776,7 @@ fn a_phone_changes_at_most_twice_in_thirty_days() {
     account
         .when(AccountCommand::ChangePhone {
             phone: phone(2),
+            step_up: StepUp::Missing,
             now: t0() + day * 2,
         })
         .then(&[]);
@@ -838,6 +846,7 @@ fn an_account_with_an_unproven_email_adds_no_phone() {
     let phone = crate::domain::values::Phone::parse("+61412010001").unwrap();
     let change = || AccountCommand::ChangePhone {
         phone: phone.clone(),
+        step_up: StepUp::Missing,
         now: t0(),
     };
     given(&[registered()])
