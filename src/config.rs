@@ -117,6 +117,11 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SIGN_UP_EMAIL_CODE")]
     pub sign_up_email_code: bool,
 
+    /// Require administrators and owners to have a second factor: until they enrol one, the
+    /// administration operations answer them `403 mfa_enrolment_required`.
+    #[arg(long, env = "ACCOUNTS_REQUIRE_MFA_FOR_ADMINS")]
+    pub require_mfa_for_admins: bool,
+
     /// Run the HTTP API (with no role flag, every role runs).
     #[arg(long)]
     pub api: bool,

@@ -45,6 +45,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
             sign_ups_per_address: config.sign_ups_per_address,
             codes_per_address: config.codes_per_address,
             totp_issuer: config.totp_issuer.replace(':', " "),
+            require_mfa_for_admins: config.require_mfa_for_admins,
         },
         secrets,
         nats: connect_nats(&config.nats_url).await?,

@@ -91,7 +91,14 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
     .description(
         "An event-sourced user-account service. Errors are RFC 9457 problem details with a \
          stable `code`; every command answer carries `Accounts-Position`, and every command \
-         accepts `Idempotency-Key`.",
+         accepts `Idempotency-Key`.\n\n\
+         Second factors: enrol TOTP with `POST /v1/me/mfa/totp` and confirm it with a first code \
+         (`POST /v1/me/mfa/totp/confirm`, which answers 10 recovery codes once). From then a \
+         sign-in's first factor answers `200 {mfa_required, challenge, methods, expires_at}`; \
+         `POST /v1/sessions/mfa` with the challenge and a TOTP or recovery code starts the \
+         session (`aal2`). Changing the password, email or phone, removing a factor, new \
+         recovery codes and deleting the account need the second factor (`mfa_code`) unless \
+         the session proved it in the last 10 minutes: `403 mfa_step_up_required`.",
     )
 }
 

@@ -11,7 +11,8 @@ use crate::store::sessions::ActiveSession;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-/// The caller's account, if its role is at least `role`; else `Forbidden`.
+/// The caller's account, if its role is at least `role` (else `Forbidden`) and, when the
+/// operator requires it, it has a second factor (else `MfaEnrolmentRequired`).
 pub(super) async fn require_role(
     ctx: &Context,
     caller: ActiveSession,
@@ -20,10 +21,19 @@ pub(super) async fn require_role(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    if account.role.at_least(role) {
-        Ok(account)
-    } else {
-        Err(ServiceError::Forbidden)
+    if !account.role.at_least(role) {
+        return Err(ServiceError::Forbidden);
+    }
+    ensure_admin_factor(ctx, &account)?;
+    Ok(account)
+}
+
+/// With `require_mfa_for_admins`, an administrator or owner administers only once their account
+/// has a second factor.
+fn ensure_admin_factor(ctx: &Context, acting: &Account) -> Result<(), ServiceError> {
+    match ctx.policy.require_mfa_for_admins && !acting.factors.enabled() {
+        true => Err(ServiceError::MfaEnrolmentRequired),
+        false => Ok(()),
     }
 }
 
@@ -237,11 +247,12 @@ async fn admin_commands(
     // Both roles are read inside the transaction, which locks both accounts: a demotion
     // committed meanwhile cannot slip between the check and the change.
     let mut unit = super::accounts::own_unit(ctx, caller, metadata, &[id]).await?;
-    let outcome = act_on(&mut unit, caller.account_id, needed, id, commands).await;
+    let outcome = act_on(ctx, &mut unit, caller.account_id, needed, id, commands).await;
     unit.finish(outcome).await
 }
 
 async fn act_on(
+    ctx: &Context,
     unit: &mut Unit,
     caller: Uuid,
     needed: Role,
@@ -252,6 +263,7 @@ async fn act_on(
     if !acting.role.at_least(needed) {
         return Err(ServiceError::Forbidden);
     }
+    ensure_admin_factor(ctx, &acting)?;
     let target = super::accounts::active(unit.load::<Account>(id).await?)?.state;
     if !acting.role.may_act_on(target.role, id == caller) {
         return Err(ServiceError::Forbidden);

@@ -93,6 +93,8 @@ pub struct Policy {
     pub codes_per_address: u32,
     /// The issuer authenticator apps show beside TOTP codes.
     pub totp_issuer: String,
+    /// Administrators and owners must have a second factor to administer.
+    pub require_mfa_for_admins: bool,
 }
 
 impl Context {

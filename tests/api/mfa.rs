@@ -33,6 +33,16 @@ fn next_step(app: &TestApp) {
 async fn enrolled(app: &TestApp) -> Enrolled {
     let user = app.new_user().await;
     given_email_verified(app, &user).await;
+    let (secret, recovery_codes) = enrol(app, &user).await;
+    Enrolled {
+        user,
+        secret,
+        recovery_codes,
+    }
+}
+
+/// Turns TOTP on for `user` (whose address is proven): the secret and the recovery codes.
+async fn enrol(app: &TestApp, user: &User) -> (Vec<u8>, Vec<String>) {
     let started = app
         .post(
             "/v1/me/mfa/totp",
@@ -56,11 +66,7 @@ async fn enrolled(app: &TestApp) -> Enrolled {
         .iter()
         .map(|code| code.as_str().expect("code").to_owned())
         .collect();
-    Enrolled {
-        user,
-        secret,
-        recovery_codes,
-    }
+    (secret, recovery_codes)
 }
 
 /// Signs in with the password and returns the second-factor challenge.
@@ -789,4 +795,43 @@ async fn an_administrator_removes_a_users_second_factors_and_lists_who_has_one()
         .get(&query(reset.position(), true), Some(&owner.token))
         .await;
     assert!(listed(with).is_empty());
+}
+
+#[tokio::test]
+async fn the_operator_can_require_administrators_to_have_a_second_factor() {
+    let app = spawn_app_with(|config| {
+        config.require_mfa_for_admins = true;
+        config.relay = true;
+        config.projector = true;
+    })
+    .await;
+    let owner = app.new_user().await;
+    let user = app.new_user().await;
+    make_owner(&app, &owner).await;
+    app.get("/v1/admin/users", Some(&owner.token))
+        .await
+        .assert_problem(403, "mfa_enrolment_required");
+    app.post(
+        &format!("/v1/admin/users/{}/block", user.id),
+        Some(&owner.token),
+        json!({}),
+    )
+    .await
+    .assert_problem(403, "mfa_enrolment_required");
+    // Users are told they are not administrators, not what administrators need.
+    app.get("/v1/admin/users", Some(&user.token))
+        .await
+        .assert_problem(403, "forbidden");
+
+    enrol(&app, &owner).await;
+    let listed = app.get("/v1/admin/users", Some(&owner.token)).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.body);
+    let blocked = app
+        .post(
+            &format!("/v1/admin/users/{}/block", user.id),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(blocked.status, StatusCode::OK, "{}", blocked.body);
 }

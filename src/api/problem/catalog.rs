@@ -146,6 +146,11 @@ problem_codes! {
                 act without.",
         "请在请求中附上 `mfa_code`（动态验证码或恢复码），或使用二次验证重新登录：\
          10 分钟内完成过二次验证的会话无需再次提供。";
+    MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN,
+        "Administrators need a second factor here", "管理员须先开启二次验证",
+        detail "This service requires administrators and owners to have a second factor: enrol \
+                TOTP first (POST /v1/me/mfa/totp).",
+        "本服务要求管理员和所有者开启二次验证：请先开启动态验证码（POST /v1/me/mfa/totp）。";
     FollowsHidden = "follows_hidden", FORBIDDEN,
         "This user hides their follows", "该用户未公开关注列表";
     NotFound = "not_found", NOT_FOUND,

@@ -336,6 +336,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::MfaChallengeExpired => P::MfaChallengeExpired,
             ServiceError::StepUpRequired => P::MfaStepUpRequired,
             ServiceError::MfaNotEnabled => P::MfaNotEnabled,
+            ServiceError::MfaEnrolmentRequired => P::MfaEnrolmentRequired,
             ServiceError::TotpAlreadyEnabled => P::TotpAlreadyEnabled,
             ServiceError::TotpNotPending => P::TotpNotPending,
             // The sign-in use cases answer it with a challenge: it never gets this far.

@@ -139,6 +139,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         sms_webhook_url: None,
         delivery_lease_secs: 60,
         sign_up_email_code: false,
+        require_mfa_for_admins: false,
         public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),
         totp_issuer: "Accounts".to_owned(),
