@@ -94,14 +94,34 @@ pub fn provisioning(secret: &[u8], issuer: &str, account: &str) -> TotpProvision
     }
 }
 
+/// A TOTP code as a user may type it, without the spaces and hyphens that apps show in it:
+/// `TOTP_DIGITS` ASCII digits, or `None` when it cannot be a code.
+pub fn totp_code_typed(code: &str) -> Option<String> {
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    (code.len() == TOTP_DIGITS && code.bytes().all(|b| b.is_ascii_digit())).then_some(code)
+}
+
+/// A recovery code as a user may type it (any case, spaces and hyphens anywhere): its letters
+/// in upper case, or `None` when it cannot be a recovery code.
+pub fn recovery_code_typed(code: &str) -> Option<String> {
+    let code: String = code
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    let letters =
+        code.len() == RECOVERY_CODE_LETTERS && code.bytes().all(|b| RECOVERY_ALPHABET.contains(&b));
+    letters.then_some(code)
+}
+
 /// The time step (RFC 6238 `T`) at which `code` is the TOTP of `secret`, among the current one
-/// at `now` and `TOTP_SKEW` either side; `None` when the code is not `TOTP_DIGITS` digits or
-/// matches none. Every step is compared in constant time.
+/// at `now` and `TOTP_SKEW` either side; `None` when the code is not `TOTP_DIGITS` digits (see
+/// [`totp_code_typed`]) or matches none. Every step is compared in constant time.
 pub fn matching_time_step(secret: &[u8], code: &str, now: DateTime<Utc>) -> Option<u64> {
-    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    if code.len() != TOTP_DIGITS || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
+    let code = totp_code_typed(code)?;
     let generator = totp(secret, "", "");
     let current = u64::try_from(now.timestamp()).ok()? / TOTP_STEP_SECONDS;
     let skew = u64::from(TOTP_SKEW);
@@ -144,14 +164,10 @@ pub fn new_recovery_codes(secrets: &SecretBox) -> (Vec<String>, Vec<RecoveryCode
 }
 
 /// The keyed hash of a recovery code as a user may type it: case, spaces and hyphens do not
-/// matter.
+/// matter ([`recovery_code_typed`]).
 pub fn recovery_code_hash(secrets: &SecretBox, code: &str) -> RecoveryCodeHash {
     use hmac::Mac as _;
-    let normalized: String = code
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .map(|c| c.to_ascii_uppercase())
-        .collect();
+    let normalized = recovery_code_typed(code).unwrap_or_else(|| code.to_owned());
     let key = secrets.derive_key("recovery-codes");
     let Ok(mut mac) = <hmac::Hmac<sha2::Sha256> as hmac::Mac>::new_from_slice(&key) else {
         unreachable!("HMAC accepts a 32-byte key");
@@ -192,6 +208,10 @@ mod tests {
         assert_eq!(matching_time_step(secret, "28708", at(59)), None);
         assert_eq!(matching_time_step(secret, "28708a", at(59)), None);
         assert_eq!(matching_time_step(secret, "287 082", at(59)), Some(1));
+        assert_eq!(matching_time_step(secret, "287-082", at(59)), Some(1));
+        for malformed in ["", " ", "２８７０８２", "+287082", "2870820", "287082\0"] {
+            assert_eq!(totp_code_typed(malformed), None, "{malformed:?}");
+        }
     }
 
     #[test]
@@ -238,5 +258,12 @@ mod tests {
         let typed = format!(" {} ", code.to_ascii_lowercase().replace('-', " "));
         assert_eq!(recovery_code_hash(&secrets, &typed), hashes[0]);
         assert_ne!(recovery_code_hash(&SecretBox::random(), code), hashes[0]);
+        assert_eq!(
+            recovery_code_typed("abcde--fghjk").as_deref(),
+            Some("ABCDEFGHJK")
+        );
+        for malformed in ["", "ABCDE-FGHJ", "ABCDE-FGHJI", "ABCDE-FGHJK-L", "123456"] {
+            assert_eq!(recovery_code_typed(malformed), None, "{malformed:?}");
+        }
     }
 }

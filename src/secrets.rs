@@ -9,6 +9,8 @@ use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use std::path::Path;
 
 const NONCE_LEN: usize = 12;
+/// Bytes that sealing adds to a plaintext: the nonce and the Poly1305 tag (16 bytes).
+pub const SEALED_OVERHEAD: usize = NONCE_LEN + 16;
 /// Prefix of sealed text, naming the key generation so that keys can be rotated later.
 const TEXT_PREFIX: &str = "v1.";
 

@@ -7,7 +7,9 @@
 //! most once per key even when two retries race. That transaction commits here, once the
 //! answer is known, with the answer stored in it (sealed, because it may hold a session
 //! token): a command that committed always replays its answer, whatever crashes after, and
-//! one that did not commit leaves its key free for the retry.
+//! one that did not commit leaves its key free for the retry. Once a bearer token's session
+//! has ended, its keys replay no answer with a body (`401`), and a key tried with
+//! `MAX_MISMATCHES` other requests replays nothing any more.
 
 use super::edge::AllowedMethods;
 use super::i18n::Language;
@@ -52,8 +54,10 @@ pub fn declare_header(spec: &mut serde_json::Value) {
         },
         "in": "header",
         "description": "Makes a retry safe: the same key with the same request replays the \
-            first answer;\nwith another request it is `422 idempotency_key_reused`. Kept 24 \
-            hours per caller (without a bearer token: per client address and request).",
+            first answer;\nwith another request it is `422 idempotency_key_reused`, and after 5 \
+            other requests the key replays nothing. Kept 24 hours per caller (without a bearer \
+            token: per client address and request); once the caller's session ended, no answer \
+            with a body is replayed (`401`).",
         "required": false,
         "deprecated": false,
         "explode": true,
@@ -111,6 +115,8 @@ pub async fn with_idempotency<E: Endpoint>(
         )
         .into());
     }
+    // An ended session's key replays no answer that holds something (see `previous_answer`).
+    let live = bearer_is_live(&req, &pool).await?;
     let body = req.take_body().into_bytes().await?;
     let fingerprint = request_fingerprint(&req, &body);
     let claim = IdempotencyClaim::new(caller_scope(&req, &fingerprint), key, fingerprint);
@@ -119,12 +125,12 @@ pub async fn with_idempotency<E: Endpoint>(
     // for the first answer instead of spending attempts and rate limits of its own.
     let _turn = KeyTurn::take(&claim).await;
 
-    match previous_answer(&pool, &secrets, &claim).await {
+    match previous_answer(&pool, &secrets, &claim, live).await {
         Ok(Some(replay)) => return Ok(replay),
         Ok(None) => {}
         // The first request has committed but not yet stored its answer.
         Err(error) if is_key_in_use(&error) => {
-            return await_first_answer(&pool, &secrets, &claim).await;
+            return await_first_answer(&pool, &secrets, &claim, live).await;
         }
         Err(error) => return Err(error),
     }
@@ -139,7 +145,9 @@ pub async fn with_idempotency<E: Endpoint>(
         return commit_with_answer(pending, &secrets, &claim, response).await;
     }
     match outcome {
-        Err(error) if is_key_in_use(&error) => await_first_answer(&pool, &secrets, &claim).await,
+        Err(error) if is_key_in_use(&error) => {
+            await_first_answer(&pool, &secrets, &claim, live).await
+        }
         // It changed nothing; its answer is kept so that a retry replays it rather than
         // acting on whatever changed in between.
         Ok(response) if response.status().is_success() && claim.succeeded_unchanged() => {
@@ -149,7 +157,7 @@ pub async fn with_idempotency<E: Endpoint>(
         refused => {
             // A retry that raced the first request and lost, refused because the first one's
             // change is made now (an email taken by itself, say): the first answer is the answer.
-            if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim).await {
+            if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim, live).await {
                 return Ok(replay);
             }
             let response = refused.unwrap_or_else(answer_of);
@@ -204,6 +212,26 @@ impl Drop for KeyTurn {
             locks.remove(&self.key);
         }
     }
+}
+
+/// Whether the request's bearer token, if it has one, is a live session's. A request without
+/// one is anonymous (true).
+async fn bearer_is_live(req: &Request, pool: &Pool) -> poem::Result<bool> {
+    let Some(credentials) = req.headers().get(header::AUTHORIZATION) else {
+        return Ok(true);
+    };
+    let token = credentials
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if token.is_empty() {
+        return Ok(false);
+    }
+    let client = pool.get().await.map_err(|e| store_error(e.into()))?;
+    crate::store::sessions::is_token_live(&client, &crate::credentials::session_token_hash(token))
+        .await
+        .map_err(store_error)
 }
 
 /// Keys belong to the caller: the bearer token's holder. A caller who is not signed in has no
@@ -274,11 +302,14 @@ fn store_error(error: StoreError) -> poem::Error {
     ApiError::from(ServiceError::from(error)).into()
 }
 
-/// The stored answer for a key seen before, or the reason it cannot be given.
+/// The stored answer for a key seen before, or the reason it cannot be given. A caller whose
+/// session is no longer `live` gets no stored answer with a body (a session token, a TOTP
+/// secret, recovery codes are nobody's once their session ended): `401`.
 async fn previous_answer(
     pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
+    live: bool,
 ) -> poem::Result<Option<Response>> {
     let client = pool.get().await.map_err(|e| store_error(e.into()))?;
     let Some(seen) = idempotency::lookup(&client, &claim.scope, &claim.key)
@@ -288,9 +319,20 @@ async fn previous_answer(
         return Ok(None);
     };
     if seen.fingerprint != claim.fingerprint {
+        idempotency::count_mismatch(&client, &claim.scope, &claim.key)
+            .await
+            .map_err(store_error)?;
+        return Err(ApiError::new(ProblemCode::IdempotencyKeyReused).into());
+    }
+    // A key tried with many other requests may be a search for the one that replays it: it
+    // replays nothing any more.
+    if seen.mismatches >= idempotency::MAX_MISMATCHES {
         return Err(ApiError::new(ProblemCode::IdempotencyKeyReused).into());
     }
     match seen.response {
+        Some(stored) if !live && (200..300).contains(&stored.status) && stored.has_body() => {
+            Err(ApiError::from(ServiceError::Unauthenticated).into())
+        }
         Some(stored) => Ok(Some(replay(secrets, &stored)?)),
         None => Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into()),
     }
@@ -301,11 +343,12 @@ async fn await_first_answer(
     pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
+    live: bool,
 ) -> poem::Result<Response> {
     let deadline = tokio::time::Instant::now() + RACE_WAIT;
     let mut pause = Duration::from_millis(10);
     loop {
-        match previous_answer(pool, secrets, claim).await {
+        match previous_answer(pool, secrets, claim, live).await {
             Ok(Some(response)) => return Ok(response),
             Err(error) if is_key_in_use(&error) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
@@ -375,7 +418,7 @@ async fn keep_answer(
         Err(StoreError::IdempotencyKeyTaken) => {}
         Err(error) => return Err(store_error(error)),
     }
-    match previous_answer(pool, secrets, claim).await? {
+    match previous_answer(pool, secrets, claim, true).await? {
         Some(first) => Ok(first),
         None => Ok(Response::from_parts(parts, bytes.into())),
     }

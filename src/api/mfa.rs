@@ -122,9 +122,11 @@ impl MfaApi {
     /// A new TOTP secret (RFC 6238: HMAC-SHA-1, 6 digits, 30-second steps) for an
     /// authenticator app: its base32 text, `otpauth://` URI and QR code. Not active until
     /// confirmed with a first code; a second call replaces a pending secret. Needs the
-    /// account's password when it has one (`403 wrong_password`; `429` after too many) and a
-    /// verified email address (`409 email_not_verified`); `409 totp_already_enabled` when TOTP
-    /// is on. The secret is kept sealed with the service's key.
+    /// account's password when it has one (`403 wrong_password`; `429` after too many), else
+    /// a session started in the last 10 minutes (`403 recent_sign_in_required`), and a
+    /// verified email address when the account has one (`409 email_not_verified`); `409
+    /// totp_already_enabled` when TOTP is on. The secret is kept sealed with the service's
+    /// key.
     #[oai(path = "/v1/me/mfa/totp", method = "post", operation_id = "startTotp")]
     async fn start_totp(
         &self,
@@ -155,8 +157,10 @@ impl MfaApi {
     ///
     /// Turns TOTP on with a code from the app (the current one, or one step either side), and
     /// answers 10 recovery codes, shown this once. From then, sign-in asks for a second factor.
-    /// A wrong code is `422` naming `code` (`mfa_code_invalid`); `409 totp_not_pending` without
-    /// an enrolment.
+    /// A wrong code is `422` naming `code` (`mfa_code_invalid`; `mfa_code_malformed` for what
+    /// cannot be a code); `409 totp_not_pending` without an enrolment (or when another
+    /// enrolment replaced the one the code is from), `409 totp_already_enabled` when TOTP is
+    /// on.
     #[oai(
         path = "/v1/me/mfa/totp/confirm",
         method = "post",

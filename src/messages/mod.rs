@@ -1,5 +1,6 @@
 //! The mail worker: sends the mails and text messages that events ask for (one-time codes and
-//! links), from a durable JetStream consumer, at most once per event.
+//! links, and notices to an account's owner that its second factors changed), from durable
+//! JetStream consumers, at most once per event.
 //!
 //! Each event is claimed in `message_deliveries` before its mail is sent, with a lease
 //! (`MailConfig::lease`): a worker that dies mid-send leaves a claim that lapses when its lease
@@ -18,6 +19,7 @@
 mod templates;
 mod transport;
 
+use crate::domain::account::{Account, AccountStatus};
 use crate::domain::code::Channel;
 use crate::domain::values::{Email, Phone};
 use crate::secrets::SecretBox;
@@ -34,7 +36,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use templates::{Rendered, render_code, render_sms};
+pub use templates::{Notice, Rendered, render_code, render_notice, render_sms};
 use transport::SendError;
 pub use transport::{MailTransport, SmsTransport};
 
@@ -113,6 +115,28 @@ pub struct MailConfig {
     /// How long a claim lasts unless renewed: a worker renews its claims every third of it
     /// while it sends, so a dead worker's claim lapses within one lease.
     pub lease: Duration,
+}
+
+/// The account events whose owner is mailed a notice (`Notice`). Each is followed by a durable
+/// consumer of its own (`<consumer>-<type>`), since a consumer of NATS 2.9 filters by one
+/// subject.
+const NOTICE_TYPES: &[&str] = &["TotpEnabled", "TotpRemoved", "SecondFactorsReset"];
+
+/// A notice whose turn comes later than this after its event is not sent: after a long outage,
+/// a backlog of notices is history, not news.
+const NOTICE_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
+
+/// The parts of an event's envelope (`relay::Envelope`) the worker reads.
+#[derive(Debug, Deserialize)]
+struct EventEnvelope {
+    id: Uuid,
+    #[serde(rename = "type")]
+    event_type: String,
+    stream_id: Uuid,
+    recorded_at: DateTime<Utc>,
+    data: serde_json::Value,
+    #[serde(default)]
+    metadata: serde_json::Value,
 }
 
 /// The part of a `CodeIssued` envelope the worker reads.
@@ -205,15 +229,17 @@ impl MailWorker {
                 }
             };
             futures::stream::iter(due)
-                .for_each_concurrent(DELIVERIES_IN_FLIGHT, |(id, data)| async move {
-                    let data = match serde_json::from_value::<CodeIssuedData>(data) {
-                        Ok(data) => data,
-                        Err(error) => {
-                            tracing::warn!(%error, event_id = %id, "a CodeIssued event that does not parse is skipped");
-                            return;
-                        }
+                .for_each_concurrent(DELIVERIES_IN_FLIGHT, |due| async move {
+                    let id = due.event_id;
+                    let envelope = EventEnvelope {
+                        id,
+                        event_type: due.event_type,
+                        stream_id: due.stream_id,
+                        recorded_at: due.recorded_at,
+                        data: due.data,
+                        metadata: due.metadata,
                     };
-                    if let Err(error) = self.deliver_envelope(CodeIssuedEnvelope { id, data }).await {
+                    if let Err(error) = self.deliver_event(envelope).await {
                         tracing::warn!(error = format!("{error:#}"), event_id = %id, "delivery not recorded; it will come again");
                     }
                 })
@@ -228,29 +254,43 @@ impl MailWorker {
             &self.config.subject_prefix,
         )
         .await?;
-        let consumer: consumer::PullConsumer = stream
-            .get_or_create_consumer(
-                &self.config.consumer,
-                consumer::pull::Config {
-                    durable_name: Some(self.config.consumer.clone()),
-                    filter_subject: format!("{}.code.CodeIssued", self.config.subject_prefix),
-                    ack_policy: consumer::AckPolicy::Explicit,
-                    ack_wait: Duration::from_secs(60),
-                    ..Default::default()
-                },
+        let prefix = &self.config.subject_prefix;
+        // The codes' consumer keeps its name from before notices were sent.
+        let followed = std::iter::once((
+            self.config.consumer.clone(),
+            format!("{prefix}.code.CodeIssued"),
+        ))
+        .chain(NOTICE_TYPES.iter().map(|event_type| {
+            (
+                format!("{}-{event_type}", self.config.consumer),
+                format!("{prefix}.account.{event_type}"),
             )
-            .await
-            .context("creating the mail consumer")?;
-        consumer
-            .messages()
-            .await?
+        }));
+        let mut messages = Vec::new();
+        for (name, subject) in followed {
+            let consumer: consumer::PullConsumer = stream
+                .get_or_create_consumer(
+                    &name,
+                    consumer::pull::Config {
+                        durable_name: Some(name.clone()),
+                        filter_subject: subject,
+                        ack_policy: consumer::AckPolicy::Explicit,
+                        ack_wait: Duration::from_secs(60),
+                        ..Default::default()
+                    },
+                )
+                .await
+                .with_context(|| format!("creating the mail consumer {name}"))?;
+            messages.push(consumer.messages().await?);
+        }
+        futures::stream::select_all(messages)
             .map_err(anyhow::Error::from)
             .try_for_each_concurrent(DELIVERIES_IN_FLIGHT, |message| async move {
                 self.handle(message).await;
                 Ok(())
             })
             .await?;
-        anyhow::bail!("the consumer's message stream ended")
+        anyhow::bail!("the consumers' message streams ended")
     }
 
     /// Delivers one message and tells JetStream: acknowledged when sent, skipped or failed for
@@ -277,11 +317,91 @@ impl MailWorker {
 
     /// Delivers the message of a JetStream payload.
     async fn deliver(&self, payload: &[u8]) -> anyhow::Result<Delivery> {
-        let Ok(envelope) = serde_json::from_slice::<CodeIssuedEnvelope>(payload) else {
-            tracing::warn!("a CodeIssued message that does not parse is dropped");
+        let Ok(envelope) = serde_json::from_slice::<EventEnvelope>(payload) else {
+            tracing::warn!("a message that is no event envelope is dropped");
             return Ok(Delivery::Done);
         };
-        self.deliver_envelope(envelope).await
+        self.deliver_event(envelope).await
+    }
+
+    /// Sends what an event asks for: its code, or its notice; nothing for any other event.
+    async fn deliver_event(&self, envelope: EventEnvelope) -> anyhow::Result<Delivery> {
+        if envelope.event_type == "CodeIssued" {
+            let Ok(data) = serde_json::from_value::<CodeIssuedData>(envelope.data) else {
+                tracing::warn!(event_id = %envelope.id, "a CodeIssued event that does not parse is skipped");
+                return Ok(Delivery::Done);
+            };
+            let id = envelope.id;
+            return self.deliver_envelope(CodeIssuedEnvelope { id, data }).await;
+        }
+        match Notice::of(&envelope.event_type) {
+            Some(notice) => self.deliver_notice(notice, envelope).await,
+            None => Ok(Delivery::Done),
+        }
+    }
+
+    /// Claims an event's delivery over `channel`: the tries before, or what to tell JetStream
+    /// when it is not this worker's to send.
+    async fn claim(&self, event_id: Uuid, channel: &str) -> anyhow::Result<Result<i32, Delivery>> {
+        Ok(
+            match deliveries::claim(&self.pool, event_id, channel, self.config.lease, self.id)
+                .await?
+            {
+                Claim::Taken { attempts } => Ok(attempts),
+                Claim::Finished => Err(Delivery::Done),
+                Claim::HeldUntil(until) => {
+                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
+                    Err(Delivery::RetryIn(wait + Duration::from_millis(100)))
+                }
+            },
+        )
+    }
+
+    /// Sends a notice to the owner of the account whose event `envelope` is: to its proven
+    /// email address as it is now (skipped when it has none, or is deleted).
+    async fn deliver_notice(
+        &self,
+        notice: Notice,
+        envelope: EventEnvelope,
+    ) -> anyhow::Result<Delivery> {
+        let Some(_working) = InFlight::enter(&self.in_flight, envelope.id) else {
+            return Ok(Delivery::RetryIn(Duration::from_secs(1)));
+        };
+        let attempts = match self.claim(envelope.id, "email").await? {
+            Ok(attempts) => attempts,
+            Err(delivery) => return Ok(delivery),
+        };
+        let skip = async |note: &str| -> anyhow::Result<Delivery> {
+            deliveries::finish(&self.pool, envelope.id, "skipped", Some(note)).await?;
+            Ok(Delivery::Done)
+        };
+        if Utc::now() - envelope.recorded_at > NOTICE_MAX_AGE {
+            return skip("the notice is over a day old").await;
+        }
+        let account = {
+            let client = self.pool.get().await?;
+            crate::service::executor::load::<Account>(&client, envelope.stream_id)
+                .await?
+                .state
+        };
+        let email = match (&account.status, &account.email, account.email_verified) {
+            (AccountStatus::Active | AccountStatus::Blocked, Some(email), true) => email.clone(),
+            _ => return skip("the account has no proven email address").await,
+        };
+        let text = |key: &str| {
+            envelope
+                .metadata
+                .get(key)
+                .and_then(serde_json::Value::as_str)
+        };
+        let rendered = render_notice(notice, envelope.recorded_at, text("ip"), text("user_agent"));
+        let sent = self
+            .send_while_claimed(
+                envelope.id,
+                self.send_mail(envelope.id, email.as_str(), rendered),
+            )
+            .await;
+        self.settle(envelope.id, attempts, sent).await
     }
 
     /// Sends the message an event asks for, once; `Err` only when the database fails. One
@@ -294,52 +414,64 @@ impl MailWorker {
         if !data.deliver {
             return Ok(Delivery::Done);
         }
-        let channel = data.channel.as_str();
-        let attempts =
-            match deliveries::claim(&self.pool, envelope.id, channel, self.config.lease, self.id)
-                .await?
-            {
-                Claim::Taken { attempts } => attempts,
-                Claim::Finished => return Ok(Delivery::Done),
-                Claim::HeldUntil(until) => {
-                    let wait = (until - Utc::now()).to_std().unwrap_or_default();
-                    return Ok(Delivery::RetryIn(wait + Duration::from_millis(100)));
-                }
-            };
+        let attempts = match self.claim(envelope.id, data.channel.as_str()).await? {
+            Ok(attempts) => attempts,
+            Err(delivery) => return Ok(delivery),
+        };
         crate::faults::point("mail.claimed").await;
         if Utc::now() >= data.expires_at {
             let note = "the code expired before it could be sent";
             deliveries::finish(&self.pool, envelope.id, "skipped", Some(note)).await?;
             return Ok(Delivery::Done);
         }
-        // The claim is renewed while the send lasts, so no other worker takes it over from a
-        // slow server and sends the mail again.
-        let sent = tokio::select! {
-            sent = tokio::time::timeout(MAX_SEND, self.send(envelope.id, data)) => {
+        let sent = self
+            .send_while_claimed(envelope.id, self.send(envelope.id, data))
+            .await;
+        self.settle(envelope.id, attempts, sent).await
+    }
+
+    /// Awaits `send` within `MAX_SEND`, renewing the claim while it lasts, so that no other
+    /// worker takes it over from a slow server and sends the message again.
+    async fn send_while_claimed(
+        &self,
+        event_id: Uuid,
+        send: impl Future<Output = Result<(), SendError>>,
+    ) -> Result<(), SendError> {
+        tokio::select! {
+            sent = tokio::time::timeout(MAX_SEND, send) => {
                 sent.unwrap_or_else(|_| {
                     Err(SendError::Transient(anyhow::anyhow!(
                         "the server did not answer within {MAX_SEND:?}"
                     )))
                 })
             }
-            () = self.keep_claim(envelope.id) => unreachable!("keep_claim never returns"),
-        };
+            () = self.keep_claim(event_id) => unreachable!("keep_claim never returns"),
+        }
+    }
+
+    /// Records how a send ended: sent, failed for good, or given back for a retry.
+    async fn settle(
+        &self,
+        event_id: Uuid,
+        attempts: i32,
+        sent: Result<(), SendError>,
+    ) -> anyhow::Result<Delivery> {
         match sent {
             Ok(()) => {
-                deliveries::finish(&self.pool, envelope.id, "sent", None).await?;
+                deliveries::finish(&self.pool, event_id, "sent", None).await?;
                 Ok(Delivery::Done)
             }
             Err(SendError::Permanent(error)) => {
                 let message = format!("{error:#}");
-                tracing::warn!(event_id = %envelope.id, error = %message, "message can never be sent; recorded as failed");
-                deliveries::finish(&self.pool, envelope.id, "failed", Some(&message)).await?;
+                tracing::warn!(%event_id, error = %message, "message can never be sent; recorded as failed");
+                deliveries::finish(&self.pool, event_id, "failed", Some(&message)).await?;
                 Ok(Delivery::Done)
             }
             Err(SendError::Transient(error)) => {
                 let message = format!("{error:#}");
-                tracing::warn!(event_id = %envelope.id, error = %message, "message not sent; retrying later");
+                tracing::warn!(%event_id, error = %message, "message not sent; retrying later");
                 let retry_in = retry_backoff(i64::from(attempts) + 1);
-                deliveries::release(&self.pool, envelope.id, &message, retry_in).await?;
+                deliveries::release(&self.pool, event_id, &message, retry_in).await?;
                 Ok(Delivery::RetryIn(retry_in))
             }
         }
@@ -402,6 +534,16 @@ impl MailWorker {
             None => None,
         };
         let rendered = render_code(data.purpose, &data.locale, &code, link.as_deref());
+        self.send_mail(event_id, &to, rendered).await
+    }
+
+    /// Sends `rendered` to the address `to`.
+    async fn send_mail(
+        &self,
+        event_id: Uuid,
+        to: &str,
+        rendered: Rendered,
+    ) -> Result<(), SendError> {
         let to: Mailbox = to
             .parse()
             .context("the target is not a mailbox")

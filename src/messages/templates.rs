@@ -82,6 +82,93 @@ pub fn render_code(purpose: Purpose, locale: &str, code: &str, link: Option<&str
     }
 }
 
+/// A change to an account's second factors that its owner is told of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    /// TOTP was turned on.
+    TotpEnabled,
+    /// TOTP was turned off (with its recovery codes).
+    TotpRemoved,
+    /// An administrator removed every second factor.
+    SecondFactorsReset,
+}
+
+impl Notice {
+    /// The notice an account event gives its owner, if any.
+    pub fn of(event_type: &str) -> Option<Self> {
+        match event_type {
+            "TotpEnabled" => Some(Self::TotpEnabled),
+            "TotpRemoved" => Some(Self::TotpRemoved),
+            "SecondFactorsReset" => Some(Self::SecondFactorsReset),
+            _ => None,
+        }
+    }
+}
+
+/// The mail telling an account's owner that its second factors changed, in English and
+/// Chinese (the event keeps no language): what happened, when (UTC), from which client address
+/// and user agent, and what to do if it was not them.
+pub fn render_notice(
+    notice: Notice,
+    at: chrono::DateTime<chrono::Utc>,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Rendered {
+    let (en, zh) = match notice {
+        Notice::TotpEnabled => (
+            "Two-factor authentication (an authenticator app) was turned on for your account.",
+            "您的账号已开启两步验证（身份验证器应用）。",
+        ),
+        Notice::TotpRemoved => (
+            "Two-factor authentication was turned off for your account, and its recovery codes \
+             no longer work.",
+            "您的账号已关闭两步验证，原有恢复码已失效。",
+        ),
+        Notice::SecondFactorsReset => (
+            "An administrator removed two-factor authentication from your account, and its \
+             recovery codes no longer work.",
+            "管理员已移除您账号的两步验证，原有恢复码已失效。",
+        ),
+    };
+    // In ASCII, so that it reads the same in every client; the body has both languages.
+    let subject = match notice {
+        Notice::TotpEnabled => "Two-factor authentication is on",
+        Notice::TotpRemoved | Notice::SecondFactorsReset => "Two-factor authentication is off",
+    };
+    let when = at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let mut details = vec![format!("When / 时间: {when}")];
+    if notice != Notice::SecondFactorsReset {
+        details.extend(ip.map(|ip| format!("Client address / 网络地址: {ip}")));
+        details.extend(user_agent.map(|agent| format!("Device / 设备: {agent}")));
+    }
+    let warning_en = "If this was not you, change your password now and contact support.";
+    let warning_zh = "如果这不是您本人的操作，请立即修改密码并联系客服。";
+    let text = format!(
+        "{en}\n{zh}\n\n{}\n\n{warning_en}\n{warning_zh}\n",
+        details.join("\n")
+    );
+    let escape = |text: &str| {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let html_details: String = details
+        .iter()
+        .map(|line| format!("<li>{}</li>", escape(line)))
+        .collect();
+    let html = format!(
+        "<!doctype html><html><body style=\"font-family: sans-serif\">\
+         <p>{en}</p><p>{zh}</p><ul>{html_details}</ul>\
+         <p style=\"color: #666\">{warning_en}<br>{warning_zh}</p></body></html>"
+    );
+    Rendered {
+        subject: subject.to_owned(),
+        text,
+        html,
+    }
+}
+
 /// The text message carrying a one-time code for `purpose`, in `locale`.
 pub fn render_sms(purpose: Purpose, locale: &str, code: &str) -> String {
     if locale.starts_with("zh") {
@@ -112,6 +199,29 @@ pub fn render_sms(purpose: Purpose, locale: &str, code: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_notice_says_what_when_and_from_where_in_both_languages_with_the_agent_escaped() {
+        let at = chrono::DateTime::parse_from_rfc3339("2026-12-01T09:30:00Z")
+            .expect("time")
+            .with_timezone(&chrono::Utc);
+        let on = render_notice(
+            Notice::TotpEnabled,
+            at,
+            Some("203.0.113.9"),
+            Some("<b>curl"),
+        );
+        assert_eq!(on.subject, "Two-factor authentication is on");
+        for part in [&on.text, &on.html] {
+            assert!(part.contains("2026-12-01 09:30 UTC") && part.contains("203.0.113.9"));
+            assert!(part.contains("两步验证"));
+        }
+        assert!(on.html.contains("&lt;b&gt;curl") && !on.html.contains("<b>curl"));
+        let reset = render_notice(Notice::SecondFactorsReset, at, Some("198.51.100.1"), None);
+        assert!(reset.text.contains("administrator") && !reset.text.contains("198.51.100.1"));
+        assert_eq!(Notice::of("TotpRemoved"), Some(Notice::TotpRemoved));
+        assert_eq!(Notice::of("SessionStarted"), None);
+    }
 
     #[test]
     fn a_code_mail_has_the_code_in_both_parts_in_the_language_asked() {

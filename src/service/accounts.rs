@@ -92,7 +92,8 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::RecoveryCodesGenerated { .. }
             | AccountEvent::RecoveryCodeUsed { .. }
             | AccountEvent::RecoveryCodesRevoked { .. }
-            | AccountEvent::SecondFactorsReset { .. } => {}
+            | AccountEvent::SecondFactorsReset { .. }
+            | AccountEvent::StepUpFailed { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
             }

@@ -102,7 +102,7 @@ pub async fn change_email(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let current = prove_current_way_in(ctx, caller, &account, current).await?;
     let change = AccountCommand::ChangeEmail {
         email: email.clone(),
@@ -148,7 +148,7 @@ pub async fn change_phone(
     if account.email_unproven() {
         return Err(ServiceError::EmailNotVerified);
     }
-    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let target = Target::phone(phone);
     if let Some(holder) = super::codes::holder_of_target(ctx, &target).await? {
         if holder != caller.account_id {

@@ -133,6 +133,9 @@ pub enum ServiceError {
     /// The account has no second factor.
     #[error("the account has no second factor")]
     MfaNotEnabled,
+    /// The action needs a session started lately (a fresh sign-in).
+    #[error("sign in again first")]
+    RecentSignInRequired,
     /// The operator requires administrators to have a second factor, and the caller has none.
     #[error("administrators need a second factor")]
     MfaEnrolmentRequired,

@@ -71,7 +71,7 @@ pub async fn change_password(
     );
     let new_password = Password::parse(new_password, &context)
         .map_err(|invalid| ServiceError::invalid("new_password", invalid))?;
-    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let verified_password =
         verify_password(ctx, caller.account_id, &account, current_password).await?;
     if current_password == new_password.expose() {
@@ -126,7 +126,7 @@ pub async fn delete_account(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let verified_password = verify_password(ctx, caller.account_id, &account, password).await?;
     let outcome = super::accounts::run_own_command(
         ctx,

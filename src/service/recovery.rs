@@ -175,7 +175,7 @@ pub async fn delete_account_with_code(
     let account = super::accounts::account(ctx, caller.account_id)
         .await?
         .state;
-    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let step_up = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let email = account.email.as_ref().ok_or(ServiceError::CodeInvalid)?;
     let proof = CodeProof::Code {
         target: Target::email(email),

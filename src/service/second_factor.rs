@@ -4,9 +4,12 @@
 //!
 //! Every second factor checked counts first against the account (at most
 //! `FAILURES_PER_ACCOUNT` wrong ones within `sign_in::THROTTLE_WINDOW`, then
-//! `TooManyRequests`), whoever presents it: a sign-in's challenge, which itself dies after
-//! `CHALLENGE_ANSWERS`, or a signed-in caller's step-up. So neither new challenges (each
-//! costing a proven password) nor a stolen session buy more guesses.
+//! `TooManyRequests`): those of sign-ins' challenges (each challenge also dies after
+//! `CHALLENGE_ANSWERS`) on one count, those of signed-in callers' step-ups on another, so that
+//! neither new challenges (each costing a proven first factor) nor a session buy more guesses,
+//! and a session's wrong step-ups do not lock its owner's sign-in. A value that cannot be a
+//! code at all (not 6 digits, not a recovery code's letters) is refused as such and counts
+//! nothing.
 
 use super::accounts::{self, run_account_commands_in, run_own_command};
 use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
@@ -30,10 +33,22 @@ pub const CHALLENGE_ANSWERS: i32 = 5;
 /// is refused (`TooManyRequests`) until the window passes.
 pub const FAILURES_PER_ACCOUNT: i32 = 10;
 
-/// The throttle's key for the second factors of an account.
-fn throttle_key(account_id: Uuid) -> Vec<u8> {
+/// Who presents a second factor: a sign-in answering its challenge, or a signed-in caller's
+/// step-up. Each has its own count per account.
+#[derive(Debug, Clone, Copy)]
+enum Presenter {
+    SignIn,
+    StepUp,
+}
+
+/// The throttle's key for the second factors of an account that `presenter` presents.
+fn throttle_key(presenter: Presenter, account_id: Uuid) -> Vec<u8> {
     use sha2::Digest as _;
-    sha2::Sha256::digest(format!("second_factor:{account_id}").as_bytes()).to_vec()
+    let purpose = match presenter {
+        Presenter::SignIn => "second_factor",
+        Presenter::StepUp => "step_up",
+    };
+    sha2::Sha256::digest(format!("{purpose}:{account_id}").as_bytes()).to_vec()
 }
 
 /// The caller's second factors, as `GET /v1/me/mfa` shows them.
@@ -71,8 +86,9 @@ pub struct TotpEnrolment {
 
 /// Starts TOTP enrolment for the caller with a new secret (replacing one pending): confirmed
 /// by the account's password when it has one (re-checked and throttled as for other signed-in
-/// actions). Not active until `confirm_totp`. `TotpAlreadyEnabled` when TOTP is on;
-/// `EmailNotVerified` while the account's address is unproven.
+/// actions), else by a session started within `STEP_UP_WINDOW` (`RecentSignInRequired`). Not
+/// active until `confirm_totp`. `TotpAlreadyEnabled` when TOTP is on; `EmailNotVerified` while
+/// the account's address is unproven.
 pub async fn start_totp_enrolment(
     ctx: &Context,
     caller: ActiveSession,
@@ -96,7 +112,17 @@ pub async fn start_totp_enrolment(
                 "give the account's password to add a second factor",
             ));
         }
-        (None, _) => None,
+        // A session alone adds no way in, and a second factor locks out whoever lacks it: an
+        // account without a password proves itself by a sign-in made just before.
+        (None, _) => {
+            let client = ctx.pool.get().await?;
+            let started = sessions::started_at(&client, caller).await?;
+            let recent = started.is_some_and(|at| ctx.now() - at <= STEP_UP_WINDOW);
+            if !recent {
+                return Err(ServiceError::RecentSignInRequired);
+            }
+            None
+        }
     };
     let secret = factors::new_totp_secret(&ctx.secrets);
     let committed = run_own_command(
@@ -168,6 +194,9 @@ pub async fn confirm_totp(
     let secret = factors::open_totp_secret(&ctx.secrets, &pending)
         .map_err(|error| ServiceError::Internal(error.into()))?;
     let now = ctx.now();
+    if factors::totp_code_typed(code).is_none() {
+        return Err(malformed("code"));
+    }
     let time_step =
         factors::matching_time_step(&secret, code, now).ok_or_else(|| code_invalid("code"))?;
     let (codes, recovery_codes) = factors::new_recovery_codes(&ctx.secrets);
@@ -238,7 +267,7 @@ pub(super) async fn run_step_up_command(
     command: impl FnOnce(StepUp) -> AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
     let account = accounts::account(ctx, caller.account_id).await?.state;
-    let check = StepUpCheck::of(ctx, caller, &account, mfa_code).await?;
+    let check = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let command = command(check.step_up.clone());
     let outcome = run_own_command(ctx, caller, metadata, command).await;
     check.settle(ctx, outcome).await
@@ -253,7 +282,8 @@ pub(super) async fn run_step_up_command(
 pub(super) struct StepUpCheck {
     /// What the command is given.
     pub step_up: StepUp,
-    account_id: Uuid,
+    caller: ActiveSession,
+    metadata: CommandMetadata,
     /// A code was counted against the account: given back once the command commits.
     counted: bool,
 }
@@ -268,10 +298,12 @@ impl StepUpCheck {
         caller: ActiveSession,
         account: &Account,
         mfa_code: Option<&str>,
+        metadata: &CommandMetadata,
     ) -> Result<Self, ServiceError> {
         let of = |step_up, counted| Self {
             step_up,
-            account_id: caller.account_id,
+            caller,
+            metadata: metadata.clone(),
             counted,
         };
         if !account.factors.enabled() {
@@ -279,7 +311,7 @@ impl StepUpCheck {
         }
         let client = ctx.pool.get().await?;
         let now = ctx.now();
-        let Some(code) = mfa_code else {
+        let Some(code) = mfa_code.filter(|code| !code.trim().is_empty()) else {
             let recent = sessions::second_factor_at(&client, caller)
                 .await?
                 .is_some_and(|at| now - at <= STEP_UP_WINDOW);
@@ -288,9 +320,12 @@ impl StepUpCheck {
                 false => Err(ServiceError::StepUpRequired),
             };
         };
-        reserve(&client, caller.account_id, now).await?;
-        let factor = read_code(ctx, account, code, now).ok_or_else(|| code_invalid("mfa_code"))?;
-        Ok(of(StepUp::Factor(factor), true))
+        let typed = read_code(code).ok_or_else(|| malformed("mfa_code"))?;
+        reserve(&client, Presenter::StepUp, caller.account_id, now).await?;
+        match typed.factor(ctx, account, now) {
+            Some(factor) => Ok(of(StepUp::Factor(factor), true)),
+            None => Err(of(StepUp::Missing, true).refused(ctx).await),
+        }
     }
 
     /// The command's outcome: once it committed, the code counted is given back; a second
@@ -304,25 +339,45 @@ impl StepUpCheck {
             Ok(done) => {
                 if self.counted {
                     let client = ctx.pool.get().await?;
-                    throttle::release_attempt(&client, &throttle_key(self.account_id)).await?;
+                    let key = throttle_key(Presenter::StepUp, self.caller.account_id);
+                    throttle::release_attempt(&client, &key).await?;
                 }
                 Ok(done)
             }
-            Err(ServiceError::MfaInvalid) => Err(code_invalid("mfa_code")),
+            Err(ServiceError::MfaInvalid) => Err(self.refused(ctx).await),
             Err(error) => Err(error),
+        }
+    }
+
+    /// A wrong or used `mfa_code`: recorded in the account's history (`StepUpFailed`; it stays
+    /// counted), and answered as a validation failure naming it.
+    async fn refused(&self, ctx: &Context) -> ServiceError {
+        let command = AccountCommand::RecordStepUpFailure {
+            session_id: self.caller.id,
+            now: ctx.now(),
+        };
+        // Recorded whatever the request's key: the refusal is the answer a retry gets.
+        let metadata = CommandMetadata {
+            idempotency: None,
+            ..self.metadata.clone()
+        };
+        match run_own_command(ctx, self.caller, &metadata, command).await {
+            Ok(_) => code_invalid("mfa_code"),
+            Err(error) => error,
         }
     }
 }
 
-/// Counts one second factor against the account before it is checked.
+/// Counts one second factor of `presenter`'s against the account before it is checked.
 async fn reserve(
     client: &deadpool_postgres::Object,
+    presenter: Presenter,
     account_id: Uuid,
     now: DateTime<Utc>,
 ) -> Result<(), ServiceError> {
     match throttle::reserve_attempt(
         client,
-        &throttle_key(account_id),
+        &throttle_key(presenter, account_id),
         now,
         THROTTLE_WINDOW,
         FAILURES_PER_ACCOUNT,
@@ -334,24 +389,37 @@ async fn reserve(
     }
 }
 
-/// A code typed for either factor: digits only are a TOTP code (matched to its time step, or
-/// `None`), anything else a recovery code (by its keyed hash; the account finds it or not).
-fn read_code(
-    ctx: &Context,
-    account: &Account,
-    code: &str,
-    now: DateTime<Utc>,
-) -> Option<SecondFactor> {
-    let digits = code
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .all(|c| c.is_ascii_digit());
-    match digits {
-        true => totp_factor(ctx, account, code, now),
-        false => Some(SecondFactor::RecoveryCode(factors::recovery_code_hash(
-            &ctx.secrets,
-            code,
-        ))),
+/// A code as typed, by its shape.
+enum TypedCode<'a> {
+    /// Six digits.
+    Totp(&'a str),
+    /// A recovery code's letters.
+    Recovery(&'a str),
+}
+
+impl TypedCode<'_> {
+    /// The second factor the code is on `account`: a TOTP code matched to its time step
+    /// (`None` when it matches none), or a recovery code by its keyed hash (the account finds
+    /// it or not).
+    fn factor(&self, ctx: &Context, account: &Account, now: DateTime<Utc>) -> Option<SecondFactor> {
+        match self {
+            Self::Totp(code) => totp_factor(ctx, account, code, now),
+            Self::Recovery(code) => Some(SecondFactor::RecoveryCode(factors::recovery_code_hash(
+                &ctx.secrets,
+                code,
+            ))),
+        }
+    }
+}
+
+/// A code typed for either factor, by its shape; `None` when it can be neither.
+fn read_code(code: &str) -> Option<TypedCode<'_>> {
+    if factors::totp_code_typed(code).is_some() {
+        Some(TypedCode::Totp(code))
+    } else if factors::recovery_code_typed(code).is_some() {
+        Some(TypedCode::Recovery(code))
+    } else {
+        None
     }
 }
 
@@ -366,6 +434,19 @@ fn totp_factor(
     let secret = factors::open_totp_secret(&ctx.secrets, sealed).ok()?;
     factors::matching_time_step(&secret, code, now)
         .map(|time_step| SecondFactor::Totp { time_step })
+}
+
+/// A value that cannot be a code at all: refused before anything is counted.
+fn malformed(field: &str) -> ServiceError {
+    ServiceError::invalid(
+        field,
+        crate::domain::values::InvalidValue {
+            code: crate::domain::values::Refusal::MfaCodeMalformed,
+            message: "a TOTP code is 6 digits; a recovery code is 10 letters and digits, \
+                      XXXXX-XXXXX"
+                .to_owned(),
+        },
+    )
 }
 
 fn code_invalid(field: &str) -> ServiceError {
@@ -399,6 +480,15 @@ pub async fn answer_challenge(
     answer: ChallengeAnswer<'_>,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
+    match answer {
+        ChallengeAnswer::Totp(code) if factors::totp_code_typed(code).is_none() => {
+            return Err(malformed("totp_code"));
+        }
+        ChallengeAnswer::RecoveryCode(code) if factors::recovery_code_typed(code).is_none() => {
+            return Err(malformed("recovery_code"));
+        }
+        _ => {}
+    }
     let token_hash = crate::credentials::session_token_hash(token);
     let now = ctx.now();
     let challenge = {
@@ -406,7 +496,7 @@ pub async fn answer_challenge(
         let challenge = challenges::reserve(&client, &token_hash, CHALLENGE_ANSWERS, now)
             .await?
             .ok_or(ServiceError::MfaChallengeExpired)?;
-        reserve(&client, challenge.account_id, now).await?;
+        reserve(&client, Presenter::SignIn, challenge.account_id, now).await?;
         challenge
     };
     let account_id = challenge.account_id;
@@ -459,7 +549,7 @@ pub async fn answer_challenge(
     let writes = vec![
         plan.write.clone(),
         InlineWrite::SpendChallenge(token_hash, now),
-        InlineWrite::ReleaseSignInAttempts(vec![throttle_key(account_id)]),
+        InlineWrite::ReleaseSignInAttempts(vec![throttle_key(Presenter::SignIn, account_id)]),
     ];
     let metadata = metadata.with_actor(account_id);
     let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;

@@ -125,13 +125,30 @@ pub async fn finish(
     Ok(())
 }
 
+/// An event whose delivery is due again, as the log holds it.
+#[derive(Debug, Clone)]
+pub struct DueEvent {
+    /// Event id.
+    pub event_id: Uuid,
+    /// Event type.
+    pub event_type: String,
+    /// Its stream.
+    pub stream_id: Uuid,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+    /// Its data.
+    pub data: serde_json::Value,
+    /// Its metadata.
+    pub metadata: serde_json::Value,
+}
+
 /// Deliveries whose lease has passed (their worker died, or their retry is due), oldest
-/// first, at most `limit`: each event's id and data, read from the log.
-pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<(Uuid, serde_json::Value)>, StoreError> {
+/// first, at most `limit`, with their events read from the log.
+pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<DueEvent>, StoreError> {
     let client = pool.get().await?;
     let rows = super::prepared::query(
         &client,
-        "SELECT e.event_id, e.data
+        "SELECT e.event_id, e.event_type, e.stream_id, e.recorded_at, e.data, e.metadata
              FROM message_deliveries d JOIN events e ON e.event_id = d.event_id
              WHERE d.status IN ('sending', 'retrying') AND d.lease_until <= now()
              ORDER BY d.lease_until
@@ -139,5 +156,15 @@ pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<(Uuid, serde_json::Value
         &[&limit],
     )
     .await?;
-    Ok(rows.iter().map(|row| (row.get(0), row.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|row| DueEvent {
+            event_id: row.get(0),
+            event_type: row.get(1),
+            stream_id: row.get(2),
+            recorded_at: row.get(3),
+            data: row.get(4),
+            metadata: row.get(5),
+        })
+        .collect())
 }

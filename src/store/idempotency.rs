@@ -10,11 +10,17 @@ use super::{StoreError, violated_constraint};
 /// How long a key is remembered.
 pub const RETENTION: &str = "24 hours";
 
+/// Other requests a key takes (each answered `422 idempotency_key_reused`) before it stops
+/// replaying its answer even to its own request.
+pub const MAX_MISMATCHES: i32 = 5;
+
 /// A request already seen under a key.
 #[derive(Debug, Clone)]
 pub struct SeenRequest {
     /// Fingerprint of the request that claimed the key.
     pub fingerprint: Vec<u8>,
+    /// Other requests that came under the key.
+    pub mismatches: i32,
     /// Its answer, once stored.
     pub response: Option<StoredResponse>,
 }
@@ -30,6 +36,13 @@ pub struct StoredResponse {
     pub sealed_body: Vec<u8>,
 }
 
+impl StoredResponse {
+    /// Whether the answer has a body (a sealed empty one is the sealing's overhead alone).
+    pub fn has_body(&self) -> bool {
+        self.sealed_body.len() > crate::secrets::SEALED_OVERHEAD
+    }
+}
+
 /// What was seen under `key` in `scope` within the retention period.
 pub async fn lookup(
     client: &impl GenericClient,
@@ -37,7 +50,7 @@ pub async fn lookup(
     key: &str,
 ) -> Result<Option<SeenRequest>, StoreError> {
     let sql = format!(
-        "SELECT request_fingerprint, response_status, response_position, response_body
+        "SELECT request_fingerprint, response_status, response_position, response_body, mismatches
          FROM idempotency
          WHERE scope = $1 AND key = $2 AND created_at > now() - interval '{RETENTION}'"
     );
@@ -47,6 +60,7 @@ pub async fn lookup(
         let body: Option<Vec<u8>> = row.get(3);
         SeenRequest {
             fingerprint: row.get(0),
+            mismatches: row.get(4),
             response: status
                 .zip(body)
                 .map(|(status, sealed_body)| StoredResponse {
@@ -56,6 +70,21 @@ pub async fn lookup(
                 }),
         }
     }))
+}
+
+/// Counts another request under `key`.
+pub async fn count_mismatch(
+    client: &impl GenericClient,
+    scope: &[u8],
+    key: &str,
+) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "UPDATE idempotency SET mismatches = mismatches + 1 WHERE scope = $1 AND key = $2",
+        &[&scope, &key],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Claims `key` for a request, with its answer when it is known already (a request that

@@ -86,6 +86,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0011_second_factors.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 12,
+        name: "idempotency_mismatches",
+        sql: include_str!("../../migrations/0012_idempotency_mismatches.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

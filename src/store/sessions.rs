@@ -225,6 +225,20 @@ pub async fn mark_seen(
     }
 }
 
+/// Whether the session whose token hash is `token_hash` is live: not ended, not expired.
+pub async fn is_token_live(
+    client: &impl GenericClient,
+    token_hash: &[u8],
+) -> Result<bool, StoreError> {
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT 1 FROM sessions WHERE token_hash = $1 AND ended_at IS NULL AND expires_at > now()",
+        &[&token_hash],
+    )
+    .await?;
+    Ok(row.is_some())
+}
+
 /// Whether `session` is still live: not ended, not expired.
 pub async fn is_live(
     client: &impl GenericClient,
@@ -268,6 +282,21 @@ pub async fn list_live(
             second_factor_at: row.get(7),
         })
         .collect())
+}
+
+/// When the live `session` started (`None` if it is not live).
+pub async fn started_at(
+    client: &impl GenericClient,
+    session: ActiveSession,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    let row = super::prepared::query_opt(
+        client,
+        "SELECT created_at FROM sessions
+             WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
+        &[&session.id, &session.account_id],
+    )
+    .await?;
+    Ok(row.map(|row| row.get(0)))
 }
 
 /// When the live `session` last proved a second factor (`None` if it never did, or is not

@@ -397,13 +397,10 @@ async fn wrong_second_factors_are_limited_per_account_whatever_the_challenge() {
     for _ in 0..2 {
         let challenge = challenge(&app, &enrolled.user).await;
         for n in 0..5 {
-            answer(
-                &app,
-                &challenge,
-                json!({"recovery_code": format!("WRONG-{n:05}")}),
-            )
-            .await
-            .assert_problem(401, "mfa_invalid");
+            let wrong = format!("ZZZZZ-ZZZZ{}", ["A", "B", "C", "D", "E"][n]);
+            answer(&app, &challenge, json!({ "recovery_code": wrong }))
+                .await
+                .assert_problem(401, "mfa_invalid");
         }
     }
     let challenge = challenge(&app, &enrolled.user).await;
@@ -834,4 +831,306 @@ async fn the_operator_can_require_administrators_to_have_a_second_factor() {
         )
         .await;
     assert_eq!(blocked.status, StatusCode::OK, "{}", blocked.body);
+}
+
+#[tokio::test]
+async fn the_owner_is_mailed_when_a_second_factor_is_added_or_removed() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let enrolled = enrolled(&app).await;
+    let email = &enrolled.user.email;
+    smtp.wait_for_mail(email, "Two-factor authentication is on")
+        .await;
+    next_step(&app);
+    let removed = app
+        .delete(
+            "/v1/me/mfa/totp",
+            &enrolled.user.token,
+            Some(json!({"mfa_code": code_now(&app, &enrolled.secret)})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    smtp.wait_for_mail(email, "Two-factor authentication is off")
+        .await;
+    // Recorded as sent once the server took them (the sink has them already).
+    let expected = vec![
+        ("TotpEnabled".to_owned(), "sent".to_owned()),
+        ("TotpRemoved".to_owned(), "sent".to_owned()),
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let deliveries: Vec<(String, String)> = app
+            .db
+            .query(
+                "SELECT e.event_type, d.status FROM message_deliveries d
+                 JOIN events e USING (event_id) WHERE e.stream_id = $1 ORDER BY e.position",
+                &[&enrolled.user.id],
+            )
+            .await
+            .expect("deliveries")
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        if deliveries == expected {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{deliveries:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+/// The `n`-th (from 1) code texted to `phone` for `purpose`.
+async fn nth_text_code(gateway: &SmsGateway, phone: &str, purpose: &str, n: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let codes: Vec<String> = gateway
+            .texts()
+            .iter()
+            .filter(|(_, text)| text["to"] == phone && text["purpose"] == purpose)
+            .map(|(_, text)| {
+                text["text"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .split(|c: char| !c.is_ascii_digit())
+                    .find(|word| word.len() == 6)
+                    .expect("a 6-digit code")
+                    .to_owned()
+            })
+            .collect();
+        if let Some(code) = codes.get(n - 1) {
+            return code.clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no text {n} to {phone}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_account_without_a_password_enrols_only_from_a_fresh_sign_in_and_texts_answer_a_challenge()
+ {
+    let gateway = SmsGateway::start().await;
+    let app = spawn_with_sms(&gateway).await;
+    let phone = format!("+86139{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000);
+    let sign_in = async |n: usize| {
+        app.post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+        )
+        .await;
+        let code = nth_text_code(&gateway, &phone, "sign_in", n).await;
+        app.post(
+            "/v1/sessions/sms",
+            None,
+            json!({"phone": phone, "code": code}),
+        )
+        .await
+    };
+    let signed_up = sign_in(1).await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    let old = signed_up.body["token"].as_str().expect("token").to_owned();
+    app.clock.advance(chrono::Duration::minutes(11));
+    // A session alone, however old, adds no factor that would lock the owner out.
+    app.post("/v1/me/mfa/totp", Some(&old), json!({}))
+        .await
+        .assert_problem(403, "recent_sign_in_required");
+    let fresh = sign_in(2).await;
+    assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.body);
+    let token = fresh.body["token"].as_str().expect("token");
+    let started = app.post("/v1/me/mfa/totp", Some(token), json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    assert!(
+        started.body["otpauth_uri"]
+            .as_str()
+            .expect("uri")
+            .contains(&phone.replace('+', "%2B")),
+        "{}",
+        started.body
+    );
+    let secret = secret_of(&started);
+    let confirmed = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(token),
+            json!({"code": code_now(&app, &secret)}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+
+    app.clock.advance(chrono::Duration::minutes(2));
+    let challenged = sign_in(3).await;
+    assert_eq!(
+        challenged.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        challenged.body
+    );
+    assert_eq!(challenged.body["mfa_required"], true);
+    let session = answer(
+        &app,
+        challenged.body["challenge"].as_str().expect("challenge"),
+        json!({"totp_code": code_now(&app, &secret)}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+}
+
+#[tokio::test]
+async fn what_cannot_be_a_code_is_refused_by_name_and_counts_nothing() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    let challenge = challenge(&app, &enrolled.user).await;
+    for (field, value) in [
+        ("totp_code", ""),
+        ("totp_code", "12345"),
+        ("totp_code", "１２３４５６"),
+        ("totp_code", "+123456"),
+        ("recovery_code", "ABCDE-FGHJ"),
+        ("recovery_code", "123456"),
+    ] {
+        let refused = answer(&app, &challenge, json!({ field: value })).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(
+            refused.field_errors(),
+            vec![(field.to_owned(), "mfa_code_malformed".to_owned())],
+            "{value:?}"
+        );
+    }
+    next_step(&app);
+    // Spaces and hyphens, as apps show codes, do not matter.
+    let code = code_now(&app, &enrolled.secret);
+    let typed = format!(" {}-{} ", &code[..3], &code[3..]);
+    let session = answer(&app, &challenge, json!({ "totp_code": typed })).await;
+    assert_eq!(
+        session.status,
+        StatusCode::CREATED,
+        "the challenge lives: {}",
+        session.body
+    );
+
+    // A blank step-up code is no code.
+    app.post(
+        "/v1/me/mfa/recovery-codes",
+        Some(&enrolled.user.token),
+        json!({"mfa_code": " "}),
+    )
+    .await
+    .assert_problem(403, "mfa_step_up_required");
+    let malformed = app
+        .post(
+            "/v1/me/mfa/recovery-codes",
+            Some(&enrolled.user.token),
+            json!({"mfa_code": "12-34"}),
+        )
+        .await;
+    assert_eq!(
+        malformed.field_errors(),
+        vec![("mfa_code".to_owned(), "mfa_code_malformed".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn a_sessions_wrong_step_ups_do_not_lock_its_owners_sign_in() {
+    let app = spawn_app().await;
+    let enrolled = enrolled(&app).await;
+    for n in 0..10 {
+        app.post(
+            "/v1/me/mfa/recovery-codes",
+            Some(&enrolled.user.token),
+            json!({"mfa_code": format!("{n:06}")}),
+        )
+        .await
+        .assert_problem(422, "validation_failed");
+    }
+    app.post(
+        "/v1/me/mfa/recovery-codes",
+        Some(&enrolled.user.token),
+        json!({"mfa_code": enrolled.recovery_codes[0]}),
+    )
+    .await
+    .assert_problem(429, "too_many_requests");
+    let failures = app
+        .event_types(enrolled.user.id)
+        .await
+        .iter()
+        .filter(|event_type| *event_type == "StepUpFailed")
+        .count();
+    assert_eq!(
+        failures, 10,
+        "each wrong step-up is in the account's history"
+    );
+    let challenge = challenge(&app, &enrolled.user).await;
+    let session = answer(
+        &app,
+        &challenge,
+        json!({"recovery_code": enrolled.recovery_codes[0]}),
+    )
+    .await;
+    assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
+}
+
+#[tokio::test]
+async fn an_ended_sessions_keys_replay_no_secret_and_a_key_tried_with_many_bodies_replays_nothing()
+{
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    given_email_verified(&app, &user).await;
+    let enrol = |key: &'static str| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/v1/me/mfa/totp",
+                Some(&token),
+                Some(json!({"password": PASSWORD})),
+                &[("Idempotency-Key", key)],
+            )
+            .await
+        }
+    };
+    let first = enrol("enrol-1").await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let replayed = enrol("enrol-1").await;
+    assert_eq!(
+        replayed.body["secret"], first.body["secret"],
+        "a retry replays"
+    );
+    let secret = secret_of(&first);
+    let code = code_now(&app, &secret);
+    let confirm = |body: Value| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            app.send(
+                reqwest::Method::POST,
+                "/v1/me/mfa/totp/confirm",
+                Some(&token),
+                Some(body),
+                &[("Idempotency-Key", "confirm-1")],
+            )
+            .await
+        }
+    };
+    let confirmed = confirm(json!({ "code": code })).await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    // Five other bodies under the key: it replays nothing after, not even to its own body.
+    for guess in 0..5 {
+        confirm(json!({"code": format!("{guess:06}")}))
+            .await
+            .assert_problem(422, "idempotency_key_reused");
+    }
+    confirm(json!({ "code": code }))
+        .await
+        .assert_problem(422, "idempotency_key_reused");
+
+    // Once the session ends, its key gives its answer to nobody.
+    let ended = app.delete("/v1/sessions/current", &user.token, None).await;
+    assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
+    let after = enrol("enrol-1").await;
+    after.assert_problem(401, "unauthenticated");
+    assert!(after.body.get("secret").is_none());
 }

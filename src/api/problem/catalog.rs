@@ -146,6 +146,11 @@ problem_codes! {
                 act without.",
         "请在请求中附上 `mfa_code`（动态验证码或恢复码），或使用二次验证重新登录：\
          10 分钟内完成过二次验证的会话无需再次提供。";
+    RecentSignInRequired = "recent_sign_in_required", FORBIDDEN,
+        "Sign in again first", "请先重新登录",
+        detail "Adding a second factor to an account without a password needs a session \
+                started in the last 10 minutes: sign in again (by code) and retry.",
+        "为没有密码的账号添加二次验证，需要 10 分钟内登录的会话：请重新登录（验证码登录）后重试。";
     MfaEnrolmentRequired = "mfa_enrolment_required", FORBIDDEN,
         "Administrators need a second factor here", "管理员须先开启二次验证",
         detail "This service requires administrators and owners to have a second factor: enrol \
@@ -351,6 +356,11 @@ pub fn refusal_title(refusal: Refusal) -> Text {
         Refusal::MfaCodeInvalid => (
             "This code is wrong or was used already: each TOTP code and recovery code works once",
             "验证码错误或已被使用：每个动态验证码和恢复码只能使用一次",
+        ),
+        Refusal::MfaCodeMalformed => (
+            "This is no code: a TOTP code is 6 digits, a recovery code 10 letters and digits \
+             (XXXXX-XXXXX); spaces and hyphens do not matter",
+            "格式错误：动态验证码为 6 位数字，恢复码为 10 位字母和数字（XXXXX-XXXXX），空格和连字符可忽略",
         ),
         Refusal::InvalidPostcode => (
             "A postcode has 6 digits in mainland China, 3 to 10 elsewhere",

@@ -337,6 +337,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::StepUpRequired => P::MfaStepUpRequired,
             ServiceError::MfaNotEnabled => P::MfaNotEnabled,
             ServiceError::MfaEnrolmentRequired => P::MfaEnrolmentRequired,
+            ServiceError::RecentSignInRequired => P::RecentSignInRequired,
             ServiceError::TotpAlreadyEnabled => P::TotpAlreadyEnabled,
             ServiceError::TotpNotPending => P::TotpNotPending,
             // The sign-in use cases answer it with a challenge: it never gets this far.

@@ -145,6 +145,13 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Record that a second factor sent for a step-up action was refused.
+    RecordStepUpFailure {
+        /// The session that sent it.
+        session_id: Uuid,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Remove every second factor (an administrator's decision, for an owner who lost them).
     ResetSecondFactors {
         /// The administrator.

@@ -242,6 +242,12 @@ pub fn decide(
             }
             Ok(events)
         }
+        AccountCommand::RecordStepUpFailure { session_id, now } => {
+            Ok(vec![AccountEvent::StepUpFailed {
+                session_id,
+                at: now,
+            }])
+        }
         AccountCommand::ResetSecondFactors { administrator, now } => {
             if account.factors == super::factors::SecondFactors::default() {
                 return Ok(Vec::new());

@@ -431,6 +431,14 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A second factor sent for a step-up action (`mfa_code`) was wrong or used already: the
+    /// action was refused.
+    StepUpFailed {
+        /// The session that sent it.
+        session_id: Uuid,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// An administrator removed every second factor of the account (TOTP, pending or on, and
     /// the recovery codes), for an owner who lost them: sign-in needs the first factor only.
     SecondFactorsReset {
@@ -475,6 +483,7 @@ impl DomainEvent for AccountEvent {
             Self::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
             Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",
             Self::SecondFactorsReset { .. } => "SecondFactorsReset",
+            Self::StepUpFailed { .. } => "StepUpFailed",
         }
     }
 }

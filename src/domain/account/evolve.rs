@@ -113,8 +113,8 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.email_verified = true;
             account.codes_valid_from = Some(*at);
         }
-        // History only: the challenge itself is an inline row.
-        AccountEvent::SecondFactorChallenged { .. } => {}
+        // History only: the challenge itself is an inline row, the step-up's count a throttle's.
+        AccountEvent::SecondFactorChallenged { .. } | AccountEvent::StepUpFailed { .. } => {}
         AccountEvent::TotpEnrolmentStarted { secret, .. } => {
             account.factors.totp_pending = Some(secret.clone());
         }
@@ -175,6 +175,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::SecondFactorsReset { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SecondFactorChallenged { .. }
+        | AccountEvent::StepUpFailed { .. }
         | AccountEvent::TotpEnrolmentStarted { .. }
         | AccountEvent::TotpCodeUsed { .. }
         | AccountEvent::RecoveryCodeUsed { .. }

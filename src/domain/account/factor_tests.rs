@@ -467,3 +467,18 @@ fn an_administrator_resets_every_second_factor_once() {
     after.when(reset.clone()).then(&[]);
     after.when(sign_in(None)).then(&[started(None)]);
 }
+
+#[test]
+fn a_refused_step_up_is_recorded_and_changes_nothing() {
+    let account = given(&with_totp());
+    let after = account
+        .when(AccountCommand::RecordStepUpFailure {
+            session_id: Uuid::from_u128(3),
+            now: t0(),
+        })
+        .then(&[AccountEvent::StepUpFailed {
+            session_id: Uuid::from_u128(3),
+            at: t0(),
+        }]);
+    assert_eq!(&after, account.state());
+}

@@ -73,6 +73,9 @@ refusals! {
     InvalidGroupName = "invalid_group_name",
     /// A second factor's code (TOTP, RFC 6238, or recovery code) that is wrong or was used.
     MfaCodeInvalid = "mfa_code_invalid",
+    /// A value that cannot be a second factor's code: not 6 digits, nor a recovery code's 10
+    /// letters and digits.
+    MfaCodeMalformed = "mfa_code_malformed",
 }
 
 /// Why a value was refused: a stable machine code and an English explanation.
