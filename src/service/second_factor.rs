@@ -116,8 +116,9 @@ pub async fn start_totp_enrolment(
         // account without a password proves itself by a sign-in made just before.
         (None, _) => {
             let client = ctx.pool.get().await?;
-            let started = sessions::started_at(&client, caller).await?;
-            let recent = started.is_some_and(|at| ctx.now() - at <= STEP_UP_WINDOW);
+            let started = sessions::assurance(&client, caller).await?;
+            let recent =
+                started.is_some_and(|session| ctx.now() - session.started_at <= STEP_UP_WINDOW);
             if !recent {
                 return Err(ServiceError::RecentSignInRequired);
             }
@@ -312,8 +313,9 @@ impl StepUpCheck {
         let client = ctx.pool.get().await?;
         let now = ctx.now();
         let Some(code) = mfa_code.filter(|code| !code.trim().is_empty()) else {
-            let recent = sessions::second_factor_at(&client, caller)
+            let recent = sessions::assurance(&client, caller)
                 .await?
+                .and_then(|session| session.second_factor_at)
                 .is_some_and(|at| now - at <= STEP_UP_WINDOW);
             return match recent {
                 true => Ok(of(StepUp::Recent, false)),

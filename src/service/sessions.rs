@@ -8,7 +8,7 @@ use crate::credentials::{self, IssuedToken};
 use crate::domain::Aggregate;
 use crate::domain::account::{
     Account, AccountCommand, AccountEvent, IdentifierKind, Proof, SecondFactor, SecondFactorMethod,
-    SessionEndReason, SessionsToEnd, SignInMethod, decide,
+    SessionEndReason, SessionsToEnd, decide,
 };
 use crate::store::challenges::NewChallenge;
 use crate::store::sessions::{self, ActiveSession, NewSession, SessionSummary};
@@ -69,11 +69,7 @@ impl NewSessionPlan {
         let IssuedToken { token, hash } = credentials::issue_session_token();
         let session_id = Uuid::now_v7();
         let expires_at = now + ctx.policy.session_ttl;
-        let first = match &proof {
-            Proof::Password(_) => SignInMethod::Password,
-            Proof::Code | Proof::Administrator => SignInMethod::Code,
-            Proof::Challenged { method, .. } => *method,
-        };
+        let first = proof.method();
         let second = second_factor.as_ref().map(SecondFactor::method);
         let methods = std::iter::once(first.as_str())
             .chain(second.map(|method| method.as_str()))
@@ -173,17 +169,12 @@ impl ChallengePlan {
         let IssuedToken { token, hash } = credentials::issue_session_token();
         let id = Uuid::now_v7();
         let expires_at = now + CHALLENGE_TTL;
-        let method = match &proof {
-            Proof::Password(_) => SignInMethod::Password,
-            Proof::Code | Proof::Administrator => SignInMethod::Code,
-            Proof::Challenged { method, .. } => *method,
-        };
         let challenge = NewChallenge {
             id,
             token_hash: hash,
             account_id,
             identifier: identifier.as_str(),
-            method: method.as_str(),
+            method: proof.method().as_str(),
             created_at: now,
             expires_at,
         };

@@ -284,35 +284,31 @@ pub async fn list_live(
         .collect())
 }
 
-/// When the live `session` started (`None` if it is not live).
-pub async fn started_at(
-    client: &impl GenericClient,
-    session: ActiveSession,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    let row = super::prepared::query_opt(
-        client,
-        "SELECT created_at FROM sessions
-             WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
-        &[&session.id, &session.account_id],
-    )
-    .await?;
-    Ok(row.map(|row| row.get(0)))
+/// When a live session started, and when it last proved a second factor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Assurance {
+    /// When the session started (its first factor was proven).
+    pub started_at: DateTime<Utc>,
+    /// When it proved a second factor, if it did.
+    pub second_factor_at: Option<DateTime<Utc>>,
 }
 
-/// When the live `session` last proved a second factor (`None` if it never did, or is not
-/// live).
-pub async fn second_factor_at(
+/// How the live `session` was authenticated, and when (`None` if it is not live).
+pub async fn assurance(
     client: &impl GenericClient,
     session: ActiveSession,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
+) -> Result<Option<Assurance>, StoreError> {
     let row = super::prepared::query_opt(
         client,
-        "SELECT second_factor_at FROM sessions
+        "SELECT created_at, second_factor_at FROM sessions
              WHERE id = $1 AND account_id = $2 AND ended_at IS NULL AND expires_at > now()",
         &[&session.id, &session.account_id],
     )
     .await?;
-    Ok(row.and_then(|row| row.get(0)))
+    Ok(row.map(|row| Assurance {
+        started_at: row.get(0),
+        second_factor_at: row.get(1),
+    }))
 }
 
 /// How long ended or expired sessions are kept (for "my sessions" history and support) before

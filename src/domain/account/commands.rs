@@ -62,6 +62,18 @@ pub enum Proof {
     },
 }
 
+impl Proof {
+    /// How a session or challenge it opens was signed in: by the password, or by a code (an
+    /// administrator's act reads as a code's); a challenge's, by the first factor proven then.
+    pub fn method(&self) -> SignInMethod {
+        match self {
+            Self::Password(_) => SignInMethod::Password,
+            Self::Code | Self::Administrator => SignInMethod::Code,
+            Self::Challenged { method, .. } => *method,
+        }
+    }
+}
+
 /// A request to change an account.
 #[derive(Debug, Clone)]
 pub enum AccountCommand {

@@ -131,10 +131,7 @@ pub fn decide(
             expires_at,
             now,
         } => {
-            let method = ensure_proof(account, &proof)?;
-            if account.status == AccountStatus::Blocked {
-                return Err(AccountError::Blocked);
-            }
+            let method = ensure_first_factor(account, &proof)?;
             let (second_factor, used) = match second_factor {
                 Some(factor) => {
                     let (method, used) = use_second_factor(account, &factor, now)?;
@@ -175,10 +172,7 @@ pub fn decide(
             expires_at,
             now,
         } => {
-            let method = ensure_proof(account, &proof)?;
-            if account.status == AccountStatus::Blocked {
-                return Err(AccountError::Blocked);
-            }
+            let method = ensure_first_factor(account, &proof)?;
             if !account.factors.enabled() {
                 return Err(AccountError::SecondFactorNotEnabled);
             }
@@ -469,18 +463,30 @@ fn ensure_usable(account: &Account) -> Result<(), AccountError> {
 
 fn ensure_proof(account: &Account, proof: &Proof) -> Result<SignInMethod, AccountError> {
     match proof {
-        Proof::Password(verified) => {
-            ensure_password(account, verified).map(|()| SignInMethod::Password)
-        }
-        Proof::Code => Ok(SignInMethod::Code),
-        Proof::Administrator => Ok(SignInMethod::Code),
+        Proof::Password(verified) => ensure_password(account, verified)?,
+        Proof::Code | Proof::Administrator => {}
         // A credential or identifier changed after the challenge: what proved the first
         // factor then proves nothing now.
-        Proof::Challenged { method, at } => match account.codes_valid_from {
-            Some(valid_from) if *at < valid_from => Err(AccountError::InvalidCredentials),
-            _ => Ok(*method),
-        },
+        Proof::Challenged { at, .. } => {
+            if account
+                .codes_valid_from
+                .is_some_and(|valid_from| *at < valid_from)
+            {
+                return Err(AccountError::InvalidCredentials);
+            }
+        }
     }
+    Ok(proof.method())
+}
+
+/// The first factor of a sign-in: proven, on an account that is not blocked (a blocked
+/// account is told so only once its first factor is proven).
+fn ensure_first_factor(account: &Account, proof: &Proof) -> Result<SignInMethod, AccountError> {
+    let method = ensure_proof(account, proof)?;
+    if account.status == AccountStatus::Blocked {
+        return Err(AccountError::Blocked);
+    }
+    Ok(method)
 }
 
 /// The event that spends a second factor, and its method; `SecondFactorInvalid` when the
