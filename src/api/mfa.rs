@@ -188,7 +188,8 @@ impl MfaApi {
     /// Turns TOTP off and voids the recovery codes. A step-up action: send `mfa_code` unless
     /// this session proved a second factor in the last 10 minutes (`403
     /// mfa_step_up_required`); a wrong code is `422` naming `mfa_code`, and after 10 wrong
-    /// second factors in 30 minutes, `429`. `409 mfa_not_enabled` when TOTP is off.
+    /// second factors in 30 minutes, `429`. With only an enrolment not yet confirmed, withdraws
+    /// it (no second factor asked). `409 mfa_not_enabled` when there is neither.
     #[oai(
         path = "/v1/me/mfa/totp",
         method = "delete",

@@ -93,7 +93,8 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::RecoveryCodeUsed { .. }
             | AccountEvent::RecoveryCodesRevoked { .. }
             | AccountEvent::SecondFactorsReset { .. }
-            | AccountEvent::StepUpFailed { .. } => {}
+            | AccountEvent::StepUpFailed { .. }
+            | AccountEvent::TotpEnrolmentCancelled { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
             }

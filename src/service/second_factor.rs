@@ -220,7 +220,8 @@ pub async fn confirm_totp(
 }
 
 /// Removes the caller's TOTP, and the recovery codes with it: a step-up action
-/// (`StepUpRequired` without a second factor proven lately in the session or `mfa_code`).
+/// (`StepUpRequired` without a second factor proven lately in the session or `mfa_code`). An
+/// enrolment not yet confirmed is withdrawn, with no second factor asked.
 pub async fn remove_totp(
     ctx: &Context,
     caller: ActiveSession,

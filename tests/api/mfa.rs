@@ -149,6 +149,33 @@ async fn totp_is_enrolled_confirmed_by_a_code_and_then_signs_in_as_the_second_fa
         pending,
         json!({"totp": false, "totp_pending": true, "recovery_codes_left": 0})
     );
+    // An enrolment not confirmed is withdrawn without a second factor, and a new one started.
+    let withdrawn = app
+        .delete("/v1/me/mfa/totp", &user.token, Some(json!({})))
+        .await;
+    assert_eq!(
+        withdrawn.status,
+        StatusCode::NO_CONTENT,
+        "{}",
+        withdrawn.body
+    );
+    assert_eq!(mfa_of(&app, &user.token).await["totp_pending"], false);
+    app.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&user.token),
+        json!({"code": code_now(&app, &secret)}),
+    )
+    .await
+    .assert_problem(409, "totp_not_pending");
+    let started = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&user.token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let secret = secret_of(&started);
     // Not active until confirmed.
     assert_eq!(app.sign_in(&user.email, PASSWORD).await.status, 201);
 
@@ -252,7 +279,7 @@ async fn totp_is_enrolled_confirmed_by_a_code_and_then_signs_in_as_the_second_fa
         .await;
     assert_eq!(mine.status, StatusCode::OK, "{}", mine.body);
     let events = mine.body["events"].as_array().expect("events");
-    assert_eq!(events.len(), 4, "{events:?}");
+    assert_eq!(events.len(), 5, "two enrolments started: {events:?}");
     for event in events {
         let data = event["data"].as_object().expect("data");
         assert!(data.contains_key("at"), "{event}");

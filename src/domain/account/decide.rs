@@ -225,6 +225,10 @@ pub fn decide(
             ])
         }
         AccountCommand::RemoveTotp { step_up, now } => {
+            // An enrolment not confirmed is no factor: withdrawing it needs none.
+            if !account.factors.enabled() && account.factors.totp_pending.is_some() {
+                return Ok(vec![AccountEvent::TotpEnrolmentCancelled { at: now }]);
+            }
             if !account.factors.enabled() {
                 return Err(AccountError::SecondFactorNotEnabled);
             }

@@ -405,6 +405,11 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A TOTP enrolment not yet confirmed was withdrawn: its secret is void.
+    TotpEnrolmentCancelled {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// TOTP was removed (confirmed by a second factor).
     TotpRemoved {
         /// When it happened.
@@ -479,6 +484,7 @@ impl DomainEvent for AccountEvent {
             Self::TotpEnabled { .. } => "TotpEnabled",
             Self::TotpCodeUsed { .. } => "TotpCodeUsed",
             Self::TotpRemoved { .. } => "TotpRemoved",
+            Self::TotpEnrolmentCancelled { .. } => "TotpEnrolmentCancelled",
             Self::RecoveryCodesGenerated { .. } => "RecoveryCodesGenerated",
             Self::RecoveryCodeUsed { .. } => "RecoveryCodeUsed",
             Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",

@@ -128,6 +128,7 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             let last = &mut account.factors.totp_last_step;
             *last = Some(last.map_or(*time_step, |last| last.max(*time_step)));
         }
+        AccountEvent::TotpEnrolmentCancelled { .. } => account.factors.totp_pending = None,
         AccountEvent::TotpRemoved { .. } => {
             let factors = &mut account.factors;
             factors.totp = None;
@@ -177,6 +178,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::StepUpFailed { .. }
         | AccountEvent::TotpEnrolmentStarted { .. }
+        | AccountEvent::TotpEnrolmentCancelled { .. }
         | AccountEvent::TotpCodeUsed { .. }
         | AccountEvent::RecoveryCodeUsed { .. }
         | AccountEvent::SessionStarted { .. }

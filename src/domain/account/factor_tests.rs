@@ -482,3 +482,27 @@ fn a_refused_step_up_is_recorded_and_changes_nothing() {
         }]);
     assert_eq!(&after, account.state());
 }
+
+#[test]
+fn an_enrolment_not_confirmed_is_withdrawn_without_a_second_factor() {
+    let mut pending = registered(true);
+    pending.push(AccountEvent::TotpEnrolmentStarted {
+        secret: secret("a"),
+        at: t0(),
+    });
+    let withdrawn = given(&pending)
+        .when(AccountCommand::RemoveTotp {
+            step_up: StepUp::Missing,
+            now: t0(),
+        })
+        .then(&[AccountEvent::TotpEnrolmentCancelled { at: t0() }]);
+    assert_eq!(withdrawn.factors, SecondFactors::default());
+    Given(withdrawn)
+        .when(AccountCommand::ConfirmTotp {
+            secret: secret("a"),
+            time_step: 1,
+            recovery_codes: codes(0),
+            now: t0(),
+        })
+        .then_error(AccountError::TotpNotPending);
+}
