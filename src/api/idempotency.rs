@@ -36,6 +36,15 @@ const MAX_KEY_LEN: usize = 255;
 /// How long a racing retry waits for the first request's answer before 409.
 const RACE_WAIT: Duration = Duration::from_secs(5);
 
+/// The operations whose answers hold a secret shown once (a TOTP secret, recovery codes): a
+/// retry under the key is told `409 shown_once` rather than shown it again, since by then the
+/// session may no longer be allowed what it took to see it (a step-up's 10 minutes, say).
+const SHOWN_ONCE: &[(&str, &str)] = &[
+    ("POST", "/v1/me/mfa/totp"),
+    ("POST", "/v1/me/mfa/totp/confirm"),
+    ("POST", "/v1/me/mfa/recovery-codes"),
+];
+
 /// Whether requests with this method are commands, which take an `Idempotency-Key`.
 pub fn is_command_method(method: &str) -> bool {
     matches!(method, "POST" | "PUT" | "PATCH" | "DELETE")
@@ -134,6 +143,7 @@ pub async fn with_idempotency<E: Endpoint>(
         }
         Err(error) => return Err(error),
     }
+    let shown_once = SHOWN_ONCE.contains(&(req.method().as_str(), req.uri().path()));
     req.extensions_mut().insert(claim.clone());
     let language = Language::of(&req);
     // An error kept as an answer is the problem answer the edge would make of it.
@@ -142,7 +152,7 @@ pub async fn with_idempotency<E: Endpoint>(
     if let Some(pending) = claim.take_pending() {
         // The command succeeded: it commits with its answer, or not at all.
         let response = outcome.unwrap_or_else(answer_of);
-        return commit_with_answer(pending, &secrets, &claim, response).await;
+        return commit_with_answer(pending, &secrets, &claim, response, shown_once).await;
     }
     match outcome {
         Err(error) if is_key_in_use(&error) => {
@@ -151,7 +161,7 @@ pub async fn with_idempotency<E: Endpoint>(
         // It changed nothing; its answer is kept so that a retry replays it rather than
         // acting on whatever changed in between.
         Ok(response) if response.status().is_success() && claim.succeeded_unchanged() => {
-            keep_answer(&pool, &secrets, &claim, response).await
+            keep_answer(&pool, &secrets, &claim, response, shown_once).await
         }
         Ok(response) if response.status().is_success() => Ok(response),
         refused => {
@@ -164,7 +174,7 @@ pub async fn with_idempotency<E: Endpoint>(
             // Refused on the account's state as it was: the retry gets this answer, not a
             // decision on whatever changed since. Refusals that may pass are not kept.
             if claim.refused_in_unit() && is_lasting_refusal(response.status()) {
-                return keep_answer(&pool, &secrets, &claim, response).await;
+                return keep_answer(&pool, &secrets, &claim, response, false).await;
             }
             Ok(response)
         }
@@ -402,8 +412,9 @@ async fn keep_answer(
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
     response: Response,
+    shown_once: bool,
 ) -> poem::Result<Response> {
-    let (parts, bytes, stored) = answer_to_store(secrets, response).await?;
+    let (parts, bytes, stored) = answer_to_store(secrets, response, shown_once).await?;
     let client = pool.get().await.map_err(|e| store_error(e.into()))?;
     let kept = idempotency::claim(
         &client,
@@ -424,21 +435,34 @@ async fn keep_answer(
     }
 }
 
-/// An answer's parts and body, and the sealed form kept for retries.
+/// An answer's parts and body, and the sealed form kept for retries: for a success that
+/// showed a secret once (`shown_once`), a `409 shown_once` problem in its place.
 async fn answer_to_store(
     secrets: &SecretBox,
     response: Response,
+    shown_once: bool,
 ) -> poem::Result<(poem::ResponseParts, bytes::Bytes, StoredResponse)> {
     let (parts, body) = response.into_parts();
     let bytes = body.into_bytes().await?;
-    let stored = StoredResponse {
-        status: parts.status.as_u16(),
-        position: parts
-            .headers
-            .get(POSITION_HEADER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.parse().ok()),
-        sealed_body: secrets.seal(&bytes),
+    let position = parts
+        .headers
+        .get(POSITION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok());
+    let stored = if shown_once && parts.status.is_success() {
+        let problem = ApiError::new(ProblemCode::ShownOnce).to_response(Language::En);
+        let status = problem.status().as_u16();
+        StoredResponse {
+            status,
+            position,
+            sealed_body: secrets.seal(&problem.into_body().into_bytes().await?),
+        }
+    } else {
+        StoredResponse {
+            status: parts.status.as_u16(),
+            position,
+            sealed_body: secrets.seal(&bytes),
+        }
     };
     Ok((parts, bytes, stored))
 }
@@ -450,8 +474,9 @@ async fn commit_with_answer(
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
     response: Response,
+    shown_once: bool,
 ) -> poem::Result<Response> {
-    let (parts, bytes, stored) = answer_to_store(secrets, response).await?;
+    let (parts, bytes, stored) = answer_to_store(secrets, response, shown_once).await?;
     pending
         .commit_with_answer(claim, &stored)
         .await

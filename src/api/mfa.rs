@@ -126,7 +126,7 @@ impl MfaApi {
     /// a session started in the last 10 minutes (`403 recent_sign_in_required`), and a
     /// verified email address when the account has one (`409 email_not_verified`); `409
     /// totp_already_enabled` when TOTP is on. The secret is kept sealed with the service's
-    /// key.
+    /// key. Under an `Idempotency-Key`, a retry gets `409 shown_once`, not the secret again.
     #[oai(path = "/v1/me/mfa/totp", method = "post", operation_id = "startTotp")]
     async fn start_totp(
         &self,
@@ -157,10 +157,12 @@ impl MfaApi {
     ///
     /// Turns TOTP on with a code from the app (the current one, or one step either side), and
     /// answers 10 recovery codes, shown this once. From then, sign-in asks for a second factor.
-    /// A wrong code is `422` naming `code` (`mfa_code_invalid`; `mfa_code_malformed` for what
-    /// cannot be a code); `409 totp_not_pending` without an enrolment (or when another
-    /// enrolment replaced the one the code is from), `409 totp_already_enabled` when TOTP is
-    /// on.
+    /// A wrong code is `422` naming `code` (`mfa_code_invalid`, also for a code of a secret
+    /// that a later enrolment replaced: scan the new one; `mfa_code_malformed` for what cannot
+    /// be a code), counted: after 10 wrong in 30 minutes, `429`. `409 totp_not_pending` without
+    /// an enrolment, `409 totp_already_enabled` when TOTP is on. An account without a password
+    /// confirms from a session started in the last 10 minutes (`403 recent_sign_in_required`).
+    /// Under an `Idempotency-Key`, a retry gets `409 shown_once`, not the codes again.
     #[oai(
         path = "/v1/me/mfa/totp/confirm",
         method = "post",
@@ -215,7 +217,8 @@ impl MfaApi {
     /// Get new recovery codes
     ///
     /// 10 new recovery codes, shown this once; the old ones stop working. A step-up action, as
-    /// removing TOTP is. `409 mfa_not_enabled` without a second factor.
+    /// removing TOTP is. `409 mfa_not_enabled` without a second factor. Under an
+    /// `Idempotency-Key`, a retry gets `409 shown_once`, not the codes again.
     #[oai(
         path = "/v1/me/mfa/recovery-codes",
         method = "post",

@@ -139,7 +139,11 @@ pub fn render_notice(
     let mut details = vec![format!("When / 时间: {when}")];
     if notice != Notice::SecondFactorsReset {
         details.extend(ip.map(|ip| format!("Client address / 网络地址: {ip}")));
-        details.extend(user_agent.map(|agent| format!("Device / 设备: {agent}")));
+        // What the client said it is, cut short: it is the client's text, not ours.
+        details.extend(user_agent.map(|agent| {
+            let agent: String = agent.chars().filter(|c| !c.is_control()).take(80).collect();
+            format!("Device, as it reported itself / 设备（自报）: {agent}")
+        }));
     }
     let warning_en = "If this was not you, change your password now and contact support.";
     let warning_zh = "如果这不是您本人的操作，请立即修改密码并联系客服。";
@@ -217,6 +221,9 @@ mod tests {
             assert!(part.contains("两步验证"));
         }
         assert!(on.html.contains("&lt;b&gt;curl") && !on.html.contains("<b>curl"));
+        let long = "x".repeat(500);
+        let cut = render_notice(Notice::TotpRemoved, at, None, Some(&long));
+        assert!(cut.text.contains(&"x".repeat(80)) && !cut.text.contains(&"x".repeat(81)));
         let reset = render_notice(Notice::SecondFactorsReset, at, Some("198.51.100.1"), None);
         assert!(reset.text.contains("administrator") && !reset.text.contains("198.51.100.1"));
         assert_eq!(Notice::of("TotpRemoved"), Some(Notice::TotpRemoved));

@@ -115,13 +115,7 @@ pub async fn start_totp_enrolment(
         // A session alone adds no way in, and a second factor locks out whoever lacks it: an
         // account without a password proves itself by a sign-in made just before.
         (None, _) => {
-            let client = ctx.pool.get().await?;
-            let started = sessions::assurance(&client, caller).await?;
-            let recent =
-                started.is_some_and(|session| ctx.now() - session.started_at <= STEP_UP_WINDOW);
-            if !recent {
-                return Err(ServiceError::RecentSignInRequired);
-            }
+            ensure_recent_sign_in(ctx, caller).await?;
             None
         }
     };
@@ -142,6 +136,17 @@ pub async fn start_totp_enrolment(
         provisioning: factors::provisioning(&secret.bytes, &ctx.policy.totp_issuer, &label),
         position: committed.position,
     })
+}
+
+/// For what a session alone must not do on an account without a password: a session started
+/// within `STEP_UP_WINDOW`, else `RecentSignInRequired`.
+async fn ensure_recent_sign_in(ctx: &Context, caller: ActiveSession) -> Result<(), ServiceError> {
+    let client = ctx.pool.get().await?;
+    let started = sessions::assurance(&client, caller).await?;
+    match started.is_some_and(|session| ctx.now() - session.started_at <= STEP_UP_WINDOW) {
+        true => Ok(()),
+        false => Err(ServiceError::RecentSignInRequired),
+    }
 }
 
 /// What an authenticator app shows the account as: its email address, else its username, else
@@ -176,7 +181,9 @@ pub struct NewRecoveryCodes {
 
 /// Confirms the pending TOTP enrolment with a code from the authenticator app: TOTP is on
 /// from then, and the first recovery codes are issued. A wrong code is a validation failure
-/// naming `code` (`mfa_code_invalid`); `TotpNotPending` without an enrolment.
+/// naming `code` (`mfa_code_invalid`), counted as a step-up's (`TooManyRequests` past the
+/// limit); `TotpNotPending` without an enrolment. An account without a password confirms, as
+/// it enrols, from a session started within `STEP_UP_WINDOW`.
 pub async fn confirm_totp(
     ctx: &Context,
     caller: ActiveSession,
@@ -198,6 +205,19 @@ pub async fn confirm_totp(
     if factors::totp_code_typed(code).is_none() {
         return Err(malformed("code"));
     }
+    if account.password.is_none() {
+        ensure_recent_sign_in(ctx, caller).await?;
+    }
+    // Counted like a step-up's code: the pending secret is shown to its session only, but a
+    // session that did not see it (a stolen one) must not find a code of it by trying them.
+    let key = throttle_key(Presenter::StepUp, caller.account_id);
+    reserve(
+        &ctx.pool.get().await?,
+        Presenter::StepUp,
+        caller.account_id,
+        now,
+    )
+    .await?;
     let time_step =
         factors::matching_time_step(&secret, code, now).ok_or_else(|| code_invalid("code"))?;
     let (codes, recovery_codes) = factors::new_recovery_codes(&ctx.secrets);
@@ -213,6 +233,7 @@ pub async fn confirm_totp(
         },
     )
     .await?;
+    throttle::release_attempt(&ctx.pool.get().await?, &key).await?;
     Ok(NewRecoveryCodes {
         codes,
         position: committed.position,
@@ -517,6 +538,10 @@ pub async fn answer_challenge(
         Err(ServiceError::AccountNotFound) => return Err(ServiceError::MfaChallengeExpired),
         Err(error) => return Err(error),
     };
+    // The second factor the challenge asked for is gone (removed since): sign in again.
+    if !loaded.state.factors.enabled() {
+        return Err(ServiceError::MfaChallengeExpired);
+    }
     let factor = match answer {
         ChallengeAnswer::Totp(code) => totp_factor(ctx, &loaded.state, code, now),
         ChallengeAnswer::RecoveryCode(code) => Some(SecondFactor::RecoveryCode(

@@ -547,10 +547,19 @@ async fn removing_totp_and_renewing_recovery_codes_need_a_second_factor() {
     .await;
     assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
     let strong = session.body["token"].as_str().expect("token").to_owned();
+    let before_removal = self::challenge(&app, &enrolled.user).await;
     let removed = app
         .delete("/v1/me/mfa/totp", &strong, Some(json!({})))
         .await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    // A challenge for the factor removed since is dead.
+    answer(
+        &app,
+        &before_removal,
+        json!({"recovery_code": enrolled.recovery_codes[5]}),
+    )
+    .await
+    .assert_problem(401, "mfa_challenge_expired");
     assert_eq!(
         mfa_of(&app, &strong).await,
         json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0})
@@ -1121,11 +1130,10 @@ async fn an_ended_sessions_keys_replay_no_secret_and_a_key_tried_with_many_bodie
     };
     let first = enrol("enrol-1").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    // A secret is shown once: a retry under the key is told so, not shown it again.
     let replayed = enrol("enrol-1").await;
-    assert_eq!(
-        replayed.body["secret"], first.body["secret"],
-        "a retry replays"
-    );
+    replayed.assert_problem(409, "shown_once");
+    assert!(replayed.body.get("secret").is_none());
     let secret = secret_of(&first);
     let code = code_now(&app, &secret);
     let confirm = |body: Value| {
@@ -1154,10 +1162,65 @@ async fn an_ended_sessions_keys_replay_no_secret_and_a_key_tried_with_many_bodie
         .await
         .assert_problem(422, "idempotency_key_reused");
 
-    // Once the session ends, its key gives its answer to nobody.
+    // Once the session ends, its keys give their answers to nobody.
+    let patch = || {
+        app.send(
+            reqwest::Method::PATCH,
+            "/v1/me",
+            Some(&user.token),
+            Some(json!({"bio": "mine"})),
+            &[("Idempotency-Key", "patch-1")],
+        )
+    };
+    assert_eq!(patch().await.status, StatusCode::OK);
+    assert_eq!(
+        patch().await.body["bio"],
+        "mine",
+        "a live session's retry replays"
+    );
     let ended = app.delete("/v1/sessions/current", &user.token, None).await;
     assert_eq!(ended.status, StatusCode::NO_CONTENT, "{}", ended.body);
-    let after = enrol("enrol-1").await;
+    let after = patch().await;
     after.assert_problem(401, "unauthenticated");
-    assert!(after.body.get("secret").is_none());
+    assert!(after.body.get("bio").is_none());
+}
+
+#[tokio::test]
+async fn a_pending_enrolment_is_not_confirmed_by_trying_codes() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    given_email_verified(&app, &user).await;
+    let started = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&user.token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    let secret = secret_of(&started);
+    let statuses = futures::future::join_all((0..30).map(|n| {
+        let app = &app;
+        let token = user.token.clone();
+        async move {
+            app.post(
+                "/v1/me/mfa/totp/confirm",
+                Some(&token),
+                json!({"code": format!("{:06}", 900_000 + n)}),
+            )
+            .await
+            .status
+            .as_u16()
+        }
+    }))
+    .await;
+    let wrong = statuses.iter().filter(|status| **status == 422).count();
+    let limited = statuses.iter().filter(|status| **status == 429).count();
+    assert_eq!((wrong, limited), (10, 20), "{statuses:?}");
+    app.post(
+        "/v1/me/mfa/totp/confirm",
+        Some(&user.token),
+        json!({"code": code_now(&app, &secret)}),
+    )
+    .await
+    .assert_problem(429, "too_many_requests");
 }

@@ -209,6 +209,13 @@ problem_codes! {
     TotpNotPending = "totp_not_pending", CONFLICT,
         "No TOTP enrolment is waiting for confirmation", "没有待确认的动态验证码",
         detail "Start one with POST /v1/me/mfa/totp.", "请先通过 POST /v1/me/mfa/totp 开始绑定。";
+    ShownOnce = "shown_once", CONFLICT,
+        "This answer was shown once", "该内容只显示一次",
+        detail "The request succeeded before under this Idempotency-Key; what it showed (a TOTP \
+                secret, recovery codes) is not shown again. See GET /v1/me/mfa, and start again \
+                or get new recovery codes.",
+        "该请求已使用此幂等键成功执行；其中显示的内容（动态验证码密钥、恢复码）不会再次显示。\
+         请查看 GET /v1/me/mfa，并重新开始或重新生成恢复码。";
     GroupExists = "group_exists", CONFLICT,
         "A group with this name exists", "分组已存在";
     GroupLimitReached = "group_limit_reached", CONFLICT,
