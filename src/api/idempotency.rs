@@ -125,7 +125,8 @@ pub async fn with_idempotency<E: Endpoint>(
         .into());
     }
     // An ended session's key replays no answer that holds something (see `previous_answer`).
-    let live = bearer_is_live(&req, &pool).await?;
+    let bearer = bearer_hash(&req);
+    let bearer = bearer.as_deref();
     let body = req.take_body().into_bytes().await?;
     let fingerprint = request_fingerprint(&req, &body);
     let claim = IdempotencyClaim::new(caller_scope(&req, &fingerprint), key, fingerprint);
@@ -134,12 +135,12 @@ pub async fn with_idempotency<E: Endpoint>(
     // for the first answer instead of spending attempts and rate limits of its own.
     let _turn = KeyTurn::take(&claim).await;
 
-    match previous_answer(&pool, &secrets, &claim, live).await {
+    match previous_answer(&pool, &secrets, &claim, bearer).await {
         Ok(Some(replay)) => return Ok(replay),
         Ok(None) => {}
         // The first request has committed but not yet stored its answer.
         Err(error) if is_key_in_use(&error) => {
-            return await_first_answer(&pool, &secrets, &claim, live).await;
+            return await_first_answer(&pool, &secrets, &claim, bearer).await;
         }
         Err(error) => return Err(error),
     }
@@ -156,7 +157,7 @@ pub async fn with_idempotency<E: Endpoint>(
     }
     match outcome {
         Err(error) if is_key_in_use(&error) => {
-            await_first_answer(&pool, &secrets, &claim, live).await
+            await_first_answer(&pool, &secrets, &claim, bearer).await
         }
         // It changed nothing; its answer is kept so that a retry replays it rather than
         // acting on whatever changed in between.
@@ -167,7 +168,7 @@ pub async fn with_idempotency<E: Endpoint>(
         refused => {
             // A retry that raced the first request and lost, refused because the first one's
             // change is made now (an email taken by itself, say): the first answer is the answer.
-            if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim, live).await {
+            if let Ok(Some(replay)) = previous_answer(&pool, &secrets, &claim, bearer).await {
                 return Ok(replay);
             }
             let response = refused.unwrap_or_else(answer_of);
@@ -224,24 +225,19 @@ impl Drop for KeyTurn {
     }
 }
 
-/// Whether the request's bearer token, if it has one, is a live session's. A request without
-/// one is anonymous (true).
-async fn bearer_is_live(req: &Request, pool: &Pool) -> poem::Result<bool> {
-    let Some(credentials) = req.headers().get(header::AUTHORIZATION) else {
-        return Ok(true);
-    };
+/// The SHA-256 of the request's bearer token, as sessions keep it: `None` without an
+/// `Authorization` header, and an empty hash (no session's) for one that names no token.
+fn bearer_hash(req: &Request) -> Option<Vec<u8>> {
+    let credentials = req.headers().get(header::AUTHORIZATION)?;
     let token = credentials
         .to_str()
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if token.is_empty() {
-        return Ok(false);
-    }
-    let client = pool.get().await.map_err(|e| store_error(e.into()))?;
-    crate::store::sessions::is_token_live(&client, &crate::credentials::session_token_hash(token))
-        .await
-        .map_err(store_error)
+    Some(match token.is_empty() {
+        true => Vec::new(),
+        false => crate::credentials::session_token_hash(token),
+    })
 }
 
 /// Keys belong to the caller: the bearer token's holder. A caller who is not signed in has no
@@ -313,13 +309,14 @@ fn store_error(error: StoreError) -> poem::Error {
 }
 
 /// The stored answer for a key seen before, or the reason it cannot be given. A caller whose
-/// session is no longer `live` gets no stored answer with a body (a session token, a TOTP
-/// secret, recovery codes are nobody's once their session ended): `401`.
+/// bearer token (its hash, `bearer`) is no longer a live session's gets no stored answer with
+/// a body (a session token, a TOTP secret, recovery codes are nobody's once their session
+/// ended): `401`. The session is looked up only then.
 async fn previous_answer(
     pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
-    live: bool,
+    bearer: Option<&[u8]>,
 ) -> poem::Result<Option<Response>> {
     let client = pool.get().await.map_err(|e| store_error(e.into()))?;
     let Some(seen) = idempotency::lookup(&client, &claim.scope, &claim.key)
@@ -339,13 +336,18 @@ async fn previous_answer(
     if seen.mismatches >= idempotency::MAX_MISMATCHES {
         return Err(ApiError::new(ProblemCode::IdempotencyKeyReused).into());
     }
-    match seen.response {
-        Some(stored) if !live && (200..300).contains(&stored.status) && stored.has_body() => {
-            Err(ApiError::from(ServiceError::Unauthenticated).into())
+    let Some(stored) = seen.response else {
+        return Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into());
+    };
+    if let Some(token_hash) = bearer.filter(|_| stored.status / 100 == 2 && stored.has_body()) {
+        let live = crate::store::sessions::is_token_live(&client, token_hash)
+            .await
+            .map_err(store_error)?;
+        if !live {
+            return Err(ApiError::from(ServiceError::Unauthenticated).into());
         }
-        Some(stored) => Ok(Some(replay(secrets, &stored)?)),
-        None => Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into()),
     }
+    Ok(Some(replay(secrets, &stored)?))
 }
 
 /// A retry that raced the first request: wait (bounded) for the first answer to be stored.
@@ -353,12 +355,12 @@ async fn await_first_answer(
     pool: &Pool,
     secrets: &SecretBox,
     claim: &IdempotencyClaim,
-    live: bool,
+    bearer: Option<&[u8]>,
 ) -> poem::Result<Response> {
     let deadline = tokio::time::Instant::now() + RACE_WAIT;
     let mut pause = Duration::from_millis(10);
     loop {
-        match previous_answer(pool, secrets, claim, live).await {
+        match previous_answer(pool, secrets, claim, bearer).await {
             Ok(Some(response)) => return Ok(response),
             Err(error) if is_key_in_use(&error) && tokio::time::Instant::now() < deadline => {
                 tokio::time::sleep(pause).await;
@@ -429,7 +431,7 @@ async fn keep_answer(
         Err(StoreError::IdempotencyKeyTaken) => {}
         Err(error) => return Err(store_error(error)),
     }
-    match previous_answer(pool, secrets, claim, true).await? {
+    match previous_answer(pool, secrets, claim, None).await? {
         Some(first) => Ok(first),
         None => Ok(Response::from_parts(parts, bytes.into())),
     }

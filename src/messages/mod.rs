@@ -117,11 +117,6 @@ pub struct MailConfig {
     pub lease: Duration,
 }
 
-/// The account events whose owner is mailed a notice (`Notice`). Each is followed by a durable
-/// consumer of its own (`<consumer>-<type>`), since a consumer of NATS 2.9 filters by one
-/// subject.
-const NOTICE_TYPES: &[&str] = &["TotpEnabled", "TotpRemoved", "SecondFactorsReset"];
-
 /// A notice whose turn comes later than this after its event is not sent: after a long outage,
 /// a backlog of notices is history, not news.
 const NOTICE_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
@@ -260,12 +255,19 @@ impl MailWorker {
             self.config.consumer.clone(),
             format!("{prefix}.code.CodeIssued"),
         ))
-        .chain(NOTICE_TYPES.iter().map(|event_type| {
-            (
-                format!("{}-{event_type}", self.config.consumer),
-                format!("{prefix}.account.{event_type}"),
-            )
-        }));
+        // The account events whose owner is mailed a notice each have a durable consumer of
+        // their own (`<consumer>-<type>`): a consumer of NATS 2.9 filters by one subject.
+        .chain(
+            Notice::ALL
+                .map(Notice::event_type)
+                .into_iter()
+                .map(|event_type| {
+                    (
+                        format!("{}-{event_type}", self.config.consumer),
+                        format!("{prefix}.account.{event_type}"),
+                    )
+                }),
+        );
         let mut messages = Vec::new();
         for (name, subject) in followed {
             let consumer: consumer::PullConsumer = stream

@@ -94,14 +94,27 @@ pub enum Notice {
 }
 
 impl Notice {
+    /// Every notice.
+    pub const ALL: [Self; 3] = [
+        Self::TotpEnabled,
+        Self::TotpRemoved,
+        Self::SecondFactorsReset,
+    ];
+
+    /// The account event that gives it.
+    pub fn event_type(self) -> &'static str {
+        match self {
+            Self::TotpEnabled => "TotpEnabled",
+            Self::TotpRemoved => "TotpRemoved",
+            Self::SecondFactorsReset => "SecondFactorsReset",
+        }
+    }
+
     /// The notice an account event gives its owner, if any.
     pub fn of(event_type: &str) -> Option<Self> {
-        match event_type {
-            "TotpEnabled" => Some(Self::TotpEnabled),
-            "TotpRemoved" => Some(Self::TotpRemoved),
-            "SecondFactorsReset" => Some(Self::SecondFactorsReset),
-            _ => None,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|notice| notice.event_type() == event_type)
     }
 }
 

@@ -346,6 +346,7 @@ impl StepUpCheck {
         };
         let typed = read_code(code).ok_or_else(|| malformed("mfa_code"))?;
         reserve(&client, Presenter::StepUp, caller.account_id, now).await?;
+        drop(client);
         match typed.factor(ctx, account, now) {
             Some(factor) => Ok(of(StepUp::Factor(factor), true)),
             None => Err(of(StepUp::Missing, true).refused(ctx).await),
