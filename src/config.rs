@@ -107,10 +107,23 @@ pub struct Config {
     )]
     pub mail_from: String,
 
-    /// The issuer an authenticator app shows beside a TOTP code (RFC 6238; the `issuer` of the
-    /// `otpauth://` URI, Key Uri Format): the product's name. No colon.
+    /// The product's name: the issuer an authenticator app shows beside a TOTP code (RFC 6238;
+    /// the `issuer` of the `otpauth://` URI, Key Uri Format; no colon), and the WebAuthn
+    /// relying party's name a passkey prompt shows.
     #[arg(long, env = "ACCOUNTS_TOTP_ISSUER", default_value = "Accounts")]
     pub totp_issuer: String,
+
+    /// The WebAuthn relying party ID passkeys are bound to (WebAuthn §5.1.2): the registrable
+    /// domain the service's pages are served under. Default: the host of the public URL.
+    /// Changing it later orphans every passkey registered before.
+    #[arg(long, env = "ACCOUNTS_WEBAUTHN_RP_ID")]
+    pub webauthn_rp_id: Option<String>,
+
+    /// The origins WebAuthn ceremonies may come from (comma-separated, e.g.
+    /// `https://app.example.com,https://www.example.com`), each under the RP ID. Default: the
+    /// public URL's origin. With the RP ID `localhost`, any port is taken.
+    #[arg(long, env = "ACCOUNTS_WEBAUTHN_ORIGINS", value_delimiter = ',')]
+    pub webauthn_origins: Vec<String>,
 
     /// Require a code sent to the address (`POST /v1/codes`, purpose `sign_up`) for a sign-up
     /// by email; the address is then verified from the start.
@@ -214,6 +227,44 @@ impl Config {
                 mail: true,
             }
         }
+    }
+
+    /// The WebAuthn relying party: its RP ID and origins, from the settings or the public URL.
+    pub fn passkeys(&self) -> anyhow::Result<crate::passkeys::Passkeys> {
+        let mut public = url::Url::parse(&self.public_url)
+            .map_err(|error| anyhow::anyhow!("ACCOUNTS_PUBLIC_URL {}: {error}", self.public_url))?;
+        // An RP ID is a domain (WebAuthn §5.1.2): a service published on a loopback address
+        // (development) takes passkeys from pages opened at `localhost`.
+        let loopback = match public.host() {
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            _ => false,
+        };
+        if loopback && public.set_host(Some("localhost")).is_err() {
+            anyhow::bail!("ACCOUNTS_PUBLIC_URL {}: no host", self.public_url);
+        }
+        let rp_id = match (&self.webauthn_rp_id, public.domain()) {
+            (Some(rp_id), _) => rp_id.clone(),
+            (None, Some(domain)) => domain.to_owned(),
+            (None, None) => anyhow::bail!(
+                "passkeys need a domain name: ACCOUNTS_PUBLIC_URL {} has none, so set \
+                 ACCOUNTS_WEBAUTHN_RP_ID and ACCOUNTS_WEBAUTHN_ORIGINS",
+                self.public_url
+            ),
+        };
+        let origins = match self.webauthn_origins.is_empty() {
+            true => vec![public],
+            false => self
+                .webauthn_origins
+                .iter()
+                .map(|origin| {
+                    url::Url::parse(origin.trim()).map_err(|error| {
+                        anyhow::anyhow!("ACCOUNTS_WEBAUTHN_ORIGINS {origin}: {error}")
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+        };
+        crate::passkeys::Passkeys::new(&rp_id, &origins, &self.totp_issuer)
     }
 
     /// How many password hashes may run at once.

@@ -17,6 +17,7 @@ pub mod faults;
 pub mod jetstream;
 pub mod leadership;
 pub mod messages;
+pub mod passkeys;
 pub mod projector;
 pub mod relay;
 pub mod secrets;

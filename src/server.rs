@@ -49,6 +49,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
         },
         secrets,
         nats: connect_nats(&config.nats_url).await?,
+        passkeys: std::sync::Arc::new(config.passkeys()?),
         projections: ProjectionWatch::start(
             &config.database_url,
             Duration::from_millis(config.read_wait_ms),
@@ -174,7 +175,8 @@ async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
     let sessions = store::sessions::purge_finished(&client).await?;
     let throttle =
         store::throttle::purge_expired(&client, crate::service::sign_in::THROTTLE_WINDOW).await?;
-    let challenges = store::challenges::purge_expired(&client).await?;
+    let challenges = store::challenges::purge_expired(&client).await?
+        + store::ceremonies::purge_expired(&client).await?;
     tracing::debug!(keys, sessions, throttle, challenges, "purged expired rows");
     Ok(())
 }

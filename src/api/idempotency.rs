@@ -43,6 +43,7 @@ const SHOWN_ONCE: &[(&str, &str)] = &[
     ("POST", "/v1/me/mfa/totp"),
     ("POST", "/v1/me/mfa/totp/confirm"),
     ("POST", "/v1/me/mfa/recovery-codes"),
+    ("POST", "/v1/me/passkeys/register/finish"),
 ];
 
 /// Whether requests with this method are commands, which take an `Idempotency-Key`.

@@ -1,4 +1,5 @@
-//! `/v1/me/mfa`: my second factors (TOTP, RFC 6238, and recovery codes).
+//! `/v1/me/mfa` and `/v1/me/passkeys`: my second factors (TOTP, RFC 6238; passkeys,
+//! WebAuthn; recovery codes).
 
 use super::ApiTags;
 use super::auth::SignedIn;
@@ -24,6 +25,70 @@ pub struct MfaView {
     pub totp_enabled_at: Option<DateTime<Utc>>,
     /// Recovery codes left unused (of 10).
     pub recovery_codes_left: u32,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<PasskeyView>,
+}
+
+/// A registered passkey.
+#[derive(Debug, Object)]
+pub struct PasskeyView {
+    /// Its id, for `DELETE /v1/me/passkeys/{id}`.
+    pub id: uuid::Uuid,
+    /// Its owner's name for it.
+    pub name: String,
+    /// When it was registered.
+    pub created_at: DateTime<Utc>,
+    /// When it last proved a sign-in or step-up.
+    #[oai(skip_serializing_if_is_none)]
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+impl PasskeyView {
+    fn of(passkey: &crate::domain::account::RegisteredPasskey) -> Self {
+        Self {
+            id: passkey.id,
+            name: passkey.name.as_str().to_owned(),
+            created_at: passkey.created_at,
+            last_used_at: passkey.last_used_at,
+        }
+    }
+}
+
+/// Confirms adding a passkey.
+#[derive(Debug, Object)]
+pub struct StartPasskeyRegistrationRequest {
+    /// The account's password; required when the account has one.
+    #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
+    pub password: Option<String>,
+    /// With a second factor on: a TOTP code or a recovery code, unless this session proved a
+    /// second factor in the last 10 minutes (`403 mfa_step_up_required`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
+}
+
+/// The end of a passkey registration.
+#[derive(Debug, Object)]
+pub struct FinishPasskeyRegistrationRequest {
+    /// The ceremony token `POST /v1/me/passkeys/register/start` answered.
+    #[oai(validator(max_length = 128))]
+    pub ceremony: String,
+    /// A name for the passkey (1 to 64 characters), e.g. the device's.
+    #[oai(validator(max_length = 256))]
+    pub name: String,
+    /// The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON
+    /// (`{id, rawId, type, response: {attestationObject, clientDataJSON}, extensions}`, binary
+    /// in base64url).
+    pub credential: serde_json::Value,
+}
+
+/// A passkey registered.
+#[derive(Debug, Object)]
+pub struct PasskeyRegisteredView {
+    /// The passkey.
+    pub passkey: PasskeyView,
+    /// When this is the account's first second factor: 10 recovery codes, shown this once.
+    #[oai(skip_serializing_if_is_none)]
+    pub recovery_codes: Option<Vec<String>>,
 }
 
 /// Confirms adding a second factor.
@@ -83,6 +148,25 @@ enum TotpEnrolmentStarted {
 }
 
 #[derive(ApiResponse)]
+enum PasskeyRegistrationStarted {
+    /// Registration begun: run `navigator.credentials.create()` with the options, then finish.
+    #[oai(status = 200)]
+    Ok(Json<super::sessions::PasskeyCeremonyView>),
+}
+
+#[derive(ApiResponse)]
+enum PasskeyAdded {
+    /// The passkey is registered.
+    #[oai(status = 201)]
+    Created(
+        Json<PasskeyRegisteredView>,
+        /// Log position of the account's last event.
+        #[oai(header = "Accounts-Position")]
+        i64,
+    ),
+}
+
+#[derive(ApiResponse)]
 enum RecoveryCodesIssued {
     /// The new recovery codes, shown this once.
     #[oai(status = 200)]
@@ -114,6 +198,7 @@ impl MfaApi {
             totp_pending: factors.totp_pending,
             totp_enabled_at: factors.enabled_at,
             recovery_codes_left: u32::try_from(factors.recovery_codes_left).unwrap_or(u32::MAX),
+            passkeys: factors.passkeys.iter().map(PasskeyView::of).collect(),
         }))
     }
 
@@ -244,5 +329,113 @@ impl MfaApi {
             }),
             issued.position,
         ))
+    }
+
+    /// Register a passkey: begin
+    ///
+    /// WebAuthn creation options for `navigator.credentials.create()`: a passkey bound to the
+    /// service's relying party, user verification required, discoverable when the
+    /// authenticator can keep it (then it signs in alone). Needs the account's password when it
+    /// has one (`403 wrong_password`), else a session started in the last 10 minutes (`403
+    /// recent_sign_in_required`); with a second factor on, a step-up too (`mfa_code`, or a
+    /// second factor proven by this session in the last 10 minutes, else `403
+    /// mfa_step_up_required`); a verified email address when the account has one (`409
+    /// email_not_verified`). `409 passkey_limit_reached` at 16 passkeys. Finish within 5
+    /// minutes from this session.
+    #[oai(
+        path = "/v1/me/passkeys/register/start",
+        method = "post",
+        operation_id = "startPasskeyRegistration"
+    )]
+    async fn start_passkey_registration(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<StartPasskeyRegistrationRequest>,
+    ) -> Result<PasskeyRegistrationStarted, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>>
+    {
+        let started = service::passkeys::start_registration(
+            &ctx,
+            caller.0,
+            body.password.as_deref(),
+            body.mfa_code.as_deref(),
+            &metadata,
+        )
+        .await?;
+        Ok(PasskeyRegistrationStarted::Ok(Json(
+            super::sessions::PasskeyCeremonyView::of(started),
+        )))
+    }
+
+    /// Register a passkey: finish
+    ///
+    /// Verifies the authenticator's new credential against the ceremony and registers it
+    /// under `name`. From then, sign-in asks for a second factor (which the passkey is), and a
+    /// discoverable passkey signs in alone (`POST /v1/sessions/passkey/start`). On the
+    /// account's first second factor, answers 10 recovery codes, shown this once. `401
+    /// passkey_challenge_expired` for a ceremony expired, finished, or begun by another
+    /// session; `422` naming `credential` (`passkey_credential_invalid`) or `name`
+    /// (`invalid_passkey_name`); `409 passkey_already_registered`. Under an
+    /// `Idempotency-Key`, a retry gets `409 shown_once`.
+    #[oai(
+        path = "/v1/me/passkeys/register/finish",
+        method = "post",
+        operation_id = "finishPasskeyRegistration"
+    )]
+    async fn finish_passkey_registration(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<FinishPasskeyRegistrationRequest>,
+    ) -> Result<PasskeyAdded, Problems<SIGNED_IN_BODY>> {
+        let name = crate::domain::account::PasskeyName::parse(&body.name)
+            .map_err(|invalid| service::ServiceError::invalid("name", invalid))?;
+        let registered = service::passkeys::finish_registration(
+            &ctx,
+            caller.0,
+            &body.ceremony,
+            name,
+            &body.credential,
+            &metadata,
+        )
+        .await?;
+        Ok(PasskeyAdded::Created(
+            Json(PasskeyRegisteredView {
+                passkey: PasskeyView::of(&registered.passkey),
+                recovery_codes: registered.recovery_codes,
+            }),
+            registered.position,
+        ))
+    }
+
+    /// Remove a passkey
+    ///
+    /// A step-up action, as removing TOTP is (`mfa_code`, or a second factor proven by this
+    /// session in the last 10 minutes, which may be this passkey). With the last second
+    /// factor, the recovery codes go too. `404 passkey_not_found`.
+    #[oai(
+        path = "/v1/me/passkeys/:id",
+        method = "delete",
+        operation_id = "removePasskey"
+    )]
+    async fn remove_passkey(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        id: poem_openapi::param::Path<uuid::Uuid>,
+        body: Json<StepUpRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND | TOO_MANY }>> {
+        let position = service::passkeys::remove(
+            &ctx,
+            caller.0,
+            id.0,
+            body.mfa_code.as_deref(),
+            &metadata,
+        )
+        .await?;
+        Ok(Done::NoContent(position))
     }
 }

@@ -168,6 +168,8 @@ pub enum AuthenticationMethod {
     Totp,
     /// A recovery code.
     RecoveryCode,
+    /// A passkey (WebAuthn, user verified).
+    Passkey,
 }
 
 impl AuthenticationMethod {
@@ -177,6 +179,7 @@ impl AuthenticationMethod {
             "code" => Some(Self::Code),
             "totp" => Some(Self::Totp),
             "recovery_code" => Some(Self::RecoveryCode),
+            "passkey" => Some(Self::Passkey),
             _ => None,
         }
     }
@@ -190,6 +193,8 @@ pub enum SecondFactorView {
     Totp,
     /// A recovery code (`recovery_code`).
     RecoveryCode,
+    /// A passkey's assertion (`passkey_assertion`, with `passkey_options`).
+    Passkey,
 }
 
 /// The first factor is proven; the account has a second factor: answer this challenge with
@@ -204,6 +209,12 @@ pub struct MfaChallengeView {
     pub methods: Vec<SecondFactorView>,
     /// When the challenge dies.
     pub expires_at: DateTime<Utc>,
+    /// With `passkey` among the methods: WebAuthn request options for
+    /// `navigator.credentials.get()` (`{publicKey: {challenge, allowCredentials, rpId,
+    /// userVerification, ...}}`, binary fields in base64url); send what it returns as
+    /// `passkey_assertion`.
+    #[oai(skip_serializing_if_is_none)]
+    pub passkey_options: Option<serde_json::Value>,
 }
 
 impl MfaChallengeView {
@@ -218,9 +229,11 @@ impl MfaChallengeView {
                 .map(|method| match method {
                     M::Totp => SecondFactorView::Totp,
                     M::RecoveryCode => SecondFactorView::RecoveryCode,
+                    M::Passkey => SecondFactorView::Passkey,
                 })
                 .collect(),
             expires_at: challenge.expires_at,
+            passkey_options: challenge.passkey_options,
         }
     }
 }
@@ -234,9 +247,50 @@ pub struct MfaSignInRequest {
     /// A 6-digit TOTP code from the authenticator app (give this or `recovery_code`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub totp_code: Option<String>,
-    /// One of the account's recovery codes (give this or `totp_code`).
+    /// One of the account's recovery codes (give this, `totp_code` or `passkey_assertion`).
     #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
     pub recovery_code: Option<String>,
+    /// A passkey's assertion: the `PublicKeyCredential` that `navigator.credentials.get()`
+    /// returned for the challenge's `passkey_options`, as JSON (`{id, rawId, type, response:
+    /// {authenticatorData, clientDataJSON, signature, userHandle}}`, binary in base64url).
+    #[oai(skip_serializing_if_is_none)]
+    pub passkey_assertion: Option<serde_json::Value>,
+}
+
+/// A passwordless sign-in, or a passkey registration, begun: run the ceremony in the
+/// authenticator, then finish it with `ceremony` within 5 minutes.
+#[derive(Debug, Object)]
+pub struct PasskeyCeremonyView {
+    /// The ceremony's token: single-use, for the finish.
+    pub ceremony: String,
+    /// WebAuthn options (`{publicKey: {...}}`, binary fields in base64url) for
+    /// `navigator.credentials.get()` (sign-in) or `.create()` (registration).
+    pub options: serde_json::Value,
+    /// When the ceremony dies unfinished.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl PasskeyCeremonyView {
+    /// The view of a ceremony begun.
+    pub fn of(started: service::passkeys::CeremonyStarted) -> Self {
+        Self {
+            ceremony: started.ceremony,
+            options: started.options,
+            expires_at: started.expires_at,
+        }
+    }
+}
+
+/// The end of a passwordless sign-in.
+#[derive(Debug, Object)]
+pub struct PasskeySignInRequest {
+    /// The ceremony token `POST /v1/sessions/passkey/start` answered.
+    #[oai(validator(max_length = 128))]
+    pub ceremony: String,
+    /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON (`{id,
+    /// rawId, type, response: {authenticatorData, clientDataJSON, signature, userHandle}}`,
+    /// binary in base64url).
+    pub credential: serde_json::Value,
 }
 
 impl NewSessionView {
@@ -396,20 +450,73 @@ impl SessionsApi {
         body: Json<MfaSignInRequest>,
     ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | TOO_MANY }>> {
         use service::second_factor::ChallengeAnswer;
-        let answer = match (&body.totp_code, &body.recovery_code) {
-            (Some(code), None) => ChallengeAnswer::Totp(code),
-            (None, Some(code)) => ChallengeAnswer::RecoveryCode(code),
+        let answer = match (&body.totp_code, &body.recovery_code, &body.passkey_assertion) {
+            (Some(code), None, None) => ChallengeAnswer::Totp(code),
+            (None, Some(code), None) => ChallengeAnswer::RecoveryCode(code),
+            (None, None, Some(assertion)) => ChallengeAnswer::Passkey(assertion),
             _ => {
                 return Err(ApiError::validation(vec![FieldError {
                     field: "totp_code".to_owned(),
                     code: FieldCode::TotpOrRecoveryCode.as_str(),
-                    message: "give exactly one of `totp_code` and `recovery_code`".to_owned(),
+                    message: "give exactly one of `totp_code`, `recovery_code` and \
+                              `passkey_assertion`"
+                        .to_owned(),
                 }])
                 .into());
             }
         };
         let signed_in =
             service::second_factor::answer_challenge(&ctx, &body.challenge, answer, &metadata)
+                .await?;
+        let position = signed_in.position;
+        Ok(MfaSignInResponse::Created(
+            Json(NewSessionView::of(signed_in)),
+            position,
+        ))
+    }
+
+    /// Sign in with a passkey: begin
+    ///
+    /// Begins a passwordless sign-in: WebAuthn request options for a discoverable passkey
+    /// (`navigator.credentials.get()`, also with `mediation: "conditional"` for autofill),
+    /// user verification required. Finish with `POST /v1/sessions/passkey/finish` within 5
+    /// minutes. Each client address begins at most 60 in 5 minutes (`429`).
+    #[oai(
+        path = "/v1/sessions/passkey/start",
+        method = "post",
+        operation_id = "startPasskeySignIn"
+    )]
+    async fn start_passkey_sign_in(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+    ) -> Result<Json<PasskeyCeremonyView>, Problems<{ BAD_REQUEST | UNAVAILABLE | TOO_MANY }>> {
+        let started = service::passkeys::start_sign_in(&ctx, &metadata).await?;
+        Ok(Json(PasskeyCeremonyView::of(started)))
+    }
+
+    /// Sign in with a passkey: finish
+    ///
+    /// Verifies the authenticator's assertion (signature, challenge, origin, RP ID, user
+    /// verification, signature counter) against the passkey its user handle and credential id
+    /// name, and starts a session at `aal2` (a user-verified passkey is two factors). The
+    /// ceremony is spent by the first finish, right or wrong. `401 passkey_challenge_expired`
+    /// for a ceremony expired, finished or unknown; `401 passkey_invalid` for an assertion that
+    /// names no registered passkey or does not verify (recorded on the account as a failed
+    /// sign-in); `403 account_blocked`.
+    #[oai(
+        path = "/v1/sessions/passkey/finish",
+        method = "post",
+        operation_id = "finishPasskeySignIn"
+    )]
+    async fn finish_passkey_sign_in(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        body: Json<PasskeySignInRequest>,
+    ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN }>> {
+        let signed_in =
+            service::passkeys::finish_sign_in(&ctx, &body.ceremony, &body.credential, &metadata)
                 .await?;
         let position = signed_in.position;
         Ok(MfaSignInResponse::Created(

@@ -91,14 +91,20 @@ pub enum Notice {
     TotpRemoved,
     /// An administrator removed every second factor.
     SecondFactorsReset,
+    /// A passkey was registered.
+    PasskeyAdded,
+    /// A passkey was removed.
+    PasskeyRemoved,
 }
 
 impl Notice {
     /// Every notice.
-    pub const ALL: [Self; 3] = [
+    pub const ALL: [Self; 5] = [
         Self::TotpEnabled,
         Self::TotpRemoved,
         Self::SecondFactorsReset,
+        Self::PasskeyAdded,
+        Self::PasskeyRemoved,
     ];
 
     /// The account event that gives it.
@@ -107,6 +113,8 @@ impl Notice {
             Self::TotpEnabled => "TotpEnabled",
             Self::TotpRemoved => "TotpRemoved",
             Self::SecondFactorsReset => "SecondFactorsReset",
+            Self::PasskeyAdded => "PasskeyAdded",
+            Self::PasskeyRemoved => "PasskeyRemoved",
         }
     }
 
@@ -142,11 +150,22 @@ pub fn render_notice(
              recovery codes no longer work.",
             "管理员已移除您账号的两步验证，原有恢复码已失效。",
         ),
+        Notice::PasskeyAdded => (
+            "A passkey was added to your account: it signs in to it, alone or as a second \
+             factor.",
+            "您的账号已添加一个通行密钥：它可以单独登录，也可用作两步验证。",
+        ),
+        Notice::PasskeyRemoved => (
+            "A passkey was removed from your account.",
+            "您的账号已移除一个通行密钥。",
+        ),
     };
     // In ASCII, so that it reads the same in every client; the body has both languages.
     let subject = match notice {
         Notice::TotpEnabled => "Two-factor authentication is on",
         Notice::TotpRemoved | Notice::SecondFactorsReset => "Two-factor authentication is off",
+        Notice::PasskeyAdded => "A passkey was added",
+        Notice::PasskeyRemoved => "A passkey was removed",
     };
     let when = at.format("%Y-%m-%d %H:%M UTC").to_string();
     let mut details = vec![format!("When / 时间: {when}")];

@@ -94,6 +94,10 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::RecoveryCodesRevoked { .. }
             | AccountEvent::SecondFactorsReset { .. }
             | AccountEvent::StepUpFailed { .. }
+            | AccountEvent::PasskeyRegistrationStarted { .. }
+            | AccountEvent::PasskeyAdded { .. }
+            | AccountEvent::PasskeyUsed { .. }
+            | AccountEvent::PasskeyRemoved { .. }
             | AccountEvent::TotpEnrolmentCancelled { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));

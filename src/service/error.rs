@@ -145,6 +145,21 @@ pub enum ServiceError {
     /// No TOTP enrolment waits for confirmation.
     #[error("no TOTP enrolment is pending")]
     TotpNotPending,
+    /// The account has as many passkeys as it may.
+    #[error("the account has as many passkeys as it may")]
+    PasskeyLimitReached,
+    /// The passkey is registered to the account already.
+    #[error("the passkey is registered already")]
+    PasskeyAlreadyRegistered,
+    /// No passkey of the caller's has that id.
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    /// The passkey ceremony is unknown, expired, finished, or another session's.
+    #[error("the passkey ceremony is no longer valid")]
+    PasskeyCeremonyExpired,
+    /// A passkey's assertion for a sign-in did not verify or names no passkey of an account.
+    #[error("the passkey was not accepted")]
+    PasskeyInvalid,
     /// The database cannot be reached.
     #[error("the service is temporarily unavailable")]
     Unavailable,
@@ -211,6 +226,9 @@ impl From<AccountError> for ServiceError {
             AccountError::SecondFactorNotEnabled => Self::MfaNotEnabled,
             AccountError::TotpAlreadyEnabled => Self::TotpAlreadyEnabled,
             AccountError::TotpNotPending => Self::TotpNotPending,
+            AccountError::PasskeyLimitReached => Self::PasskeyLimitReached,
+            AccountError::PasskeyAlreadyRegistered => Self::PasskeyAlreadyRegistered,
+            AccountError::PasskeyNotFound => Self::PasskeyNotFound,
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
                 "a new account id collided with an existing stream"
             )),

@@ -37,6 +37,7 @@ mod error;
 pub mod executor;
 pub mod follows;
 pub mod profile;
+pub mod passkeys;
 mod proven;
 pub mod read_models;
 pub mod recovery;
@@ -76,6 +77,8 @@ pub struct Context {
     pub projections: read_models::ProjectionWatch,
     /// The NATS connection, for readiness reports.
     pub nats: async_nats::Client,
+    /// The WebAuthn relying party, for passkeys.
+    pub passkeys: std::sync::Arc<crate::passkeys::Passkeys>,
 }
 
 /// The operator's settings (see `Config`) that change what use cases decide.

@@ -17,8 +17,8 @@ use super::sessions::{NewSessionPlan, SignedIn};
 use super::sign_in::THROTTLE_WINDOW;
 use super::{Context, ServiceError};
 use crate::domain::account::{
-    Account, AccountCommand, IdentifierKind, Proof, STEP_UP_WINDOW, SecondFactor, SignInFailure,
-    SignInMethod, StepUp,
+    Account, AccountCommand, IdentifierKind, Proof, RegisteredPasskey, STEP_UP_WINDOW,
+    SecondFactor, SignInFailure, SignInMethod, StepUp,
 };
 use crate::factors::{self, TotpProvisioning};
 use crate::store::sessions::ActiveSession;
@@ -52,7 +52,7 @@ fn throttle_key(presenter: Presenter, account_id: Uuid) -> Vec<u8> {
 }
 
 /// The caller's second factors, as `GET /v1/me/mfa` shows them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Factors {
     /// TOTP is confirmed and on.
     pub totp: bool,
@@ -62,6 +62,8 @@ pub struct Factors {
     pub enabled_at: Option<DateTime<Utc>>,
     /// Unused recovery codes.
     pub recovery_codes_left: usize,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<RegisteredPasskey>,
 }
 
 /// The caller's second factors.
@@ -73,6 +75,7 @@ pub async fn factors(ctx: &Context, caller: ActiveSession) -> Result<Factors, Se
         totp_pending: factors.totp_pending.is_some(),
         enabled_at: factors.enabled_at,
         recovery_codes_left: factors.recovery_codes_left(),
+        passkeys: factors.passkeys.clone(),
     })
 }
 
@@ -140,7 +143,7 @@ pub async fn start_totp_enrolment(
 
 /// For what a session alone must not do on an account without a password: a session started
 /// within `STEP_UP_WINDOW`, else `RecentSignInRequired`.
-async fn ensure_recent_sign_in(ctx: &Context, caller: ActiveSession) -> Result<(), ServiceError> {
+pub(super) async fn ensure_recent_sign_in(ctx: &Context, caller: ActiveSession) -> Result<(), ServiceError> {
     let client = ctx.pool.get().await?;
     let started = sessions::assurance(&client, caller).await?;
     match started.is_some_and(|session| ctx.now() - session.started_at <= STEP_UP_WINDOW) {
@@ -151,7 +154,7 @@ async fn ensure_recent_sign_in(ctx: &Context, caller: ActiveSession) -> Result<(
 
 /// What an authenticator app shows the account as: its email address, else its username, else
 /// its phone number, else its id.
-fn account_label(account: &Account, account_id: Uuid) -> String {
+pub(super) fn account_label(account: &Account, account_id: Uuid) -> String {
     account
         .email
         .as_ref()
@@ -491,6 +494,9 @@ pub enum ChallengeAnswer<'a> {
     Totp(&'a str),
     /// A recovery code.
     RecoveryCode(&'a str),
+    /// A passkey's assertion (`PublicKeyCredential` JSON from `navigator.credentials.get()`
+    /// with the challenge's `passkey_options`).
+    Passkey(&'a serde_json::Value),
 }
 
 /// Answers a sign-in's second-factor challenge (the token `POST /v1/sessions` gave): with a
@@ -548,6 +554,11 @@ pub async fn answer_challenge(
         ChallengeAnswer::RecoveryCode(code) => Some(SecondFactor::RecoveryCode(
             factors::recovery_code_hash(&ctx.secrets, code),
         )),
+        // A challenge issued before the account had a passkey has no assertion to answer.
+        ChallengeAnswer::Passkey(credential) => challenge
+            .passkey_state
+            .clone()
+            .and_then(|state| ctx.passkeys.finish_assertion(credential, state).ok()),
     };
     let failed = async |loaded| {
         super::sign_in::sign_in_failed(

@@ -71,10 +71,15 @@ impl NewSessionPlan {
         let expires_at = now + ctx.policy.session_ttl;
         let first = proof.method();
         let second = second_factor.as_ref().map(SecondFactor::method);
+        // A passkey signing in alone is both factors: it is named once.
         let methods = std::iter::once(first.as_str())
             .chain(second.map(|method| method.as_str()))
-            .map(str::to_owned)
-            .collect();
+            .fold(Vec::<String>::new(), |mut methods, method| {
+                if !methods.iter().any(|named| named == method) {
+                    methods.push(method.to_owned());
+                }
+                methods
+            });
         let session = NewSession {
             id: session_id,
             token_hash: hash,
@@ -131,6 +136,9 @@ pub struct Challenge {
     pub expires_at: DateTime<Utc>,
     /// The second factors that can answer it.
     pub methods: Vec<SecondFactorMethod>,
+    /// WebAuthn options for a passkey's assertion (`navigator.credentials.get()`), when the
+    /// account has passkeys.
+    pub passkey_options: Option<serde_json::Value>,
     /// Log position of the `SecondFactorChallenged` event.
     pub position: i64,
 }
@@ -153,13 +161,18 @@ pub enum SignInOutcome {
 /// makes its token work, and what the client is shown.
 struct ChallengePlan {
     command: AccountCommand,
-    write: InlineWrite,
+    challenge: NewChallenge,
     token: String,
     expires_at: DateTime<Utc>,
+    passkeys: std::sync::Arc<crate::passkeys::Passkeys>,
+    /// The passkey assertion for the account's passkeys, drawn once the account is read under
+    /// its lock: the options for the client, and the state kept with the challenge.
+    passkey: std::sync::OnceLock<Option<crate::passkeys::Ceremony>>,
 }
 
 impl ChallengePlan {
     fn new(
+        ctx: &Context,
         account_id: Uuid,
         proof: Proof,
         identifier: IdentifierKind,
@@ -177,6 +190,7 @@ impl ChallengePlan {
             method: proof.method().as_str(),
             created_at: now,
             expires_at,
+            passkey_state: None,
         };
         Self {
             command: AccountCommand::ChallengeSecondFactor {
@@ -188,10 +202,43 @@ impl ChallengePlan {
                 expires_at,
                 now,
             },
-            write: InlineWrite::OpenChallenge(challenge),
+            challenge,
             token,
             expires_at,
+            passkeys: ctx.passkeys.clone(),
+            passkey: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The challenge's command for `account`, drawing its passkey assertion when it has
+    /// passkeys.
+    fn command(&self, account: &Account) -> AccountCommand {
+        self.passkey.get_or_init(|| {
+            let passkeys = &account.factors.passkeys;
+            if passkeys.is_empty() {
+                return None;
+            }
+            match self.passkeys.start_assertion(passkeys) {
+                Ok(ceremony) => Some(ceremony),
+                Err(error) => {
+                    // The other factors still answer: the challenge goes without passkeys.
+                    tracing::error!(%error, "passkey assertion options");
+                    None
+                }
+            }
+        });
+        self.command.clone()
+    }
+
+    /// The challenge's row, with the passkey assertion's state.
+    fn write(&self) -> InlineWrite {
+        let mut challenge = self.challenge.clone();
+        challenge.passkey_state = self
+            .passkey
+            .get()
+            .and_then(Option::as_ref)
+            .map(|ceremony| ceremony.state.clone());
+        InlineWrite::OpenChallenge(challenge)
     }
 }
 
@@ -222,14 +269,14 @@ impl SignInPlan {
                 now,
                 metadata,
             ),
-            challenge: ChallengePlan::new(account_id, proof, identifier, now, metadata),
+            challenge: ChallengePlan::new(ctx, account_id, proof, identifier, now, metadata),
         }
     }
 
     /// The command for `account`: the challenge when it has a second factor, else the session.
     pub fn command(&self, account: &Account) -> AccountCommand {
         match account.factors.enabled() {
-            true => self.challenge.command.clone(),
+            true => self.challenge.command(account),
             false => self.session.command.clone(),
         }
     }
@@ -237,7 +284,7 @@ impl SignInPlan {
     /// The inline row the decided `events` need: the challenge's or the session's.
     pub fn write(&self, events: &[AccountEvent]) -> InlineWrite {
         match challenged(events) {
-            true => self.challenge.write.clone(),
+            true => self.challenge.write(),
             false => self.session.write.clone(),
         }
     }
@@ -249,6 +296,12 @@ impl SignInPlan {
                 token: self.challenge.token,
                 expires_at: self.challenge.expires_at,
                 methods: committed.state.factors.methods(),
+                passkey_options: self
+                    .challenge
+                    .passkey
+                    .get()
+                    .and_then(Option::as_ref)
+                    .map(|ceremony| ceremony.options.clone()),
                 position: committed.position,
             }),
             false => SignInOutcome::SignedIn(self.session.signed_in(account_id, committed)),

@@ -26,6 +26,8 @@ pub struct NewChallenge {
     pub created_at: DateTime<Utc>,
     /// When it dies unanswered.
     pub expires_at: DateTime<Utc>,
+    /// The passkey assertion's state (WebAuthn), when the account has passkeys.
+    pub passkey_state: Option<serde_json::Value>,
 }
 
 /// A live challenge, with one more answer counted against it.
@@ -41,6 +43,8 @@ pub struct ReservedChallenge {
     pub method: String,
     /// When it was issued.
     pub created_at: DateTime<Utc>,
+    /// The passkey assertion's state, when the account had passkeys.
+    pub passkey_state: Option<serde_json::Value>,
 }
 
 /// Records a challenge.
@@ -48,8 +52,9 @@ pub async fn open(client: &impl GenericClient, challenge: &NewChallenge) -> Resu
     super::prepared::execute(
         client,
         "INSERT INTO mfa_challenges
-             (token_hash, id, account_id, identifier, method, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+             (token_hash, id, account_id, identifier, method, created_at, expires_at,
+              passkey_state)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         &[
             &challenge.token_hash,
             &challenge.id,
@@ -58,6 +63,7 @@ pub async fn open(client: &impl GenericClient, challenge: &NewChallenge) -> Resu
             &challenge.method,
             &challenge.created_at,
             &challenge.expires_at,
+            &challenge.passkey_state,
         ],
     )
     .await?;
@@ -78,7 +84,7 @@ pub async fn reserve(
         client,
         "UPDATE mfa_challenges SET failures = failures + 1
          WHERE token_hash = $1 AND spent_at IS NULL AND expires_at > $3 AND failures < $2
-         RETURNING id, account_id, identifier, method, created_at",
+         RETURNING id, account_id, identifier, method, created_at, passkey_state",
         &[&token_hash, &limit, &now],
     )
     .await?;
@@ -88,6 +94,7 @@ pub async fn reserve(
         identifier: row.get(2),
         method: row.get(3),
         created_at: row.get(4),
+        passkey_state: row.get(5),
     }))
 }
 

@@ -92,6 +92,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0012_idempotency_mismatches.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 13,
+        name: "passkeys",
+        sql: include_str!("../../migrations/0013_passkeys.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

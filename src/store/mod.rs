@@ -3,6 +3,7 @@
 //! Every statement is parameterized. Functions take a `GenericClient` so they run inside a
 //! command's transaction or on their own, as the caller needs.
 
+pub mod ceremonies;
 pub mod challenges;
 pub mod checkpoints;
 pub mod claims;

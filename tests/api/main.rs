@@ -18,6 +18,7 @@ mod identifiers;
 mod mail_delivery;
 mod me;
 mod mfa;
+mod passkeys;
 mod problems;
 mod projector;
 mod recovery;

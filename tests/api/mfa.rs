@@ -147,7 +147,7 @@ async fn totp_is_enrolled_confirmed_by_a_code_and_then_signs_in_as_the_second_fa
     let pending = mfa_of(&app, &user.token).await;
     assert_eq!(
         pending,
-        json!({"totp": false, "totp_pending": true, "recovery_codes_left": 0})
+        json!({"totp": false, "totp_pending": true, "recovery_codes_left": 0, "passkeys": []})
     );
     // An enrolment not confirmed is withdrawn without a second factor, and a new one started.
     let withdrawn = app
@@ -562,7 +562,7 @@ async fn removing_totp_and_renewing_recovery_codes_need_a_second_factor() {
     .assert_problem(401, "mfa_challenge_expired");
     assert_eq!(
         mfa_of(&app, &strong).await,
-        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0})
+        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0, "passkeys": []})
     );
     assert_eq!(
         app.sign_in(&enrolled.user.email, PASSWORD).await.status,
@@ -818,7 +818,7 @@ async fn an_administrator_removes_a_users_second_factors_and_lists_who_has_one()
     assert_eq!(metadata["actor"], owner.id.to_string());
     assert_eq!(
         mfa_of(&app, &enrolled.user.token).await,
-        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0})
+        json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0, "passkeys": []})
     );
     assert_eq!(
         app.sign_in(&enrolled.user.email, PASSWORD).await.status,

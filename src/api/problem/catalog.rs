@@ -125,6 +125,16 @@ problem_codes! {
         detail "Each TOTP code and each recovery code works once. After 5 wrong answers the \
                 challenge is dead: sign in again.",
         "每个动态验证码和恢复码只能使用一次。答错 5 次后本次挑战失效，请重新登录。";
+    PasskeyChallengeExpired = "passkey_challenge_expired", UNAUTHORIZED,
+        "The passkey ceremony is no longer valid", "通行密钥验证已失效",
+        detail "It expired after 5 minutes, was finished already, or belongs to another session: \
+                start again.",
+        "验证已超过 5 分钟、已完成或属于其他会话：请重新开始。";
+    PasskeyInvalid = "passkey_invalid", UNAUTHORIZED,
+        "The passkey was not accepted", "通行密钥验证失败",
+        detail "The assertion names no passkey registered here, or its signature, origin or user \
+                verification did not check out. Start again, or sign in another way.",
+        "该凭据未在此注册，或签名、来源、用户验证未通过。请重新开始，或使用其他方式登录。";
     MfaChallengeExpired = "mfa_challenge_expired", UNAUTHORIZED,
         "The sign-in challenge is no longer valid", "登录挑战已失效",
         detail "It expired after 5 minutes, was answered already, or had 5 wrong answers: sign \
@@ -164,6 +174,8 @@ problem_codes! {
         "No such account", "账号不存在";
     SessionNotFound = "session_not_found", NOT_FOUND,
         "No such session", "会话不存在";
+    PasskeyNotFound = "passkey_not_found", NOT_FOUND,
+        "No such passkey", "通行密钥不存在";
     UserNotFound = "user_not_found", NOT_FOUND,
         "No such user", "用户不存在";
     AddressNotFound = "address_not_found", NOT_FOUND,
@@ -209,6 +221,13 @@ problem_codes! {
     TotpNotPending = "totp_not_pending", CONFLICT,
         "No TOTP enrolment is waiting for confirmation", "没有待确认的动态验证码",
         detail "Start one with POST /v1/me/mfa/totp.", "请先通过 POST /v1/me/mfa/totp 开始绑定。";
+    PasskeyLimitReached = "passkey_limit_reached", CONFLICT,
+        "The account has as many passkeys as it may", "通行密钥数量已达上限",
+        detail "An account keeps at most 16 passkeys: remove one first \
+                (DELETE /v1/me/passkeys/{id}).",
+        "每个账号最多保存 16 个通行密钥，请先删除一个（DELETE /v1/me/passkeys/{id}）。";
+    PasskeyAlreadyRegistered = "passkey_already_registered", CONFLICT,
+        "This passkey is registered already", "该通行密钥已注册";
     ShownOnce = "shown_once", CONFLICT,
         "This answer was shown once", "该内容只显示一次",
         detail "The request succeeded before under this Idempotency-Key; what it showed (a TOTP \
@@ -302,7 +321,8 @@ code_enum! {
         PasswordUnchanged = "password_unchanged",
             "The new password must differ from the current one", "新密码不能与旧密码相同";
         TotpOrRecoveryCode = "totp_or_recovery_code",
-            "Give either a TOTP code or a recovery code", "请提供动态验证码或恢复码中的一个";
+            "Give exactly one of a TOTP code, a recovery code and a passkey assertion",
+            "请提供动态验证码、恢复码或通行密钥凭据中的一个";
     }
 }
 
@@ -363,6 +383,14 @@ pub fn refusal_title(refusal: Refusal) -> Text {
         Refusal::MfaCodeInvalid => (
             "This code is wrong or was used already: each TOTP code and recovery code works once",
             "验证码错误或已被使用：每个动态验证码和恢复码只能使用一次",
+        ),
+        Refusal::InvalidPasskeyName => (
+            "A passkey's name is 1 to 64 characters, without control characters",
+            "通行密钥名称为 1 到 64 个字符，且不能包含控制字符",
+        ),
+        Refusal::PasskeyCredentialInvalid => (
+            "The WebAuthn credential was not accepted: start the registration again",
+            "WebAuthn 凭据未通过验证：请重新开始注册",
         ),
         Refusal::MfaCodeMalformed => (
             "This is no code: a TOTP code is 6 digits, a recovery code 10 letters and digits \

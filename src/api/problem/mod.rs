@@ -340,6 +340,11 @@ impl From<ServiceError> for ApiError {
             ServiceError::RecentSignInRequired => P::RecentSignInRequired,
             ServiceError::TotpAlreadyEnabled => P::TotpAlreadyEnabled,
             ServiceError::TotpNotPending => P::TotpNotPending,
+            ServiceError::PasskeyLimitReached => P::PasskeyLimitReached,
+            ServiceError::PasskeyAlreadyRegistered => P::PasskeyAlreadyRegistered,
+            ServiceError::PasskeyNotFound => P::PasskeyNotFound,
+            ServiceError::PasskeyCeremonyExpired => P::PasskeyChallengeExpired,
+            ServiceError::PasskeyInvalid => P::PasskeyInvalid,
             // The sign-in use cases answer it with a challenge: it never gets this far.
             ServiceError::SecondFactorRequired => {
                 tracing::error!("a sign-in needing a second factor was not challenged");

@@ -5,7 +5,9 @@ use super::events::{
     IdentifierKind, ProfileChanges, SealedPasswordHash, SessionEndReason, SignInFailure,
     SignInMethod,
 };
-use super::factors::{RecoveryCodeHash, SealedTotpSecret, SecondFactor, StepUp};
+use super::factors::{
+    PasskeyCredential, PasskeyName, RecoveryCodeHash, SealedTotpSecret, SecondFactor, StepUp,
+};
 use super::state::{Privacy, Role};
 use crate::domain::values::{DisplayName, Email, Phone, Username};
 use chrono::{DateTime, Utc};
@@ -52,6 +54,9 @@ pub enum Proof {
     Code,
     /// An administrator acts (authorized by the caller; named in the event's metadata).
     Administrator,
+    /// A discoverable passkey's assertion, user verified, proves both factors at once: the
+    /// sign-in's second factor must be that passkey.
+    Passkey,
     /// A first factor proven (`method`) when the sign-in's second-factor challenge was issued
     /// at `at`: it stands while no credential or identifier changed since.
     Challenged {
@@ -70,6 +75,7 @@ impl Proof {
             Self::Password(_) => SignInMethod::Password,
             Self::Code | Self::Administrator => SignInMethod::Code,
             Self::Challenged { method, .. } => *method,
+            Self::Passkey => SignInMethod::Passkey,
         }
     }
 }
@@ -147,6 +153,41 @@ pub enum AccountCommand {
         time_step: u64,
         /// The keyed hashes of the new recovery codes.
         recovery_codes: Vec<RecoveryCodeHash>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Begin registering a passkey: confirmed by the account's password when it has one, and
+    /// by a step-up when it has a second factor.
+    StartPasskeyRegistration {
+        /// The password hash the caller's password matched, for an account with a password.
+        verified_password: Option<SealedPasswordHash>,
+        /// The second factor confirming it, on an account with one.
+        step_up: StepUp,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Register a passkey whose WebAuthn registration ceremony completed; the first second
+    /// factor of an account also gets its first recovery codes.
+    AddPasskey {
+        /// The account's id for it.
+        passkey_id: Uuid,
+        /// Its owner's name for it.
+        name: PasskeyName,
+        /// The WebAuthn credential id, base64url without padding.
+        credential_id: String,
+        /// The credential.
+        credential: PasskeyCredential,
+        /// Keyed hashes of a new set of recovery codes, issued when the account has none.
+        recovery_codes: Vec<RecoveryCodeHash>,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Remove a passkey (a step-up action); the recovery codes go with the last second factor.
+    RemovePasskey {
+        /// Which passkey.
+        passkey_id: Uuid,
+        /// The second factor confirming it.
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },

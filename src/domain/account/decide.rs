@@ -6,7 +6,8 @@ use super::events::{
     SignInMethod,
 };
 use super::factors::{
-    RECOVERY_CODES_PER_SET, RecoveryCodeHash, SecondFactor, SecondFactorMethod, StepUp,
+    PASSKEYS_PER_ACCOUNT, RECOVERY_CODES_PER_SET, RecoveryCodeHash, SecondFactor,
+    SecondFactorMethod, StepUp,
 };
 use super::state::{Account, AccountStatus, Profile, Role};
 use chrono::{DateTime, Utc};
@@ -60,6 +61,15 @@ pub enum AccountError {
     /// No TOTP enrolment is waiting for its confirming code.
     #[error("no TOTP enrolment is pending")]
     TotpNotPending,
+    /// The account has as many passkeys as it may (`PASSKEYS_PER_ACCOUNT`).
+    #[error("the account has as many passkeys as it may")]
+    PasskeyLimitReached,
+    /// The credential is registered to the account already.
+    #[error("the passkey is registered already")]
+    PasskeyAlreadyRegistered,
+    /// No passkey of the account has that id.
+    #[error("no such passkey")]
+    PasskeyNotFound,
 }
 
 /// How many times the phone number may change in 30 days.
@@ -132,6 +142,11 @@ pub fn decide(
             now,
         } => {
             let method = ensure_first_factor(account, &proof)?;
+            // A passkey signing in alone is its own second factor, and nothing else is.
+            let passkey_second = matches!(second_factor, Some(SecondFactor::Passkey { .. }));
+            if matches!(proof, Proof::Passkey) && !passkey_second {
+                return Err(AccountError::InvalidCredentials);
+            }
             let (second_factor, used) = match second_factor {
                 Some(factor) => {
                     let (method, used) = use_second_factor(account, &factor, now)?;
@@ -224,6 +239,75 @@ pub fn decide(
                 recovery_codes_generated(recovery_codes, now),
             ])
         }
+        AccountCommand::StartPasskeyRegistration {
+            verified_password,
+            step_up,
+            now,
+        } => {
+            // As for TOTP: whoever signed up with an address they may not own must not add a
+            // way in that outlives its owner's proof of it.
+            if account.email_unproven() {
+                return Err(AccountError::EmailNotVerified);
+            }
+            if account.factors.passkeys.len() >= PASSKEYS_PER_ACCOUNT {
+                return Err(AccountError::PasskeyLimitReached);
+            }
+            match (&account.password, &verified_password) {
+                (None, None) => {}
+                (_, Some(verified)) => ensure_password(account, verified)?,
+                (Some(_), None) => return Err(AccountError::InvalidCredentials),
+            }
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::PasskeyRegistrationStarted { at: now });
+            Ok(events)
+        }
+        AccountCommand::AddPasskey {
+            passkey_id,
+            name,
+            credential_id,
+            credential,
+            recovery_codes,
+            now,
+        } => {
+            if account.email_unproven() {
+                return Err(AccountError::EmailNotVerified);
+            }
+            if account.factors.passkeys.len() >= PASSKEYS_PER_ACCOUNT {
+                return Err(AccountError::PasskeyLimitReached);
+            }
+            if account.factors.passkey(&credential_id).is_some() {
+                return Err(AccountError::PasskeyAlreadyRegistered);
+            }
+            let first_factor = !account.factors.enabled();
+            let mut events = vec![AccountEvent::PasskeyAdded {
+                passkey_id,
+                name,
+                credential_id,
+                credential,
+                at: now,
+            }];
+            if first_factor && account.factors.recovery_codes.is_empty() {
+                events.push(recovery_codes_generated(recovery_codes, now));
+            }
+            Ok(events)
+        }
+        AccountCommand::RemovePasskey {
+            passkey_id,
+            step_up,
+            now,
+        } => {
+            let factors = &account.factors;
+            if !factors.passkeys.iter().any(|passkey| passkey.id == passkey_id) {
+                return Err(AccountError::PasskeyNotFound);
+            }
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::PasskeyRemoved { passkey_id, at: now });
+            let last = factors.totp.is_none() && factors.passkeys.len() == 1;
+            if last && !factors.recovery_codes.is_empty() {
+                events.push(AccountEvent::RecoveryCodesRevoked { at: now });
+            }
+            Ok(events)
+        }
         AccountCommand::RemoveTotp { step_up, now } => {
             // An enrolment not confirmed is no factor: withdrawing it needs none.
             if !account.factors.enabled() && account.factors.totp_pending.is_some() {
@@ -234,8 +318,8 @@ pub fn decide(
             }
             let mut events = ensure_step_up(account, &step_up, now)?;
             events.push(AccountEvent::TotpRemoved { at: now });
-            // TOTP is the only second factor: the codes that stand in for it go with it.
-            if !account.factors.recovery_codes.is_empty() {
+            // The codes that stand in for the second factors go with the last of them.
+            if account.factors.passkeys.is_empty() && !account.factors.recovery_codes.is_empty() {
                 events.push(AccountEvent::RecoveryCodesRevoked { at: now });
             }
             Ok(events)
@@ -468,7 +552,8 @@ fn ensure_usable(account: &Account) -> Result<(), AccountError> {
 fn ensure_proof(account: &Account, proof: &Proof) -> Result<SignInMethod, AccountError> {
     match proof {
         Proof::Password(verified) => ensure_password(account, verified)?,
-        Proof::Code | Proof::Administrator => {}
+        // A passkey's proof is its assertion, which the sign-in's second factor carries.
+        Proof::Code | Proof::Administrator | Proof::Passkey => {}
         // A credential or identifier changed after the challenge: what proved the first
         // factor then proves nothing now.
         Proof::Challenged { at, .. } => {
@@ -526,6 +611,28 @@ fn use_second_factor(
             Ok((
                 SecondFactorMethod::RecoveryCode,
                 AccountEvent::RecoveryCodeUsed { index, at: now },
+            ))
+        }
+        SecondFactor::Passkey {
+            credential_id,
+            sign_count,
+        } => {
+            let passkey = factors
+                .passkey(credential_id)
+                .ok_or(AccountError::SecondFactorInvalid)?;
+            // A counter that did not go forward betrays a cloned authenticator (WebAuthn
+            // §6.1.1); authenticators that keep none always say 0.
+            let kept = passkey.sign_count;
+            if (*sign_count != 0 || kept != 0) && *sign_count <= kept {
+                return Err(AccountError::SecondFactorInvalid);
+            }
+            Ok((
+                SecondFactorMethod::Passkey,
+                AccountEvent::PasskeyUsed {
+                    passkey_id: passkey.id,
+                    sign_count: *sign_count,
+                    at: now,
+                },
             ))
         }
     }

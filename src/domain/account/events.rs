@@ -1,7 +1,9 @@
 //! What can happen to an account. Released events never change: a new layout is a new
 //! `schema_version` with an upcaster.
 
-use super::factors::{RecoveryCodeHash, SealedTotpSecret, SecondFactorMethod};
+use super::factors::{
+    PasskeyCredential, PasskeyName, RecoveryCodeHash, SealedTotpSecret, SecondFactorMethod,
+};
 use super::state::{Privacy, Role};
 use crate::domain::DomainEvent;
 use crate::domain::values::{
@@ -33,11 +35,13 @@ pub enum IdentifierKind {
     Username,
     /// A phone number.
     Phone,
+    /// No identifier typed: a discoverable passkey's user handle named the account.
+    Passkey,
 }
 
 impl IdentifierKind {
     /// Every kind.
-    pub const ALL: [Self; 3] = [Self::Email, Self::Username, Self::Phone];
+    pub const ALL: [Self; 4] = [Self::Email, Self::Username, Self::Phone, Self::Passkey];
 
     /// The snake_case name (`email`, `username`, `phone`).
     pub fn as_str(self) -> &'static str {
@@ -45,6 +49,7 @@ impl IdentifierKind {
             Self::Email => "email",
             Self::Username => "username",
             Self::Phone => "phone",
+            Self::Passkey => "passkey",
         }
     }
 
@@ -65,6 +70,8 @@ pub enum SignInMethod {
     Password,
     /// With a one-time code.
     Code,
+    /// With a discoverable passkey alone (WebAuthn, user verified): both factors in one.
+    Passkey,
 }
 
 impl SignInMethod {
@@ -73,12 +80,13 @@ impl SignInMethod {
         match self {
             Self::Password => "password",
             Self::Code => "code",
+            Self::Passkey => "passkey",
         }
     }
 
     /// The method `as_str` names.
     pub fn parse(name: &str) -> Option<Self> {
-        [Self::Password, Self::Code]
+        [Self::Password, Self::Code, Self::Passkey]
             .into_iter()
             .find(|method| method.as_str() == name)
     }
@@ -113,6 +121,9 @@ pub enum SignInFailure {
     AccountBlocked,
     /// The first factor was proven, the second factor was wrong or used already.
     SecondFactorInvalid,
+    /// A passkey's assertion named the account but did not verify (signature, challenge,
+    /// origin, user verification, or a signature counter that went back).
+    PasskeyInvalid,
 }
 
 /// Profile fields that a change touches: absent = unchanged, `Some(None)` = cleared.
@@ -452,6 +463,43 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A passkey registration began: its owner proved the password (or a fresh sign-in) and,
+    /// with a second factor on, the step-up, and WebAuthn creation options were issued.
+    PasskeyRegistrationStarted {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A passkey (WebAuthn credential, user verification required) was registered: it is a
+    /// second factor, and a discoverable one signs in alone.
+    PasskeyAdded {
+        /// The account's id for it.
+        passkey_id: Uuid,
+        /// Its owner's name for it.
+        name: PasskeyName,
+        /// The WebAuthn credential id, base64url without padding.
+        credential_id: String,
+        /// The credential (public key and counter), as webauthn-rs stores it.
+        credential: PasskeyCredential,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A passkey's assertion was accepted (a sign-in or a step-up).
+    PasskeyUsed {
+        /// Which passkey.
+        passkey_id: Uuid,
+        /// The assertion's signature counter (WebAuthn §6.1.1; 0 when the authenticator keeps
+        /// none).
+        sign_count: u32,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// A passkey was removed (a step-up action).
+    PasskeyRemoved {
+        /// Which passkey.
+        passkey_id: Uuid,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// The account was deleted: its identifiers are free and its sessions over.
     AccountDeleted {
         /// When it happened.
@@ -490,6 +538,10 @@ impl DomainEvent for AccountEvent {
             Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",
             Self::SecondFactorsReset { .. } => "SecondFactorsReset",
             Self::StepUpFailed { .. } => "StepUpFailed",
+            Self::PasskeyRegistrationStarted { .. } => "PasskeyRegistrationStarted",
+            Self::PasskeyAdded { .. } => "PasskeyAdded",
+            Self::PasskeyUsed { .. } => "PasskeyUsed",
+            Self::PasskeyRemoved { .. } => "PasskeyRemoved",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! How each account event changes the account.
 
 use super::events::AccountEvent;
+use super::factors::RegisteredPasskey;
 use super::state::{Account, AccountStatus};
 
 /// Applies one event.
@@ -146,6 +147,36 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         }
         AccountEvent::RecoveryCodesRevoked { .. } => account.factors.recovery_codes.clear(),
         AccountEvent::SecondFactorsReset { .. } => account.factors = Default::default(),
+        AccountEvent::PasskeyRegistrationStarted { .. } => {}
+        AccountEvent::PasskeyAdded {
+            passkey_id,
+            name,
+            credential_id,
+            credential,
+            at,
+        } => account.factors.passkeys.push(RegisteredPasskey {
+            id: *passkey_id,
+            name: name.clone(),
+            credential_id: credential_id.clone(),
+            credential: credential.clone(),
+            sign_count: 0,
+            created_at: *at,
+            last_used_at: None,
+        }),
+        AccountEvent::PasskeyUsed {
+            passkey_id,
+            sign_count,
+            at,
+        } => {
+            let passkeys = &mut account.factors.passkeys;
+            if let Some(passkey) = passkeys.iter_mut().find(|p| p.id == *passkey_id) {
+                passkey.sign_count = passkey.sign_count.max(*sign_count);
+                passkey.last_used_at = Some(*at);
+            }
+        }
+        AccountEvent::PasskeyRemoved { passkey_id, .. } => {
+            account.factors.passkeys.retain(|passkey| passkey.id != *passkey_id);
+        }
     }
     if let Some(at) = change_time(event) {
         account.updated_at = Some(at);
@@ -174,6 +205,8 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::RecoveryCodesGenerated { at, .. }
         | AccountEvent::RecoveryCodesRevoked { at }
         | AccountEvent::SecondFactorsReset { at, .. }
+        | AccountEvent::PasskeyAdded { at, .. }
+        | AccountEvent::PasskeyRemoved { at, .. }
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::StepUpFailed { .. }
@@ -181,6 +214,8 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::TotpEnrolmentCancelled { .. }
         | AccountEvent::TotpCodeUsed { .. }
         | AccountEvent::RecoveryCodeUsed { .. }
+        | AccountEvent::PasskeyRegistrationStarted { .. }
+        | AccountEvent::PasskeyUsed { .. }
         | AccountEvent::SessionStarted { .. }
         | AccountEvent::SessionsEnded { .. }
         | AccountEvent::SignInFailed { .. } => None,

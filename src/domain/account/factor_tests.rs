@@ -506,3 +506,272 @@ fn an_enrolment_not_confirmed_is_withdrawn_without_a_second_factor() {
         })
         .then_error(AccountError::TotpNotPending);
 }
+
+fn passkey_id(n: u128) -> Uuid {
+    Uuid::from_u128(1000 + n)
+}
+
+fn passkey_added(n: u128) -> AccountEvent {
+    AccountEvent::PasskeyAdded {
+        passkey_id: passkey_id(n),
+        name: PasskeyName::parse(&format!("key {n}")).expect("name"),
+        credential_id: format!("cred-{n}"),
+        credential: PasskeyCredential(serde_json::json!({ "cred": n.to_string() })),
+        at: t0(),
+    }
+}
+
+fn add_passkey(n: u128) -> AccountCommand {
+    AccountCommand::AddPasskey {
+        passkey_id: passkey_id(n),
+        name: PasskeyName::parse(&format!("key {n}")).expect("name"),
+        credential_id: format!("cred-{n}"),
+        credential: PasskeyCredential(serde_json::json!({ "cred": n.to_string() })),
+        recovery_codes: codes(50),
+        now: t0(),
+    }
+}
+
+fn assertion(n: u128, sign_count: u32) -> SecondFactor {
+    SecondFactor::Passkey {
+        credential_id: format!("cred-{n}"),
+        sign_count,
+    }
+}
+
+/// A verified account with one passkey (credential `cred-1`) and the recovery codes 50..60.
+fn with_passkey() -> Vec<AccountEvent> {
+    let mut events = registered(true);
+    events.extend([
+        passkey_added(1),
+        AccountEvent::RecoveryCodesGenerated {
+            codes: codes(50),
+            at: t0(),
+        },
+    ]);
+    events
+}
+
+#[test]
+fn a_passkey_name_is_trimmed_and_bounded() {
+    assert_eq!(PasskeyName::parse("  laptop ").expect("name").as_str(), "laptop");
+    assert!(PasskeyName::parse(&"钥".repeat(64)).is_ok());
+    for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
+        assert_eq!(
+            PasskeyName::parse(bad).map_err(|invalid| invalid.code),
+            Err(crate::domain::values::Refusal::InvalidPasskeyName),
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn beginning_a_registration_needs_the_password_a_proven_address_and_a_step_up_with_a_factor() {
+    let begin = |verified_password, step_up| AccountCommand::StartPasskeyRegistration {
+        verified_password,
+        step_up,
+        now: t0(),
+    };
+    given(&registered(false))
+        .when(begin(Some(password()), StepUp::Missing))
+        .then_error(AccountError::EmailNotVerified);
+    let verified = given(&registered(true));
+    verified
+        .when(begin(None, StepUp::Missing))
+        .then_error(AccountError::InvalidCredentials);
+    verified
+        .when(begin(Some(password()), StepUp::Missing))
+        .then(&[AccountEvent::PasskeyRegistrationStarted { at: t0() }]);
+    // With TOTP on, a second factor confirms it, and is spent.
+    let totp_on = given(&with_totp());
+    totp_on
+        .when(begin(Some(password()), StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    totp_on
+        .when(begin(Some(password()), StepUp::Factor(totp(101))))
+        .then(&[
+            AccountEvent::TotpCodeUsed {
+                time_step: 101,
+                at: t0(),
+            },
+            AccountEvent::PasskeyRegistrationStarted { at: t0() },
+        ]);
+}
+
+#[test]
+fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds_none() {
+    let first = given(&registered(true)).when(add_passkey(1)).then(&[
+        passkey_added(1),
+        AccountEvent::RecoveryCodesGenerated {
+            codes: codes(50),
+            at: t0(),
+        },
+    ]);
+    assert!(first.factors.enabled());
+    assert_eq!(
+        first.factors.methods(),
+        vec![SecondFactorMethod::Passkey, SecondFactorMethod::RecoveryCode]
+    );
+    Given(first.clone())
+        .when(sign_in(None))
+        .then_error(AccountError::SecondFactorRequired);
+    let second = Given(first).when(add_passkey(2)).then(&[passkey_added(2)]);
+    assert_eq!(second.factors.passkeys.len(), 2);
+    // A TOTP account's recovery codes stay as they are.
+    given(&with_totp())
+        .when(add_passkey(1))
+        .then(&[passkey_added(1)]);
+    given(&with_passkey())
+        .when(add_passkey(1))
+        .then_error(AccountError::PasskeyAlreadyRegistered);
+    given(&registered(false))
+        .when(add_passkey(1))
+        .then_error(AccountError::EmailNotVerified);
+}
+
+#[test]
+fn an_account_keeps_at_most_its_limit_of_passkeys() {
+    let mut history = registered(true);
+    history.extend((0..PASSKEYS_PER_ACCOUNT as u128).map(passkey_added));
+    let full = given(&history);
+    full.when(add_passkey(99))
+        .then_error(AccountError::PasskeyLimitReached);
+    full.when(AccountCommand::StartPasskeyRegistration {
+        verified_password: Some(password()),
+        step_up: StepUp::Recent,
+        now: t0(),
+    })
+    .then_error(AccountError::PasskeyLimitReached);
+}
+
+#[test]
+fn a_passkey_assertion_signs_in_only_with_its_counter_going_forward() {
+    let account = given(&with_passkey());
+    let used = |sign_count| AccountEvent::PasskeyUsed {
+        passkey_id: passkey_id(1),
+        sign_count,
+        at: t0(),
+    };
+    let after = account
+        .when(sign_in(Some(assertion(1, 5))))
+        .then(&[used(5), started(Some(SecondFactorMethod::Passkey))]);
+    assert_eq!(after.factors.passkeys[0].sign_count, 5);
+    assert_eq!(after.factors.passkeys[0].last_used_at, Some(t0()));
+    // The same or a lower counter betrays a cloned authenticator.
+    for replayed in [5, 4] {
+        Given(after.clone())
+            .when(sign_in(Some(assertion(1, replayed))))
+            .then_error(AccountError::SecondFactorInvalid);
+    }
+    // An authenticator that keeps no counter always says 0.
+    let zero = account
+        .when(sign_in(Some(assertion(1, 0))))
+        .then(&[used(0), started(Some(SecondFactorMethod::Passkey))]);
+    Given(zero)
+        .when(sign_in(Some(assertion(1, 0))))
+        .then(&[used(0), started(Some(SecondFactorMethod::Passkey))]);
+    // A credential the account does not have proves nothing.
+    account
+        .when(sign_in(Some(assertion(2, 9))))
+        .then_error(AccountError::SecondFactorInvalid);
+}
+
+#[test]
+fn a_passkey_alone_signs_in_only_as_its_own_second_factor() {
+    let passwordless = |second_factor| AccountCommand::StartSession {
+        session_id: Uuid::from_u128(7),
+        proof: Proof::Passkey,
+        second_factor,
+        identifier: IdentifierKind::Passkey,
+        ip: None,
+        user_agent: None,
+        expires_at: t0() + Duration::days(14),
+        now: t0(),
+    };
+    let account = given(&with_passkey());
+    account
+        .when(passwordless(None))
+        .then_error(AccountError::InvalidCredentials);
+    account
+        .when(passwordless(Some(totp(200))))
+        .then_error(AccountError::InvalidCredentials);
+    account.when(passwordless(Some(assertion(1, 3)))).then(&[
+        AccountEvent::PasskeyUsed {
+            passkey_id: passkey_id(1),
+            sign_count: 3,
+            at: t0(),
+        },
+        AccountEvent::SessionStarted {
+            session_id: Uuid::from_u128(7),
+            identifier: IdentifierKind::Passkey,
+            method: SignInMethod::Passkey,
+            second_factor: Some(SecondFactorMethod::Passkey),
+            ip: None,
+            user_agent: None,
+            expires_at: t0() + Duration::days(14),
+            at: t0(),
+        },
+    ]);
+    // A blocked account is told so once the passkey is proven.
+    let mut blocked = with_passkey();
+    blocked.push(AccountEvent::AccountBlocked { at: t0() });
+    given(&blocked)
+        .when(passwordless(Some(assertion(1, 3))))
+        .then_error(AccountError::Blocked);
+}
+
+#[test]
+fn removing_a_passkey_is_a_step_up_and_the_last_factor_takes_the_recovery_codes() {
+    let remove = |n, step_up| AccountCommand::RemovePasskey {
+        passkey_id: passkey_id(n),
+        step_up,
+        now: t0(),
+    };
+    let account = given(&with_passkey());
+    account
+        .when(remove(1, StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    account
+        .when(remove(2, StepUp::Recent))
+        .then_error(AccountError::PasskeyNotFound);
+    let removed = account.when(remove(1, StepUp::Recent)).then(&[
+        AccountEvent::PasskeyRemoved {
+            passkey_id: passkey_id(1),
+            at: t0(),
+        },
+        AccountEvent::RecoveryCodesRevoked { at: t0() },
+    ]);
+    assert!(!removed.factors.enabled());
+    Given(removed).when(sign_in(None)).then(&[started(None)]);
+    // With TOTP still on, the codes stay; and removing TOTP keeps them for the passkey.
+    let mut both = with_totp();
+    both.push(passkey_added(1));
+    given(&both)
+        .when(remove(1, StepUp::Factor(SecondFactor::RecoveryCode(code(3)))))
+        .then(&[
+            AccountEvent::RecoveryCodeUsed {
+                index: 3,
+                at: t0(),
+            },
+            AccountEvent::PasskeyRemoved {
+                passkey_id: passkey_id(1),
+                at: t0(),
+            },
+        ]);
+    let without_totp = given(&both)
+        .when(AccountCommand::RemoveTotp {
+            step_up: StepUp::Recent,
+            now: t0(),
+        })
+        .then(&[AccountEvent::TotpRemoved { at: t0() }]);
+    assert!(without_totp.factors.enabled(), "the passkey is left");
+    assert_eq!(without_totp.factors.recovery_codes_left(), 10);
+    // An administrator's reset takes passkeys too.
+    let reset = given(&both)
+        .when(AccountCommand::ResetSecondFactors {
+            administrator: Uuid::from_u128(9),
+            now: t0(),
+        })
+        .state_after();
+    assert!(reset.factors.passkeys.is_empty() && !reset.factors.enabled());
+}

@@ -19,7 +19,8 @@ pub use events::{
     SignInFailure, SignInMethod,
 };
 pub use factors::{
-    RECOVERY_CODES_PER_SET, RecoveryCodeHash, STEP_UP_WINDOW, SealedTotpSecret, SecondFactor,
+    PASSKEYS_PER_ACCOUNT, PasskeyCredential, PasskeyName, RECOVERY_CODES_PER_SET,
+    RecoveryCodeHash, RegisteredPasskey, STEP_UP_WINDOW, SealedTotpSecret, SecondFactor,
     SecondFactorMethod, SecondFactors, StepUp,
 };
 pub use state::{Account, AccountStatus, Privacy, Profile, Role};

@@ -76,6 +76,10 @@ refusals! {
     /// A value that cannot be a second factor's code: not 6 digits, nor a recovery code's 10
     /// letters and digits.
     MfaCodeMalformed = "mfa_code_malformed",
+    /// A passkey's name: blank, too long or with control characters.
+    InvalidPasskeyName = "invalid_passkey_name",
+    /// A WebAuthn credential that does not verify against its ceremony.
+    PasskeyCredentialInvalid = "passkey_credential_invalid",
 }
 
 /// Why a value was refused: a stable machine code and an English explanation.

@@ -143,6 +143,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         public_url: "http://accounts.test".to_owned(),
         mail_from: "accounts <no-reply@example.com>".to_owned(),
         totp_issuer: "Accounts".to_owned(),
+        webauthn_rp_id: None,
+        // As a deployment behind TLS: authenticators take no plain-HTTP origin but localhost.
+        webauthn_origins: vec!["https://accounts.test".to_owned()],
         api: true,
         relay: false,
         projector: false,

@@ -1,0 +1,223 @@
+//! Passkeys: the WebAuthn Level 2 ceremonies (registration, assertion, discoverable
+//! assertion) through `webauthn-rs`, as the relying party configured for the service (its
+//! RP ID and allowed origins). Every ceremony requires user verification, so a passkey proves
+//! possession and a PIN or biometric at once (NIST SP 800-63B multi-factor cryptographic
+//! authenticator). A ceremony's server-side state is kept as JSON between its start and
+//! finish, and what a finished ceremony proves is handed to the account as a
+//! [`SecondFactor::Passkey`] or a [`PasskeyCredential`].
+
+use crate::domain::account::{PasskeyCredential, RegisteredPasskey, SecondFactor};
+use base64::Engine as _;
+use serde_json::Value;
+use url::Url;
+use uuid::Uuid;
+use webauthn_rs::prelude::{
+    DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
+    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn,
+    WebauthnBuilder,
+};
+use webauthn_rs_proto::ResidentKeyRequirement;
+
+/// The relying party: verifies ceremonies for one RP ID and its origins.
+pub struct Passkeys {
+    webauthn: Webauthn,
+}
+
+impl std::fmt::Debug for Passkeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Passkeys").finish_non_exhaustive()
+    }
+}
+
+/// Why a ceremony's answer was refused: the credential does not verify (wrong signature,
+/// challenge, origin or RP ID, no user verification) or is not a credential at all.
+#[derive(Debug, thiserror::Error)]
+#[error("the WebAuthn credential does not verify: {0}")]
+pub struct CeremonyRefused(pub String);
+
+/// Options for the client's `navigator.credentials.create()` or `.get()` (the JSON
+/// `webauthn-rs` gives, `{publicKey: {...}}` with base64url binary fields), and the state its
+/// finish needs.
+pub struct Ceremony {
+    /// For the client.
+    pub options: Value,
+    /// For the server, until the finish.
+    pub state: Value,
+}
+
+/// A credential id as the account keeps it: base64url without padding.
+pub fn credential_id_text(raw: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+}
+
+impl Passkeys {
+    /// The relying party `rp_id` (a registrable domain, WebAuthn §5.1.2) with `rp_name`, taking
+    /// ceremonies from `origins` (each one of `rp_id` or a subdomain; any port when `rp_id` is
+    /// `localhost`, for development).
+    pub fn new(rp_id: &str, origins: &[Url], rp_name: &str) -> anyhow::Result<Self> {
+        let (first, rest) = origins
+            .split_first()
+            .ok_or_else(|| anyhow::anyhow!("WebAuthn needs at least one origin"))?;
+        let mut builder = WebauthnBuilder::new(rp_id, first)
+            .map_err(|error| anyhow::anyhow!("WebAuthn relying party {rp_id}: {error}"))?
+            .rp_name(rp_name)
+            .allow_any_port(rp_id == "localhost");
+        for origin in rest {
+            builder = builder.append_allowed_origin(origin);
+        }
+        let webauthn = builder
+            .build()
+            .map_err(|error| anyhow::anyhow!("WebAuthn relying party {rp_id}: {error}"))?;
+        Ok(Self { webauthn })
+    }
+
+    /// Starts registering a passkey for the account `account_id` (its WebAuthn user handle),
+    /// shown to the user as `user_name`, excluding the credentials it has. The authenticator
+    /// is asked for a discoverable credential (`residentKey: preferred`) so that it can sign
+    /// in alone; one that cannot keep it is still a second factor.
+    pub fn start_registration(
+        &self,
+        account_id: Uuid,
+        user_name: &str,
+        existing: &[RegisteredPasskey],
+    ) -> anyhow::Result<Ceremony> {
+        let exclude = existing
+            .iter()
+            .filter_map(|passkey| credential(passkey).ok())
+            .map(|passkey| passkey.cred_id().clone())
+            .collect::<Vec<_>>();
+        let (mut options, state) = self
+            .webauthn
+            .start_passkey_registration(account_id, user_name, user_name, Some(exclude))
+            .map_err(|error| anyhow::anyhow!("WebAuthn registration options: {error}"))?;
+        if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
+            selection.resident_key = Some(ResidentKeyRequirement::Preferred);
+        }
+        Ok(Ceremony {
+            options: serde_json::to_value(&options)?,
+            state: serde_json::to_value(&state)?,
+        })
+    }
+
+    /// Finishes a registration with the client's credential: its id (base64url) and the
+    /// credential to keep.
+    pub fn finish_registration(
+        &self,
+        response: &Value,
+        state: Value,
+    ) -> Result<(String, PasskeyCredential), CeremonyRefused> {
+        let response: RegisterPublicKeyCredential = parse(response)?;
+        let state: PasskeyRegistration = serde_json::from_value(state)
+            .map_err(|error| CeremonyRefused(format!("registration state: {error}")))?;
+        let passkey = self
+            .webauthn
+            .finish_passkey_registration(&response, &state)
+            .map_err(|error| CeremonyRefused(error.to_string()))?;
+        let id = credential_id_text(passkey.cred_id());
+        let credential = serde_json::to_value(&passkey)
+            .map_err(|error| CeremonyRefused(format!("credential: {error}")))?;
+        Ok((id, PasskeyCredential(credential)))
+    }
+
+    /// Starts an assertion by one of `passkeys` (a second factor, or a step-up).
+    pub fn start_assertion(&self, passkeys: &[RegisteredPasskey]) -> anyhow::Result<Ceremony> {
+        let credentials = passkeys
+            .iter()
+            .map(credential)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(&credentials)
+            .map_err(|error| anyhow::anyhow!("WebAuthn assertion options: {error}"))?;
+        Ok(Ceremony {
+            options: serde_json::to_value(&options)?,
+            state: serde_json::to_value(&state)?,
+        })
+    }
+
+    /// Finishes an assertion started by [`Self::start_assertion`]: the factor it proves, which
+    /// the account still has to recognise.
+    pub fn finish_assertion(
+        &self,
+        response: &Value,
+        state: Value,
+    ) -> Result<SecondFactor, CeremonyRefused> {
+        let response: PublicKeyCredential = parse(response)?;
+        let state: PasskeyAuthentication = serde_json::from_value(state)
+            .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
+        let result = self
+            .webauthn
+            .finish_passkey_authentication(&response, &state)
+            .map_err(|error| CeremonyRefused(error.to_string()))?;
+        verified(&result)
+    }
+
+    /// Starts a discoverable assertion: any passkey the authenticator holds for the RP ID
+    /// (passwordless sign-in, WebAuthn conditional mediation).
+    pub fn start_discoverable(&self) -> anyhow::Result<Ceremony> {
+        let (options, state) = self
+            .webauthn
+            .start_discoverable_authentication()
+            .map_err(|error| anyhow::anyhow!("WebAuthn discoverable options: {error}"))?;
+        Ok(Ceremony {
+            options: serde_json::to_value(&options)?,
+            state: serde_json::to_value(&state)?,
+        })
+    }
+
+    /// The account (user handle) and credential id a discoverable assertion names, before it
+    /// is verified.
+    pub fn identify(&self, response: &Value) -> Result<(Uuid, String), CeremonyRefused> {
+        let response: PublicKeyCredential = parse(response)?;
+        let (account_id, credential_id) = self
+            .webauthn
+            .identify_discoverable_authentication(&response)
+            .map_err(|error| CeremonyRefused(error.to_string()))?;
+        Ok((account_id, credential_id_text(credential_id)))
+    }
+
+    /// Finishes a discoverable assertion against `passkey`, the account's credential it named.
+    pub fn finish_discoverable(
+        &self,
+        response: &Value,
+        state: Value,
+        passkey: &RegisteredPasskey,
+    ) -> Result<SecondFactor, CeremonyRefused> {
+        let response: PublicKeyCredential = parse(response)?;
+        let state: DiscoverableAuthentication = serde_json::from_value(state)
+            .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
+        let key = DiscoverableKey::from(
+            &credential(passkey).map_err(|error| CeremonyRefused(error.to_string()))?,
+        );
+        let result = self
+            .webauthn
+            .finish_discoverable_authentication(&response, state, &[key])
+            .map_err(|error| CeremonyRefused(error.to_string()))?;
+        verified(&result)
+    }
+}
+
+/// A client's JSON as a WebAuthn structure.
+fn parse<T: serde::de::DeserializeOwned>(response: &Value) -> Result<T, CeremonyRefused> {
+    serde_json::from_value(response.clone())
+        .map_err(|error| CeremonyRefused(format!("not a WebAuthn credential: {error}")))
+}
+
+/// The `webauthn-rs` credential an account keeps.
+fn credential(passkey: &RegisteredPasskey) -> anyhow::Result<Passkey> {
+    Ok(serde_json::from_value(passkey.credential.0.clone())?)
+}
+
+/// The factor a verified assertion proves: only with user verification (which the ceremonies
+/// require, checked again here).
+fn verified(
+    result: &webauthn_rs::prelude::AuthenticationResult,
+) -> Result<SecondFactor, CeremonyRefused> {
+    if !result.user_verified() {
+        return Err(CeremonyRefused("the user was not verified".to_owned()));
+    }
+    Ok(SecondFactor::Passkey {
+        credential_id: credential_id_text(result.cred_id()),
+        sign_count: result.counter(),
+    })
+}

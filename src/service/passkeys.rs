@@ -1,0 +1,348 @@
+//! Passkeys (WebAuthn Level 2 with user verification): registering one (a two-step ceremony
+//! begun by a signed-in caller who proves the password, or a fresh sign-in, and the step-up),
+//! removing one (a step-up action), and signing in with a discoverable one alone. Answering a
+//! sign-in's challenge with a passkey is in [`super::second_factor::answer_challenge`].
+//!
+//! A ceremony's state waits in `passkey_ceremonies` for `CEREMONY_TTL`, taken once by its
+//! finish. Passwordless starts are anonymous: each client address begins at most
+//! `SIGN_INS_PER_ADDRESS` of them per `SIGN_IN_WINDOW`.
+
+use super::accounts::{self, run_own_command};
+use super::executor::{CommandMetadata, InlineWrite, Unit};
+use super::second_factor::{StepUpCheck, account_label, ensure_recent_sign_in};
+use super::sessions::{NewSessionPlan, SignedIn};
+use super::{Context, ServiceError};
+use crate::credentials::{self, IssuedToken};
+use crate::domain::account::{
+    AccountCommand, AccountEvent, IdentifierKind, PasskeyName, Proof, RegisteredPasskey,
+    SignInFailure,
+};
+use crate::factors;
+use crate::store::ceremonies::{self, NewCeremony, Purpose};
+use crate::store::sessions::ActiveSession;
+use crate::store::throttle;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+/// How long a ceremony waits for its finish.
+pub const CEREMONY_TTL: chrono::Duration = chrono::Duration::minutes(5);
+
+/// Passwordless sign-ins one client address may begin per `SIGN_IN_WINDOW`.
+pub const SIGN_INS_PER_ADDRESS: i32 = 60;
+
+/// The window `SIGN_INS_PER_ADDRESS` counts over.
+pub const SIGN_IN_WINDOW: chrono::Duration = chrono::Duration::minutes(5);
+
+/// A ceremony begun: what the client's authenticator takes, and the token its finish sends.
+pub struct CeremonyStarted {
+    /// The token naming the ceremony (only its SHA-256 is kept).
+    pub ceremony: String,
+    /// WebAuthn options (`{publicKey: {...}}`) for `navigator.credentials.create()` or
+    /// `.get()`.
+    pub options: serde_json::Value,
+    /// When the ceremony dies unfinished.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Begins registering a passkey for the caller: confirmed by the account's password when it
+/// has one (else by a session started within the step-up window, `RecentSignInRequired`), and
+/// by a step-up when the account has a second factor. `EmailNotVerified` while the account's
+/// address is unproven; `PasskeyLimitReached` at `PASSKEYS_PER_ACCOUNT`.
+pub async fn start_registration(
+    ctx: &Context,
+    caller: ActiveSession,
+    password: Option<&str>,
+    mfa_code: Option<&str>,
+    metadata: &CommandMetadata,
+) -> Result<CeremonyStarted, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    if account.email_unproven() {
+        return Err(ServiceError::EmailNotVerified);
+    }
+    if account.factors.passkeys.len() >= crate::domain::account::PASSKEYS_PER_ACCOUNT {
+        return Err(ServiceError::PasskeyLimitReached);
+    }
+    let verified_password = match (&account.password, password) {
+        (Some(_), Some(password)) => {
+            Some(super::profile::verify_password(ctx, caller.account_id, &account, password).await?)
+        }
+        (Some(_), None) => {
+            return Err(ServiceError::required(
+                "password",
+                "give the account's password to add a passkey",
+            ));
+        }
+        (None, _) => {
+            ensure_recent_sign_in(ctx, caller).await?;
+            None
+        }
+    };
+    let check = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
+    let label = account_label(&account, caller.account_id);
+    let ceremony = ctx
+        .passkeys
+        .start_registration(caller.account_id, &label, &account.factors.passkeys)?;
+    let now = ctx.now();
+    let command = AccountCommand::StartPasskeyRegistration {
+        verified_password,
+        step_up: check.step_up.clone(),
+        now,
+    };
+    let outcome = run_own_command(ctx, caller, metadata, command).await;
+    check.settle(ctx, outcome).await?;
+    let IssuedToken { token, hash } = credentials::issue_session_token();
+    let expires_at = now + CEREMONY_TTL;
+    let client = ctx.pool.get().await?;
+    ceremonies::open(
+        &client,
+        &NewCeremony {
+            token_hash: hash,
+            purpose: Purpose::Registration,
+            account_id: Some(caller.account_id),
+            session_id: Some(caller.id),
+            state: ceremony.state,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(CeremonyStarted {
+        ceremony: token,
+        options: ceremony.options,
+        expires_at,
+    })
+}
+
+/// A passkey registered.
+pub struct PasskeyRegistered {
+    /// The passkey.
+    pub passkey: RegisteredPasskey,
+    /// Recovery codes, shown once, when the passkey is the account's first second factor and
+    /// it had none.
+    pub recovery_codes: Option<Vec<String>>,
+    /// Log position of the command's last event.
+    pub position: i64,
+}
+
+/// Finishes the caller's registration `ceremony` with the authenticator's `credential`
+/// (`PublicKeyCredential` JSON from `navigator.credentials.create()`), naming the passkey
+/// `name`. `PasskeyCeremonyExpired` when the ceremony is unknown, expired, finished or another
+/// session's; a credential that does not verify is a validation failure naming `credential`
+/// (the ceremony is spent either way).
+pub async fn finish_registration(
+    ctx: &Context,
+    caller: ActiveSession,
+    ceremony: &str,
+    name: PasskeyName,
+    credential: &serde_json::Value,
+    metadata: &CommandMetadata,
+) -> Result<PasskeyRegistered, ServiceError> {
+    let now = ctx.now();
+    let state = ceremonies::take(
+        &ctx.pool.get().await?,
+        &credentials::session_token_hash(ceremony),
+        Purpose::Registration,
+        Some(caller.id),
+        now,
+    )
+    .await?
+    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let (credential_id, credential) = ctx
+        .passkeys
+        .finish_registration(credential, state)
+        .map_err(|refused| credential_refused(&refused.0))?;
+    let (codes, hashes) = factors::new_recovery_codes(&ctx.secrets);
+    let passkey_id = Uuid::now_v7();
+    let committed = run_own_command(
+        ctx,
+        caller,
+        metadata,
+        AccountCommand::AddPasskey {
+            passkey_id,
+            name,
+            credential_id,
+            credential,
+            recovery_codes: hashes,
+            now,
+        },
+    )
+    .await?;
+    let issued = committed
+        .events
+        .iter()
+        .any(|event| matches!(event, AccountEvent::RecoveryCodesGenerated { .. }));
+    let passkey = committed
+        .state
+        .factors
+        .passkeys
+        .iter()
+        .find(|passkey| passkey.id == passkey_id)
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("passkey {passkey_id} missing after PasskeyAdded"))?;
+    Ok(PasskeyRegistered {
+        passkey,
+        recovery_codes: issued.then_some(codes),
+        position: committed.position,
+    })
+}
+
+/// Removes the caller's passkey `passkey_id`: a step-up action (`StepUpRequired` without a
+/// second factor proven lately in the session or `mfa_code`); `PasskeyNotFound` when the
+/// caller has no such passkey. The recovery codes go with the last second factor.
+pub async fn remove(
+    ctx: &Context,
+    caller: ActiveSession,
+    passkey_id: Uuid,
+    mfa_code: Option<&str>,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let now = ctx.now();
+    let committed =
+        super::second_factor::run_step_up_command(ctx, caller, mfa_code, metadata, |step_up| {
+            AccountCommand::RemovePasskey {
+                passkey_id,
+                step_up,
+                now,
+            }
+        })
+        .await?;
+    Ok(committed.position)
+}
+
+/// Begins a passwordless sign-in: options for a discoverable assertion (any passkey the
+/// user's authenticator holds for the RP ID). `TooManyRequests` past the client address's
+/// `SIGN_INS_PER_ADDRESS`.
+pub async fn start_sign_in(
+    ctx: &Context,
+    metadata: &CommandMetadata,
+) -> Result<CeremonyStarted, ServiceError> {
+    let now = ctx.now();
+    let client = ctx.pool.get().await?;
+    if let Some(ip) = &metadata.ip {
+        let key = format!("passkey_sign_ins_per_ip:{ip}");
+        if let Some(retry_after) = throttle::hit_rate_limit(
+            &client,
+            key.as_bytes(),
+            now,
+            SIGN_IN_WINDOW,
+            SIGN_INS_PER_ADDRESS,
+        )
+        .await?
+        {
+            return Err(ServiceError::TooManyRequests(retry_after));
+        }
+    }
+    let ceremony = ctx.passkeys.start_discoverable()?;
+    let IssuedToken { token, hash } = credentials::issue_session_token();
+    let expires_at = now + CEREMONY_TTL;
+    ceremonies::open(
+        &client,
+        &NewCeremony {
+            token_hash: hash,
+            purpose: Purpose::SignIn,
+            account_id: None,
+            session_id: None,
+            state: ceremony.state,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(CeremonyStarted {
+        ceremony: token,
+        options: ceremony.options,
+        expires_at,
+    })
+}
+
+/// Finishes a passwordless sign-in with the authenticator's assertion (`PublicKeyCredential`
+/// JSON from `navigator.credentials.get()`): its user handle names the account, its
+/// credential one of the account's passkeys, and with a valid, user-verified signature the
+/// session starts at AAL2 (the passkey is both factors). `PasskeyCeremonyExpired` when the
+/// ceremony is unknown, expired or finished; `PasskeyInvalid` for an assertion that names no
+/// passkey of a live account or does not verify (recorded on the account it named as a failed
+/// sign-in); `AccountBlocked` for a blocked account.
+pub async fn finish_sign_in(
+    ctx: &Context,
+    ceremony: &str,
+    credential: &serde_json::Value,
+    metadata: &CommandMetadata,
+) -> Result<SignedIn, ServiceError> {
+    let now = ctx.now();
+    let state = ceremonies::take(
+        &ctx.pool.get().await?,
+        &credentials::session_token_hash(ceremony),
+        Purpose::SignIn,
+        None,
+        now,
+    )
+    .await?
+    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let (account_id, credential_id) = ctx
+        .passkeys
+        .identify(credential)
+        .map_err(|_| ServiceError::PasskeyInvalid)?;
+    let loaded = match accounts::account(ctx, account_id).await {
+        Ok(loaded) => loaded,
+        Err(ServiceError::AccountNotFound) => return Err(ServiceError::PasskeyInvalid),
+        Err(error) => return Err(error),
+    };
+    let Some(passkey) = loaded.state.factors.passkey(&credential_id).cloned() else {
+        return Err(ServiceError::PasskeyInvalid);
+    };
+    let failed = async |loaded| {
+        super::sign_in::sign_in_failed(
+            ctx,
+            Some((account_id, loaded)),
+            IdentifierKind::Passkey,
+            SignInFailure::PasskeyInvalid,
+            metadata,
+        )
+        .await?;
+        Err(ServiceError::PasskeyInvalid)
+    };
+    let factor = match ctx
+        .passkeys
+        .finish_discoverable(credential, state, &passkey)
+    {
+        Ok(factor) => factor,
+        Err(refused) => {
+            tracing::debug!(%account_id, reason = %refused.0, "passkey sign-in refused");
+            return failed(Some(loaded)).await;
+        }
+    };
+    let plan = NewSessionPlan::new(
+        ctx,
+        account_id,
+        Proof::Passkey,
+        Some(factor),
+        IdentifierKind::Passkey,
+        now,
+        metadata,
+    );
+    let metadata = metadata.with_actor(account_id);
+    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+    let command = plan.command.clone();
+    let writes: Vec<InlineWrite> = vec![plan.write.clone()];
+    let outcome =
+        accounts::run_account_commands_in(&mut unit, account_id, |_| vec![command], writes).await;
+    match unit.finish(outcome).await {
+        Ok(committed) => Ok(plan.signed_in(account_id, committed)),
+        // The passkey went meanwhile, or its counter did not go forward (a clone).
+        Err(ServiceError::MfaInvalid) => failed(None).await,
+        Err(ServiceError::AccountNotFound) => Err(ServiceError::PasskeyInvalid),
+        Err(error) => Err(error),
+    }
+}
+
+/// A credential from the client that does not verify: a validation failure naming
+/// `credential`.
+fn credential_refused(reason: &str) -> ServiceError {
+    ServiceError::invalid(
+        "credential",
+        crate::domain::values::InvalidValue {
+            code: crate::domain::values::Refusal::PasskeyCredentialInvalid,
+            message: format!("the WebAuthn credential was not accepted: {reason}"),
+        },
+    )
+}

@@ -1,0 +1,100 @@
+//! Passkey ceremonies (WebAuthn) between their start and finish: the server-side state
+//! `webauthn-rs` needs to verify the client's answer, by the SHA-256 of the token the client
+//! holds. Single-use (taken and deleted in one statement) and short-lived.
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::GenericClient;
+use uuid::Uuid;
+
+use super::StoreError;
+
+/// What a ceremony is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// Registering a passkey, by the session that began it.
+    Registration,
+    /// Signing in with a discoverable passkey.
+    SignIn,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Registration => "registration",
+            Self::SignIn => "sign_in",
+        }
+    }
+}
+
+/// A ceremony begun.
+#[derive(Debug, Clone)]
+pub struct NewCeremony {
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+    /// What it is for.
+    pub purpose: Purpose,
+    /// The account registering, for a registration.
+    pub account_id: Option<Uuid>,
+    /// The session registering, for a registration.
+    pub session_id: Option<Uuid>,
+    /// `webauthn-rs`'s state.
+    pub state: serde_json::Value,
+    /// When it began.
+    pub created_at: DateTime<Utc>,
+    /// When it dies unfinished.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Records a ceremony.
+pub async fn open(client: &impl GenericClient, ceremony: &NewCeremony) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "INSERT INTO passkey_ceremonies
+             (token_hash, purpose, account_id, session_id, state, created_at, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &ceremony.token_hash,
+            &ceremony.purpose.as_str(),
+            &ceremony.account_id,
+            &ceremony.session_id,
+            &ceremony.state,
+            &ceremony.created_at,
+            &ceremony.expires_at,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Takes (deletes) the live ceremony for `purpose` whose token hash is `token_hash`, begun by
+/// `session_id` when it is a registration, and returns its state; `None` when there is none:
+/// unknown, expired, finished, or another session's. Two finishes of one ceremony never both
+/// get it.
+pub async fn take(
+    client: &impl GenericClient,
+    token_hash: &[u8],
+    purpose: Purpose,
+    session_id: Option<Uuid>,
+    now: DateTime<Utc>,
+) -> Result<Option<serde_json::Value>, StoreError> {
+    let row = super::prepared::query_opt(
+        client,
+        "DELETE FROM passkey_ceremonies
+         WHERE token_hash = $1 AND purpose = $2 AND session_id IS NOT DISTINCT FROM $3
+           AND expires_at > $4
+         RETURNING state",
+        &[&token_hash, &purpose.as_str(), &session_id, &now],
+    )
+    .await?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+/// Deletes ceremonies that died unfinished.
+pub async fn purge_expired(client: &impl GenericClient) -> Result<u64, StoreError> {
+    Ok(super::prepared::execute(
+        client,
+        "DELETE FROM passkey_ceremonies WHERE expires_at < now()",
+        &[],
+    )
+    .await?)
+}

@@ -1,0 +1,533 @@
+//! Passkeys over HTTP with a real WebAuthn authenticator (`webauthn-authenticator-rs`'s
+//! `SoftPasskey`, which signs with its own P-256 keys): registration, the sign-in challenge
+//! answered with an assertion, passwordless sign-in, removal as a step-up, and what is refused
+//! (another authenticator, no user verification, a ceremony of another session or used twice,
+//! parallel finishes). The discoverable flow in a browser is `tests/browser/passkeys.mjs`.
+
+use crate::helpers::*;
+use base64::Engine as _;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use url::Url;
+use webauthn_authenticator_rs::WebauthnAuthenticator;
+use webauthn_authenticator_rs::softpasskey::SoftPasskey;
+
+/// The origin the test service's relying party takes.
+fn origin() -> Url {
+    Url::parse("https://accounts.test").expect("origin")
+}
+
+/// A software authenticator that verifies its user (as a PIN or biometric would).
+fn authenticator() -> WebauthnAuthenticator<SoftPasskey> {
+    WebauthnAuthenticator::new(SoftPasskey::new(true))
+}
+
+/// The authenticator's answer to creation `options`, as the browser's JSON.
+fn create(authenticator: &mut WebauthnAuthenticator<SoftPasskey>, options: &Value) -> Value {
+    let options = serde_json::from_value(options.clone()).expect("creation options");
+    let credential = authenticator
+        .do_registration(origin(), options)
+        .expect("registration");
+    serde_json::to_value(credential).expect("credential")
+}
+
+/// The authenticator's assertion for request `options`, as the browser's JSON.
+fn get(authenticator: &mut WebauthnAuthenticator<SoftPasskey>, options: &Value) -> Value {
+    let options = serde_json::from_value(options.clone()).expect("request options");
+    let assertion = authenticator
+        .do_authentication(origin(), options)
+        .expect("assertion");
+    serde_json::to_value(assertion).expect("assertion")
+}
+
+/// Begins a registration for `user` with the password: the ceremony and its options.
+async fn start_registration(app: &TestApp, token: &str, body: Value) -> Answer {
+    app.post("/v1/me/passkeys/register/start", Some(token), body)
+        .await
+}
+
+async fn finish_registration(app: &TestApp, token: &str, ceremony: &str, credential: Value) -> Answer {
+    app.post(
+        "/v1/me/passkeys/register/finish",
+        Some(token),
+        json!({"ceremony": ceremony, "name": "laptop", "credential": credential}),
+    )
+    .await
+}
+
+/// Registers a passkey of `authenticator` for `user` (whose address is proven, without a second
+/// factor): the finish's answer.
+async fn register(
+    app: &TestApp,
+    user: &User,
+    authenticator: &mut WebauthnAuthenticator<SoftPasskey>,
+) -> Value {
+    let started = start_registration(app, &user.token, json!({"password": PASSWORD})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let credential = create(authenticator, &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let finished = finish_registration(app, &user.token, ceremony, credential).await;
+    assert_eq!(finished.status, StatusCode::CREATED, "{}", finished.body);
+    finished.body
+}
+
+async fn verified_user(app: &TestApp) -> User {
+    let user = app.new_user().await;
+    given_email_verified(app, &user).await;
+    user
+}
+
+/// Signs in with the password: the challenge's body.
+async fn challenged(app: &TestApp, user: &User) -> Value {
+    let answer = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.body["mfa_required"], true);
+    answer.body
+}
+
+async fn answer_with(app: &TestApp, challenge: &Value, assertion: Value) -> Answer {
+    app.post(
+        "/v1/sessions/mfa",
+        None,
+        json!({"challenge": challenge["challenge"], "passkey_assertion": assertion}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_passkey_is_registered_listed_and_then_answers_the_sign_in_challenge() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let public_key = &started.body["options"]["publicKey"];
+    assert_eq!(public_key["rp"]["id"], "accounts.test");
+    assert_eq!(public_key["authenticatorSelection"]["userVerification"], "required");
+    assert_eq!(public_key["authenticatorSelection"]["residentKey"], "preferred");
+    let user_handle = public_key["user"]["id"].as_str().expect("user handle");
+    assert_eq!(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(user_handle)
+            .expect("base64url"),
+        user.id.as_bytes(),
+        "the user handle is the account's id, no personal data"
+    );
+    let credential = create(&mut key, &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let finished = finish_registration(&app, &user.token, ceremony, credential).await;
+    assert_eq!(finished.status, StatusCode::CREATED, "{}", finished.body);
+    assert_eq!(finished.body["passkey"]["name"], "laptop");
+    let codes = finished.body["recovery_codes"].as_array().expect("codes");
+    assert_eq!(codes.len(), 10, "the first second factor brings recovery codes");
+
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
+    assert_eq!(mfa.body["totp"], false);
+    assert_eq!(mfa.body["recovery_codes_left"], 10);
+    assert_eq!(mfa.body["passkeys"][0]["id"], finished.body["passkey"]["id"]);
+    assert!(mfa.body["passkeys"][0].get("last_used_at").is_none());
+
+    let challenge = challenged(&app, &user).await;
+    assert_eq!(challenge["methods"], json!(["passkey", "recovery_code"]));
+    let options = &challenge["passkey_options"];
+    assert_eq!(
+        options["publicKey"]["allowCredentials"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "the account's passkey: {options}"
+    );
+    let assertion = get(&mut key, options);
+    let signed_in = answer_with(&app, &challenge, assertion.clone()).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    let token = signed_in.body["token"].as_str().expect("token");
+    let sessions = app.get("/v1/sessions", Some(token)).await;
+    let this = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|session| session["id"] == signed_in.body["session_id"])
+        .expect("the new session")
+        .clone();
+    assert_eq!(this["aal"], "aal2");
+    assert_eq!(this["methods"], json!(["password", "passkey"]));
+    let mfa = app.get("/v1/me/mfa", Some(token)).await;
+    assert!(mfa.body["passkeys"][0]["last_used_at"].is_string());
+
+    // The same assertion again, on a new challenge, is refused: its WebAuthn challenge was
+    // the old one's.
+    let again = challenged(&app, &user).await;
+    answer_with(&app, &again, assertion)
+        .await
+        .assert_problem(401, "mfa_invalid");
+}
+
+#[tokio::test]
+async fn another_authenticator_or_one_that_does_not_verify_its_user_is_refused() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+
+    // A passkey registered nowhere here, answering with its own credential.
+    let challenge = challenged(&app, &user).await;
+    let mut stranger = authenticator();
+    let other = verified_user(&app).await;
+    register(&app, &other, &mut stranger).await;
+    let mut options = challenge["passkey_options"].clone();
+    let other_challenge = challenged(&app, &other).await;
+    options["publicKey"]["allowCredentials"] =
+        other_challenge["passkey_options"]["publicKey"]["allowCredentials"].clone();
+    let assertion = get(&mut stranger, &options);
+    answer_with(&app, &challenge, assertion)
+        .await
+        .assert_problem(401, "mfa_invalid");
+
+    // A client that tells its authenticator user verification does not matter registers
+    // nothing: the ceremony required it.
+    let mut careless = WebauthnAuthenticator::new(SoftPasskey::new(false));
+    let third = verified_user(&app).await;
+    let started = start_registration(&app, &third.token, json!({"password": PASSWORD})).await;
+    let mut options = started.body["options"].clone();
+    options["publicKey"]["authenticatorSelection"]["userVerification"] = json!("discouraged");
+    let credential = create(&mut careless, &options);
+    let refused = finish_registration(
+        &app,
+        &third.token,
+        started.body["ceremony"].as_str().expect("ceremony"),
+        credential,
+    )
+    .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(
+        refused.field_errors(),
+        vec![(
+            "credential".to_owned(),
+            "passkey_credential_invalid".to_owned()
+        )]
+    );
+    let mfa = app.get("/v1/me/mfa", Some(&third.token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+}
+
+#[tokio::test]
+async fn a_registration_needs_the_password_a_proven_address_and_its_own_live_ceremony() {
+    let app = spawn_app().await;
+    let unproven = app.new_user().await;
+    start_registration(&app, &unproven.token, json!({"password": PASSWORD}))
+        .await
+        .assert_problem(409, "email_not_verified");
+
+    let user = verified_user(&app).await;
+    let without = start_registration(&app, &user.token, json!({})).await;
+    without.assert_problem(422, "validation_failed");
+    assert_eq!(
+        without.field_errors(),
+        vec![("password".to_owned(), "required".to_owned())]
+    );
+    start_registration(&app, &user.token, json!({"password": "not the password at all"}))
+        .await
+        .assert_problem(403, "wrong_password");
+
+    let mut key = authenticator();
+    let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let credential = create(&mut key, &started.body["options"]);
+    // Another session of the same account cannot finish it.
+    let other_session = app.sign_in(&user.email, PASSWORD).await;
+    let other_token = other_session.body["token"].as_str().expect("token");
+    finish_registration(&app, other_token, ceremony, credential.clone())
+        .await
+        .assert_problem(401, "passkey_challenge_expired");
+    // A bad name is refused before the ceremony is spent.
+    let named = app
+        .post(
+            "/v1/me/passkeys/register/finish",
+            Some(&user.token),
+            json!({"ceremony": ceremony, "name": "  ", "credential": credential}),
+        )
+        .await;
+    named.assert_problem(422, "validation_failed");
+    assert_eq!(
+        named.field_errors(),
+        vec![("name".to_owned(), "invalid_passkey_name".to_owned())]
+    );
+    let finished = finish_registration(&app, &user.token, ceremony, credential.clone()).await;
+    assert_eq!(finished.status, StatusCode::CREATED, "{}", finished.body);
+    finish_registration(&app, &user.token, ceremony, credential)
+        .await
+        .assert_problem(401, "passkey_challenge_expired");
+
+    // With a second factor on, a second passkey needs the step-up too, and brings no new
+    // recovery codes.
+    let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
+    started.assert_problem(403, "mfa_step_up_required");
+    let code = finished.body["recovery_codes"][0].as_str().expect("code");
+    let started = start_registration(
+        &app,
+        &user.token,
+        json!({"password": PASSWORD, "mfa_code": code}),
+    )
+    .await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let excluded = &started.body["options"]["publicKey"]["excludeCredentials"];
+    assert_eq!(excluded.as_array().map(Vec::len), Some(1), "the first is excluded");
+    let mut second_key = authenticator();
+    let credential = create(&mut second_key, &started.body["options"]);
+    let second = finish_registration(
+        &app,
+        &user.token,
+        started.body["ceremony"].as_str().expect("ceremony"),
+        credential,
+    )
+    .await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.body);
+    assert!(second.body.get("recovery_codes").is_none());
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
+    assert_eq!(mfa.body["passkeys"].as_array().map(Vec::len), Some(2));
+    assert_eq!(mfa.body["recovery_codes_left"], 9);
+}
+
+#[tokio::test]
+async fn removing_a_passkey_is_a_step_up_and_the_last_one_takes_the_recovery_codes() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    let registered = register(&app, &user, &mut key).await;
+    let id = registered["passkey"]["id"].as_str().expect("id");
+    let path = format!("/v1/me/passkeys/{id}");
+    // The registering session proved no second factor.
+    app.delete(&path, &user.token, Some(json!({})))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    // A session signed in with the passkey is its own step-up for 10 minutes.
+    let challenge = challenged(&app, &user).await;
+    let assertion = get(&mut key, &challenge["passkey_options"]);
+    let signed_in = answer_with(&app, &challenge, assertion).await;
+    let token = signed_in.body["token"].as_str().expect("token");
+    app.delete(
+        &format!("/v1/me/passkeys/{}", uuid::Uuid::new_v4()),
+        token,
+        Some(json!({})),
+    )
+    .await
+    .assert_problem(404, "passkey_not_found");
+    let removed = app.delete(&path, token, Some(json!({}))).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    let mfa = app.get("/v1/me/mfa", Some(token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+    assert_eq!(mfa.body["recovery_codes_left"], 0);
+    let plain = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+}
+
+/// `assertion` as a discoverable authenticator returns it: with the user handle it keeps
+/// (`SoftPasskey` keeps none; the handle is outside the signed data, so the signature stands).
+fn with_user_handle(mut assertion: Value, user: &User) -> Value {
+    assertion["response"]["userHandle"] =
+        json!(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(user.id.as_bytes()));
+    assertion
+}
+
+/// Begins a passwordless sign-in: the ceremony's body.
+async fn passwordless_start(app: &TestApp) -> Value {
+    let started = app.post("/v1/sessions/passkey/start", None, json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    started.body
+}
+
+/// The authenticator's discoverable assertion for `started`, its credential picked as a user
+/// picks it in the browser's account chooser.
+fn pick(
+    key: &mut WebauthnAuthenticator<SoftPasskey>,
+    started: &Value,
+    allow: &Value,
+    user: &User,
+) -> Value {
+    let mut options = started["options"].clone();
+    options["publicKey"]["allowCredentials"] = allow.clone();
+    with_user_handle(get(key, &options), user)
+}
+
+#[tokio::test]
+async fn a_discoverable_passkey_signs_in_alone_at_aal2_once_per_ceremony() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+    let allow = challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"]
+        .clone();
+
+    let started = passwordless_start(&app).await;
+    let public_key = &started["options"]["publicKey"];
+    assert!(
+        public_key.get("allowCredentials").is_none()
+            || public_key["allowCredentials"] == json!([]),
+        "any passkey of the RP: {public_key}"
+    );
+    assert_eq!(public_key["userVerification"], "required");
+    let assertion = pick(&mut key, &started, &allow, &user);
+    let finish = |ceremony: &Value, credential: Value| {
+        app.post(
+            "/v1/sessions/passkey/finish",
+            None,
+            json!({"ceremony": ceremony, "credential": credential}),
+        )
+    };
+    let signed_in = finish(&started["ceremony"], assertion.clone()).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    assert_eq!(signed_in.body["account"]["id"], user.id.to_string());
+    let token = signed_in.body["token"].as_str().expect("token");
+    let sessions = app.get("/v1/sessions", Some(token)).await;
+    let this = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|session| session["id"] == signed_in.body["session_id"])
+        .expect("the session")
+        .clone();
+    assert_eq!(this["aal"], "aal2");
+    assert_eq!(this["methods"], json!(["passkey"]));
+    // The ceremony is spent.
+    finish(&started["ceremony"], assertion.clone())
+        .await
+        .assert_problem(401, "passkey_challenge_expired");
+    // Its assertion does not answer another ceremony (another WebAuthn challenge).
+    let other = passwordless_start(&app).await;
+    finish(&other["ceremony"], assertion)
+        .await
+        .assert_problem(401, "passkey_invalid");
+    // A user handle naming another account does not borrow this passkey.
+    let stranger = verified_user(&app).await;
+    let third = passwordless_start(&app).await;
+    let borrowed = pick(&mut key, &third, &allow, &stranger);
+    finish(&third["ceremony"], borrowed)
+        .await
+        .assert_problem(401, "passkey_invalid");
+    // What is no credential at all.
+    let fourth = passwordless_start(&app).await;
+    finish(&fourth["ceremony"], json!({"id": "x"}))
+        .await
+        .assert_problem(401, "passkey_invalid");
+    // A refused assertion is in the account's history.
+    let events = app.get("/v1/me/events", Some(token)).await;
+    assert!(
+        events.body["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|event| event["type"] == "SignInFailed"
+                && event["data"]["reason"] == "passkey_invalid"),
+        "{}",
+        events.body
+    );
+}
+
+#[tokio::test]
+async fn a_blocked_account_is_told_so_only_after_its_passkey_is_proven() {
+    let app = spawn_app().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+    let allow = challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"]
+        .clone();
+    let blocked = app
+        .post(
+            &format!("/v1/admin/users/{}/block", user.id),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+    assert!(blocked.status.is_success(), "{}", blocked.body);
+    let started = passwordless_start(&app).await;
+    let assertion = pick(&mut key, &started, &allow, &user);
+    app.post(
+        "/v1/sessions/passkey/finish",
+        None,
+        json!({"ceremony": started["ceremony"], "credential": assertion}),
+    )
+    .await
+    .assert_problem(403, "account_blocked");
+}
+
+#[tokio::test]
+async fn thirty_parallel_finishes_of_one_ceremony_or_challenge_start_one_session() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+
+    let challenge = challenged(&app, &user).await;
+    let assertion = get(&mut key, &challenge["passkey_options"]);
+    let answers = futures::future::join_all(
+        (0..30).map(|_| answer_with(&app, &challenge, assertion.clone())),
+    )
+    .await;
+    let created = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "one session from one challenge");
+    assert!(answers.iter().all(|answer| answer.status == StatusCode::CREATED
+        || answer.status == StatusCode::UNAUTHORIZED));
+
+    let allow = challenge["passkey_options"]["publicKey"]["allowCredentials"].clone();
+    let started = passwordless_start(&app).await;
+    let assertion = pick(&mut key, &started, &allow, &user);
+    let answers = futures::future::join_all((0..30).map(|_| {
+        app.post(
+            "/v1/sessions/passkey/finish",
+            None,
+            json!({"ceremony": started["ceremony"], "credential": assertion}),
+        )
+    }))
+    .await;
+    let created = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1, "one session from one ceremony");
+}
+
+#[tokio::test]
+async fn thirty_parallel_finishes_of_one_registration_register_one_passkey() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
+    let credential = create(&mut authenticator(), &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let answers = futures::future::join_all(
+        (0..30).map(|_| finish_registration(&app, &user.token, ceremony, credential.clone())),
+    )
+    .await;
+    let created = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 1);
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
+    assert_eq!(mfa.body["passkeys"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn passwordless_starts_are_limited_per_client_address_even_in_parallel() {
+    let app = spawn_app().await;
+    let answers = futures::future::join_all(
+        (0..70).map(|_| app.post("/v1/sessions/passkey/start", None, json!({}))),
+    )
+    .await;
+    let started = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::OK)
+        .count();
+    assert_eq!(started, 60);
+    let refused = answers
+        .iter()
+        .find(|answer| answer.status == StatusCode::TOO_MANY_REQUESTS)
+        .expect("a refusal");
+    assert!(refused.retry_after() > 0);
+}
