@@ -26,8 +26,10 @@ CREATE TABLE users (
     role          text        NOT NULL,
     status        text        NOT NULL DEFAULT 'active',
     featured      boolean     NOT NULL DEFAULT false,
-    -- A second factor (TOTP) is on.
-    mfa_enabled   boolean     NOT NULL DEFAULT false,
+    -- Second factors: TOTP on, passkeys registered, and whether any is (what admins filter by).
+    totp_enabled  boolean     NOT NULL DEFAULT false,
+    passkeys      integer     NOT NULL DEFAULT 0,
+    mfa_enabled   boolean     GENERATED ALWAYS AS (totp_enabled OR passkeys > 0) STORED,
     -- The domain's defaults (domain::account::Privacy): contact details and birthday hidden.
     show_phone    boolean     NOT NULL DEFAULT false,
     show_email    boolean     NOT NULL DEFAULT false,
@@ -126,8 +128,20 @@ SET featured = ($1->'data'->>'featured')::boolean,
     updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 
--- on TotpEnabled, TotpRemoved, SecondFactorsReset
+-- on TotpEnabled, TotpRemoved
 UPDATE users
-SET mfa_enabled = ($1->>'type' = 'TotpEnabled'),
+SET totp_enabled = ($1->>'type' = 'TotpEnabled'),
+    updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on SecondFactorsReset
+UPDATE users
+SET totp_enabled = false, passkeys = 0,
+    updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on PasskeyAdded, PasskeyRemoved
+UPDATE users
+SET passkeys = greatest(passkeys + CASE WHEN $1->>'type' = 'PasskeyAdded' THEN 1 ELSE -1 END, 0),
     updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;

@@ -428,14 +428,9 @@ impl MfaApi {
         id: poem_openapi::param::Path<uuid::Uuid>,
         body: Json<StepUpRequest>,
     ) -> Result<Done, Problems<{ SIGNED_IN_BODY | FORBIDDEN | NOT_FOUND | TOO_MANY }>> {
-        let position = service::passkeys::remove(
-            &ctx,
-            caller.0,
-            id.0,
-            body.mfa_code.as_deref(),
-            &metadata,
-        )
-        .await?;
+        let position =
+            service::passkeys::remove(&ctx, caller.0, id.0, body.mfa_code.as_deref(), &metadata)
+                .await?;
         Ok(Done::NoContent(position))
     }
 }

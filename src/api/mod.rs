@@ -15,6 +15,7 @@ pub mod idempotency;
 mod me;
 mod mfa;
 mod pages;
+mod passkey_page;
 pub mod problem;
 mod recovery;
 mod sessions;
@@ -93,10 +94,16 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
          stable `code`; every command answer carries `Accounts-Position`, and every command \
          accepts `Idempotency-Key`.\n\n\
          Second factors: enrol TOTP with `POST /v1/me/mfa/totp` and confirm it with a first code \
-         (`POST /v1/me/mfa/totp/confirm`, which answers 10 recovery codes once). From then a \
-         sign-in's first factor answers `200 {mfa_required, challenge, methods, expires_at}`; \
-         `POST /v1/sessions/mfa` with the challenge and a TOTP or recovery code starts the \
-         session (`aal2`). Changing the password, email or phone, removing a factor, new \
+         (`POST /v1/me/mfa/totp/confirm`, which answers 10 recovery codes once), or register a \
+         passkey (WebAuthn: `POST /v1/me/passkeys/register/start`, `navigator.credentials.\
+         create()` with its options, then `/finish` with the credential). From then a sign-in's \
+         first factor answers `200 {mfa_required, challenge, methods, expires_at, \
+         passkey_options}`; `POST /v1/sessions/mfa` with the challenge and a TOTP code, a \
+         recovery code or a passkey assertion starts the session (`aal2`). A discoverable \
+         passkey signs in alone: `POST /v1/sessions/passkey/start`, `navigator.credentials.\
+         get()`, `POST /v1/sessions/passkey/finish` (`aal2`). WebAuthn options and credentials \
+         are JSON with binary fields in base64url; `GET /passkeys` is a page doing every \
+         ceremony. Changing the password, email or phone, removing a factor, new \
          recovery codes and deleting the account need the second factor (`mfa_code`) unless \
          the session proved it in the last 10 minutes: `403 mfa_step_up_required`.",
     )
@@ -253,6 +260,7 @@ pub fn app(ctx: Context, config: &Config) -> impl Endpoint + use<> {
             "/reset-password",
             poem::get(pages::reset_password_page).post(pages::reset_password_submit),
         )
+        .at("/passkeys", poem::get(passkey_page::passkeys_page))
         .nest("/", api)
         .around(move |next, req| edge::with_named_parameters(next, req, parameters.clone()))
         .around(move |next, req| {

@@ -450,7 +450,11 @@ impl SessionsApi {
         body: Json<MfaSignInRequest>,
     ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | TOO_MANY }>> {
         use service::second_factor::ChallengeAnswer;
-        let answer = match (&body.totp_code, &body.recovery_code, &body.passkey_assertion) {
+        let answer = match (
+            &body.totp_code,
+            &body.recovery_code,
+            &body.passkey_assertion,
+        ) {
             (Some(code), None, None) => ChallengeAnswer::Totp(code),
             (None, Some(code), None) => ChallengeAnswer::RecoveryCode(code),
             (None, None, Some(assertion)) => ChallengeAnswer::Passkey(assertion),

@@ -79,9 +79,9 @@ pub async fn start_registration(
     };
     let check = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let label = account_label(&account, caller.account_id);
-    let ceremony = ctx
-        .passkeys
-        .start_registration(caller.account_id, &label, &account.factors.passkeys)?;
+    let ceremony =
+        ctx.passkeys
+            .start_registration(caller.account_id, &label, &account.factors.passkeys)?;
     let now = ctx.now();
     let command = AccountCommand::StartPasskeyRegistration {
         verified_password,

@@ -143,7 +143,10 @@ pub async fn start_totp_enrolment(
 
 /// For what a session alone must not do on an account without a password: a session started
 /// within `STEP_UP_WINDOW`, else `RecentSignInRequired`.
-pub(super) async fn ensure_recent_sign_in(ctx: &Context, caller: ActiveSession) -> Result<(), ServiceError> {
+pub(super) async fn ensure_recent_sign_in(
+    ctx: &Context,
+    caller: ActiveSession,
+) -> Result<(), ServiceError> {
     let client = ctx.pool.get().await?;
     let started = sessions::assurance(&client, caller).await?;
     match started.is_some_and(|session| ctx.now() - session.started_at <= STEP_UP_WINDOW) {

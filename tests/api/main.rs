@@ -4,6 +4,7 @@ mod addresses;
 mod admin;
 mod audit;
 mod bodies;
+mod browser;
 mod clients;
 mod codes;
 #[cfg(feature = "failpoints")]

@@ -46,7 +46,12 @@ async fn start_registration(app: &TestApp, token: &str, body: Value) -> Answer {
         .await
 }
 
-async fn finish_registration(app: &TestApp, token: &str, ceremony: &str, credential: Value) -> Answer {
+async fn finish_registration(
+    app: &TestApp,
+    token: &str,
+    ceremony: &str,
+    credential: Value,
+) -> Answer {
     app.post(
         "/v1/me/passkeys/register/finish",
         Some(token),
@@ -103,8 +108,14 @@ async fn a_passkey_is_registered_listed_and_then_answers_the_sign_in_challenge()
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let public_key = &started.body["options"]["publicKey"];
     assert_eq!(public_key["rp"]["id"], "accounts.test");
-    assert_eq!(public_key["authenticatorSelection"]["userVerification"], "required");
-    assert_eq!(public_key["authenticatorSelection"]["residentKey"], "preferred");
+    assert_eq!(
+        public_key["authenticatorSelection"]["userVerification"],
+        "required"
+    );
+    assert_eq!(
+        public_key["authenticatorSelection"]["residentKey"],
+        "preferred"
+    );
     let user_handle = public_key["user"]["id"].as_str().expect("user handle");
     assert_eq!(
         base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -119,12 +130,19 @@ async fn a_passkey_is_registered_listed_and_then_answers_the_sign_in_challenge()
     assert_eq!(finished.status, StatusCode::CREATED, "{}", finished.body);
     assert_eq!(finished.body["passkey"]["name"], "laptop");
     let codes = finished.body["recovery_codes"].as_array().expect("codes");
-    assert_eq!(codes.len(), 10, "the first second factor brings recovery codes");
+    assert_eq!(
+        codes.len(),
+        10,
+        "the first second factor brings recovery codes"
+    );
 
     let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
     assert_eq!(mfa.body["totp"], false);
     assert_eq!(mfa.body["recovery_codes_left"], 10);
-    assert_eq!(mfa.body["passkeys"][0]["id"], finished.body["passkey"]["id"]);
+    assert_eq!(
+        mfa.body["passkeys"][0]["id"],
+        finished.body["passkey"]["id"]
+    );
     assert!(mfa.body["passkeys"][0].get("last_used_at").is_none());
 
     let challenge = challenged(&app, &user).await;
@@ -226,9 +244,13 @@ async fn a_registration_needs_the_password_a_proven_address_and_its_own_live_cer
         without.field_errors(),
         vec![("password".to_owned(), "required".to_owned())]
     );
-    start_registration(&app, &user.token, json!({"password": "not the password at all"}))
-        .await
-        .assert_problem(403, "wrong_password");
+    start_registration(
+        &app,
+        &user.token,
+        json!({"password": "not the password at all"}),
+    )
+    .await
+    .assert_problem(403, "wrong_password");
 
     let mut key = authenticator();
     let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
@@ -272,7 +294,11 @@ async fn a_registration_needs_the_password_a_proven_address_and_its_own_live_cer
     .await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let excluded = &started.body["options"]["publicKey"]["excludeCredentials"];
-    assert_eq!(excluded.as_array().map(Vec::len), Some(1), "the first is excluded");
+    assert_eq!(
+        excluded.as_array().map(Vec::len),
+        Some(1),
+        "the first is excluded"
+    );
     let mut second_key = authenticator();
     let credential = create(&mut second_key, &started.body["options"]);
     let second = finish_registration(
@@ -332,7 +358,9 @@ fn with_user_handle(mut assertion: Value, user: &User) -> Value {
 
 /// Begins a passwordless sign-in: the ceremony's body.
 async fn passwordless_start(app: &TestApp) -> Value {
-    let started = app.post("/v1/sessions/passkey/start", None, json!({})).await;
+    let started = app
+        .post("/v1/sessions/passkey/start", None, json!({}))
+        .await;
     assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     started.body
 }
@@ -356,14 +384,13 @@ async fn a_discoverable_passkey_signs_in_alone_at_aal2_once_per_ceremony() {
     let user = verified_user(&app).await;
     let mut key = authenticator();
     register(&app, &user, &mut key).await;
-    let allow = challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"]
-        .clone();
+    let allow =
+        challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"].clone();
 
     let started = passwordless_start(&app).await;
     let public_key = &started["options"]["publicKey"];
     assert!(
-        public_key.get("allowCredentials").is_none()
-            || public_key["allowCredentials"] == json!([]),
+        public_key.get("allowCredentials").is_none() || public_key["allowCredentials"] == json!([]),
         "any passkey of the RP: {public_key}"
     );
     assert_eq!(public_key["userVerification"], "required");
@@ -433,8 +460,8 @@ async fn a_blocked_account_is_told_so_only_after_its_passkey_is_proven() {
     let user = verified_user(&app).await;
     let mut key = authenticator();
     register(&app, &user, &mut key).await;
-    let allow = challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"]
-        .clone();
+    let allow =
+        challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"].clone();
     let blocked = app
         .post(
             &format!("/v1/admin/users/{}/block", user.id),
@@ -472,8 +499,12 @@ async fn thirty_parallel_finishes_of_one_ceremony_or_challenge_start_one_session
         .filter(|answer| answer.status == StatusCode::CREATED)
         .count();
     assert_eq!(created, 1, "one session from one challenge");
-    assert!(answers.iter().all(|answer| answer.status == StatusCode::CREATED
-        || answer.status == StatusCode::UNAUTHORIZED));
+    assert!(
+        answers
+            .iter()
+            .all(|answer| answer.status == StatusCode::CREATED
+                || answer.status == StatusCode::UNAUTHORIZED)
+    );
 
     let allow = challenge["passkey_options"]["publicKey"]["allowCredentials"].clone();
     let started = passwordless_start(&app).await;
@@ -530,4 +561,72 @@ async fn passwordless_starts_are_limited_per_client_address_even_in_parallel() {
         .find(|answer| answer.status == StatusCode::TOO_MANY_REQUESTS)
         .expect("a refusal");
     assert!(refused.retry_after() > 0);
+}
+
+#[tokio::test]
+async fn an_administrator_sees_a_passkey_as_a_second_factor_and_removes_it() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+    let listed = |mfa: bool, position: i64| {
+        format!(
+            "/v1/admin/users?ids={}&mfa_enabled={mfa}&fields=id,mfa_enabled&min_position={position}",
+            user.id
+        )
+    };
+    let position = app.count_events(None).await;
+    let with = app.get(&listed(true, position), Some(&owner.token)).await;
+    assert_eq!(
+        with.body["items"][0]["id"],
+        user.id.to_string(),
+        "{}",
+        with.body
+    );
+    assert_eq!(with.body["items"][0]["mfa_enabled"], true);
+
+    let reset = app
+        .delete(
+            &format!("/v1/admin/users/{}/mfa", user.id),
+            &owner.token,
+            None,
+        )
+        .await;
+    assert_eq!(reset.status, StatusCode::OK, "{}", reset.body);
+    let position = app.count_events(None).await;
+    let without = app.get(&listed(false, position), Some(&owner.token)).await;
+    assert_eq!(
+        without.body["items"][0]["id"],
+        user.id.to_string(),
+        "{}",
+        without.body
+    );
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+    let signed_in = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+}
+
+#[tokio::test]
+async fn the_owner_is_mailed_when_a_passkey_is_added_or_removed() {
+    let smtp = SmtpSink::start().await;
+    let app = spawn_with_mail(&smtp).await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    let registered = register(&app, &user, &mut key).await;
+    smtp.wait_for_mail(&user.email, "A passkey was added").await;
+    let code = registered["recovery_codes"][0].as_str().expect("code");
+    let id = registered["passkey"]["id"].as_str().expect("id");
+    let removed = app
+        .delete(
+            &format!("/v1/me/passkeys/{id}"),
+            &user.token,
+            Some(json!({"mfa_code": code})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    smtp.wait_for_mail(&user.email, "A passkey was removed")
+        .await;
 }

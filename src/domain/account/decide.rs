@@ -297,11 +297,18 @@ pub fn decide(
             now,
         } => {
             let factors = &account.factors;
-            if !factors.passkeys.iter().any(|passkey| passkey.id == passkey_id) {
+            if !factors
+                .passkeys
+                .iter()
+                .any(|passkey| passkey.id == passkey_id)
+            {
                 return Err(AccountError::PasskeyNotFound);
             }
             let mut events = ensure_step_up(account, &step_up, now)?;
-            events.push(AccountEvent::PasskeyRemoved { passkey_id, at: now });
+            events.push(AccountEvent::PasskeyRemoved {
+                passkey_id,
+                at: now,
+            });
             let last = factors.totp.is_none() && factors.passkeys.len() == 1;
             if last && !factors.recovery_codes.is_empty() {
                 events.push(AccountEvent::RecoveryCodesRevoked { at: now });

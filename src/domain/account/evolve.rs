@@ -175,7 +175,10 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             }
         }
         AccountEvent::PasskeyRemoved { passkey_id, .. } => {
-            account.factors.passkeys.retain(|passkey| passkey.id != *passkey_id);
+            account
+                .factors
+                .passkeys
+                .retain(|passkey| passkey.id != *passkey_id);
         }
     }
     if let Some(at) = change_time(event) {

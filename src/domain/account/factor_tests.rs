@@ -554,7 +554,10 @@ fn with_passkey() -> Vec<AccountEvent> {
 
 #[test]
 fn a_passkey_name_is_trimmed_and_bounded() {
-    assert_eq!(PasskeyName::parse("  laptop ").expect("name").as_str(), "laptop");
+    assert_eq!(
+        PasskeyName::parse("  laptop ").expect("name").as_str(),
+        "laptop"
+    );
     assert!(PasskeyName::parse(&"钥".repeat(64)).is_ok());
     for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
         assert_eq!(
@@ -610,7 +613,10 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
     assert!(first.factors.enabled());
     assert_eq!(
         first.factors.methods(),
-        vec![SecondFactorMethod::Passkey, SecondFactorMethod::RecoveryCode]
+        vec![
+            SecondFactorMethod::Passkey,
+            SecondFactorMethod::RecoveryCode
+        ]
     );
     Given(first.clone())
         .when(sign_in(None))
@@ -747,12 +753,12 @@ fn removing_a_passkey_is_a_step_up_and_the_last_factor_takes_the_recovery_codes(
     let mut both = with_totp();
     both.push(passkey_added(1));
     given(&both)
-        .when(remove(1, StepUp::Factor(SecondFactor::RecoveryCode(code(3)))))
+        .when(remove(
+            1,
+            StepUp::Factor(SecondFactor::RecoveryCode(code(3))),
+        ))
         .then(&[
-            AccountEvent::RecoveryCodeUsed {
-                index: 3,
-                at: t0(),
-            },
+            AccountEvent::RecoveryCodeUsed { index: 3, at: t0() },
             AccountEvent::PasskeyRemoved {
                 passkey_id: passkey_id(1),
                 at: t0(),

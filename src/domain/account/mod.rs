@@ -19,9 +19,9 @@ pub use events::{
     SignInFailure, SignInMethod,
 };
 pub use factors::{
-    PASSKEYS_PER_ACCOUNT, PasskeyCredential, PasskeyName, RECOVERY_CODES_PER_SET,
-    RecoveryCodeHash, RegisteredPasskey, STEP_UP_WINDOW, SealedTotpSecret, SecondFactor,
-    SecondFactorMethod, SecondFactors, StepUp,
+    PASSKEYS_PER_ACCOUNT, PasskeyCredential, PasskeyName, RECOVERY_CODES_PER_SET, RecoveryCodeHash,
+    RegisteredPasskey, STEP_UP_WINDOW, SealedTotpSecret, SecondFactor, SecondFactorMethod,
+    SecondFactors, StepUp,
 };
 pub use state::{Account, AccountStatus, Privacy, Profile, Role};
 
