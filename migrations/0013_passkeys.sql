@@ -1,17 +1,17 @@
 -- Passkeys (issue 17): the server's half of each WebAuthn ceremony between its start and
--- its finish. A registration belongs to the session that began it; a passwordless sign-in to
--- no one until its assertion names an account. Single-use (taken by DELETE ... RETURNING) and
+-- its finish. A registration or a step-up belongs to the session that began it; a
+-- passwordless sign-in to no one until its assertion names an account. Single-use (taken by DELETE ... RETURNING) and
 -- short-lived. The client holds the token; only its SHA-256 is kept.
 CREATE TABLE passkey_ceremonies (
     token_hash bytea       PRIMARY KEY,
-    purpose    text        NOT NULL CHECK (purpose IN ('registration', 'sign_in')),
+    purpose    text        NOT NULL CHECK (purpose IN ('registration', 'step_up', 'sign_in')),
     account_id uuid,
     session_id uuid,
     state      jsonb       NOT NULL,
     created_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL,
     CHECK (expires_at > created_at),
-    CHECK ((purpose = 'registration') = (session_id IS NOT NULL))
+    CHECK ((purpose = 'sign_in') = (session_id IS NULL))
 );
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);
 

@@ -148,8 +148,8 @@ enum TotpEnrolmentStarted {
 }
 
 #[derive(ApiResponse)]
-enum PasskeyRegistrationStarted {
-    /// Registration begun: run `navigator.credentials.create()` with the options, then finish.
+enum PasskeyCeremonyStarted {
+    /// The ceremony begun: run it in the authenticator with the options, then finish it.
     #[oai(status = 200)]
     Ok(Json<super::sessions::PasskeyCeremonyView>),
 }
@@ -353,8 +353,7 @@ impl MfaApi {
         metadata: CommandMetadata,
         caller: SignedIn,
         body: Json<StartPasskeyRegistrationRequest>,
-    ) -> Result<PasskeyRegistrationStarted, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>>
-    {
+    ) -> Result<PasskeyCeremonyStarted, Problems<{ SIGNED_IN_BODY | FORBIDDEN | TOO_MANY }>> {
         let started = service::passkeys::start_registration(
             &ctx,
             caller.0,
@@ -363,7 +362,7 @@ impl MfaApi {
             &metadata,
         )
         .await?;
-        Ok(PasskeyRegistrationStarted::Ok(Json(
+        Ok(PasskeyCeremonyStarted::Ok(Json(
             super::sessions::PasskeyCeremonyView::of(started),
         )))
     }
@@ -431,6 +430,58 @@ impl MfaApi {
         let position =
             service::passkeys::remove(&ctx, caller.0, id.0, body.mfa_code.as_deref(), &metadata)
                 .await?;
+        Ok(Done::NoContent(position))
+    }
+
+    /// Step up with a passkey: begin
+    ///
+    /// WebAuthn request options for an assertion by one of my passkeys
+    /// (`navigator.credentials.get()`), for proving the second factor in this session before
+    /// step-up actions. `404 passkey_not_found` without a passkey.
+    #[oai(
+        path = "/v1/me/mfa/step-up/passkey/start",
+        method = "post",
+        operation_id = "startPasskeyStepUp"
+    )]
+    async fn start_passkey_step_up(
+        &self,
+        ctx: Data<&Context>,
+        caller: SignedIn,
+    ) -> Result<PasskeyCeremonyStarted, Problems<{ SIGNED_IN | NOT_FOUND }>> {
+        let started = service::passkeys::start_step_up(&ctx, caller.0).await?;
+        Ok(PasskeyCeremonyStarted::Ok(Json(
+            super::sessions::PasskeyCeremonyView::of(started),
+        )))
+    }
+
+    /// Step up with a passkey: finish
+    ///
+    /// Verifies the assertion: this session has proved its second factor now, and for the
+    /// next 10 minutes step-up actions (password, email or phone changes, removing a factor,
+    /// new recovery codes, deleting the account) need no `mfa_code`; it counts as `aal2` from
+    /// then (`StepUpProven`). An assertion that does not verify is `422` naming `credential`,
+    /// counted with wrong step-up codes (after 10 in 30 minutes, `429`); `401
+    /// passkey_challenge_expired` for a ceremony expired, finished or of another session.
+    #[oai(
+        path = "/v1/me/mfa/step-up/passkey/finish",
+        method = "post",
+        operation_id = "finishPasskeyStepUp"
+    )]
+    async fn finish_passkey_step_up(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        body: Json<super::sessions::PasskeyAssertionRequest>,
+    ) -> Result<Done, Problems<{ SIGNED_IN_BODY | TOO_MANY }>> {
+        let position = service::passkeys::finish_step_up(
+            &ctx,
+            caller.0,
+            &body.ceremony,
+            &body.credential,
+            &metadata,
+        )
+        .await?;
         Ok(Done::NoContent(position))
     }
 }

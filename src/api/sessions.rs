@@ -281,10 +281,10 @@ impl PasskeyCeremonyView {
     }
 }
 
-/// The end of a passwordless sign-in.
+/// The end of a passkey assertion ceremony (a passwordless sign-in, or a step-up).
 #[derive(Debug, Object)]
-pub struct PasskeySignInRequest {
-    /// The ceremony token `POST /v1/sessions/passkey/start` answered.
+pub struct PasskeyAssertionRequest {
+    /// The ceremony token its start answered.
     #[oai(validator(max_length = 128))]
     pub ceremony: String,
     /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON (`{id,
@@ -517,7 +517,7 @@ impl SessionsApi {
         &self,
         ctx: Data<&Context>,
         metadata: CommandMetadata,
-        body: Json<PasskeySignInRequest>,
+        body: Json<PasskeyAssertionRequest>,
     ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN }>> {
         let signed_in =
             service::passkeys::finish_sign_in(&ctx, &body.ceremony, &body.credential, &metadata)

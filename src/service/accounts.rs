@@ -102,6 +102,17 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
             }
+            AccountEvent::StepUpProven {
+                session_id,
+                method,
+                at,
+            } => {
+                writes.push(InlineWrite::ProveSecondFactor(
+                    *session_id,
+                    method.as_str(),
+                    *at,
+                ));
+            }
             AccountEvent::RoleChanged { role, previous, .. } => {
                 if *previous == Role::Owner && *role != Role::Owner {
                     writes.push(InlineWrite::RequireAnotherOwner);

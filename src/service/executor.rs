@@ -330,6 +330,8 @@ pub enum InlineWrite {
     /// Spend the second-factor challenge with this token hash at this instant, or refuse the
     /// unit (`ChallengeSpent`) when it is spent or dead.
     SpendChallenge(Vec<u8>, chrono::DateTime<chrono::Utc>),
+    /// Record that a session of the account proved a second factor (its method) at an instant.
+    ProveSecondFactor(Uuid, &'static str, chrono::DateTime<chrono::Utc>),
 }
 
 async fn apply_inline(
@@ -354,6 +356,9 @@ async fn apply_inline(
         InlineWrite::OpenChallenge(challenge) => challenges::open(client, challenge).await,
         InlineWrite::SpendChallenge(token_hash, now) => {
             challenges::spend(client, token_hash, *now).await
+        }
+        InlineWrite::ProveSecondFactor(session_id, method, at) => {
+            sessions::prove_second_factor(client, stream_id, *session_id, method, *at).await
         }
     }
 }

@@ -209,6 +209,72 @@ pub async fn remove(
     Ok(committed.position)
 }
 
+/// Begins a step-up with a passkey: options for an assertion by one of the caller's passkeys.
+/// Its finish records that the session proved a second factor, so that step-up actions need
+/// no other for the step-up window. `PasskeyNotFound` when the caller has no passkey.
+pub async fn start_step_up(
+    ctx: &Context,
+    caller: ActiveSession,
+) -> Result<CeremonyStarted, ServiceError> {
+    let account = accounts::account(ctx, caller.account_id).await?.state;
+    if account.factors.passkeys.is_empty() {
+        return Err(ServiceError::PasskeyNotFound);
+    }
+    let ceremony = ctx.passkeys.start_assertion(&account.factors.passkeys)?;
+    let now = ctx.now();
+    let IssuedToken { token, hash } = credentials::issue_session_token();
+    let expires_at = now + CEREMONY_TTL;
+    ceremonies::open(
+        &ctx.pool.get().await?,
+        &NewCeremony {
+            token_hash: hash,
+            purpose: Purpose::StepUp,
+            account_id: Some(caller.account_id),
+            session_id: Some(caller.id),
+            state: ceremony.state,
+            created_at: now,
+            expires_at,
+        },
+    )
+    .await?;
+    Ok(CeremonyStarted {
+        ceremony: token,
+        options: ceremony.options,
+        expires_at,
+    })
+}
+
+/// Finishes the caller's step-up `ceremony` with the authenticator's assertion: the session
+/// has proved a second factor now (`StepUpProven`). `PasskeyCeremonyExpired` for a ceremony
+/// unknown, expired, finished or another session's; an assertion that does not verify (or a
+/// passkey removed since, or a counter that did not go forward) is a validation failure naming
+/// `credential`, recorded as a failed step-up and counted as a wrong step-up code is.
+pub async fn finish_step_up(
+    ctx: &Context,
+    caller: ActiveSession,
+    ceremony: &str,
+    credential: &serde_json::Value,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let now = ctx.now();
+    let state = ceremonies::take(
+        &ctx.pool.get().await?,
+        &credentials::session_token_hash(ceremony),
+        Purpose::StepUp,
+        Some(caller.id),
+        now,
+    )
+    .await?
+    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let factor = ctx.passkeys.finish_assertion(credential, state).ok();
+    match super::second_factor::prove_step_up(ctx, caller, factor, metadata).await {
+        Err(ServiceError::MfaInvalid) => Err(credential_refused(
+            "no passkey of the account's verified this assertion",
+        )),
+        outcome => outcome,
+    }
+}
+
 /// Begins a passwordless sign-in: options for a discoverable assertion (any passkey the
 /// user's authenticator holds for the RP ID). `TooManyRequests` past the client address's
 /// `SIGN_INS_PER_ADDRESS`.

@@ -399,6 +399,50 @@ impl StepUpCheck {
     }
 }
 
+/// Records that the caller's session proved `factor` (checked as far as the service can; `None`
+/// when it did not check out), counted against the account's step-ups as a code would be:
+/// `MfaInvalid` for a factor refused (recorded as `StepUpFailed`), `TooManyRequests` past the
+/// limit. The log position of `StepUpProven`.
+pub(super) async fn prove_step_up(
+    ctx: &Context,
+    caller: ActiveSession,
+    factor: Option<SecondFactor>,
+    metadata: &CommandMetadata,
+) -> Result<i64, ServiceError> {
+    let now = ctx.now();
+    reserve(
+        &ctx.pool.get().await?,
+        Presenter::StepUp,
+        caller.account_id,
+        now,
+    )
+    .await?;
+    let check = StepUpCheck {
+        step_up: StepUp::Missing,
+        caller,
+        metadata: metadata.clone(),
+        counted: true,
+    };
+    let Some(factor) = factor else {
+        return Err(match check.refused(ctx).await {
+            ServiceError::Validation(_) => ServiceError::MfaInvalid,
+            error => error,
+        });
+    };
+    let command = AccountCommand::ProveStepUp {
+        session_id: caller.id,
+        factor,
+        now,
+    };
+    let outcome = run_own_command(ctx, caller, metadata, command).await;
+    match check.settle(ctx, outcome).await {
+        Ok(committed) => Ok(committed.position),
+        // A refused factor was recorded by `settle`; the answer names no field here.
+        Err(ServiceError::Validation(_)) => Err(ServiceError::MfaInvalid),
+        Err(error) => Err(error),
+    }
+}
+
 /// Counts one second factor of `presenter`'s against the account before it is checked.
 async fn reserve(
     client: &deadpool_postgres::Object,

@@ -13,6 +13,8 @@ use super::StoreError;
 pub enum Purpose {
     /// Registering a passkey, by the session that began it.
     Registration,
+    /// A passkey's assertion proving the second factor in the session that began it.
+    StepUp,
     /// Signing in with a discoverable passkey.
     SignIn,
 }
@@ -21,6 +23,7 @@ impl Purpose {
     fn as_str(self) -> &'static str {
         match self {
             Self::Registration => "registration",
+            Self::StepUp => "step_up",
             Self::SignIn => "sign_in",
         }
     }
@@ -33,9 +36,9 @@ pub struct NewCeremony {
     pub token_hash: Vec<u8>,
     /// What it is for.
     pub purpose: Purpose,
-    /// The account registering, for a registration.
+    /// The account, for a registration or step-up.
     pub account_id: Option<Uuid>,
-    /// The session registering, for a registration.
+    /// The session that began it, for a registration or step-up.
     pub session_id: Option<Uuid>,
     /// `webauthn-rs`'s state.
     pub state: serde_json::Value,
@@ -67,7 +70,7 @@ pub async fn open(client: &impl GenericClient, ceremony: &NewCeremony) -> Result
 }
 
 /// Takes (deletes) the live ceremony for `purpose` whose token hash is `token_hash`, begun by
-/// `session_id` when it is a registration, and returns its state; `None` when there is none:
+/// `session_id` (`None` for a sign-in), and returns its state; `None` when there is none:
 /// unknown, expired, finished, or another session's. Two finishes of one ceremony never both
 /// get it.
 pub async fn take(

@@ -162,6 +162,26 @@ pub async fn end(
     Ok(())
 }
 
+/// Records that the live session `session_id` of the account proved a second factor
+/// (`method`) at `at`: its step-up window starts there, and it counts as `aal2` from then.
+pub async fn prove_second_factor(
+    client: &impl GenericClient,
+    account_id: Uuid,
+    session_id: Uuid,
+    method: &str,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<(), StoreError> {
+    super::prepared::execute(
+        client,
+        "UPDATE sessions SET second_factor_at = $4,
+             methods = CASE WHEN $3 = ANY(methods) THEN methods ELSE methods || $3 END
+         WHERE account_id = $1 AND id = $2 AND ended_at IS NULL",
+        &[&account_id, &session_id, &method, &at],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Ends every session of an account.
 pub async fn end_all(
     client: &impl GenericClient,

@@ -630,3 +630,98 @@ async fn the_owner_is_mailed_when_a_passkey_is_added_or_removed() {
     smtp.wait_for_mail(&user.email, "A passkey was removed")
         .await;
 }
+
+async fn begin_step_up(app: &TestApp, token: &str) -> Answer {
+    app.post("/v1/me/mfa/step-up/passkey/start", Some(token), json!({}))
+        .await
+}
+
+async fn finish_step_up(app: &TestApp, token: &str, ceremony: &Value, credential: Value) -> Answer {
+    app.post(
+        "/v1/me/mfa/step-up/passkey/finish",
+        Some(token),
+        json!({"ceremony": ceremony, "credential": credential}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_session_steps_up_with_a_passkey_and_then_acts_without_a_code() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    let registered = register(&app, &user, &mut key).await;
+    let id = registered["passkey"]["id"].as_str().expect("id");
+    let path = format!("/v1/me/passkeys/{id}");
+    app.delete(&path, &user.token, Some(json!({})))
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+
+    // An assertion of another authenticator is refused by name, and recorded.
+    let started = begin_step_up(&app, &user.token).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let mut stranger = authenticator();
+    let other = verified_user(&app).await;
+    register(&app, &other, &mut stranger).await;
+    let other_started = begin_step_up(&app, &other.token).await;
+    let mut options = started.body["options"].clone();
+    options["publicKey"]["allowCredentials"] =
+        other_started.body["options"]["publicKey"]["allowCredentials"].clone();
+    let refused = finish_step_up(
+        &app,
+        &user.token,
+        &started.body["ceremony"],
+        get(&mut stranger, &options),
+    )
+    .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(
+        refused.field_errors(),
+        vec![(
+            "credential".to_owned(),
+            "passkey_credential_invalid".to_owned()
+        )]
+    );
+    // Another session cannot finish this session's ceremony.
+    let started = begin_step_up(&app, &user.token).await;
+    let assertion = get(&mut key, &started.body["options"]);
+    let second_session = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(second_session.body["mfa_required"], true);
+    finish_step_up(
+        &app,
+        &other.token,
+        &started.body["ceremony"],
+        assertion.clone(),
+    )
+    .await
+    .assert_problem(401, "passkey_challenge_expired");
+    let proven = finish_step_up(&app, &user.token, &started.body["ceremony"], assertion).await;
+    assert_eq!(proven.status, StatusCode::NO_CONTENT, "{}", proven.body);
+    let sessions = app.get("/v1/sessions", Some(&user.token)).await;
+    let this = sessions
+        .body
+        .as_array()
+        .expect("sessions")
+        .iter()
+        .find(|session| session["current"] == true)
+        .expect("the current session")
+        .clone();
+    assert_eq!(this["aal"], "aal2", "{}", sessions.body);
+    let removed = app.delete(&path, &user.token, Some(json!({}))).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    // Without a passkey there is nothing to step up with.
+    begin_step_up(&app, &user.token)
+        .await
+        .assert_problem(404, "passkey_not_found");
+    let events = app.get("/v1/me/events", Some(&user.token)).await;
+    let types: Vec<&str> = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter_map(|event| event["type"].as_str())
+        .collect();
+    assert!(
+        types.contains(&"StepUpFailed") && types.contains(&"StepUpProven"),
+        "{types:?}"
+    );
+}

@@ -198,6 +198,15 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Prove a second factor in a live session, ahead of step-up actions.
+    ProveStepUp {
+        /// The session.
+        session_id: Uuid,
+        /// The second factor, as far as checked.
+        factor: SecondFactor,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Record that a second factor sent for a step-up action was refused.
     RecordStepUpFailure {
         /// The session that sent it.

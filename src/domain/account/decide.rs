@@ -331,6 +331,27 @@ pub fn decide(
             }
             Ok(events)
         }
+        AccountCommand::ProveStepUp {
+            session_id,
+            factor,
+            now,
+        } => {
+            if !account.factors.enabled() {
+                return Err(AccountError::SecondFactorNotEnabled);
+            }
+            if !account.sessions_live_at(now).any(|live| live == session_id) {
+                return Err(AccountError::SessionNotFound);
+            }
+            let (method, used) = use_second_factor(account, &factor, now)?;
+            Ok(vec![
+                used,
+                AccountEvent::StepUpProven {
+                    session_id,
+                    method,
+                    at: now,
+                },
+            ])
+        }
         AccountCommand::RecordStepUpFailure { session_id, now } => {
             Ok(vec![AccountEvent::StepUpFailed {
                 session_id,

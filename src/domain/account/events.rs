@@ -455,6 +455,16 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// A signed-in session proved a second factor on its own (a passkey's assertion): step-up
+    /// actions need no other for `STEP_UP_WINDOW` from then.
+    StepUpProven {
+        /// The session.
+        session_id: Uuid,
+        /// The second factor it proved.
+        method: SecondFactorMethod,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// An administrator removed every second factor of the account (TOTP, pending or on, and
     /// the recovery codes), for an owner who lost them: sign-in needs the first factor only.
     SecondFactorsReset {
@@ -538,6 +548,7 @@ impl DomainEvent for AccountEvent {
             Self::RecoveryCodesRevoked { .. } => "RecoveryCodesRevoked",
             Self::SecondFactorsReset { .. } => "SecondFactorsReset",
             Self::StepUpFailed { .. } => "StepUpFailed",
+            Self::StepUpProven { .. } => "StepUpProven",
             Self::PasskeyRegistrationStarted { .. } => "PasskeyRegistrationStarted",
             Self::PasskeyAdded { .. } => "PasskeyAdded",
             Self::PasskeyUsed { .. } => "PasskeyUsed",

@@ -115,7 +115,9 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.codes_valid_from = Some(*at);
         }
         // History only: the challenge itself is an inline row, the step-up's count a throttle's.
-        AccountEvent::SecondFactorChallenged { .. } | AccountEvent::StepUpFailed { .. } => {}
+        AccountEvent::SecondFactorChallenged { .. }
+        | AccountEvent::StepUpFailed { .. }
+        | AccountEvent::StepUpProven { .. } => {}
         AccountEvent::TotpEnrolmentStarted { secret, .. } => {
             account.factors.totp_pending = Some(secret.clone());
         }
@@ -213,6 +215,7 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::AccountDeleted { at } => Some(*at),
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::StepUpFailed { .. }
+        | AccountEvent::StepUpProven { .. }
         | AccountEvent::TotpEnrolmentStarted { .. }
         | AccountEvent::TotpEnrolmentCancelled { .. }
         | AccountEvent::TotpCodeUsed { .. }

@@ -781,3 +781,38 @@ fn removing_a_passkey_is_a_step_up_and_the_last_factor_takes_the_recovery_codes(
         .state_after();
     assert!(reset.factors.passkeys.is_empty() && !reset.factors.enabled());
 }
+
+#[test]
+fn a_live_session_proves_a_second_factor_ahead_of_step_up_actions() {
+    let mut history = with_passkey();
+    history.push(started(None));
+    let prove = |session, factor| AccountCommand::ProveStepUp {
+        session_id: Uuid::from_u128(session),
+        factor,
+        now: t0(),
+    };
+    let account = given(&history);
+    account.when(prove(7, assertion(1, 4))).then(&[
+        AccountEvent::PasskeyUsed {
+            passkey_id: passkey_id(1),
+            sign_count: 4,
+            at: t0(),
+        },
+        AccountEvent::StepUpProven {
+            session_id: Uuid::from_u128(7),
+            method: SecondFactorMethod::Passkey,
+            at: t0(),
+        },
+    ]);
+    account
+        .when(prove(8, assertion(1, 4)))
+        .then_error(AccountError::SessionNotFound);
+    account
+        .when(prove(7, assertion(2, 4)))
+        .then_error(AccountError::SecondFactorInvalid);
+    let mut plain = registered(true);
+    plain.push(started(None));
+    given(&plain)
+        .when(prove(7, assertion(1, 4)))
+        .then_error(AccountError::SecondFactorNotEnabled);
+}
