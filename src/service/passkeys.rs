@@ -9,7 +9,7 @@
 
 use super::accounts::{self, run_own_command};
 use super::executor::{CommandMetadata, InlineWrite, Unit};
-use super::second_factor::{StepUpCheck, account_label, ensure_recent_sign_in};
+use super::second_factor::{StepUpCheck, account_label, prove_presence};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
 use crate::credentials::{self, IssuedToken};
@@ -62,21 +62,7 @@ pub async fn start_registration(
     if account.factors.passkeys.len() >= crate::domain::account::PASSKEYS_PER_ACCOUNT {
         return Err(ServiceError::PasskeyLimitReached);
     }
-    let verified_password = match (&account.password, password) {
-        (Some(_), Some(password)) => {
-            Some(super::profile::verify_password(ctx, caller.account_id, &account, password).await?)
-        }
-        (Some(_), None) => {
-            return Err(ServiceError::required(
-                "password",
-                "give the account's password to add a passkey",
-            ));
-        }
-        (None, _) => {
-            ensure_recent_sign_in(ctx, caller).await?;
-            None
-        }
-    };
+    let verified_password = prove_presence(ctx, caller, &account, password).await?;
     let check = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let label = account_label(&account, caller.account_id);
     let ceremony =
@@ -90,16 +76,27 @@ pub async fn start_registration(
     };
     let outcome = run_own_command(ctx, caller, metadata, command).await;
     check.settle(ctx, outcome).await?;
+    begin(ctx, Purpose::Registration, Some(caller), ceremony, now).await
+}
+
+/// Keeps `ceremony`'s state for its finish (by `caller`'s session, unless a sign-in) and
+/// gives the client its options and token.
+async fn begin(
+    ctx: &Context,
+    purpose: Purpose,
+    caller: Option<ActiveSession>,
+    ceremony: crate::passkeys::Ceremony,
+    now: DateTime<Utc>,
+) -> Result<CeremonyStarted, ServiceError> {
     let IssuedToken { token, hash } = credentials::issue_session_token();
     let expires_at = now + CEREMONY_TTL;
-    let client = ctx.pool.get().await?;
     ceremonies::open(
-        &client,
+        &ctx.pool.get().await?,
         &NewCeremony {
             token_hash: hash,
-            purpose: Purpose::Registration,
-            account_id: Some(caller.account_id),
-            session_id: Some(caller.id),
+            purpose,
+            account_id: caller.map(|caller| caller.account_id),
+            session_id: caller.map(|caller| caller.id),
             state: ceremony.state,
             created_at: now,
             expires_at,
@@ -111,6 +108,26 @@ pub async fn start_registration(
         options: ceremony.options,
         expires_at,
     })
+}
+
+/// Takes the live ceremony `token` for `purpose` (begun by `caller`'s session, unless a
+/// sign-in): its state, once. `PasskeyCeremonyExpired` when it is unknown, expired, finished
+/// or another session's.
+async fn take(
+    ctx: &Context,
+    token: &str,
+    purpose: Purpose,
+    caller: Option<ActiveSession>,
+) -> Result<serde_json::Value, ServiceError> {
+    ceremonies::take(
+        &ctx.pool.get().await?,
+        &credentials::session_token_hash(token),
+        purpose,
+        caller.map(|caller| caller.id),
+        ctx.now(),
+    )
+    .await?
+    .ok_or(ServiceError::PasskeyCeremonyExpired)
 }
 
 /// A passkey registered.
@@ -138,15 +155,7 @@ pub async fn finish_registration(
     metadata: &CommandMetadata,
 ) -> Result<PasskeyRegistered, ServiceError> {
     let now = ctx.now();
-    let state = ceremonies::take(
-        &ctx.pool.get().await?,
-        &credentials::session_token_hash(ceremony),
-        Purpose::Registration,
-        Some(caller.id),
-        now,
-    )
-    .await?
-    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let state = take(ctx, ceremony, Purpose::Registration, Some(caller)).await?;
     let (credential_id, credential) = ctx
         .passkeys
         .finish_registration(credential, state)
@@ -221,27 +230,7 @@ pub async fn start_step_up(
         return Err(ServiceError::PasskeyNotFound);
     }
     let ceremony = ctx.passkeys.start_assertion(&account.factors.passkeys)?;
-    let now = ctx.now();
-    let IssuedToken { token, hash } = credentials::issue_session_token();
-    let expires_at = now + CEREMONY_TTL;
-    ceremonies::open(
-        &ctx.pool.get().await?,
-        &NewCeremony {
-            token_hash: hash,
-            purpose: Purpose::StepUp,
-            account_id: Some(caller.account_id),
-            session_id: Some(caller.id),
-            state: ceremony.state,
-            created_at: now,
-            expires_at,
-        },
-    )
-    .await?;
-    Ok(CeremonyStarted {
-        ceremony: token,
-        options: ceremony.options,
-        expires_at,
-    })
+    begin(ctx, Purpose::StepUp, Some(caller), ceremony, ctx.now()).await
 }
 
 /// Finishes the caller's step-up `ceremony` with the authenticator's assertion: the session
@@ -256,16 +245,7 @@ pub async fn finish_step_up(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
-    let now = ctx.now();
-    let state = ceremonies::take(
-        &ctx.pool.get().await?,
-        &credentials::session_token_hash(ceremony),
-        Purpose::StepUp,
-        Some(caller.id),
-        now,
-    )
-    .await?
-    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let state = take(ctx, ceremony, Purpose::StepUp, Some(caller)).await?;
     let factor = ctx.passkeys.finish_assertion(credential, state).ok();
     match super::second_factor::prove_step_up(ctx, caller, factor, metadata).await {
         Err(ServiceError::MfaInvalid) => Err(credential_refused(
@@ -298,27 +278,9 @@ pub async fn start_sign_in(
             return Err(ServiceError::TooManyRequests(retry_after));
         }
     }
+    drop(client);
     let ceremony = ctx.passkeys.start_discoverable()?;
-    let IssuedToken { token, hash } = credentials::issue_session_token();
-    let expires_at = now + CEREMONY_TTL;
-    ceremonies::open(
-        &client,
-        &NewCeremony {
-            token_hash: hash,
-            purpose: Purpose::SignIn,
-            account_id: None,
-            session_id: None,
-            state: ceremony.state,
-            created_at: now,
-            expires_at,
-        },
-    )
-    .await?;
-    Ok(CeremonyStarted {
-        ceremony: token,
-        options: ceremony.options,
-        expires_at,
-    })
+    begin(ctx, Purpose::SignIn, None, ceremony, now).await
 }
 
 /// Finishes a passwordless sign-in with the authenticator's assertion (`PublicKeyCredential`
@@ -335,15 +297,7 @@ pub async fn finish_sign_in(
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
     let now = ctx.now();
-    let state = ceremonies::take(
-        &ctx.pool.get().await?,
-        &credentials::session_token_hash(ceremony),
-        Purpose::SignIn,
-        None,
-        now,
-    )
-    .await?
-    .ok_or(ServiceError::PasskeyCeremonyExpired)?;
+    let state = take(ctx, ceremony, Purpose::SignIn, None).await?;
     let (account_id, credential_id) = ctx
         .passkeys
         .identify(credential)

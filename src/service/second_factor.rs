@@ -105,23 +105,7 @@ pub async fn start_totp_enrolment(
     if account.email_unproven() {
         return Err(ServiceError::EmailNotVerified);
     }
-    let verified_password = match (&account.password, password) {
-        (Some(_), Some(password)) => {
-            Some(super::profile::verify_password(ctx, caller.account_id, &account, password).await?)
-        }
-        (Some(_), None) => {
-            return Err(ServiceError::required(
-                "password",
-                "give the account's password to add a second factor",
-            ));
-        }
-        // A session alone adds no way in, and a second factor locks out whoever lacks it: an
-        // account without a password proves itself by a sign-in made just before.
-        (None, _) => {
-            ensure_recent_sign_in(ctx, caller).await?;
-            None
-        }
-    };
+    let verified_password = prove_presence(ctx, caller, &account, password).await?;
     let secret = factors::new_totp_secret(&ctx.secrets);
     let committed = run_own_command(
         ctx,
@@ -139,6 +123,31 @@ pub async fn start_totp_enrolment(
         provisioning: factors::provisioning(&secret.bytes, &ctx.policy.totp_issuer, &label),
         position: committed.position,
     })
+}
+
+/// What adding a second factor needs besides the session: the account's password when it has
+/// one (re-checked and throttled as for other signed-in actions; the hash it matched, for the
+/// command), else a session started within `STEP_UP_WINDOW` (`RecentSignInRequired`). A
+/// session alone adds no way in, and a second factor locks out whoever lacks it.
+pub(super) async fn prove_presence(
+    ctx: &Context,
+    caller: ActiveSession,
+    account: &Account,
+    password: Option<&str>,
+) -> Result<Option<crate::domain::account::SealedPasswordHash>, ServiceError> {
+    match (&account.password, password) {
+        (Some(_), Some(password)) => Ok(Some(
+            super::profile::verify_password(ctx, caller.account_id, account, password).await?,
+        )),
+        (Some(_), None) => Err(ServiceError::required(
+            "password",
+            "give the account's password to add a second factor",
+        )),
+        (None, _) => {
+            ensure_recent_sign_in(ctx, caller).await?;
+            Ok(None)
+        }
+    }
 }
 
 /// For what a session alone must not do on an account without a password: a session started
