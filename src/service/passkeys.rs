@@ -75,7 +75,16 @@ pub async fn start_registration(
         now,
     };
     let outcome = run_own_command(ctx, caller, metadata, command).await;
-    check.settle(ctx, outcome).await?;
+    let committed = check.settle(ctx, outcome).await?;
+    // What the start proved goes with the ceremony: a finish on an account that has gained a
+    // second factor since needed a step-up this start did not ask for.
+    let ceremony = crate::passkeys::Ceremony {
+        state: serde_json::json!({
+            "webauthn": ceremony.state,
+            "second_factor": committed.state.factors.enabled(),
+        }),
+        options: ceremony.options,
+    };
     begin(ctx, Purpose::Registration, Some(caller), ceremony, now).await
 }
 
@@ -155,10 +164,11 @@ pub async fn finish_registration(
     metadata: &CommandMetadata,
 ) -> Result<PasskeyRegistered, ServiceError> {
     let now = ctx.now();
-    let state = take(ctx, ceremony, Purpose::Registration, Some(caller)).await?;
+    let mut kept = take(ctx, ceremony, Purpose::Registration, Some(caller)).await?;
+    let stepped_up = kept["second_factor"].as_bool().unwrap_or(false);
     let (credential_id, credential) = ctx
         .passkeys
-        .finish_registration(credential, state)
+        .finish_registration(credential, kept["webauthn"].take())
         .map_err(|refused| credential_refused(&refused.0))?;
     let (codes, hashes) = factors::new_recovery_codes(&ctx.secrets);
     let passkey_id = Uuid::now_v7();
@@ -172,6 +182,7 @@ pub async fn finish_registration(
             credential_id,
             credential,
             recovery_codes: hashes,
+            stepped_up,
             now,
         },
     )

@@ -725,3 +725,37 @@ async fn a_session_steps_up_with_a_passkey_and_then_acts_without_a_code() {
         "{types:?}"
     );
 }
+
+#[tokio::test]
+async fn a_registration_begun_without_a_second_factor_does_not_finish_once_one_is_on() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let started = start_registration(&app, &user.token, json!({"password": PASSWORD})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let credential = create(&mut authenticator(), &started.body["options"]);
+    // Meanwhile TOTP goes on: adding a way in now needs the step-up this start did not ask.
+    let totp = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&user.token),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    let secret = totp_rs::Secret::Encoded(totp.body["secret"].as_str().expect("secret").into())
+        .to_bytes()
+        .expect("secret");
+    let confirmed = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&user.token),
+            json!({"code": accounts::factors::totp_code(&secret, app.clock.now())}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    finish_registration(&app, &user.token, ceremony, credential)
+        .await
+        .assert_problem(403, "mfa_step_up_required");
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+}

@@ -179,6 +179,9 @@ pub enum AccountCommand {
         credential: PasskeyCredential,
         /// Keyed hashes of a new set of recovery codes, issued when the account has none.
         recovery_codes: Vec<RecoveryCodeHash>,
+        /// The registration began on the account with a second factor, and so with a step-up:
+        /// without it, an account that has one now refuses (`StepUpRequired`).
+        stepped_up: bool,
         /// The clock.
         now: DateTime<Utc>,
     },

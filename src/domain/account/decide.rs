@@ -267,10 +267,14 @@ pub fn decide(
             credential_id,
             credential,
             recovery_codes,
+            stepped_up,
             now,
         } => {
             if account.email_unproven() {
                 return Err(AccountError::EmailNotVerified);
+            }
+            if account.factors.enabled() && !stepped_up {
+                return Err(AccountError::StepUpRequired);
             }
             if account.factors.passkeys.len() >= PASSKEYS_PER_ACCOUNT {
                 return Err(AccountError::PasskeyLimitReached);

@@ -528,6 +528,7 @@ fn add_passkey(n: u128) -> AccountCommand {
         credential_id: format!("cred-{n}"),
         credential: PasskeyCredential(serde_json::json!({ "cred": n.to_string() })),
         recovery_codes: codes(50),
+        stepped_up: true,
         now: t0(),
     }
 }
@@ -633,6 +634,32 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
     given(&registered(false))
         .when(add_passkey(1))
         .then_error(AccountError::EmailNotVerified);
+    // A registration begun before the account had a second factor asked no step-up: it
+    // finishes on an account without one only.
+    let unstepped = || match add_passkey(2) {
+        AccountCommand::AddPasskey {
+            passkey_id,
+            name,
+            credential_id,
+            credential,
+            recovery_codes,
+            now,
+            ..
+        } => AccountCommand::AddPasskey {
+            passkey_id,
+            name,
+            credential_id,
+            credential,
+            recovery_codes,
+            stepped_up: false,
+            now,
+        },
+        _ => unreachable!(),
+    };
+    given(&with_totp())
+        .when(unstepped())
+        .then_error(AccountError::StepUpRequired);
+    assert_eq!(given(&registered(true)).when(unstepped()).events().len(), 2);
 }
 
 #[test]
