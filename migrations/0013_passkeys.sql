@@ -14,7 +14,14 @@ CREATE TABLE passkey_ceremonies (
     CHECK ((purpose = 'sign_in') = (session_id IS NULL))
 );
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);
+CREATE INDEX passkey_ceremonies_session ON passkey_ceremonies (session_id, purpose);
 
 -- A second-factor challenge of an account with passkeys also carries the assertion's state
 -- (the WebAuthn challenge and the credentials allowed), answered with `passkey_assertion`.
 ALTER TABLE mfa_challenges ADD COLUMN passkey_state jsonb;
+
+-- A WebAuthn credential id names one passkey of one account (WebAuthn §7.1: an RP refuses a
+-- credential id registered to any user): claimed as identifiers are, freed with the passkey.
+ALTER TABLE unique_claims DROP CONSTRAINT unique_claims_kind_check,
+    ADD CONSTRAINT unique_claims_kind_check
+        CHECK (kind IN ('email', 'username', 'phone', 'passkey'));

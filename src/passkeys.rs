@@ -30,10 +30,21 @@ impl std::fmt::Debug for Passkeys {
 }
 
 /// Why a ceremony's answer was refused: the credential does not verify (wrong signature,
-/// challenge, origin or RP ID, no user verification) or is not a credential at all.
+/// challenge, origin or RP ID, no user verification, another user's handle).
 #[derive(Debug, thiserror::Error)]
 #[error("the WebAuthn credential does not verify: {0}")]
 pub struct CeremonyRefused(pub String);
+
+/// Why a client's JSON is no WebAuthn credential at all: not of the structure, not of type
+/// `public-key`, an `id` that is not its `rawId`, a credential id empty or longer than
+/// `MAX_CREDENTIAL_ID_BYTES`, or client data saying it came from a cross-origin frame.
+#[derive(Debug, thiserror::Error)]
+#[error("not a WebAuthn credential: {0}")]
+pub struct Malformed(pub String);
+
+/// The longest credential id taken, in bytes (WebAuthn Level 3 §7.1 step 23: RPs refuse
+/// longer ones).
+pub const MAX_CREDENTIAL_ID_BYTES: usize = 1023;
 
 /// Options for the client's `navigator.credentials.create()` or `.get()` (the JSON
 /// `webauthn-rs` gives, `{publicKey: {...}}` with base64url binary fields), and the state its
@@ -106,7 +117,7 @@ impl Passkeys {
         response: &Value,
         state: Value,
     ) -> Result<(String, PasskeyCredential), CeremonyRefused> {
-        let response: RegisterPublicKeyCredential = parse(response)?;
+        let response = registration(response).map_err(|error| CeremonyRefused(error.0))?;
         let state: PasskeyRegistration = serde_json::from_value(state)
             .map_err(|error| CeremonyRefused(format!("registration state: {error}")))?;
         let passkey = self
@@ -135,14 +146,24 @@ impl Passkeys {
         })
     }
 
-    /// Finishes an assertion started by [`Self::start_assertion`]: the factor it proves, which
-    /// the account still has to recognise.
+    /// Finishes an assertion started by [`Self::start_assertion`] for the account
+    /// `account_id`: the factor it proves, which the account still has to recognise. A user
+    /// handle, when the authenticator sends one, must be the account's (WebAuthn §7.2 step 6).
     pub fn finish_assertion(
         &self,
         response: &Value,
         state: Value,
+        account_id: Uuid,
     ) -> Result<SecondFactor, CeremonyRefused> {
-        let response: PublicKeyCredential = parse(response)?;
+        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
+        if response
+            .get_user_unique_id()
+            .is_some_and(|handle| handle != account_id.as_bytes())
+        {
+            return Err(CeremonyRefused(
+                "the user handle is another user's".to_owned(),
+            ));
+        }
         let state: PasskeyAuthentication = serde_json::from_value(state)
             .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
         let result = self
@@ -168,7 +189,7 @@ impl Passkeys {
     /// The account (user handle) and credential id a discoverable assertion names, before it
     /// is verified.
     pub fn identify(&self, response: &Value) -> Result<(Uuid, String), CeremonyRefused> {
-        let response: PublicKeyCredential = parse(response)?;
+        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
         let (account_id, credential_id) = self
             .webauthn
             .identify_discoverable_authentication(&response)
@@ -183,7 +204,7 @@ impl Passkeys {
         state: Value,
         passkey: &RegisteredPasskey,
     ) -> Result<SecondFactor, CeremonyRefused> {
-        let response: PublicKeyCredential = parse(response)?;
+        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
         let state: DiscoverableAuthentication = serde_json::from_value(state)
             .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
         let key = DiscoverableKey::from(
@@ -197,10 +218,57 @@ impl Passkeys {
     }
 }
 
-/// A client's JSON as a WebAuthn structure.
-fn parse<T: serde::de::DeserializeOwned>(response: &Value) -> Result<T, CeremonyRefused> {
-    serde_json::from_value(response.clone())
-        .map_err(|error| CeremonyRefused(format!("not a WebAuthn credential: {error}")))
+/// What a registration's and an assertion's JSON share, checked for shape.
+fn check_shape(
+    id: &str,
+    raw_id: &[u8],
+    type_: &str,
+    client_data_json: &[u8],
+) -> Result<(), Malformed> {
+    if type_ != "public-key" {
+        return Err(Malformed(format!("type {type_:?} is not \"public-key\"")));
+    }
+    if raw_id.is_empty() || raw_id.len() > MAX_CREDENTIAL_ID_BYTES {
+        return Err(Malformed(format!(
+            "a credential id is 1 to {MAX_CREDENTIAL_ID_BYTES} bytes"
+        )));
+    }
+    if id != credential_id_text(raw_id) {
+        return Err(Malformed("id is not rawId in base64url".to_owned()));
+    }
+    // A ceremony run in a frame of another site is not one this service's pages began.
+    let client_data: Value = serde_json::from_slice(client_data_json)
+        .map_err(|_| Malformed("clientDataJSON is not JSON".to_owned()))?;
+    if client_data.get("crossOrigin") == Some(&Value::Bool(true)) {
+        return Err(Malformed("clientDataJSON says crossOrigin".to_owned()));
+    }
+    Ok(())
+}
+
+/// `response` as a registration's credential (`navigator.credentials.create()`), by shape.
+pub fn registration(response: &Value) -> Result<RegisterPublicKeyCredential, Malformed> {
+    let credential: RegisterPublicKeyCredential =
+        serde_json::from_value(response.clone()).map_err(|error| Malformed(error.to_string()))?;
+    check_shape(
+        &credential.id,
+        credential.raw_id.as_ref(),
+        &credential.type_,
+        credential.response.client_data_json.as_ref(),
+    )?;
+    Ok(credential)
+}
+
+/// `response` as an assertion (`navigator.credentials.get()`), by shape.
+pub fn assertion(response: &Value) -> Result<PublicKeyCredential, Malformed> {
+    let credential: PublicKeyCredential =
+        serde_json::from_value(response.clone()).map_err(|error| Malformed(error.to_string()))?;
+    check_shape(
+        &credential.id,
+        credential.raw_id.as_ref(),
+        &credential.type_,
+        credential.response.client_data_json.as_ref(),
+    )?;
+    Ok(credential)
 }
 
 /// The `webauthn-rs` credential an account keeps.

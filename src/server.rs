@@ -158,11 +158,12 @@ pub async fn start(
     Ok(RunningServer { addr, task })
 }
 
-/// Hourly clean-up of expired idempotency keys and long-finished sessions.
+/// Clean-up every 5 minutes of expired idempotency keys, long-finished sessions, throttle
+/// rows, challenges and passkey ceremonies (each an indexed delete of what expired).
 async fn housekeeping(ctx: Context) {
-    let mut every_hour = tokio::time::interval(Duration::from_secs(3600));
+    let mut every_few_minutes = tokio::time::interval(Duration::from_secs(300));
     loop {
-        every_hour.tick().await;
+        every_few_minutes.tick().await;
         if let Err(error) = purge_expired_rows(&ctx).await {
             tracing::warn!(error = format!("{error:#}"), "housekeeping failed");
         }

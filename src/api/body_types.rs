@@ -294,8 +294,11 @@ impl BodySchemas {
                     .as_array()
                     .is_some_and(|required| required.iter().any(|r| r == name.as_str()));
                 // A required null is named as missing (`required`); an optional field the
-                // document does not mark `nullable` is left out, not null.
-                if field.is_null() && !required && property["nullable"] != true {
+                // document does not mark `nullable` is left out, not null. A field of a free
+                // object (`additionalProperties: {}`, a WebAuthn structure) may be anything.
+                let free = *property == Value::Bool(true)
+                    || property.as_object().is_some_and(serde_json::Map::is_empty);
+                if field.is_null() && !required && !free && property["nullable"] != true {
                     return Some((
                         join(at, name),
                         "a value, not null (leave it out)".to_owned(),
@@ -545,7 +548,8 @@ mod tests {
                     "owner": {"type": "string", "format": "uuid"},
                     "kind": {"allOf": [{"$ref": "#/components/schemas/Kind"}]},
                     "tags": {"type": "array", "items": {"type": "string"}},
-                    "place": {"type": "object", "properties": {"city": {"type": "string"}}}
+                    "place": {"type": "object", "properties": {"city": {"type": "string"}}},
+                    "credential": {"type": "object", "additionalProperties": {}}
                 }},
                 "NewThing": {"type": "object", "required": ["name", "place"], "properties": {
                     "name": {"type": "string"},
@@ -590,6 +594,13 @@ mod tests {
                           "place": {"city": "杭州"}});
         assert_eq!(check("/v1/things/7", body), Ok(()));
         assert_eq!(check("/v1/things/7", json!({"nick": null})), Ok(()));
+        // A free object (a WebAuthn credential) holds what its client sends, nulls too.
+        let credential = json!({"credential": {"authenticatorAttachment": null, "n": {"x": 1}}});
+        assert_eq!(check("/v1/things/7", credential), Ok(()));
+        assert_eq!(
+            check("/v1/things/7", json!({"credential": null})),
+            wrong_type("credential", "a value, not null (leave it out)")
+        );
     }
 
     #[test]

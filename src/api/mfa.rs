@@ -78,7 +78,7 @@ pub struct FinishPasskeyRegistrationRequest {
     /// The `PublicKeyCredential` that `navigator.credentials.create()` returned, as JSON
     /// (`{id, rawId, type, response: {attestationObject, clientDataJSON}, extensions}`, binary
     /// in base64url).
-    pub credential: serde_json::Value,
+    pub credential: super::sessions::WebAuthnJson,
 }
 
 /// A passkey registered.
@@ -396,7 +396,7 @@ impl MfaApi {
             caller.0,
             &body.ceremony,
             name,
-            &body.credential,
+            &super::sessions::webauthn_value(&body.credential),
             &metadata,
         )
         .await?;
@@ -447,7 +447,7 @@ impl MfaApi {
         &self,
         ctx: Data<&Context>,
         caller: SignedIn,
-    ) -> Result<PasskeyCeremonyStarted, Problems<{ SIGNED_IN | NOT_FOUND }>> {
+    ) -> Result<PasskeyCeremonyStarted, Problems<{ SIGNED_IN | NOT_FOUND | UNPROCESSABLE }>> {
         let started = service::passkeys::start_step_up(&ctx, caller.0).await?;
         Ok(PasskeyCeremonyStarted::Ok(Json(
             super::sessions::PasskeyCeremonyView::of(started),
@@ -478,7 +478,7 @@ impl MfaApi {
             &ctx,
             caller.0,
             &body.ceremony,
-            &body.credential,
+            &super::sessions::webauthn_value(&body.credential),
             &metadata,
         )
         .await?;

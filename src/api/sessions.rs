@@ -214,7 +214,7 @@ pub struct MfaChallengeView {
     /// userVerification, ...}}`, binary fields in base64url); send what it returns as
     /// `passkey_assertion`.
     #[oai(skip_serializing_if_is_none)]
-    pub passkey_options: Option<serde_json::Value>,
+    pub passkey_options: Option<WebAuthnJson>,
 }
 
 impl MfaChallengeView {
@@ -233,7 +233,7 @@ impl MfaChallengeView {
                 })
                 .collect(),
             expires_at: challenge.expires_at,
-            passkey_options: challenge.passkey_options,
+            passkey_options: challenge.passkey_options.map(webauthn_object),
         }
     }
 }
@@ -254,7 +254,24 @@ pub struct MfaSignInRequest {
     /// returned for the challenge's `passkey_options`, as JSON (`{id, rawId, type, response:
     /// {authenticatorData, clientDataJSON, signature, userHandle}}`, binary in base64url).
     #[oai(skip_serializing_if_is_none)]
-    pub passkey_assertion: Option<serde_json::Value>,
+    pub passkey_assertion: Option<WebAuthnJson>,
+}
+
+/// A WebAuthn structure as JSON (options for the browser, or a `PublicKeyCredential` from
+/// it): an object whose binary fields are base64url text.
+pub type WebAuthnJson = std::collections::BTreeMap<String, serde_json::Value>;
+
+/// `json` as a WebAuthn object for the client (webauthn-rs' options are objects).
+pub fn webauthn_object(json: serde_json::Value) -> WebAuthnJson {
+    match json {
+        serde_json::Value::Object(map) => map.into_iter().collect(),
+        _ => WebAuthnJson::new(),
+    }
+}
+
+/// A client's WebAuthn object as JSON.
+pub fn webauthn_value(json: &WebAuthnJson) -> serde_json::Value {
+    serde_json::Value::Object(json.clone().into_iter().collect())
 }
 
 /// A passwordless sign-in, or a passkey registration, begun: run the ceremony in the
@@ -265,7 +282,7 @@ pub struct PasskeyCeremonyView {
     pub ceremony: String,
     /// WebAuthn options (`{publicKey: {...}}`, binary fields in base64url) for
     /// `navigator.credentials.get()` (sign-in) or `.create()` (registration).
-    pub options: serde_json::Value,
+    pub options: WebAuthnJson,
     /// When the ceremony dies unfinished.
     pub expires_at: DateTime<Utc>,
 }
@@ -275,7 +292,7 @@ impl PasskeyCeremonyView {
     pub fn of(started: service::passkeys::CeremonyStarted) -> Self {
         Self {
             ceremony: started.ceremony,
-            options: started.options,
+            options: webauthn_object(started.options),
             expires_at: started.expires_at,
         }
     }
@@ -290,7 +307,7 @@ pub struct PasskeyAssertionRequest {
     /// The `PublicKeyCredential` that `navigator.credentials.get()` returned, as JSON (`{id,
     /// rawId, type, response: {authenticatorData, clientDataJSON, signature, userHandle}}`,
     /// binary in base64url).
-    pub credential: serde_json::Value,
+    pub credential: WebAuthnJson,
 }
 
 impl NewSessionView {
@@ -450,11 +467,8 @@ impl SessionsApi {
         body: Json<MfaSignInRequest>,
     ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN | TOO_MANY }>> {
         use service::second_factor::ChallengeAnswer;
-        let answer = match (
-            &body.totp_code,
-            &body.recovery_code,
-            &body.passkey_assertion,
-        ) {
+        let assertion = body.passkey_assertion.as_ref().map(webauthn_value);
+        let answer = match (&body.totp_code, &body.recovery_code, &assertion) {
             (Some(code), None, None) => ChallengeAnswer::Totp(code),
             (None, Some(code), None) => ChallengeAnswer::RecoveryCode(code),
             (None, None, Some(assertion)) => ChallengeAnswer::Passkey(assertion),
@@ -494,7 +508,10 @@ impl SessionsApi {
         &self,
         ctx: Data<&Context>,
         metadata: CommandMetadata,
-    ) -> Result<Json<PasskeyCeremonyView>, Problems<{ BAD_REQUEST | UNAVAILABLE | TOO_MANY }>> {
+    ) -> Result<
+        Json<PasskeyCeremonyView>,
+        Problems<{ BAD_REQUEST | UNPROCESSABLE | UNAVAILABLE | TOO_MANY }>,
+    > {
         let started = service::passkeys::start_sign_in(&ctx, &metadata).await?;
         Ok(Json(PasskeyCeremonyView::of(started)))
     }
@@ -519,9 +536,13 @@ impl SessionsApi {
         metadata: CommandMetadata,
         body: Json<PasskeyAssertionRequest>,
     ) -> Result<MfaSignInResponse, Problems<{ BODY | UNAUTHORIZED | FORBIDDEN }>> {
-        let signed_in =
-            service::passkeys::finish_sign_in(&ctx, &body.ceremony, &body.credential, &metadata)
-                .await?;
+        let signed_in = service::passkeys::finish_sign_in(
+            &ctx,
+            &body.ceremony,
+            &webauthn_value(&body.credential),
+            &metadata,
+        )
+        .await?;
         let position = signed_in.position;
         Ok(MfaSignInResponse::Created(
             Json(NewSessionView::of(signed_in)),

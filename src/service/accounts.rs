@@ -92,20 +92,41 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
             | AccountEvent::RecoveryCodesGenerated { .. }
             | AccountEvent::RecoveryCodeUsed { .. }
             | AccountEvent::RecoveryCodesRevoked { .. }
-            | AccountEvent::SecondFactorsReset { .. }
             | AccountEvent::StepUpFailed { .. }
             | AccountEvent::PasskeyRegistrationStarted { .. }
-            | AccountEvent::PasskeyAdded { .. }
             | AccountEvent::PasskeyUsed { .. }
-            | AccountEvent::PasskeyRemoved { .. }
             | AccountEvent::TotpEnrolmentCancelled { .. } => {}
             AccountEvent::AccountBlocked { .. } => {
                 writes.push(InlineWrite::EndAllSessions("blocked"));
+            }
+            AccountEvent::PasskeyAdded { credential_id, .. } => {
+                writes.push(InlineWrite::Claim(
+                    ClaimKind::Passkey,
+                    credential_id.clone(),
+                ));
+            }
+            AccountEvent::PasskeyRemoved { passkey_id, .. } => {
+                let removed = before.factors.passkeys.iter().find(|p| p.id == *passkey_id);
+                if let Some(passkey) = removed {
+                    writes.push(InlineWrite::Release(
+                        ClaimKind::Passkey,
+                        passkey.credential_id.clone(),
+                    ));
+                }
+            }
+            AccountEvent::SecondFactorsReset { .. } => {
+                for passkey in &before.factors.passkeys {
+                    writes.push(InlineWrite::Release(
+                        ClaimKind::Passkey,
+                        passkey.credential_id.clone(),
+                    ));
+                }
             }
             AccountEvent::StepUpProven {
                 session_id,
                 method,
                 at,
+                ..
             } => {
                 writes.push(InlineWrite::ProveSecondFactor(
                     *session_id,
@@ -160,6 +181,8 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::PasswordReset => "password_reset",
         SessionEndReason::Blocked => "blocked",
         SessionEndReason::AddressProven => "address_proven",
+        SessionEndReason::PasskeyRemoved => "passkey_removed",
+        SessionEndReason::SecondFactorsReset => "second_factors_reset",
     }
 }
 

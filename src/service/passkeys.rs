@@ -163,6 +163,8 @@ pub async fn finish_registration(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<PasskeyRegistered, ServiceError> {
+    crate::passkeys::registration(credential)
+        .map_err(|error| credential_malformed("credential", &error))?;
     let now = ctx.now();
     let mut kept = take(ctx, ceremony, Purpose::Registration, Some(caller)).await?;
     let stepped_up = kept["second_factor"].as_bool().unwrap_or(false);
@@ -256,8 +258,13 @@ pub async fn finish_step_up(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
+    crate::passkeys::assertion(credential)
+        .map_err(|error| credential_malformed("credential", &error))?;
     let state = take(ctx, ceremony, Purpose::StepUp, Some(caller)).await?;
-    let factor = ctx.passkeys.finish_assertion(credential, state).ok();
+    let factor = ctx
+        .passkeys
+        .finish_assertion(credential, state, caller.account_id)
+        .ok();
     match super::second_factor::prove_step_up(ctx, caller, factor, metadata).await {
         Err(ServiceError::MfaInvalid) => Err(credential_refused(
             "no passkey of the account's verified this assertion",
@@ -307,6 +314,8 @@ pub async fn finish_sign_in(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
+    crate::passkeys::assertion(credential)
+        .map_err(|error| credential_malformed("credential", &error))?;
     let now = ctx.now();
     let state = take(ctx, ceremony, Purpose::SignIn, None).await?;
     let (account_id, credential_id) = ctx
@@ -364,6 +373,21 @@ pub async fn finish_sign_in(
         Err(ServiceError::AccountNotFound) => Err(ServiceError::PasskeyInvalid),
         Err(error) => Err(error),
     }
+}
+
+/// JSON in `field` that is no WebAuthn credential: refused before any ceremony is spent or
+/// anything counted.
+pub(super) fn credential_malformed(
+    field: &str,
+    error: &crate::passkeys::Malformed,
+) -> ServiceError {
+    ServiceError::invalid(
+        field,
+        crate::domain::values::InvalidValue {
+            code: crate::domain::values::Refusal::PasskeyCredentialMalformed,
+            message: error.to_string(),
+        },
+    )
 }
 
 /// A credential from the client that does not verify: a validation failure naming

@@ -574,6 +574,14 @@ pub async fn answer_challenge(
         ChallengeAnswer::RecoveryCode(code) if factors::recovery_code_typed(code).is_none() => {
             return Err(malformed("recovery_code"));
         }
+        ChallengeAnswer::Passkey(assertion) => {
+            if let Err(error) = crate::passkeys::assertion(assertion) {
+                return Err(super::passkeys::credential_malformed(
+                    "passkey_assertion",
+                    &error,
+                ));
+            }
+        }
         _ => {}
     }
     let token_hash = crate::credentials::session_token_hash(token);
@@ -611,10 +619,11 @@ pub async fn answer_challenge(
             factors::recovery_code_hash(&ctx.secrets, code),
         )),
         // A challenge issued before the account had a passkey has no assertion to answer.
-        ChallengeAnswer::Passkey(credential) => challenge
-            .passkey_state
-            .clone()
-            .and_then(|state| ctx.passkeys.finish_assertion(credential, state).ok()),
+        ChallengeAnswer::Passkey(credential) => challenge.passkey_state.clone().and_then(|state| {
+            ctx.passkeys
+                .finish_assertion(credential, state, account_id)
+                .ok()
+        }),
     };
     let failed = async |loaded| {
         super::sign_in::sign_in_failed(

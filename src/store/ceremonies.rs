@@ -48,8 +48,17 @@ pub struct NewCeremony {
     pub expires_at: DateTime<Utc>,
 }
 
-/// Records a ceremony.
+/// Records a ceremony. A session has one ceremony of a purpose at a time: beginning another
+/// drops the one before, so that a session cannot pile states up.
 pub async fn open(client: &impl GenericClient, ceremony: &NewCeremony) -> Result<(), StoreError> {
+    if let Some(session_id) = ceremony.session_id {
+        super::prepared::execute(
+            client,
+            "DELETE FROM passkey_ceremonies WHERE session_id = $1 AND purpose = $2",
+            &[&session_id, &ceremony.purpose.as_str()],
+        )
+        .await?;
+    }
     super::prepared::execute(
         client,
         "INSERT INTO passkey_ceremonies
@@ -92,12 +101,21 @@ pub async fn take(
     Ok(row.map(|row| row.get(0)))
 }
 
-/// Deletes ceremonies that died unfinished.
+/// Deletes ceremonies that died unfinished, and the passkey states of second-factor
+/// challenges that died: what a client began and left takes no room past its lifetime.
 pub async fn purge_expired(client: &impl GenericClient) -> Result<u64, StoreError> {
-    Ok(super::prepared::execute(
+    let ceremonies = super::prepared::execute(
         client,
         "DELETE FROM passkey_ceremonies WHERE expires_at < now()",
         &[],
     )
-    .await?)
+    .await?;
+    let challenges = super::prepared::execute(
+        client,
+        "UPDATE mfa_challenges SET passkey_state = NULL
+         WHERE expires_at < now() AND passkey_state IS NOT NULL",
+        &[],
+    )
+    .await?;
+    Ok(ceremonies + challenges)
 }

@@ -15,6 +15,8 @@ pub enum ClaimKind {
     Username,
     /// An E.164 phone number.
     Phone,
+    /// A passkey's WebAuthn credential id (base64url).
+    Passkey,
 }
 
 impl ClaimKind {
@@ -23,6 +25,7 @@ impl ClaimKind {
             Self::Email => "email",
             Self::Username => "username",
             Self::Phone => "phone",
+            Self::Passkey => "passkey",
         }
     }
 }

@@ -816,13 +816,15 @@ async fn an_administrator_removes_a_users_second_factors_and_lists_who_has_one()
     let (data, metadata): (Value, Value) = (event.get(0), event.get(1));
     assert_eq!(data["administrator"], owner.id.to_string());
     assert_eq!(metadata["actor"], owner.id.to_string());
+    // Every session of the account ended with its factors.
+    app.get("/v1/me", Some(&enrolled.user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    let signed_in = app.sign_in(&enrolled.user.email, PASSWORD).await;
+    assert_eq!(signed_in.status, 201, "{}", signed_in.body);
     assert_eq!(
-        mfa_of(&app, &enrolled.user.token).await,
+        mfa_of(&app, signed_in.body["token"].as_str().expect("token")).await,
         json!({"totp": false, "totp_pending": false, "recovery_codes_left": 0, "passkeys": []})
-    );
-    assert_eq!(
-        app.sign_in(&enrolled.user.email, PASSWORD).await.status,
-        201
     );
     let with = app
         .get(&query(reset.position(), true), Some(&owner.token))

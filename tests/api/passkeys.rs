@@ -341,11 +341,99 @@ async fn removing_a_passkey_is_a_step_up_and_the_last_one_takes_the_recovery_cod
     .assert_problem(404, "passkey_not_found");
     let removed = app.delete(&path, token, Some(json!({}))).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    let mfa = app.get("/v1/me/mfa", Some(token)).await;
+    // The session the passkey signed in went with it; the registering one stays.
+    app.get("/v1/me", Some(token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
     assert_eq!(mfa.body["passkeys"], json!([]));
     assert_eq!(mfa.body["recovery_codes_left"], 0);
     let plain = app.sign_in(&user.email, PASSWORD).await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+}
+
+#[tokio::test]
+async fn removing_a_stolen_passkey_ends_every_session_it_signed_in_or_stepped_up() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut own = authenticator();
+    let first = register(&app, &user, &mut own).await;
+    let code = first["recovery_codes"][0].as_str().expect("code");
+    // A second passkey, which the thief holds.
+    let started = start_registration(
+        &app,
+        &user.token,
+        json!({"password": PASSWORD, "mfa_code": code}),
+    )
+    .await;
+    let mut stolen = authenticator();
+    let credential = create(&mut stolen, &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let second = finish_registration(&app, &user.token, ceremony, credential).await;
+    let stolen_id = second.body["passkey"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    // The thief signs in with it alone, and steps up another session with it.
+    let challenge = challenged(&app, &user).await;
+    let options = &challenge["passkey_options"];
+    let all = options["publicKey"]["allowCredentials"].clone();
+    let signed_in = answer_with(&app, &challenge, get(&mut stolen, options)).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    let thief = signed_in.body["token"].as_str().expect("token").to_owned();
+    let started = passwordless_start(&app).await;
+    let alone = finish_passwordless(&app, &started, pick(&mut stolen, &started, &all, &user)).await;
+    assert_eq!(alone.status, StatusCode::CREATED, "{}", alone.body);
+    let thief_alone = alone.body["token"].as_str().expect("token").to_owned();
+    let plain = verified_session(&app, &user, &mut own).await;
+    let step = begin_step_up(&app, &plain).await;
+    let proven = finish_step_up(
+        &app,
+        &plain,
+        &step.body["ceremony"],
+        get(&mut stolen, &step.body["options"]),
+    )
+    .await;
+    assert_eq!(proven.status, StatusCode::NO_CONTENT, "{}", proven.body);
+
+    // The owner removes it from the session its own passkey signed in.
+    let owner = verified_session(&app, &user, &mut own).await;
+    let removed = app
+        .delete(
+            &format!("/v1/me/passkeys/{stolen_id}"),
+            &owner,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
+    for token in [&thief, &thief_alone, &plain] {
+        app.get("/v1/me", Some(token))
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
+    let me = app.get("/v1/me", Some(&owner)).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+}
+
+/// A session of `user` signed in with the password and `key` as the second factor.
+async fn verified_session(
+    app: &TestApp,
+    user: &User,
+    key: &mut WebauthnAuthenticator<SoftPasskey>,
+) -> String {
+    let challenge = challenged(app, user).await;
+    let signed_in = answer_with(app, &challenge, get(key, &challenge["passkey_options"])).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    signed_in.body["token"].as_str().expect("token").to_owned()
+}
+
+async fn finish_passwordless(app: &TestApp, started: &Value, credential: Value) -> Answer {
+    app.post(
+        "/v1/sessions/passkey/finish",
+        None,
+        json!({"ceremony": started["ceremony"], "credential": credential}),
+    )
+    .await
 }
 
 /// `assertion` as a discoverable authenticator returns it: with the user handle it keeps
@@ -435,9 +523,15 @@ async fn a_discoverable_passkey_signs_in_alone_at_aal2_once_per_ceremony() {
         .assert_problem(401, "passkey_invalid");
     // What is no credential at all.
     let fourth = passwordless_start(&app).await;
-    finish(&fourth["ceremony"], json!({"id": "x"}))
-        .await
-        .assert_problem(401, "passkey_invalid");
+    let malformed = finish(&fourth["ceremony"], json!({"id": "x"})).await;
+    malformed.assert_problem(422, "validation_failed");
+    assert_eq!(
+        malformed.field_errors(),
+        vec![(
+            "credential".to_owned(),
+            "passkey_credential_malformed".to_owned()
+        )]
+    );
     // A refused assertion is in the account's history.
     let events = app.get("/v1/me/events", Some(token)).await;
     assert!(
@@ -603,9 +697,52 @@ async fn an_administrator_sees_a_passkey_as_a_second_factor_and_removes_it() {
         "{}",
         without.body
     );
-    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
-    assert_eq!(mfa.body["passkeys"], json!([]));
+    // Every session ended: whoever held the factors holds no session of them.
+    app.get("/v1/me", Some(&user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
     let signed_in = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+    let token = signed_in.body["token"].as_str().expect("token");
+    let mfa = app.get("/v1/me/mfa", Some(token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+}
+
+#[tokio::test]
+async fn what_is_no_assertion_counts_nothing_and_another_users_handle_proves_nothing() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+    let challenge = challenged(&app, &user).await;
+    // Six answers that are no credential at all: the challenge takes five, and is alive.
+    for malformed in [
+        json!({}),
+        json!({"id": "x"}),
+        json!({"id": "", "rawId": "", "type": "public-key", "response": {}}),
+        json!({"type": "password"}),
+        json!({"nested": {"deep": null}}),
+        json!({"id": 5}),
+    ] {
+        let refused = answer_with(&app, &challenge, malformed).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(
+            refused.field_errors(),
+            vec![(
+                "passkey_assertion".to_owned(),
+                "passkey_credential_malformed".to_owned()
+            )]
+        );
+    }
+    // A signed assertion whose user handle names another user (WebAuthn §7.2 step 6).
+    let stranger = verified_user(&app).await;
+    let assertion = with_user_handle(get(&mut key, &challenge["passkey_options"]), &stranger);
+    answer_with(&app, &challenge, assertion)
+        .await
+        .assert_problem(401, "mfa_invalid");
+    // Its own handle, or none, is the account's.
+    let assertion = with_user_handle(get(&mut key, &challenge["passkey_options"]), &user);
+    let signed_in = answer_with(&app, &challenge, assertion).await;
     assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
 }
 
@@ -709,11 +846,18 @@ async fn a_session_steps_up_with_a_passkey_and_then_acts_without_a_code() {
     assert_eq!(this["aal"], "aal2", "{}", sessions.body);
     let removed = app.delete(&path, &user.token, Some(json!({}))).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    // Without a passkey there is nothing to step up with.
+    // The session stepped up with the passkey ended with it.
     begin_step_up(&app, &user.token)
         .await
+        .assert_problem(401, "unauthenticated");
+    // Without a passkey there is nothing to step up with.
+    let again = app.sign_in(&user.email, PASSWORD).await;
+    assert_eq!(again.status, StatusCode::CREATED, "{}", again.body);
+    let token = again.body["token"].as_str().expect("token");
+    begin_step_up(&app, token)
+        .await
         .assert_problem(404, "passkey_not_found");
-    let events = app.get("/v1/me/events", Some(&user.token)).await;
+    let events = app.get("/v1/me/events", Some(token)).await;
     let types: Vec<&str> = events.body["events"]
         .as_array()
         .expect("events")

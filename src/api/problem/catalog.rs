@@ -122,9 +122,11 @@ problem_codes! {
         "Wrong account or password", "账号或密码错误";
     MfaInvalid = "mfa_invalid", UNAUTHORIZED,
         "The second factor is wrong or was used already", "二次验证错误或已被使用",
-        detail "Each TOTP code and each recovery code works once. After 5 wrong answers the \
-                challenge is dead: sign in again.",
-        "每个动态验证码和恢复码只能使用一次。答错 5 次后本次挑战失效，请重新登录。";
+        detail "Each TOTP code and each recovery code works once; a passkey's assertion must be \
+                one of the account's passkeys, made for this challenge. After 5 wrong answers \
+                the challenge is dead: sign in again.",
+        "每个动态验证码和恢复码只能使用一次；通行密钥凭据必须属于本账号并针对本次挑战生成。\
+         答错 5 次后本次挑战失效，请重新登录。";
     PasskeyChallengeExpired = "passkey_challenge_expired", UNAUTHORIZED,
         "The passkey ceremony is no longer valid", "通行密钥验证已失效",
         detail "It expired after 5 minutes, was finished already, or belongs to another session: \
@@ -151,10 +153,12 @@ problem_codes! {
         "只有管理员可以执行此操作，且只有所有者可以操作管理员或所有者。";
     MfaStepUpRequired = "mfa_step_up_required", FORBIDDEN,
         "This action needs your second factor", "此操作需要二次验证",
-        detail "Send `mfa_code` (a TOTP code or a recovery code) with the request, or sign in \
-                with your second factor: a session that proved it in the last 10 minutes may \
-                act without.",
-        "请在请求中附上 `mfa_code`（动态验证码或恢复码），或使用二次验证重新登录：\
+        detail "Send `mfa_code` (a TOTP code or a recovery code) with the request, or prove a \
+                passkey in this session first (POST /v1/me/mfa/step-up/passkey/start and \
+                /finish), or sign in with your second factor: a session that proved it in the \
+                last 10 minutes may act without.",
+        "请在请求中附上 `mfa_code`（动态验证码或恢复码），或先在本会话中验证通行密钥\
+         （POST /v1/me/mfa/step-up/passkey/start 与 /finish），或使用二次验证重新登录：\
          10 分钟内完成过二次验证的会话无需再次提供。";
     RecentSignInRequired = "recent_sign_in_required", FORBIDDEN,
         "Sign in again first", "请先重新登录",
@@ -348,11 +352,11 @@ pub fn refusal_title(refusal: Refusal) -> Text {
             "密码太容易被猜到：请使用更长的短语，或组合几个不相关的词",
         ),
         Refusal::InvalidDisplayName => (
-            "A display name has 1 to 32 characters and no control characters",
+            "A display name has 1 to 32 characters and no control or invisible characters",
             "昵称为 1 到 32 个字符，且不含控制字符",
         ),
         Refusal::InvalidBio => (
-            "A bio has at most 500 characters and no control characters but line breaks",
+            "A bio has at most 500 characters and no control or invisible characters but line breaks",
             "简介最多 500 个字符，除换行外不含控制字符",
         ),
         Refusal::InvalidUrl => (
@@ -391,6 +395,11 @@ pub fn refusal_title(refusal: Refusal) -> Text {
         Refusal::PasskeyCredentialInvalid => (
             "The WebAuthn credential was not accepted: start the registration again",
             "WebAuthn 凭据未通过验证：请重新开始注册",
+        ),
+        Refusal::PasskeyCredentialMalformed => (
+            "This is no WebAuthn credential: send the PublicKeyCredential the browser returned, \
+             as JSON with binary fields in base64url",
+            "这不是 WebAuthn 凭据：请发送浏览器返回的 PublicKeyCredential（JSON，二进制字段用 base64url）",
         ),
         Refusal::MfaCodeMalformed => (
             "This is no code: a TOTP code is 6 digits, a recovery code 10 letters and digits \

@@ -332,6 +332,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::IdentifierTaken(ClaimKind::Email) => P::EmailTaken,
             ServiceError::IdentifierTaken(ClaimKind::Username) => P::UsernameTaken,
             ServiceError::IdentifierTaken(ClaimKind::Phone) => P::PhoneTaken,
+            ServiceError::IdentifierTaken(ClaimKind::Passkey) => P::PasskeyAlreadyRegistered,
             ServiceError::MfaInvalid => P::MfaInvalid,
             ServiceError::MfaChallengeExpired => P::MfaChallengeExpired,
             ServiceError::StepUpRequired => P::MfaStepUpRequired,

@@ -165,12 +165,14 @@ pub fn decide(
                 }
                 _ => Vec::new(),
             };
+            let passkey_id = passkey_of(used.as_ref());
             events.extend(used);
             events.push(AccountEvent::SessionStarted {
                 session_id,
                 identifier,
                 method,
                 second_factor,
+                passkey_id,
                 ip,
                 user_agent,
                 expires_at,
@@ -313,6 +315,24 @@ pub fn decide(
                 passkey_id,
                 at: now,
             });
+            // What the passkey signed in or stepped up goes with it: a lost or stolen key
+            // is removed to shut out whoever holds it.
+            let signed_in: Vec<_> = account
+                .sessions_live_at(now)
+                .filter(|session| {
+                    account
+                        .session_passkeys
+                        .get(session)
+                        .is_some_and(|used| used.contains(&passkey_id))
+                })
+                .collect();
+            if !signed_in.is_empty() {
+                events.push(AccountEvent::SessionsEnded {
+                    session_ids: signed_in,
+                    reason: SessionEndReason::PasskeyRemoved,
+                    at: now,
+                });
+            }
             let last = factors.totp.is_none() && factors.passkeys.len() == 1;
             if last && !factors.recovery_codes.is_empty() {
                 events.push(AccountEvent::RecoveryCodesRevoked { at: now });
@@ -347,11 +367,13 @@ pub fn decide(
                 return Err(AccountError::SessionNotFound);
             }
             let (method, used) = use_second_factor(account, &factor, now)?;
+            let passkey_id = passkey_of(Some(&used));
             Ok(vec![
                 used,
                 AccountEvent::StepUpProven {
                     session_id,
                     method,
+                    passkey_id,
                     at: now,
                 },
             ])
@@ -366,10 +388,20 @@ pub fn decide(
             if account.factors == super::factors::SecondFactors::default() {
                 return Ok(Vec::new());
             }
-            Ok(vec![AccountEvent::SecondFactorsReset {
+            let mut events = vec![AccountEvent::SecondFactorsReset {
                 administrator,
                 at: now,
-            }])
+            }];
+            // Whoever holds the factors removed holds no session of them either.
+            let live: Vec<_> = account.sessions_live_at(now).collect();
+            if !live.is_empty() {
+                events.push(AccountEvent::SessionsEnded {
+                    session_ids: live,
+                    reason: SessionEndReason::SecondFactorsReset,
+                    at: now,
+                });
+            }
+            Ok(events)
         }
         AccountCommand::RegenerateRecoveryCodes {
             codes,
@@ -684,6 +716,14 @@ fn ensure_step_up(
         StepUp::Recent | StepUp::Administrator => Ok(Vec::new()),
         StepUp::Factor(factor) => Ok(vec![use_second_factor(account, factor, now)?.1]),
         StepUp::Missing => Err(AccountError::StepUpRequired),
+    }
+}
+
+/// The passkey an event that spent a second factor names, when it was one.
+fn passkey_of(used: Option<&AccountEvent>) -> Option<uuid::Uuid> {
+    match used {
+        Some(AccountEvent::PasskeyUsed { passkey_id, .. }) => Some(*passkey_id),
+        _ => None,
     }
 }
 

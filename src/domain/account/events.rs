@@ -109,6 +109,10 @@ pub enum SessionEndReason {
     /// The account's address was proven for the first time: sessions started before that
     /// proof, by whoever signed up with the address, end.
     AddressProven,
+    /// The passkey that signed the session in, or proved its step-up, was removed.
+    PasskeyRemoved,
+    /// An administrator removed the account's second factors: every session ends.
+    SecondFactorsReset,
 }
 
 /// Why a sign-in failed.
@@ -276,6 +280,9 @@ pub enum AccountEvent {
         /// The second factor proven with the first, if any (then the session is at AAL2).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         second_factor: Option<SecondFactorMethod>,
+        /// The passkey that proved it, when one did: removing that passkey ends the session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passkey_id: Option<Uuid>,
         /// Client address.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         ip: Option<String>,
@@ -462,6 +469,9 @@ pub enum AccountEvent {
         session_id: Uuid,
         /// The second factor it proved.
         method: SecondFactorMethod,
+        /// The passkey, when it was one: removing that passkey ends the session.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        passkey_id: Option<Uuid>,
         /// When it happened.
         at: DateTime<Utc>,
     },

@@ -74,21 +74,33 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         AccountEvent::SessionStarted {
             session_id,
             expires_at,
+            passkey_id,
             at,
             ..
         } => {
             // Expired sessions need no event to end; forget them so the state stays small.
             account.live_sessions.retain(|_, expiry| *expiry > *at);
             account.live_sessions.insert(*session_id, *expires_at);
+            let live = &account.live_sessions;
+            account
+                .session_passkeys
+                .retain(|id, _| live.contains_key(id));
+            if let Some(passkey_id) = passkey_id {
+                account
+                    .session_passkeys
+                    .insert(*session_id, vec![*passkey_id]);
+            }
         }
         AccountEvent::SessionsEnded { session_ids, .. } => {
             for id in session_ids {
                 account.live_sessions.remove(id);
+                account.session_passkeys.remove(id);
             }
         }
         AccountEvent::AccountDeleted { .. } => {
             account.status = AccountStatus::Deleted;
             account.live_sessions.clear();
+            account.session_passkeys.clear();
         }
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
@@ -115,9 +127,18 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.codes_valid_from = Some(*at);
         }
         // History only: the challenge itself is an inline row, the step-up's count a throttle's.
-        AccountEvent::SecondFactorChallenged { .. }
-        | AccountEvent::StepUpFailed { .. }
-        | AccountEvent::StepUpProven { .. } => {}
+        AccountEvent::SecondFactorChallenged { .. } | AccountEvent::StepUpFailed { .. } => {}
+        AccountEvent::StepUpProven {
+            session_id,
+            passkey_id: Some(passkey_id),
+            ..
+        } => {
+            let used = account.session_passkeys.entry(*session_id).or_default();
+            if !used.contains(passkey_id) {
+                used.push(*passkey_id);
+            }
+        }
+        AccountEvent::StepUpProven { .. } => {}
         AccountEvent::TotpEnrolmentStarted { secret, .. } => {
             account.factors.totp_pending = Some(secret.clone());
         }

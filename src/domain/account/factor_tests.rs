@@ -88,10 +88,39 @@ fn started(second_factor: Option<SecondFactorMethod>) -> AccountEvent {
         identifier: IdentifierKind::Email,
         method: SignInMethod::Password,
         second_factor,
+        passkey_id: None,
         ip: None,
         user_agent: None,
         expires_at: t0() + Duration::days(14),
         at: t0(),
+    }
+}
+
+/// `SessionStarted` for a password sign-in whose second factor was the passkey `n`.
+fn started_by_passkey(n: u128) -> AccountEvent {
+    match started(Some(SecondFactorMethod::Passkey)) {
+        AccountEvent::SessionStarted {
+            session_id,
+            identifier,
+            method,
+            second_factor,
+            ip,
+            user_agent,
+            expires_at,
+            at,
+            ..
+        } => AccountEvent::SessionStarted {
+            session_id,
+            identifier,
+            method,
+            second_factor,
+            passkey_id: Some(passkey_id(n)),
+            ip,
+            user_agent,
+            expires_at,
+            at,
+        },
+        _ => unreachable!(),
     }
 }
 
@@ -560,7 +589,17 @@ fn a_passkey_name_is_trimmed_and_bounded() {
         "laptop"
     );
     assert!(PasskeyName::parse(&"钥".repeat(64)).is_ok());
-    for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)] {
+    // Hidden characters that spoof a name: a right-to-left override, a zero-width space, a
+    // byte-order mark standing alone, a line separator.
+    let hidden = ["\u{202E}gnp.exe", "a\u{200B}b", "\u{FEFF}", "a\u{2028}x"];
+    assert!(
+        PasskeyName::parse("👨\u{200D}👩\u{200D}👧 laptop").is_ok(),
+        "emoji sequences"
+    );
+    for bad in ["", "   ", "a\u{7}b", &"x".repeat(65)]
+        .into_iter()
+        .chain(hidden)
+    {
         assert_eq!(
             PasskeyName::parse(bad).map_err(|invalid| invalid.code),
             Err(crate::domain::values::Refusal::InvalidPasskeyName),
@@ -687,7 +726,7 @@ fn a_passkey_assertion_signs_in_only_with_its_counter_going_forward() {
     };
     let after = account
         .when(sign_in(Some(assertion(1, 5))))
-        .then(&[used(5), started(Some(SecondFactorMethod::Passkey))]);
+        .then(&[used(5), started_by_passkey(1)]);
     assert_eq!(after.factors.passkeys[0].sign_count, 5);
     assert_eq!(after.factors.passkeys[0].last_used_at, Some(t0()));
     // The same or a lower counter betrays a cloned authenticator.
@@ -699,10 +738,10 @@ fn a_passkey_assertion_signs_in_only_with_its_counter_going_forward() {
     // An authenticator that keeps no counter always says 0.
     let zero = account
         .when(sign_in(Some(assertion(1, 0))))
-        .then(&[used(0), started(Some(SecondFactorMethod::Passkey))]);
+        .then(&[used(0), started_by_passkey(1)]);
     Given(zero)
         .when(sign_in(Some(assertion(1, 0))))
-        .then(&[used(0), started(Some(SecondFactorMethod::Passkey))]);
+        .then(&[used(0), started_by_passkey(1)]);
     // A credential the account does not have proves nothing.
     account
         .when(sign_in(Some(assertion(2, 9))))
@@ -739,6 +778,7 @@ fn a_passkey_alone_signs_in_only_as_its_own_second_factor() {
             identifier: IdentifierKind::Passkey,
             method: SignInMethod::Passkey,
             second_factor: Some(SecondFactorMethod::Passkey),
+            passkey_id: Some(passkey_id(1)),
             ip: None,
             user_agent: None,
             expires_at: t0() + Duration::days(14),
@@ -828,6 +868,7 @@ fn a_live_session_proves_a_second_factor_ahead_of_step_up_actions() {
         AccountEvent::StepUpProven {
             session_id: Uuid::from_u128(7),
             method: SecondFactorMethod::Passkey,
+            passkey_id: Some(passkey_id(1)),
             at: t0(),
         },
     ]);
@@ -842,4 +883,73 @@ fn a_live_session_proves_a_second_factor_ahead_of_step_up_actions() {
     given(&plain)
         .when(prove(7, assertion(1, 4)))
         .then_error(AccountError::SecondFactorNotEnabled);
+}
+
+#[test]
+fn removing_a_passkey_ends_the_sessions_it_signed_in_or_stepped_up_and_a_reset_ends_all() {
+    let mut history = with_passkey();
+    history.push(passkey_added(2));
+    // Session 7 signed in with passkey 1; session 8 with a recovery code, stepped up with
+    // passkey 1 later; session 9 with passkey 2.
+    history.push(started_by_passkey(1));
+    let other = |id: u128, passkey: Option<u128>| match started_by_passkey(1) {
+        AccountEvent::SessionStarted {
+            identifier,
+            method,
+            ip,
+            user_agent,
+            expires_at,
+            at,
+            ..
+        } => AccountEvent::SessionStarted {
+            session_id: Uuid::from_u128(id),
+            identifier,
+            method,
+            second_factor: Some(SecondFactorMethod::Passkey),
+            passkey_id: passkey.map(passkey_id),
+            ip,
+            user_agent,
+            expires_at,
+            at,
+        },
+        _ => unreachable!(),
+    };
+    history.push(other(8, None));
+    history.push(AccountEvent::StepUpProven {
+        session_id: Uuid::from_u128(8),
+        method: SecondFactorMethod::Passkey,
+        passkey_id: Some(passkey_id(1)),
+        at: t0(),
+    });
+    history.push(other(9, Some(2)));
+    let account = given(&history);
+    let events = account
+        .when(AccountCommand::RemovePasskey {
+            passkey_id: passkey_id(1),
+            step_up: StepUp::Recent,
+            now: t0(),
+        })
+        .events();
+    assert_eq!(
+        events.last(),
+        Some(&AccountEvent::SessionsEnded {
+            session_ids: vec![Uuid::from_u128(7), Uuid::from_u128(8)],
+            reason: SessionEndReason::PasskeyRemoved,
+            at: t0(),
+        })
+    );
+    let reset = account
+        .when(AccountCommand::ResetSecondFactors {
+            administrator: Uuid::from_u128(99),
+            now: t0(),
+        })
+        .events();
+    assert_eq!(
+        reset.last(),
+        Some(&AccountEvent::SessionsEnded {
+            session_ids: vec![Uuid::from_u128(7), Uuid::from_u128(8), Uuid::from_u128(9)],
+            reason: SessionEndReason::SecondFactorsReset,
+            at: t0(),
+        })
+    );
 }

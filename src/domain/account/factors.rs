@@ -41,8 +41,8 @@ impl schemars::JsonSchema for PasskeyCredential {
     }
 }
 
-/// A passkey's name as its owner gave it: 1 to 64 characters after trimming, no control
-/// characters.
+/// A passkey's name as its owner gave it: 1 to 64 characters after trimming, none hidden
+/// (control, invisible or reordering characters).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(transparent)]
 pub struct PasskeyName(String);
@@ -51,16 +51,18 @@ impl PasskeyName {
     /// Longest name, in characters.
     pub const MAX_CHARS: usize = 64;
 
-    /// The name, trimmed; `InvalidPasskeyName` when blank, too long or holding control
+    /// The name, trimmed; `InvalidPasskeyName` when blank, too long or holding hidden
     /// characters.
     pub fn parse(raw: &str) -> Result<Self, crate::domain::values::InvalidValue> {
         let name = raw.trim();
         let length = name.chars().count();
-        if length == 0 || length > Self::MAX_CHARS || name.chars().any(char::is_control) {
+        if length == 0 || length > Self::MAX_CHARS || crate::domain::values::has_hidden_chars(name)
+        {
             return Err(crate::domain::values::InvalidValue {
                 code: crate::domain::values::Refusal::InvalidPasskeyName,
                 message: format!(
-                    "a passkey's name is 1 to {} characters, without control characters",
+                    "a passkey's name is 1 to {} characters, without control or invisible \
+                     characters",
                     Self::MAX_CHARS
                 ),
             });

@@ -155,6 +155,9 @@ pub struct Account {
     pub updated_at: Option<DateTime<Utc>>,
     /// Sessions started and not ended, with their expiry.
     pub live_sessions: BTreeMap<Uuid, DateTime<Utc>>,
+    /// The passkeys each live session was signed in or stepped up with.
+    #[serde(default)]
+    pub session_passkeys: BTreeMap<Uuid, Vec<Uuid>>,
     /// When the phone number changed, within the last 30 days.
     pub phone_changes: Vec<DateTime<Utc>>,
     /// Featured on listings by an administrator.

@@ -80,6 +80,8 @@ refusals! {
     InvalidPasskeyName = "invalid_passkey_name",
     /// A WebAuthn credential that does not verify against its ceremony.
     PasskeyCredentialInvalid = "passkey_credential_invalid",
+    /// JSON that is no WebAuthn credential at all (structure, type, id, cross-origin).
+    PasskeyCredentialMalformed = "passkey_credential_malformed",
 }
 
 /// Why a value was refused: a stable machine code and an English explanation.
@@ -100,15 +102,42 @@ impl InvalidValue {
     }
 }
 
-pub(crate) fn has_control_chars(value: &str) -> bool {
-    value.chars().any(char::is_control)
+/// Whether `value` holds a character a reader cannot see or that changes how the rest reads:
+/// a control character (Unicode Cc), a line or paragraph separator (Zl, Zp), or an invisible
+/// format character that hides or reorders text (Unicode Cf: bidirectional controls as in
+/// CVE-2021-42574 "Trojan Source", zero-width spaces, word joiners, the byte-order mark, soft
+/// hyphens, interlinear annotations). The zero-width joiner and non-joiner stay allowed: emoji
+/// sequences and several scripts need them.
+pub(crate) fn has_hidden_chars(value: &str) -> bool {
+    value.chars().any(is_hidden)
+}
+
+/// Whether `c` is hidden, as [`has_hidden_chars`] means it.
+pub(crate) fn is_hidden(c: char) -> bool {
+    {
+        c.is_control()
+            || matches!(
+                c,
+                '\u{00AD}'
+                    | '\u{061C}'
+                    | '\u{180E}'
+                    | '\u{200B}'
+                    | '\u{200E}'
+                    | '\u{200F}'
+                    | '\u{2028}'..='\u{202E}'
+                    | '\u{2060}'..='\u{2064}'
+                    | '\u{2066}'..='\u{206F}'
+                    | '\u{FEFF}'
+                    | '\u{FFF9}'..='\u{FFFB}'
+            )
+    }
 }
 
 pub(crate) fn char_count(value: &str) -> usize {
     value.chars().count()
 }
 
-/// Trimmed text of `min..=max` characters without control characters.
+/// Trimmed text of `min..=max` characters without hidden characters ([`has_hidden_chars`]).
 pub(crate) fn bounded_text(
     raw: &str,
     max: usize,
@@ -116,7 +145,7 @@ pub(crate) fn bounded_text(
     message: &str,
 ) -> Result<String, InvalidValue> {
     let value = raw.trim();
-    if value.is_empty() || char_count(value) > max || has_control_chars(value) {
+    if value.is_empty() || char_count(value) > max || has_hidden_chars(value) {
         return Err(InvalidValue::new(code, message));
     }
     Ok(value.to_owned())

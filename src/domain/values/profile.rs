@@ -1,6 +1,6 @@
 //! Profile fields: display name, bio, avatar URL, place names, birthday, gender.
 
-use super::{InvalidValue, Refusal, char_count, has_control_chars};
+use super::{InvalidValue, Refusal, char_count, has_hidden_chars};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ impl DisplayName {
     /// Parses a display name.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let value = raw.trim();
-        if value.is_empty() || char_count(value) > 32 || has_control_chars(value) {
+        if value.is_empty() || char_count(value) > 32 || has_hidden_chars(value) {
             return Err(InvalidValue::new(
                 Refusal::InvalidDisplayName,
                 "a display name has 1 to 32 characters and no control characters",
@@ -37,7 +37,7 @@ impl Bio {
     /// Parses a bio.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let value = raw.trim();
-        let stray_control = value.chars().any(|c| c.is_control() && c != '\n');
+        let stray_control = value.chars().any(|c| c != '\n' && super::is_hidden(c));
         if char_count(value) > 500 || stray_control {
             return Err(InvalidValue::new(
                 Refusal::InvalidBio,
@@ -89,7 +89,7 @@ impl PlaceName {
     /// Parses a place name.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let value = raw.trim();
-        if value.is_empty() || char_count(value) > 64 || has_control_chars(value) {
+        if value.is_empty() || char_count(value) > 64 || has_hidden_chars(value) {
             return Err(InvalidValue::new(
                 Refusal::InvalidPlace,
                 "a place name has 1 to 64 characters",

@@ -288,6 +288,25 @@ fn profile_texts_have_bounds() {
 }
 
 #[test]
+fn texts_people_read_hold_no_hidden_or_reordering_characters() {
+    // "Trojan Source" reordering, zero-width spaces, a byte-order mark, a line separator.
+    for hidden in [
+        "ad\u{202E}nimda",
+        "a\u{200B}b",
+        "\u{FEFF}x",
+        "x\u{2028}y",
+        "\u{2066}x",
+    ] {
+        assert!(DisplayName::parse(hidden).is_err(), "{hidden:?}");
+        assert!(PlaceName::parse(hidden).is_err(), "{hidden:?}");
+        assert!(Bio::parse(hidden).is_err(), "{hidden:?}");
+    }
+    // Emoji sequences and scripts that need the joiners keep them.
+    assert!(DisplayName::parse("👩\u{200D}💻 小明").is_ok());
+    assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
+}
+
+#[test]
 fn birthdays_lie_between_1900_and_today() {
     let today = NaiveDate::from_ymd_opt(2026, 11, 22).expect("date");
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("date");
