@@ -348,7 +348,37 @@ async fn previous_answer(
             return Err(ApiError::from(ServiceError::Unauthenticated).into());
         }
     }
-    Ok(Some(replay(secrets, &stored)?))
+    let body = open_body(secrets, &stored)?;
+    // An answer that opened a session (a sign-in or sign-up) gives its token again only while
+    // that session lives: a signed-out session is nobody's to hand out.
+    if let Some(token) = session_token_in(&body).filter(|_| stored.status / 100 == 2) {
+        let token_hash = crate::credentials::session_token_hash(&token);
+        let live = crate::store::sessions::is_token_live(&client, &token_hash)
+            .await
+            .map_err(store_error)?;
+        if !live {
+            return Err(ApiError::from(ServiceError::Unauthenticated).into());
+        }
+    }
+    Ok(Some(replay(&stored, body)))
+}
+
+/// The session token an answer's JSON body carries, if any: a sign-in's (`{token,
+/// session_id, ...}`) or a sign-up's (`{session: {token, ...}, ...}`).
+fn session_token_in(body: &[u8]) -> Option<String> {
+    let json: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let session = match json.get("session_id") {
+        Some(_) => &json,
+        None => json.get("session")?,
+    };
+    session.get("token")?.as_str().map(str::to_owned)
+}
+
+/// The stored answer's body, opened.
+fn open_body(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Vec<u8>> {
+    secrets
+        .open(&stored.sealed_body)
+        .map_err(|error| ApiError::from(ServiceError::Internal(anyhow::Error::new(error))).into())
 }
 
 /// A retry that raced the first request: wait (bounded) for the first answer to be stored.
@@ -373,10 +403,7 @@ async fn await_first_answer(
     }
 }
 
-fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response> {
-    let body = secrets
-        .open(&stored.sealed_body)
-        .map_err(|error| ApiError::from(ServiceError::Internal(anyhow::Error::new(error))))?;
+fn replay(stored: &StoredResponse, body: Vec<u8>) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = Response::builder().status(status);
     if !body.is_empty() {
@@ -389,7 +416,7 @@ fn replay(secrets: &SecretBox, stored: &StoredResponse) -> poem::Result<Response
     if let Some(position) = stored.position {
         response = response.header(POSITION_HEADER, position);
     }
-    Ok(response.header(REPLAYED_HEADER, "true").body(body))
+    response.header(REPLAYED_HEADER, "true").body(body)
 }
 
 /// Whether a refusal with `status` stands for the request as it was (a 4xx other than those

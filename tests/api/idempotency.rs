@@ -26,6 +26,50 @@ async fn a_retried_sign_up_replays_the_first_answer() {
     assert_eq!(registered, 1);
     let token = second.body["session"]["token"].as_str().expect("token");
     assert_eq!(app.get("/v1/me", Some(token)).await.status, 200);
+    // Signed out, the session's token is given to nobody again.
+    let out = app
+        .send(
+            Method::DELETE,
+            "/v1/sessions/current",
+            Some(token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    send().await.assert_problem(401, "unauthenticated");
+}
+
+#[tokio::test]
+async fn a_retried_sign_in_gives_its_token_again_only_while_the_session_lives() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let body = json!({"email": user.email, "password": PASSWORD});
+    let send = || {
+        app.send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(body.clone()),
+            &[("idempotency-key", "sign-in-1")],
+        )
+    };
+    let first = send().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let second = send().await;
+    assert_eq!(second.body["token"], first.body["token"]);
+    let token = first.body["token"].as_str().expect("token");
+    let out = app
+        .send(
+            Method::DELETE,
+            "/v1/sessions/current",
+            Some(token),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(out.status, 204, "{}", out.body);
+    send().await.assert_problem(401, "unauthenticated");
 }
 
 #[tokio::test]
