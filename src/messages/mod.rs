@@ -36,7 +36,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use templates::{Notice, Rendered, render_code, render_notice, render_sms};
+pub use templates::{Notice, Rendered, render_code, render_notice, render_notice_sms, render_sms};
 use transport::SendError;
 pub use transport::{MailTransport, SmsTransport};
 
@@ -360,7 +360,8 @@ impl MailWorker {
     }
 
     /// Sends a notice to the owner of the account whose event `envelope` is: to its proven
-    /// email address as it is now (skipped when it has none, or is deleted).
+    /// email address as it is now, else by text to its proven phone number (skipped when it
+    /// has neither, or is deleted).
     async fn deliver_notice(
         &self,
         notice: Notice,
@@ -369,7 +370,23 @@ impl MailWorker {
         let Some(_working) = InFlight::enter(&self.in_flight, envelope.id) else {
             return Ok(Delivery::RetryIn(Duration::from_secs(1)));
         };
-        let attempts = match self.claim(envelope.id, "email").await? {
+        let account = {
+            let client = self.pool.get().await?;
+            crate::service::executor::load::<Account>(&client, envelope.stream_id)
+                .await?
+                .state
+        };
+        let live = matches!(
+            account.status,
+            AccountStatus::Active | AccountStatus::Blocked
+        );
+        let recipient = match (&account.email, &account.phone) {
+            (Some(email), _) if live && account.email_verified => Some(Channel::Email),
+            (_, Some(_)) if live && account.phone_verified => Some(Channel::Sms),
+            _ => None,
+        };
+        let channel = recipient.unwrap_or(Channel::Email);
+        let attempts = match self.claim(envelope.id, channel.as_str()).await? {
             Ok(attempts) => attempts,
             Err(delivery) => return Ok(delivery),
         };
@@ -380,30 +397,35 @@ impl MailWorker {
         if Utc::now() - envelope.recorded_at > NOTICE_MAX_AGE {
             return skip("the notice is over a day old").await;
         }
-        let account = {
-            let client = self.pool.get().await?;
-            crate::service::executor::load::<Account>(&client, envelope.stream_id)
-                .await?
-                .state
+        let sending = match (recipient, &account.email, &account.phone) {
+            (Some(Channel::Email), Some(email), _) => {
+                let text = |key: &str| {
+                    envelope
+                        .metadata
+                        .get(key)
+                        .and_then(serde_json::Value::as_str)
+                };
+                let rendered =
+                    render_notice(notice, envelope.recorded_at, text("ip"), text("user_agent"));
+                self.send_while_claimed(
+                    envelope.id,
+                    self.send_mail(envelope.id, email.as_str(), rendered),
+                )
+                .await
+            }
+            (Some(Channel::Sms), _, Some(phone)) => {
+                let message = serde_json::json!({
+                    "to": phone.as_str(),
+                    "text": render_notice_sms(notice, envelope.recorded_at),
+                    "purpose": "notice",
+                    "event_id": envelope.id,
+                });
+                self.send_while_claimed(envelope.id, self.config.sms.send(envelope.id, &message))
+                    .await
+            }
+            _ => return skip("the account has no proven email address or phone number").await,
         };
-        let email = match (&account.status, &account.email, account.email_verified) {
-            (AccountStatus::Active | AccountStatus::Blocked, Some(email), true) => email.clone(),
-            _ => return skip("the account has no proven email address").await,
-        };
-        let text = |key: &str| {
-            envelope
-                .metadata
-                .get(key)
-                .and_then(serde_json::Value::as_str)
-        };
-        let rendered = render_notice(notice, envelope.recorded_at, text("ip"), text("user_agent"));
-        let sent = self
-            .send_while_claimed(
-                envelope.id,
-                self.send_mail(envelope.id, email.as_str(), rendered),
-            )
-            .await;
-        self.settle(envelope.id, attempts, sent).await
+        self.settle(envelope.id, attempts, sending).await
     }
 
     /// Sends the message an event asks for, once; `Err` only when the database fails. One

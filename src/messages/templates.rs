@@ -135,7 +135,13 @@ pub fn render_notice(
     ip: Option<&str>,
     user_agent: Option<&str>,
 ) -> Rendered {
-    let (en, zh) = match notice {
+    let (en, zh) = notice_lines(notice);
+    render_notice_lines(notice, en, zh, at, ip, user_agent)
+}
+
+/// What happened, in English and Chinese.
+fn notice_lines(notice: Notice) -> (&'static str, &'static str) {
+    match notice {
         Notice::TotpEnabled => (
             "Two-factor authentication (an authenticator app) was turned on for your account.",
             "您的账号已开启两步验证（身份验证器应用）。",
@@ -159,7 +165,28 @@ pub fn render_notice(
             "A passkey was removed from your account.",
             "您的账号已移除一个通行密钥。",
         ),
-    };
+    }
+}
+
+/// The text message telling the owner of an account without a proven email address that its
+/// second factors changed: what happened and when, in Chinese and English (the event keeps no
+/// language), and what to do if it was not them.
+pub fn render_notice_sms(notice: Notice, at: chrono::DateTime<chrono::Utc>) -> String {
+    let (en, zh) = notice_lines(notice);
+    let when = at.format("%Y-%m-%d %H:%M UTC");
+    format!(
+        "{zh}（{when}）如非本人操作，请立即修改密码并联系客服。{en} ({when}) If this was not you, change your password now and contact support."
+    )
+}
+
+fn render_notice_lines(
+    notice: Notice,
+    en: &str,
+    zh: &str,
+    at: chrono::DateTime<chrono::Utc>,
+    ip: Option<&str>,
+    user_agent: Option<&str>,
+) -> Rendered {
     // In ASCII, so that it reads the same in every client; the body has both languages.
     let subject = match notice {
         Notice::TotpEnabled => "Two-factor authentication is on",

@@ -903,3 +903,52 @@ async fn a_registration_begun_without_a_second_factor_does_not_finish_once_one_i
     let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
     assert_eq!(mfa.body["passkeys"], json!([]));
 }
+
+#[tokio::test]
+async fn an_owner_without_an_email_address_is_texted_when_a_passkey_is_added() {
+    let gateway = SmsGateway::start().await;
+    let app = spawn_with_sms(&gateway).await;
+    let phone = format!("+86139{:08}", uuid::Uuid::new_v4().as_u128() % 100_000_000);
+    let sent = app
+        .post(
+            "/v1/codes",
+            None,
+            json!({"channel": "sms", "to": phone, "purpose": "sign_in"}),
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::ACCEPTED, "{}", sent.body);
+    let (code, _) = gateway.wait_for_code(&phone, "sign_in").await;
+    let signed_up = app
+        .post(
+            "/v1/sessions/sms",
+            None,
+            json!({"phone": phone, "code": code}),
+        )
+        .await;
+    assert_eq!(signed_up.status, StatusCode::CREATED, "{}", signed_up.body);
+    let token = signed_up.body["token"].as_str().expect("token");
+    // No password: a session this fresh stands for it.
+    let started = start_registration(&app, token, json!({})).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
+    let credential = create(&mut authenticator(), &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let added = finish_registration(&app, token, ceremony, credential).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let text = loop {
+        let notice = gateway
+            .texts()
+            .into_iter()
+            .find(|(_, text)| text["to"] == phone.as_str() && text["purpose"] == "notice");
+        if let Some((_, text)) = notice {
+            break text;
+        }
+        assert!(std::time::Instant::now() < deadline, "no notice texted");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let text = text["text"].as_str().expect("text");
+    assert!(
+        text.contains("A passkey was added") && text.contains("通行密钥"),
+        "{text}"
+    );
+}
