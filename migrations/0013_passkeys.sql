@@ -14,7 +14,9 @@ CREATE TABLE passkey_ceremonies (
     CHECK ((purpose = 'sign_in') = (session_id IS NULL))
 );
 CREATE INDEX passkey_ceremonies_expiry ON passkey_ceremonies (expires_at);
-CREATE INDEX passkey_ceremonies_session ON passkey_ceremonies (session_id, purpose);
+-- A session has one ceremony of a purpose at a time: beginning another replaces it.
+CREATE UNIQUE INDEX passkey_ceremonies_session ON passkey_ceremonies (session_id, purpose)
+    WHERE session_id IS NOT NULL;
 
 -- A second-factor challenge of an account with passkeys also carries the assertion's state
 -- (the WebAuthn challenge and the credentials allowed), answered with `passkey_assertion`.

@@ -56,6 +56,16 @@ pub struct Ceremony {
     pub state: Value,
 }
 
+impl Ceremony {
+    /// `webauthn-rs`'s options and state as JSON.
+    fn of(options: &impl serde::Serialize, state: &impl serde::Serialize) -> anyhow::Result<Self> {
+        Ok(Self {
+            options: serde_json::to_value(options)?,
+            state: serde_json::to_value(state)?,
+        })
+    }
+}
+
 /// A credential id as the account keeps it: base64url without padding.
 pub fn credential_id_text(raw: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
@@ -104,10 +114,7 @@ impl Passkeys {
         if let Some(selection) = options.public_key.authenticator_selection.as_mut() {
             selection.resident_key = Some(ResidentKeyRequirement::Preferred);
         }
-        Ok(Ceremony {
-            options: serde_json::to_value(&options)?,
-            state: serde_json::to_value(&state)?,
-        })
+        Ceremony::of(&options, &state)
     }
 
     /// Finishes a registration with the client's credential: its id (base64url) and the
@@ -124,6 +131,13 @@ impl Passkeys {
             .webauthn
             .finish_passkey_registration(&response, &state)
             .map_err(|error| CeremonyRefused(error.to_string()))?;
+        // The id the authenticator data attests is the credential's: it must be the one the
+        // client named (`rawId`), bounds and all.
+        if passkey.cred_id().as_ref() != response.raw_id.as_ref() {
+            return Err(CeremonyRefused(
+                "the attested credential id is not rawId".to_owned(),
+            ));
+        }
         let id = credential_id_text(passkey.cred_id());
         let credential = serde_json::to_value(&passkey)
             .map_err(|error| CeremonyRefused(format!("credential: {error}")))?;
@@ -140,10 +154,7 @@ impl Passkeys {
             .webauthn
             .start_passkey_authentication(&credentials)
             .map_err(|error| anyhow::anyhow!("WebAuthn assertion options: {error}"))?;
-        Ok(Ceremony {
-            options: serde_json::to_value(&options)?,
-            state: serde_json::to_value(&state)?,
-        })
+        Ceremony::of(&options, &state)
     }
 
     /// Finishes an assertion started by [`Self::start_assertion`] for the account
@@ -180,10 +191,7 @@ impl Passkeys {
             .webauthn
             .start_discoverable_authentication()
             .map_err(|error| anyhow::anyhow!("WebAuthn discoverable options: {error}"))?;
-        Ok(Ceremony {
-            options: serde_json::to_value(&options)?,
-            state: serde_json::to_value(&state)?,
-        })
+        Ceremony::of(&options, &state)
     }
 
     /// The account (user handle) and credential id a discoverable assertion names, before it
@@ -236,14 +244,33 @@ fn check_shape(
     if id != credential_id_text(raw_id) {
         return Err(Malformed("id is not rawId in base64url".to_owned()));
     }
-    // A ceremony run in a frame of another site is not one this service's pages began.
-    let client_data: Value = serde_json::from_slice(client_data_json)
-        .map_err(|_| Malformed("clientDataJSON is not JSON".to_owned()))?;
-    if client_data.get("crossOrigin") == Some(&Value::Bool(true)) {
+    // Client data of the structure WebAuthn §5.8.1 gives, once per member; a ceremony run in
+    // a frame of another site is not one this service's pages began.
+    let client_data: ClientData = serde_json::from_slice(client_data_json)
+        .map_err(|error| Malformed(format!("clientDataJSON: {error}")))?;
+    if client_data.cross_origin == Some(true) || client_data.top_origin.is_some() {
         return Err(Malformed("clientDataJSON says crossOrigin".to_owned()));
     }
     Ok(())
 }
+
+/// The members of `CollectedClientData` (WebAuthn §5.8.1) checked for shape here; the rest
+/// (type, challenge, origin) `webauthn-rs` checks against the ceremony.
+#[derive(serde::Deserialize)]
+#[allow(dead_code, reason = "read for their type only")]
+struct ClientData {
+    #[serde(rename = "type")]
+    type_: String,
+    challenge: String,
+    origin: String,
+    #[serde(rename = "crossOrigin", default)]
+    cross_origin: Option<bool>,
+    #[serde(rename = "topOrigin", default)]
+    top_origin: Option<String>,
+}
+
+/// The shortest authenticator data: RP ID hash (32 bytes), flags (1), signature counter (4).
+const MIN_AUTHENTICATOR_DATA_BYTES: usize = 37;
 
 /// `response` as a registration's credential (`navigator.credentials.create()`), by shape.
 pub fn registration(response: &Value) -> Result<RegisterPublicKeyCredential, Malformed> {
@@ -268,6 +295,12 @@ pub fn assertion(response: &Value) -> Result<PublicKeyCredential, Malformed> {
         &credential.type_,
         credential.response.client_data_json.as_ref(),
     )?;
+    if credential.response.authenticator_data.len() < MIN_AUTHENTICATOR_DATA_BYTES {
+        return Err(Malformed("authenticatorData is too short".to_owned()));
+    }
+    if credential.response.signature.is_empty() {
+        return Err(Malformed("the signature is empty".to_owned()));
+    }
     Ok(credential)
 }
 
@@ -288,4 +321,75 @@ fn verified(
         credential_id: credential_id_text(result.cred_id()),
         sign_count: result.counter(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn b64(bytes: &[u8]) -> String {
+        credential_id_text(bytes)
+    }
+
+    /// An assertion's JSON with this client data and authenticator data length.
+    fn assertion_with(client_data: &str, authenticator_data: usize) -> Value {
+        json!({
+            "id": b64(b"credential"),
+            "rawId": b64(b"credential"),
+            "type": "public-key",
+            "response": {
+                "authenticatorData": b64(&vec![0; authenticator_data]),
+                "clientDataJSON": b64(client_data.as_bytes()),
+                "signature": b64(b"signature"),
+            },
+            "extensions": {},
+        })
+    }
+
+    const CLIENT_DATA: &str =
+        r#"{"type":"webauthn.get","challenge":"abc","origin":"https://accounts.test"}"#;
+
+    #[test]
+    fn an_assertion_of_the_structure_passes_its_shape_check() {
+        assert!(assertion(&assertion_with(CLIENT_DATA, 37)).is_ok());
+        let same_origin = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":false}"#;
+        assert!(assertion(&assertion_with(same_origin, 37)).is_ok());
+    }
+
+    #[test]
+    fn what_is_no_assertion_is_malformed() {
+        let cross = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":true}"#;
+        let framed = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","topOrigin":"https://evil.test"}"#;
+        let twice = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":true,"crossOrigin":false}"#;
+        let text = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":"true"}"#;
+        for client_data in [cross, framed, twice, text, "[1]", "{}", "not json"] {
+            assert!(
+                assertion(&assertion_with(client_data, 37)).is_err(),
+                "{client_data}"
+            );
+        }
+        assert!(assertion(&assertion_with(CLIENT_DATA, 10)).is_err(), "short data");
+        let mut wrong_type = assertion_with(CLIENT_DATA, 37);
+        wrong_type["type"] = json!("Public-Key");
+        let mut other_id = assertion_with(CLIENT_DATA, 37);
+        other_id["id"] = json!(b64(b"another"));
+        let mut empty = assertion_with(CLIENT_DATA, 37);
+        empty["id"] = json!("");
+        empty["rawId"] = json!("");
+        let mut long = assertion_with(CLIENT_DATA, 37);
+        let id = b64(&[7; MAX_CREDENTIAL_ID_BYTES + 1]);
+        long["id"] = json!(id);
+        long["rawId"] = json!(id);
+        let mut unsigned = assertion_with(CLIENT_DATA, 37);
+        unsigned["response"]["signature"] = json!("");
+        for malformed in [wrong_type, other_id, empty, long, unsigned] {
+            assert!(assertion(&malformed).is_err(), "{malformed}");
+        }
+        let mut longest = assertion_with(CLIENT_DATA, 37);
+        let id = b64(&[7; MAX_CREDENTIAL_ID_BYTES]);
+        longest["id"] = json!(id);
+        longest["rawId"] = json!(id);
+        assert!(assertion(&longest).is_ok());
+    }
 }

@@ -97,6 +97,10 @@ pub struct StartTotpRequest {
     /// The account's password; required when the account has one.
     #[oai(skip_serializing_if_is_none, validator(max_length = 1024))]
     pub password: Option<String>,
+    /// With a second factor on already (a passkey): a recovery code, unless this session
+    /// proved a second factor in the last 10 minutes (`403 mfa_step_up_required`).
+    #[oai(skip_serializing_if_is_none, validator(max_length = 32))]
+    pub mfa_code: Option<String>,
 }
 
 /// What an authenticator app needs to enrol (RFC 6238: HMAC-SHA-1, 6 digits, 30 s).
@@ -209,8 +213,10 @@ impl MfaApi {
     /// confirmed with a first code; a second call replaces a pending secret. Needs the
     /// account's password when it has one (`403 wrong_password`; `429` after too many), else
     /// a session started in the last 10 minutes (`403 recent_sign_in_required`), and a
-    /// verified email address when the account has one (`409 email_not_verified`); `409
-    /// totp_already_enabled` when TOTP is on. The secret is kept sealed with the service's
+    /// verified email address when the account has one (`409 email_not_verified`); with a
+    /// passkey already, a step-up too (`mfa_code`, or a second factor proven by this session in
+    /// the last 10 minutes, else `403 mfa_step_up_required`); `409 totp_already_enabled` when
+    /// TOTP is on. The secret is kept sealed with the service's
     /// key. Under an `Idempotency-Key`, a retry gets `409 shown_once`, not the secret again.
     #[oai(path = "/v1/me/mfa/totp", method = "post", operation_id = "startTotp")]
     async fn start_totp(
@@ -224,6 +230,7 @@ impl MfaApi {
             &ctx,
             caller.0,
             body.password.as_deref(),
+            body.mfa_code.as_deref(),
             &metadata,
         )
         .await?;
@@ -241,7 +248,8 @@ impl MfaApi {
     /// Confirm TOTP
     ///
     /// Turns TOTP on with a code from the app (the current one, or one step either side), and
-    /// answers 10 recovery codes, shown this once. From then, sign-in asks for a second factor.
+    /// answers 10 recovery codes, shown this once (none, `[]`, when the account has codes from
+    /// its passkeys: they stay). From then, sign-in asks for a second factor.
     /// A wrong code is `422` naming `code` (`mfa_code_invalid`, also for a code of a secret
     /// that a later enrolment replaced: scan the new one; `mfa_code_malformed` for what cannot
     /// be a code), counted: after 10 wrong in 30 minutes, `429`. `409 totp_not_pending` without

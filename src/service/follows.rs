@@ -62,7 +62,7 @@ pub async fn follow(
 pub fn bad_group_name() -> InvalidValue {
     InvalidValue::new(
         Refusal::InvalidGroupName,
-        "a group name has 1 to 20 characters and no control characters",
+        "a group name has 1 to 20 characters and no control or invisible characters",
     )
 }
 

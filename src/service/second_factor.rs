@@ -17,8 +17,8 @@ use super::sessions::{NewSessionPlan, SignedIn};
 use super::sign_in::THROTTLE_WINDOW;
 use super::{Context, ServiceError};
 use crate::domain::account::{
-    Account, AccountCommand, IdentifierKind, Proof, RegisteredPasskey, STEP_UP_WINDOW,
-    SecondFactor, SignInFailure, SignInMethod, StepUp,
+    Account, AccountCommand, AccountEvent, IdentifierKind, Proof, RegisteredPasskey,
+    STEP_UP_WINDOW, SecondFactor, SignInFailure, SignInMethod, StepUp,
 };
 use crate::factors::{self, TotpProvisioning};
 use crate::store::sessions::ActiveSession;
@@ -89,13 +89,15 @@ pub struct TotpEnrolment {
 
 /// Starts TOTP enrolment for the caller with a new secret (replacing one pending): confirmed
 /// by the account's password when it has one (re-checked and throttled as for other signed-in
-/// actions), else by a session started within `STEP_UP_WINDOW` (`RecentSignInRequired`). Not
-/// active until `confirm_totp`. `TotpAlreadyEnabled` when TOTP is on; `EmailNotVerified` while
+/// actions), else by a session started within `STEP_UP_WINDOW` (`RecentSignInRequired`), and
+/// by a step-up when the account has a second factor already (passkeys). Not active until
+/// `confirm_totp`. `TotpAlreadyEnabled` when TOTP is on; `EmailNotVerified` while
 /// the account's address is unproven.
 pub async fn start_totp_enrolment(
     ctx: &Context,
     caller: ActiveSession,
     password: Option<&str>,
+    mfa_code: Option<&str>,
     metadata: &CommandMetadata,
 ) -> Result<TotpEnrolment, ServiceError> {
     let account = accounts::account(ctx, caller.account_id).await?.state;
@@ -106,18 +108,16 @@ pub async fn start_totp_enrolment(
         return Err(ServiceError::EmailNotVerified);
     }
     let verified_password = prove_presence(ctx, caller, &account, password).await?;
+    let check = StepUpCheck::of(ctx, caller, &account, mfa_code, metadata).await?;
     let secret = factors::new_totp_secret(&ctx.secrets);
-    let committed = run_own_command(
-        ctx,
-        caller,
-        metadata,
-        AccountCommand::StartTotpEnrolment {
-            secret: secret.sealed,
-            verified_password,
-            now: ctx.now(),
-        },
-    )
-    .await?;
+    let command = AccountCommand::StartTotpEnrolment {
+        secret: secret.sealed,
+        verified_password,
+        step_up: check.step_up.clone(),
+        now: ctx.now(),
+    };
+    let outcome = run_own_command(ctx, caller, metadata, command).await;
+    let committed = check.settle(ctx, outcome).await?;
     let label = account_label(&committed.state, caller.account_id);
     Ok(TotpEnrolment {
         provisioning: factors::provisioning(&secret.bytes, &ctx.policy.totp_issuer, &label),
@@ -195,7 +195,9 @@ pub struct NewRecoveryCodes {
 }
 
 /// Confirms the pending TOTP enrolment with a code from the authenticator app: TOTP is on
-/// from then, and the first recovery codes are issued. A wrong code is a validation failure
+/// from then, and the first recovery codes are issued (none when the account has codes
+/// already, from its passkeys; an enrolment begun before the account had a passkey is
+/// `StepUpRequired`: start again). A wrong code is a validation failure
 /// naming `code` (`mfa_code_invalid`), counted as a step-up's (`TooManyRequests` past the
 /// limit); `TotpNotPending` without an enrolment. An account without a password confirms, as
 /// it enrols, from a session started within `STEP_UP_WINDOW`.
@@ -249,8 +251,13 @@ pub async fn confirm_totp(
     )
     .await?;
     throttle::release_attempt(&ctx.pool.get().await?, &key).await?;
+    // An account that kept its recovery codes (from its passkeys) is shown none.
+    let issued = committed
+        .events
+        .iter()
+        .any(|event| matches!(event, AccountEvent::RecoveryCodesGenerated { .. }));
     Ok(NewRecoveryCodes {
-        codes,
+        codes: if issued { codes } else { Vec::new() },
         position: committed.position,
     })
 }

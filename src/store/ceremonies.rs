@@ -49,21 +49,18 @@ pub struct NewCeremony {
 }
 
 /// Records a ceremony. A session has one ceremony of a purpose at a time: beginning another
-/// drops the one before, so that a session cannot pile states up.
+/// replaces the one before in the same statement (a unique index on the session and purpose),
+/// so that a session cannot pile states up, however many it begins at once.
 pub async fn open(client: &impl GenericClient, ceremony: &NewCeremony) -> Result<(), StoreError> {
-    if let Some(session_id) = ceremony.session_id {
-        super::prepared::execute(
-            client,
-            "DELETE FROM passkey_ceremonies WHERE session_id = $1 AND purpose = $2",
-            &[&session_id, &ceremony.purpose.as_str()],
-        )
-        .await?;
-    }
     super::prepared::execute(
         client,
         "INSERT INTO passkey_ceremonies
              (token_hash, purpose, account_id, session_id, state, created_at, expires_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (session_id, purpose) WHERE session_id IS NOT NULL DO UPDATE
+             SET token_hash = excluded.token_hash, account_id = excluded.account_id,
+                 state = excluded.state, created_at = excluded.created_at,
+                 expires_at = excluded.expires_at",
         &[
             &ceremony.token_hash,
             &ceremony.purpose.as_str(),

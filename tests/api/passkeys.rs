@@ -952,3 +952,93 @@ async fn an_owner_without_an_email_address_is_texted_when_a_passkey_is_added() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn an_old_session_cannot_add_totp_to_an_account_whose_passkey_it_never_proved() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    // The owner signs in again and registers a passkey; the first session proved no factor.
+    let fresh = app.sign_in(&user.email, PASSWORD).await;
+    let owner = fresh.body["token"].as_str().expect("token");
+    let started = start_registration(&app, owner, json!({"password": PASSWORD})).await;
+    let mut key = authenticator();
+    let credential = create(&mut key, &started.body["options"]);
+    let ceremony = started.body["ceremony"].as_str().expect("ceremony");
+    let added = finish_registration(&app, owner, ceremony, credential).await;
+    assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    app.post(
+        "/v1/me/mfa/totp",
+        Some(&user.token),
+        json!({"password": PASSWORD}),
+    )
+    .await
+    .assert_problem(403, "mfa_step_up_required");
+    // With the passkey proven in the session, TOTP joins it, and the codes the owner holds stay.
+    let session = verified_session(&app, &user, &mut key).await;
+    let enrolled = app
+        .post(
+            "/v1/me/mfa/totp",
+            Some(&session),
+            json!({"password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
+    let secret = totp_rs::Secret::Encoded(enrolled.body["secret"].as_str().expect("secret").into())
+        .to_bytes()
+        .expect("secret");
+    let confirmed = app
+        .post(
+            "/v1/me/mfa/totp/confirm",
+            Some(&session),
+            json!({"code": accounts::factors::totp_code(&secret, app.clock.now())}),
+        )
+        .await;
+    assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
+    assert_eq!(confirmed.body["recovery_codes"], json!([]));
+    let code = added.body["recovery_codes"][0].as_str().expect("code");
+    let challenge = challenged(&app, &user).await;
+    let signed_in = app
+        .post(
+            "/v1/sessions/mfa",
+            None,
+            json!({"challenge": challenge["challenge"], "recovery_code": code}),
+        )
+        .await;
+    assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);
+}
+
+#[tokio::test]
+async fn forty_parallel_step_up_starts_leave_one_ceremony_for_the_session() {
+    let app = spawn_app().await;
+    let user = verified_user(&app).await;
+    let mut key = authenticator();
+    register(&app, &user, &mut key).await;
+    let answers =
+        futures::future::join_all((0..40).map(|_| begin_step_up(&app, &user.token))).await;
+    assert!(answers.iter().all(|answer| answer.status == StatusCode::OK));
+    let kept: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM passkey_ceremonies WHERE account_id = $1 AND purpose = 'step_up'",
+            &[&user.id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(kept, 1);
+    // The one kept is the one whose token still finishes; the others finish nothing.
+    let assertions: Vec<Value> = answers
+        .iter()
+        .map(|answer| get(&mut key, &answer.body["options"]))
+        .collect();
+    let finished =
+        futures::future::join_all(answers.iter().zip(assertions).map(|(answer, assertion)| {
+            finish_step_up(&app, &user.token, &answer.body["ceremony"], assertion)
+        }))
+        .await;
+    let proven = finished
+        .iter()
+        .filter(|answer| answer.status == StatusCode::NO_CONTENT)
+        .count();
+    assert_eq!(proven, 1);
+}

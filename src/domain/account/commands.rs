@@ -135,12 +135,14 @@ pub enum AccountCommand {
         now: DateTime<Utc>,
     },
     /// Start TOTP enrolment with a new secret (replacing one pending), confirmed by the
-    /// account's password when it has one.
+    /// account's password when it has one, and by a step-up when it has a second factor.
     StartTotpEnrolment {
         /// The new secret, sealed.
         secret: SealedTotpSecret,
         /// The password hash the caller's password matched, for an account with a password.
         verified_password: Option<SealedPasswordHash>,
+        /// The second factor confirming it, on an account with one (passkeys).
+        step_up: StepUp,
         /// The clock.
         now: DateTime<Utc>,
     },

@@ -206,6 +206,7 @@ pub fn decide(
         AccountCommand::StartTotpEnrolment {
             secret,
             verified_password,
+            step_up,
             now,
         } => {
             if account.factors.totp.is_some() {
@@ -222,7 +223,10 @@ pub fn decide(
                 (_, Some(verified)) => ensure_password(account, verified)?,
                 (Some(_), None) => return Err(AccountError::InvalidCredentials),
             }
-            Ok(vec![AccountEvent::TotpEnrolmentStarted { secret, at: now }])
+            // A new way in on an account that has one (passkeys): its owner's second factor.
+            let mut events = ensure_step_up(account, &step_up, now)?;
+            events.push(AccountEvent::TotpEnrolmentStarted { secret, at: now });
+            Ok(events)
         }
         AccountCommand::ConfirmTotp {
             secret,
@@ -236,10 +240,16 @@ pub fn decide(
             if account.factors.totp_pending.as_ref() != Some(&secret) {
                 return Err(AccountError::TotpNotPending);
             }
-            Ok(vec![
-                AccountEvent::TotpEnabled { time_step, at: now },
-                recovery_codes_generated(recovery_codes, now),
-            ])
+            if account.factors.enabled() && !account.factors.totp_pending_stepped_up {
+                return Err(AccountError::StepUpRequired);
+            }
+            let mut events = vec![AccountEvent::TotpEnabled { time_step, at: now }];
+            // The codes an account has (from its passkeys) stay: new ones would void them
+            // unseen.
+            if account.factors.recovery_codes.is_empty() {
+                events.push(recovery_codes_generated(recovery_codes, now));
+            }
+            Ok(events)
         }
         AccountCommand::StartPasskeyRegistration {
             verified_password,

@@ -140,11 +140,14 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
         }
         AccountEvent::StepUpProven { .. } => {}
         AccountEvent::TotpEnrolmentStarted { secret, .. } => {
+            // `decide` asked a step-up of an account that had a second factor.
+            account.factors.totp_pending_stepped_up = account.factors.enabled();
             account.factors.totp_pending = Some(secret.clone());
         }
         AccountEvent::TotpEnabled { time_step, at } => {
             let factors = &mut account.factors;
             factors.totp = factors.totp_pending.take();
+            factors.totp_pending_stepped_up = false;
             factors.totp_last_step = Some(*time_step);
             factors.enabled_at = Some(*at);
         }
@@ -152,11 +155,15 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             let last = &mut account.factors.totp_last_step;
             *last = Some(last.map_or(*time_step, |last| last.max(*time_step)));
         }
-        AccountEvent::TotpEnrolmentCancelled { .. } => account.factors.totp_pending = None,
+        AccountEvent::TotpEnrolmentCancelled { .. } => {
+            account.factors.totp_pending = None;
+            account.factors.totp_pending_stepped_up = false;
+        }
         AccountEvent::TotpRemoved { .. } => {
             let factors = &mut account.factors;
             factors.totp = None;
             factors.totp_pending = None;
+            factors.totp_pending_stepped_up = false;
             factors.totp_last_step = None;
             factors.enabled_at = None;
         }

@@ -133,6 +133,7 @@ fn enrolling_needs_the_password_and_a_proven_address_and_activates_nothing() {
     let enrol = |verified_password| AccountCommand::StartTotpEnrolment {
         secret: secret("a"),
         verified_password,
+        step_up: StepUp::Missing,
         now: t0(),
     };
     given(&registered(false))
@@ -218,6 +219,7 @@ fn confirming_needs_a_pending_enrolment_and_enrolling_again_needs_removal_first(
         .when(AccountCommand::StartTotpEnrolment {
             secret: secret("b"),
             verified_password: Some(password()),
+            step_up: StepUp::Recent,
             now: t0(),
         })
         .then_error(AccountError::TotpAlreadyEnabled);
@@ -952,4 +954,48 @@ fn removing_a_passkey_ends_the_sessions_it_signed_in_or_stepped_up_and_a_reset_e
             at: t0(),
         })
     );
+}
+
+#[test]
+fn totp_on_an_account_with_a_passkey_needs_a_step_up_and_keeps_its_recovery_codes() {
+    let enrol = |step_up| AccountCommand::StartTotpEnrolment {
+        secret: secret("a"),
+        verified_password: Some(password()),
+        step_up,
+        now: t0(),
+    };
+    let confirm = AccountCommand::ConfirmTotp {
+        secret: secret("a"),
+        time_step: 100,
+        recovery_codes: codes(0),
+        now: t0(),
+    };
+    let account = given(&with_passkey());
+    account
+        .when(enrol(StepUp::Missing))
+        .then_error(AccountError::StepUpRequired);
+    let pending = account.when(enrol(StepUp::Recent)).state_after();
+    let enabled = Given(pending)
+        .when(confirm.clone())
+        .then(&[AccountEvent::TotpEnabled {
+            time_step: 100,
+            at: t0(),
+        }]);
+    assert_eq!(
+        enabled.factors.recovery_codes_left(),
+        10,
+        "the codes it had"
+    );
+    assert_eq!(enabled.factors.recovery_codes[0], Some(code(50)));
+
+    // Begun before the account had a passkey (no step-up asked), it does not confirm after.
+    let mut history = registered(true);
+    history.push(AccountEvent::TotpEnrolmentStarted {
+        secret: secret("a"),
+        at: t0(),
+    });
+    history.push(passkey_added(1));
+    given(&history)
+        .when(confirm)
+        .then_error(AccountError::StepUpRequired);
 }

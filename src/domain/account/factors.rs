@@ -196,6 +196,10 @@ pub enum StepUp {
 pub struct SecondFactors {
     /// A TOTP secret enrolled and not yet confirmed by a first code.
     pub totp_pending: Option<SealedTotpSecret>,
+    /// The pending enrolment began on an account that had a second factor already, and so
+    /// with a step-up: one begun without it does not confirm once the account has one.
+    #[serde(default)]
+    pub totp_pending_stepped_up: bool,
     /// The confirmed TOTP secret.
     pub totp: Option<SealedTotpSecret>,
     /// The last TOTP time step accepted: no code of it or before is accepted again.

@@ -224,11 +224,12 @@ pub enum FollowError {
     NotFollowing,
 }
 
-/// A group name, trimmed: 1 to 20 characters without control characters.
+/// A group name, trimmed: 1 to 20 characters, none hidden (control, invisible or reordering:
+/// `values::has_hidden_chars`).
 pub fn group_name(raw: &str) -> Result<String, FollowError> {
     let name = raw.trim();
     let length = name.chars().count();
-    if (1..=20).contains(&length) && !name.chars().any(char::is_control) {
+    if (1..=20).contains(&length) && !crate::domain::values::has_hidden_chars(name) {
         Ok(name.to_owned())
     } else {
         Err(FollowError::BadGroupName)

@@ -102,35 +102,50 @@ impl InvalidValue {
     }
 }
 
-/// Whether `value` holds a character a reader cannot see or that changes how the rest reads:
-/// a control character (Unicode Cc), a line or paragraph separator (Zl, Zp), or an invisible
-/// format character that hides or reorders text (Unicode Cf: bidirectional controls as in
-/// CVE-2021-42574 "Trojan Source", zero-width spaces, word joiners, the byte-order mark, soft
-/// hyphens, interlinear annotations). The zero-width joiner and non-joiner stay allowed: emoji
-/// sequences and several scripts need them.
-pub(crate) fn has_hidden_chars(value: &str) -> bool {
+/// Whether `value` holds a character a reader cannot see or that changes how the rest reads
+/// ([`is_hidden`]).
+pub fn has_hidden_chars(value: &str) -> bool {
     value.chars().any(is_hidden)
 }
 
-/// Whether `c` is hidden, as [`has_hidden_chars`] means it.
-pub(crate) fn is_hidden(c: char) -> bool {
-    {
-        c.is_control()
-            || matches!(
-                c,
-                '\u{00AD}'
-                    | '\u{061C}'
-                    | '\u{180E}'
-                    | '\u{200B}'
-                    | '\u{200E}'
-                    | '\u{200F}'
-                    | '\u{2028}'..='\u{202E}'
-                    | '\u{2060}'..='\u{2064}'
-                    | '\u{2066}'..='\u{206F}'
-                    | '\u{FEFF}'
-                    | '\u{FFF9}'..='\u{FFFB}'
-            )
-    }
+/// Whether `c` is a character a reader cannot see or that changes how the rest reads: a
+/// control character (Unicode Cc); a line or paragraph separator (Zl, Zp); a format character
+/// (Cf: bidirectional controls as in CVE-2021-42574 "Trojan Source", zero-width spaces, word
+/// joiners, the byte-order mark, soft hyphens, interlinear annotations, prepended number
+/// signs, tag characters that smuggle text unseen), but the zero-width joiner and non-joiner,
+/// which emoji sequences and several scripts need; or a character that renders blank (the
+/// Hangul fillers, the Braille blank). The Cf list is Unicode 15.1's.
+pub fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{0600}'..='\u{0605}'
+                | '\u{061C}'
+                | '\u{06DD}'
+                | '\u{070F}'
+                | '\u{0890}'..='\u{0891}'
+                | '\u{08E2}'
+                | '\u{115F}'..='\u{1160}'
+                | '\u{180E}'
+                | '\u{200B}'
+                | '\u{200E}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{FEFF}'
+                | '\u{FFA0}'
+                | '\u{FFF9}'..='\u{FFFB}'
+                | '\u{110BD}'
+                | '\u{110CD}'
+                | '\u{13430}'..='\u{1343F}'
+                | '\u{1BCA0}'..='\u{1BCA3}'
+                | '\u{1D173}'..='\u{1D17A}'
+                | '\u{E0001}'
+                | '\u{E0020}'..='\u{E007F}'
+        )
 }
 
 pub(crate) fn char_count(value: &str) -> usize {

@@ -301,6 +301,8 @@ fn texts_people_read_hold_no_hidden_or_reordering_characters() {
         assert!(PlaceName::parse(hidden).is_err(), "{hidden:?}");
         assert!(Bio::parse(hidden).is_err(), "{hidden:?}");
     }
+    assert!(crate::domain::follow_graph::group_name("a\u{202E}b").is_err());
+    assert!(crate::domain::follow_graph::group_name("\u{3164}").is_err());
     // Emoji sequences and scripts that need the joiners keep them.
     assert!(DisplayName::parse("👩\u{200D}💻 小明").is_ok());
     assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
