@@ -246,12 +246,22 @@ fn check_shape(
     }
     // Client data of the structure WebAuthn §5.8.1 gives, once per member; a ceremony run in
     // a frame of another site is not one this service's pages began.
-    let client_data: ClientData = serde_json::from_slice(client_data_json)
+    let text = std::str::from_utf8(client_data_json)
+        .map_err(|_| Malformed("clientDataJSON is not UTF-8".to_owned()))?;
+    let client_data: ClientData = serde_json::from_str(text)
         .map_err(|error| Malformed(format!("clientDataJSON: {error}")))?;
-    if client_data.cross_origin == Some(true) || client_data.top_origin.is_some() {
-        return Err(Malformed("clientDataJSON says crossOrigin".to_owned()));
+    let same_origin = matches!(client_data.cross_origin, None | Some(Value::Bool(false)));
+    if !same_origin || client_data.top_origin.is_some() {
+        return Err(Malformed(
+            "clientDataJSON says crossOrigin (or not as a boolean) or topOrigin".to_owned(),
+        ));
     }
     Ok(())
+}
+
+/// A member present, even as `null` (which `Option` alone would read as absent).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
+    <Value as serde::Deserialize>::deserialize(deserializer).map(Some)
 }
 
 /// The members of `CollectedClientData` (WebAuthn §5.8.1) checked for shape here; the rest
@@ -263,10 +273,10 @@ struct ClientData {
     type_: String,
     challenge: String,
     origin: String,
-    #[serde(rename = "crossOrigin", default)]
-    cross_origin: Option<bool>,
-    #[serde(rename = "topOrigin", default)]
-    top_origin: Option<String>,
+    #[serde(rename = "crossOrigin", default, deserialize_with = "present")]
+    cross_origin: Option<Value>,
+    #[serde(rename = "topOrigin", default, deserialize_with = "present")]
+    top_origin: Option<Value>,
 }
 
 /// The shortest authenticator data: RP ID hash (32 bytes), flags (1), signature counter (4).
@@ -363,13 +373,25 @@ mod tests {
         let framed = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","topOrigin":"https://evil.test"}"#;
         let twice = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":true,"crossOrigin":false}"#;
         let text = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":"true"}"#;
-        for client_data in [cross, framed, twice, text, "[1]", "{}", "not json"] {
+        let null_cross = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","crossOrigin":null}"#;
+        let null_top = r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","topOrigin":null}"#;
+        for client_data in [
+            cross, framed, twice, text, null_cross, null_top, "[1]", "{}", "not json",
+        ] {
             assert!(
                 assertion(&assertion_with(client_data, 37)).is_err(),
                 "{client_data}"
             );
         }
-        assert!(assertion(&assertion_with(CLIENT_DATA, 10)).is_err(), "short data");
+        assert!(
+            assertion(&assertion_with(CLIENT_DATA, 10)).is_err(),
+            "short data"
+        );
+        let mut latin1 = assertion_with(CLIENT_DATA, 37);
+        let mut bytes = CLIENT_DATA.trim_end_matches('}').as_bytes().to_vec();
+        bytes.extend_from_slice(b",\"z\":\"\xff\"}");
+        latin1["response"]["clientDataJSON"] = json!(b64(&bytes));
+        assert!(assertion(&latin1).is_err(), "not UTF-8");
         let mut wrong_type = assertion_with(CLIENT_DATA, 37);
         wrong_type["type"] = json!("Public-Key");
         let mut other_id = assertion_with(CLIENT_DATA, 37);

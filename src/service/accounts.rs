@@ -183,6 +183,7 @@ fn end_reason_name(reason: SessionEndReason) -> &'static str {
         SessionEndReason::AddressProven => "address_proven",
         SessionEndReason::PasskeyRemoved => "passkey_removed",
         SessionEndReason::SecondFactorsReset => "second_factors_reset",
+        SessionEndReason::SecondFactorEnabled => "second_factor_enabled",
     }
 }
 

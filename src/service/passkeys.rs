@@ -185,6 +185,7 @@ pub async fn finish_registration(
             credential,
             recovery_codes: hashes,
             stepped_up,
+            session_id: caller.id,
             now,
         },
     )

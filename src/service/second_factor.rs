@@ -246,6 +246,7 @@ pub async fn confirm_totp(
             secret: pending,
             time_step,
             recovery_codes,
+            session_id: caller.id,
             now,
         },
     )

@@ -954,10 +954,11 @@ async fn an_owner_without_an_email_address_is_texted_when_a_passkey_is_added() {
 }
 
 #[tokio::test]
-async fn an_old_session_cannot_add_totp_to_an_account_whose_passkey_it_never_proved() {
+async fn the_first_factor_ends_old_sessions_and_totp_joins_a_passkey_only_with_a_step_up() {
     let app = spawn_app().await;
     let user = verified_user(&app).await;
-    // The owner signs in again and registers a passkey; the first session proved no factor.
+    // The owner signs in again and registers a passkey: the first session, which proved no
+    // second factor, ends.
     let fresh = app.sign_in(&user.email, PASSWORD).await;
     let owner = fresh.body["token"].as_str().expect("token");
     let started = start_registration(&app, owner, json!({"password": PASSWORD})).await;
@@ -966,20 +967,26 @@ async fn an_old_session_cannot_add_totp_to_an_account_whose_passkey_it_never_pro
     let ceremony = started.body["ceremony"].as_str().expect("ceremony");
     let added = finish_registration(&app, owner, ceremony, credential).await;
     assert_eq!(added.status, StatusCode::CREATED, "{}", added.body);
+    app.get("/v1/me", Some(&user.token))
+        .await
+        .assert_problem(401, "unauthenticated");
+    assert_eq!(app.get("/v1/me", Some(owner)).await.status, StatusCode::OK);
+    // A session whose second factor is older than 10 minutes adds no TOTP without a step-up.
+    let session = verified_session(&app, &user, &mut key).await;
+    app.clock.advance(chrono::Duration::minutes(11));
     app.post(
         "/v1/me/mfa/totp",
-        Some(&user.token),
+        Some(&session),
         json!({"password": PASSWORD}),
     )
     .await
     .assert_problem(403, "mfa_step_up_required");
-    // With the passkey proven in the session, TOTP joins it, and the codes the owner holds stay.
-    let session = verified_session(&app, &user, &mut key).await;
+    let codes = added.body["recovery_codes"].as_array().expect("codes");
     let enrolled = app
         .post(
             "/v1/me/mfa/totp",
             Some(&session),
-            json!({"password": PASSWORD}),
+            json!({"password": PASSWORD, "mfa_code": codes[0]}),
         )
         .await;
     assert_eq!(enrolled.status, StatusCode::OK, "{}", enrolled.body);
@@ -994,14 +1001,17 @@ async fn an_old_session_cannot_add_totp_to_an_account_whose_passkey_it_never_pro
         )
         .await;
     assert_eq!(confirmed.status, StatusCode::OK, "{}", confirmed.body);
-    assert_eq!(confirmed.body["recovery_codes"], json!([]));
-    let code = added.body["recovery_codes"][0].as_str().expect("code");
+    assert_eq!(
+        confirmed.body["recovery_codes"],
+        json!([]),
+        "the owner's codes stay"
+    );
     let challenge = challenged(&app, &user).await;
     let signed_in = app
         .post(
             "/v1/sessions/mfa",
             None,
-            json!({"challenge": challenge["challenge"], "recovery_code": code}),
+            json!({"challenge": challenge["challenge"], "recovery_code": codes[1]}),
         )
         .await;
     assert_eq!(signed_in.status, StatusCode::CREATED, "{}", signed_in.body);

@@ -155,6 +155,9 @@ pub enum AccountCommand {
         time_step: u64,
         /// The keyed hashes of the new recovery codes.
         recovery_codes: Vec<RecoveryCodeHash>,
+        /// The caller's session: when TOTP is the account's first second factor, every other
+        /// session ends (none of them proved it).
+        session_id: Uuid,
         /// The clock.
         now: DateTime<Utc>,
     },
@@ -184,6 +187,9 @@ pub enum AccountCommand {
         /// The registration began on the account with a second factor, and so with a step-up:
         /// without it, an account that has one now refuses (`StepUpRequired`).
         stepped_up: bool,
+        /// The caller's session: when the passkey is the account's first second factor, every
+        /// other session ends (none of them proved it).
+        session_id: Uuid,
         /// The clock.
         now: DateTime<Utc>,
     },

@@ -232,6 +232,7 @@ pub fn decide(
             secret,
             time_step,
             recovery_codes,
+            session_id,
             now,
         } => {
             if account.factors.totp.is_some() {
@@ -244,11 +245,12 @@ pub fn decide(
                 return Err(AccountError::StepUpRequired);
             }
             let mut events = vec![AccountEvent::TotpEnabled { time_step, at: now }];
-            // The codes an account has (from its passkeys) stay: new ones would void them
+            // The codes an account has left (from its passkeys) stay: new ones would void them
             // unseen.
-            if account.factors.recovery_codes.is_empty() {
+            if account.factors.recovery_codes_left() == 0 {
                 events.push(recovery_codes_generated(recovery_codes, now));
             }
+            events.extend(first_factor_ends_sessions(account, session_id, now));
             Ok(events)
         }
         AccountCommand::StartPasskeyRegistration {
@@ -280,6 +282,7 @@ pub fn decide(
             credential,
             recovery_codes,
             stepped_up,
+            session_id,
             now,
         } => {
             if account.email_unproven() {
@@ -302,9 +305,10 @@ pub fn decide(
                 credential,
                 at: now,
             }];
-            if first_factor && account.factors.recovery_codes.is_empty() {
+            if first_factor && account.factors.recovery_codes_left() == 0 {
                 events.push(recovery_codes_generated(recovery_codes, now));
             }
+            events.extend(first_factor_ends_sessions(account, session_id, now));
             Ok(events)
         }
         AccountCommand::RemovePasskey {
@@ -727,6 +731,28 @@ fn ensure_step_up(
         StepUp::Factor(factor) => Ok(vec![use_second_factor(account, factor, now)?.1]),
         StepUp::Missing => Err(AccountError::StepUpRequired),
     }
+}
+
+/// When `account` gets its first second factor from the session `keep`: the end of every
+/// other live session, none of which proved it (an old or stolen session must not keep
+/// acting, or sign its owner out, at one factor).
+fn first_factor_ends_sessions(
+    account: &Account,
+    keep: uuid::Uuid,
+    now: DateTime<Utc>,
+) -> Option<AccountEvent> {
+    if account.factors.enabled() {
+        return None;
+    }
+    let others: Vec<_> = account
+        .sessions_live_at(now)
+        .filter(|id| *id != keep)
+        .collect();
+    (!others.is_empty()).then_some(AccountEvent::SessionsEnded {
+        session_ids: others,
+        reason: SessionEndReason::SecondFactorEnabled,
+        at: now,
+    })
 }
 
 /// The passkey an event that spent a second factor names, when it was one.

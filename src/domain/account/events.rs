@@ -113,6 +113,9 @@ pub enum SessionEndReason {
     PasskeyRemoved,
     /// An administrator removed the account's second factors: every session ends.
     SecondFactorsReset,
+    /// The account got its first second factor: sessions that never proved one end, but the
+    /// one that added it.
+    SecondFactorEnabled,
 }
 
 /// Why a sign-in failed.

@@ -169,6 +169,7 @@ fn confirming_enables_totp_with_ten_recovery_codes_and_sign_in_then_needs_it() {
             secret: secret("a"),
             time_step: 100,
             recovery_codes: codes(0),
+            session_id: Uuid::from_u128(7),
             now: t0(),
         })
         .then(&[
@@ -198,6 +199,7 @@ fn confirming_needs_a_pending_enrolment_and_enrolling_again_needs_removal_first(
         secret: secret(label),
         time_step: 1,
         recovery_codes: codes(0),
+        session_id: Uuid::from_u128(7),
         now: t0(),
     };
     given(&registered(true))
@@ -533,6 +535,7 @@ fn an_enrolment_not_confirmed_is_withdrawn_without_a_second_factor() {
             secret: secret("a"),
             time_step: 1,
             recovery_codes: codes(0),
+            session_id: Uuid::from_u128(7),
             now: t0(),
         })
         .then_error(AccountError::TotpNotPending);
@@ -560,6 +563,7 @@ fn add_passkey(n: u128) -> AccountCommand {
         credential: PasskeyCredential(serde_json::json!({ "cred": n.to_string() })),
         recovery_codes: codes(50),
         stepped_up: true,
+        session_id: Uuid::from_u128(7),
         now: t0(),
     }
 }
@@ -693,6 +697,7 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
             credential,
             recovery_codes,
             stepped_up: false,
+            session_id: Uuid::from_u128(7),
             now,
         },
         _ => unreachable!(),
@@ -968,6 +973,7 @@ fn totp_on_an_account_with_a_passkey_needs_a_step_up_and_keeps_its_recovery_code
         secret: secret("a"),
         time_step: 100,
         recovery_codes: codes(0),
+        session_id: Uuid::from_u128(7),
         now: t0(),
     };
     let account = given(&with_passkey());
@@ -998,4 +1004,62 @@ fn totp_on_an_account_with_a_passkey_needs_a_step_up_and_keeps_its_recovery_code
     given(&history)
         .when(confirm)
         .then_error(AccountError::StepUpRequired);
+}
+
+#[test]
+fn the_first_second_factor_ends_every_other_session_and_a_later_one_none() {
+    let mut history = registered(true);
+    history.push(started(None));
+    let other = match started(None) {
+        AccountEvent::SessionStarted {
+            identifier,
+            method,
+            second_factor,
+            passkey_id,
+            ip,
+            user_agent,
+            expires_at,
+            at,
+            ..
+        } => AccountEvent::SessionStarted {
+            session_id: Uuid::from_u128(8),
+            identifier,
+            method,
+            second_factor,
+            passkey_id,
+            ip,
+            user_agent,
+            expires_at,
+            at,
+        },
+        _ => unreachable!(),
+    };
+    history.push(other);
+    let ended = AccountEvent::SessionsEnded {
+        session_ids: vec![Uuid::from_u128(8)],
+        reason: SessionEndReason::SecondFactorEnabled,
+        at: t0(),
+    };
+    let events = given(&history).when(add_passkey(1)).events();
+    assert_eq!(events.last(), Some(&ended), "the adding session 7 stays");
+    let mut pending = history.clone();
+    pending.push(AccountEvent::TotpEnrolmentStarted {
+        secret: secret("a"),
+        at: t0(),
+    });
+    let confirmed = given(&pending)
+        .when(AccountCommand::ConfirmTotp {
+            secret: secret("a"),
+            time_step: 100,
+            recovery_codes: codes(0),
+            session_id: Uuid::from_u128(7),
+            now: t0(),
+        })
+        .events();
+    assert_eq!(confirmed.last(), Some(&ended));
+    // A second factor added to an account that has one ends nothing.
+    let mut both = history;
+    both.push(passkey_added(1));
+    let events = given(&both).when(add_passkey(2)).events();
+    assert_eq!(events, vec![passkey_added(2)]);
 }

@@ -103,9 +103,22 @@ impl InvalidValue {
 }
 
 /// Whether `value` holds a character a reader cannot see or that changes how the rest reads
-/// ([`is_hidden`]).
+/// ([`is_hidden`]), or nothing visible at all (only joiners and variation selectors).
 pub fn has_hidden_chars(value: &str) -> bool {
-    value.chars().any(is_hidden)
+    value.chars().any(is_hidden) || value.chars().all(|c| c.is_whitespace() || is_modifier(c))
+}
+
+/// The invisible characters a visible one may carry (Unicode `Default_Ignorable_Code_Point`
+/// kept for emoji and scripts): the zero-width joiner and non-joiner, variation selectors,
+/// and the Mongolian free variation selectors.
+fn is_modifier(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200C}'..='\u{200D}'
+            | '\u{FE00}'..='\u{FE0F}'
+            | '\u{E0100}'..='\u{E01EF}'
+            | '\u{180B}'..='\u{180D}'
+    )
 }
 
 /// Whether `c` is a character a reader cannot see or that changes how the rest reads: a
@@ -114,7 +127,9 @@ pub fn has_hidden_chars(value: &str) -> bool {
 /// joiners, the byte-order mark, soft hyphens, interlinear annotations, prepended number
 /// signs, tag characters that smuggle text unseen), but the zero-width joiner and non-joiner,
 /// which emoji sequences and several scripts need; or a character that renders blank (the
-/// Hangul fillers, the Braille blank). The Cf list is Unicode 15.1's.
+/// Hangul fillers, the Braille blank, the Khitan filler); or another default-ignorable code
+/// point but those a visible character may carry ([`is_modifier`]). The lists are Unicode
+/// 15.1's.
 pub fn is_hidden(c: char) -> bool {
     c.is_control()
         || matches!(
@@ -143,8 +158,14 @@ pub fn is_hidden(c: char) -> bool {
                 | '\u{13430}'..='\u{1343F}'
                 | '\u{1BCA0}'..='\u{1BCA3}'
                 | '\u{1D173}'..='\u{1D17A}'
-                | '\u{E0001}'
-                | '\u{E0020}'..='\u{E007F}'
+                | '\u{034F}'
+                | '\u{17B4}'..='\u{17B5}'
+                | '\u{180F}'
+                | '\u{2065}'
+                | '\u{FFF0}'..='\u{FFF8}'
+                | '\u{16FE4}'
+                | '\u{E0000}'..='\u{E00FF}'
+                | '\u{E01F0}'..='\u{E0FFF}'
         )
 }
 

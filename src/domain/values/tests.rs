@@ -306,6 +306,7 @@ fn texts_people_read_hold_no_hidden_or_reordering_characters() {
     // Emoji sequences and scripts that need the joiners keep them.
     assert!(DisplayName::parse("👩\u{200D}💻 小明").is_ok());
     assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
+    assert!(DisplayName::parse("小明 \u{2764}\u{FE0F}").is_ok());
 }
 
 #[test]
