@@ -76,6 +76,14 @@ async fn register(
     finished.body
 }
 
+/// A user whose address is proven, with a passkey of `key` registered: the finish's answer.
+async fn user_with_passkey(app: &TestApp) -> (User, WebauthnAuthenticator<SoftPasskey>, Value) {
+    let user = verified_user(app).await;
+    let mut key = authenticator();
+    let registered = register(app, &user, &mut key).await;
+    (user, key, registered)
+}
+
 async fn verified_user(app: &TestApp) -> User {
     let user = app.new_user().await;
     given_email_verified(app, &user).await;
@@ -184,9 +192,7 @@ async fn a_passkey_is_registered_listed_and_then_answers_the_sign_in_challenge()
 #[tokio::test]
 async fn another_authenticator_or_one_that_does_not_verify_its_user_is_refused() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, _, _) = user_with_passkey(&app).await;
 
     // A passkey registered nowhere here, answering with its own credential.
     let challenge = challenged(&app, &user).await;
@@ -318,9 +324,7 @@ async fn a_registration_needs_the_password_a_proven_address_and_its_own_live_cer
 #[tokio::test]
 async fn removing_a_passkey_is_a_step_up_and_the_last_one_takes_the_recovery_codes() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    let registered = register(&app, &user, &mut key).await;
+    let (user, mut key, registered) = user_with_passkey(&app).await;
     let id = registered["passkey"]["id"].as_str().expect("id");
     let path = format!("/v1/me/passkeys/{id}");
     // The registering session proved no second factor.
@@ -469,9 +473,7 @@ fn pick(
 #[tokio::test]
 async fn a_discoverable_passkey_signs_in_alone_at_aal2_once_per_ceremony() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, mut key, _) = user_with_passkey(&app).await;
     let allow =
         challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"].clone();
 
@@ -551,9 +553,7 @@ async fn a_blocked_account_is_told_so_only_after_its_passkey_is_proven() {
     let app = spawn_app().await;
     let owner = app.new_user().await;
     make_owner(&app, &owner).await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, mut key, _) = user_with_passkey(&app).await;
     let allow =
         challenged(&app, &user).await["passkey_options"]["publicKey"]["allowCredentials"].clone();
     let blocked = app
@@ -578,9 +578,7 @@ async fn a_blocked_account_is_told_so_only_after_its_passkey_is_proven() {
 #[tokio::test]
 async fn thirty_parallel_finishes_of_one_ceremony_or_challenge_start_one_session() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, mut key, _) = user_with_passkey(&app).await;
 
     let challenge = challenged(&app, &user).await;
     let assertion = get(&mut key, &challenge["passkey_options"]);
@@ -662,9 +660,7 @@ async fn an_administrator_sees_a_passkey_as_a_second_factor_and_removes_it() {
     let app = spawn_pipeline().await;
     let owner = app.new_user().await;
     make_owner(&app, &owner).await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, _, _) = user_with_passkey(&app).await;
     let listed = |mfa: bool, position: i64| {
         format!(
             "/v1/admin/users?ids={}&mfa_enabled={mfa}&fields=id,mfa_enabled&min_position={position}",
@@ -711,9 +707,7 @@ async fn an_administrator_sees_a_passkey_as_a_second_factor_and_removes_it() {
 #[tokio::test]
 async fn what_is_no_assertion_counts_nothing_and_another_users_handle_proves_nothing() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, mut key, _) = user_with_passkey(&app).await;
     let challenge = challenged(&app, &user).await;
     // Six answers that are no credential at all: the challenge takes five, and is alive.
     for malformed in [
@@ -750,9 +744,7 @@ async fn what_is_no_assertion_counts_nothing_and_another_users_handle_proves_not
 async fn the_owner_is_mailed_when_a_passkey_is_added_or_removed() {
     let smtp = SmtpSink::start().await;
     let app = spawn_with_mail(&smtp).await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    let registered = register(&app, &user, &mut key).await;
+    let (user, _, registered) = user_with_passkey(&app).await;
     smtp.wait_for_mail(&user.email, "A passkey was added").await;
     let code = registered["recovery_codes"][0].as_str().expect("code");
     let id = registered["passkey"]["id"].as_str().expect("id");
@@ -785,9 +777,7 @@ async fn finish_step_up(app: &TestApp, token: &str, ceremony: &Value, credential
 #[tokio::test]
 async fn a_session_steps_up_with_a_passkey_and_then_acts_without_a_code() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    let registered = register(&app, &user, &mut key).await;
+    let (user, mut key, registered) = user_with_passkey(&app).await;
     let id = registered["passkey"]["id"].as_str().expect("id");
     let path = format!("/v1/me/passkeys/{id}");
     app.delete(&path, &user.token, Some(json!({})))
@@ -1020,9 +1010,7 @@ async fn the_first_factor_ends_old_sessions_and_totp_joins_a_passkey_only_with_a
 #[tokio::test]
 async fn forty_parallel_step_up_starts_leave_one_ceremony_for_the_session() {
     let app = spawn_app().await;
-    let user = verified_user(&app).await;
-    let mut key = authenticator();
-    register(&app, &user, &mut key).await;
+    let (user, mut key, _) = user_with_passkey(&app).await;
     let answers =
         futures::future::join_all((0..40).map(|_| begin_step_up(&app, &user.token))).await;
     assert!(answers.iter().all(|answer| answer.status == StatusCode::OK));

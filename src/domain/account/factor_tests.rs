@@ -83,12 +83,22 @@ fn sign_in(second_factor: Option<SecondFactor>) -> AccountCommand {
 }
 
 fn started(second_factor: Option<SecondFactorMethod>) -> AccountEvent {
+    session_started(7, second_factor, None)
+}
+
+/// `SessionStarted` of the session `id`, a password sign-in with `second_factor`, which was
+/// the passkey `passkey` when one.
+fn session_started(
+    id: u128,
+    second_factor: Option<SecondFactorMethod>,
+    passkey: Option<u128>,
+) -> AccountEvent {
     AccountEvent::SessionStarted {
-        session_id: Uuid::from_u128(7),
+        session_id: Uuid::from_u128(id),
         identifier: IdentifierKind::Email,
         method: SignInMethod::Password,
         second_factor,
-        passkey_id: None,
+        passkey_id: passkey.map(passkey_id),
         ip: None,
         user_agent: None,
         expires_at: t0() + Duration::days(14),
@@ -98,30 +108,7 @@ fn started(second_factor: Option<SecondFactorMethod>) -> AccountEvent {
 
 /// `SessionStarted` for a password sign-in whose second factor was the passkey `n`.
 fn started_by_passkey(n: u128) -> AccountEvent {
-    match started(Some(SecondFactorMethod::Passkey)) {
-        AccountEvent::SessionStarted {
-            session_id,
-            identifier,
-            method,
-            second_factor,
-            ip,
-            user_agent,
-            expires_at,
-            at,
-            ..
-        } => AccountEvent::SessionStarted {
-            session_id,
-            identifier,
-            method,
-            second_factor,
-            passkey_id: Some(passkey_id(n)),
-            ip,
-            user_agent,
-            expires_at,
-            at,
-        },
-        _ => unreachable!(),
-    }
+    session_started(7, Some(SecondFactorMethod::Passkey), Some(n))
 }
 
 fn totp(time_step: u64) -> SecondFactor {
@@ -899,27 +886,8 @@ fn removing_a_passkey_ends_the_sessions_it_signed_in_or_stepped_up_and_a_reset_e
     // Session 7 signed in with passkey 1; session 8 with a recovery code, stepped up with
     // passkey 1 later; session 9 with passkey 2.
     history.push(started_by_passkey(1));
-    let other = |id: u128, passkey: Option<u128>| match started_by_passkey(1) {
-        AccountEvent::SessionStarted {
-            identifier,
-            method,
-            ip,
-            user_agent,
-            expires_at,
-            at,
-            ..
-        } => AccountEvent::SessionStarted {
-            session_id: Uuid::from_u128(id),
-            identifier,
-            method,
-            second_factor: Some(SecondFactorMethod::Passkey),
-            passkey_id: passkey.map(passkey_id),
-            ip,
-            user_agent,
-            expires_at,
-            at,
-        },
-        _ => unreachable!(),
+    let other = |id: u128, passkey: Option<u128>| {
+        session_started(id, Some(SecondFactorMethod::Passkey), passkey)
     };
     history.push(other(8, None));
     history.push(AccountEvent::StepUpProven {
@@ -1010,30 +978,7 @@ fn totp_on_an_account_with_a_passkey_needs_a_step_up_and_keeps_its_recovery_code
 fn the_first_second_factor_ends_every_other_session_and_a_later_one_none() {
     let mut history = registered(true);
     history.push(started(None));
-    let other = match started(None) {
-        AccountEvent::SessionStarted {
-            identifier,
-            method,
-            second_factor,
-            passkey_id,
-            ip,
-            user_agent,
-            expires_at,
-            at,
-            ..
-        } => AccountEvent::SessionStarted {
-            session_id: Uuid::from_u128(8),
-            identifier,
-            method,
-            second_factor,
-            passkey_id,
-            ip,
-            user_agent,
-            expires_at,
-            at,
-        },
-        _ => unreachable!(),
-    };
+    let other = session_started(8, None, None);
     history.push(other);
     let ended = AccountEvent::SessionsEnded {
         session_ids: vec![Uuid::from_u128(8)],
