@@ -73,6 +73,10 @@ async fn register(
     let ceremony = started.body["ceremony"].as_str().expect("ceremony");
     let finished = finish_registration(app, &user.token, ceremony, credential).await;
     assert_eq!(finished.status, StatusCode::CREATED, "{}", finished.body);
+    // The registering session proved the new passkey; that proof ages past the step-up
+    // window, as it has for a session used later.
+    app.clock
+        .advance(accounts::domain::account::STEP_UP_WINDOW + chrono::Duration::minutes(1));
     finished.body
 }
 
@@ -195,10 +199,10 @@ async fn another_authenticator_or_one_that_does_not_verify_its_user_is_refused()
     let (user, _, _) = user_with_passkey(&app).await;
 
     // A passkey registered nowhere here, answering with its own credential.
-    let challenge = challenged(&app, &user).await;
     let mut stranger = authenticator();
     let other = verified_user(&app).await;
     register(&app, &other, &mut stranger).await;
+    let challenge = challenged(&app, &user).await;
     let mut options = challenge["passkey_options"].clone();
     let other_challenge = challenged(&app, &other).await;
     options["publicKey"]["allowCredentials"] =
@@ -286,6 +290,9 @@ async fn a_registration_needs_the_password_a_proven_address_and_its_own_live_cer
     finish_registration(&app, &user.token, ceremony, credential)
         .await
         .assert_problem(401, "passkey_challenge_expired");
+    // The registering session's proof of the passkey ages past the step-up window.
+    app.clock
+        .advance(accounts::domain::account::STEP_UP_WINDOW + chrono::Duration::minutes(1));
 
     // With a second factor on, a second passkey needs the step-up too, and brings no new
     // recovery codes.
@@ -345,15 +352,18 @@ async fn removing_a_passkey_is_a_step_up_and_the_last_one_takes_the_recovery_cod
     .assert_problem(404, "passkey_not_found");
     let removed = app.delete(&path, token, Some(json!({}))).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.body);
-    // The session the passkey signed in went with it; the registering one stays.
-    app.get("/v1/me", Some(token))
-        .await
-        .assert_problem(401, "unauthenticated");
-    let mfa = app.get("/v1/me/mfa", Some(&user.token)).await;
-    assert_eq!(mfa.body["passkeys"], json!([]));
-    assert_eq!(mfa.body["recovery_codes_left"], 0);
+    // The sessions the passkey signed in or registered it went with it.
+    for ended in [token, user.token.as_str()] {
+        app.get("/v1/me", Some(ended))
+            .await
+            .assert_problem(401, "unauthenticated");
+    }
     let plain = app.sign_in(&user.email, PASSWORD).await;
     assert_eq!(plain.status, StatusCode::CREATED, "{}", plain.body);
+    let token = plain.body["token"].as_str().expect("token");
+    let mfa = app.get("/v1/me/mfa", Some(token)).await;
+    assert_eq!(mfa.body["passkeys"], json!([]));
+    assert_eq!(mfa.body["recovery_codes_left"], 0);
 }
 
 #[tokio::test]
@@ -785,11 +795,11 @@ async fn a_session_steps_up_with_a_passkey_and_then_acts_without_a_code() {
         .assert_problem(403, "mfa_step_up_required");
 
     // An assertion of another authenticator is refused by name, and recorded.
-    let started = begin_step_up(&app, &user.token).await;
-    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let mut stranger = authenticator();
     let other = verified_user(&app).await;
     register(&app, &other, &mut stranger).await;
+    let started = begin_step_up(&app, &user.token).await;
+    assert_eq!(started.status, StatusCode::OK, "{}", started.body);
     let other_started = begin_step_up(&app, &other.token).await;
     let mut options = started.body["options"].clone();
     options["publicKey"]["allowCredentials"] =
@@ -960,7 +970,16 @@ async fn the_first_factor_ends_old_sessions_and_totp_joins_a_passkey_only_with_a
     app.get("/v1/me", Some(&user.token))
         .await
         .assert_problem(401, "unauthenticated");
-    assert_eq!(app.get("/v1/me", Some(owner)).await.status, StatusCode::OK);
+    // The adding session proved the passkey by registering it (user verified): it is aal2.
+    let sessions = app.get("/v1/sessions", Some(owner)).await;
+    assert_eq!(
+        sessions.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        sessions.body
+    );
+    assert_eq!(sessions.body[0]["aal"], "aal2");
+    assert_eq!(sessions.body[0]["methods"], json!(["password", "passkey"]));
     // A session whose second factor is older than 10 minutes adds no TOTP without a step-up.
     let session = verified_session(&app, &user, &mut key).await;
     app.clock.advance(chrono::Duration::minutes(11));

@@ -250,6 +250,13 @@ pub fn decide(
             if account.factors.recovery_codes_left() == 0 {
                 events.push(recovery_codes_generated(recovery_codes, now));
             }
+            // The confirming code proved the new factor in the session that sent it.
+            events.push(AccountEvent::StepUpProven {
+                session_id,
+                method: SecondFactorMethod::Totp,
+                passkey_id: None,
+                at: now,
+            });
             events.extend(first_factor_ends_sessions(account, session_id, now));
             Ok(events)
         }
@@ -308,6 +315,13 @@ pub fn decide(
             if first_factor && account.factors.recovery_codes_left() == 0 {
                 events.push(recovery_codes_generated(recovery_codes, now));
             }
+            // The registration, user verified, proved the new passkey in its session.
+            events.push(AccountEvent::StepUpProven {
+                session_id,
+                method: SecondFactorMethod::Passkey,
+                passkey_id: Some(passkey_id),
+                at: now,
+            });
             events.extend(first_factor_ends_sessions(account, session_id, now));
             Ok(events)
         }

@@ -111,6 +111,16 @@ fn started_by_passkey(n: u128) -> AccountEvent {
     session_started(7, Some(SecondFactorMethod::Passkey), Some(n))
 }
 
+/// `StepUpProven` of session 7 by `method` (the passkey `passkey`, when one).
+fn proven(method: SecondFactorMethod, passkey: Option<u128>) -> AccountEvent {
+    AccountEvent::StepUpProven {
+        session_id: Uuid::from_u128(7),
+        method,
+        passkey_id: passkey.map(passkey_id),
+        at: t0(),
+    }
+}
+
 fn totp(time_step: u64) -> SecondFactor {
     SecondFactor::Totp { time_step }
 }
@@ -168,6 +178,7 @@ fn confirming_enables_totp_with_ten_recovery_codes_and_sign_in_then_needs_it() {
                 codes: codes(0),
                 at: t0(),
             },
+            proven(SecondFactorMethod::Totp, None),
         ]);
     assert_eq!(enabled.factors.totp, Some(secret("a")));
     assert_eq!(enabled.factors.recovery_codes_left(), 10);
@@ -203,7 +214,7 @@ fn confirming_needs_a_pending_enrolment_and_enrolling_again_needs_removal_first(
     given(&replaced)
         .when(confirm("a"))
         .then_error(AccountError::TotpNotPending);
-    assert_eq!(given(&replaced).when(confirm("b")).events().len(), 2);
+    assert_eq!(given(&replaced).when(confirm("b")).events().len(), 3);
     given(&with_totp())
         .when(AccountCommand::StartTotpEnrolment {
             secret: secret("b"),
@@ -642,6 +653,7 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
             codes: codes(50),
             at: t0(),
         },
+        proven(SecondFactorMethod::Passkey, Some(1)),
     ]);
     assert!(first.factors.enabled());
     assert_eq!(
@@ -654,12 +666,16 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
     Given(first.clone())
         .when(sign_in(None))
         .then_error(AccountError::SecondFactorRequired);
-    let second = Given(first).when(add_passkey(2)).then(&[passkey_added(2)]);
+    let second = Given(first).when(add_passkey(2)).then(&[
+        passkey_added(2),
+        proven(SecondFactorMethod::Passkey, Some(2)),
+    ]);
     assert_eq!(second.factors.passkeys.len(), 2);
     // A TOTP account's recovery codes stay as they are.
-    given(&with_totp())
-        .when(add_passkey(1))
-        .then(&[passkey_added(1)]);
+    given(&with_totp()).when(add_passkey(1)).then(&[
+        passkey_added(1),
+        proven(SecondFactorMethod::Passkey, Some(1)),
+    ]);
     given(&with_passkey())
         .when(add_passkey(1))
         .then_error(AccountError::PasskeyAlreadyRegistered);
@@ -692,7 +708,7 @@ fn the_first_passkey_is_a_second_factor_with_recovery_codes_and_a_later_one_adds
     given(&with_totp())
         .when(unstepped())
         .then_error(AccountError::StepUpRequired);
-    assert_eq!(given(&registered(true)).when(unstepped()).events().len(), 2);
+    assert_eq!(given(&registered(true)).when(unstepped()).events().len(), 3);
 }
 
 #[test]
@@ -949,12 +965,13 @@ fn totp_on_an_account_with_a_passkey_needs_a_step_up_and_keeps_its_recovery_code
         .when(enrol(StepUp::Missing))
         .then_error(AccountError::StepUpRequired);
     let pending = account.when(enrol(StepUp::Recent)).state_after();
-    let enabled = Given(pending)
-        .when(confirm.clone())
-        .then(&[AccountEvent::TotpEnabled {
+    let enabled = Given(pending).when(confirm.clone()).then(&[
+        AccountEvent::TotpEnabled {
             time_step: 100,
             at: t0(),
-        }]);
+        },
+        proven(SecondFactorMethod::Totp, None),
+    ]);
     assert_eq!(
         enabled.factors.recovery_codes_left(),
         10,
@@ -1006,5 +1023,11 @@ fn the_first_second_factor_ends_every_other_session_and_a_later_one_none() {
     let mut both = history;
     both.push(passkey_added(1));
     let events = given(&both).when(add_passkey(2)).events();
-    assert_eq!(events, vec![passkey_added(2)]);
+    assert_eq!(
+        events,
+        vec![
+            passkey_added(2),
+            proven(SecondFactorMethod::Passkey, Some(2))
+        ]
+    );
 }

@@ -103,15 +103,48 @@ impl InvalidValue {
 }
 
 /// Whether `value` holds a character a reader cannot see or that changes how the rest reads
-/// ([`is_hidden`]), or nothing visible at all (only joiners and variation selectors).
+/// ([`is_hidden`]), or nothing visible at all: only whitespace, joiners, variation selectors
+/// and combining marks, with no character for them to sit on.
 pub fn has_hidden_chars(value: &str) -> bool {
-    value.chars().any(is_hidden) || value.chars().all(|c| c.is_whitespace() || is_modifier(c))
+    value.chars().any(is_hidden) || !value.chars().any(is_visible_base)
 }
 
-/// The invisible characters a visible one may carry (Unicode `Default_Ignorable_Code_Point`
-/// kept for emoji and scripts): the zero-width joiner and non-joiner, variation selectors,
-/// and the Mongolian free variation selectors.
-fn is_modifier(c: char) -> bool {
+/// Whether `c` is a character a reader cannot see or that changes how the rest reads, by its
+/// Unicode general category (with `unicode-properties`): a control (Cc), format (Cf:
+/// bidirectional controls as in CVE-2021-42574 "Trojan Source", zero-width spaces, word
+/// joiners, the byte-order mark, soft hyphens, tag characters that smuggle text unseen) or
+/// line or paragraph separator (Zl, Zp); or another `Default_Ignorable_Code_Point`, or a
+/// character that renders blank (Hangul and Khitan fillers, the Braille blank). The
+/// zero-width joiner and non-joiner and the variation selectors stay allowed ([`is_modifier`]):
+/// emoji sequences and several scripts need them.
+pub fn is_hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as G, UnicodeGeneralCategory as _};
+    if is_modifier(c) {
+        return false;
+    }
+    matches!(
+        c.general_category(),
+        G::Control | G::Format | G::LineSeparator | G::ParagraphSeparator
+    ) || matches!(
+        c,
+        '\u{034F}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{17B4}'..='\u{17B5}'
+            | '\u{180E}'..='\u{180F}'
+            | '\u{2065}'
+            | '\u{2800}'
+            | '\u{3164}'
+            | '\u{FFA0}'
+            | '\u{FFF0}'..='\u{FFF8}'
+            | '\u{16FE4}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    )
+}
+
+/// The invisible characters a visible one may carry (`Default_Ignorable_Code_Point` kept for
+/// emoji and scripts): the zero-width non-joiner and joiner, the variation selectors, and
+/// the Mongolian free variation selectors 1 to 3.
+pub(crate) fn is_modifier(c: char) -> bool {
     matches!(
         c,
         '\u{200C}'..='\u{200D}'
@@ -121,52 +154,14 @@ fn is_modifier(c: char) -> bool {
     )
 }
 
-/// Whether `c` is a character a reader cannot see or that changes how the rest reads: a
-/// control character (Unicode Cc); a line or paragraph separator (Zl, Zp); a format character
-/// (Cf: bidirectional controls as in CVE-2021-42574 "Trojan Source", zero-width spaces, word
-/// joiners, the byte-order mark, soft hyphens, interlinear annotations, prepended number
-/// signs, tag characters that smuggle text unseen), but the zero-width joiner and non-joiner,
-/// which emoji sequences and several scripts need; or a character that renders blank (the
-/// Hangul fillers, the Braille blank, the Khitan filler); or another default-ignorable code
-/// point but those a visible character may carry ([`is_modifier`]). The lists are Unicode
-/// 15.1's.
-pub fn is_hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(
-            c,
-            '\u{00AD}'
-                | '\u{0600}'..='\u{0605}'
-                | '\u{061C}'
-                | '\u{06DD}'
-                | '\u{070F}'
-                | '\u{0890}'..='\u{0891}'
-                | '\u{08E2}'
-                | '\u{115F}'..='\u{1160}'
-                | '\u{180E}'
-                | '\u{200B}'
-                | '\u{200E}'..='\u{200F}'
-                | '\u{2028}'..='\u{202E}'
-                | '\u{2060}'..='\u{2064}'
-                | '\u{2066}'..='\u{206F}'
-                | '\u{2800}'
-                | '\u{3164}'
-                | '\u{FEFF}'
-                | '\u{FFA0}'
-                | '\u{FFF9}'..='\u{FFFB}'
-                | '\u{110BD}'
-                | '\u{110CD}'
-                | '\u{13430}'..='\u{1343F}'
-                | '\u{1BCA0}'..='\u{1BCA3}'
-                | '\u{1D173}'..='\u{1D17A}'
-                | '\u{034F}'
-                | '\u{17B4}'..='\u{17B5}'
-                | '\u{180F}'
-                | '\u{2065}'
-                | '\u{FFF0}'..='\u{FFF8}'
-                | '\u{16FE4}'
-                | '\u{E0000}'..='\u{E00FF}'
-                | '\u{E01F0}'..='\u{E0FFF}'
-        )
+/// Whether `c` is something a reader sees on its own: neither whitespace, nor a modifier, nor
+/// a combining mark (Mn, Mc, Me), nor hidden.
+fn is_visible_base(c: char) -> bool {
+    use unicode_properties::{GeneralCategoryGroup, UnicodeGeneralCategory as _};
+    !c.is_whitespace()
+        && !is_modifier(c)
+        && !is_hidden(c)
+        && c.general_category_group() != GeneralCategoryGroup::Mark
 }
 
 pub(crate) fn char_count(value: &str) -> usize {

@@ -37,7 +37,11 @@ impl Bio {
     /// Parses a bio.
     pub fn parse(raw: &str) -> Result<Self, InvalidValue> {
         let value = raw.trim();
-        let stray_control = value.chars().any(|c| c != '\n' && super::is_hidden(c));
+        // Empty clears it; anything else must show something.
+        let stray_control = !value.is_empty()
+            && value
+                .lines()
+                .any(|line| !line.is_empty() && super::has_hidden_chars(line));
         if char_count(value) > 500 || stray_control {
             return Err(InvalidValue::new(
                 Refusal::InvalidBio,

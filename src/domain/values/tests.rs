@@ -307,6 +307,9 @@ fn texts_people_read_hold_no_hidden_or_reordering_characters() {
     assert!(DisplayName::parse("👩\u{200D}💻 小明").is_ok());
     assert!(DisplayName::parse("می\u{200C}خواهم").is_ok());
     assert!(DisplayName::parse("小明 \u{2764}\u{FE0F}").is_ok());
+    assert!(DisplayName::parse("José").is_ok() && DisplayName::parse("e\u{0301}").is_ok());
+    assert!(Bio::parse("").is_ok(), "an empty bio clears it");
+    assert!(Bio::parse("first line\n\nthird line").is_ok());
 }
 
 #[test]
