@@ -248,6 +248,10 @@ fn check_shape(
     // a frame of another site is not one this service's pages began.
     let text = std::str::from_utf8(client_data_json)
         .map_err(|_| Malformed("clientDataJSON is not UTF-8".to_owned()))?;
+    // Read whole first: every string decodes (a lone surrogate escape does not), also in
+    // members the structure below skips.
+    serde_json::from_str::<Value>(text)
+        .map_err(|error| Malformed(format!("clientDataJSON: {error}")))?;
     let client_data: ClientData = serde_json::from_str(text)
         .map_err(|error| Malformed(format!("clientDataJSON: {error}")))?;
     let same_origin = matches!(client_data.cross_origin, None | Some(Value::Bool(false)));
@@ -392,6 +396,12 @@ mod tests {
         bytes.extend_from_slice(b",\"z\":\"\xff\"}");
         latin1["response"]["clientDataJSON"] = json!(b64(&bytes));
         assert!(assertion(&latin1).is_err(), "not UTF-8");
+        let surrogate =
+            r#"{"type":"webauthn.get","challenge":"abc","origin":"https://a.test","z":"\ud800"}"#;
+        assert!(
+            assertion(&assertion_with(surrogate, 37)).is_err(),
+            "lone surrogate"
+        );
         let mut wrong_type = assertion_with(CLIENT_DATA, 37);
         wrong_type["type"] = json!("Public-Key");
         let mut other_id = assertion_with(CLIENT_DATA, 37);
