@@ -354,13 +354,11 @@ pub fn decide(
                         .is_some_and(|used| used.contains(&passkey_id))
                 })
                 .collect();
-            if !signed_in.is_empty() {
-                events.push(AccountEvent::SessionsEnded {
-                    session_ids: signed_in,
-                    reason: SessionEndReason::PasskeyRemoved,
-                    at: now,
-                });
-            }
+            events.extend(sessions_ended(
+                signed_in,
+                SessionEndReason::PasskeyRemoved,
+                now,
+            ));
             let last = factors.totp.is_none() && factors.passkeys.len() == 1;
             if last && !factors.recovery_codes.is_empty() {
                 events.push(AccountEvent::RecoveryCodesRevoked { at: now });
@@ -421,14 +419,12 @@ pub fn decide(
                 at: now,
             }];
             // Whoever holds the factors removed holds no session of them either.
-            let live: Vec<_> = account.sessions_live_at(now).collect();
-            if !live.is_empty() {
-                events.push(AccountEvent::SessionsEnded {
-                    session_ids: live,
-                    reason: SessionEndReason::SecondFactorsReset,
-                    at: now,
-                });
-            }
+            let live = account.sessions_live_at(now).collect();
+            events.extend(sessions_ended(
+                live,
+                SessionEndReason::SecondFactorsReset,
+                now,
+            ));
             Ok(events)
         }
         AccountCommand::RegenerateRecoveryCodes {
@@ -758,15 +754,11 @@ fn first_factor_ends_sessions(
     if account.factors.enabled() {
         return None;
     }
-    let others: Vec<_> = account
+    let others = account
         .sessions_live_at(now)
         .filter(|id| *id != keep)
         .collect();
-    (!others.is_empty()).then_some(AccountEvent::SessionsEnded {
-        session_ids: others,
-        reason: SessionEndReason::SecondFactorEnabled,
-        at: now,
-    })
+    sessions_ended(others, SessionEndReason::SecondFactorEnabled, now)
 }
 
 /// The passkey an event that spent a second factor names, when it was one.
