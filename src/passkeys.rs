@@ -13,9 +13,9 @@ use url::Url;
 use uuid::Uuid;
 use webauthn_rs::prelude::{
     DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyAuthentication,
-    PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Webauthn,
-    WebauthnBuilder,
+    PasskeyRegistration, Webauthn, WebauthnBuilder,
 };
+pub use webauthn_rs::prelude::{PublicKeyCredential, RegisterPublicKeyCredential};
 use webauthn_rs_proto::ResidentKeyRequirement;
 
 /// The relying party: verifies ceremonies for one RP ID and its origins.
@@ -117,19 +117,18 @@ impl Passkeys {
         Ceremony::of(&options, &state)
     }
 
-    /// Finishes a registration with the client's credential: its id (base64url) and the
-    /// credential to keep.
+    /// Finishes a registration with the client's credential (shaped by [`registration`]): its
+    /// id (base64url) and the credential to keep.
     pub fn finish_registration(
         &self,
-        response: &Value,
+        response: &RegisterPublicKeyCredential,
         state: Value,
     ) -> Result<(String, PasskeyCredential), CeremonyRefused> {
-        let response = registration(response).map_err(|error| CeremonyRefused(error.0))?;
         let state: PasskeyRegistration = serde_json::from_value(state)
             .map_err(|error| CeremonyRefused(format!("registration state: {error}")))?;
         let passkey = self
             .webauthn
-            .finish_passkey_registration(&response, &state)
+            .finish_passkey_registration(response, &state)
             .map_err(|error| CeremonyRefused(error.to_string()))?;
         // The id the authenticator data attests is the credential's: it must be the one the
         // client named (`rawId`), bounds and all.
@@ -157,16 +156,16 @@ impl Passkeys {
         Ceremony::of(&options, &state)
     }
 
-    /// Finishes an assertion started by [`Self::start_assertion`] for the account
+    /// Finishes an assertion (shaped by [`assertion`]) started by [`Self::start_assertion`] for
+    /// the account
     /// `account_id`: the factor it proves, which the account still has to recognise. A user
     /// handle, when the authenticator sends one, must be the account's (WebAuthn §7.2 step 6).
     pub fn finish_assertion(
         &self,
-        response: &Value,
+        response: &PublicKeyCredential,
         state: Value,
         account_id: Uuid,
     ) -> Result<SecondFactor, CeremonyRefused> {
-        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
         if response
             .get_user_unique_id()
             .is_some_and(|handle| handle != account_id.as_bytes())
@@ -179,7 +178,7 @@ impl Passkeys {
             .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
         let result = self
             .webauthn
-            .finish_passkey_authentication(&response, &state)
+            .finish_passkey_authentication(response, &state)
             .map_err(|error| CeremonyRefused(error.to_string()))?;
         verified(&result)
     }
@@ -196,11 +195,13 @@ impl Passkeys {
 
     /// The account (user handle) and credential id a discoverable assertion names, before it
     /// is verified.
-    pub fn identify(&self, response: &Value) -> Result<(Uuid, String), CeremonyRefused> {
-        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
+    pub fn identify(
+        &self,
+        response: &PublicKeyCredential,
+    ) -> Result<(Uuid, String), CeremonyRefused> {
         let (account_id, credential_id) = self
             .webauthn
-            .identify_discoverable_authentication(&response)
+            .identify_discoverable_authentication(response)
             .map_err(|error| CeremonyRefused(error.to_string()))?;
         Ok((account_id, credential_id_text(credential_id)))
     }
@@ -208,11 +209,10 @@ impl Passkeys {
     /// Finishes a discoverable assertion against `passkey`, the account's credential it named.
     pub fn finish_discoverable(
         &self,
-        response: &Value,
+        response: &PublicKeyCredential,
         state: Value,
         passkey: &RegisteredPasskey,
     ) -> Result<SecondFactor, CeremonyRefused> {
-        let response = assertion(response).map_err(|error| CeremonyRefused(error.0))?;
         let state: DiscoverableAuthentication = serde_json::from_value(state)
             .map_err(|error| CeremonyRefused(format!("assertion state: {error}")))?;
         let key = DiscoverableKey::from(
@@ -220,7 +220,7 @@ impl Passkeys {
         );
         let result = self
             .webauthn
-            .finish_discoverable_authentication(&response, state, &[key])
+            .finish_discoverable_authentication(response, state, &[key])
             .map_err(|error| CeremonyRefused(error.to_string()))?;
         verified(&result)
     }

@@ -163,14 +163,14 @@ pub async fn finish_registration(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<PasskeyRegistered, ServiceError> {
-    crate::passkeys::registration(credential)
+    let credential = crate::passkeys::registration(credential)
         .map_err(|error| credential_malformed("credential", &error))?;
     let now = ctx.now();
     let mut kept = take(ctx, ceremony, Purpose::Registration, Some(caller)).await?;
     let stepped_up = kept["second_factor"].as_bool().unwrap_or(false);
     let (credential_id, credential) = ctx
         .passkeys
-        .finish_registration(credential, kept["webauthn"].take())
+        .finish_registration(&credential, kept["webauthn"].take())
         .map_err(|refused| credential_refused(&refused.0))?;
     let (codes, hashes) = factors::new_recovery_codes(&ctx.secrets);
     let passkey_id = Uuid::now_v7();
@@ -259,12 +259,12 @@ pub async fn finish_step_up(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
-    crate::passkeys::assertion(credential)
+    let credential = crate::passkeys::assertion(credential)
         .map_err(|error| credential_malformed("credential", &error))?;
     let state = take(ctx, ceremony, Purpose::StepUp, Some(caller)).await?;
     let factor = ctx
         .passkeys
-        .finish_assertion(credential, state, caller.account_id)
+        .finish_assertion(&credential, state, caller.account_id)
         .ok();
     match super::second_factor::prove_step_up(ctx, caller, factor, metadata).await {
         Err(ServiceError::MfaInvalid) => Err(credential_refused(
@@ -315,13 +315,13 @@ pub async fn finish_sign_in(
     credential: &serde_json::Value,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
-    crate::passkeys::assertion(credential)
+    let credential = crate::passkeys::assertion(credential)
         .map_err(|error| credential_malformed("credential", &error))?;
     let now = ctx.now();
     let state = take(ctx, ceremony, Purpose::SignIn, None).await?;
     let (account_id, credential_id) = ctx
         .passkeys
-        .identify(credential)
+        .identify(&credential)
         .map_err(|_| ServiceError::PasskeyInvalid)?;
     let loaded = match accounts::account(ctx, account_id).await {
         Ok(loaded) => loaded,
@@ -344,7 +344,7 @@ pub async fn finish_sign_in(
     };
     let factor = match ctx
         .passkeys
-        .finish_discoverable(credential, state, &passkey)
+        .finish_discoverable(&credential, state, &passkey)
     {
         Ok(factor) => factor,
         Err(refused) => {

@@ -575,6 +575,9 @@ pub async fn answer_challenge(
     answer: ChallengeAnswer<'_>,
     metadata: &CommandMetadata,
 ) -> Result<SignedIn, ServiceError> {
+    // What cannot be an answer is refused before anything is counted; an assertion is read
+    // once, here.
+    let mut assertion = None;
     match answer {
         ChallengeAnswer::Totp(code) if factors::totp_code_typed(code).is_none() => {
             return Err(malformed("totp_code"));
@@ -582,13 +585,11 @@ pub async fn answer_challenge(
         ChallengeAnswer::RecoveryCode(code) if factors::recovery_code_typed(code).is_none() => {
             return Err(malformed("recovery_code"));
         }
-        ChallengeAnswer::Passkey(assertion) => {
-            if let Err(error) = crate::passkeys::assertion(assertion) {
-                return Err(super::passkeys::credential_malformed(
-                    "passkey_assertion",
-                    &error,
-                ));
-            }
+        ChallengeAnswer::Passkey(json) => {
+            let read = crate::passkeys::assertion(json).map_err(|error| {
+                super::passkeys::credential_malformed("passkey_assertion", &error)
+            })?;
+            assertion = Some(read);
         }
         _ => {}
     }
@@ -627,11 +628,14 @@ pub async fn answer_challenge(
             factors::recovery_code_hash(&ctx.secrets, code),
         )),
         // A challenge issued before the account had a passkey has no assertion to answer.
-        ChallengeAnswer::Passkey(credential) => challenge.passkey_state.clone().and_then(|state| {
-            ctx.passkeys
-                .finish_assertion(credential, state, account_id)
-                .ok()
-        }),
+        ChallengeAnswer::Passkey(_) => assertion
+            .as_ref()
+            .zip(challenge.passkey_state.clone())
+            .and_then(|(assertion, state)| {
+                ctx.passkeys
+                    .finish_assertion(assertion, state, account_id)
+                    .ok()
+            }),
     };
     let failed = async |loaded| {
         super::sign_in::sign_in_failed(
