@@ -8,7 +8,7 @@
 //! `SIGN_INS_PER_ADDRESS` of them per `SIGN_IN_WINDOW`.
 
 use super::accounts::{self, run_own_command};
-use super::executor::{CommandMetadata, InlineWrite, Unit};
+use super::executor::CommandMetadata;
 use super::second_factor::{StepUpCheck, account_label, prove_presence};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::{Context, ServiceError};
@@ -361,14 +361,8 @@ pub async fn finish_sign_in(
         now,
         metadata,
     );
-    let metadata = metadata.with_actor(account_id);
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
-    let command = plan.command.clone();
-    let writes: Vec<InlineWrite> = vec![plan.write.clone()];
-    let outcome =
-        accounts::run_account_commands_in(&mut unit, account_id, |_| vec![command], writes).await;
-    match unit.finish(outcome).await {
-        Ok(committed) => Ok(plan.signed_in(account_id, committed)),
+    match plan.start(ctx, account_id, Vec::new(), metadata).await {
+        Ok(signed_in) => Ok(signed_in),
         // The passkey went meanwhile, or its counter did not go forward (a clone).
         Err(ServiceError::MfaInvalid) => failed(None).await,
         Err(ServiceError::AccountNotFound) => Err(ServiceError::PasskeyInvalid),

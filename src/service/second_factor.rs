@@ -11,8 +11,8 @@
 //! code at all (not 6 digits, not a recovery code's letters) is refused as such and counts
 //! nothing.
 
-use super::accounts::{self, run_account_commands_in, run_own_command};
-use super::executor::{CommandMetadata, Committed, InlineWrite, Unit};
+use super::accounts::{self, run_own_command};
+use super::executor::{CommandMetadata, Committed, InlineWrite};
 use super::sessions::{NewSessionPlan, SignedIn};
 use super::sign_in::THROTTLE_WINDOW;
 use super::{Context, ServiceError};
@@ -664,16 +664,11 @@ pub async fn answer_challenge(
         metadata,
     );
     let writes = vec![
-        plan.write.clone(),
         InlineWrite::SpendChallenge(token_hash, now),
         InlineWrite::ReleaseSignInAttempts(vec![throttle_key(Presenter::SignIn, account_id)]),
     ];
-    let metadata = metadata.with_actor(account_id);
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
-    let command = plan.command.clone();
-    let outcome = run_account_commands_in(&mut unit, account_id, |_| vec![command], writes).await;
-    match unit.finish(outcome).await {
-        Ok(committed) => Ok(plan.signed_in(account_id, committed)),
+    match plan.start(ctx, account_id, writes, metadata).await {
+        Ok(signed_in) => Ok(signed_in),
         Err(ServiceError::MfaInvalid) => failed(None).await,
         // The password or an identifier changed since the challenge, or the account went.
         Err(ServiceError::InvalidCredentials | ServiceError::AccountNotFound) => {

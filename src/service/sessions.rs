@@ -110,6 +110,30 @@ impl NewSessionPlan {
         }
     }
 
+    /// Starts the session on `account_id` under the account's lock, with `writes` committed
+    /// beside its row: what the client is told, or why the account refused.
+    pub async fn start(
+        self,
+        ctx: &Context,
+        account_id: Uuid,
+        writes: Vec<InlineWrite>,
+        metadata: &CommandMetadata,
+    ) -> Result<SignedIn, ServiceError> {
+        let metadata = metadata.with_actor(account_id);
+        let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+        let command = self.command.clone();
+        let writes = std::iter::once(self.write.clone()).chain(writes).collect();
+        let outcome = super::accounts::run_account_commands_in(
+            &mut unit,
+            account_id,
+            |_| vec![command],
+            writes,
+        )
+        .await;
+        let committed = unit.finish(outcome).await?;
+        Ok(self.signed_in(account_id, committed))
+    }
+
     /// What the client is told once the session's account commands committed.
     pub fn signed_in(self, account_id: Uuid, committed: Committed<Account>) -> SignedIn {
         SignedIn {
