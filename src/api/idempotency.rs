@@ -340,27 +340,28 @@ async fn previous_answer(
     let Some(stored) = seen.response else {
         return Err(ApiError::from(ServiceError::IdempotencyKeyInUse).into());
     };
-    if let Some(token_hash) = bearer.filter(|_| stored.status / 100 == 2 && stored.has_body()) {
-        let live = crate::store::sessions::is_token_live(&client, token_hash)
-            .await
-            .map_err(store_error)?;
-        if !live {
-            return Err(ApiError::from(ServiceError::Unauthenticated).into());
-        }
+    let success = stored.status / 100 == 2;
+    if let Some(token_hash) = bearer.filter(|_| success && stored.has_body()) {
+        ensure_live(&client, token_hash).await?;
     }
     let body = open_body(secrets, &stored)?;
     // An answer that opened a session (a sign-in or sign-up) gives its token again only while
     // that session lives: a signed-out session is nobody's to hand out.
-    if let Some(token) = session_token_in(&body).filter(|_| stored.status / 100 == 2) {
-        let token_hash = crate::credentials::session_token_hash(&token);
-        let live = crate::store::sessions::is_token_live(&client, &token_hash)
-            .await
-            .map_err(store_error)?;
-        if !live {
-            return Err(ApiError::from(ServiceError::Unauthenticated).into());
-        }
+    if let Some(token) = session_token_in(&body).filter(|_| success) {
+        ensure_live(&client, &crate::credentials::session_token_hash(&token)).await?;
     }
     Ok(Some(replay(&stored, body)))
+}
+
+/// `401` unless the session token whose hash is `token_hash` is a live session's.
+async fn ensure_live(client: &deadpool_postgres::Object, token_hash: &[u8]) -> poem::Result<()> {
+    let live = crate::store::sessions::is_token_live(client, token_hash)
+        .await
+        .map_err(store_error)?;
+    match live {
+        true => Ok(()),
+        false => Err(ApiError::from(ServiceError::Unauthenticated).into()),
+    }
 }
 
 /// The session token an answer's JSON body carries, if any: a sign-in's (`{token,

@@ -117,6 +117,12 @@ pub struct MailConfig {
     pub lease: Duration,
 }
 
+/// Where a notice goes: the account's proven email address, else its proven phone number.
+enum Recipient<'a> {
+    Email(&'a Email),
+    Phone(&'a Phone),
+}
+
 /// A notice whose turn comes later than this after its event is not sent: after a long outage,
 /// a backlog of notices is history, not news.
 const NOTICE_MAX_AGE: chrono::Duration = chrono::Duration::hours(24);
@@ -381,11 +387,14 @@ impl MailWorker {
             AccountStatus::Active | AccountStatus::Blocked
         );
         let recipient = match (&account.email, &account.phone) {
-            (Some(email), _) if live && account.email_verified => Some(Channel::Email),
-            (_, Some(_)) if live && account.phone_verified => Some(Channel::Sms),
+            (Some(email), _) if live && account.email_verified => Some(Recipient::Email(email)),
+            (_, Some(phone)) if live && account.phone_verified => Some(Recipient::Phone(phone)),
             _ => None,
         };
-        let channel = recipient.unwrap_or(Channel::Email);
+        let channel = match recipient {
+            Some(Recipient::Phone(_)) => Channel::Sms,
+            Some(Recipient::Email(_)) | None => Channel::Email,
+        };
         let attempts = match self.claim(envelope.id, channel.as_str()).await? {
             Ok(attempts) => attempts,
             Err(delivery) => return Ok(delivery),
@@ -397,8 +406,8 @@ impl MailWorker {
         if Utc::now() - envelope.recorded_at > NOTICE_MAX_AGE {
             return skip("the notice is over a day old").await;
         }
-        let sending = match (recipient, &account.email, &account.phone) {
-            (Some(Channel::Email), Some(email), _) => {
+        let sending = match recipient {
+            Some(Recipient::Email(email)) => {
                 let text = |key: &str| {
                     envelope
                         .metadata
@@ -413,7 +422,7 @@ impl MailWorker {
                 )
                 .await
             }
-            (Some(Channel::Sms), _, Some(phone)) => {
+            Some(Recipient::Phone(phone)) => {
                 let message = serde_json::json!({
                     "to": phone.as_str(),
                     "text": render_notice_sms(notice, envelope.recorded_at),
@@ -423,7 +432,7 @@ impl MailWorker {
                 self.send_while_claimed(envelope.id, self.config.sms.send(envelope.id, &message))
                     .await
             }
-            _ => return skip("the account has no proven email address or phone number").await,
+            None => return skip("the account has no proven email address or phone number").await,
         };
         self.settle(envelope.id, attempts, sending).await
     }
