@@ -274,3 +274,24 @@ impl Config {
             .max(1)
     }
 }
+
+/// The service's secret key, for commands that read the log outside `serve` (`rebuild`,
+/// `events export`): they open its sealed personal data with the keys it wraps.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceKey {
+    /// Folder of the development secret key (see `serve --data-dir`).
+    #[arg(long, env = "ACCOUNTS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// The service's 32-byte secret key in hex (see `serve --secret-key`).
+    #[arg(long, env = "ACCOUNTS_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+}
+
+impl ServiceKey {
+    /// The keyring of `database_url` under this key.
+    pub fn keyring(&self, database_url: &str) -> anyhow::Result<crate::personal::Keyring> {
+        let secrets =
+            crate::secrets::SecretBox::from_config(self.secret_key.as_deref(), &self.data_dir)?;
+        crate::personal::Keyring::connect(database_url, &secrets)
+    }
+}

@@ -10,6 +10,7 @@ use std::io::Write;
 /// order: the order of NATS, in which a later export `--after` the last position of an earlier
 /// one continues it without gaps. Returns how many it wrote.
 pub async fn export(
+    keys: &crate::personal::Keyring,
     database_url: &str,
     after: i64,
     types: Option<&[String]>,
@@ -38,6 +39,7 @@ pub async fn export(
     let mut written = 0;
     loop {
         let events = event_log::read_range(
+            keys,
             &client,
             &LogRange {
                 after: &cursor,

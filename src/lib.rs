@@ -18,6 +18,7 @@ pub mod jetstream;
 pub mod leadership;
 pub mod messages;
 pub mod passkeys;
+pub mod personal;
 pub mod projector;
 pub mod relay;
 pub mod secrets;

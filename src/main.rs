@@ -37,6 +37,8 @@ enum Command {
             default_value = "postgres://postgres@127.0.0.1:5432/accounts"
         )]
         database_url: String,
+        #[command(flatten)]
+        key: accounts::config::ServiceKey,
     },
     /// Work with the event log.
     Events {
@@ -103,6 +105,8 @@ enum EventsCommand {
             default_value = "postgres://postgres@127.0.0.1:5432/accounts"
         )]
         database_url: String,
+        #[command(flatten)]
+        key: accounts::config::ServiceKey,
     },
 }
 
@@ -126,10 +130,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Rebuild {
             projection,
             database_url,
+            key,
         } => {
             accounts::server::prepare_database(&database_url).await?;
             let definition = accounts::projector::definition::builtin_named(&projection)?;
-            let report = accounts::projector::rebuild(&database_url, &definition, 5000).await?;
+            let keys = key.keyring(&database_url)?;
+            let report =
+                accounts::projector::rebuild(&keys, &database_url, &definition, 5000).await?;
             println!(
                 "rebuilt {projection}: {} events applied, {} failed, generation {}, in {:.2?}",
                 report.applied, report.failed, report.generation, report.elapsed
@@ -142,12 +149,15 @@ async fn main() -> anyhow::Result<()> {
                     after,
                     types,
                     database_url,
+                    key,
                 },
         } => {
             let types = (!types.is_empty()).then_some(types);
+            let keys = key.keyring(&database_url)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
             let count =
-                accounts::export::export(&database_url, after, types.as_deref(), &mut out).await?;
+                accounts::export::export(&keys, &database_url, after, types.as_deref(), &mut out)
+                    .await?;
             std::io::Write::flush(&mut out)?;
             eprintln!("exported {count} events");
             Ok(())

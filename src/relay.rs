@@ -103,6 +103,8 @@ impl<'a> From<&'a RecordedEvent> for Envelope<'a> {
 /// Publishes the log to JetStream.
 pub struct Relay {
     pool: Pool,
+    /// Opens the events' personal fields: subscribers receive them in clear.
+    keys: std::sync::Arc<crate::personal::Keyring>,
     jetstream: jetstream::Context,
     config: RelayConfig,
     /// Set once the stream is known to exist; cleared when a publish fails.
@@ -111,9 +113,15 @@ pub struct Relay {
 
 impl Relay {
     /// A relay over a pool and a NATS client.
-    pub fn new(pool: Pool, nats: async_nats::Client, config: RelayConfig) -> Self {
+    pub fn new(
+        pool: Pool,
+        keys: std::sync::Arc<crate::personal::Keyring>,
+        nats: async_nats::Client,
+        config: RelayConfig,
+    ) -> Self {
         Self {
             pool,
+            keys,
             jetstream: jetstream::new(nats),
             config,
             stream_ready: AtomicBool::new(false),
@@ -193,7 +201,8 @@ impl Relay {
             None => checkpoints::load(&client, CHECKPOINT).await?,
         };
         let events =
-            event_log::read_committed_after(&client, &cursor, self.config.batch_size).await?;
+            event_log::read_committed_after(&self.keys, &client, &cursor, self.config.batch_size)
+                .await?;
         let Some(last) = events.last() else {
             *checkpoint = Some(cursor);
             return Ok(0);

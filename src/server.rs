@@ -47,6 +47,10 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
             totp_issuer: config.totp_issuer.replace(':', " "),
             require_mfa_for_admins: config.require_mfa_for_admins,
         },
+        keys: std::sync::Arc::new(crate::personal::Keyring::connect(
+            &config.database_url,
+            &secrets,
+        )?),
         secrets,
         nats: connect_nats(&config.nats_url).await?,
         passkeys: std::sync::Arc::new(config.passkeys()?),
@@ -71,6 +75,7 @@ pub fn start_workers(
     if roles.relay {
         let relay = Relay::new(
             ctx.pool.clone(),
+            ctx.keys.clone(),
             ctx.nats.clone(),
             RelayConfig::new(
                 &config.database_url,
@@ -84,6 +89,7 @@ pub fn start_workers(
         for definition in projector::definition::builtin()? {
             let projector = Projector::new(
                 definition,
+                ctx.keys.clone(),
                 ctx.nats.clone(),
                 ProjectorConfig::new(
                     &config.database_url,
@@ -105,6 +111,7 @@ pub fn start_workers(
             ctx.pool.clone(),
             ctx.nats.clone(),
             ctx.secrets.clone(),
+            ctx.keys.clone(),
             MailConfig {
                 stream: config.nats_stream.clone(),
                 subject_prefix: config.nats_subject_prefix.clone(),

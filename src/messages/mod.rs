@@ -169,6 +169,8 @@ pub struct MailWorker {
     pool: Pool,
     jetstream: jetstream::Context,
     secrets: SecretBox,
+    /// Opens the personal fields of events read again from the log.
+    keys: std::sync::Arc<crate::personal::Keyring>,
     config: MailConfig,
 }
 
@@ -178,6 +180,7 @@ impl MailWorker {
         pool: Pool,
         nats: async_nats::Client,
         secrets: SecretBox,
+        keys: std::sync::Arc<crate::personal::Keyring>,
         config: MailConfig,
     ) -> Self {
         Self {
@@ -186,6 +189,7 @@ impl MailWorker {
             pool,
             jetstream: jetstream::new(nats),
             secrets,
+            keys,
             config,
         }
     }
@@ -222,7 +226,7 @@ impl MailWorker {
     async fn sweep(&self) {
         loop {
             tokio::time::sleep(SWEEP_EVERY).await;
-            let due = match deliveries::due(&self.pool, SWEEP_BATCH).await {
+            let due = match deliveries::due(&self.keys, &self.pool, SWEEP_BATCH).await {
                 Ok(due) => due,
                 Err(error) => {
                     tracing::warn!(error = %error, "could not look for lapsed deliveries");
@@ -378,7 +382,7 @@ impl MailWorker {
         };
         let account = {
             let client = self.pool.get().await?;
-            crate::service::executor::load::<Account>(&client, envelope.stream_id)
+            crate::service::executor::load::<Account>(&self.keys, &client, envelope.stream_id)
                 .await?
                 .state
         };

@@ -80,6 +80,8 @@ impl ProjectorConfig {
 /// One projection's projector.
 pub struct Projector {
     definition: Arc<Definition>,
+    /// Opens the personal fields of the events read from the log.
+    keys: Arc<crate::personal::Keyring>,
     nats: async_nats::Client,
     jetstream: jetstream::Context,
     config: ProjectorConfig,
@@ -87,9 +89,15 @@ pub struct Projector {
 
 impl Projector {
     /// A projector of `definition`.
-    pub fn new(definition: Definition, nats: async_nats::Client, config: ProjectorConfig) -> Self {
+    pub fn new(
+        definition: Definition,
+        keys: Arc<crate::personal::Keyring>,
+        nats: async_nats::Client,
+        config: ProjectorConfig,
+    ) -> Self {
         Self {
             definition: Arc::new(definition),
+            keys,
             jetstream: jetstream::new(nats.clone()),
             nats,
             config,
@@ -146,6 +154,7 @@ impl Projector {
             }
             tracing::info!(projection = %definition.name, "definition changed or new: rebuilding");
             let report = rebuild(
+                &self.keys,
                 &self.config.database_url,
                 definition,
                 self.config.log_batch_size,
@@ -218,6 +227,7 @@ impl Projector {
                 return Ok(());
             }
             let events = event_log::read_range(
+                &self.keys,
                 &*leader,
                 &LogRange {
                     after: &state.cursor,

@@ -28,6 +28,7 @@ pub struct RebuildReport {
 /// read the old tables until the swap, which takes a moment. One rebuild of a projection runs at
 /// a time (another waits for it). `batch_size` events are read per transaction.
 pub async fn rebuild(
+    keys: &crate::personal::Keyring,
     database_url: &str,
     definition: &Definition,
     batch_size: i64,
@@ -49,6 +50,7 @@ pub async fn rebuild(
         .map_or(0, |state| state.generation)
         + 1;
     let mut rebuild = Rebuild {
+        keys,
         definition,
         generation,
         next: definition.next_schema(),
@@ -72,6 +74,7 @@ pub async fn rebuild(
 
 /// A rebuild under way: the schema it fills and how far into the log it is.
 struct Rebuild<'a> {
+    keys: &'a crate::personal::Keyring,
     definition: &'a Definition,
     generation: i64,
     /// The schema being filled, swapped in at the end.
@@ -244,6 +247,7 @@ impl Rebuild<'_> {
         until: &LogCursor,
     ) -> anyhow::Result<RangeRead> {
         let events = event_log::read_range(
+            self.keys,
             &*tx,
             &LogRange {
                 after: &self.cursor,

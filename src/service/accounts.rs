@@ -211,7 +211,7 @@ pub(super) async fn run_account_command(
     metadata: &CommandMetadata,
     command: AccountCommand,
 ) -> Result<Committed<Account>, ServiceError> {
-    let mut unit = Unit::begin(&ctx.pool, metadata, &[account_id]).await?;
+    let mut unit = Unit::begin(ctx, metadata, &[account_id]).await?;
     let outcome =
         run_account_commands_in(&mut unit, account_id, |_| vec![command], Vec::new()).await;
     unit.finish(outcome).await
@@ -229,7 +229,8 @@ pub(super) async fn run_own_command(
         let client = ctx.pool.get().await?;
         // `SessionEnded` answers `Unauthenticated`.
         let loaded =
-            executor::load_while_live::<Account>(&client, caller.account_id, caller).await?;
+            executor::load_while_live::<Account>(&ctx.keys, &client, caller.account_id, caller)
+                .await?;
         drop(client);
         if let Some(committed) = run_own_alone(ctx, caller, metadata, loaded, &command).await? {
             return Ok(committed);
@@ -250,7 +251,7 @@ pub(super) async fn run_own_command_with_token(
     let token_hash = crate::credentials::session_token_hash(token);
     let loaded = {
         let client = ctx.reads.lane().await?;
-        executor::load_session_account::<Account>(&*client, &token_hash).await?
+        executor::load_session_account::<Account>(&ctx.keys, &*client, &token_hash).await?
     };
     let Some((caller, loaded)) = loaded else {
         return Err(ServiceError::Unauthenticated);
@@ -277,7 +278,7 @@ async fn run_own_alone(
     command: &AccountCommand,
 ) -> Result<Option<Committed<Account>>, ServiceError> {
     executor::try_alone(
-        &ctx.pool,
+        ctx,
         caller.account_id,
         Some(caller),
         &metadata.with_actor(caller.account_id),
@@ -366,7 +367,7 @@ async fn begin_own(
 ) -> Result<Unit, ServiceError> {
     let metadata = metadata.with_actor(caller.account_id);
     let streams: Vec<Uuid> = streams.iter().copied().chain([caller.account_id]).collect();
-    Ok(Unit::begin(&ctx.pool, &metadata, &streams).await?)
+    Ok(Unit::begin(ctx, &metadata, &streams).await?)
 }
 
 /// Runs account commands in `unit` (which locked the account): each is decided on the state
@@ -415,7 +416,7 @@ pub(super) async fn run_account_commands_with(
 /// The caller's account, read from its stream.
 pub async fn account(ctx: &Context, account_id: Uuid) -> Result<Loaded<Account>, ServiceError> {
     let client = ctx.pool.get().await?;
-    active(executor::load::<Account>(&client, account_id).await?)
+    active(executor::load::<Account>(&ctx.keys, &client, account_id).await?)
 }
 
 /// The signed-in caller's account and session, for the bearer `token` of a live session, read
@@ -427,7 +428,7 @@ pub async fn of_session(
 ) -> Result<Option<(ActiveSession, Loaded<Account>)>, ServiceError> {
     let client = ctx.reads.lane().await?;
     let token_hash = crate::credentials::session_token_hash(token);
-    match executor::load_session_account::<Account>(&*client, &token_hash).await? {
+    match executor::load_session_account::<Account>(&ctx.keys, &*client, &token_hash).await? {
         Some((session, loaded)) => Ok(Some((session, active(loaded)?))),
         None => Ok(None),
     }

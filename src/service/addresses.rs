@@ -14,7 +14,12 @@ pub async fn address_book(
     caller: ActiveSession,
 ) -> Result<Loaded<AddressBook>, ServiceError> {
     let client = ctx.pool.get().await?;
-    Ok(executor::load::<AddressBook>(&client, address_book::stream_id(caller.account_id)).await?)
+    Ok(executor::load::<AddressBook>(
+        &ctx.keys,
+        &client,
+        address_book::stream_id(caller.account_id),
+    )
+    .await?)
 }
 
 /// Adds an address (the first becomes the default); at most 20 (`AddressBookFull`).

@@ -49,7 +49,7 @@ pub async fn admin_account(
         return Ok(super::accounts::account(ctx, id).await?.state);
     };
     let client = ctx.pool.get().await?;
-    let events = event_log::load_stream_as_of(&client, id, as_of).await?;
+    let events = event_log::load_stream_as_of(&ctx.keys, &client, id, as_of).await?;
     if events
         .iter()
         .any(|event| event.stream_type != Account::STREAM_TYPE)

@@ -21,7 +21,8 @@ pub async fn account_history(
 ) -> Result<HistoryPage, ServiceError> {
     let client = ctx.pool.get().await?;
     let mut events =
-        event_log::load_stream_page(&client, account_id, before, types, limit + 1).await?;
+        event_log::load_stream_page(&ctx.keys, &client, account_id, before, types, limit + 1)
+            .await?;
     let more = events.len() as i64 > limit;
     events.truncate(usize::try_from(limit).unwrap_or(0));
     let next = more.then(|| events.last().map(|e| e.version)).flatten();
@@ -50,5 +51,5 @@ pub async fn admin_log(
 ) -> Result<Vec<RecordedEvent>, ServiceError> {
     super::admin::require_role(ctx, caller, Role::Admin).await?;
     let client = ctx.pool.get().await?;
-    Ok(event_log::read_by_position(&client, after, types, limit).await?)
+    Ok(event_log::read_by_position(&ctx.keys, &client, after, types, limit).await?)
 }

@@ -11,6 +11,7 @@
 use super::stream_queue;
 use crate::domain::account::Role;
 use crate::domain::{Aggregate, DomainEvent};
+use crate::personal::{Keyring, SealedAppend};
 use crate::store::challenges::{self, NewChallenge};
 use crate::store::claims::{self, ClaimKind};
 use crate::store::event_log::{self, NewEvent, RecordedEvent};
@@ -18,7 +19,7 @@ use crate::store::privileged;
 use crate::store::sessions::{self, NewSession};
 use crate::store::throttle;
 use crate::store::{StoreError, idempotency};
-use deadpool_postgres::{GenericClient, Pool};
+use deadpool_postgres::GenericClient;
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -68,17 +69,19 @@ fn fold_onto<A: Aggregate>(
 /// Loads an aggregate's current state: from its snapshot and the events after it, in one
 /// statement, or from all its events when it has no snapshot this build can read.
 pub async fn load<A: Aggregate>(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
 ) -> Result<Loaded<A>, StoreError> {
     let read =
         event_log::load_stream_after_snapshot(client, stream_id, A::snapshot_format()).await?;
-    fold_snapshot_and_tail(client, stream_id, read).await
+    fold_snapshot_and_tail(keys, client, stream_id, read).await
 }
 
 /// Like [`load`], only while `session` is live: `StoreError::SessionEnded` when it is not. One
 /// statement.
 pub async fn load_while_live<A: Aggregate>(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
     session: sessions::ActiveSession,
@@ -86,13 +89,14 @@ pub async fn load_while_live<A: Aggregate>(
     let read = event_log::load_stream_while_live(client, stream_id, A::snapshot_format(), session)
         .await?
         .ok_or(StoreError::SessionEnded)?;
-    fold_snapshot_and_tail(client, stream_id, read).await
+    fold_snapshot_and_tail(keys, client, stream_id, read).await
 }
 
 /// The account of a live session whose token has the SHA-256 `token_hash`, with the session:
 /// one statement (`event_log::load_session_account`), and a second at most once a minute to
 /// mark the session seen. `None` when no live session has it.
 pub async fn load_session_account<A: Aggregate>(
+    keys: &Keyring,
     client: &impl GenericClient,
     token_hash: &[u8],
 ) -> Result<Option<(sessions::ActiveSession, Loaded<A>)>, StoreError> {
@@ -104,17 +108,20 @@ pub async fn load_session_account<A: Aggregate>(
     if stale {
         sessions::mark_seen(client, session).await?;
     }
-    let loaded = fold_snapshot_and_tail(client, session.account_id, read).await?;
+    let loaded = fold_snapshot_and_tail(keys, client, session.account_id, read).await?;
     Ok(Some((session, loaded)))
 }
 
-/// Folds the events after a snapshot into it; replays the whole stream when the snapshot does
-/// not read back (the log is the truth; the next command writes a good snapshot).
+/// Opens a snapshot and the events after it (`crate::personal`) and folds the events into it;
+/// replays the whole stream when the snapshot does not read back (the log is the truth; the
+/// next command writes a good snapshot).
 pub async fn fold_snapshot_and_tail<A: Aggregate>(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
     read: event_log::SnapshotAndTail,
 ) -> Result<Loaded<A>, StoreError> {
+    let read = read.opened(keys, client, stream_id).await?;
     let Some(snapshot) = read.snapshot else {
         return fold(&read.events);
     };
@@ -130,7 +137,7 @@ pub async fn fold_snapshot_and_tail<A: Aggregate>(
         }
         Err(error) => {
             tracing::warn!(%stream_id, %error, "a snapshot does not read back; replaying");
-            fold(&event_log::load_stream(client, stream_id).await?)
+            fold(&event_log::load_stream(keys, client, stream_id).await?)
         }
     }
 }
@@ -389,7 +396,7 @@ pub enum ExecuteError<E> {
 /// Runs a command on one stream: `decide` gives the events from the current state, and
 /// `inline_writes` the inline-table writes that go with them.
 pub async fn execute<A, E>(
-    pool: &Pool,
+    ctx: &super::Context,
     stream_id: Uuid,
     metadata: &CommandMetadata,
     decide: impl Fn(&A) -> Result<Vec<A::Event>, E>,
@@ -401,7 +408,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let mut unit = Unit::begin(pool, metadata, &[stream_id]).await?;
+        let mut unit = Unit::begin(ctx, metadata, &[stream_id]).await?;
         let outcome = unit.run::<A, E>(stream_id, &decide, &inline_writes).await;
         match outcome {
             Err(clash @ ExecuteError::Store(StoreError::VersionConflict { .. }))
@@ -422,12 +429,10 @@ pub(super) struct Decided<A: Aggregate> {
     pub version: i64,
     /// The events, as the aggregate has them.
     events: Vec<A::Event>,
-    /// The events, as the log appends them.
-    pub new_events: Vec<NewEvent>,
     /// The state after them.
     state: A,
-    /// That state as its snapshot.
-    pub snapshot: serde_json::Value,
+    /// The events and that state as their snapshot, as the log appends them (sealed).
+    pub sealed: SealedAppend,
 }
 
 /// Runs a command on `stream_id`, as `loaded` outside any transaction, in one statement that
@@ -439,7 +444,7 @@ pub(super) struct Decided<A: Aggregate> {
 /// the stream as it was when loaded. Not for a command under an idempotency key, whose answer
 /// must commit with it.
 pub async fn try_alone<A, E>(
-    pool: &Pool,
+    ctx: &super::Context,
     stream_id: Uuid,
     session: Option<sessions::ActiveSession>,
     metadata: &CommandMetadata,
@@ -462,7 +467,9 @@ where
     };
     let metadata = metadata.to_json();
     try_alone_with(
-        pool,
+        ctx,
+        stream_id,
+        &metadata,
         loaded,
         decide,
         inline_writes,
@@ -471,11 +478,8 @@ where
                 client,
                 sql,
                 A::STREAM_TYPE,
-                stream_id,
                 decided.version,
-                &decided.new_events,
-                &metadata,
-                (A::snapshot_format(), &decided.snapshot),
+                &decided.sealed,
                 more,
             )
             .await
@@ -488,8 +492,14 @@ where
 /// (and whatever else it writes with the events): it returns the events' positions, none when
 /// it wrote nothing, or `StoreError::VersionConflict`, and is not called when the command has
 /// nothing to append.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the stream and its append's metadata, then the command's steps"
+)]
 pub(super) async fn try_alone_with<A, E>(
-    pool: &Pool,
+    ctx: &super::Context,
+    stream_id: Uuid,
+    metadata: &serde_json::Value,
     loaded: &Loaded<A>,
     decide: impl FnOnce(&A) -> Result<Vec<A::Event>, E>,
     inline_writes: impl FnOnce(&A, &[A::Event]) -> Vec<InlineWrite>,
@@ -516,14 +526,23 @@ where
     let Ok(snapshot) = serde_json::to_value(&state) else {
         return Ok(None);
     };
+    let new_events = to_new_events::<A>(&events);
+    let sealed = ctx
+        .keys
+        .seal(
+            stream_id,
+            &new_events,
+            metadata,
+            Some((A::snapshot_format(), &snapshot)),
+        )
+        .await?;
     let decided = Decided {
         version: loaded.version,
-        new_events: to_new_events::<A>(&events),
         events,
         state,
-        snapshot,
+        sealed,
     };
-    let client = pool.get().await.map_err(StoreError::from)?;
+    let client = ctx.pool.get().await.map_err(StoreError::from)?;
     let positions = match append(&client, &decided).await {
         Ok(positions) => positions,
         Err(StoreError::VersionConflict { .. }) => return Ok(None),
@@ -532,7 +551,7 @@ where
     let Some(&position) = positions.last() else {
         return Ok(None);
     };
-    for event in &decided.new_events {
+    for event in &decided.sealed.events {
         crate::telemetry::events_appended(A::STREAM_TYPE, event.event_type);
     }
     Ok(Some(Committed {
@@ -553,6 +572,8 @@ where
 /// to [`Unit::finish`], which commits on success and rolls back otherwise.
 pub struct Unit {
     client: Option<deadpool_postgres::Object>,
+    /// Seals the events' personal data before they are sent, and opens what loads read.
+    keys: std::sync::Arc<Keyring>,
     locked: Vec<Uuid>,
     /// Its turns in its streams' queues in this process (`stream_queue`), taken before its
     /// connection and held until its transaction ends.
@@ -572,7 +593,7 @@ pub struct Unit {
 impl Unit {
     /// Opens a transaction holding the locks of `streams`.
     pub async fn begin(
-        pool: &Pool,
+        ctx: &super::Context,
         metadata: &CommandMetadata,
         streams: &[Uuid],
     ) -> Result<Self, StoreError> {
@@ -589,11 +610,12 @@ impl Unit {
         locked.dedup();
         // Waiting for this process's other writers of these streams holds no connection.
         let turns = stream_queue::turns(&locked).await;
-        let client = pool.get().await?;
+        let client = ctx.pool.get().await?;
         // The transaction begins with the unit's first statement (`began`), which it goes out
         // with: a unit's BEGIN, locks and first load are one round trip.
         Ok(Self {
             client: Some(client),
+            keys: ctx.keys.clone(),
             locked,
             turns,
             began: false,
@@ -685,6 +707,17 @@ impl Unit {
             true => None,
             false => serde_json::to_value(&state).ok(),
         };
+        // Sealed before anything is sent: making a stream's first data key takes a round trip
+        // (on the keyring's connection), which must not let the inline writes go out first.
+        let sealed = self
+            .keys
+            .seal(
+                stream_id,
+                &new_events,
+                &self.metadata,
+                snapshot.as_ref().map(|state| (A::snapshot_format(), state)),
+            )
+            .await?;
         // The inline writes go out right behind the events, pipelined: PostgreSQL runs them in
         // order, so the events stay the transaction's first write (their statement is prepared
         // first, or it would go out after the writes'), and the first error (the events'
@@ -694,15 +727,7 @@ impl Unit {
             event_log::prepare_append(client, snapshot.is_some()).await?;
         }
         let (positions, ()) = futures::try_join!(
-            event_log::append_events(
-                client,
-                A::STREAM_TYPE,
-                stream_id,
-                loaded.version,
-                &new_events,
-                &self.metadata,
-                snapshot.as_ref().map(|state| (A::snapshot_format(), state)),
-            ),
+            event_log::append_events(client, A::STREAM_TYPE, loaded.version, &sealed),
             async {
                 for write in &writes {
                     apply_inline(client, stream_id, write).await?;
@@ -728,11 +753,15 @@ impl Unit {
     pub async fn load<A: Aggregate>(&mut self, stream_id: Uuid) -> Result<Loaded<A>, StoreError> {
         match self.session_guard.take() {
             Some(session) => {
-                self.began(async |client| load_while_live::<A>(client, stream_id, session).await)
-                    .await
+                let keys = self.keys.clone();
+                self.began(async |client| {
+                    load_while_live::<A>(&keys, client, stream_id, session).await
+                })
+                .await
             }
             None => {
-                self.began(async |client| load::<A>(client, stream_id).await)
+                let keys = self.keys.clone();
+                self.began(async |client| load::<A>(&keys, client, stream_id).await)
                     .await
             }
         }

@@ -27,7 +27,10 @@ pub(super) async fn follow_graph(
     account_id: Uuid,
 ) -> Result<Loaded<FollowGraph>, ServiceError> {
     let client = ctx.pool.get().await?;
-    Ok(executor::load::<FollowGraph>(&client, follow_graph::stream_id(account_id)).await?)
+    Ok(
+        executor::load::<FollowGraph>(&ctx.keys, &client, follow_graph::stream_id(account_id))
+            .await?,
+    )
 }
 
 /// Follows `followee` (an existing, not deleted account) into `group`.

@@ -68,6 +68,8 @@ pub struct Context {
     pub hasher: PasswordHasher,
     /// Sealing of secrets at rest, and the keys codes and links are hashed with.
     pub secrets: SecretBox,
+    /// The data keys that seal personal data in the log (`crate::personal`).
+    pub keys: std::sync::Arc<crate::personal::Keyring>,
     /// Proof-of-work challenges, for sign-in and sign-up protection.
     pub captcha: crate::captcha::Captcha,
     /// The operator's settings the use cases follow.

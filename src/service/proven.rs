@@ -67,7 +67,7 @@ pub(super) async fn prove_and_change_with(
         .collect();
     let mut unit = match caller {
         Some(caller) => super::accounts::own_unit(ctx, caller, metadata, &streams).await?,
-        None => Unit::begin(&ctx.pool, metadata, &streams).await?,
+        None => Unit::begin(ctx, metadata, &streams).await?,
     };
     let outcome = spend_and_change(&mut unit, &prepared, account, commands, writes).await;
     unit.finish(outcome).await

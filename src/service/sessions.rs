@@ -120,7 +120,7 @@ impl NewSessionPlan {
         metadata: &CommandMetadata,
     ) -> Result<SignedIn, ServiceError> {
         let metadata = metadata.with_actor(account_id);
-        let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+        let mut unit = Unit::begin(ctx, &metadata, &[account_id]).await?;
         let command = self.command.clone();
         let writes = std::iter::once(self.write.clone()).chain(writes).collect();
         let outcome = super::accounts::run_account_commands_in(
@@ -352,7 +352,7 @@ pub(super) async fn sign_in_in_unit(
 ) -> Result<SignInOutcome, ServiceError> {
     let plan = SignInPlan::new(ctx, account_id, proof, identifier, now, metadata);
     let metadata = metadata.with_actor(account_id);
-    let mut unit = Unit::begin(&ctx.pool, &metadata, &[account_id]).await?;
+    let mut unit = Unit::begin(ctx, &metadata, &[account_id]).await?;
     let outcome = run_account_commands_with(
         &mut unit,
         account_id,
@@ -390,7 +390,9 @@ pub(super) async fn start_session_at_version(
     };
     let event_metadata = metadata.with_actor(account_id).to_json();
     let alone = executor::try_alone_with(
-        &ctx.pool,
+        ctx,
+        account_id,
+        &event_metadata,
         loaded,
         |account| decide(account, plan.command.clone()),
         account_inline_writes,
@@ -399,9 +401,7 @@ pub(super) async fn start_session_at_version(
                 client,
                 Account::STREAM_TYPE,
                 decided.version,
-                &decided.new_events,
-                &event_metadata,
-                (Account::snapshot_format(), &decided.snapshot),
+                &decided.sealed,
                 session,
                 released,
             )

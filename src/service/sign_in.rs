@@ -101,9 +101,10 @@ pub async fn sign_in(
         }
         past_limits(ctx, &client, &reserved, &over_limit, captcha, now).await?;
         let loaded = match found.holder {
-            Some(id) => {
-                Some(executor::fold_snapshot_and_tail::<Account>(&client, id, found.stream).await?)
-            }
+            Some(id) => Some(
+                executor::fold_snapshot_and_tail::<Account>(&ctx.keys, &client, id, found.stream)
+                    .await?,
+            ),
             None => None,
         };
         (found.holder, loaded, keys)
@@ -254,7 +255,7 @@ pub(super) async fn sign_in_failed(
     };
     if let Some(loaded) = loaded {
         let alone = executor::try_alone::<Account, _>(
-            &ctx.pool,
+            ctx,
             account_id,
             None,
             &metadata,
@@ -270,7 +271,7 @@ pub(super) async fn sign_in_failed(
         }
     }
     match executor::execute::<Account, _>(
-        &ctx.pool,
+        ctx,
         account_id,
         &metadata,
         |account| decide(account, command.clone()),

@@ -166,7 +166,7 @@ async fn register(
             let streams: Vec<Uuid> = std::iter::once(account_id)
                 .chain(mail.as_ref().map(|mail| mail.stream))
                 .collect();
-            let mut unit = Unit::begin(&ctx.pool, &metadata, &streams).await?;
+            let mut unit = Unit::begin(ctx, &metadata, &streams).await?;
             let outcome =
                 register_and_mail(&mut unit, account_id, commands, plan.write.clone(), mail).await;
             unit.finish(outcome).await?

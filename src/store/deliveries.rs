@@ -4,6 +4,8 @@
 //! `failed`). A lease that has passed, a dead worker's or a due retry's, is anyone's to take.
 
 use super::StoreError;
+use super::event_log::RecordedEvent;
+use crate::personal::Keyring;
 use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use std::time::Duration;
@@ -125,46 +127,26 @@ pub async fn finish(
     Ok(())
 }
 
-/// An event whose delivery is due again, as the log holds it.
-#[derive(Debug, Clone)]
-pub struct DueEvent {
-    /// Event id.
-    pub event_id: Uuid,
-    /// Event type.
-    pub event_type: String,
-    /// Its stream.
-    pub stream_id: Uuid,
-    /// When it was recorded.
-    pub recorded_at: DateTime<Utc>,
-    /// Its data.
-    pub data: serde_json::Value,
-    /// Its metadata.
-    pub metadata: serde_json::Value,
-}
-
 /// Deliveries whose lease has passed (their worker died, or their retry is due), oldest
-/// first, at most `limit`, with their events read from the log.
-pub async fn due(pool: &Pool, limit: i64) -> Result<Vec<DueEvent>, StoreError> {
+/// first, at most `limit`, with their events read from the log (opened: `crate::personal`).
+pub async fn due(
+    keys: &Keyring,
+    pool: &Pool,
+    limit: i64,
+) -> Result<Vec<RecordedEvent>, StoreError> {
     let client = pool.get().await?;
     let rows = super::prepared::query(
         &client,
-        "SELECT e.event_id, e.event_type, e.stream_id, e.recorded_at, e.data, e.metadata
-             FROM message_deliveries d JOIN events e ON e.event_id = d.event_id
-             WHERE d.status IN ('sending', 'retrying') AND d.lease_until <= now()
-             ORDER BY d.lease_until
+        "SELECT event_id FROM message_deliveries
+             WHERE status IN ('sending', 'retrying') AND lease_until <= now()
+             ORDER BY lease_until
              LIMIT $1",
         &[&limit],
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|row| DueEvent {
-            event_id: row.get(0),
-            event_type: row.get(1),
-            stream_id: row.get(2),
-            recorded_at: row.get(3),
-            data: row.get(4),
-            metadata: row.get(5),
-        })
-        .collect())
+    let ids: Vec<Uuid> = rows.iter().map(|row| row.get(0)).collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    super::event_log::read_by_ids(keys, &client, &ids).await
 }

@@ -26,6 +26,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{StoreError, violated_constraint};
+use crate::personal::{Keyring, SealedAppend};
 
 /// An event about to be appended.
 #[derive(Debug, Clone)]
@@ -181,58 +182,68 @@ pub async fn prepare_append(client: &impl GenericClient, state: bool) -> Result<
     Ok(())
 }
 
-/// Appends `events` to a stream whose last version must be `expected_version` (0 for a new
-/// stream), and with `state` (a format and the stream's state after them) writes that state as
-/// the stream's snapshot in the same statement: so every stream a command changes has its
-/// snapshot at its head, and a load reads one row instead of folding events. Returns the
-/// position of each appended event.
+/// Appends `sealed`'s events to its stream, whose last version must be `expected_version` (0
+/// for a new stream), and with its snapshot writes that state as the stream's snapshot in the
+/// same statement: so every stream a command changes has its snapshot at its head, and a load
+/// reads one row instead of folding events. Returns the position of each appended event. The
+/// events are sealed beforehand ([`Keyring::seal`]), so that this sends one statement and
+/// nothing before it.
 pub async fn append_events(
     client: &impl GenericClient,
     stream_type: &str,
-    stream_id: Uuid,
     expected_version: i64,
-    events: &[NewEvent],
-    metadata: &Value,
-    state: Option<(&str, &Value)>,
+    sealed: &SealedAppend,
 ) -> Result<Vec<i64>, StoreError> {
-    if events.is_empty() {
+    if sealed.events.is_empty() {
         return Ok(Vec::new());
     }
-    let columns = Columns::of(events);
-    let params = columns.params(&stream_type, &stream_id, &expected_version, metadata);
-    let rows = match state {
+    let stream_id = sealed.stream_id;
+    let columns = Columns::of(&sealed.events);
+    let params = columns.params(
+        &stream_type,
+        &stream_id,
+        &expected_version,
+        &sealed.metadata,
+    );
+    let rows = match &sealed.snapshot {
         None => super::prepared::query(client, append_sql(false), &params).await,
         Some((format, state)) => {
             let sql = append_sql(true);
             let mut all = params.to_vec();
-            all.extend([&format as &(dyn ToSql + Sync), state]);
+            all.extend([format as &(dyn ToSql + Sync), state]);
             super::prepared::query(client, sql, &all).await
         }
     };
     positions(rows, stream_id, expected_version)
 }
 
-/// Runs a statement of [`append_alone_sql`]: `events` appended after `expected_version`, with
-/// `state` as the stream's snapshot, and `more` as the parameters after those. Returns the
-/// positions of the events, none when another writer held the stream's lock, or
-/// `StoreError::VersionConflict` when the stream moved; then nothing was written.
-#[allow(
-    clippy::too_many_arguments,
-    reason = "the append's parameters, then the statement's"
-)]
+/// Runs a statement of [`append_alone_sql`]: `sealed`'s events appended after
+/// `expected_version`, with its snapshot (which it must have), and `more` as the parameters
+/// after those. Returns the positions of the events, none when another writer held the
+/// stream's lock, or `StoreError::VersionConflict` when the stream moved; then nothing was
+/// written.
 pub async fn append_alone(
     client: &impl GenericClient,
     sql: &str,
     stream_type: &str,
-    stream_id: Uuid,
     expected_version: i64,
-    events: &[NewEvent],
-    metadata: &Value,
-    (format, state): (&str, &Value),
+    sealed: &SealedAppend,
     more: &[&(dyn ToSql + Sync)],
 ) -> Result<Vec<i64>, StoreError> {
-    let columns = Columns::of(events);
-    let params = columns.params(&stream_type, &stream_id, &expected_version, metadata);
+    let stream_id = sealed.stream_id;
+    let columns = Columns::of(&sealed.events);
+    let params = columns.params(
+        &stream_type,
+        &stream_id,
+        &expected_version,
+        &sealed.metadata,
+    );
+    // Every caller has a snapshot; without one, a format no aggregate reads.
+    debug_assert!(sealed.snapshot.is_some());
+    let (format, state) = match &sealed.snapshot {
+        Some((format, state)) => (*format, state),
+        None => ("none", &Value::Null),
+    };
     let mut all = params.to_vec();
     all.extend([&format as &(dyn ToSql + Sync), state]);
     all.extend_from_slice(more);
@@ -300,12 +311,20 @@ fn positions(
 
 /// All events of one stream, in version order.
 pub async fn load_stream(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
     let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE stream_id = $1 ORDER BY version");
     let rows = super::prepared::query(client, &sql, &[&stream_id]).await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
+}
+
+/// The events of `rows` (of [`EVENT_COLUMNS`]), their personal fields opened.
+async fn opened(keys: &Keyring, rows: &[Row]) -> Result<Vec<RecordedEvent>, StoreError> {
+    let mut events: Vec<RecordedEvent> = rows.iter().map(RecordedEvent::from_row).collect();
+    keys.open(&mut events).await?;
+    Ok(events)
 }
 
 /// A stream's state as of one of its versions (`stream_snapshots`).
@@ -320,7 +339,8 @@ pub struct Snapshot {
 }
 
 /// A stream's snapshot, if one in the asked format is kept, and the events after it (all of them
-/// without one), in version order.
+/// without one), in version order: as the log holds them, personal data sealed, until
+/// [`SnapshotAndTail::opened`].
 #[derive(Debug, Clone, Default)]
 pub struct SnapshotAndTail {
     /// The snapshot.
@@ -356,6 +376,26 @@ pub(super) fn snapshot_and_tail_sql(
 }
 
 impl SnapshotAndTail {
+    /// Opens the snapshot and the events (`crate::personal`). A snapshot whose key is erased
+    /// cannot be read: then every event of the stream is read instead.
+    pub async fn opened(
+        mut self,
+        keys: &Keyring,
+        client: &impl GenericClient,
+        stream_id: Uuid,
+    ) -> Result<Self, StoreError> {
+        if let Some(snapshot) = &mut self.snapshot
+            && !keys.open_snapshot(stream_id, &mut snapshot.state).await?
+        {
+            return Ok(Self {
+                snapshot: None,
+                events: load_stream(keys, client, stream_id).await?,
+            });
+        }
+        keys.open(&mut self.events).await?;
+        Ok(self)
+    }
+
     /// Reads the rows of [`snapshot_and_tail_sql`] whose snapshot columns start at `first`.
     pub(super) fn from_rows(rows: &[Row], first: usize) -> Self {
         let snapshot = rows.first().and_then(|row| {
@@ -452,6 +492,7 @@ pub async fn load_session_account(
 /// A page of one stream's events, newest first: those before version `before` (all if `None`),
 /// of `types` if given, at most `limit`.
 pub async fn load_stream_page(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
     before: Option<i64>,
@@ -465,12 +506,13 @@ pub async fn load_stream_page(
          ORDER BY version DESC LIMIT $4"
     );
     let rows = super::prepared::query(client, &sql, &[&stream_id, &before, &types, &limit]).await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
 }
 
 /// Up to `limit` events after `after`, in position order, of `types` if given: for browsing
 /// the log (a tailing reader uses [`read_range`], which is commit-safe).
 pub async fn read_by_position(
+    keys: &Keyring,
     client: &impl GenericClient,
     after: i64,
     types: Option<&[String]>,
@@ -482,11 +524,24 @@ pub async fn read_by_position(
          ORDER BY position LIMIT $3"
     );
     let rows = super::prepared::query(client, &sql, &[&after, &types, &limit]).await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
+}
+
+/// The events of `ids` (those the log has), in position order.
+pub async fn read_by_ids(
+    keys: &Keyring,
+    client: &impl GenericClient,
+    ids: &[Uuid],
+) -> Result<Vec<RecordedEvent>, StoreError> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE event_id = ANY($1) ORDER BY position");
+    let rows = super::prepared::query(client, &sql, &[&ids]).await?;
+    opened(keys, &rows).await
 }
 
 /// The events of one stream recorded at or before `as_of`, in version order.
 pub async fn load_stream_as_of(
+    keys: &Keyring,
     client: &impl GenericClient,
     stream_id: Uuid,
     as_of: DateTime<Utc>,
@@ -496,7 +551,7 @@ pub async fn load_stream_as_of(
          WHERE stream_id = $1 AND recorded_at <= $2 ORDER BY version"
     );
     let rows = super::prepared::query(client, &sql, &[&stream_id, &as_of]).await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
 }
 
 /// Where a tailing reader is in the log: the last event it has read, in commit-safe order.
@@ -534,6 +589,7 @@ impl LogCursor {
 /// Up to `limit` events after `cursor` that no running transaction can still precede, in
 /// commit-safe order (see the module documentation).
 pub async fn read_committed_after(
+    keys: &Keyring,
     client: &impl GenericClient,
     cursor: &LogCursor,
     limit: i64,
@@ -551,7 +607,7 @@ pub async fn read_committed_after(
         &[&cursor.transaction_id, &cursor.position, &limit],
     )
     .await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
 }
 
 /// A bounded, filtered read of the final part of the log, in commit-safe order.
@@ -570,6 +626,7 @@ pub struct LogRange<'a> {
 /// The events of `range`, in commit-safe order. Like [`read_committed_after`], it reads only
 /// events that no running transaction can still precede.
 pub async fn read_range(
+    keys: &Keyring,
     client: &impl tokio_postgres::GenericClient,
     range: &LogRange<'_>,
 ) -> Result<Vec<RecordedEvent>, StoreError> {
@@ -599,7 +656,7 @@ pub async fn read_range(
             ],
         )
         .await?;
-    Ok(rows.iter().map(RecordedEvent::from_row).collect())
+    opened(keys, &rows).await
 }
 
 /// The position of the last event appended (0 for an empty log), committed or not.

@@ -98,6 +98,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0013_passkeys.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 14,
+        name: "personal_data",
+        sql: include_str!("../../migrations/0014_personal_data.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

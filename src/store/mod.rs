@@ -61,6 +61,9 @@ pub enum StoreError {
     /// stream.
     #[error("the session ended")]
     SessionEnded,
+    /// Sealed personal data does not open with its live key.
+    #[error(transparent)]
+    Sealed(#[from] crate::personal::SealError),
     /// PostgreSQL answered with an error.
     #[error(transparent)]
     Database(#[from] tokio_postgres::Error),

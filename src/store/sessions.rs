@@ -98,9 +98,7 @@ pub async fn open_with_events(
     client: &impl GenericClient,
     stream_type: &str,
     expected_version: i64,
-    events: &[event_log::NewEvent],
-    metadata: &serde_json::Value,
-    state: (&str, &serde_json::Value),
+    sealed: &crate::personal::SealedAppend,
     session: &NewSession,
     released: &[Vec<u8>],
 ) -> Result<Vec<i64>, StoreError> {
@@ -121,15 +119,13 @@ pub async fn open_with_events(
              )",
         )
     });
+    debug_assert_eq!(sealed.stream_id, session.account_id);
     event_log::append_alone(
         client,
         &SQL,
         stream_type,
-        session.account_id,
         expected_version,
-        events,
-        metadata,
-        state,
+        sealed,
         &[
             &session.id,
             &session.token_hash,

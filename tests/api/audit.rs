@@ -66,11 +66,29 @@ async fn my_history_is_newest_first_paged_and_without_password_hashes() {
         .assert_problem(400, "invalid_request");
 }
 
+/// Where a test app keeps its database and its key file.
+#[derive(Clone)]
+struct AppPaths {
+    database_url: String,
+    data_dir: std::path::PathBuf,
+}
+
+impl AppPaths {
+    fn of(app: &crate::helpers::TestApp) -> Self {
+        Self {
+            database_url: app.config.database_url.clone(),
+            data_dir: app.config.data_dir.clone(),
+        }
+    }
+}
+
 /// Runs the `accounts` binary; returns its standard output.
-fn accounts(args: &[&str], database_url: &str) -> String {
+fn accounts(args: &[&str], app: &AppPaths) -> String {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
         .args(args)
-        .env("ACCOUNTS_DATABASE_URL", database_url)
+        .env("ACCOUNTS_DATABASE_URL", &app.database_url)
+        // The service's key file, which opens the log's personal data.
+        .env("ACCOUNTS_DATA_DIR", &app.data_dir)
         .env("RUST_LOG", "warn")
         .output()
         .expect("run accounts");
@@ -92,7 +110,7 @@ async fn the_log_exports_as_ndjson_envelopes_after_a_position_and_by_type() {
         .position();
     app.patch("/v1/me", &user.token, json!({"bio": "second"}))
         .await;
-    let url = app.config.database_url.clone();
+    let url = AppPaths::of(&app);
 
     let all: Vec<Value> = tokio::task::spawn_blocking({
         let url = url.clone();
@@ -169,7 +187,7 @@ async fn accounts_rebuild_swaps_in_identical_tables() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    let url = app.config.database_url.clone();
+    let url = AppPaths::of(&app);
     let printed = tokio::task::spawn_blocking(move || accounts(&["rebuild", "users"], &url))
         .await
         .unwrap();
@@ -196,7 +214,8 @@ async fn accounts_rebuild_swaps_in_identical_tables() {
 async fn the_relay_and_projectors_can_run_in_a_process_of_their_own() {
     // This process serves the API only; `accounts serve --relay --projector` does the rest.
     let app = spawn_app().await;
-    let data_dir = std::env::temp_dir().join(format!("accounts-roles-{}", uuid::Uuid::new_v4()));
+    // The API's data folder, with its key file: the workers open the log's personal data.
+    let data_dir = app.config.data_dir.clone();
     let mut workers = tokio::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
         .args(["serve", "--relay", "--projector"])
         .env("ACCOUNTS_DATABASE_URL", &app.config.database_url)

@@ -37,11 +37,12 @@ async fn a_stale_writer_gets_a_version_conflict() {
     let app = spawn_app().await;
     let stream = Uuid::new_v4();
     let meta = json!({});
-    event_log::append_events(&app.db, "test", stream, 0, &[event(1)], &meta, None)
+    app.append(&app.db, "test", stream, 0, &[event(1)], &meta)
         .await
         .expect("first append");
-    let stale =
-        event_log::append_events(&app.db, "test", stream, 0, &[event(2)], &meta, None).await;
+    let stale = app
+        .append(&app.db, "test", stream, 0, &[event(2)], &meta)
+        .await;
     assert!(matches!(
         stale,
         Err(accounts::store::StoreError::VersionConflict { .. })
@@ -71,7 +72,7 @@ async fn readers_order_transactions_by_number_across_a_digit_boundary() {
             .map(|e| e.data["n"].as_i64().unwrap())
             .collect()
     };
-    let all = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
+    let all = event_log::read_committed_after(&app.keys, &app.db, &LogCursor::start(), 100)
         .await
         .expect("read");
     assert_eq!(numbers(&all), [1, 2, 3, 4]);
@@ -80,7 +81,7 @@ async fn readers_order_transactions_by_number_across_a_digit_boundary() {
     let mut cursor = LogCursor::start();
     let mut seen = Vec::new();
     loop {
-        let batch = event_log::read_committed_after(&app.db, &cursor, 3)
+        let batch = event_log::read_committed_after(&app.keys, &app.db, &cursor, 3)
             .await
             .expect("read");
         let Some(last) = batch.last() else { break };
@@ -96,6 +97,7 @@ async fn readers_order_transactions_by_number_across_a_digit_boundary() {
         .expect("a final event");
     assert_eq!(tail, LogCursor::after(all.last().unwrap()));
     let range = event_log::read_range(
+        &app.keys,
         client,
         &event_log::LogRange {
             after: &LogCursor::start(),
@@ -118,29 +120,13 @@ async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
 
     // `early` takes the lower position but commits last.
     let early_tx = early.transaction().await.expect("begin");
-    event_log::append_events(
-        &early_tx,
-        "test",
-        Uuid::new_v4(),
-        0,
-        &[event(1)],
-        &meta,
-        None,
-    )
-    .await
-    .expect("append");
+    app.append(&early_tx, "test", Uuid::new_v4(), 0, &[event(1)], &meta)
+        .await
+        .expect("append");
     let late_tx = late.transaction().await.expect("begin");
-    event_log::append_events(
-        &late_tx,
-        "test",
-        Uuid::new_v4(),
-        0,
-        &[event(2)],
-        &meta,
-        None,
-    )
-    .await
-    .expect("append");
+    app.append(&late_tx, "test", Uuid::new_v4(), 0, &[event(2)], &meta)
+        .await
+        .expect("append");
     late_tx.commit().await.expect("commit");
 
     // Position 2 is visible, but position 1 may still commit: the reader must wait.
@@ -154,7 +140,7 @@ async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
         visible, 2,
         "a position-based reader would now skip position 1"
     );
-    let read = event_log::read_committed_after(&app.db, &LogCursor::start(), 100)
+    let read = event_log::read_committed_after(&app.keys, &app.db, &LogCursor::start(), 100)
         .await
         .expect("read");
     assert!(
@@ -169,7 +155,7 @@ async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
     let mut cursor = LogCursor::start();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while seen.len() < 2 && std::time::Instant::now() < deadline {
-        let batch = event_log::read_committed_after(&app.db, &cursor, 100)
+        let batch = event_log::read_committed_after(&app.keys, &app.db, &cursor, 100)
             .await
             .expect("read");
         if let Some(last) = batch.last() {
@@ -180,7 +166,7 @@ async fn the_reader_never_skips_an_event_whose_transaction_commits_late() {
         seen.extend(batch.iter().map(|e| e.position));
     }
     assert_eq!(seen, vec![1, 2], "in commit-safe order, nothing skipped");
-    let rest = event_log::read_committed_after(&app.db, &cursor, 100)
+    let rest = event_log::read_committed_after(&app.keys, &app.db, &cursor, 100)
         .await
         .expect("read");
     assert!(rest.is_empty());
@@ -226,16 +212,12 @@ async fn events_record_who_asked_and_from_where() {
     let app = spawn_app().await;
     let user = app.new_user().await;
     app.patch("/v1/me", &user.token, json!({"bio": "hi"})).await;
-    let row = app
-        .db
-        .query_one(
-            "SELECT metadata, stream_type, version FROM events
-             WHERE stream_id = $1 AND event_type = 'ProfileUpdated'",
-            &[&user.id],
-        )
-        .await
-        .expect("event");
-    let metadata: serde_json::Value = row.get(0);
+    let events = app.stream_events(user.id).await;
+    let event = events
+        .iter()
+        .find(|event| event.event_type == "ProfileUpdated")
+        .expect("the change");
+    let metadata = &event.metadata;
     assert_eq!(metadata["actor"], user.id.to_string());
     assert_eq!(metadata["ip"], "127.0.0.1");
     assert!(
@@ -243,8 +225,27 @@ async fn events_record_who_asked_and_from_where() {
             .as_str()
             .is_some_and(|id| !id.is_empty())
     );
-    assert_eq!(row.get::<_, String>(1), "account");
-    assert_eq!(row.get::<_, i64>(2), 3);
+    assert_eq!(event.stream_type, "account");
+    assert_eq!(event.version, 3);
+
+    // The log itself holds who (an id) and the request in clear, the client's address and user
+    // agent only sealed with the account's data key.
+    let raw: serde_json::Value = app
+        .db
+        .query_one(
+            "SELECT metadata FROM events WHERE event_id = $1",
+            &[&event.event_id],
+        )
+        .await
+        .expect("event")
+        .get(0);
+    assert_eq!(raw["actor"], user.id.to_string());
+    assert_eq!(raw["request_id"], metadata["request_id"]);
+    assert!(
+        raw.get("ip").is_none() && raw.get("user_agent").is_none(),
+        "{raw}"
+    );
+    assert!(raw["personal"]["key_id"].is_string(), "{raw}");
 }
 
 /// A connection the server ends (as a fast shutdown does, with `57P01`) counts as the database

@@ -333,7 +333,7 @@ async fn a_follow_decided_before_a_deletion_but_logged_after_it_lists_no_one() {
     // Carol's follow passed its check while Dave was still there and commits after his
     // deletion: the race the service cannot close, since the two are different streams.
     let late = executor::execute::<FollowGraph, _>(
-        &app.pool,
+        &app.ctx,
         follow_graph::stream_id(carol.id),
         &CommandMetadata::default().with_actor(carol.id),
         |graph| {

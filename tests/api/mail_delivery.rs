@@ -11,18 +11,28 @@ const VERIFY: &str = "Your code to verify your email address";
 async fn wait_for_delivery(app: &TestApp, to: &str, status: &str) -> i32 {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let row = app
+        // The target is sealed in the log: the deliveries' events are read as the worker does.
+        let rows = app
             .db
-            .query_opt(
-                "SELECT d.status, d.attempts FROM message_deliveries d
-                 JOIN events e ON e.event_id = d.event_id
-                 WHERE e.data->>'target' = $1",
-                &[&to],
+            .query(
+                "SELECT event_id, status, attempts FROM message_deliveries",
+                &[],
             )
             .await
-            .expect("delivery");
-        if let Some(row) = row.filter(|row| row.get::<_, String>(0) == status) {
-            return row.get(1);
+            .expect("deliveries");
+        let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.get(0)).collect();
+        let events = accounts::store::event_log::read_by_ids(&app.keys, &app.db, &ids)
+            .await
+            .expect("events");
+        let to_target = events
+            .iter()
+            .find(|event| event.data["target"] == to)
+            .map(|event| event.event_id);
+        let row = rows
+            .iter()
+            .find(|row| Some(row.get::<_, uuid::Uuid>(0)) == to_target);
+        if let Some(row) = row.filter(|row| row.get::<_, String>(1) == status) {
+            return row.get(2);
         }
         assert!(Instant::now() < deadline, "no {status} delivery to {to}");
         tokio::time::sleep(Duration::from_millis(20)).await;

@@ -20,6 +20,7 @@ mod mail_delivery;
 mod me;
 mod mfa;
 mod passkeys;
+mod personal_data;
 mod problems;
 mod projector;
 mod recovery;

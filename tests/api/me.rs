@@ -139,19 +139,16 @@ async fn twenty_concurrent_profile_changes_all_apply() {
     });
     let answers = futures::future::join_all(changes).await;
     assert!(answers.iter().all(|a| a.status == 200));
-    let updates = app
-        .db
-        .query(
-            "SELECT data->'changes'->>'display_name', version FROM events
-             WHERE stream_id = $1 AND event_type = 'ProfileUpdated' ORDER BY version",
-            &[&user.id],
-        )
+    let updates: Vec<_> = app
+        .stream_events(user.id)
         .await
-        .expect("query");
+        .into_iter()
+        .filter(|event| event.event_type == "ProfileUpdated")
+        .collect();
     assert_eq!(updates.len(), 20, "no update was lost");
-    let last: String = updates[19].get(0);
+    let last = &updates[19].data["changes"]["display_name"];
     let me = app.get("/v1/me", Some(&user.token)).await;
-    assert_eq!(me.body["display_name"], last);
+    assert_eq!(&me.body["display_name"], last);
 }
 
 #[tokio::test]

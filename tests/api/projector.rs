@@ -43,7 +43,7 @@ async fn start_projector(
         .await
         .expect("nats");
     let config = projector_config(app, (nats_url, &app.config.nats_stream));
-    let projector = Projector::new(definition, nats, config);
+    let projector = Projector::new(definition, app.keys.clone(), nats, config);
     let (stop, stopped) = watch::channel(false);
     (stop, tokio::spawn(projector.run(stopped)))
 }
@@ -169,6 +169,7 @@ async fn a_rebuild_gives_the_same_tables_as_the_live_projection() {
 
     // Small batches, so that the rebuild takes several rounds and transactions.
     let report = rebuild(
+        &app.keys,
         &app.config.database_url,
         &builtin_named("users").unwrap(),
         3,
@@ -200,7 +201,8 @@ async fn a_changed_definition_is_rebuilt_and_swapped_in_while_queries_answer() {
     let swapping = tokio::spawn({
         let url = app.config.database_url.clone();
         let changed = changed.clone();
-        async move { rebuild(&url, &changed, 2).await }
+        let keys = app.keys.clone();
+        async move { rebuild(&keys, &url, &changed, 2).await }
     });
     let profile = app.get(&format!("/v1/users/{}", user.id), None).await;
     assert_eq!(profile.status, 200, "queries answer during the rebuild");
@@ -381,6 +383,7 @@ async fn nats_stopped_mid_write_loses_and_duplicates_nothing_in_the_read_models(
     assert_eq!(profile.body["bio"], "back 9");
     let live = users_rows(&app).await;
     rebuild(
+        &app.keys,
         &app.config.database_url,
         &builtin_named("users").unwrap(),
         100,
@@ -556,7 +559,7 @@ async fn a_checkpoint_moved_past_ignored_events_never_goes_back_nor_moves_for_an
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    rebuild(&app.config.database_url, &definition, 100)
+    rebuild(&app.keys, &app.config.database_url, &definition, 100)
         .await
         .expect("rebuild");
     let client = accounts::leadership::connect(&app.config.database_url)

@@ -21,7 +21,7 @@ async fn start_relay(app: &TestApp) -> (watch::Sender<bool>, tokio::task::JoinHa
     let nats = async_nats::connect(&app.config.nats_url)
         .await
         .expect("nats");
-    let relay = Relay::new(app.pool.clone(), nats, relay_config(app));
+    let relay = Relay::new(app.pool.clone(), app.keys.clone(), nats, relay_config(app));
     let (stop, stopped) = watch::channel(false);
     (stop, tokio::spawn(relay.run(stopped)))
 }
@@ -171,7 +171,12 @@ async fn while_nats_is_down_commands_succeed_and_every_event_is_published_once_a
         .connect(nats.url())
         .await
         .expect("nats");
-    let relay = Relay::new(app.pool.clone(), client, relay_config(&app));
+    let relay = Relay::new(
+        app.pool.clone(),
+        app.keys.clone(),
+        client,
+        relay_config(&app),
+    );
     let (stop, stopped) = watch::channel(false);
     let relay = tokio::spawn(relay.run(stopped));
 

@@ -836,7 +836,9 @@ async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_
     };
     let loaded = || async {
         let client = app.pool.get().await.expect("connection");
-        load::<Account>(&client, user.id).await.expect("load")
+        load::<Account>(&app.keys, &client, user.id)
+            .await
+            .expect("load")
     };
     let alone = |loaded: Loaded<Account>, bio: &'static str| {
         let changes = serde_json::from_value(json!({ "bio": bio })).expect("changes");
@@ -845,10 +847,10 @@ async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_
             username: None,
             now: Utc::now(),
         };
-        let pool = app.pool.clone();
+        let ctx = app.ctx.clone();
         async move {
             try_alone::<Account, _>(
-                &pool,
+                &ctx,
                 user.id,
                 Some(session),
                 &CommandMetadata::default(),
@@ -862,16 +864,16 @@ async fn a_command_alone_writes_nothing_unless_its_lock_version_and_session_all_
         }
     };
     let bios = || async {
-        app.db
-            .query(
-                "SELECT data->'changes'->>'bio' FROM events
-                 WHERE stream_id = $1 AND event_type = 'ProfileUpdated' ORDER BY version",
-                &[&user.id],
-            )
+        app.stream_events(user.id)
             .await
-            .expect("events")
             .iter()
-            .map(|row| row.get::<_, String>(0))
+            .filter(|event| event.event_type == "ProfileUpdated")
+            .map(|event| {
+                event.data["changes"]["bio"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
             .collect::<Vec<_>>()
     };
 

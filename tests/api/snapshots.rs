@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 async fn full_replay(app: &TestApp, id: Uuid) -> Loaded<Account> {
     let client = app.pool.get().await.expect("connection");
-    fold(&load_stream(&client, id).await.expect("events")).expect("fold")
+    fold(&load_stream(&app.keys, &client, id).await.expect("events")).expect("fold")
 }
 
 async fn loaded(app: &TestApp, id: Uuid) -> Loaded<Account> {
     let client = app.pool.get().await.expect("connection");
-    load::<Account>(&client, id).await.expect("load")
+    load::<Account>(&app.keys, &client, id).await.expect("load")
 }
 
 async fn snapshot_version(app: &TestApp, id: Uuid) -> Option<i64> {
@@ -154,17 +154,9 @@ async fn events_after_the_snapshot_are_folded_onto_it_by_commands_and_reads() {
         schema_version: 1,
         data: json!({"changes": {"bio": "from the tail"}, "at": chrono::Utc::now()}),
     };
-    accounts::store::event_log::append_events(
-        &app.db,
-        "account",
-        user.id,
-        version,
-        &[tail],
-        &json!({}),
-        None,
-    )
-    .await
-    .expect("append behind the snapshot");
+    app.append(&app.db, "account", user.id, version, &[tail], &json!({}))
+        .await
+        .expect("append behind the snapshot");
     let loaded = loaded(&app, user.id).await;
     assert_eq!(loaded.snapshot_version, version);
     assert_eq!(loaded.version, version + 1);

@@ -40,7 +40,7 @@ pub(in crate::service) async fn check_proof(
     metadata: &CommandMetadata,
 ) -> Result<(Target, i64), ServiceError> {
     let prepared = prepare(ctx, proof, purpose, consume).await?;
-    let mut unit = Unit::begin(&ctx.pool, metadata, &[prepared.stream]).await?;
+    let mut unit = Unit::begin(ctx, metadata, &[prepared.stream]).await?;
     let outcome = check_in(&mut unit, &prepared).await;
     unit.finish(outcome).await
 }
@@ -137,7 +137,9 @@ async fn codes_valid_from(
         return Ok(None);
     };
     let client = ctx.pool.get().await?;
-    let account = executor::load::<Account>(&client, holder).await?.state;
+    let account = executor::load::<Account>(&ctx.keys, &client, holder)
+        .await?
+        .state;
     Ok(account.codes_valid_from)
 }
 
@@ -171,7 +173,11 @@ async fn proof_holder(
         CodeProof::Code { target, .. } => target.clone(),
         // A link names its stream, whose events name the target.
         CodeProof::Link { .. } => {
-            match executor::load::<Codes>(&client, stream).await?.state.target {
+            match executor::load::<Codes>(&ctx.keys, &client, stream)
+                .await?
+                .state
+                .target
+            {
                 Some((channel, value)) => Target { channel, value },
                 None => return Ok(None),
             }
@@ -202,7 +208,9 @@ pub async fn link_expiry(
     let presented = link_hash(ctx, stream, secret);
     let codes = {
         let client = ctx.pool.get().await?;
-        executor::load::<Codes>(&client, stream).await?.state
+        executor::load::<Codes>(&ctx.keys, &client, stream)
+            .await?
+            .state
     };
     let of_this_purpose = codes
         .target
@@ -220,7 +228,9 @@ pub async fn link_expiry(
     };
     let account = {
         let client = ctx.pool.get().await?;
-        executor::load::<Account>(&client, holder).await?.state
+        executor::load::<Account>(&ctx.keys, &client, holder)
+            .await?
+            .state
     };
     if account
         .codes_valid_from

@@ -93,7 +93,7 @@ pub async fn send_code(
     metadata: &CommandMetadata,
 ) -> Result<i64, ServiceError> {
     let code = new_code(ctx, target, purpose, locale, metadata).await?;
-    let mut unit = Unit::begin(&ctx.pool, metadata, &[code.stream]).await?;
+    let mut unit = Unit::begin(ctx, metadata, &[code.stream]).await?;
     let outcome = issue_in(&mut unit, code).await.map_err(from_code_error);
     unit.finish(outcome).await
 }

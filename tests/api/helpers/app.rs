@@ -18,6 +18,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub db: deadpool_postgres::Object,
     pub pool: deadpool_postgres::Pool,
+    /// The service's data keys: to seal what a test appends itself, and open what it reads.
+    pub keys: std::sync::Arc<accounts::personal::Keyring>,
+    /// The service's context, for tests that run use cases or the executor directly.
+    pub ctx: accounts::service::Context,
     /// Stops the relay and projectors when sent `true` (or dropped).
     pub stop: tokio::sync::watch::Sender<bool>,
     /// The service's clock: `clock.advance` shows what time does without waiting for it.
@@ -153,9 +157,14 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     };
     let mut config = config;
     adjust(&mut config);
-    let ctx = accounts::server::build_context(&config, SecretBox::random())
+    // The key file in the data folder, as `serve` makes it: the commands a test runs with
+    // `--data-dir` (admin create, export, rebuild) share it.
+    let secrets = SecretBox::from_config(None, &config.data_dir).expect("secret key");
+    let ctx = accounts::server::build_context(&config, secrets)
         .await
         .expect("context");
+    let keys = ctx.keys.clone();
+    let service = ctx.clone();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     accounts::server::start_workers(&config, &ctx, &stopped).expect("workers");
     let clock = ctx.clock.clone();
@@ -169,6 +178,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         client: reqwest::Client::new(),
         db: pool.get().await.expect("connection"),
         pool,
+        keys,
+        ctx: service,
         stop,
         clock,
     }
@@ -185,6 +196,31 @@ pub async fn spawn_behind_proxy(adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 impl TestApp {
+    /// Appends `events` to a stream as a command would (sealed with the stream's data key),
+    /// after `version`, with no snapshot.
+    pub async fn append(
+        &self,
+        client: &impl deadpool_postgres::GenericClient,
+        stream_type: &str,
+        stream: Uuid,
+        version: i64,
+        events: &[accounts::store::event_log::NewEvent],
+        metadata: &Value,
+    ) -> Result<Vec<i64>, accounts::store::StoreError> {
+        let sealed = self.keys.seal(stream, events, metadata, None).await?;
+        accounts::store::event_log::append_events(client, stream_type, version, &sealed).await
+    }
+
+    /// A stream's events as the service reads them (personal fields opened), in version order.
+    pub async fn stream_events(
+        &self,
+        stream: Uuid,
+    ) -> Vec<accounts::store::event_log::RecordedEvent> {
+        accounts::store::event_log::load_stream(&self.keys, &self.db, stream)
+            .await
+            .expect("the stream's events")
+    }
+
     /// POSTs as a reverse proxy would for `forwarded_for` (its `X-Forwarded-For`).
     pub async fn post_from(&self, forwarded_for: &str, path: &str, body: Value) -> Answer {
         self.send(

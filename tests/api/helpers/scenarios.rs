@@ -36,14 +36,13 @@ pub async fn given_email_verified(app: &TestApp, user: &User) {
         schema_version: 1,
         data: json!({"email": user.email, "at": chrono::Utc::now()}),
     };
-    accounts::store::event_log::append_events(
+    app.append(
         &app.db,
         "account",
         user.id,
         version,
         &[verified],
         &json!({"request_id": "test"}),
-        None,
     )
     .await
     .expect("append");

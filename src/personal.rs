@@ -1,0 +1,556 @@
+//! Personal data in the log, sealed per stream (envelope encryption), so that erasing a person
+//! destroys keys, not events (GDPR art. 17, PIPL art. 47: "crypto-shredding").
+//!
+//! Every stream has a data key of its own: a random 256-bit ChaCha20-Poly1305 key, kept in
+//! `data_keys` sealed by a key derived from the service's secret key (never in the log). The
+//! account's streams (its account, address book and follow graph, and the code streams of its
+//! addresses and phones) hold all that is personal about it.
+//!
+//! When events are appended, each event's personal fields (every field of its `data` but the
+//! facts [`facts`] names: times, ids, kinds, roles, counters) move into one sealed value,
+//! `data.personal = {"key_id": <uuid>, "sealed": <base64url of nonce ‖ ciphertext ‖ tag>}`,
+//! with the event id as associated data; the metadata's client address and user agent likewise
+//! (associated data: the stream id and "metadata"), and the stream's snapshot as a whole
+//! (associated data: the stream id and "snapshot"). Every read of the log opens them through
+//! [`Keyring::open`]: the fields come back where they were. Once a key is erased, an event reads
+//! with its facts only and `"personal_data": "erased"` in place of the sealed value.
+//!
+//! Keys are cached (by stream for sealing, by id for opening) for [`KEY_CACHE_TTL`], so that the
+//! read paths make no extra round trip; a cache miss costs one statement for a whole batch.
+
+use crate::secrets::SecretBox;
+use crate::store::StoreError;
+use crate::store::event_log::NewEvent;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use deadpool_postgres::Pool;
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// How long a key stays cached. An erasure drops the key from the erasing process's cache at
+/// once; other processes may open with it for at most this long.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(60);
+/// Keys a process caches at most (each some 100 bytes).
+const KEY_CACHE_CAPACITY: u64 = 200_000;
+/// The field of `data` (and of `metadata`) that holds the sealed personal fields.
+pub const SEALED_FIELD: &str = "personal";
+/// The field that stands in for the sealed fields once their key is erased.
+pub const ERASED_FIELD: &str = "personal_data";
+/// The fields of `metadata` that are facts; the others (client address, user agent) are sealed.
+const METADATA_FACTS: &[&str] = &["actor", "request_id", "idempotency_key"];
+/// The purpose the key that seals data keys is derived for (from the service's secret key).
+const WRAPPING_PURPOSE: &str = "accounts/data-keys/v1";
+const NONCE_LEN: usize = 12;
+
+/// The fields of an event type's `data` that are facts, kept in clear: what happened, when, to
+/// which ids, of which kind. Every other field is personal data and is sealed, so a field added
+/// to an event later is sealed unless it is named here. `at` and `expires_at` are facts of every
+/// type.
+pub fn facts(event_type: &str) -> &'static [&'static str] {
+    match event_type {
+        "AccountRegistered" => &["role"],
+        "FeaturedChanged" => &["featured"],
+        "PasskeyAdded" | "PasskeyRemoved" => &["passkey_id"],
+        "PasskeyUsed" => &["passkey_id", "sign_count"],
+        "PrivacyChanged" => &["privacy"],
+        "RecoveryCodeUsed" => &["index"],
+        "RecoveryCodesGenerated" => &["codes"],
+        "RoleChanged" => &["role", "previous"],
+        "SecondFactorChallenged" => &["challenge_id", "identifier", "method"],
+        "SecondFactorsReset" => &["administrator"],
+        "SessionStarted" => &[
+            "session_id",
+            "identifier",
+            "method",
+            "second_factor",
+            "passkey_id",
+        ],
+        "SessionsEnded" => &["session_ids", "reason"],
+        "SignInFailed" => &["identifier", "reason"],
+        "StepUpFailed" => &["session_id"],
+        "StepUpProven" => &["session_id", "method", "passkey_id"],
+        "TotpCodeUsed" | "TotpEnabled" => &["time_step"],
+        "TotpEnrolmentStarted" => &["secret"],
+        "AddressAdded" | "AddressChanged" | "AddressRemoved" | "DefaultAddressSet" => {
+            &["address_id"]
+        }
+        "CodeIssued" => &[
+            "channel",
+            "purpose",
+            "code_hash",
+            "sealed_code",
+            "deliver",
+            "locale",
+            "link_hash",
+            "sealed_link",
+            "link_expires_at",
+        ],
+        "CodeAttemptFailed" => &["attempts_left"],
+        "FollowGroupCreated" | "FollowGroupDeleted" => &["follower"],
+        "Followed" | "Unfollowed" => &["follower", "followee"],
+        _ => &[],
+    }
+}
+
+fn is_fact(event_type: &str, field: &str) -> bool {
+    matches!(field, "at" | "expires_at") || facts(event_type).contains(&field)
+}
+
+/// A sealed value that cannot be opened although its key is live: the service's key is not the
+/// one that wrapped it, or the database was altered.
+#[derive(Debug, thiserror::Error)]
+#[error("personal data of {what} could not be opened (wrong service key, or altered)")]
+pub struct SealError {
+    what: String,
+}
+
+/// One stream's data key.
+struct DataKey {
+    id: Uuid,
+    cipher: ChaCha20Poly1305,
+}
+
+/// The data keys: made on a stream's first write, cached, and erased for good.
+pub struct Keyring {
+    pool: Pool,
+    wrapping: SecretBox,
+    /// The live key of each stream, for sealing.
+    live: moka::sync::Cache<Uuid, Arc<DataKey>>,
+    /// Keys by id, for opening; `None` once erased.
+    by_id: moka::sync::Cache<Uuid, Option<Arc<DataKey>>>,
+}
+
+impl std::fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyring")
+            .field("cached", &self.by_id.entry_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// A keyring that reads and writes `data_keys` through `pool` (a small pool of its own, so
+    /// that making a key never joins, nor waits behind, the transaction of the command that
+    /// needs it), wrapping keys with a key derived from `secrets`.
+    pub fn new(pool: Pool, secrets: &SecretBox) -> Self {
+        Self {
+            pool,
+            wrapping: SecretBox::new(&secrets.derive_key(WRAPPING_PURPOSE)),
+            live: key_cache(),
+            by_id: key_cache(),
+        }
+    }
+
+    /// A keyring on its own small pool of `database_url`.
+    pub fn connect(database_url: &str, secrets: &SecretBox) -> anyhow::Result<Self> {
+        Ok(Self::new(crate::store::connect(database_url, 4)?, secrets))
+    }
+
+    /// The live key of `stream_id`, made (and stored, committed at once) on its first use.
+    async fn live_key(&self, stream_id: Uuid) -> Result<Arc<DataKey>, StoreError> {
+        if let Some(key) = self.live.get(&stream_id) {
+            return Ok(key);
+        }
+        let client = self.pool.get().await?;
+        loop {
+            let fresh: [u8; 32] = ChaCha20Poly1305::generate_key(&mut OsRng).into();
+            let wrapped = self.wrapping.seal_text(&hex::encode(fresh));
+            let row = crate::store::prepared::query_opt(
+                &client,
+                "WITH made AS (
+                     INSERT INTO data_keys (key_id, stream_id, wrapped) VALUES ($1, $2, $3)
+                     ON CONFLICT (stream_id) WHERE erased_at IS NULL DO NOTHING
+                     RETURNING key_id, wrapped
+                 )
+                 SELECT key_id, wrapped FROM made
+                 UNION ALL
+                 SELECT key_id, wrapped FROM data_keys
+                 WHERE stream_id = $2 AND erased_at IS NULL
+                 LIMIT 1",
+                &[&Uuid::new_v4(), &stream_id, &wrapped],
+            )
+            .await?;
+            // None: another writer made the key after this statement's snapshot; read it again.
+            let Some(row) = row else { continue };
+            let key = Arc::new(self.unwrap_key(row.get(0), row.get(1))?);
+            self.live.insert(stream_id, key.clone());
+            self.by_id.insert(key.id, Some(key.clone()));
+            return Ok(key);
+        }
+    }
+
+    fn unwrap_key(&self, id: Uuid, wrapped: &str) -> Result<DataKey, SealError> {
+        let error = || SealError {
+            what: format!("data key {id}"),
+        };
+        let hex_key = self.wrapping.open_text(wrapped).map_err(|_| error())?;
+        let bytes: [u8; 32] = hex::decode(hex_key)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(error)?;
+        Ok(DataKey {
+            id,
+            cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+        })
+    }
+
+    /// The keys of `ids` (`None` for erased ones), from the cache or in one statement.
+    async fn keys_by_id(
+        &self,
+        ids: &BTreeSet<Uuid>,
+    ) -> Result<HashMap<Uuid, Option<Arc<DataKey>>>, StoreError> {
+        let mut found = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.by_id.get(id) {
+                Some(key) => {
+                    found.insert(*id, key);
+                }
+                None => missing.push(*id),
+            }
+        }
+        if missing.is_empty() {
+            return Ok(found);
+        }
+        let client = self.pool.get().await?;
+        let rows = crate::store::prepared::query(
+            &client,
+            "SELECT key_id, wrapped FROM data_keys WHERE key_id = ANY($1)",
+            &[&missing],
+        )
+        .await?;
+        for row in rows {
+            let id: Uuid = row.get(0);
+            let wrapped: Option<String> = row.get(1);
+            let key = match wrapped {
+                Some(wrapped) => Some(Arc::new(self.unwrap_key(id, &wrapped)?)),
+                None => None,
+            };
+            self.by_id.insert(id, key.clone());
+            found.insert(id, key);
+        }
+        // A key id the table does not know was never made here: its data cannot be read.
+        for id in missing {
+            found.entry(id).or_insert(None);
+        }
+        Ok(found)
+    }
+
+    /// Forgets `stream_id`'s keys in this process (after they were erased).
+    pub fn forget(&self, stream_id: Uuid, key_ids: &[Uuid]) {
+        self.live.invalidate(&stream_id);
+        for id in key_ids {
+            self.by_id.insert(*id, None);
+        }
+    }
+
+    /// Events about to be appended to `stream_id`, as the log is to hold them: each event's
+    /// personal fields sealed (associated data: its event id), the metadata's (the stream id and
+    /// "metadata") and the snapshot's state, when given (the stream id and "snapshot"). Called
+    /// before the append's transaction sends anything: making the stream's first key takes a
+    /// round trip on the keyring's own connection.
+    pub async fn seal(
+        &self,
+        stream_id: Uuid,
+        events: &[NewEvent],
+        metadata: &Value,
+        snapshot: Option<(&'static str, &Value)>,
+    ) -> Result<SealedAppend, StoreError> {
+        let key = self.live_key(stream_id).await?;
+        let events = events
+            .iter()
+            .map(|event| {
+                let mut data = event.data.clone();
+                seal_fields(&key, &mut data, event.event_id.as_bytes(), |field| {
+                    is_fact(event.event_type, field)
+                });
+                NewEvent {
+                    data,
+                    ..event.clone()
+                }
+            })
+            .collect();
+        let mut metadata = metadata.clone();
+        seal_fields(
+            &key,
+            &mut metadata,
+            &associated(stream_id, b"metadata"),
+            |field| METADATA_FACTS.contains(&field),
+        );
+        let snapshot = snapshot.map(|(format, state)| {
+            let plaintext = serde_json::to_vec(state).unwrap_or_default();
+            let sealed = sealed_value(&key, &plaintext, &associated(stream_id, b"snapshot"));
+            (format, sealed)
+        });
+        Ok(SealedAppend {
+            stream_id,
+            events,
+            metadata,
+            snapshot,
+        })
+    }
+
+    /// Opens the sealed fields of `events` (data and metadata), in place: one statement at most,
+    /// for the keys not cached.
+    pub async fn open(
+        &self,
+        events: &mut [crate::store::event_log::RecordedEvent],
+    ) -> Result<(), StoreError> {
+        let ids: BTreeSet<Uuid> = events
+            .iter()
+            .flat_map(|event| [sealed_key_id(&event.data), sealed_key_id(&event.metadata)])
+            .flatten()
+            .collect();
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let keys = self.keys_by_id(&ids).await?;
+        for event in events {
+            let what = || format!("event {}", event.event_id);
+            open_fields(&keys, &mut event.data, event.event_id.as_bytes(), what)?;
+            open_fields(
+                &keys,
+                &mut event.metadata,
+                &associated(event.stream_id, b"metadata"),
+                what,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Opens a snapshot's state, in place. `Ok(false)` when its key is erased (the state is then
+    /// left as it is, unreadable: the caller replays the stream).
+    pub async fn open_snapshot(
+        &self,
+        stream_id: Uuid,
+        state: &mut Value,
+    ) -> Result<bool, StoreError> {
+        let Some(id) = key_id_of(state) else {
+            return Ok(true);
+        };
+        let keys = self.keys_by_id(&BTreeSet::from([id])).await?;
+        let Some(Some(key)) = keys.get(&id) else {
+            return Ok(false);
+        };
+        let plaintext =
+            open_value(key, state, &associated(stream_id, b"snapshot")).ok_or_else(|| {
+                SealError {
+                    what: format!("the snapshot of stream {stream_id}"),
+                }
+            })?;
+        *state = serde_json::from_slice(&plaintext).map_err(|_| SealError {
+            what: format!("the snapshot of stream {stream_id}"),
+        })?;
+        Ok(true)
+    }
+}
+
+fn key_cache<V: Clone + Send + Sync + 'static>() -> moka::sync::Cache<Uuid, V> {
+    moka::sync::Cache::builder()
+        .max_capacity(KEY_CACHE_CAPACITY)
+        .time_to_live(KEY_CACHE_TTL)
+        .build()
+}
+
+/// The events, metadata and snapshot of one append to a stream, as [`Keyring::seal`] made them
+/// for the log.
+#[derive(Debug, Clone)]
+pub struct SealedAppend {
+    /// The stream.
+    pub stream_id: Uuid,
+    /// The events, their personal fields sealed.
+    pub events: Vec<NewEvent>,
+    /// The append's metadata, its personal fields sealed.
+    pub metadata: Value,
+    /// The snapshot's format and its sealed state, when one is written.
+    pub snapshot: Option<(&'static str, Value)>,
+}
+
+fn associated(stream_id: Uuid, purpose: &[u8]) -> Vec<u8> {
+    let mut bytes = stream_id.as_bytes().to_vec();
+    bytes.extend_from_slice(purpose);
+    bytes
+}
+
+/// Moves the fields of the object `value` that `is_fact` refuses into one sealed value under
+/// [`SEALED_FIELD`]. Nothing to seal: nothing changes.
+fn seal_fields(key: &DataKey, value: &mut Value, aad: &[u8], is_fact: impl Fn(&str) -> bool) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    let personal: Map<String, Value> = object
+        .keys()
+        .filter(|field| !is_fact(field))
+        .cloned()
+        .collect::<Vec<_>>()
+        .into_iter()
+        .filter_map(|field| object.remove(&field).map(|value| (field, value)))
+        .collect();
+    if personal.is_empty() {
+        return;
+    }
+    let plaintext = serde_json::to_vec(&personal).unwrap_or_default();
+    object.insert(SEALED_FIELD.to_owned(), sealed_value(key, &plaintext, aad));
+}
+
+fn sealed_value(key: &DataKey, plaintext: &[u8], aad: &[u8]) -> Value {
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+    // Encryption fails only for inputs over 256 GiB.
+    let ciphertext = key
+        .cipher
+        .encrypt(
+            &nonce,
+            Payload {
+                msg: plaintext,
+                aad,
+            },
+        )
+        .unwrap_or_default();
+    let mut sealed = nonce.to_vec();
+    sealed.extend_from_slice(&ciphertext);
+    json!({ "key_id": key.id, "sealed": URL_SAFE_NO_PAD.encode(sealed) })
+}
+
+fn key_id_of(sealed: &Value) -> Option<Uuid> {
+    sealed
+        .get("key_id")
+        .and_then(Value::as_str)
+        .and_then(|id| id.parse().ok())
+        .filter(|_| sealed.get("sealed").is_some())
+}
+
+fn sealed_key_id(value: &Value) -> Option<Uuid> {
+    value.get(SEALED_FIELD).and_then(key_id_of)
+}
+
+fn open_value(key: &DataKey, sealed: &Value, aad: &[u8]) -> Option<Vec<u8>> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(sealed.get("sealed")?.as_str()?)
+        .ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
+    key.cipher
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: ciphertext,
+                aad,
+            },
+        )
+        .ok()
+}
+
+/// Puts the sealed fields of the object `value` back where they were; with an erased key, marks
+/// them erased instead.
+fn open_fields(
+    keys: &HashMap<Uuid, Option<Arc<DataKey>>>,
+    value: &mut Value,
+    aad: &[u8],
+    what: impl Fn() -> String,
+) -> Result<(), SealError> {
+    let Some(id) = sealed_key_id(value) else {
+        return Ok(());
+    };
+    let Some(object) = value.as_object_mut() else {
+        return Ok(());
+    };
+    let sealed = object.remove(SEALED_FIELD).unwrap_or(Value::Null);
+    let Some(Some(key)) = keys.get(&id) else {
+        object.insert(ERASED_FIELD.to_owned(), json!("erased"));
+        return Ok(());
+    };
+    let fields: Map<String, Value> = open_value(key, &sealed, aad)
+        .and_then(|plaintext| serde_json::from_slice(&plaintext).ok())
+        .ok_or_else(|| SealError { what: what() })?;
+    object.extend(fields);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key() -> DataKey {
+        DataKey {
+            id: Uuid::new_v4(),
+            cipher: ChaCha20Poly1305::new(&ChaCha20Poly1305::generate_key(&mut OsRng)),
+        }
+    }
+
+    #[test]
+    fn personal_fields_are_sealed_and_open_back_where_they_were() {
+        let key = Arc::new(key());
+        let event_id = Uuid::new_v4();
+        let original = json!({
+            "email": "alice@example.com", "username": "alice", "phone": null,
+            "role": "user", "at": "2026-12-01T00:00:00Z"
+        });
+        let mut data = original.clone();
+        seal_fields(&key, &mut data, event_id.as_bytes(), |field| {
+            is_fact("AccountRegistered", field)
+        });
+        let text = data.to_string();
+        assert!(!text.contains("alice"), "{text}");
+        assert_eq!(data["role"], "user");
+        assert_eq!(data["at"], "2026-12-01T00:00:00Z");
+
+        let keys = HashMap::from([(key.id, Some(key.clone()))]);
+        let mut opened = data.clone();
+        open_fields(&keys, &mut opened, event_id.as_bytes(), String::new).unwrap();
+        assert_eq!(opened, original);
+
+        // Bound to its event: moved to another, it does not open.
+        let mut moved = data.clone();
+        assert!(open_fields(&keys, &mut moved, Uuid::new_v4().as_bytes(), String::new).is_err());
+
+        // Erased: the facts stay, the personal fields are gone and marked so.
+        let erased_keys = HashMap::from([(key.id, None)]);
+        let mut erased = data;
+        open_fields(&erased_keys, &mut erased, event_id.as_bytes(), String::new).unwrap();
+        assert_eq!(
+            erased,
+            json!({"role": "user", "at": "2026-12-01T00:00:00Z", "personal_data": "erased"})
+        );
+    }
+
+    #[test]
+    fn an_event_with_only_facts_is_left_as_it_is() {
+        let key = key();
+        let mut data = json!({"session_ids": [Uuid::nil()], "reason": "signed_out", "at": "x"});
+        let before = data.clone();
+        seal_fields(&key, &mut data, b"", |field| {
+            is_fact("SessionsEnded", field)
+        });
+        assert_eq!(data, before);
+    }
+
+    /// Every field a fact list names is a field of its event type (a renamed field would
+    /// otherwise be sealed, or a removed one linger here).
+    #[test]
+    fn every_fact_named_is_a_field_of_its_event_type() {
+        let schemas = crate::events::schemas();
+        for (file, text) in &schemas {
+            let Some((_, event_type)) = file.trim_end_matches(".json").split_once('.') else {
+                continue;
+            };
+            let schema: Value = serde_json::from_str(text).unwrap();
+            let properties = schema["properties"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            for fact in facts(event_type) {
+                assert!(
+                    properties.contains_key(*fact),
+                    "{event_type} has no field {fact}"
+                );
+            }
+        }
+    }
+}

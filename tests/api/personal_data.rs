@@ -1,0 +1,262 @@
+//! Personal data in the log is sealed per stream (`accounts::personal`): the events, their
+//! metadata and the snapshots hold it only as ciphertext under the stream's data key, while
+//! every reader (commands, reads, the account's history, the relay, exports) sees it opened.
+
+use crate::helpers::{PASSWORD, TestApp, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+/// Everything the log and the snapshots hold, as text.
+async fn log_text(app: &TestApp) -> String {
+    let events: String = app
+        .db
+        .query_one(
+            "SELECT coalesce(string_agg(data::text || ' ' || metadata::text, '\n'), '')
+             FROM events",
+            &[],
+        )
+        .await
+        .expect("events")
+        .get(0);
+    let snapshots: String = app
+        .db
+        .query_one(
+            "SELECT coalesce(string_agg(state::text, '\n'), '') FROM stream_snapshots",
+            &[],
+        )
+        .await
+        .expect("snapshots")
+        .get(0);
+    format!("{events}\n{snapshots}")
+}
+
+#[tokio::test]
+async fn the_log_and_its_snapshots_hold_personal_data_only_sealed() {
+    let app = spawn_app().await;
+    let email = "li.lei.sealed@example.com";
+    let signed_up = app
+        .send(
+            Method::POST,
+            "/v1/accounts",
+            None,
+            Some(json!({"email": email, "password": PASSWORD, "display_name": "李雷 Sealed"})),
+            &[("user-agent", "Sealed-Agent/7.1")],
+        )
+        .await;
+    assert_eq!(signed_up.status, 201, "{}", signed_up.body);
+    let token = signed_up.body["session"]["token"].as_str().expect("token");
+    let id: uuid::Uuid = signed_up.body["account"]["id"]
+        .as_str()
+        .and_then(|id| id.parse().ok())
+        .expect("id");
+    let changed = app
+        .patch(
+            "/v1/me",
+            token,
+            json!({"bio": "Bio that names Han Meimei", "city": "Hangzhou-Sealed"}),
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    let added = app
+        .post(
+            "/v1/me/addresses",
+            Some(token),
+            json!({
+                "receiver": "Receiver Sealed", "receiver_phone": "18667018590",
+                "address": "1 Sealed Road, Xihu", "postcode": "310000", "tag": "home"
+            }),
+        )
+        .await;
+    assert_eq!(added.status, 201, "{}", added.body);
+    let grouped = app
+        .post(
+            "/v1/me/follow-groups",
+            Some(token),
+            json!({"name": "Sealed friends"}),
+        )
+        .await;
+    assert_eq!(grouped.status, 201, "{}", grouped.body);
+    let failed = app
+        .send(
+            Method::POST,
+            "/v1/sessions",
+            None,
+            Some(json!({"email": email, "password": "not the password at all"})),
+            &[("user-agent", "Guessing-Agent/1.0")],
+        )
+        .await;
+    assert_eq!(failed.status, 401, "{}", failed.body);
+
+    let text = log_text(&app).await;
+    for personal in [
+        "li.lei.sealed",
+        "李雷",
+        "Han Meimei",
+        "Hangzhou-Sealed",
+        "Receiver Sealed",
+        "18667018590",
+        "Sealed Road",
+        "Sealed friends",
+        "Sealed-Agent",
+        "Guessing-Agent",
+        "127.0.0.1",
+    ] {
+        assert!(
+            !text.contains(personal),
+            "the log holds {personal:?} in clear:\n{text}"
+        );
+    }
+    // The facts stay readable: what happened, when, to which ids.
+    assert!(text.contains("AccountRegistered") || text.contains("\"role\""));
+    let kinds: Vec<String> = app
+        .db
+        .query(
+            "SELECT event_type FROM events WHERE stream_id = $1 ORDER BY version",
+            &[&id],
+        )
+        .await
+        .expect("types")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(
+        &kinds[..3],
+        ["AccountRegistered", "SessionStarted", "ProfileUpdated"]
+    );
+
+    // Every reader sees them opened.
+    let me = app.get("/v1/me", Some(token)).await;
+    assert_eq!(me.body["email"], email);
+    assert_eq!(me.body["display_name"], "李雷 Sealed");
+    assert_eq!(me.body["bio"], "Bio that names Han Meimei");
+    let history = app.get("/v1/me/events?limit=100", Some(token)).await;
+    assert_eq!(history.status, 200, "{}", history.body);
+    let registered = history.body["events"]
+        .as_array()
+        .and_then(|events| events.iter().find(|e| e["type"] == "AccountRegistered"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(registered["data"]["email"], email, "{registered}");
+    assert!(registered["data"].get("personal").is_none(), "{registered}");
+    let events = app.stream_events(id).await;
+    let failure = events
+        .iter()
+        .find(|event| event.event_type == "SignInFailed")
+        .expect("the failed sign-in");
+    assert_eq!(failure.data["user_agent"], "Guessing-Agent/1.0");
+    assert_eq!(failure.data["ip"], "127.0.0.1");
+    let address = app.get("/v1/me/addresses", Some(token)).await;
+    assert!(address.body.to_string().contains("Sealed Road"));
+}
+
+#[tokio::test]
+async fn each_stream_has_a_data_key_of_its_own_stored_wrapped() {
+    let app = spawn_app().await;
+    let alice = app.new_user().await;
+    let bob = app.new_user().await;
+    for user in [&alice, &bob] {
+        app.post(
+            "/v1/me/addresses",
+            Some(&user.token),
+            json!({
+                "receiver": "R", "receiver_phone": "18667018590",
+                "address": "A road", "postcode": "310000", "tag": "home"
+            }),
+        )
+        .await;
+    }
+    let key_of = |data: Value| {
+        data["personal"]["key_id"]
+            .as_str()
+            .map(str::to_owned)
+            .expect("sealed")
+    };
+    let registered = |id: uuid::Uuid| {
+        let app = &app;
+        async move {
+            let data: Value = app
+                .db
+                .query_one(
+                    "SELECT data FROM events WHERE stream_id = $1 AND version = 1",
+                    &[&id],
+                )
+                .await
+                .expect("event")
+                .get(0);
+            data
+        }
+    };
+    let alice_key = key_of(registered(alice.id).await);
+    let bob_key = key_of(registered(bob.id).await);
+    assert_ne!(alice_key, bob_key);
+    let book = accounts::domain::address_book::stream_id(alice.id);
+    let book_key = key_of(registered(book).await);
+    assert_ne!(book_key, alice_key, "a stream's key is its own");
+
+    let rows = app
+        .db
+        .query(
+            "SELECT stream_id, wrapped FROM data_keys WHERE key_id::text = ANY($1)",
+            &[&vec![alice_key.clone(), bob_key, book_key]],
+        )
+        .await
+        .expect("keys");
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        let wrapped: String = row.get(1);
+        assert!(wrapped.starts_with("v1."), "sealed by the service key");
+    }
+    // A key is made once per stream, however many commands ran on it.
+    let keys_of_alice: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM data_keys WHERE stream_id = $1",
+            &[&alice.id],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(keys_of_alice, 1);
+}
+
+/// Thirty first writes of one new stream at once make one key: every event opens with it.
+#[tokio::test]
+async fn thirty_concurrent_first_writes_of_a_stream_share_one_key() {
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    let adds = (0..30).map(|i| {
+        app.post(
+            "/v1/me/addresses",
+            Some(&user.token),
+            json!({
+                "receiver": format!("R{i}"), "receiver_phone": "18667018590",
+                "address": format!("{i} Parallel Road"), "postcode": "310000", "tag": "home"
+            }),
+        )
+    });
+    let answers = futures::future::join_all(adds).await;
+    let created = answers.iter().filter(|a| a.status == 201).count();
+    assert!(created > 0, "{}", answers[0].body);
+    let book = accounts::domain::address_book::stream_id(user.id);
+    let keys: i64 = app
+        .db
+        .query_one(
+            "SELECT count(*) FROM data_keys WHERE stream_id = $1",
+            &[&book],
+        )
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(keys, 1);
+    let events = app.stream_events(book).await;
+    let added: Vec<_> = events
+        .iter()
+        .filter(|event| event.event_type == "AddressAdded")
+        .collect();
+    assert_eq!(added.len(), created);
+    assert!(added.iter().all(|event| {
+        event.data["address"]
+            .as_str()
+            .is_some_and(|address| address.ends_with("Parallel Road"))
+    }));
+}
