@@ -40,6 +40,12 @@ CREATE TABLE users (
     -- Version of the account stream's last event applied.
     version       bigint      NOT NULL
 );
+-- Deleted accounts' rows, kept whole (as jsonb, without the generated column) for a restore
+-- within the grace period, and deleted when their personal data is erased.
+CREATE TABLE users_deleted (
+    id  uuid  PRIMARY KEY,
+    row jsonb NOT NULL
+);
 CREATE INDEX users_username ON users (lower(username));
 -- For GET /v1/admin/users: prefix search, exact email, each filter with the default order.
 CREATE INDEX users_username_prefix ON users (lower(username) text_pattern_ops);
@@ -63,13 +69,13 @@ FROM (SELECT $1->'data' AS d) AS event;
 
 -- on ProfileUpdated
 -- jsonb_populate_record keeps each column the change does not name and takes the new value
--- (null: cleared) of each one it does.
+-- (null: cleared) of each one it does. (A change whose personal data is erased names none.)
 UPDATE users AS u
 SET (display_name, avatar_url, cover_url, bio, gender, birthday, country, province, city,
      updated_at, version)
   = (SELECT c.display_name, c.avatar_url, c.cover_url, c.bio, c.gender, c.birthday, c.country,
             c.province, c.city, ($1->'data'->>'at')::timestamptz, ($1->>'version')::bigint
-     FROM jsonb_populate_record(u, $1->'data'->'changes') AS c)
+     FROM jsonb_populate_record(u, coalesce($1->'data'->'changes', '{}')) AS c)
 WHERE u.id = ($1->>'stream_id')::uuid AND u.version < ($1->>'version')::bigint;
 
 -- on UsernameChanged
@@ -90,6 +96,26 @@ SET show_phone = ($1->'data'->'privacy'->>'show_phone')::boolean,
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 
 -- on AccountDeleted
+WITH deleted AS (DELETE FROM users WHERE id = ($1->>'stream_id')::uuid RETURNING *)
+INSERT INTO users_deleted (id, row)
+SELECT id, to_jsonb(deleted) - 'mfa_enabled' FROM deleted
+ON CONFLICT (id) DO UPDATE SET row = EXCLUDED.row;
+
+-- on AccountRestored
+WITH restored AS (
+    DELETE FROM users_deleted WHERE id = ($1->>'stream_id')::uuid RETURNING row
+)
+INSERT INTO users (id, username, display_name, email, email_verified, phone, avatar_url, cover_url, bio, gender, birthday, country, province, city, role, status, featured, totp_enabled, passkeys, show_phone, show_email, show_birthday, show_follows, created_at, updated_at, version)
+SELECT r.id, r.username, r.display_name, r.email, r.email_verified, r.phone, r.avatar_url, r.cover_url, r.bio, r.gender, r.birthday, r.country, r.province, r.city, r.role, r.status, r.featured, r.totp_enabled, r.passkeys, r.show_phone, r.show_email, r.show_birthday, r.show_follows, r.created_at, r.updated_at, r.version
+FROM restored, jsonb_populate_record(NULL::users, restored.row) AS r
+ON CONFLICT (id) DO NOTHING;
+UPDATE users
+SET status = 'active', updated_at = ($1->'data'->>'at')::timestamptz,
+    version = ($1->>'version')::bigint
+WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
+
+-- on PersonalDataErased
+DELETE FROM users_deleted WHERE id = ($1->>'stream_id')::uuid;
 DELETE FROM users WHERE id = ($1->>'stream_id')::uuid;
 
 -- on EmailVerified

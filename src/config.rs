@@ -53,6 +53,19 @@ pub struct Config {
           value_parser = clap::value_parser!(u32).range(1..=30))]
     pub session_ttl_days: u32,
 
+    /// Days between the deletion of an account and the erasure of its personal data (its data
+    /// keys destroyed: GDPR art. 17); an administrator may restore it until then. 0 erases at
+    /// once.
+    #[arg(long, env = "ACCOUNTS_ERASURE_GRACE_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub erasure_grace_days: u32,
+
+    /// Days the JetStream stream keeps each event: events carry personal data to subscribers,
+    /// so they are not kept for ever (0: kept for ever, not for production).
+    #[arg(long, env = "ACCOUNTS_NATS_MAX_AGE_DAYS", default_value_t = 30,
+          value_parser = clap::value_parser!(u32).range(0..=3650))]
+    pub nats_max_age_days: u32,
+
     /// Largest request body accepted, in bytes; larger ones get 413.
     #[arg(long, env = "ACCOUNTS_MAX_BODY_BYTES", default_value_t = 64 * 1024)]
     pub max_body_bytes: usize,

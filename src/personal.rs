@@ -41,6 +41,11 @@ const KEY_CACHE_CAPACITY: u64 = 200_000;
 pub const SEALED_FIELD: &str = "personal";
 /// The field that stands in for the sealed fields once their key is erased.
 pub const ERASED_FIELD: &str = "personal_data";
+
+/// Whether an event's `data` had personal fields whose key is erased (as opened).
+pub fn is_erased(data: &Value) -> bool {
+    data.get(ERASED_FIELD).and_then(Value::as_str) == Some("erased")
+}
 /// The fields of `metadata` that are facts; the others (client address, user agent) are sealed.
 const METADATA_FACTS: &[&str] = &["actor", "request_id", "idempotency_key"];
 /// The purpose the key that seals data keys is derived for (from the service's secret key).
@@ -54,6 +59,7 @@ const NONCE_LEN: usize = 12;
 pub fn facts(event_type: &str) -> &'static [&'static str] {
     match event_type {
         "AccountRegistered" => &["role"],
+        "AccountRestored" => &["administrator"],
         "FeaturedChanged" => &["featured"],
         "PasskeyAdded" | "PasskeyRemoved" => &["passkey_id"],
         "PasskeyUsed" => &["passkey_id", "sign_count"],
@@ -241,9 +247,11 @@ impl Keyring {
         Ok(found)
     }
 
-    /// Forgets `stream_id`'s keys in this process (after they were erased).
-    pub fn forget(&self, stream_id: Uuid, key_ids: &[Uuid]) {
-        self.live.invalidate(&stream_id);
+    /// Forgets the keys of `streams` (`key_ids`) in this process, after they were erased.
+    pub fn forget(&self, streams: &[Uuid], key_ids: &[Uuid]) {
+        for stream in streams {
+            self.live.invalidate(stream);
+        }
         for id in key_ids {
             self.by_id.insert(*id, None);
         }

@@ -41,6 +41,8 @@ pub struct RelayConfig {
     pub idle_wait: Duration,
     /// Pause between tries for the leadership.
     pub standby_wait: Duration,
+    /// How long the stream keeps each event (zero: for ever); the relay sets it on the stream.
+    pub max_age: Duration,
 }
 
 impl RelayConfig {
@@ -53,6 +55,7 @@ impl RelayConfig {
             batch_size: 500,
             idle_wait: Duration::from_millis(20),
             standby_wait: Duration::from_millis(500),
+            max_age: crate::jetstream::DEFAULT_MAX_AGE,
         }
     }
 }
@@ -250,6 +253,7 @@ impl Relay {
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,
+            Some(self.config.max_age),
         )
         .await?;
         Ok(())

@@ -46,6 +46,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
             codes_per_address: config.codes_per_address,
             totp_issuer: config.totp_issuer.replace(':', " "),
             require_mfa_for_admins: config.require_mfa_for_admins,
+            erasure_grace: chrono::Duration::days(i64::from(config.erasure_grace_days)),
         },
         keys: std::sync::Arc::new(crate::personal::Keyring::connect(
             &config.database_url,
@@ -77,11 +78,14 @@ pub fn start_workers(
             ctx.pool.clone(),
             ctx.keys.clone(),
             ctx.nats.clone(),
-            RelayConfig::new(
-                &config.database_url,
-                &config.nats_stream,
-                &config.nats_subject_prefix,
-            ),
+            RelayConfig {
+                max_age: Duration::from_secs(u64::from(config.nats_max_age_days) * 24 * 3600),
+                ..RelayConfig::new(
+                    &config.database_url,
+                    &config.nats_stream,
+                    &config.nats_subject_prefix,
+                )
+            },
         );
         tasks.push(tokio::spawn(relay.run(stop.clone())));
     }
@@ -154,6 +158,7 @@ pub async fn start(
         .and_then(|addr| addr.as_socket_addr().copied())
         .ok_or_else(|| anyhow::anyhow!("the listener has no socket address"))?;
     tokio::spawn(housekeeping(ctx.clone()));
+    tokio::spawn(crate::service::erasure::run(ctx.clone()));
     let app = crate::api::app(ctx, config);
     let task = tokio::spawn(
         poem::Server::new_with_acceptor(acceptor).run_with_graceful_shutdown(

@@ -257,6 +257,7 @@ impl MailWorker {
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,
+            None,
         )
         .await?;
         let prefix = &self.config.subject_prefix;

@@ -344,6 +344,7 @@ impl Projector {
             &self.jetstream,
             &self.config.stream,
             &self.config.subject_prefix,
+            None,
         )
         .await?;
         let durable = format!("projection_{}", self.definition.name);

@@ -67,14 +67,44 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
                 session_ids.clone(),
                 end_reason_name(*reason),
             )),
-            AccountEvent::AccountDeleted { .. } => {
+            AccountEvent::AccountDeleted { at } => {
                 if before.role == Role::Owner {
                     writes.push(InlineWrite::RequireAnotherOwner);
                 }
                 writes.push(InlineWrite::SetRole(Role::User));
                 writes.push(InlineWrite::ReleaseAll);
                 writes.push(InlineWrite::EndAllSessions("account_deleted"));
+                writes.push(InlineWrite::ScheduleErasure(*at));
             }
+            AccountEvent::AccountRestored { .. } => {
+                // Its identifiers again, unless someone took one meanwhile (then 409).
+                let identifiers = [
+                    before
+                        .email
+                        .as_ref()
+                        .map(|email| (ClaimKind::Email, email.as_str().to_owned())),
+                    before
+                        .username
+                        .as_ref()
+                        .map(|username| (ClaimKind::Username, username.normalized())),
+                    before
+                        .phone
+                        .as_ref()
+                        .map(|phone| (ClaimKind::Phone, phone.as_str().to_owned())),
+                ];
+                for (kind, value) in identifiers.into_iter().flatten() {
+                    writes.push(InlineWrite::Claim(kind, value));
+                }
+                for passkey in &before.factors.passkeys {
+                    writes.push(InlineWrite::Claim(
+                        ClaimKind::Passkey,
+                        passkey.credential_id.clone(),
+                    ));
+                }
+                writes.push(InlineWrite::SetRole(before.role));
+                writes.push(InlineWrite::CancelErasure);
+            }
+            AccountEvent::PersonalDataErased { .. } | AccountEvent::AccountErased { .. } => {}
             AccountEvent::ProfileUpdated { .. }
             | AccountEvent::PasswordChanged { .. }
             | AccountEvent::PrivacyChanged { .. }

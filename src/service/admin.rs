@@ -4,7 +4,9 @@
 use super::executor::{CommandMetadata, Committed, Unit};
 use super::{Context, ServiceError};
 use crate::domain::Aggregate;
-use crate::domain::account::{Account, AccountCommand, ProfileChanges, Proof, Role, StepUp};
+use crate::domain::account::{
+    Account, AccountCommand, AccountStatus, ProfileChanges, Proof, Role, StepUp,
+};
 use crate::domain::values::{Email, Username};
 use crate::store::event_log::{self};
 use crate::store::sessions::ActiveSession;
@@ -207,13 +209,63 @@ pub async fn delete_account(
     id: Uuid,
     metadata: &CommandMetadata,
 ) -> Result<Committed<Account>, ServiceError> {
-    admin_command(ctx, caller, id, false, metadata, |_| {
+    let committed = admin_command(ctx, caller, id, false, metadata, |_| {
         AccountCommand::Delete {
             proof: Proof::Administrator,
             step_up: StepUp::Administrator,
             now: ctx.now(),
         }
     })
+    .await?;
+    super::erasure::after_deletion(ctx, id).await;
+    Ok(committed)
+}
+
+/// Brings a deleted account back within its grace period (`POST /v1/admin/users/{id}/restore`):
+/// active again, its identifiers claimed anew (`EmailTaken`, ... when someone took one
+/// meanwhile), its erasure called off. `AccountNotDeleted` for an account that is not deleted,
+/// `AccountErased` once its personal data is erased.
+pub async fn restore_account(
+    ctx: &Context,
+    caller: ActiveSession,
+    id: Uuid,
+    metadata: &CommandMetadata,
+) -> Result<Committed<Account>, ServiceError> {
+    let mut unit = super::accounts::own_unit(ctx, caller, metadata, &[id]).await?;
+    let outcome = restore_in(ctx, &mut unit, caller.account_id, id).await;
+    unit.finish(outcome).await
+}
+
+async fn restore_in(
+    ctx: &Context,
+    unit: &mut Unit,
+    caller: Uuid,
+    id: Uuid,
+) -> Result<Committed<Account>, ServiceError> {
+    let acting = super::accounts::active(unit.load::<Account>(caller).await?)?.state;
+    if !acting.role.at_least(Role::Admin) {
+        return Err(ServiceError::Forbidden);
+    }
+    ensure_admin_factor(ctx, &acting)?;
+    let target = unit.load::<Account>(id).await?.state;
+    if target.status == AccountStatus::Unregistered {
+        return Err(ServiceError::AccountNotFound);
+    }
+    if !acting.role.may_act_on(target.role, id == caller) {
+        return Err(ServiceError::Forbidden);
+    }
+    let now = ctx.now();
+    super::accounts::run_account_commands_in(
+        unit,
+        id,
+        |_| {
+            vec![AccountCommand::Restore {
+                administrator: caller,
+                now,
+            }]
+        },
+        Vec::new(),
+    )
     .await
 }
 

@@ -49,6 +49,12 @@ pub enum ServiceError {
     /// No such account.
     #[error("no such account")]
     AccountNotFound,
+    /// Only a deleted account can be restored.
+    #[error("the account is not deleted")]
+    AccountNotDeleted,
+    /// The account's personal data was erased: it cannot be restored.
+    #[error("the account is erased")]
+    AccountErased,
     /// The change would leave no owner.
     #[error("the last owner cannot be demoted or deleted")]
     LastOwner,
@@ -229,6 +235,8 @@ impl From<AccountError> for ServiceError {
             AccountError::PasskeyLimitReached => Self::PasskeyLimitReached,
             AccountError::PasskeyAlreadyRegistered => Self::PasskeyAlreadyRegistered,
             AccountError::PasskeyNotFound => Self::PasskeyNotFound,
+            AccountError::NotDeleted => Self::AccountNotDeleted,
+            AccountError::Erased => Self::AccountErased,
             AccountError::AlreadyRegistered => Self::Internal(anyhow::anyhow!(
                 "a new account id collided with an existing stream"
             )),

@@ -14,6 +14,7 @@ use crate::domain::{Aggregate, DomainEvent};
 use crate::personal::{Keyring, SealedAppend};
 use crate::store::challenges::{self, NewChallenge};
 use crate::store::claims::{self, ClaimKind};
+use crate::store::erasures;
 use crate::store::event_log::{self, NewEvent, RecordedEvent};
 use crate::store::privileged;
 use crate::store::sessions::{self, NewSession};
@@ -58,7 +59,18 @@ fn fold_onto<A: Aggregate>(
     events: &[RecordedEvent],
 ) -> Result<Loaded<A>, StoreError> {
     for recorded in events {
-        let event: A::Event = event_log::decode(recorded)?;
+        let event: A::Event = match event_log::decode(recorded) {
+            Ok(event) => event,
+            // An event whose personal fields are erased may no longer read as its type: its
+            // effect on the state (who the account was) is gone with them, and the facts that
+            // matter come from the events that remain (`PersonalDataErased` clears the rest).
+            Err(_) if crate::personal::is_erased(&recorded.data) => {
+                loaded.version = recorded.version;
+                loaded.position = Some(recorded.position);
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         loaded.state = loaded.state.evolve(&event);
         loaded.version = recorded.version;
         loaded.position = Some(recorded.position);
@@ -339,6 +351,14 @@ pub enum InlineWrite {
     SpendChallenge(Vec<u8>, chrono::DateTime<chrono::Utc>),
     /// Record that a session of the account proved a second factor (its method) at an instant.
     ProveSecondFactor(Uuid, &'static str, chrono::DateTime<chrono::Utc>),
+    /// Record the account's deletion at this instant: its erasure is due after the grace
+    /// period.
+    ScheduleErasure(chrono::DateTime<chrono::Utc>),
+    /// Forget the account's pending erasure (it was restored).
+    CancelErasure,
+    /// Erase the account's personal data in the inline tables: the data keys of these streams
+    /// (its own), their snapshots, its sessions, challenges and ceremonies.
+    ErasePersonalData(Vec<Uuid>),
 }
 
 async fn apply_inline(
@@ -366,6 +386,11 @@ async fn apply_inline(
         }
         InlineWrite::ProveSecondFactor(session_id, method, at) => {
             sessions::prove_second_factor(client, stream_id, *session_id, method, *at).await
+        }
+        InlineWrite::ScheduleErasure(at) => erasures::schedule(client, stream_id, *at).await,
+        InlineWrite::CancelErasure => erasures::cancel(client, stream_id).await,
+        InlineWrite::ErasePersonalData(streams) => {
+            erasures::erase(client, stream_id, streams).await
         }
     }
 }

@@ -33,6 +33,7 @@ pub mod admin;
 pub mod audit;
 pub mod codes;
 pub mod contact;
+pub mod erasure;
 mod error;
 pub mod executor;
 pub mod follows;
@@ -100,6 +101,8 @@ pub struct Policy {
     pub totp_issuer: String,
     /// Administrators and owners must have a second factor to administer.
     pub require_mfa_for_admins: bool,
+    /// How long a deleted account waits before its personal data is erased.
+    pub erasure_grace: chrono::Duration,
 }
 
 impl Context {

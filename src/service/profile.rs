@@ -139,7 +139,9 @@ pub async fn delete_account(
         },
     )
     .await;
-    Ok(step_up.settle(ctx, outcome).await?.position)
+    let position = step_up.settle(ctx, outcome).await?.position;
+    super::erasure::after_deletion(ctx, caller.account_id).await;
+    Ok(position)
 }
 
 /// Checks the password confirming a signed-in action (OWASP ASVS 2.2.1: counted per account

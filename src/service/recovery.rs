@@ -197,5 +197,7 @@ pub async fn delete_account_with_code(
         Vec::new(),
     )
     .await;
-    Ok(step_up.settle(ctx, outcome).await?.position)
+    let position = step_up.settle(ctx, outcome).await?.position;
+    super::erasure::after_deletion(ctx, caller.account_id).await;
+    Ok(position)
 }

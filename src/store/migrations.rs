@@ -104,6 +104,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0014_personal_data.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 15,
+        name: "erasure",
+        sql: include_str!("../../migrations/0015_erasure.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -8,6 +8,7 @@ pub mod challenges;
 pub mod checkpoints;
 pub mod claims;
 pub mod deliveries;
+pub mod erasures;
 pub mod event_log;
 pub mod follows;
 pub mod idempotency;

@@ -9,6 +9,7 @@ mod clients;
 mod codes;
 #[cfg(feature = "failpoints")]
 mod crashes;
+mod erasure;
 mod event_log;
 mod follows;
 mod headers;

@@ -241,3 +241,45 @@ async fn stream_on(nats: &async_nats::Client, app: &TestApp) -> jetstream::strea
         }
     }
 }
+
+/// Events carry personal data to subscribers: the stream forgets them after the configured
+/// maximum age, set by the relay on a stream made before (or by another component) too.
+#[tokio::test]
+async fn the_relay_gives_the_stream_its_maximum_age() {
+    let app = spawn_app().await;
+    let nats = async_nats::connect(&app.config.nats_url)
+        .await
+        .expect("nats");
+    let jetstream = jetstream::new(nats.clone());
+    // Made by another component first, with the default age.
+    accounts::jetstream::ensure_stream(
+        &jetstream,
+        &app.config.nats_stream,
+        &app.config.nats_subject_prefix,
+        None,
+    )
+    .await
+    .expect("stream");
+    let mut made = stream(&app).await;
+    assert_eq!(
+        made.info().await.expect("info").config.max_age,
+        accounts::jetstream::DEFAULT_MAX_AGE
+    );
+    let two_days = Duration::from_secs(2 * 24 * 3600);
+    let relay = Relay::new(
+        app.pool.clone(),
+        app.keys.clone(),
+        nats,
+        RelayConfig {
+            max_age: two_days,
+            ..relay_config(&app)
+        },
+    );
+    let (stop, stopped) = watch::channel(false);
+    let relay = tokio::spawn(relay.run(stopped));
+    app.new_user().await;
+    let total = u64::try_from(app.count_events(None).await).expect("count");
+    assert_eq!(wait_for_messages(&mut made, total).await, total);
+    assert_eq!(made.info().await.expect("info").config.max_age, two_days);
+    finish(&app, stop, relay).await;
+}

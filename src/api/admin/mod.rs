@@ -298,10 +298,40 @@ impl AdminApi {
         Ok(Changed::of(id.0, &committed))
     }
 
+    /// Restore a deleted account
+    ///
+    /// Within the grace period after its deletion (`ACCOUNTS_ERASURE_GRACE_DAYS`): the account
+    /// is active again with its identifiers, profile, addresses and follows; no session comes
+    /// back (its owner signs in again). `409 email_taken`, `username_taken` or `phone_taken`
+    /// when another account took one of its identifiers meanwhile; `409 account_not_deleted`
+    /// for an account that is not deleted; `410 account_erased` once its personal data is
+    /// erased. Recorded as `AccountRestored`, naming the administrator.
+    #[oai(
+        path = "/v1/admin/users/:id/restore",
+        method = "post",
+        operation_id = "adminRestoreUser"
+    )]
+    async fn restore_user(
+        &self,
+        ctx: Data<&Context>,
+        metadata: CommandMetadata,
+        caller: SignedIn,
+        /// Account id.
+        id: Path<Uuid>,
+    ) -> Result<
+        Changed,
+        Problems<{ SIGNED_IN | FORBIDDEN | NOT_FOUND | CONFLICT | GONE | UNPROCESSABLE }>,
+    > {
+        let committed = service::admin::restore_account(&ctx, caller.0, id.0, &metadata).await?;
+        Ok(Changed::of(id.0, &committed))
+    }
+
     /// Delete an account
     ///
-    /// As self-deletion: sessions end, identifiers become free, the history stays. The last
-    /// owner cannot be deleted (`409 last_owner`).
+    /// As self-deletion: sessions end, identifiers become free, the history stays; an
+    /// administrator may restore it until the grace period ends (`ACCOUNTS_ERASURE_GRACE_DAYS`,
+    /// 30 days by default), when its personal data is erased. The last owner cannot be deleted
+    /// (`409 last_owner`).
     #[oai(
         path = "/v1/admin/users/:id",
         method = "delete",

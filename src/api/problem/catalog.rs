@@ -192,6 +192,14 @@ problem_codes! {
         "Method not allowed", "不支持该请求方法",
         detail "This path does not take this method: see the Allow header.",
         "该路径不支持此请求方法，请查看 Allow 响应头。";
+    AccountNotDeleted = "account_not_deleted", CONFLICT,
+        "The account is not deleted", "该账号未被删除",
+        detail "Only a deleted account can be restored.", "只有已删除的账号可以恢复。";
+    AccountErased = "account_erased", GONE,
+        "The account is erased", "该账号已被彻底清除",
+        detail "The grace period after the deletion ended and the account's personal data was \
+                erased: it cannot be restored.",
+        "删除后的宽限期已过，账号的个人数据已被清除，无法恢复。";
     EmailTaken = "email_taken", CONFLICT,
         "This email address is already registered", "该邮箱已被注册";
     UsernameTaken = "username_taken", CONFLICT,

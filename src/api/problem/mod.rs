@@ -295,6 +295,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::WrongPassword => P::WrongPassword,
             ServiceError::AccountBlocked => P::AccountBlocked,
             ServiceError::AccountNotFound => P::AccountNotFound,
+            ServiceError::AccountNotDeleted => P::AccountNotDeleted,
+            ServiceError::AccountErased => P::AccountErased,
             ServiceError::SessionNotFound => P::SessionNotFound,
             ServiceError::UserNotFound => P::UserNotFound,
             ServiceError::CodeInvalid => P::CodeInvalid,

@@ -33,6 +33,8 @@ pub mod statuses {
     pub const CAPTCHA: u64 = 1 << 9;
     /// 429: too many requests; see Retry-After.
     pub const TOO_MANY: u64 = 1 << 10;
+    /// 410: gone for good.
+    pub const GONE: u64 = 1 << 11;
     /// What every command with a JSON body can answer.
     pub const BODY: u64 = BAD_REQUEST | TOO_LARGE | UNSUPPORTED | UNPROCESSABLE | UNAVAILABLE;
     /// What every signed-in operation can answer.
@@ -67,6 +69,7 @@ const DOCUMENTED: &[(u64, StatusCode, &str)] = &[
         StatusCode::CONFLICT,
         "Conflicts with the current state.",
     ),
+    (statuses::GONE, StatusCode::GONE, "Gone for good."),
     (
         statuses::TOO_LARGE,
         StatusCode::PAYLOAD_TOO_LARGE,

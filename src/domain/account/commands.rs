@@ -355,6 +355,19 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Bring a deleted account back, before its personal data is erased (an administrator).
+    Restore {
+        /// The administrator.
+        administrator: Uuid,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
+    /// Erase a deleted account's personal data, its grace period over (nothing when it was
+    /// restored or erased already).
+    ErasePersonalData {
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Delete the account, confirmed by its password or a code.
     Delete {
         /// The password (verified against this hash) or a code.

@@ -70,6 +70,12 @@ pub enum AccountError {
     /// No passkey of the account has that id.
     #[error("no such passkey")]
     PasskeyNotFound,
+    /// Only a deleted account can be restored.
+    #[error("the account is not deleted")]
+    NotDeleted,
+    /// The account's personal data is erased: it cannot come back.
+    #[error("the account is erased")]
+    Erased,
 }
 
 /// How many times the phone number may change in 30 days.
@@ -115,8 +121,30 @@ pub fn decide(
         return Ok(std::iter::once(registered).chain(verified).collect());
     }
 
-    ensure_usable(account)?;
+    // A deleted account is restored or erased; every other command needs a usable one.
+    if !matches!(
+        command,
+        AccountCommand::Restore { .. } | AccountCommand::ErasePersonalData { .. }
+    ) {
+        ensure_usable(account)?;
+    }
     match command {
+        AccountCommand::Restore { administrator, now } => match account.status {
+            AccountStatus::Deleted => Ok(vec![AccountEvent::AccountRestored {
+                administrator,
+                at: now,
+            }]),
+            AccountStatus::Erased => Err(AccountError::Erased),
+            AccountStatus::Unregistered => Err(AccountError::NotFound),
+            AccountStatus::Active | AccountStatus::Blocked => Err(AccountError::NotDeleted),
+        },
+        AccountCommand::ErasePersonalData { now } => Ok(match account.status {
+            AccountStatus::Deleted => vec![
+                AccountEvent::PersonalDataErased { at: now },
+                AccountEvent::AccountErased { at: now },
+            ],
+            _ => Vec::new(),
+        }),
         AccountCommand::Register { .. } => Err(AccountError::AlreadyRegistered),
         AccountCommand::RecordSignInFailure {
             identifier,
@@ -632,7 +660,9 @@ pub fn decide(
 /// everything but sign-in, which answers `Blocked` only after the password is proven.
 fn ensure_usable(account: &Account) -> Result<(), AccountError> {
     match account.status {
-        AccountStatus::Unregistered | AccountStatus::Deleted => Err(AccountError::NotFound),
+        AccountStatus::Unregistered | AccountStatus::Deleted | AccountStatus::Erased => {
+            Err(AccountError::NotFound)
+        }
         AccountStatus::Active | AccountStatus::Blocked => Ok(()),
     }
 }

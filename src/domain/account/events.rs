@@ -523,8 +523,34 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
-    /// The account was deleted: its identifiers are free and its sessions over.
+    /// The account was deleted: its identifiers are free and its sessions over. Its personal
+    /// data is erased when the grace period (`ACCOUNTS_ERASURE_GRACE_DAYS`) ends, unless an
+    /// administrator restores it first.
     AccountDeleted {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// An administrator brought the deleted account back within its grace period: it is active
+    /// again, its identifiers claimed anew; no session came back.
+    AccountRestored {
+        /// The administrator who restored it.
+        administrator: Uuid,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// The grace period after the deletion ended and the data keys of the account's streams
+    /// were destroyed (crypto-shredding, GDPR art. 17): from now on every event of the account
+    /// reads with its facts (type, time, version, ids) and `"personal_data": "erased"` in place
+    /// of its personal fields. The account can no longer be restored.
+    PersonalDataErased {
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
+    /// For subscribers: the account (the event's `stream_id`) is gone for good, and its
+    /// personal data with it. A subscriber must now delete or anonymize what it keeps about
+    /// the account (copies of its email, phone, names, addresses, and the events it received
+    /// about it), as the service did. Follows `PersonalDataErased` in the same transaction.
+    AccountErased {
         /// When it happened.
         at: DateTime<Utc>,
     },
@@ -550,6 +576,9 @@ impl DomainEvent for AccountEvent {
             Self::SessionsEnded { .. } => "SessionsEnded",
             Self::UnverifiedPasswordRemoved { .. } => "UnverifiedPasswordRemoved",
             Self::AccountDeleted { .. } => "AccountDeleted",
+            Self::AccountRestored { .. } => "AccountRestored",
+            Self::PersonalDataErased { .. } => "PersonalDataErased",
+            Self::AccountErased { .. } => "AccountErased",
             Self::SecondFactorChallenged { .. } => "SecondFactorChallenged",
             Self::TotpEnrolmentStarted { .. } => "TotpEnrolmentStarted",
             Self::TotpEnabled { .. } => "TotpEnabled",

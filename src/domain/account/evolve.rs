@@ -102,6 +102,18 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             account.live_sessions.clear();
             account.session_passkeys.clear();
         }
+        AccountEvent::AccountRestored { .. } => account.status = AccountStatus::Active,
+        // Only the facts stay: what the account was, not who.
+        AccountEvent::PersonalDataErased { at } => {
+            account = Account {
+                status: AccountStatus::Erased,
+                role: account.role,
+                created_at: account.created_at,
+                updated_at: Some(*at),
+                ..Account::default()
+            };
+        }
+        AccountEvent::AccountErased { .. } => {}
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
         AccountEvent::EmailVerified { .. } => account.email_verified = true,
@@ -240,7 +252,9 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::SecondFactorsReset { at, .. }
         | AccountEvent::PasskeyAdded { at, .. }
         | AccountEvent::PasskeyRemoved { at, .. }
-        | AccountEvent::AccountDeleted { at } => Some(*at),
+        | AccountEvent::AccountDeleted { at }
+        | AccountEvent::AccountRestored { at, .. } => Some(*at),
+        AccountEvent::PersonalDataErased { .. } | AccountEvent::AccountErased { .. } => None,
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::StepUpFailed { .. }
         | AccountEvent::StepUpProven { .. }

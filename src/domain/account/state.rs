@@ -20,8 +20,11 @@ pub enum AccountStatus {
     Active,
     /// Blocked by an administrator.
     Blocked,
-    /// Deleted; its identifiers are free.
+    /// Deleted; its identifiers are free. An administrator may restore it until its personal
+    /// data is erased.
     Deleted,
+    /// Deleted, and its personal data erased for good.
+    Erased,
 }
 
 /// What an account may do.

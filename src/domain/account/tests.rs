@@ -880,3 +880,79 @@ fn owners_act_on_anyone_admins_on_users_and_themselves() {
     }
     assert_eq!(Role::parse("root"), None);
 }
+
+fn deleted() -> AccountEvent {
+    AccountEvent::AccountDeleted { at: t0() }
+}
+
+fn restore() -> AccountCommand {
+    AccountCommand::Restore {
+        administrator: Uuid::from_u128(99),
+        now: t0(),
+    }
+}
+
+#[test]
+fn a_deleted_account_is_restored_active_and_nothing_else_is() {
+    let restored =
+        given(&[registered(), deleted()])
+            .when(restore())
+            .then(&[AccountEvent::AccountRestored {
+                administrator: Uuid::from_u128(99),
+                at: t0(),
+            }]);
+    assert_eq!(restored.status, AccountStatus::Active);
+    assert_eq!(
+        restored.email,
+        Some(Email::parse("alice@example.com").expect("email"))
+    );
+    given(&[registered()])
+        .when(restore())
+        .then_error(AccountError::NotDeleted);
+    given(&[])
+        .when(restore())
+        .then_error(AccountError::NotFound);
+}
+
+#[test]
+fn erasing_a_deleted_account_leaves_its_facts_only_and_no_way_back() {
+    let erase = || AccountCommand::ErasePersonalData { now: t0() };
+    let erased = given(&[registered(), deleted()]).when(erase()).then(&[
+        AccountEvent::PersonalDataErased { at: t0() },
+        AccountEvent::AccountErased { at: t0() },
+    ]);
+    assert_eq!(erased.status, AccountStatus::Erased);
+    assert_eq!(erased.email, None);
+    assert_eq!(erased.password, None);
+    assert_eq!(erased.created_at, Some(t0()));
+    assert_eq!(erased.role, Role::User);
+    let history = [
+        registered(),
+        deleted(),
+        AccountEvent::PersonalDataErased { at: t0() },
+        AccountEvent::AccountErased { at: t0() },
+    ];
+    given(&history).when(erase()).then(&[]);
+    given(&history)
+        .when(restore())
+        .then_error(AccountError::Erased);
+    // Nothing to erase in a live or a restored account.
+    given(&[registered()]).when(erase()).then(&[]);
+    given(&[
+        registered(),
+        deleted(),
+        AccountEvent::AccountRestored {
+            administrator: Uuid::from_u128(99),
+            at: t0(),
+        },
+    ])
+    .when(erase())
+    .then(&[]);
+    // An erased account is refused everything else, as a deleted one.
+    given(&history)
+        .when(AccountCommand::ChangePrivacy {
+            privacy: Privacy::default(),
+            now: t0(),
+        })
+        .then_error(AccountError::NotFound);
+}

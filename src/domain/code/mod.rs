@@ -57,6 +57,17 @@ pub enum Purpose {
 }
 
 impl Purpose {
+    /// Every purpose.
+    pub const ALL: [Self; 7] = [
+        Self::SignUp,
+        Self::SignIn,
+        Self::VerifyEmail,
+        Self::ResetPassword,
+        Self::ChangeEmail,
+        Self::ChangePhone,
+        Self::DeleteAccount,
+    ];
+
     /// The snake_case name.
     pub fn as_str(self) -> &'static str {
         match self {

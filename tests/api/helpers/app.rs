@@ -129,6 +129,8 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         data_dir,
         secret_key: None,
         session_ttl_days: 14,
+        erasure_grace_days: 30,
+        nats_max_age_days: 30,
         max_body_bytes: 64 * 1024,
         db_pool_size: 16,
         hash_concurrency: None,
