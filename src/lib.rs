@@ -25,4 +25,5 @@ pub mod secrets;
 pub mod server;
 pub mod service;
 pub mod store;
+pub mod synthetic;
 pub mod telemetry;

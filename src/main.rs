@@ -108,6 +108,26 @@ enum EventsCommand {
         #[command(flatten)]
         key: accounts::config::ServiceKey,
     },
+    /// Append synthetic accounts (four events each, sealed as commands write them), for
+    /// measuring rebuilds over a large log (`scripts/bench`). Never on a log that serves anyone.
+    #[command(hide = true)]
+    Synthesize {
+        /// Number of the first account (its address is synthetic-<n>@example.com).
+        #[arg(long, default_value_t = 1)]
+        first: u64,
+        /// How many accounts.
+        #[arg(long)]
+        accounts: u64,
+        /// PostgreSQL URL.
+        #[arg(
+            long,
+            env = "ACCOUNTS_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+        )]
+        database_url: String,
+        #[command(flatten)]
+        key: accounts::config::ServiceKey,
+    },
 }
 
 #[tokio::main]
@@ -160,6 +180,21 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
             std::io::Write::flush(&mut out)?;
             eprintln!("exported {count} events");
+            Ok(())
+        }
+        Command::Events {
+            command:
+                EventsCommand::Synthesize {
+                    first,
+                    accounts,
+                    database_url,
+                    key,
+                },
+        } => {
+            let keys = key.keyring(&database_url)?;
+            let appended =
+                accounts::synthetic::synthesize(&keys, &database_url, first, accounts, 8).await?;
+            eprintln!("appended {appended} events");
             Ok(())
         }
         Command::Admin {

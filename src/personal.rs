@@ -60,6 +60,7 @@ pub fn facts(event_type: &str) -> &'static [&'static str] {
     match event_type {
         "AccountRegistered" => &["role"],
         "AccountRestored" => &["administrator"],
+        "PersonalDataExported" => &["requested_by"],
         "FeaturedChanged" => &["featured"],
         "PasskeyAdded" | "PasskeyRemoved" => &["passkey_id"],
         "PasskeyUsed" => &["passkey_id", "sign_count"],

@@ -39,7 +39,8 @@ pub struct AddressView {
     pub updated_at: DateTime<Utc>,
 }
 
-fn list(book: &AddressBook) -> Vec<AddressView> {
+/// The active addresses of a book, as the API shows them.
+pub(super) fn list(book: &AddressBook) -> Vec<AddressView> {
     book.active()
         .into_iter()
         .map(|address| AddressView {

@@ -16,6 +16,7 @@ mod me;
 mod mfa;
 mod pages;
 mod passkey_page;
+mod personal_data;
 pub mod problem;
 mod recovery;
 mod sessions;
@@ -66,6 +67,7 @@ type Apis = (
     addresses::AddressesApi,
     follows::FollowsApi,
     admin::AdminApi,
+    personal_data::PersonalDataApi,
     users::UsersApi,
     health::HealthApi,
 );
@@ -83,6 +85,7 @@ fn openapi_service() -> OpenApiService<Apis, ()> {
             addresses::AddressesApi,
             follows::FollowsApi,
             admin::AdminApi,
+            personal_data::PersonalDataApi,
             users::UsersApi,
             health::HealthApi,
         ),

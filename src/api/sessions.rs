@@ -146,6 +146,30 @@ pub struct SessionView {
     pub methods: Vec<AuthenticationMethod>,
 }
 
+impl SessionView {
+    /// The view of a live session; `current` names the session making the request.
+    pub fn of(s: crate::store::sessions::SessionSummary, current: Option<Uuid>) -> Self {
+        Self {
+            current: Some(s.id) == current,
+            id: s.id,
+            created_at: s.created_at,
+            last_seen_at: s.last_seen_at,
+            expires_at: s.expires_at,
+            user_agent: s.user_agent,
+            ip: s.ip,
+            aal: match s.second_factor_at {
+                Some(_) => Aal::Aal2,
+                None => Aal::Aal1,
+            },
+            methods: s
+                .methods
+                .iter()
+                .filter_map(|name| AuthenticationMethod::parse(name))
+                .collect(),
+        }
+    }
+}
+
 /// Authenticator assurance level (NIST SP 800-63B).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
 #[oai(rename_all = "lowercase")]
@@ -627,24 +651,7 @@ impl SessionsApi {
         Ok(Json(
             sessions
                 .into_iter()
-                .map(|s| SessionView {
-                    current: s.id == caller.0.id,
-                    id: s.id,
-                    created_at: s.created_at,
-                    last_seen_at: s.last_seen_at,
-                    expires_at: s.expires_at,
-                    user_agent: s.user_agent,
-                    ip: s.ip,
-                    aal: match s.second_factor_at {
-                        Some(_) => Aal::Aal2,
-                        None => Aal::Aal1,
-                    },
-                    methods: s
-                        .methods
-                        .iter()
-                        .filter_map(|name| AuthenticationMethod::parse(name))
-                        .collect(),
-                })
+                .map(|s| SessionView::of(s, Some(caller.0.id)))
                 .collect(),
         ))
     }

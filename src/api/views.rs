@@ -256,7 +256,9 @@ pub struct EventView {
     /// Event type, e.g. `SessionStarted`, `PasswordChanged`.
     #[oai(rename = "type")]
     pub event_type: String,
-    /// Version within the account's stream, from 1.
+    /// Kind of stream: `account`, `address_book` or `follow_graph`.
+    pub stream_type: String,
+    /// Version within its stream, from 1.
     pub version: i64,
     /// Position in the whole log.
     pub position: i64,
@@ -299,6 +301,7 @@ impl EventView {
         Self {
             id: event.event_id,
             event_type: event.event_type.clone(),
+            stream_type: event.stream_type.clone(),
             version: event.version,
             position: event.position,
             recorded_at: event.recorded_at,

@@ -104,7 +104,9 @@ pub(super) fn account_inline_writes(before: &Account, events: &[AccountEvent]) -
                 writes.push(InlineWrite::SetRole(before.role));
                 writes.push(InlineWrite::CancelErasure);
             }
-            AccountEvent::PersonalDataErased { .. } | AccountEvent::AccountErased { .. } => {}
+            AccountEvent::PersonalDataErased { .. }
+            | AccountEvent::AccountErased { .. }
+            | AccountEvent::PersonalDataExported { .. } => {}
             AccountEvent::ProfileUpdated { .. }
             | AccountEvent::PasswordChanged { .. }
             | AccountEvent::PrivacyChanged { .. }

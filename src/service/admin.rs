@@ -272,7 +272,7 @@ async fn restore_in(
 /// Runs `command` on an account as an administrator (an owner for `owner_only`); the
 /// event's metadata names the administrator as actor. Admins act on users and on
 /// themselves; only owners act on other admins and owners.
-async fn admin_command(
+pub(super) async fn admin_command(
     ctx: &Context,
     caller: ActiveSession,
     id: Uuid,

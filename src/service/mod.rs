@@ -38,6 +38,7 @@ mod error;
 pub mod executor;
 pub mod follows;
 pub mod passkeys;
+pub mod personal_data;
 pub mod profile;
 mod proven;
 pub mod read_models;

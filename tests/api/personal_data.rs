@@ -260,3 +260,111 @@ async fn thirty_concurrent_first_writes_of_a_stream_share_one_key() {
             .is_some_and(|address| address.ends_with("Parallel Road"))
     }));
 }
+
+#[tokio::test]
+async fn an_export_holds_everything_held_about_me_and_records_itself() {
+    let app = crate::helpers::spawn_pipeline().await;
+    let me = app.new_user().await;
+    let fan = app.new_user().await;
+    let idol = app.new_user().await;
+    let token = Some(me.token.as_str());
+    app.patch(
+        "/v1/me",
+        &me.token,
+        json!({"display_name": "Exported Me", "bio": "Portable"}),
+    )
+    .await;
+    app.post(
+        "/v1/me/addresses",
+        token,
+        json!({
+            "receiver": "Export Receiver", "receiver_phone": "18667018590",
+            "address": "3 Portable Road", "postcode": "310000", "tag": "home"
+        }),
+    )
+    .await;
+    app.post(
+        "/v1/me/follow-groups",
+        token,
+        json!({"name": "Portable friends"}),
+    )
+    .await;
+    app.put(
+        &format!("/v1/me/following/{}", idol.id),
+        &me.token,
+        json!({"group": "Portable friends"}),
+    )
+    .await;
+    let followed = app
+        .put(
+            &format!("/v1/me/following/{}", me.id),
+            &fan.token,
+            json!({}),
+        )
+        .await;
+    crate::helpers::wait_for_projection(&app, "follows", followed.position()).await;
+
+    let export = app.get("/v1/me/export", token).await;
+    assert_eq!(export.status, 200, "{}", export.body);
+    let document = &export.body;
+    assert_eq!(document["format"], "accounts.personal-data/1");
+    assert_eq!(document["account"]["id"], me.id.to_string());
+    assert_eq!(document["account"]["email"], me.email);
+    assert_eq!(document["account"]["display_name"], "Exported Me");
+    assert_eq!(document["privacy"]["show_follows"], true);
+    assert_eq!(document["addresses"][0]["address"], "3 Portable Road");
+    let group = document["following"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|group| group["name"] == "Portable friends")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(group["followees"][0]["user_id"], idol.id.to_string());
+    assert_eq!(document["followers"][0]["user_id"], fan.id.to_string());
+    assert_eq!(document["sessions"][0]["current"], true);
+    let events = document["events"].as_array().unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(types.first(), Some(&"AccountRegistered"));
+    assert!(types.contains(&"AddressAdded") && types.contains(&"Followed"));
+    assert_eq!(events[0]["data"]["email"], me.email);
+    assert!(events[0]["data"].get("password").is_none(), "no secret");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "PersonalDataExported");
+    assert_eq!(last["data"]["requested_by"], me.id.to_string());
+    assert_eq!(last["position"], export.position());
+    assert!(
+        !document.to_string().contains("\"personal\""),
+        "everything opened"
+    );
+
+    // An administrator exports any account, and is named in its record.
+    let admin = app.new_user().await;
+    crate::helpers::make_owner(&app, &admin).await;
+    let path = format!("/v1/admin/users/{}/export", me.id);
+    let by_admin = app.get(&path, Some(&admin.token)).await;
+    assert_eq!(by_admin.status, 200, "{}", by_admin.body);
+    assert_eq!(by_admin.body["account"]["email"], me.email);
+    let record = by_admin.body["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(record["data"]["requested_by"], admin.id.to_string());
+    assert_eq!(by_admin.body["sessions"][0]["current"], false);
+    // Nobody else does.
+    app.get(&path, Some(&fan.token))
+        .await
+        .assert_problem(403, "forbidden");
+    app.get("/v1/me/export", None)
+        .await
+        .assert_problem(401, "unauthenticated");
+    app.get(
+        &format!("/v1/admin/users/{}/export", uuid::Uuid::new_v4()),
+        Some(&admin.token),
+    )
+    .await
+    .assert_problem(404, "account_not_found");
+    assert_eq!(app.count_events(Some("PersonalDataExported")).await, 2);
+}

@@ -1,7 +1,7 @@
 //! Follows: `/v1/me/following`, `/v1/me/follow-groups`, and `/v1/users/{id}/followers` and
 //! `/following`.
 
-mod types;
+pub(super) mod types;
 
 use super::ApiTags;
 use super::auth::{SignedIn, Viewer};

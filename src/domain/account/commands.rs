@@ -355,6 +355,13 @@ pub enum AccountCommand {
         /// The clock.
         now: DateTime<Utc>,
     },
+    /// Record that everything held about the account was exported, for `requested_by`.
+    RecordExport {
+        /// The account itself, or the administrator.
+        requested_by: Uuid,
+        /// The clock.
+        now: DateTime<Utc>,
+    },
     /// Bring a deleted account back, before its personal data is erased (an administrator).
     Restore {
         /// The administrator.

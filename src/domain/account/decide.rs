@@ -138,6 +138,12 @@ pub fn decide(
             AccountStatus::Unregistered => Err(AccountError::NotFound),
             AccountStatus::Active | AccountStatus::Blocked => Err(AccountError::NotDeleted),
         },
+        AccountCommand::RecordExport { requested_by, now } => {
+            Ok(vec![AccountEvent::PersonalDataExported {
+                requested_by,
+                at: now,
+            }])
+        }
         AccountCommand::ErasePersonalData { now } => Ok(match account.status {
             AccountStatus::Deleted => vec![
                 AccountEvent::PersonalDataErased { at: now },

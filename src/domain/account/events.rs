@@ -546,6 +546,14 @@ pub enum AccountEvent {
         /// When it happened.
         at: DateTime<Utc>,
     },
+    /// Everything held about the account was exported (GDPR art. 15 and 20, PIPL art. 45):
+    /// `GET /v1/me/export` by the account itself, or `GET /v1/admin/users/{id}/export`.
+    PersonalDataExported {
+        /// Who asked: the account, or the administrator.
+        requested_by: Uuid,
+        /// When it happened.
+        at: DateTime<Utc>,
+    },
     /// For subscribers: the account (the event's `stream_id`) is gone for good, and its
     /// personal data with it. A subscriber must now delete or anonymize what it keeps about
     /// the account (copies of its email, phone, names, addresses, and the events it received
@@ -579,6 +587,7 @@ impl DomainEvent for AccountEvent {
             Self::AccountRestored { .. } => "AccountRestored",
             Self::PersonalDataErased { .. } => "PersonalDataErased",
             Self::AccountErased { .. } => "AccountErased",
+            Self::PersonalDataExported { .. } => "PersonalDataExported",
             Self::SecondFactorChallenged { .. } => "SecondFactorChallenged",
             Self::TotpEnrolmentStarted { .. } => "TotpEnrolmentStarted",
             Self::TotpEnabled { .. } => "TotpEnabled",

@@ -113,7 +113,7 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
                 ..Account::default()
             };
         }
-        AccountEvent::AccountErased { .. } => {}
+        AccountEvent::AccountErased { .. } | AccountEvent::PersonalDataExported { .. } => {}
         // History only: the throttle that acts on failures is an inline table.
         AccountEvent::SignInFailed { .. } => {}
         AccountEvent::EmailVerified { .. } => account.email_verified = true,
@@ -254,7 +254,9 @@ fn change_time(event: &AccountEvent) -> Option<chrono::DateTime<chrono::Utc>> {
         | AccountEvent::PasskeyRemoved { at, .. }
         | AccountEvent::AccountDeleted { at }
         | AccountEvent::AccountRestored { at, .. } => Some(*at),
-        AccountEvent::PersonalDataErased { .. } | AccountEvent::AccountErased { .. } => None,
+        AccountEvent::PersonalDataErased { .. }
+        | AccountEvent::AccountErased { .. }
+        | AccountEvent::PersonalDataExported { .. } => None,
         AccountEvent::SecondFactorChallenged { .. }
         | AccountEvent::StepUpFailed { .. }
         | AccountEvent::StepUpProven { .. }
