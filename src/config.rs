@@ -48,6 +48,19 @@ pub struct Config {
     #[arg(long, env = "ACCOUNTS_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
 
+    /// Key-encryption keys that wrap the per-account data keys of personal data, comma-separated:
+    /// each 64 hex characters, or `service` for the key derived from the secret key. The first
+    /// wraps new data keys; all unwrap (list the old one second while rotating, then run
+    /// `accounts events rewrap`).
+    #[arg(
+        long,
+        env = "ACCOUNTS_KEY_ENCRYPTION_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        default_value = "service"
+    )]
+    pub key_encryption_keys: Vec<String>,
+
     /// How long a session lasts, in days (1 to 30).
     #[arg(long, env = "ACCOUNTS_SESSION_TTL_DAYS", default_value_t = 14,
           value_parser = clap::value_parser!(u32).range(1..=30))]
@@ -298,13 +311,23 @@ pub struct ServiceKey {
     /// The service's 32-byte secret key in hex (see `serve --secret-key`).
     #[arg(long, env = "ACCOUNTS_SECRET_KEY", hide_env_values = true)]
     pub secret_key: Option<String>,
+    /// The key-encryption keys (see `serve --key-encryption-keys`).
+    #[arg(
+        long,
+        env = "ACCOUNTS_KEY_ENCRYPTION_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        default_value = "service"
+    )]
+    pub key_encryption_keys: Vec<String>,
 }
 
 impl ServiceKey {
-    /// The keyring of `database_url` under this key.
+    /// The keyring of `database_url` under these keys.
     pub fn keyring(&self, database_url: &str) -> anyhow::Result<crate::personal::Keyring> {
         let secrets =
             crate::secrets::SecretBox::from_config(self.secret_key.as_deref(), &self.data_dir)?;
-        crate::personal::Keyring::connect(database_url, &secrets)
+        let keks = crate::personal::Kek::parse_list(&self.key_encryption_keys, &secrets)?;
+        crate::personal::Keyring::connect(database_url, keks)
     }
 }

@@ -108,6 +108,19 @@ enum EventsCommand {
         #[command(flatten)]
         key: accounts::config::ServiceKey,
     },
+    /// Re-wrap every data key of personal data with the first key-encryption key
+    /// (`ACCOUNTS_KEY_ENCRYPTION_KEYS`), after a rotation: the log is not touched.
+    Rewrap {
+        /// PostgreSQL URL.
+        #[arg(
+            long,
+            env = "ACCOUNTS_DATABASE_URL",
+            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+        )]
+        database_url: String,
+        #[command(flatten)]
+        key: accounts::config::ServiceKey,
+    },
     /// Append synthetic accounts (four events each, sealed as commands write them), for
     /// measuring rebuilds over a large log (`scripts/bench`). Never on a log that serves anyone.
     #[command(hide = true)]
@@ -180,6 +193,15 @@ async fn main() -> anyhow::Result<()> {
                     .await?;
             std::io::Write::flush(&mut out)?;
             eprintln!("exported {count} events");
+            Ok(())
+        }
+        Command::Events {
+            command: EventsCommand::Rewrap { database_url, key },
+        } => {
+            accounts::server::prepare_database(&database_url).await?;
+            let keys = key.keyring(&database_url)?;
+            let rewrapped = keys.rewrap(1000).await?;
+            println!("re-wrapped {rewrapped} data keys");
             Ok(())
         }
         Command::Events {

@@ -17,6 +17,11 @@
 //!
 //! Keys are cached (by stream for sealing, by id for opening) for [`KEY_CACHE_TTL`], so that the
 //! read paths make no extra round trip; a cache miss costs one statement for a whole batch.
+//!
+//! Data keys are wrapped by a key-encryption key ([`Kek`]): by default one derived from the
+//! service's secret key; `ACCOUNTS_KEY_ENCRYPTION_KEYS` names others, the first wrapping new
+//! data keys and all unwrapping. Rotating it re-wraps the data keys ([`Keyring::rewrap`])
+//! without touching the log.
 
 use crate::secrets::SecretBox;
 use crate::store::StoreError;
@@ -116,6 +121,60 @@ pub struct SealError {
     what: String,
 }
 
+/// A key-encryption key: wraps data keys (ChaCha20-Poly1305), known by the first 8 bytes of
+/// its SHA-256 in hex, stored beside each data key it wraps.
+#[derive(Clone)]
+pub struct Kek {
+    id: String,
+    sealer: SecretBox,
+}
+
+impl Kek {
+    /// The key derived from the service's secret key (the default).
+    pub fn derived(secrets: &SecretBox) -> Self {
+        Self::of(secrets.derive_key(WRAPPING_PURPOSE))
+    }
+
+    /// A key of its own: 32 bytes.
+    pub fn of(key: [u8; 32]) -> Self {
+        use sha2::Digest as _;
+        let id = hex::encode(&sha2::Sha256::digest(key)[..8]);
+        Self {
+            id,
+            sealer: SecretBox::new(&key),
+        }
+    }
+
+    /// The keys of a setting: comma-separated, each 64 hex characters or `service` (the key
+    /// derived from the service's secret key). The first wraps; all unwrap.
+    pub fn parse_list(setting: &[String], secrets: &SecretBox) -> anyhow::Result<Vec<Self>> {
+        let keys = setting
+            .iter()
+            .map(|key| match key.trim() {
+                "service" => Ok(Self::derived(secrets)),
+                hex_key => {
+                    let bytes: [u8; 32] = hex::decode(hex_key)
+                        .ok()
+                        .and_then(|bytes| bytes.try_into().ok())
+                        .ok_or_else(|| {
+                            anyhow::anyhow!(
+                                "a key-encryption key is 64 hex characters or `service`"
+                            )
+                        })?;
+                    Ok(Self::of(bytes))
+                }
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        anyhow::ensure!(!keys.is_empty(), "no key-encryption key");
+        Ok(keys)
+    }
+
+    /// Its id: the first 8 bytes of its SHA-256, in hex.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
 /// One stream's data key.
 struct DataKey {
     id: Uuid,
@@ -125,7 +184,8 @@ struct DataKey {
 /// The data keys: made on a stream's first write, cached, and erased for good.
 pub struct Keyring {
     pool: Pool,
-    wrapping: SecretBox,
+    /// The key-encryption keys: the first wraps, all unwrap.
+    keks: Vec<Kek>,
     /// The live key of each stream, for sealing.
     live: moka::sync::Cache<Uuid, Arc<DataKey>>,
     /// Keys by id, for opening; `None` once erased.
@@ -143,19 +203,25 @@ impl std::fmt::Debug for Keyring {
 impl Keyring {
     /// A keyring that reads and writes `data_keys` through `pool` (a small pool of its own, so
     /// that making a key never joins, nor waits behind, the transaction of the command that
-    /// needs it), wrapping keys with a key derived from `secrets`.
-    pub fn new(pool: Pool, secrets: &SecretBox) -> Self {
+    /// needs it), wrapping data keys with the first of `keks` (which must not be empty) and
+    /// unwrapping them with whichever wrapped them.
+    pub fn new(pool: Pool, keks: Vec<Kek>) -> Self {
         Self {
             pool,
-            wrapping: SecretBox::new(&secrets.derive_key(WRAPPING_PURPOSE)),
+            keks,
             live: key_cache(),
             by_id: key_cache(),
         }
     }
 
     /// A keyring on its own small pool of `database_url`.
-    pub fn connect(database_url: &str, secrets: &SecretBox) -> anyhow::Result<Self> {
-        Ok(Self::new(crate::store::connect(database_url, 4)?, secrets))
+    pub fn connect(database_url: &str, keks: Vec<Kek>) -> anyhow::Result<Self> {
+        anyhow::ensure!(!keks.is_empty(), "no key-encryption key");
+        Ok(Self::new(crate::store::connect(database_url, 4)?, keks))
+    }
+
+    fn wrapping(&self) -> &Kek {
+        &self.keks[0]
     }
 
     /// The live key of `stream_id`, made (and stored, committed at once) on its first use.
@@ -166,44 +232,100 @@ impl Keyring {
         let client = self.pool.get().await?;
         loop {
             let fresh: [u8; 32] = ChaCha20Poly1305::generate_key(&mut OsRng).into();
-            let wrapped = self.wrapping.seal_text(&hex::encode(fresh));
+            let kek = self.wrapping();
+            let wrapped = kek.sealer.seal_text(&hex::encode(fresh));
             let row = crate::store::prepared::query_opt(
                 &client,
                 "WITH made AS (
-                     INSERT INTO data_keys (key_id, stream_id, wrapped) VALUES ($1, $2, $3)
+                     INSERT INTO data_keys (key_id, stream_id, wrapped, wrapped_by)
+                     VALUES ($1, $2, $3, $4)
                      ON CONFLICT (stream_id) WHERE erased_at IS NULL DO NOTHING
-                     RETURNING key_id, wrapped
+                     RETURNING key_id, wrapped, wrapped_by
                  )
-                 SELECT key_id, wrapped FROM made
+                 SELECT key_id, wrapped, wrapped_by FROM made
                  UNION ALL
-                 SELECT key_id, wrapped FROM data_keys
+                 SELECT key_id, wrapped, wrapped_by FROM data_keys
                  WHERE stream_id = $2 AND erased_at IS NULL
                  LIMIT 1",
-                &[&Uuid::new_v4(), &stream_id, &wrapped],
+                &[&Uuid::new_v4(), &stream_id, &wrapped, &kek.id],
             )
             .await?;
             // None: another writer made the key after this statement's snapshot; read it again.
             let Some(row) = row else { continue };
-            let key = Arc::new(self.unwrap_key(row.get(0), row.get(1))?);
+            let key = Arc::new(self.unwrap_key(row.get(0), row.get(1), row.get(2))?);
             self.live.insert(stream_id, key.clone());
             self.by_id.insert(key.id, Some(key.clone()));
             return Ok(key);
         }
     }
 
-    fn unwrap_key(&self, id: Uuid, wrapped: &str) -> Result<DataKey, SealError> {
-        let error = || SealError {
-            what: format!("data key {id}"),
-        };
-        let hex_key = self.wrapping.open_text(wrapped).map_err(|_| error())?;
-        let bytes: [u8; 32] = hex::decode(hex_key)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(error)?;
+    /// Unwraps a data key with the key-encryption key that wrapped it (`wrapped_by`; any of
+    /// them when unrecorded).
+    fn unwrap_key(
+        &self,
+        id: Uuid,
+        wrapped: &str,
+        wrapped_by: Option<&str>,
+    ) -> Result<DataKey, SealError> {
+        let bytes = self.unwrap_bytes(id, wrapped, wrapped_by)?;
         Ok(DataKey {
             id,
             cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
         })
+    }
+
+    fn unwrap_bytes(
+        &self,
+        id: Uuid,
+        wrapped: &str,
+        wrapped_by: Option<&str>,
+    ) -> Result<[u8; 32], SealError> {
+        self.keks
+            .iter()
+            .filter(|kek| wrapped_by.is_none_or(|by| by == kek.id))
+            .find_map(|kek| kek.sealer.open_text(wrapped).ok())
+            .and_then(|hex_key| hex::decode(hex_key).ok())
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| SealError {
+                what: format!("data key {id} (wrapped by {})", wrapped_by.unwrap_or("?")),
+            })
+    }
+
+    /// Re-wraps every live data key that another key-encryption key wrapped with the first one,
+    /// in batches of `batch`, without touching the log (`accounts keys rewrap`, after a
+    /// rotation of `ACCOUNTS_KEY_ENCRYPTION_KEYS`). A key erased meanwhile stays erased.
+    /// Returns how many it re-wrapped.
+    pub async fn rewrap(&self, batch: i64) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let kek = self.wrapping();
+        let mut rewrapped = 0;
+        let mut after = Uuid::nil();
+        loop {
+            let rows = crate::store::prepared::query(
+                &client,
+                "SELECT key_id, wrapped, wrapped_by FROM data_keys
+                 WHERE wrapped IS NOT NULL AND wrapped_by IS DISTINCT FROM $1 AND key_id > $2
+                 ORDER BY key_id LIMIT $3",
+                &[&kek.id, &after, &batch],
+            )
+            .await?;
+            let Some(last) = rows.last() else {
+                return Ok(rewrapped);
+            };
+            after = last.get(0);
+            for row in &rows {
+                let (id, wrapped): (Uuid, String) = (row.get(0), row.get(1));
+                let bytes = self.unwrap_bytes(id, &wrapped, row.get(2))?;
+                let again = kek.sealer.seal_text(&hex::encode(bytes));
+                rewrapped += crate::store::prepared::execute(
+                    &client,
+                    "UPDATE data_keys SET wrapped = $3, wrapped_by = $4
+                     WHERE key_id = $1 AND wrapped = $2",
+                    &[&id, &wrapped, &again, &kek.id],
+                )
+                .await?;
+            }
+        }
     }
 
     /// The keys of `ids` (`None` for erased ones), from the cache or in one statement.
@@ -227,7 +349,7 @@ impl Keyring {
         let client = self.pool.get().await?;
         let rows = crate::store::prepared::query(
             &client,
-            "SELECT key_id, wrapped FROM data_keys WHERE key_id = ANY($1)",
+            "SELECT key_id, wrapped, wrapped_by FROM data_keys WHERE key_id = ANY($1)",
             &[&missing],
         )
         .await?;
@@ -235,7 +357,7 @@ impl Keyring {
             let id: Uuid = row.get(0);
             let wrapped: Option<String> = row.get(1);
             let key = match wrapped {
-                Some(wrapped) => Some(Arc::new(self.unwrap_key(id, &wrapped)?)),
+                Some(wrapped) => Some(Arc::new(self.unwrap_key(id, &wrapped, row.get(2))?)),
                 None => None,
             };
             self.by_id.insert(id, key.clone());

@@ -50,7 +50,7 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
         },
         keys: std::sync::Arc::new(crate::personal::Keyring::connect(
             &config.database_url,
-            &secrets,
+            crate::personal::Kek::parse_list(&config.key_encryption_keys, &secrets)?,
         )?),
         secrets,
         nats: connect_nats(&config.nats_url).await?,

@@ -110,6 +110,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0015_erasure.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 16,
+        name: "key_encryption_keys",
+        sql: include_str!("../../migrations/0016_key_encryption_keys.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -368,3 +368,84 @@ async fn an_export_holds_everything_held_about_me_and_records_itself() {
     .assert_problem(404, "account_not_found");
     assert_eq!(app.count_events(Some("PersonalDataExported")).await, 2);
 }
+
+/// Rotating the key-encryption key re-wraps the data keys; the log stays as it was.
+#[tokio::test]
+async fn rotating_the_key_encryption_key_rewraps_data_keys_and_not_the_log() {
+    use accounts::personal::{Kek, Keyring};
+    let app = spawn_app().await;
+    let user = app.new_user().await;
+    app.patch("/v1/me", &user.token, json!({"bio": "rotated"}))
+        .await;
+    let log_before = log_text(&app).await;
+    let keys_made: i64 = app
+        .db
+        .query_one("SELECT count(*) FROM data_keys", &[])
+        .await
+        .expect("count")
+        .get(0);
+    let secrets =
+        accounts::secrets::SecretBox::from_config(None, &app.config.data_dir).expect("secrets");
+    let new_key = hex::encode(rand::random::<[u8; 32]>());
+    let keyring = |setting: &[&str]| {
+        let setting: Vec<String> = setting.iter().map(|key| (*key).to_owned()).collect();
+        Keyring::connect(
+            &app.config.database_url,
+            Kek::parse_list(&setting, &secrets).expect("keys"),
+        )
+        .expect("keyring")
+    };
+
+    // While rotating: the new key first, the old one after it.
+    let rotating = keyring(&[&new_key, "service"]);
+    let rewrapped = rotating.rewrap(2).await.expect("rewrap");
+    assert_eq!(rewrapped, u64::try_from(keys_made).unwrap());
+    assert_eq!(rotating.rewrap(2).await.expect("again"), 0, "nothing left");
+    let new_id = Kek::parse_list(std::slice::from_ref(&new_key), &secrets).unwrap()[0]
+        .id()
+        .to_owned();
+    let wrapped_by: Vec<Option<String>> = app
+        .db
+        .query("SELECT wrapped_by FROM data_keys", &[])
+        .await
+        .expect("rows")
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        wrapped_by
+            .iter()
+            .all(|by| by.as_deref() == Some(new_id.as_str()))
+    );
+
+    // The new key alone opens everything; the old one alone no longer does.
+    let events = accounts::store::event_log::load_stream(&keyring(&[&new_key]), &app.db, user.id)
+        .await
+        .expect("opened with the new key");
+    assert_eq!(events[0].data["email"], user.email);
+    assert!(
+        accounts::store::event_log::load_stream(&keyring(&["service"]), &app.db, user.id)
+            .await
+            .is_err()
+    );
+    assert_eq!(log_text(&app).await, log_before, "the log is not touched");
+
+    // The command line does the same with the keys it is given.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_accounts"))
+        .args(["events", "rewrap"])
+        .env("ACCOUNTS_DATABASE_URL", &app.config.database_url)
+        .env("ACCOUNTS_DATA_DIR", &app.config.data_dir)
+        .env("ACCOUNTS_KEY_ENCRYPTION_KEYS", format!("service,{new_key}"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run accounts");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        format!("re-wrapped {keys_made} data keys")
+    );
+}

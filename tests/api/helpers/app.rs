@@ -128,6 +128,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         listen: "127.0.0.1:0".to_owned(),
         data_dir,
         secret_key: None,
+        key_encryption_keys: vec!["service".to_owned()],
         session_ttl_days: 14,
         erasure_grace_days: 30,
         nats_max_age_days: 30,
