@@ -454,30 +454,35 @@ impl Keyring {
         Ok(())
     }
 
-    /// Opens a snapshot's state, in place. `Ok(false)` when its key is erased (the state is then
-    /// left as it is, unreadable: the caller replays the stream).
+    /// Opens a snapshot's state: its JSON text (which the aggregate reads at once, without an
+    /// intermediate `Value`), the state as it is when it was written in clear (before data
+    /// keys), or `Erased` when its key is gone (the caller replays the stream).
     pub async fn open_snapshot(
         &self,
         stream_id: Uuid,
-        state: &mut Value,
-    ) -> Result<bool, StoreError> {
+        state: &Value,
+    ) -> Result<OpenedSnapshot, StoreError> {
         let Some(id) = key_id_of(state) else {
-            return Ok(true);
+            return Ok(OpenedSnapshot::Clear);
         };
-        let keys = self.keys_by_id(&BTreeSet::from([id])).await?;
-        let Some(Some(key)) = keys.get(&id) else {
-            return Ok(false);
+        let key = match self.by_id.get(&id) {
+            Some(key) => key,
+            None => self
+                .keys_by_id(&BTreeSet::from([id]))
+                .await?
+                .remove(&id)
+                .flatten(),
+        };
+        let Some(key) = key else {
+            return Ok(OpenedSnapshot::Erased);
         };
         let plaintext =
-            open_value(key, state, &associated(stream_id, b"snapshot")).ok_or_else(|| {
+            open_value(&key, state, &associated(stream_id, b"snapshot")).ok_or_else(|| {
                 SealError {
                     what: format!("the snapshot of stream {stream_id}"),
                 }
             })?;
-        *state = serde_json::from_slice(&plaintext).map_err(|_| SealError {
-            what: format!("the snapshot of stream {stream_id}"),
-        })?;
-        Ok(true)
+        Ok(OpenedSnapshot::Json(plaintext))
     }
 }
 
@@ -486,6 +491,17 @@ fn key_cache<V: Clone + Send + Sync + 'static>() -> moka::sync::Cache<Uuid, V> {
         .max_capacity(KEY_CACHE_CAPACITY)
         .time_to_live(KEY_CACHE_TTL)
         .build()
+}
+
+/// A snapshot's state, opened.
+#[derive(Debug, Clone)]
+pub enum OpenedSnapshot {
+    /// Written in clear (before data keys): the state as read.
+    Clear,
+    /// The state's JSON text.
+    Json(Vec<u8>),
+    /// Its key is erased.
+    Erased,
 }
 
 /// The events, metadata and snapshot of one append to a stream, as [`Keyring::seal`] made them

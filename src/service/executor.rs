@@ -137,7 +137,11 @@ pub async fn fold_snapshot_and_tail<A: Aggregate>(
     let Some(snapshot) = read.snapshot else {
         return fold(&read.events);
     };
-    match serde_json::from_value::<A>(snapshot.state) {
+    let state = match &snapshot.opened {
+        Some(text) => serde_json::from_slice::<A>(text),
+        None => serde_json::from_value::<A>(snapshot.state),
+    };
+    match state {
         Ok(state) => {
             let base = Loaded {
                 state,

@@ -26,7 +26,7 @@ use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::{StoreError, violated_constraint};
-use crate::personal::{Keyring, SealedAppend};
+use crate::personal::{Keyring, OpenedSnapshot, SealedAppend};
 
 /// An event about to be appended.
 #[derive(Debug, Clone)]
@@ -334,8 +334,10 @@ pub struct Snapshot {
     pub version: i64,
     /// The log position of that version's event.
     pub position: i64,
-    /// The state, as the aggregate serializes it.
+    /// The state, as the aggregate serializes it (sealed, as the table holds it).
     pub state: Value,
+    /// The state's JSON text, once opened.
+    pub opened: Option<Vec<u8>>,
 }
 
 /// A stream's snapshot, if one in the asked format is kept, and the events after it (all of them
@@ -384,13 +386,17 @@ impl SnapshotAndTail {
         client: &impl GenericClient,
         stream_id: Uuid,
     ) -> Result<Self, StoreError> {
-        if let Some(snapshot) = &mut self.snapshot
-            && !keys.open_snapshot(stream_id, &mut snapshot.state).await?
-        {
-            return Ok(Self {
-                snapshot: None,
-                events: load_stream(keys, client, stream_id).await?,
-            });
+        if let Some(snapshot) = &mut self.snapshot {
+            match keys.open_snapshot(stream_id, &snapshot.state).await? {
+                OpenedSnapshot::Clear => {}
+                OpenedSnapshot::Json(text) => snapshot.opened = Some(text),
+                OpenedSnapshot::Erased => {
+                    return Ok(Self {
+                        snapshot: None,
+                        events: load_stream(keys, client, stream_id).await?,
+                    });
+                }
+            }
         }
         keys.open(&mut self.events).await?;
         Ok(self)
@@ -404,6 +410,7 @@ impl SnapshotAndTail {
                 version,
                 position: row.get(first + 1),
                 state: row.get(first + 2),
+                opened: None,
             })
         });
         let mut events: Vec<RecordedEvent> = rows
