@@ -301,10 +301,18 @@ impl Config {
     }
 }
 
-/// The service's secret key, for commands that read the log outside `serve` (`rebuild`,
-/// `events export`): they open its sealed personal data with the keys it wraps.
+/// Where the log is and the keys that open it, for commands that read it outside `serve`
+/// (`rebuild`, `events export`, `events rewrap`): they open its sealed personal data with the
+/// keys the service's key-encryption keys wrap.
 #[derive(Debug, Clone, clap::Args)]
-pub struct ServiceKey {
+pub struct LogAccess {
+    /// PostgreSQL URL.
+    #[arg(
+        long,
+        env = "ACCOUNTS_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/accounts"
+    )]
+    pub database_url: String,
     /// Folder of the development secret key (see `serve --data-dir`).
     #[arg(long, env = "ACCOUNTS_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -322,12 +330,12 @@ pub struct ServiceKey {
     pub key_encryption_keys: Vec<String>,
 }
 
-impl ServiceKey {
-    /// The keyring of `database_url` under these keys.
-    pub fn keyring(&self, database_url: &str) -> anyhow::Result<crate::personal::Keyring> {
+impl LogAccess {
+    /// The keyring of the log under these keys.
+    pub fn keyring(&self) -> anyhow::Result<crate::personal::Keyring> {
         let secrets =
             crate::secrets::SecretBox::from_config(self.secret_key.as_deref(), &self.data_dir)?;
         let keks = crate::personal::Kek::parse_list(&self.key_encryption_keys, &secrets)?;
-        crate::personal::Keyring::connect(database_url, keks)
+        crate::personal::Keyring::connect(&self.database_url, keks)
     }
 }

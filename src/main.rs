@@ -30,15 +30,8 @@ enum Command {
     Rebuild {
         /// The projection: a file name of `projections/` without `.sql`, e.g. `users`.
         projection: String,
-        /// PostgreSQL URL.
-        #[arg(
-            long,
-            env = "ACCOUNTS_DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
-        )]
-        database_url: String,
         #[command(flatten)]
-        key: accounts::config::ServiceKey,
+        log: accounts::config::LogAccess,
     },
     /// Work with the event log.
     Events {
@@ -98,28 +91,14 @@ enum EventsCommand {
         /// Only these event types (comma-separated or repeated).
         #[arg(long, value_delimiter = ',')]
         types: Vec<String>,
-        /// PostgreSQL URL.
-        #[arg(
-            long,
-            env = "ACCOUNTS_DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
-        )]
-        database_url: String,
         #[command(flatten)]
-        key: accounts::config::ServiceKey,
+        log: accounts::config::LogAccess,
     },
     /// Re-wrap every data key of personal data with the first key-encryption key
     /// (`ACCOUNTS_KEY_ENCRYPTION_KEYS`), after a rotation: the log is not touched.
     Rewrap {
-        /// PostgreSQL URL.
-        #[arg(
-            long,
-            env = "ACCOUNTS_DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
-        )]
-        database_url: String,
         #[command(flatten)]
-        key: accounts::config::ServiceKey,
+        log: accounts::config::LogAccess,
     },
     /// Append synthetic accounts (four events each, sealed as commands write them), for
     /// measuring rebuilds over a large log (`scripts/bench`). Never on a log that serves anyone.
@@ -131,15 +110,8 @@ enum EventsCommand {
         /// How many accounts.
         #[arg(long)]
         accounts: u64,
-        /// PostgreSQL URL.
-        #[arg(
-            long,
-            env = "ACCOUNTS_DATABASE_URL",
-            default_value = "postgres://postgres@127.0.0.1:5432/accounts"
-        )]
-        database_url: String,
         #[command(flatten)]
-        key: accounts::config::ServiceKey,
+        log: accounts::config::LogAccess,
     },
 }
 
@@ -160,16 +132,12 @@ async fn main() -> anyhow::Result<()> {
             println!("migrated {database_url}");
             Ok(())
         }
-        Command::Rebuild {
-            projection,
-            database_url,
-            key,
-        } => {
-            accounts::server::prepare_database(&database_url).await?;
+        Command::Rebuild { projection, log } => {
+            accounts::server::prepare_database(&log.database_url).await?;
             let definition = accounts::projector::definition::builtin_named(&projection)?;
-            let keys = key.keyring(&database_url)?;
+            let keys = log.keyring()?;
             let report =
-                accounts::projector::rebuild(&keys, &database_url, &definition, 5000).await?;
+                accounts::projector::rebuild(&keys, &log.database_url, &definition, 5000).await?;
             println!(
                 "rebuilt {projection}: {} events applied, {} failed, generation {}, in {:.2?}",
                 report.applied, report.failed, report.generation, report.elapsed
@@ -177,29 +145,28 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Events {
-            command:
-                EventsCommand::Export {
-                    after,
-                    types,
-                    database_url,
-                    key,
-                },
+            command: EventsCommand::Export { after, types, log },
         } => {
             let types = (!types.is_empty()).then_some(types);
-            let keys = key.keyring(&database_url)?;
+            let keys = log.keyring()?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            let count =
-                accounts::export::export(&keys, &database_url, after, types.as_deref(), &mut out)
-                    .await?;
+            let count = accounts::export::export(
+                &keys,
+                &log.database_url,
+                after,
+                types.as_deref(),
+                &mut out,
+            )
+            .await?;
             std::io::Write::flush(&mut out)?;
             eprintln!("exported {count} events");
             Ok(())
         }
         Command::Events {
-            command: EventsCommand::Rewrap { database_url, key },
+            command: EventsCommand::Rewrap { log },
         } => {
-            accounts::server::prepare_database(&database_url).await?;
-            let keys = key.keyring(&database_url)?;
+            accounts::server::prepare_database(&log.database_url).await?;
+            let keys = log.keyring()?;
             let rewrapped = keys.rewrap(1000).await?;
             println!("re-wrapped {rewrapped} data keys");
             Ok(())
@@ -209,13 +176,13 @@ async fn main() -> anyhow::Result<()> {
                 EventsCommand::Synthesize {
                     first,
                     accounts,
-                    database_url,
-                    key,
+                    log,
                 },
         } => {
-            let keys = key.keyring(&database_url)?;
+            let keys = log.keyring()?;
             let appended =
-                accounts::synthetic::synthesize(&keys, &database_url, first, accounts, 8).await?;
+                accounts::synthetic::synthesize(&keys, &log.database_url, first, accounts, 8)
+                    .await?;
             eprintln!("appended {appended} events");
             Ok(())
         }
