@@ -42,11 +42,17 @@ ON CONFLICT (follower, followee) DO UPDATE
     SET group_name = EXCLUDED.group_name, followed_at = EXCLUDED.followed_at;
 
 -- on Unfollowed
+-- (Also from the follows set aside while an account is deleted: a restore must not bring back
+-- a follow its follower ended meanwhile.)
 DELETE FROM follows
+WHERE follower = ($1->'data'->>'follower')::uuid AND followee = ($1->'data'->>'followee')::uuid;
+DELETE FROM follows_deleted
 WHERE follower = ($1->'data'->>'follower')::uuid AND followee = ($1->'data'->>'followee')::uuid;
 
 -- on FollowGroupDeleted
 DELETE FROM follows
+WHERE follower = ($1->'data'->>'follower')::uuid AND group_name = $1->'data'->>'name';
+DELETE FROM follows_deleted
 WHERE follower = ($1->'data'->>'follower')::uuid AND group_name = $1->'data'->>'name';
 
 -- on AccountDeleted

@@ -110,8 +110,7 @@ SELECT r.id, r.username, r.display_name, r.email, r.email_verified, r.phone, r.a
 FROM restored, jsonb_populate_record(NULL::users, restored.row) AS r
 ON CONFLICT (id) DO NOTHING;
 UPDATE users
-SET status = 'active', updated_at = ($1->'data'->>'at')::timestamptz,
-    version = ($1->>'version')::bigint
+SET updated_at = ($1->'data'->>'at')::timestamptz, version = ($1->>'version')::bigint
 WHERE id = ($1->>'stream_id')::uuid AND version < ($1->>'version')::bigint;
 
 -- on PersonalDataErased

@@ -406,9 +406,20 @@ impl Keyring {
                 }
             })
             .collect();
+        // The client address and user agent are the actor's: sealed with the actor's own key
+        // when another account (an administrator) acted, so that they go with the actor's
+        // erasure, not the stream's.
+        let actor = metadata
+            .get("actor")
+            .and_then(Value::as_str)
+            .and_then(|actor| actor.parse::<Uuid>().ok());
+        let metadata_key = match actor {
+            Some(actor) if actor != stream_id => self.live_key(actor).await?,
+            _ => key.clone(),
+        };
         let mut metadata = metadata.clone();
         seal_fields(
-            &key,
+            &metadata_key,
             &mut metadata,
             &associated(stream_id, b"metadata"),
             |field| METADATA_FACTS.contains(&field),

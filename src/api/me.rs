@@ -229,8 +229,12 @@ impl MeApi {
             limit.0,
         )
         .await?;
+        let account = caller.0.account_id;
         Ok(Json(EventPage {
-            events: events.iter().map(EventView::of).collect(),
+            events: events
+                .iter()
+                .map(|event| EventView::of_own(event, account))
+                .collect(),
             next_before,
         }))
     }

@@ -49,7 +49,9 @@ pub struct PersonalDataExport {
 }
 
 impl PersonalDataExport {
-    fn of(data: PersonalData, current_session: Option<Uuid>) -> Self {
+    /// The document; `own` for the account itself (then another account's client address and
+    /// user agent, an administrator's, are left out of its history).
+    fn of(data: PersonalData, current_session: Option<Uuid>, own: bool) -> Self {
         let graph = &data.follow_graph;
         let following = graph
             .group_names()
@@ -87,7 +89,14 @@ impl PersonalDataExport {
                 .into_iter()
                 .map(|session| SessionView::of(session, current_session))
                 .collect(),
-            events: data.events.iter().map(EventView::of).collect(),
+            events: data
+                .events
+                .iter()
+                .map(|event| match own {
+                    true => EventView::of_own(event, data.account_id),
+                    false => EventView::of(event),
+                })
+                .collect(),
         }
     }
 }
@@ -130,7 +139,7 @@ impl PersonalDataApi {
         let data = service::personal_data::export_own(&ctx, caller.0, &metadata).await?;
         let position = data.position;
         Ok(Exported::Ok(
-            Json(PersonalDataExport::of(data, Some(caller.0.id))),
+            Json(PersonalDataExport::of(data, Some(caller.0.id), true)),
             position,
         ))
     }
@@ -157,7 +166,7 @@ impl PersonalDataApi {
             service::personal_data::export_for_admin(&ctx, caller.0, id.0, &metadata).await?;
         let position = data.position;
         Ok(Exported::Ok(
-            Json(PersonalDataExport::of(data, None)),
+            Json(PersonalDataExport::of(data, None, false)),
             position,
         ))
     }

@@ -282,6 +282,18 @@ pub struct EventView {
 }
 
 impl EventView {
+    /// The view of one of `account`'s own events for the account itself: without secrets, and
+    /// without the client address and user agent of another account that acted on it (an
+    /// administrator's are theirs, not the account's).
+    pub fn of_own(event: &RecordedEvent, account: Uuid) -> Self {
+        let mut view = Self::of(event);
+        if view.actor.is_some_and(|actor| actor != account) {
+            view.ip = None;
+            view.user_agent = None;
+        }
+        view
+    }
+
     /// The view of a recorded event, without secrets.
     pub fn of(event: &RecordedEvent) -> Self {
         let mut data = event.data.clone();

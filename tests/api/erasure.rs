@@ -517,3 +517,110 @@ async fn a_restore_needs_the_identifiers_free_and_thirty_at_once_restore_once() 
     .await
     .assert_problem(404, "account_not_found");
 }
+
+/// A restore brings back what the account was: blocked if it was, and only the follows their
+/// followers kept; an administrator's client details go with the administrator's erasure and
+/// are not the user's to read.
+#[tokio::test]
+async fn a_restore_keeps_a_block_and_ended_follows_and_an_admins_details_are_theirs() {
+    let app = spawn_pipeline().await;
+    let owner = app.new_user().await;
+    make_owner(&app, &owner).await;
+    let admin_email = format!("admin-{}@example.com", Uuid::new_v4().simple());
+    let admin = user_of(&app.sign_up_email(&admin_email).await, &admin_email);
+    crate::helpers::given_email_verified(&app, &admin).await;
+    app.put(
+        &format!("/v1/admin/users/{}/role", admin.id),
+        &owner.token,
+        json!({"role": "admin"}),
+    )
+    .await;
+    let user = app.new_user().await;
+    let fan = app.new_user().await;
+    app.put(
+        &format!("/v1/me/following/{}", user.id),
+        &fan.token,
+        json!({}),
+    )
+    .await;
+
+    // The administrator edits the user from a desk of theirs.
+    let edited = app
+        .send(
+            Method::PATCH,
+            &format!("/v1/admin/users/{}", user.id),
+            Some(&admin.token),
+            Some(json!({"display_name": "Edited By Admin"})),
+            &[("user-agent", "AdminDesk/secret-7")],
+        )
+        .await;
+    assert_eq!(edited.status, StatusCode::OK, "{}", edited.body);
+    let own = app.get("/v1/me/events?limit=100", Some(&user.token)).await;
+    assert!(!own.body.to_string().contains("AdminDesk"), "{}", own.body);
+    let own_export = app.get("/v1/me/export", Some(&user.token)).await;
+    assert!(!own_export.body.to_string().contains("AdminDesk"));
+    let audited = app
+        .get(
+            &format!("/v1/admin/users/{}/events?limit=100", user.id),
+            Some(&owner.token),
+        )
+        .await;
+    assert!(audited.body.to_string().contains("AdminDesk/secret-7"));
+
+    // Blocked, deleted, its follower leaves meanwhile, restored: blocked, no follower.
+    let user_path = format!("/v1/admin/users/{}", user.id);
+    app.post(&format!("{user_path}/block"), Some(&owner.token), json!({}))
+        .await;
+    app.delete(&user_path, &owner.token, None).await;
+    let left = app
+        .delete(&format!("/v1/me/following/{}", user.id), &fan.token, None)
+        .await;
+    assert_eq!(left.status, StatusCode::NO_CONTENT, "{}", left.body);
+    let restored = app
+        .post(
+            &format!("{user_path}/restore"),
+            Some(&owner.token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(restored.status, StatusCode::OK, "{}", restored.body);
+    app.sign_in(&user.email, PASSWORD)
+        .await
+        .assert_problem(403, "account_blocked");
+    wait_for_projection(&app, "follows", restored.position()).await;
+    wait_for_projection(&app, "users", restored.position()).await;
+    let listed = app.get(&user_path, Some(&owner.token)).await;
+    assert_eq!(listed.body["status"], "blocked", "{}", listed.body);
+    let followers = table_rows(
+        &app,
+        &format!(
+            "SELECT follower::text FROM projection_follows.follows WHERE followee = '{}'",
+            user.id
+        ),
+    )
+    .await;
+    assert!(followers.is_empty(), "{followers:?}");
+
+    // The administrator's erasure takes their desk's details out of the user's history too.
+    app.delete(&format!("/v1/admin/users/{}", admin.id), &owner.token, None)
+        .await;
+    app.clock.advance(chrono::Duration::days(31));
+    assert_eq!(
+        accounts::service::erasure::erase_due(&app.ctx)
+            .await
+            .unwrap(),
+        1
+    );
+    let after = app
+        .get(
+            &format!("/v1/admin/users/{}/events?limit=100", user.id),
+            Some(&owner.token),
+        )
+        .await;
+    assert_eq!(after.status, StatusCode::OK);
+    assert!(
+        !after.body.to_string().contains("AdminDesk"),
+        "{}",
+        after.body
+    );
+}

@@ -98,11 +98,18 @@ pub fn evolve(mut account: Account, event: &AccountEvent) -> Account {
             }
         }
         AccountEvent::AccountDeleted { .. } => {
+            account.deleted_while_blocked = account.status == AccountStatus::Blocked;
             account.status = AccountStatus::Deleted;
             account.live_sessions.clear();
             account.session_passkeys.clear();
         }
-        AccountEvent::AccountRestored { .. } => account.status = AccountStatus::Active,
+        AccountEvent::AccountRestored { .. } => {
+            account.status = match account.deleted_while_blocked {
+                true => AccountStatus::Blocked,
+                false => AccountStatus::Active,
+            };
+            account.deleted_while_blocked = false;
+        }
         // Only the facts stay: what the account was, not who.
         AccountEvent::PersonalDataErased { at } => {
             account = Account {

@@ -172,6 +172,9 @@ pub struct Account {
     /// Second factors: TOTP and recovery codes.
     #[serde(default)]
     pub factors: SecondFactors,
+    /// The account was blocked when it was deleted: a restore brings it back blocked.
+    #[serde(default)]
+    pub deleted_while_blocked: bool,
 }
 
 impl Account {
