@@ -28,8 +28,8 @@ use crate::store::StoreError;
 use crate::store::event_log::NewEvent;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
-use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
+use chacha20poly1305::ChaCha20Poly1305;
+use chacha20poly1305::aead::{KeyInit, OsRng};
 use deadpool_postgres::Pool;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -55,7 +55,6 @@ pub fn is_erased(data: &Value) -> bool {
 const METADATA_FACTS: &[&str] = &["actor", "request_id", "idempotency_key"];
 /// The purpose the key that seals data keys is derived for (from the service's secret key).
 const WRAPPING_PURPOSE: &str = "accounts/data-keys/v1";
-const NONCE_LEN: usize = 12;
 
 /// The fields of an event type's `data` that are facts, kept in clear: what happened, when, to
 /// which ids, of which kind. Every other field is personal data and is sealed, so a field added
@@ -178,7 +177,7 @@ impl Kek {
 /// One stream's data key.
 struct DataKey {
     id: Uuid,
-    cipher: ChaCha20Poly1305,
+    sealer: SecretBox,
 }
 
 /// The data keys: made on a stream's first write, cached, and erased for good.
@@ -270,7 +269,7 @@ impl Keyring {
         let bytes = self.unwrap_bytes(id, wrapped, wrapped_by)?;
         Ok(DataKey {
             id,
-            cipher: ChaCha20Poly1305::new(Key::from_slice(&bytes)),
+            sealer: SecretBox::new(&bytes),
         })
     }
 
@@ -557,20 +556,7 @@ fn seal_fields(key: &DataKey, value: &mut Value, aad: &[u8], is_fact: impl Fn(&s
 }
 
 fn sealed_value(key: &DataKey, plaintext: &[u8], aad: &[u8]) -> Value {
-    let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
-    // Encryption fails only for inputs over 256 GiB.
-    let ciphertext = key
-        .cipher
-        .encrypt(
-            &nonce,
-            Payload {
-                msg: plaintext,
-                aad,
-            },
-        )
-        .unwrap_or_default();
-    let mut sealed = nonce.to_vec();
-    sealed.extend_from_slice(&ciphertext);
+    let sealed = key.sealer.seal_bound(plaintext, aad);
     json!({ "key_id": key.id, "sealed": URL_SAFE_NO_PAD.encode(sealed) })
 }
 
@@ -590,19 +576,7 @@ fn open_value(key: &DataKey, sealed: &Value, aad: &[u8]) -> Option<Vec<u8>> {
     let bytes = URL_SAFE_NO_PAD
         .decode(sealed.get("sealed")?.as_str()?)
         .ok()?;
-    if bytes.len() < NONCE_LEN {
-        return None;
-    }
-    let (nonce, ciphertext) = bytes.split_at(NONCE_LEN);
-    key.cipher
-        .decrypt(
-            Nonce::from_slice(nonce),
-            Payload {
-                msg: ciphertext,
-                aad,
-            },
-        )
-        .ok()
+    key.sealer.open_bound(&bytes, aad).ok()
 }
 
 /// Puts the sealed fields of the object `value` back where they were; with an erased key, marks
@@ -638,7 +612,7 @@ mod tests {
     fn key() -> DataKey {
         DataKey {
             id: Uuid::new_v4(),
-            cipher: ChaCha20Poly1305::new(&ChaCha20Poly1305::generate_key(&mut OsRng)),
+            sealer: SecretBox::random(),
         }
     }
 

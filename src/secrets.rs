@@ -4,7 +4,7 @@
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use std::path::Path;
 
@@ -70,22 +70,41 @@ impl SecretBox {
 
     /// Seals bytes: a random nonce followed by the ciphertext.
     pub fn seal(&self, plaintext: &[u8]) -> Vec<u8> {
+        self.seal_bound(plaintext, &[])
+    }
+
+    /// Opens what `seal` made.
+    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+        self.open_bound(sealed, &[])
+    }
+
+    /// Seals bytes bound to `associated` data (AEAD), which opening must present again: a
+    /// random nonce followed by the ciphertext.
+    pub fn seal_bound(&self, plaintext: &[u8], associated: &[u8]) -> Vec<u8> {
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let payload = Payload {
+            msg: plaintext,
+            aad: associated,
+        };
         // Encryption only fails for inputs over 256 GiB.
-        let ciphertext = self.cipher.encrypt(&nonce, plaintext).unwrap_or_default();
+        let ciphertext = self.cipher.encrypt(&nonce, payload).unwrap_or_default();
         let mut sealed = nonce.to_vec();
         sealed.extend_from_slice(&ciphertext);
         sealed
     }
 
-    /// Opens what `seal` made.
-    pub fn open(&self, sealed: &[u8]) -> Result<Vec<u8>, OpenError> {
+    /// Opens what `seal_bound` made with the same `associated` data.
+    pub fn open_bound(&self, sealed: &[u8], associated: &[u8]) -> Result<Vec<u8>, OpenError> {
         if sealed.len() < NONCE_LEN {
             return Err(OpenError);
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
+        let payload = Payload {
+            msg: ciphertext,
+            aad: associated,
+        };
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), ciphertext)
+            .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| OpenError)
     }
 
