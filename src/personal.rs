@@ -30,6 +30,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chacha20poly1305::ChaCha20Poly1305;
 use chacha20poly1305::aead::{KeyInit, OsRng};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeSet, HashMap};
@@ -53,6 +54,37 @@ pub fn is_erased(data: &Value) -> bool {
 }
 /// The fields of `metadata` that are facts; the others (client address, user agent) are sealed.
 const METADATA_FACTS: &[&str] = &["actor", "request_id", "idempotency_key"];
+/// How long a code stream's data key seals: a new key each day.
+pub const CODE_KEY_SEALS_FOR: chrono::Duration = chrono::Duration::days(1);
+/// How long a code stream's data key lives: destroyed this long after it was made, so that the
+/// address or phone a code went to, and the client address and user agent of whoever asked for
+/// it, are readable for 7 to 8 days (codes and links are usable for at most a day), whether or
+/// not an account ever held the address.
+pub const CODE_KEY_KEPT_FOR: chrono::Duration = chrono::Duration::days(8);
+
+/// For how long a data key seals, and when it is destroyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyLifetime {
+    /// How long after it is made a key seals new data; then the stream gets a new one.
+    pub seals_for: chrono::Duration,
+    /// How long after it is made a key is destroyed (retention), with what it sealed.
+    pub kept_for: chrono::Duration,
+}
+
+/// The lifetime of the data keys of `stream_type`'s streams: `None` for keys that live as long
+/// as their account (destroyed at its erasure); code streams' keys are retention keys
+/// ([`CODE_KEY_SEALS_FOR`], [`CODE_KEY_KEPT_FOR`]), since an address's codes are not all an
+/// account's: anyone may ask for a code to any address.
+pub fn key_lifetime(stream_type: &str) -> Option<KeyLifetime> {
+    match stream_type {
+        "code" => Some(KeyLifetime {
+            seals_for: CODE_KEY_SEALS_FOR,
+            kept_for: CODE_KEY_KEPT_FOR,
+        }),
+        _ => None,
+    }
+}
+
 /// The purpose the key that seals data keys is derived for (from the service's secret key).
 const WRAPPING_PURPOSE: &str = "accounts/data-keys/v1";
 
@@ -180,13 +212,26 @@ struct DataKey {
     sealer: SecretBox,
 }
 
+/// A stream's key for sealing, and until when it seals (`None`: for as long as it lives).
+#[derive(Clone)]
+struct LiveKey {
+    key: Arc<DataKey>,
+    seals_until: Option<DateTime<Utc>>,
+}
+
+impl LiveKey {
+    fn seals_at(&self, now: DateTime<Utc>) -> bool {
+        self.seals_until.is_none_or(|until| now < until)
+    }
+}
+
 /// The data keys: made on a stream's first write, cached, and erased for good.
 pub struct Keyring {
     pool: Pool,
     /// The key-encryption keys: the first wraps, all unwrap.
     keks: Vec<Kek>,
     /// The live key of each stream, for sealing.
-    live: moka::sync::Cache<Uuid, Arc<DataKey>>,
+    live: moka::sync::Cache<Uuid, LiveKey>,
     /// Keys by id, for opening; `None` once erased.
     by_id: moka::sync::Cache<Uuid, Option<Arc<DataKey>>>,
 }
@@ -223,39 +268,117 @@ impl Keyring {
         &self.keks[0]
     }
 
-    /// The live key of `stream_id`, made (and stored, committed at once) on its first use.
-    async fn live_key(&self, stream_id: Uuid) -> Result<Arc<DataKey>, StoreError> {
-        if let Some(key) = self.live.get(&stream_id) {
-            return Ok(key);
+    /// The live key of `stream_id`, made (and stored, committed at once) on its first use, or
+    /// once the one it had stopped sealing (`lifetime`; `now` is the service's clock): that
+    /// one is retired, kept for opening until it is destroyed.
+    async fn live_key(
+        &self,
+        stream_id: Uuid,
+        lifetime: Option<KeyLifetime>,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<DataKey>, StoreError> {
+        if let Some(live) = self.live.get(&stream_id).filter(|live| live.seals_at(now)) {
+            return Ok(live.key);
         }
         let client = self.pool.get().await?;
         loop {
             let fresh: [u8; 32] = ChaCha20Poly1305::generate_key(&mut OsRng).into();
             let kek = self.wrapping();
             let wrapped = kek.sealer.seal_text(&hex::encode(fresh));
+            let seals_until = lifetime.map(|lifetime| now + lifetime.seals_for);
+            let erase_after = lifetime.map(|lifetime| now + lifetime.kept_for);
             let row = crate::store::prepared::query_opt(
                 &client,
                 "WITH made AS (
-                     INSERT INTO data_keys (key_id, stream_id, wrapped, wrapped_by)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (stream_id) WHERE erased_at IS NULL DO NOTHING
-                     RETURNING key_id, wrapped, wrapped_by
+                     INSERT INTO data_keys
+                         (key_id, stream_id, wrapped, wrapped_by, created_at, seals_until,
+                          erase_after)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (stream_id) WHERE erased_at IS NULL AND retired_at IS NULL
+                     DO NOTHING
+                     RETURNING key_id, wrapped, wrapped_by, seals_until
                  )
-                 SELECT key_id, wrapped, wrapped_by FROM made
+                 SELECT key_id, wrapped, wrapped_by, seals_until FROM made
                  UNION ALL
-                 SELECT key_id, wrapped, wrapped_by FROM data_keys
-                 WHERE stream_id = $2 AND erased_at IS NULL
+                 SELECT key_id, wrapped, wrapped_by, seals_until FROM data_keys
+                 WHERE stream_id = $2 AND erased_at IS NULL AND retired_at IS NULL
                  LIMIT 1",
-                &[&Uuid::new_v4(), &stream_id, &wrapped, &kek.id],
+                &[
+                    &Uuid::new_v4(),
+                    &stream_id,
+                    &wrapped,
+                    &kek.id,
+                    &now,
+                    &seals_until,
+                    &erase_after,
+                ],
             )
             .await?;
             // None: another writer made the key after this statement's snapshot; read it again.
             let Some(row) = row else { continue };
             let key = Arc::new(self.unwrap_key(row.get(0), row.get(1), row.get(2))?);
-            self.live.insert(stream_id, key.clone());
             self.by_id.insert(key.id, Some(key.clone()));
-            return Ok(key);
+            let live = LiveKey {
+                key,
+                seals_until: row.get(3),
+            };
+            if !live.seals_at(now) {
+                // It stopped sealing: retire it (whoever comes first), and make the next.
+                crate::store::prepared::execute(
+                    &client,
+                    "UPDATE data_keys SET retired_at = $2
+                     WHERE key_id = $1 AND retired_at IS NULL",
+                    &[&live.key.id, &now],
+                )
+                .await?;
+                continue;
+            }
+            self.live.insert(stream_id, live.clone());
+            return Ok(live.key);
         }
+    }
+
+    /// Retires the live keys of `streams` (at `now`): they seal nothing more, and open what
+    /// they sealed until they are destroyed; the next write to each stream makes a new key. At
+    /// an account's deletion, so that the next holder of its addresses gets code-stream keys
+    /// the account's erasure leaves alone.
+    pub async fn retire(&self, streams: &[Uuid], now: DateTime<Utc>) -> Result<(), StoreError> {
+        let client = self.pool.get().await?;
+        crate::store::prepared::execute(
+            &client,
+            "UPDATE data_keys SET retired_at = $2
+             WHERE stream_id = ANY($1) AND erased_at IS NULL AND retired_at IS NULL",
+            &[&streams, &now],
+        )
+        .await?;
+        for stream in streams {
+            self.live.invalidate(stream);
+        }
+        Ok(())
+    }
+
+    /// Destroys the keys whose retention ended by `now` (`erase_after`), up to `batch` of them;
+    /// returns how many. What they sealed (a code's target, who asked for it) reads as erased
+    /// from then on.
+    pub async fn erase_expired(&self, now: DateTime<Utc>, batch: i64) -> Result<u64, StoreError> {
+        let client = self.pool.get().await?;
+        let rows = crate::store::prepared::query(
+            &client,
+            "UPDATE data_keys SET wrapped = NULL, erased_at = $1
+             WHERE key_id IN (
+                 SELECT key_id FROM data_keys
+                 WHERE erase_after <= $1 AND erased_at IS NULL
+                 ORDER BY erase_after LIMIT $2
+                 FOR UPDATE SKIP LOCKED
+             )
+             RETURNING stream_id, key_id",
+            &[&now, &batch],
+        )
+        .await?;
+        let streams: Vec<Uuid> = rows.iter().map(|row| row.get(0)).collect();
+        let keys: Vec<Uuid> = rows.iter().map(|row| row.get(1)).collect();
+        self.forget(&streams, &keys);
+        Ok(rows.len() as u64)
     }
 
     /// Unwraps a data key with the key-encryption key that wrapped it (`wrapped_by`; any of
@@ -386,12 +509,15 @@ impl Keyring {
     /// round trip on the keyring's own connection.
     pub async fn seal(
         &self,
-        stream_id: Uuid,
+        (stream_id, stream_type): (Uuid, &str),
+        now: DateTime<Utc>,
         events: &[NewEvent],
         metadata: &Value,
         snapshot: Option<(&'static str, &Value)>,
     ) -> Result<SealedAppend, StoreError> {
-        let key = self.live_key(stream_id).await?;
+        let key = self
+            .live_key(stream_id, key_lifetime(stream_type), now)
+            .await?;
         let events = events
             .iter()
             .map(|event| {
@@ -413,7 +539,7 @@ impl Keyring {
             .and_then(Value::as_str)
             .and_then(|actor| actor.parse::<Uuid>().ok());
         let metadata_key = match actor {
-            Some(actor) if actor != stream_id => self.live_key(actor).await?,
+            Some(actor) if actor != stream_id => self.live_key(actor, None, now).await?,
             _ => key.clone(),
         };
         let mut metadata = metadata.clone();

@@ -38,6 +38,9 @@ pub async fn build_context(config: &Config, secrets: SecretBox) -> anyhow::Resul
         pool,
         hasher,
         captcha,
+        pseudonyms: crate::domain::pseudonyms::Pseudonyms::new(
+            secrets.derive_key("accounts/pseudonyms/v1"),
+        ),
         policy: Policy {
             session_ttl: chrono::Duration::days(i64::from(config.session_ttl_days)),
             require_email_code: config.sign_up_email_code,
@@ -170,8 +173,12 @@ pub async fn start(
     Ok(RunningServer { addr, task })
 }
 
+/// Data keys destroyed per statement by [`purge_expired_rows`].
+const KEYS_PER_ROUND: i64 = 1000;
+
 /// Clean-up every 5 minutes of expired idempotency keys, long-finished sessions, throttle
-/// rows, challenges and passkey ceremonies (each an indexed delete of what expired).
+/// rows, challenges and passkey ceremonies (each an indexed delete of what expired), and of the
+/// data keys whose retention ended (`crate::personal::key_lifetime`).
 async fn housekeeping(ctx: Context) {
     let mut every_few_minutes = tokio::time::interval(Duration::from_secs(300));
     loop {
@@ -182,7 +189,9 @@ async fn housekeeping(ctx: Context) {
     }
 }
 
-async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
+/// One round of [`housekeeping`]: deletes what expired by now, and destroys the data keys whose
+/// retention ended by the service's clock.
+pub async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
     let client = ctx.pool.get().await?;
     let keys = store::idempotency::purge_expired(&client).await?;
     let sessions = store::sessions::purge_finished(&client).await?;
@@ -190,7 +199,22 @@ async fn purge_expired_rows(ctx: &Context) -> anyhow::Result<()> {
         store::throttle::purge_expired(&client, crate::service::sign_in::THROTTLE_WINDOW).await?;
     let challenges = store::challenges::purge_expired(&client).await?
         + store::ceremonies::purge_expired(&client).await?;
-    tracing::debug!(keys, sessions, throttle, challenges, "purged expired rows");
+    let mut data_keys = 0;
+    loop {
+        let erased = ctx.keys.erase_expired(ctx.now(), KEYS_PER_ROUND).await?;
+        data_keys += erased;
+        if erased < KEYS_PER_ROUND as u64 {
+            break;
+        }
+    }
+    tracing::debug!(
+        keys,
+        sessions,
+        throttle,
+        challenges,
+        data_keys,
+        "purged expired rows"
+    );
     Ok(())
 }
 

@@ -52,7 +52,7 @@ pub async fn synthesize(
                                "at": now}),
                     ),
                 ];
-                let sealed = keys.seal(id, &events, metadata, None).await?;
+                let sealed = keys.seal((id, "account"), chrono::Utc::now(), &events, metadata, None).await?;
                 let client = pool.get().await?;
                 event_log::append_events(&client, "account", 0, &sealed).await?;
                 anyhow::Ok(events.len() as u64)

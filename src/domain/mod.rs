@@ -7,6 +7,7 @@ pub mod account;
 pub mod address_book;
 pub mod code;
 pub mod follow_graph;
+pub mod pseudonyms;
 pub mod values;
 
 #[cfg(test)]

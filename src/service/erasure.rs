@@ -51,18 +51,30 @@ pub async fn erase_due(ctx: &Context) -> Result<usize, ServiceError> {
     Ok(erased)
 }
 
-/// After a deletion: with no grace period, erases the account at once, in a task of its own
-/// (the deletion's transaction may still be open, waiting to commit with its idempotent
-/// answer: the erasure queues for the account's lock behind it). A failure is left to [`run`],
-/// which tries again.
+/// After a deletion, in a task of its own (the deletion's transaction may still be open,
+/// waiting to commit with its idempotent answer: the erasure queues for the account's lock
+/// behind it): with no grace period, erases the account at once (a failure is left to [`run`],
+/// which tries again); else retires the keys of its addresses' code streams, so that whoever
+/// holds one of them next gets keys of their own, which the erasure leaves alone.
 pub async fn after_deletion(ctx: &Context, account_id: Uuid) {
-    if ctx.policy.erasure_grace > chrono::Duration::zero() {
-        return;
-    }
     let ctx = ctx.clone();
     tokio::spawn(async move {
-        if let Err(error) = erase(&ctx, account_id).await {
-            tracing::warn!(%account_id, %error, "erasure after the deletion failed; retrying later");
+        if ctx.policy.erasure_grace <= chrono::Duration::zero() {
+            if let Err(error) = erase(&ctx, account_id).await {
+                tracing::warn!(%account_id, %error, "erasure after the deletion failed; retrying later");
+            }
+            return;
+        }
+        let retired = match streams_of(&ctx, account_id).await {
+            Ok(streams) => ctx
+                .keys
+                .retire(&streams.codes, ctx.now())
+                .await
+                .map_err(Into::into),
+            Err(error) => Err(error),
+        };
+        if let Err(error) = retired {
+            tracing::warn!(%account_id, %error, "could not retire the code keys of a deleted account");
         }
     });
 }
@@ -96,15 +108,25 @@ pub async fn erase(ctx: &Context, account_id: Uuid) -> Result<bool, ServiceError
         return Ok(false);
     }
     let client = ctx.pool.get().await?;
-    let keys = erasures::erased_keys(&client, &streams).await?;
-    ctx.keys.forget(&streams, &keys);
+    let all: Vec<Uuid> = streams.own.iter().chain(&streams.codes).copied().collect();
+    let keys = erasures::erased_keys(&client, &all).await?;
+    ctx.keys.forget(&all, &keys);
     Ok(true)
 }
 
-/// Every stream that holds the account's personal data: its account, address book and follow
-/// graph, and the code streams of every address and phone it ever had (read from its history,
-/// before the keys go).
-async fn streams_of(ctx: &Context, account_id: Uuid) -> Result<Vec<Uuid>, ServiceError> {
+/// The streams that hold an account's personal data.
+#[derive(Debug, Clone)]
+pub struct StreamsOf {
+    /// Its own: its account, address book and follow graph.
+    pub own: Vec<Uuid>,
+    /// The code streams of every address and phone it ever had, shared with whoever held them
+    /// before or after it.
+    pub codes: Vec<Uuid>,
+}
+
+/// Every stream that holds the account's personal data (read from its history, before the keys
+/// go).
+async fn streams_of(ctx: &Context, account_id: Uuid) -> Result<StreamsOf, ServiceError> {
     let client = ctx.pool.get().await?;
     let events = event_log::load_stream(&ctx.keys, &client, account_id).await?;
     let (mut email_targets, mut phone_targets) = (BTreeSet::new(), BTreeSet::new());
@@ -132,11 +154,12 @@ async fn streams_of(ctx: &Context, account_id: Uuid) -> Result<Vec<Uuid>, Servic
             phone_targets.insert(phone.as_str().to_owned());
         }
     }
-    let mut streams = vec![
+    let own = vec![
         account_id,
         address_book::stream_id(account_id),
         follow_graph::stream_id(account_id),
     ];
+    let mut codes = Vec::new();
     let targets = (email_targets
         .iter()
         .map(|email| (code::Channel::Email, email)))
@@ -147,8 +170,8 @@ async fn streams_of(ctx: &Context, account_id: Uuid) -> Result<Vec<Uuid>, Servic
     );
     for (channel, target) in targets {
         for purpose in code::Purpose::ALL {
-            streams.push(code::stream_id(channel, target, purpose));
+            codes.push(code::stream_id(&ctx.pseudonyms, channel, target, purpose));
         }
     }
-    Ok(streams)
+    Ok(StreamsOf { own, codes })
 }

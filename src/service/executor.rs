@@ -360,9 +360,9 @@ pub enum InlineWrite {
     ScheduleErasure(chrono::DateTime<chrono::Utc>),
     /// Forget the account's pending erasure (it was restored).
     CancelErasure,
-    /// Erase the account's personal data in the inline tables: the data keys of these streams
-    /// (its own), their snapshots, its sessions, challenges and ceremonies.
-    ErasePersonalData(Vec<Uuid>),
+    /// Erase the account's personal data in the inline tables: the data keys of its streams,
+    /// their snapshots, its sessions, challenges and ceremonies.
+    ErasePersonalData(super::erasure::StreamsOf),
 }
 
 async fn apply_inline(
@@ -394,7 +394,7 @@ async fn apply_inline(
         InlineWrite::ScheduleErasure(at) => erasures::schedule(client, stream_id, *at).await,
         InlineWrite::CancelErasure => erasures::cancel(client, stream_id).await,
         InlineWrite::ErasePersonalData(streams) => {
-            erasures::erase(client, stream_id, streams).await
+            erasures::erase(client, stream_id, &streams.own, &streams.codes).await
         }
     }
 }
@@ -559,7 +559,8 @@ where
     let sealed = ctx
         .keys
         .seal(
-            stream_id,
+            (stream_id, A::STREAM_TYPE),
+            ctx.now(),
             &new_events,
             metadata,
             Some((A::snapshot_format(), &snapshot)),
@@ -603,6 +604,8 @@ pub struct Unit {
     client: Option<deadpool_postgres::Object>,
     /// Seals the events' personal data before they are sent, and opens what loads read.
     keys: std::sync::Arc<Keyring>,
+    /// The service's clock (data keys that seal for a time only are judged by it).
+    clock: crate::clock::Clock,
     locked: Vec<Uuid>,
     /// Its turns in its streams' queues in this process (`stream_queue`), taken before its
     /// connection and held until its transaction ends.
@@ -645,6 +648,7 @@ impl Unit {
         Ok(Self {
             client: Some(client),
             keys: ctx.keys.clone(),
+            clock: ctx.clock.clone(),
             locked,
             turns,
             began: false,
@@ -741,7 +745,8 @@ impl Unit {
         let sealed = self
             .keys
             .seal(
-                stream_id,
+                (stream_id, A::STREAM_TYPE),
+                self.clock.now(),
                 &new_events,
                 &self.metadata,
                 snapshot.as_ref().map(|state| (A::snapshot_format(), state)),

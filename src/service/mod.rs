@@ -70,6 +70,8 @@ pub struct Context {
     pub hasher: PasswordHasher,
     /// Sealing of secrets at rest, and the keys codes and links are hashed with.
     pub secrets: SecretBox,
+    /// Keyed pseudonyms of identifiers: code stream ids, throttle and rate-limit keys.
+    pub pseudonyms: crate::domain::pseudonyms::Pseudonyms,
     /// The data keys that seal personal data in the log (`crate::personal`).
     pub keys: std::sync::Arc<crate::personal::Keyring>,
     /// Proof-of-work challenges, for sign-in and sign-up protection.

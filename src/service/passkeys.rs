@@ -284,15 +284,10 @@ pub async fn start_sign_in(
     let now = ctx.now();
     let client = ctx.pool.get().await?;
     if let Some(ip) = &metadata.ip {
-        let key = format!("passkey_sign_ins_per_ip:{ip}");
-        if let Some(retry_after) = throttle::hit_rate_limit(
-            &client,
-            key.as_bytes(),
-            now,
-            SIGN_IN_WINDOW,
-            SIGN_INS_PER_ADDRESS,
-        )
-        .await?
+        let key = ctx.pseudonyms.of("passkey_sign_ins_per_ip", ip);
+        if let Some(retry_after) =
+            throttle::hit_rate_limit(&client, &key, now, SIGN_IN_WINDOW, SIGN_INS_PER_ADDRESS)
+                .await?
         {
             return Err(ServiceError::TooManyRequests(retry_after));
         }

@@ -24,20 +24,22 @@ const FAILURES_BEFORE_CAPTCHA: i32 = 3;
 /// How long failures count: after this long without one, the count starts again.
 pub const THROTTLE_WINDOW: chrono::Duration = chrono::Duration::minutes(30);
 
-/// The throttle's key for an identifier: a hash, so that the table holds no identifiers.
-fn identifier_hash(kind: ClaimKind, value: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(format!("{kind:?}:{value}").as_bytes()).to_vec()
+/// The throttle's key for an identifier not (or no longer) held by an account: its keyed
+/// pseudonym, so that the table holds no identifier nor anything a guess can be checked against.
+fn identifier_hash(ctx: &Context, kind: ClaimKind, value: &str) -> Vec<u8> {
+    ctx.pseudonyms
+        .of("sign-in-identifier", &format!("{kind:?}:{value}"))
+        .to_vec()
 }
 
 // The key of a known account's password sign-ins, whatever identifier names it, is the
 // SHA-256 of `account:<id>`, made in the statement that finds the account
-// (`throttle::reserve_sign_in`).
+// (`throttle::reserve_sign_in`): an account id is a pseudonym already.
 
-/// The throttle's key for a client address, beside the identifiers' in the same table.
-fn address_hash(ip: &str) -> Vec<u8> {
-    use sha2::Digest as _;
-    sha2::Sha256::digest(format!("address:{ip}").as_bytes()).to_vec()
+/// The throttle's key for a client address, beside the identifiers' in the same table: its
+/// keyed pseudonym.
+fn address_hash(ctx: &Context, ip: &str) -> Vec<u8> {
+    ctx.pseudonyms.of("sign-in-address", ip).to_vec()
 }
 
 /// What a failed sign-in counts against: the identifier, and the client's address when the
@@ -69,7 +71,7 @@ pub async fn sign_in(
         .ip
         .as_deref()
         .filter(|_| ctx.policy.sign_in_failures_per_address > 0)
-        .map(address_hash);
+        .map(|ip| address_hash(ctx, ip));
     let address_limit = i32::try_from(ctx.policy.sign_in_failures_per_address).unwrap_or(i32::MAX);
     let (account_id, loaded, keys) = {
         let client = ctx.pool.get().await?;
@@ -77,7 +79,7 @@ pub async fn sign_in(
             &client,
             claim_kind.as_str(),
             &value,
-            &identifier_hash(claim_kind, &value),
+            &identifier_hash(ctx, claim_kind, &value),
             address.as_deref().map(|key| (key, address_limit)),
             now,
             THROTTLE_WINDOW,

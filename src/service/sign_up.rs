@@ -228,8 +228,8 @@ pub(super) async fn admit_sign_up(
     };
     let now = ctx.now();
     let client = ctx.pool.get().await?;
-    let key = format!("sign_ups_per_ip:{ip}");
-    if throttle::hit_rate_limit(&client, key.as_bytes(), now, SIGN_UP_WINDOW, limit)
+    let key = ctx.pseudonyms.of("sign_ups_per_ip", ip);
+    if throttle::hit_rate_limit(&client, &key, now, SIGN_UP_WINDOW, limit)
         .await?
         .is_some()
     {

@@ -55,21 +55,28 @@ pub async fn due(
 }
 
 /// Erases `account_id` in the inline tables, in the transaction that records the erasure:
-/// destroys the data keys of `streams` (its streams), deletes their snapshots, the account's
-/// sessions, challenges and ceremonies, and the errors of deliveries of the streams' events
-/// (an SMTP refusal quotes the address), and marks the erasure done.
+/// destroys the data keys of `streams` (its own streams) and those of `code_streams` (the code
+/// streams of its addresses and phones) made up to its deletion (a later holder of an address
+/// keeps the keys made for it since), deletes the streams' snapshots, the account's sessions,
+/// challenges and ceremonies, and the errors of deliveries of the streams' events (an SMTP
+/// refusal quotes the address), and marks the erasure done.
 pub async fn erase(
     client: &impl GenericClient,
     account_id: Uuid,
     streams: &[Uuid],
+    code_streams: &[Uuid],
 ) -> Result<(), StoreError> {
     super::prepared::execute(
         client,
         "WITH keys AS (
              UPDATE data_keys SET wrapped = NULL, erased_at = now()
-             WHERE stream_id = ANY($2) AND erased_at IS NULL
+             WHERE erased_at IS NULL
+               AND (stream_id = ANY($2)
+                    OR (stream_id = ANY($3)
+                        AND created_at <= coalesce(
+                            (SELECT deleted_at FROM erasures WHERE account_id = $1), now())))
          ), snapshots AS (
-             DELETE FROM stream_snapshots WHERE stream_id = ANY($2)
+             DELETE FROM stream_snapshots WHERE stream_id = ANY($2) OR stream_id = ANY($3)
          ), sessions AS (
              DELETE FROM sessions WHERE account_id = $1
          ), challenges AS (
@@ -79,11 +86,13 @@ pub async fn erase(
          ), notes AS (
              UPDATE message_deliveries SET last_error = NULL
              WHERE last_error IS NOT NULL
-               AND event_id IN (SELECT event_id FROM events WHERE stream_id = ANY($2))
+               AND event_id IN (
+                   SELECT event_id FROM events
+                   WHERE stream_id = ANY($2) OR stream_id = ANY($3))
          )
          INSERT INTO erasures (account_id, deleted_at, erased_at) VALUES ($1, now(), now())
          ON CONFLICT (account_id) DO UPDATE SET erased_at = now()",
-        &[&account_id, &streams],
+        &[&account_id, &streams, &code_streams],
     )
     .await?;
     Ok(())

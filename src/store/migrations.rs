@@ -116,6 +116,12 @@ const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../../migrations/0016_key_encryption_keys.sql"),
         rewrite: None,
     },
+    Migration {
+        version: 17,
+        name: "pseudonyms_and_key_lifetimes",
+        sql: include_str!("../../migrations/0017_pseudonyms_and_key_lifetimes.sql"),
+        rewrite: None,
+    },
 ];
 
 /// Advisory lock key held while migrating ("accounts" in ASCII).

@@ -26,6 +26,7 @@ mod problems;
 mod projector;
 mod recovery;
 mod relay;
+mod retention;
 mod sessions;
 mod sign_up;
 mod sms;

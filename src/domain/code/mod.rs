@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::pseudonyms::Pseudonyms;
 use super::{Aggregate, DomainEvent};
 
 /// How long a code is valid.
@@ -92,12 +93,17 @@ impl Channel {
     }
 }
 
-/// The stream of a target's codes for a purpose: a name-based (v5) UUID, so that it is found
-/// again from the request alone. `target` is the normalized email or E.164 phone.
-pub fn stream_id(channel: Channel, target: &str, purpose: Purpose) -> Uuid {
-    const NAMESPACE: Uuid = Uuid::from_u128(0x6163_636f_756e_7473_2d63_6f64_6573_0001);
+/// The stream of a target's codes for a purpose: the target's keyed pseudonym
+/// ([`Pseudonyms::uuid`]), so that it is found again from the request alone, yet its id does not
+/// tell whose it is. `target` is the normalized email or E.164 phone.
+pub fn stream_id(
+    pseudonyms: &Pseudonyms,
+    channel: Channel,
+    target: &str,
+    purpose: Purpose,
+) -> Uuid {
     let name = format!("{}:{}:{}", channel.as_str(), purpose.as_str(), target);
-    Uuid::new_v5(&NAMESPACE, name.as_bytes())
+    pseudonyms.uuid("code-stream", &name)
 }
 
 /// What happens to a target's codes.

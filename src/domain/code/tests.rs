@@ -132,19 +132,26 @@ fn nothing_to_check_is_invalid() {
 }
 
 #[test]
-fn a_target_has_one_stream_per_channel_and_purpose() {
-    let a = stream_id(Channel::Email, "ada@example.com", Purpose::SignIn);
+fn a_target_has_one_stream_per_channel_and_purpose_named_by_a_keyed_pseudonym() {
+    let key = crate::domain::pseudonyms::Pseudonyms::new([7; 32]);
+    let a = stream_id(&key, Channel::Email, "ada@example.com", Purpose::SignIn);
     assert_eq!(
         a,
-        stream_id(Channel::Email, "ada@example.com", Purpose::SignIn)
+        stream_id(&key, Channel::Email, "ada@example.com", Purpose::SignIn)
     );
     assert_ne!(
         a,
-        stream_id(Channel::Email, "ada@example.com", Purpose::SignUp)
+        stream_id(&key, Channel::Email, "ada@example.com", Purpose::SignUp)
     );
     assert_ne!(
         a,
-        stream_id(Channel::Sms, "ada@example.com", Purpose::SignIn)
+        stream_id(&key, Channel::Sms, "ada@example.com", Purpose::SignIn)
+    );
+    // Without the service's key, the id cannot be found from the address.
+    let other = crate::domain::pseudonyms::Pseudonyms::new([8; 32]);
+    assert_ne!(
+        a,
+        stream_id(&other, Channel::Email, "ada@example.com", Purpose::SignIn)
     );
 }
 

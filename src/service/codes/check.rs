@@ -5,6 +5,7 @@
 use super::{Target, code_hash, from_code_error, link_hash};
 use crate::domain::account::Account;
 use crate::domain::code::{self, CodeCommand, CodeError, CodeEvent, Codes, Presented, Purpose};
+use crate::domain::pseudonyms::Pseudonyms;
 use crate::service::executor::{self, CommandMetadata, Unit};
 use crate::service::{Context, ServiceError};
 use crate::store::claims::{self};
@@ -52,6 +53,8 @@ pub(in crate::service) struct PreparedProof {
     /// The code stream it is checked in.
     pub stream: Uuid,
     purpose: Purpose,
+    /// What names code streams, to check that a link's stream is one of `purpose`'s.
+    pseudonyms: Pseudonyms,
     presented: Presented,
     consume: bool,
     issued_after: Option<chrono::DateTime<chrono::Utc>>,
@@ -65,7 +68,7 @@ pub(in crate::service) async fn prepare(
     purpose: Purpose,
     consume: bool,
 ) -> Result<PreparedProof, ServiceError> {
-    let stream = proof_stream(proof, purpose)?;
+    let stream = proof_stream(ctx, proof, purpose)?;
     let presented = match proof {
         CodeProof::Code { code, .. } => Presented::Code(code_hash(ctx, stream, code.trim())),
         CodeProof::Link { token } => {
@@ -79,6 +82,7 @@ pub(in crate::service) async fn prepare(
     Ok(PreparedProof {
         stream,
         purpose,
+        pseudonyms: ctx.pseudonyms.clone(),
         presented,
         consume,
         issued_after: codes_valid_from(ctx, proof, stream).await?,
@@ -105,7 +109,10 @@ pub(in crate::service) async fn check_in(
             stream,
             // A link names its stream: it must be one of this purpose's.
             |codes| match &codes.target {
-                Some((channel, value)) if code::stream_id(*channel, value, purpose) == stream => {
+                Some((channel, value))
+                    if code::stream_id(&prepared.pseudonyms, *channel, value, purpose)
+                        == stream =>
+                {
                     code::decide(codes, command)
                 }
                 _ => Err(CodeError::Invalid),
@@ -158,7 +165,7 @@ pub(in crate::service) async fn holder_of_proof(
     proof: &CodeProof,
     purpose: Purpose,
 ) -> Result<Option<Uuid>, ServiceError> {
-    proof_holder(ctx, proof, proof_stream(proof, purpose)?).await
+    proof_holder(ctx, proof, proof_stream(ctx, proof, purpose)?).await
 }
 
 /// The account holding the target a proof was sent to, if any. `stream` is the proof's
@@ -198,7 +205,7 @@ pub async fn link_expiry(
     let proof = CodeProof::Link {
         token: token.to_owned(),
     };
-    let Ok(stream) = proof_stream(&proof, purpose) else {
+    let Ok(stream) = proof_stream(ctx, &proof, purpose) else {
         return Ok(None);
     };
     let secret = token
@@ -212,10 +219,9 @@ pub async fn link_expiry(
             .await?
             .state
     };
-    let of_this_purpose = codes
-        .target
-        .as_ref()
-        .is_some_and(|(channel, value)| code::stream_id(*channel, value, purpose) == stream);
+    let of_this_purpose = codes.target.as_ref().is_some_and(|(channel, value)| {
+        code::stream_id(&ctx.pseudonyms, *channel, value, purpose) == stream
+    });
     let Some(current) = codes.current.filter(|current| {
         of_this_purpose && !current.used && current.link_hash.as_deref() == Some(presented.as_str())
     }) else {
@@ -260,11 +266,14 @@ pub enum CodeProof {
 
 /// The code stream a proof is checked in: a code's from its target and purpose; a link's is
 /// named in its token (`<stream>.<secret>`).
-fn proof_stream(proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
+fn proof_stream(ctx: &Context, proof: &CodeProof, purpose: Purpose) -> Result<Uuid, ServiceError> {
     match proof {
-        CodeProof::Code { target, .. } => {
-            Ok(code::stream_id(target.channel, &target.value, purpose))
-        }
+        CodeProof::Code { target, .. } => Ok(code::stream_id(
+            &ctx.pseudonyms,
+            target.channel,
+            &target.value,
+            purpose,
+        )),
         CodeProof::Link { token } => token
             .trim()
             .split_once('.')

@@ -121,10 +121,10 @@ pub(super) async fn new_code(
     let limit = ctx.policy.codes_per_address;
     if let Some(ip) = metadata.ip.as_ref().filter(|_| limit > 0) {
         let client = ctx.pool.get().await?;
-        let key = format!("codes_per_ip:{ip}");
+        let key = ctx.pseudonyms.of("codes_per_ip", ip);
         if let Some(retry_after) = throttle::hit_rate_limit(
             &client,
-            key.as_bytes(),
+            &key,
             now,
             chrono::Duration::hours(1),
             i32::try_from(limit).unwrap_or(i32::MAX),
@@ -134,7 +134,7 @@ pub(super) async fn new_code(
             return Err(ServiceError::TooManyRequests(retry_after));
         }
     }
-    let stream = code::stream_id(target.channel, &target.value, purpose);
+    let stream = code::stream_id(&ctx.pseudonyms, target.channel, &target.value, purpose);
     let clear = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
     let link = link_lifetime(target.channel, purpose).map(|lifetime| {
         let mut secret = [0_u8; 32];

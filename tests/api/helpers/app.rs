@@ -210,7 +210,16 @@ impl TestApp {
         events: &[accounts::store::event_log::NewEvent],
         metadata: &Value,
     ) -> Result<Vec<i64>, accounts::store::StoreError> {
-        let sealed = self.keys.seal(stream, events, metadata, None).await?;
+        let sealed = self
+            .keys
+            .seal(
+                (stream, stream_type),
+                self.clock.now(),
+                events,
+                metadata,
+                None,
+            )
+            .await?;
         accounts::store::event_log::append_events(client, stream_type, version, &sealed).await
     }
 
